@@ -1,7 +1,11 @@
 # The C ABI layer: thin functions that check arguments, call the engine and map errors.
-set(HFK_CAPI_SOURCES)
-foreach(f errors version tokenizer_api model_api session_api hub_api)
-    if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/src/${f}.cpp)
-        list(APPEND HFK_CAPI_SOURCES ${CMAKE_CURRENT_LIST_DIR}/src/${f}.cpp)
-    endif()
-endforeach()
+set(HFK_CAPI_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/src/errors.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/src/version.cpp)
+if(HFK_HAVE_RUNTIME)
+    list(APPEND HFK_CAPI_SOURCES
+        ${CMAKE_CURRENT_LIST_DIR}/src/tokenizer_api.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/src/model_api.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/src/session_api.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/src/hub_api.cpp)
+endif()

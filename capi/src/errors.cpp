@@ -64,6 +64,7 @@ HFK_API const char *hfk_status_name(hfk_status code) noexcept {
         HFK_NAME(HFK_E_CALLBACK)
         HFK_NAME(HFK_E_NUMERIC)
         HFK_NAME(HFK_E_IN_USE)
+        HFK_NAME(HFK_E_BUFFER_TOO_SMALL)
         HFK_NAME(HFK_E_INTERNAL)
 #undef HFK_NAME
     }

@@ -96,6 +96,7 @@ enum {
     HFK_E_CALLBACK = -24,           /* a callback failed (threw, or its host raised)        */
     HFK_E_NUMERIC = -25,            /* the model produced NaN or infinite values            */
     HFK_E_IN_USE = -26,             /* the model is in use in this process                  */
+    HFK_E_BUFFER_TOO_SMALL = -27,   /* a caller buffer is too small; the call says the size */
     HFK_E_INTERNAL = -99            /* a bug in hfkit: please report it                     */
 };
 
@@ -111,6 +112,367 @@ HFK_API const char *hfk_last_error_message(void) HFK_NOEXCEPT;
 /* ---- memory ------------------------------------------------------------------------------ */
 /* Frees a buffer that a function below documents as "free with hfk_free". NULL is fine.      */
 HFK_API void hfk_free(void *ptr) HFK_NOEXCEPT;
+
+
+/* ---- tokenizers ---------------------------------------------------------------------------
+ * A tokenizer is immutable once loaded: any number of threads may use one at once.            */
+typedef struct hfk_tokenizer hfk_tokenizer;
+
+/* Loads a tokenizer from a directory (tokenizer.json + tokenizer_config.json, or the legacy
+ * vocab.json + merges.txt / vocab.txt) or from a tokenizer.json path. *out is owned by the
+ * caller: free it with hfk_tokenizer_free(). HFK_E_NOT_FOUND, HFK_E_FORMAT, HFK_E_UNSUPPORTED. */
+HFK_API HFK_NODISCARD hfk_status hfk_tokenizer_load(hfk_tokenizer **out,
+                                                    const char *path) HFK_NOEXCEPT;
+HFK_API void hfk_tokenizer_free(hfk_tokenizer *tok) HFK_NOEXCEPT; /* NULL ok */
+
+/* Encodes `text` (UTF-8, text_len bytes; invalid sequences are replaced by U+FFFD, as Python's
+ * errors="replace" does) into the caller's buffer `ids` of n_max entries. add_special non-zero
+ * adds the tokenizer's special tokens (BOS, [CLS] ... [SEP]) as its post-processor says.
+ * On HFK_OK *n_out is the number of ids written. If n_max is too small the call returns
+ * HFK_E_BUFFER_TOO_SMALL and *n_out is the negative of the size needed; ids may be NULL when
+ * n_max is 0, which is the way to ask for the size.                                            */
+HFK_API HFK_NODISCARD hfk_status hfk_tokenize(const hfk_tokenizer *tok, const char *text,
+                                              size_t text_len, int32_t add_special, int32_t *ids,
+                                              int64_t n_max, int64_t *n_out) HFK_NOEXCEPT;
+
+/* Decodes n_ids ids to UTF-8. *text_out is NUL-terminated and freed with hfk_free();
+ * *text_len_out (may be NULL) receives its length. An id outside the vocabulary is
+ * HFK_E_INVALID_ARG.                                                                            */
+HFK_API HFK_NODISCARD hfk_status hfk_detokenize(const hfk_tokenizer *tok, const int32_t *ids,
+                                                size_t n_ids, int32_t skip_special,
+                                                char **text_out,
+                                                size_t *text_len_out) HFK_NOEXCEPT;
+
+/* Number of ids, added tokens included; 0 for NULL. */
+HFK_API int32_t hfk_tokenizer_vocab_size(const hfk_tokenizer *tok) HFK_NOEXCEPT;
+
+/* Which special token hfk_tokenizer_special_id() returns. */
+typedef int32_t hfk_special_token;
+enum { HFK_SPECIAL_BOS = 0, HFK_SPECIAL_EOS = 1, HFK_SPECIAL_PAD = 2, HFK_SPECIAL_UNK = 3 };
+
+/* The id of a special token, or -1 when the tokenizer has none (or tok is NULL). */
+HFK_API int32_t hfk_tokenizer_special_id(const hfk_tokenizer *tok,
+                                         hfk_special_token which) HFK_NOEXCEPT;
+
+/* The vocabulary string of one id (e.g. "Ġhello", "<0x0A>", "[CLS]"), copied into buf (NUL
+ * terminated). *len_out receives the string length. HFK_E_BUFFER_TOO_SMALL when buf_size is not
+ * larger than that length; HFK_E_INVALID_ARG for an id outside the vocabulary.                 */
+HFK_API HFK_NODISCARD hfk_status hfk_tokenizer_id_to_token(const hfk_tokenizer *tok, int32_t id,
+                                                           char *buf, size_t buf_size,
+                                                           size_t *len_out) HFK_NOEXCEPT;
+
+/* ---- progress of long calls (downloading, loading) ---------------------------------------- */
+typedef int32_t hfk_phase;
+enum {
+    HFK_PHASE_RESOLVING = 1,   /* asking the Hub which files make up the revision */
+    HFK_PHASE_DOWNLOADING = 2, /* bytes_done / bytes_total are download bytes     */
+    HFK_PHASE_LOADING = 3,     /* fraction is meaningful                          */
+    HFK_PHASE_READY = 4
+};
+typedef struct hfk_progress {
+    uint32_t struct_size; /* check before reading fields added later        */
+    hfk_phase phase;
+    double fraction;      /* 0..1 of the current phase, -1 when unknown      */
+    int64_t bytes_done;   /* downloads: all files                            */
+    int64_t bytes_total;  /* -1 while unknown                                */
+    int32_t files_done;
+    int32_t files_total;
+    const char *file_name; /* borrowed, valid during the callback; may be NULL */
+} hfk_progress;
+
+/* Return 0 to continue, non-zero to cancel (the call then fails with HFK_E_CANCELLED). Called
+ * on the thread that made the call, never under an internal lock.                             */
+typedef int32_t (*hfk_progress_cb)(const hfk_progress *progress, void *user_data);
+
+/* ---- the Hugging Face Hub and its cache --------------------------------------------------
+ * Models are downloaded into the cache huggingface_hub uses (models--org--name/{blobs,refs,
+ * snapshots}), so models downloaded by either are reused by the other.                         */
+typedef struct hfk_hub_params {
+    uint32_t struct_size;
+    const char *endpoint;  /* NULL: $HF_ENDPOINT, else https://huggingface.co; http:// only on
+                              a loopback address (tests, local mirrors)                        */
+    const char *token;     /* NULL: $HF_TOKEN, $HF_TOKEN_PATH, $HF_HOME/token; "": no token.
+                              Sent only to the endpoint's host, never to a redirect target     */
+    const char *cache_dir; /* NULL: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub     */
+    const char *revision;  /* NULL: "main"; a branch, tag or 40-hex commit                     */
+    int32_t offline;       /* -1: $HF_HUB_OFFLINE; 1: never touch the network; 0: online       */
+    const char *const *allow_patterns; /* fnmatch patterns of files to fetch; NULL: the files a */
+    int32_t n_allow_patterns;          /*   model needs (config, tokenizer, safetensors)       */
+    const char *const *ignore_patterns;
+    int32_t n_ignore_patterns;
+    int32_t max_parallel;  /* files downloaded at once; <= 0: 4                               */
+    hfk_progress_cb progress;     /* download progress, on the calling thread; may be NULL   */
+    void *progress_user_data;
+} hfk_hub_params;
+
+HFK_API hfk_status hfk_hub_params_init(hfk_hub_params *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_HUB_PARAMS_INIT(p) hfk_hub_params_init((p), sizeof *(p))
+
+/* ---- models -------------------------------------------------------------------------------
+ * A model is immutable once loaded: any number of threads may use it and create sessions on
+ * it at once. It is reference-counted: sessions keep it alive, so freeing a model that still
+ * has sessions is safe (the memory goes with the last session).                               */
+typedef struct hfk_model hfk_model;
+
+
+/* The state of a model opened with hfk_model_open(). */
+typedef int32_t hfk_model_state;
+enum {
+    HFK_MODEL_PENDING = 0,     /* created; the worker has not started               */
+    HFK_MODEL_DOWNLOADING = 1, /* bytes_done / bytes_total, files_done / files_total */
+    HFK_MODEL_LOADING = 2,     /* load_fraction                                      */
+    HFK_MODEL_READY = 3,       /* sessions may be created                            */
+    HFK_MODEL_FAILED = 4       /* error and hfk_model_error_message() say why        */
+};
+
+typedef struct hfk_model_status {
+    uint32_t struct_size;
+    hfk_model_state state;
+    hfk_status error;       /* HFK_OK unless FAILED                                     */
+    double load_fraction;   /* 0..1 while LOADING                                       */
+    int64_t bytes_done;     /* downloads: all files                                     */
+    int64_t bytes_total;    /* -1 while unknown                                         */
+    int32_t files_done;
+    int32_t files_total;
+} hfk_model_status;
+
+HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_MODEL_STATUS_INIT(p) hfk_model_status_init((p), sizeof *(p))
+
+/* Called by hfk_model_open()'s worker thread (NOT the thread that called open) on every state
+ * change and progress step. It may poll the model, but must not wait on it; hfk_model_free()
+ * from inside it is allowed. The return value is ignored (cancel with hfk_model_free).         */
+typedef int32_t (*hfk_state_cb)(const hfk_model_status *status, void *user_data);
+
+typedef struct hfk_load_params {
+    uint32_t struct_size;
+    int32_t n_threads; /* default for sessions on this model; <= 0: one per core  */
+    hfk_progress_cb progress;  /* hfk_model_load only: on the calling thread          */
+    void *progress_user_data;
+    const hfk_hub_params *hub; /* where and how to download a Hub id; NULL: defaults */
+    hfk_state_cb on_state;     /* hfk_model_open only: from the worker thread          */
+    void *state_user_data;
+    int32_t skip_resource_check; /* non-zero: load even if it looks too big for memory */
+} hfk_load_params;
+
+HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_LOAD_PARAMS_INIT(p) hfk_load_params_init((p), sizeof *(p))
+
+/* Opens a model without blocking: `id_or_path` is a local checkpoint directory (config.json,
+ * *.safetensors, tokenizer files) or a Hub id ("gpt2", "org/name"). *out is returned at once in
+ * state HFK_MODEL_PENDING; a worker downloads (Hub ids), checks the memory estimate, and loads.
+ * Opening a model that is already loaded in this process shares its weights; concurrent opens of
+ * one model download and load it once. Fails at once only on bad arguments.                    */
+HFK_API HFK_NODISCARD hfk_status hfk_model_open(hfk_model **out, const char *id_or_path,
+                                                const hfk_load_params *params) HFK_NOEXCEPT;
+
+/* The current state and progress. Any thread. */
+HFK_API hfk_status hfk_model_get_status(const hfk_model *model,
+                                        hfk_model_status *status_out) HFK_NOEXCEPT;
+
+/* Waits until the model is READY (HFK_OK) or FAILED (returns its error, with the message in
+ * hfk_last_error_message()). timeout_ms < 0 waits forever; HFK_E_STATE when the time runs out.
+ * Must not be called from the state callback.                                                   */
+HFK_API hfk_status hfk_model_wait(const hfk_model *model, int32_t timeout_ms) HFK_NOEXCEPT;
+
+/* Why the model FAILED ("" otherwise); borrowed, valid until the model is freed. */
+HFK_API const char *hfk_model_error_message(const hfk_model *model) HFK_NOEXCEPT;
+
+/* Blocking open: hfk_model_open() then hfk_model_wait(), with load progress reported to
+ * params->progress on the calling thread. *out is owned by the caller: hfk_model_free().
+ * HFK_E_NOT_FOUND, HFK_E_FORMAT (naming the file and tensor), HFK_E_UNSUPPORTED (architecture,
+ * pickle-only checkpoint), HFK_E_RESOURCE, HFK_E_IO, HFK_E_CANCELLED, and the Hub's errors.    */
+HFK_API HFK_NODISCARD hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
+                                                const hfk_load_params *params) HFK_NOEXCEPT;
+
+/* Frees the handle at any time, including while downloading or loading: the worker stops
+ * (partial downloads stay resumable) and is joined. Sessions keep a loaded model alive. */
+HFK_API void hfk_model_free(hfk_model *model) HFK_NOEXCEPT; /* NULL ok */
+
+/* The accessors below describe a READY model; on a model that is not ready they return "",
+ * 0 or NULL.                                                                                   */
+
+/* "gpt2", "llama", "mistral", "qwen2", "bert"; static storage. "" for NULL. */
+HFK_API const char *hfk_model_architecture(const hfk_model *model) HFK_NOEXCEPT;
+/* Non-zero for text generators (causal LMs), zero for encoders (embeddings, classification). */
+HFK_API int32_t hfk_model_is_generator(const hfk_model *model) HFK_NOEXCEPT;
+/* Maximum tokens in a session's context; 0 for NULL. */
+HFK_API int32_t hfk_model_context_length(const hfk_model *model) HFK_NOEXCEPT;
+/* The model's tokenizer, borrowed: valid as long as the model or any of its sessions lives. */
+HFK_API const hfk_tokenizer *hfk_model_tokenizer(const hfk_model *model) HFK_NOEXCEPT;
+
+/* ---- preparing and managing downloads ------------------------------------------------------ */
+
+/* Downloads what `repo_id` needs into the cache (nothing when it is complete already) and
+ * returns its snapshot directory (free with hfk_free). A prepare of a model that this process
+ * is already preparing joins it; after a failure the next prepare starts afresh. Offline or
+ * with the Hub unreachable, a complete cached snapshot is used. Errors: HFK_E_NOT_FOUND,
+ * HFK_E_GATED, HFK_E_AUTH, HFK_E_REVISION_NOT_FOUND, HFK_E_ENTRY_NOT_FOUND, HFK_E_DISABLED,
+ * HFK_E_RATE_LIMITED, HFK_E_SERVER, HFK_E_NETWORK, HFK_E_OFFLINE, HFK_E_CHECKSUM,
+ * HFK_E_NO_SPACE, HFK_E_CANCELLED (progress returned non-zero), HFK_E_INVALID_ARG.            */
+HFK_API HFK_NODISCARD hfk_status hfk_prepare(const char *repo_id, const hfk_hub_params *params,
+                                             char **snapshot_dir_out) HFK_NOEXCEPT;
+
+/* *yes_out = 1 when a complete snapshot of the revision is in the cache (no network). */
+HFK_API hfk_status hfk_is_downloaded(const char *repo_id, const hfk_hub_params *params,
+                                     int32_t *yes_out) HFK_NOEXCEPT;
+
+/* Removes a model from the cache: params->revision's snapshot, or every revision when revision
+ * is NULL, then the blobs nothing points to. A model loaded in this process is refused with
+ * HFK_E_IN_USE unless `force` is non-zero. HFK_E_NOT_FOUND when it is not in the cache.        */
+HFK_API hfk_status hfk_remove_from_disk(const char *repo_id, const hfk_hub_params *params,
+                                        int32_t force) HFK_NOEXCEPT;
+
+/* Bytes the cache uses for repo_id, or for the whole cache when repo_id is NULL; blobs shared
+ * by several revisions are counted once.                                                       */
+HFK_API hfk_status hfk_disk_usage(const char *repo_id, const hfk_hub_params *params,
+                                  uint64_t *bytes_out) HFK_NOEXCEPT;
+
+/* The models in the cache as JSON (free with hfk_free):
+ * [{"repo_id": "org/name", "repo_type": "model", "size_on_disk": N,
+ *   "revisions": [{"commit": "<40 hex>", "refs": ["main"], "size_on_disk": N, "files": N}]}]  */
+HFK_API hfk_status hfk_downloaded_models(const hfk_hub_params *params,
+                                         char **json_out) HFK_NOEXCEPT;
+
+/* ---- sessions and generation ----------------------------------------------------------------
+ * A session owns a KV cache and sampler state. One thread at a time: a second thread calling
+ * into a busy session gets HFK_E_BUSY. hfk_session_cancel() is the exception: any thread.      */
+typedef struct hfk_session hfk_session;
+
+typedef struct hfk_session_params {
+    uint32_t struct_size;
+    int32_t n_ctx;     /* context size in tokens; <= 0: the model's context length   */
+    int32_t n_threads; /* <= 0: the model's default                                  */
+} hfk_session_params;
+
+HFK_API hfk_status hfk_session_params_init(hfk_session_params *p,
+                                           size_t caller_size) HFK_NOEXCEPT;
+#define HFK_SESSION_PARAMS_INIT(p) hfk_session_params_init((p), sizeof *(p))
+
+/* Creates a session on a generator model; params may be NULL. The session holds a reference
+ * to the model. HFK_E_UNSUPPORTED for an encoder model.                                        */
+HFK_API HFK_NODISCARD hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
+                                                    const hfk_session_params *params) HFK_NOEXCEPT;
+HFK_API void hfk_session_free(hfk_session *session) HFK_NOEXCEPT; /* NULL ok */
+
+/* Forgets the conversation: the next generate starts from an empty KV cache. */
+HFK_API hfk_status hfk_session_reset(hfk_session *session) HFK_NOEXCEPT;
+
+/* Asks the running generate on `session` to stop; it returns HFK_E_CANCELLED within one decode
+ * step. Any thread, any time; idempotent. A cancel with no generate running is forgotten.      */
+HFK_API void hfk_session_cancel(hfk_session *session) HFK_NOEXCEPT;
+
+/* Sampling options. "Unset" values (negative numbers, see each field) take the model's
+ * generation_config.json value where it has one, else the library default in brackets.        */
+typedef struct hfk_gen_params {
+    uint32_t struct_size;
+    int32_t max_new_tokens;   /* -1: model default [256]; 0: generate nothing              */
+    float temperature;        /* < 0: model default [1.0 if do_sample else 0]; 0 = greedy   */
+    int32_t top_k;            /* < 0: model default [0]; 0 = off                            */
+    float top_p;              /* < 0: model default [1.0]; 1 = off; must be > 0             */
+    float min_p;              /* < 0: model default [0]; 0 = off                            */
+    float repetition_penalty; /* < 0: model default [1.0]; 1 = off (CTRL-style, > 0)        */
+    float presence_penalty;   /* 0 = off (OpenAI-style, subtracted once per seen token)     */
+    float frequency_penalty;  /* 0 = off (subtracted per occurrence)                        */
+    uint64_t seed;            /* the same seed and options give the same tokens             */
+    const char *const *stop;  /* n_stop UTF-8 stop strings (copied); the text stops before  */
+    int32_t n_stop;           /*   the first one and does not contain it                    */
+    int32_t add_special_tokens; /* -1: the tokenizer's default for a fresh prompt (BOS...)  */
+    int32_t ignore_eos;       /* non-zero: do not stop at the end-of-sequence token         */
+} hfk_gen_params;
+
+HFK_API hfk_status hfk_gen_params_init(hfk_gen_params *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_GEN_PARAMS_INIT(p) hfk_gen_params_init((p), sizeof *(p))
+
+/* Why a generate call stopped. */
+typedef int32_t hfk_stop_reason;
+enum {
+    HFK_STOP_NONE = 0,         /* not stopped (never returned by a finished call)      */
+    HFK_STOP_EOS = 1,          /* the model produced an end-of-sequence token          */
+    HFK_STOP_STRING = 2,       /* a stop string matched                                */
+    HFK_STOP_MAX_TOKENS = 3,   /* max_new_tokens reached                               */
+    HFK_STOP_CONTEXT_FULL = 4, /* the context filled up during generation              */
+    HFK_STOP_CALLBACK = 5,     /* the piece callback returned non-zero                 */
+    HFK_STOP_CANCELLED = 6     /* hfk_session_cancel(); the call returns HFK_E_CANCELLED */
+};
+
+typedef struct hfk_gen_result {
+    uint32_t struct_size;
+    hfk_stop_reason stop_reason;
+    int32_t n_prompt_tokens;    /* tokens of this call's prompt                        */
+    int32_t n_reused_tokens;    /* of those, found in the KV cache and not recomputed  */
+    int32_t n_generated_tokens;
+    double time_to_first_token_ms;
+    double prefill_tokens_per_s;
+    double decode_tokens_per_s;
+} hfk_gen_result;
+
+HFK_API hfk_status hfk_gen_result_init(hfk_gen_result *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_GEN_RESULT_INIT(p) hfk_gen_result_init((p), sizeof *(p))
+
+/* Receives generated text as it is produced. `piece` is UTF-8 that never splits a character,
+ * not NUL-terminated, borrowed for the duration of the call. Return non-zero to stop: the
+ * generate call then returns HFK_OK with stop_reason HFK_STOP_CALLBACK. Called on the thread
+ * that called generate; it must not call hfk_session_* on the same session (HFK_E_REENTRANT). */
+typedef int32_t (*hfk_piece_cb)(const char *piece, size_t piece_len, void *user_data);
+
+/* Appends `prompt` (UTF-8) to the session's conversation and generates a continuation. The
+ * tokens already in the KV cache that the new text extends are not recomputed. params and
+ * result_out may be NULL; on_piece may be NULL. If text_out is not NULL it receives the whole
+ * generated text (NUL-terminated, free with hfk_free), which equals the concatenated pieces;
+ * with HFK_E_CANCELLED it holds the text generated before the cancel. Errors:
+ * HFK_E_CONTEXT_FULL (the prompt does not fit; nothing is generated and the session is
+ * unchanged), HFK_E_NUMERIC (NaN logits), HFK_E_CANCELLED, HFK_E_BUSY, HFK_E_REENTRANT,
+ * HFK_E_INVALID_ARG (a bad option, named in the message).                                      */
+HFK_API HFK_NODISCARD hfk_status hfk_session_generate(hfk_session *session, const char *prompt,
+                                                      const hfk_gen_params *params,
+                                                      hfk_piece_cb on_piece, void *user_data,
+                                                      char **text_out,
+                                                      hfk_gen_result *result_out) HFK_NOEXCEPT;
+
+/* The token ids the last hfk_session_generate() call produced (EOS excluded), into the
+ * caller's buffer, with the conventions of hfk_tokenize(): HFK_E_BUFFER_TOO_SMALL and
+ * *n_out = -(needed) when n_max is too small.                                                 */
+HFK_API HFK_NODISCARD hfk_status hfk_session_last_tokens(hfk_session *session, int32_t *ids,
+                                                         int64_t n_max,
+                                                         int64_t *n_out) HFK_NOEXCEPT;
+
+/* ---- embeddings and classification (encoder models) --------------------------------------- */
+typedef int32_t hfk_pooling;
+enum { HFK_POOLING_MEAN = 0, HFK_POOLING_CLS = 1 };
+
+typedef struct hfk_embed_params {
+    uint32_t struct_size;
+    hfk_pooling pooling; /* [HFK_POOLING_MEAN]                                         */
+    int32_t normalize;   /* non-zero: L2-normalise each vector [1]                      */
+    int32_t n_threads;   /* <= 0: the model's default                                   */
+} hfk_embed_params;
+
+HFK_API hfk_status hfk_embed_params_init(hfk_embed_params *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_EMBED_PARAMS_INIT(p) hfk_embed_params_init((p), sizeof *(p))
+
+/* Width of one embedding vector (the hidden size); 0 for NULL or a generator model. */
+HFK_API int32_t hfk_model_embedding_dim(const hfk_model *model) HFK_NOEXCEPT;
+
+/* Embeds n_texts UTF-8 texts into the caller's buffer `out`, row-major n_texts x dim floats
+ * (out_len is its length in floats). HFK_E_BUFFER_TOO_SMALL if out_len < n_texts x dim;
+ * HFK_E_UNSUPPORTED for a generator model; HFK_E_CONTEXT_FULL for a text longer than the
+ * model's positions.                                                                           */
+HFK_API HFK_NODISCARD hfk_status hfk_model_embed(const hfk_model *model,
+                                                 const char *const *texts, size_t n_texts,
+                                                 const hfk_embed_params *params, float *out,
+                                                 size_t out_len) HFK_NOEXCEPT;
+
+/* Number of classes of a sequence-classification checkpoint; 0 when it has no classifier. */
+HFK_API int32_t hfk_model_num_labels(const hfk_model *model) HFK_NOEXCEPT;
+/* The name of class `index` (config id2label), borrowed like the model; NULL if out of range. */
+HFK_API const char *hfk_model_label(const hfk_model *model, int32_t index) HFK_NOEXCEPT;
+
+/* Classifies one text: writes softmax probabilities of the hfk_model_num_labels() classes into
+ * scores (n_scores entries). HFK_E_UNSUPPORTED when the model has no classifier head.          */
+HFK_API HFK_NODISCARD hfk_status hfk_model_classify(const hfk_model *model, const char *text,
+                                                    float *scores,
+                                                    size_t n_scores) HFK_NOEXCEPT;
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,689 @@
+"""hfkit: Hugging Face checkpoints on the CPU, from Python.
+
+A thin layer over the hfkit C API (``libhfkit.so``, through the ``_hfkit`` extension)::
+
+    import hfkit
+
+    with hfkit.Model.from_pretrained("models/aidreams260K") as model:
+        print(model.generate("", max_new_tokens=20))
+        for piece in model.stream("Once upon a time", max_new_tokens=20):
+            print(piece, end="", flush=True)
+        with model.session() as chat:          # multi-turn: the KV cache is kept
+            chat.generate("Hello")
+            chat.generate(" and then")
+
+Loads and generation run with the GIL released; Ctrl-C stops a running generate
+(KeyboardInterrupt); errors raise :class:`HfkitError` subclasses carrying ``.status``.
+
+Generation options (keyword arguments of every ``generate``/``generate_result``/``stream``):
+``max_new_tokens``, ``temperature``, ``top_k``, ``top_p``, ``min_p``, ``repetition_penalty``
+(``None``: the model's generation_config.json, else transformers' defaults: greedy unless the
+model asks for sampling), ``presence_penalty``, ``frequency_penalty`` (0: off), ``seed``,
+``stop`` (a list of strings; the text ends before the first match), ``add_special_tokens``
+(``None``: the tokenizer's default, e.g. BOS on a fresh prompt) and ``ignore_eos``.
+
+Hub ids ("org/name") are downloaded into the Hugging Face cache by ``Model.from_pretrained``
+and ``prepare``; ``Model.open`` loads without blocking; ``is_downloaded``,
+``remove_from_disk``, ``downloaded_models`` and ``disk_usage`` manage the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _hfkit
+from ._errors import (
+    AuthError,
+    BufferTooSmallError,
+    CallbackError,
+    CancelledError,
+    ChecksumError,
+    ContextFullError,
+    FormatError,
+    GatedRepoError,
+    HfkitError,
+    HfkitIOError,
+    InternalError,
+    InvalidArgumentError,
+    NetworkError,
+    NotFoundError,
+    NumericError,
+    OutOfMemoryError,
+    ResourceError,
+    StateError,
+    UnsupportedError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "BufferTooSmallError",
+    "CallbackError",
+    "CancelledError",
+    "ChecksumError",
+    "ContextFullError",
+    "FormatError",
+    "GatedRepoError",
+    "GenerationResult",
+    "HfkitError",
+    "HfkitIOError",
+    "InternalError",
+    "InvalidArgumentError",
+    "Model",
+    "NetworkError",
+    "NotFoundError",
+    "NumericError",
+    "OutOfMemoryError",
+    "Progress",
+    "ResourceError",
+    "Session",
+    "StateError",
+    "UnsupportedError",
+    "abi_version",
+    "disk_usage",
+    "downloaded_models",
+    "is_downloaded",
+    "library_version",
+    "prepare",
+    "remove_from_disk",
+]
+
+if _hfkit.abi_version() != _hfkit.HEADER_ABI_VERSION:  # pragma: no cover - a broken install
+    raise ImportError(
+        f"hfkit: the loaded libhfkit has ABI {_hfkit.abi_version()} but this extension was "
+        f"built against ABI {_hfkit.HEADER_ABI_VERSION}; rebuild the Python package"
+    )
+
+
+def library_version() -> str:
+    """The version of the loaded libhfkit shared library, e.g. ``"0.1.0"``."""
+    return _hfkit.version()
+
+
+def abi_version() -> int:
+    """The ABI version (SONAME major) of the loaded libhfkit."""
+    return _hfkit.abi_version()
+
+
+_PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _hub(revision: Optional[str] = None, cache_dir: Optional[_PathLike] = None,
+         token: Optional[str] = None, endpoint: Optional[str] = None,
+         offline: Optional[bool] = None) -> "_hfkit.HubOptions":
+    """Hub options for the C API; None leaves the library default (HF_* environment
+    variables, then huggingface_hub's defaults)."""
+    h = _hfkit.HubOptions()
+    h.revision = revision
+    h.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+    h.token = token
+    h.endpoint = endpoint
+    h.offline = -1 if offline is None else int(bool(offline))
+    return h
+
+
+def _progress_callback(on_progress: Optional[Callable[["Progress"], Any]]) -> Any:
+    if on_progress is None:
+        return None
+    user = on_progress
+
+    def callback(t: tuple) -> Any:
+        return user(Progress(_PHASES.get(t[0], str(t[0])), *t[1:]))
+
+    return callback
+
+
+def prepare(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[_PathLike] = None,
+            token: Optional[str] = None, on_progress: Optional[Callable[["Progress"], Any]] = None,
+            *, endpoint: Optional[str] = None, offline: Optional[bool] = None) -> str:
+    """Downloads what a Hub model needs into the Hugging Face cache (nothing if it is complete)
+    and returns its snapshot directory. ``on_progress(Progress)`` follows the download;
+    returning True cancels (:class:`CancelledError`). The GIL is released meanwhile."""
+    return _hfkit.prepare(repo_id, _hub(revision, cache_dir, token, endpoint, offline),
+                          _progress_callback(on_progress))
+
+
+def is_downloaded(repo_id: str, revision: Optional[str] = None,
+                  cache_dir: Optional[_PathLike] = None) -> bool:
+    """True when a complete snapshot of the revision is in the cache (never uses the network)."""
+    return _hfkit.is_downloaded(repo_id, _hub(revision, cache_dir))
+
+
+def remove_from_disk(repo_id: str, revision: Optional[str] = None,
+                     cache_dir: Optional[_PathLike] = None, force: bool = False) -> None:
+    """Removes a model from the cache (one revision, or all when revision is None). A model
+    loaded in this process is refused (:class:`StateError`, HFK_E_IN_USE) unless ``force``;
+    :class:`NotFoundError` when it is not in the cache."""
+    _hfkit.remove_from_disk(repo_id, _hub(revision, cache_dir), force)
+
+
+def disk_usage(repo_id: Optional[str] = None, cache_dir: Optional[_PathLike] = None) -> int:
+    """Bytes the cache uses for ``repo_id``, or for the whole cache when it is None."""
+    return _hfkit.disk_usage(repo_id, _hub(None, cache_dir))
+
+
+def downloaded_models(cache_dir: Optional[_PathLike] = None) -> List[Dict[str, Any]]:
+    """The models in the cache: a list of ``{"repo_id", "repo_type", "size_on_disk",
+    "revisions": [{"commit", "refs", "size_on_disk", "files"}]}``."""
+    models: List[Dict[str, Any]] = json.loads(_hfkit.downloaded_models(_hub(None, cache_dir)))
+    return models
+
+
+_PHASES = {1: "resolving", 2: "downloading", 3: "loading", 4: "ready"}
+_STOP_REASONS = {
+    0: "none",
+    1: "eos",
+    2: "stop_string",
+    3: "max_tokens",
+    4: "context_full",
+    5: "callback",
+    6: "cancelled",
+}
+
+
+class Progress(NamedTuple):
+    """Progress of a long call, passed to ``on_progress``.
+
+    ``phase`` is ``"resolving"``, ``"downloading"``, ``"loading"`` or ``"ready"``; ``fraction``
+    is 0..1 of the phase or -1 when unknown; byte and file counts are for downloads (-1 while
+    unknown); ``file_name`` is the file being worked on, or None.
+    """
+
+    phase: str
+    fraction: float
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
+    file_name: Optional[str]
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What :meth:`Session.generate_result` returns: the text and how the call went.
+
+    ``stop_reason`` is one of ``"eos"``, ``"stop_string"``, ``"max_tokens"``,
+    ``"context_full"``, ``"callback"`` (``on_piece`` returned True). Token counts are for this
+    call; ``n_reused_tokens`` of the prompt came from the KV cache. Speeds are tokens/second.
+    ``tokens`` are the generated ids (EOS excluded).
+    """
+
+    text: str
+    stop_reason: str
+    n_prompt_tokens: int
+    n_reused_tokens: int
+    n_generated_tokens: int
+    time_to_first_token_ms: float
+    prefill_tokens_per_s: float
+    decode_tokens_per_s: float
+    tokens: List[int]
+
+
+_OPTION_NAMES = (
+    "max_new_tokens",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "stop",
+    "add_special_tokens",
+    "ignore_eos",
+)
+
+
+def _gen_options(options: Dict[str, Any]) -> "_hfkit.GenOptions":
+    """Turns keyword options into the C struct's values; None means "the model's default"."""
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
+    if unknown:
+        raise TypeError(
+            f"unknown generation option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(_OPTION_NAMES)}"
+        )
+    o = _hfkit.GenOptions()
+    for name in ("max_new_tokens", "top_k"):
+        v = options.get(name)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InvalidArgumentError(f"{name} must be an int >= 0, not {v!r}", -1, "HFK_E_INVALID_ARG")
+            setattr(o, name, v)
+    for name in ("temperature", "top_p", "min_p", "repetition_penalty"):
+        v = options.get(name)
+        if v is not None:
+            setattr(o, name, float(v))  # the library validates ranges and names the field
+    for name in ("presence_penalty", "frequency_penalty"):
+        v = options.get(name)
+        if v is not None:
+            setattr(o, name, float(v))
+    seed = options.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+            raise InvalidArgumentError(f"seed must be an int in [0, 2**64), not {seed!r}", -1, "HFK_E_INVALID_ARG")
+        o.seed = seed
+    stop = options.get("stop")
+    if stop is not None:
+        if isinstance(stop, str):
+            stop = [stop]
+        o.stop = [str(s) for s in stop]
+    special = options.get("add_special_tokens")
+    if special is not None:
+        o.add_special_tokens = 1 if special else 0
+    o.ignore_eos = bool(options.get("ignore_eos", False))
+    return o
+
+
+def _result(t: tuple, tokens: List[int]) -> GenerationResult:
+    return GenerationResult(
+        text=t[0],
+        stop_reason=_STOP_REASONS.get(t[1], str(t[1])),
+        n_prompt_tokens=t[2],
+        n_reused_tokens=t[3],
+        n_generated_tokens=t[4],
+        time_to_first_token_ms=t[5],
+        prefill_tokens_per_s=t[6],
+        decode_tokens_per_s=t[7],
+        tokens=tokens,
+    )
+
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def _stream(native: "_hfkit.Session", prompt: str, opts: "_hfkit.GenOptions") -> Iterator[str]:
+    """Runs one generate on a worker thread and yields its pieces as they arrive.
+
+    The worker releases the GIL inside the C call and takes it back per piece to queue it. If
+    the consumer stops early (break, close(), an exception, Ctrl-C while waiting), the piece
+    callback answers "stop" and the session is cancelled; the worker is joined before the
+    generator finishes, so the session is free again afterwards.
+    """
+    pieces: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def on_piece(piece: str) -> bool:
+        pieces.put(piece)
+        return stop.is_set()
+
+    def run() -> None:
+        try:
+            native.generate(prompt, opts, on_piece)
+            pieces.put(_DONE)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
+            pieces.put(_Failure(e))
+
+    worker = threading.Thread(target=run, name="hfkit-stream", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = pieces.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        if worker.is_alive():
+            stop.set()
+            native.cancel()
+        worker.join()
+
+
+def _texts(texts: Union[str, Sequence[str]]) -> List[str]:
+    if isinstance(texts, str):
+        return [texts]
+    return list(texts)
+
+
+_STATES = {0: "pending", 1: "downloading", 2: "loading", 3: "ready", 4: "failed"}
+
+
+def _check_local(path: str) -> str:
+    """A string that is clearly a filesystem path (absolute, ./, ../, ~) is never a Hub id: a
+    missing one is NotFoundError, as for a missing directory."""
+    if path.startswith(("/", "./", "../", "~")) or path in (".", ".."):
+        if not os.path.isdir(os.path.expanduser(path)):
+            raise NotFoundError(f"model directory not found: {path}", -6, "HFK_E_NOT_FOUND")
+        return os.path.expanduser(path)
+    return path
+
+
+class Session:
+    """A conversation on a generator model: its own KV cache and sampler state.
+
+    Successive :meth:`generate` calls append to the conversation (the tokens already in the
+    cache are not recomputed); :meth:`reset` forgets it. A session is used by one thread at a
+    time (another thread gets :class:`StateError`, HFK_E_BUSY); :meth:`cancel` may be called
+    from any thread. The session keeps its model alive. Use it as a context manager, or call
+    :meth:`close`, to free it deterministically.
+    """
+
+    def __init__(self, model: "Model", n_ctx: int = 0, n_threads: int = 0):
+        """Opens a session on ``model``; ``n_ctx``/``n_threads`` <= 0 take the model's values."""
+        self._model = model
+        self._native: Optional[_hfkit.Session] = _hfkit.Session(model._handle(), n_ctx, n_threads)
+
+    @property
+    def model(self) -> "Model":
+        """The model this session runs on."""
+        return self._model
+
+    def _handle(self) -> "_hfkit.Session":
+        if self._native is None:
+            raise StateError("the session is closed", -13, "HFK_E_STATE")
+        return self._native
+
+    def generate(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
+                 **options: Any) -> str:
+        """Appends ``prompt`` to the conversation and returns the generated text.
+
+        ``on_piece(piece)`` is called with each piece of text as it is produced (on this
+        thread); returning True stops the generation. See the module docstring for options.
+        """
+        return self.generate_result(prompt, on_piece=on_piece, **options).text
+
+    def generate_result(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
+                        **options: Any) -> GenerationResult:
+        """Like :meth:`generate`, but returns a :class:`GenerationResult` (text, stop reason,
+        token counts and speeds)."""
+        opts = _gen_options(options)
+        native = self._handle()
+        t = native.generate(prompt, opts, on_piece)
+        return _result(t, native.last_tokens())
+
+    def stream(self, prompt: str, **options: Any) -> Iterator[str]:
+        """Generates like :meth:`generate` and yields the pieces of text as they are produced.
+
+        Stopping early (``break``) cancels the generation. The pieces join to the text that
+        :meth:`generate` would return.
+        """
+        opts = _gen_options(options)
+        return _stream(self._handle(), prompt, opts)
+
+    def reset(self) -> None:
+        """Forgets the conversation: the next generate starts from an empty context."""
+        self._handle().reset()
+
+    def cancel(self) -> None:
+        """Stops a generate running on another thread (it raises :class:`CancelledError`)."""
+        if self._native is not None:
+            self._native.cancel()
+
+    def close(self) -> None:
+        """Frees the session now (idempotent). Later calls raise :class:`StateError`."""
+        if self._native is not None:
+            self._native.close()
+            self._native = None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._native is None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Model:
+    """A loaded checkpoint: a text generator (Llama, GPT-2, Qwen2, ...) or an encoder (BERT).
+
+    A model is immutable and may be used from many threads at once. Use it as a context
+    manager, or call :meth:`close`, to free its memory deterministically (sessions still open
+    on it keep it alive until they close).
+    """
+
+    # Idle sessions kept for the stateless Model.generate/stream calls (one per concurrent
+    # caller), so that repeated calls do not reallocate a KV cache each time.
+    _MAX_IDLE_SESSIONS = 4
+
+    def __init__(self, native: "_hfkit.Model"):
+        """Wraps a native handle; use :meth:`from_pretrained` to load a model."""
+        self._native: Optional[_hfkit.Model] = native
+        self._idle: List[_hfkit.Session] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        id_or_path: Union[str, "os.PathLike[str]"],
+        revision: Optional[str] = None,
+        cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+        token: Optional[str] = None,
+        on_progress: Optional[Callable[[Progress], Any]] = None,
+        n_threads: int = 0,
+        *,
+        endpoint: Optional[str] = None,
+        offline: Optional[bool] = None,
+    ) -> "Model":
+        """Loads a model (blocking; the GIL is released meanwhile).
+
+        ``id_or_path`` is a local checkpoint directory (config.json, *.safetensors, tokenizer
+        files) or a Hub id ("gpt2", "org/name"), downloaded first into the Hugging Face cache
+        (``revision``, ``cache_dir``, ``token``, ``endpoint``, ``offline``; None: the HF_*
+        environment variables, then huggingface_hub's defaults).
+        ``on_progress(Progress)`` follows the download and the load on this thread; returning
+        True cancels (:class:`CancelledError`), raising cancels with that exception.
+        ``n_threads`` <= 0 uses one thread per core.
+
+        Raises :class:`NotFoundError` (status -6) for a missing directory or repository,
+        :class:`FormatError` for a malformed checkpoint, :class:`UnsupportedError` for an
+        unsupported architecture, and the Hub's errors (:class:`GatedRepoError`,
+        :class:`AuthError`, :class:`NetworkError`, :class:`ChecksumError`, ...).
+        """
+        path = _check_local(os.fspath(id_or_path))
+        native = _hfkit.Model.load(path, n_threads, _progress_callback(on_progress),
+                                   _hub(revision, cache_dir, token, endpoint, offline))
+        return cls(native)
+
+    @classmethod
+    def open(
+        cls,
+        id_or_path: _PathLike,
+        revision: Optional[str] = None,
+        cache_dir: Optional[_PathLike] = None,
+        token: Optional[str] = None,
+        n_threads: int = 0,
+        *,
+        endpoint: Optional[str] = None,
+        offline: Optional[bool] = None,
+    ) -> "Model":
+        """Opens a model without blocking: a library worker downloads and loads it while this
+        returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`.
+        :meth:`close` cancels a download or load in flight."""
+        path = _check_local(os.fspath(id_or_path))
+        return cls(_hfkit.Model.open(path, n_threads,
+                                     _hub(revision, cache_dir, token, endpoint, offline)))
+
+    @property
+    def state(self) -> str:
+        """"pending", "downloading", "loading", "ready" or "failed"."""
+        return _STATES.get(self._handle().status()[0], "unknown")
+
+    @property
+    def progress(self) -> Progress:
+        """Download / load progress of a model from :meth:`open`."""
+        st = self._handle().status()
+        phase = {1: "downloading", 2: "loading", 3: "ready"}.get(st[0], "resolving")
+        fraction = st[2] if st[0] == 2 else (1.0 if st[0] == 3 else -1.0)
+        return Progress(phase, fraction, st[3], st[4], st[5], st[6], None)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Waits until the model is ready: True, or False when ``timeout`` seconds ran out.
+        A failed open raises its error here (e.g. :class:`NotFoundError`). Ctrl-C works."""
+        ms = -1 if timeout is None else max(0, int(timeout * 1000))
+        return self._handle().wait(ms)
+
+    def _handle(self) -> "_hfkit.Model":
+        if self._native is None:
+            raise StateError("the model is closed", -13, "HFK_E_STATE")
+        return self._native
+
+    # ---- properties --------------------------------------------------------------------
+    @property
+    def architecture(self) -> str:
+        """The architecture: "llama", "gpt2", "mistral", "qwen2" or "bert"."""
+        return self._handle().architecture
+
+    @property
+    def is_generator(self) -> bool:
+        """True for text generators (causal LMs), False for encoders."""
+        return self._handle().is_generator
+
+    @property
+    def context_length(self) -> int:
+        """The maximum number of tokens in a session's context."""
+        return self._handle().context_length
+
+    @property
+    def vocab_size(self) -> int:
+        """The number of token ids, added tokens included."""
+        return self._handle().vocab_size
+
+    @property
+    def embedding_dim(self) -> int:
+        """The width of one embedding vector (0 for a generator)."""
+        return self._handle().embedding_dim
+
+    @property
+    def labels(self) -> List[str]:
+        """The class names of a sequence-classification checkpoint ([] without a head)."""
+        return self._handle().labels
+
+    # ---- tokenizer ---------------------------------------------------------------------
+    def tokenize(self, text: str, add_special_tokens: bool = True) -> List[int]:
+        """Encodes ``text`` into token ids (with BOS / [CLS]...[SEP] if add_special_tokens)."""
+        return self._handle().tokenize(text, add_special_tokens)
+
+    def detokenize(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        """Decodes token ids into text. An id outside the vocabulary raises
+        :class:`InvalidArgumentError`."""
+        return self._handle().detokenize(list(ids), skip_special_tokens)
+
+    # ---- generation --------------------------------------------------------------------
+    def session(self, n_ctx: int = 0, n_threads: int = 0) -> Session:
+        """Opens a :class:`Session` for a multi-turn conversation."""
+        return Session(self, n_ctx, n_threads)
+
+    def _take_session(self) -> "_hfkit.Session":
+        native = self._handle()
+        with self._lock:
+            s = self._idle.pop() if self._idle else None
+        if s is None:
+            return _hfkit.Session(native, 0, 0)
+        try:
+            s.reset()
+        except BaseException:
+            s.close()
+            raise
+        return s
+
+    def _give_back(self, s: "_hfkit.Session") -> None:
+        with self._lock:
+            if self._native is not None and len(self._idle) < self._MAX_IDLE_SESSIONS:
+                self._idle.append(s)
+                return
+        s.close()
+
+    def generate(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
+                 **options: Any) -> str:
+        """Generates a continuation of ``prompt`` (a fresh context each call) and returns it.
+
+        ``on_piece(piece)`` receives each piece as it is produced; returning True stops.
+        Thread-safe: concurrent calls use separate sessions. See the module docstring for
+        the options.
+        """
+        return self.generate_result(prompt, on_piece=on_piece, **options).text
+
+    def generate_result(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
+                        **options: Any) -> GenerationResult:
+        """Like :meth:`generate`, but returns a :class:`GenerationResult`."""
+        opts = _gen_options(options)
+        s = self._take_session()
+        try:
+            t = s.generate(prompt, opts, on_piece)
+            return _result(t, s.last_tokens())
+        finally:
+            self._give_back(s)
+
+    def stream(self, prompt: str, **options: Any) -> Iterator[str]:
+        """Generates like :meth:`generate` and yields the text pieces as they are produced.
+
+        Breaking out of the loop cancels the generation.
+        """
+        opts = _gen_options(options)
+        s = self._take_session()
+        try:
+            yield from _stream(s, prompt, opts)
+        finally:
+            self._give_back(s)
+
+    # ---- encoders ----------------------------------------------------------------------
+    def embed(
+        self,
+        texts: Union[str, Sequence[str]],
+        pooling: str = "mean",
+        normalize: bool = True,
+        n_threads: int = 0,
+    ) -> np.ndarray:
+        """Embeds texts with an encoder model: a float32 array of shape (len(texts), dim).
+
+        ``pooling`` is "mean" (over the tokens) or "cls"; ``normalize`` L2-normalises each
+        row. The library writes straight into the returned array (no copy). A single str is
+        one text.
+        """
+        modes = {"mean": 0, "cls": 1}
+        if pooling not in modes:
+            raise InvalidArgumentError(f"pooling must be 'mean' or 'cls', not {pooling!r}", -1, "HFK_E_INVALID_ARG")
+        return self._handle().embed(_texts(texts), modes[pooling], normalize, n_threads)
+
+    def classify(self, texts: Union[str, Sequence[str]]) -> np.ndarray:
+        """Class probabilities of a sequence-classification checkpoint: a float32 array of
+        shape (len(texts), len(labels)); the names are :attr:`labels`. Raises
+        :class:`UnsupportedError` when the checkpoint has no classifier head."""
+        return self._handle().classify(_texts(texts))
+
+    # ---- lifetime ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Frees the model now (idempotent). Later calls raise :class:`StateError`; open
+        sessions keep working until they are closed."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            native, self._native = self._native, None
+        for s in idle:
+            s.close()
+        if native is not None:
+            native.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._native is None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._native is None:
+            return "<hfkit.Model closed>"
+        return f"<hfkit.Model {self.architecture} context={self.context_length}>"

@@ -1,0 +1,650 @@
+// _hfkit: the low-level Python module over the public C API (hfkit/hfkit.h) and nothing else.
+//
+// The friendly API (hfkit.Model, hfkit.Session, options, exceptions) is the pure-Python package
+// around this module; this file only does what needs C++:
+//  - owns the C handles (shared_ptr with the hfk_*_free deleter, so a call that is running with
+//    the GIL released keeps its handle alive even if another thread calls close());
+//  - releases the GIL around every long C call (load, generate, embed, classify, tokenize);
+//  - turns callbacks into Python calls: the trampolines take the GIL back, poll
+//    PyErr_CheckSignals() so Ctrl-C stops a generate, and park any Python exception, which is
+//    re-raised with its traceback once the C call has returned (STYLE.md 3.8);
+//  - maps a failed status to the exception tree of hfkit._errors.
+// No Python object lives in a C++ static (STYLE.md pitfall 5).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hfkit/hfkit.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// Raises the hfkit exception (hfkit._errors) for a status code and message.
+[[noreturn]] void raise_error(hfk_status status, const std::string &message) {
+    py::object make = py::module_::import("hfkit._errors").attr("_from_status");
+    py::object exc = make(status, hfk_status_name(status), message);
+    PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc.ptr())), exc.ptr());
+    throw py::error_already_set();
+}
+
+// Raises the exception for a failed C call. Reads the thread's last error message, so call it
+// straight after the failing call, on the same thread (capi/README.md, "Errors").
+[[noreturn]] void raise_status(hfk_status status) {
+    raise_error(status, hfk_last_error_message());
+}
+
+void check(hfk_status status) {
+    if (status != HFK_OK) raise_status(status);
+}
+
+// What a trampoline shares with the binding that made the C call: the Python callable, and
+// the slot for an exception raised inside it (or a KeyboardInterrupt found by
+// PyErr_CheckSignals). Lives on the binding's stack for the duration of one C call only,
+// which is all the C API asks of user_data (callbacks are synchronous).
+struct CallbackContext {
+    py::object fn;  // may be None: then the trampoline only polls for signals
+    std::optional<py::error_already_set> error;
+
+    // Re-raises the parked exception, if any. Needs the GIL.
+    void rethrow() {
+        if (error) {
+            py::error_already_set e = std::move(*error);
+            error.reset();
+            throw e;
+        }
+    }
+};
+
+// Runs `call` under the GIL. Returns non-zero ("stop") when a signal handler raised or the
+// callable raised (the exception is parked) or the callable returned something truthy.
+template <class Call>
+int32_t run_callback(CallbackContext &ctx, Call &&call) noexcept {
+    py::gil_scoped_acquire gil;
+    if (ctx.error) return 1;
+    try {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        if (ctx.fn.is_none()) return 0;
+        py::object r = call();
+        return r.is_none() ? 0 : (PyObject_IsTrue(r.ptr()) == 1 ? 1 : 0);
+    } catch (py::error_already_set &e) {
+        ctx.error.emplace(std::move(e));
+    } catch (std::exception &e) {  // e.g. a failed cast of an argument: never unwind into C
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+        ctx.error.emplace();
+    }
+    return 1;
+}
+
+int32_t piece_trampoline(const char *piece, size_t len, void *user_data) noexcept {
+    auto &ctx = *static_cast<CallbackContext *>(user_data);
+    return run_callback(ctx, [&] {
+        // The C API never splits a UTF-8 character; "replace" guards against a library bug
+        // turning into an exception inside the callback.
+        py::object text = py::reinterpret_steal<py::object>(
+            PyUnicode_DecodeUTF8(piece, static_cast<Py_ssize_t>(len), "replace"));
+        if (!text) throw py::error_already_set();
+        return ctx.fn(text);
+    });
+}
+
+int32_t progress_trampoline(const hfk_progress *p, void *user_data) noexcept {
+    auto &ctx = *static_cast<CallbackContext *>(user_data);
+    return run_callback(ctx, [&] {
+        py::object file = p->file_name ? py::object(py::str(p->file_name)) : py::none();
+        return ctx.fn(py::make_tuple(p->phase, p->fraction, p->bytes_done, p->bytes_total,
+                                     p->files_done, p->files_total, file));
+    });
+}
+
+std::string utf8_of(const py::handle &text, const char *what) {
+    if (!py::isinstance<py::str>(text))
+        throw py::type_error(std::string(what) + " must be str, not " +
+                             std::string(py::str(py::type::of(text).attr("__name__"))));
+    Py_ssize_t len = 0;
+    const char *data = PyUnicode_AsUTF8AndSize(text.ptr(), &len);
+    if (!data) throw py::error_already_set();
+    return std::string(data, static_cast<size_t>(len));
+}
+
+// A handle that is either open or closed. Every call copies the shared_ptr under the GIL before
+// releasing it, so close() from another thread frees the handle only after that call returns.
+template <class T>
+std::shared_ptr<T> live(const std::shared_ptr<T> &h, const char *kind) {
+    if (!h) raise_error(HFK_E_STATE, std::string("the ") + kind + " is closed");
+    return h;
+}
+
+// Where and how to reach the Hub (hfk_hub_params). Strings are optional: None leaves the
+// field NULL, which means the library's default (environment variables, then the defaults).
+struct HubOptions {
+    std::optional<std::string> endpoint;
+    std::optional<std::string> token;
+    std::optional<std::string> cache_dir;
+    std::optional<std::string> revision;
+    int32_t offline = -1;
+    int32_t max_parallel = 0;
+
+    // Fills `p`; the pointers borrow from this object, which must outlive the call.
+    void fill(hfk_hub_params &p, CallbackContext *progress) const {
+        check(HFK_HUB_PARAMS_INIT(&p));
+        p.endpoint = endpoint ? endpoint->c_str() : nullptr;
+        p.token = token ? token->c_str() : nullptr;
+        p.cache_dir = cache_dir ? cache_dir->c_str() : nullptr;
+        p.revision = revision ? revision->c_str() : nullptr;
+        p.offline = offline;
+        p.max_parallel = max_parallel;
+        if (progress) {
+            p.progress = progress_trampoline;
+            p.progress_user_data = progress;
+        }
+    }
+};
+
+std::string take_string(char *s) {
+    std::unique_ptr<char, void (*)(void *)> owned(s, hfk_free);
+    return s ? std::string(s) : std::string();
+}
+
+// Hub functions: all release the GIL; progress (downloads) comes back on this thread.
+std::string prepare(const std::string &repo_id, const HubOptions &hub, py::object on_progress) {
+    CallbackContext ctx{std::move(on_progress), std::nullopt};
+    hfk_hub_params p;
+    hub.fill(p, &ctx);
+    char *dir = nullptr;
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_prepare(repo_id.c_str(), &p, &dir);
+    }
+    std::string out = take_string(dir);
+    ctx.rethrow();
+    check(status);
+    return out;
+}
+
+bool is_downloaded(const std::string &repo_id, const HubOptions &hub) {
+    hfk_hub_params p;
+    hub.fill(p, nullptr);
+    int32_t yes = 0;
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_is_downloaded(repo_id.c_str(), &p, &yes);
+    }
+    check(status);
+    return yes != 0;
+}
+
+void remove_from_disk(const std::string &repo_id, const HubOptions &hub, bool force) {
+    hfk_hub_params p;
+    hub.fill(p, nullptr);
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_remove_from_disk(repo_id.c_str(), &p, force ? 1 : 0);
+    }
+    check(status);
+}
+
+uint64_t disk_usage(const std::optional<std::string> &repo_id, const HubOptions &hub) {
+    hfk_hub_params p;
+    hub.fill(p, nullptr);
+    uint64_t bytes = 0;
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_disk_usage(repo_id ? repo_id->c_str() : nullptr, &p, &bytes);
+    }
+    check(status);
+    return bytes;
+}
+
+std::string downloaded_models(const HubOptions &hub) {
+    hfk_hub_params p;
+    hub.fill(p, nullptr);
+    char *json = nullptr;
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_downloaded_models(&p, &json);
+    }
+    std::string out = take_string(json);
+    check(status);
+    return out;
+}
+
+class Model {
+  public:
+    // Blocking load of a local directory or a Hub id (downloaded first). Progress of both the
+    // download and the load goes to on_progress, on this thread.
+    static std::unique_ptr<Model> load(const std::string &id_or_path, int32_t n_threads,
+                                       py::object on_progress, const HubOptions &hub) {
+        CallbackContext ctx{std::move(on_progress), std::nullopt};
+        hfk_hub_params hp;
+        hub.fill(hp, &ctx);
+        hfk_load_params params;
+        check(HFK_LOAD_PARAMS_INIT(&params));
+        params.n_threads = n_threads;
+        params.progress = progress_trampoline;
+        params.progress_user_data = &ctx;
+        params.hub = &hp;
+        hfk_model *raw = nullptr;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_model_load(&raw, id_or_path.c_str(), &params);
+        }
+        std::shared_ptr<hfk_model> handle(raw, hfk_model_free);
+        ctx.rethrow();  // the callback raised (or Ctrl-C): that beats HFK_E_CANCELLED
+        check(status);
+        auto m = std::make_unique<Model>();
+        m->handle_ = std::move(handle);
+        return m;
+    }
+
+    // Non-blocking open: returns at once; a library worker downloads and loads. Poll status()
+    // or wait(). Freeing (close) cancels the worker.
+    static std::unique_ptr<Model> open(const std::string &id_or_path, int32_t n_threads,
+                                       const HubOptions &hub) {
+        hfk_hub_params hp;
+        hub.fill(hp, nullptr);
+        hfk_load_params params;
+        check(HFK_LOAD_PARAMS_INIT(&params));
+        params.n_threads = n_threads;
+        params.hub = &hp;
+        hfk_model *raw = nullptr;
+        check(hfk_model_open(&raw, id_or_path.c_str(), &params));
+        auto m = std::make_unique<Model>();
+        m->handle_.reset(raw, hfk_model_free);
+        return m;
+    }
+
+    // (state, error, load_fraction, bytes_done, bytes_total, files_done, files_total)
+    py::tuple status() const {
+        auto h = handle();
+        hfk_model_status st;
+        check(HFK_MODEL_STATUS_INIT(&st));
+        check(hfk_model_get_status(h.get(), &st));
+        return py::make_tuple(st.state, st.error, st.load_fraction, st.bytes_done, st.bytes_total,
+                              st.files_done, st.files_total);
+    }
+
+    std::string error_message() const { return hfk_model_error_message(handle().get()); }
+
+    // Waits for READY (returns True), raises the model's error if it FAILED, returns False when
+    // timeout_ms (< 0: forever) runs out. Waits in slices so Ctrl-C is noticed.
+    bool wait(int32_t timeout_ms) const {
+        auto h = handle();
+        const int32_t slice = 100;
+        int32_t left = timeout_ms;
+        for (;;) {
+            const int32_t now = timeout_ms < 0 ? slice : std::min(slice, left);
+            hfk_status status;
+            {
+                py::gil_scoped_release nogil;
+                status = hfk_model_wait(h.get(), now);
+            }
+            if (status == HFK_OK) return true;
+            if (status != HFK_E_STATE) raise_status(status);
+            if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            if (timeout_ms >= 0) {
+                left -= now;
+                if (left <= 0) return false;
+            }
+        }
+    }
+
+    void close() { handle_.reset(); }
+    bool closed() const { return !handle_; }
+    std::shared_ptr<hfk_model> handle() const { return live(handle_, "model"); }
+
+    std::string architecture() const { return hfk_model_architecture(handle().get()); }
+    bool is_generator() const { return hfk_model_is_generator(handle().get()) != 0; }
+    int32_t context_length() const { return hfk_model_context_length(handle().get()); }
+    int32_t embedding_dim() const { return hfk_model_embedding_dim(handle().get()); }
+    int32_t vocab_size() const {
+        return hfk_tokenizer_vocab_size(hfk_model_tokenizer(handle().get()));
+    }
+    int32_t special_token_id(int32_t which) const {
+        return hfk_tokenizer_special_id(hfk_model_tokenizer(handle().get()), which);
+    }
+    std::vector<std::string> labels() const {
+        auto h = handle();
+        std::vector<std::string> out;
+        const int32_t n = hfk_model_num_labels(h.get());
+        for (int32_t i = 0; i < n; ++i) {
+            const char *label = hfk_model_label(h.get(), i);
+            out.emplace_back(label ? label : "");
+        }
+        return out;
+    }
+
+    std::vector<int32_t> tokenize(const py::handle &text, bool add_special_tokens) const {
+        auto h = handle();
+        const std::string utf8 = utf8_of(text, "text");
+        const hfk_tokenizer *tok = hfk_model_tokenizer(h.get());
+        // Most texts take fewer ids than bytes + a few specials: one call in the common case,
+        // a second with the exact size otherwise.
+        std::vector<int32_t> ids(utf8.size() + 8);
+        int64_t n = 0;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_tokenize(tok, utf8.data(), utf8.size(), add_special_tokens ? 1 : 0,
+                                  ids.data(), static_cast<int64_t>(ids.size()), &n);
+            if (status == HFK_E_BUFFER_TOO_SMALL && n < 0) {
+                ids.resize(static_cast<size_t>(-n));
+                status = hfk_tokenize(tok, utf8.data(), utf8.size(), add_special_tokens ? 1 : 0,
+                                      ids.data(), static_cast<int64_t>(ids.size()), &n);
+            }
+        }
+        check(status);
+        ids.resize(static_cast<size_t>(n));
+        return ids;
+    }
+
+    py::str detokenize(const std::vector<int32_t> &ids, bool skip_special_tokens) const {
+        auto h = handle();
+        char *text = nullptr;
+        size_t len = 0;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_detokenize(hfk_model_tokenizer(h.get()), ids.data(), ids.size(),
+                                    skip_special_tokens ? 1 : 0, &text, &len);
+        }
+        check(status);
+        std::unique_ptr<char, void (*)(void *)> owned(text, hfk_free);
+        py::object s = py::reinterpret_steal<py::object>(
+            PyUnicode_DecodeUTF8(text, static_cast<Py_ssize_t>(len), "replace"));
+        if (!s) throw py::error_already_set();
+        return s;
+    }
+
+    // Fills ONE float32 array of shape (n, dim) in place: the C call writes into numpy's
+    // buffer, there is no intermediate copy.
+    py::array_t<float> embed(const std::vector<py::object> &texts, int32_t pooling, bool normalize,
+                             int32_t n_threads) const {
+        auto h = handle();
+        std::vector<std::string> utf8;
+        utf8.reserve(texts.size());
+        for (const auto &t : texts) utf8.push_back(utf8_of(t, "each text"));
+        std::vector<const char *> ptrs;
+        for (const auto &s : utf8) {
+            if (std::memchr(s.data(), '\0', s.size()))
+                throw py::value_error("a text contains a NUL character");
+            ptrs.push_back(s.c_str());
+        }
+        const size_t dim = static_cast<size_t>(std::max(hfk_model_embedding_dim(h.get()), 0));
+        py::array_t<float> out(
+            {static_cast<py::ssize_t>(texts.size()), static_cast<py::ssize_t>(dim)});
+        float *data = out.mutable_data();
+        hfk_embed_params params;
+        check(HFK_EMBED_PARAMS_INIT(&params));
+        params.pooling = pooling;
+        params.normalize = normalize ? 1 : 0;
+        params.n_threads = n_threads;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_model_embed(h.get(), ptrs.data(), ptrs.size(), &params, data,
+                                     texts.size() * dim);
+        }
+        check(status);
+        return out;
+    }
+
+    py::array_t<float> classify(const std::vector<py::object> &texts) const {
+        auto h = handle();
+        std::vector<std::string> utf8;
+        for (const auto &t : texts) utf8.push_back(utf8_of(t, "each text"));
+        const size_t n_labels = static_cast<size_t>(std::max(hfk_model_num_labels(h.get()), 0));
+        py::array_t<float> out(
+            {static_cast<py::ssize_t>(texts.size()), static_cast<py::ssize_t>(n_labels)});
+        float *data = out.mutable_data();
+        for (size_t i = 0; i < utf8.size(); ++i) {
+            if (std::memchr(utf8[i].data(), '\0', utf8[i].size()))
+                throw py::value_error("a text contains a NUL character");
+            hfk_status status;
+            {
+                py::gil_scoped_release nogil;
+                status =
+                    hfk_model_classify(h.get(), utf8[i].c_str(), data + i * n_labels, n_labels);
+            }
+            check(status);
+        }
+        return out;
+    }
+
+  private:
+    std::shared_ptr<hfk_model> handle_;
+};
+
+// All sampling options, as the Python layer passes them (None already resolved to "unset").
+struct GenOptions {
+    int32_t max_new_tokens = -1;
+    float temperature = -1.0f;
+    int32_t top_k = -1;
+    float top_p = -1.0f;
+    float min_p = -1.0f;
+    float repetition_penalty = -1.0f;
+    float presence_penalty = 0.0f;
+    float frequency_penalty = 0.0f;
+    uint64_t seed = 0;
+    std::vector<std::string> stop;
+    int32_t add_special_tokens = -1;
+    bool ignore_eos = false;
+};
+
+class Session {
+  public:
+    Session(const Model &model, int32_t n_ctx, int32_t n_threads) {
+        auto m = model.handle();
+        hfk_session_params params;
+        check(HFK_SESSION_PARAMS_INIT(&params));
+        params.n_ctx = n_ctx;
+        params.n_threads = n_threads;
+        hfk_session *raw = nullptr;
+        check(hfk_session_create(&raw, m.get(), &params));
+        handle_.reset(raw, hfk_session_free);
+    }
+
+    void close() { handle_.reset(); }
+    bool closed() const { return !handle_; }
+
+    void reset() {
+        auto h = live(handle_, "session");
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_session_reset(h.get());
+        }
+        check(status);
+    }
+
+    // The ids the last generate produced (EOS excluded).
+    std::vector<int32_t> last_tokens() {
+        auto h = live(handle_, "session");
+        std::vector<int32_t> ids(256);
+        int64_t n = 0;
+        hfk_status status =
+            hfk_session_last_tokens(h.get(), ids.data(), static_cast<int64_t>(ids.size()), &n);
+        if (status == HFK_E_BUFFER_TOO_SMALL && n < 0) {
+            ids.resize(static_cast<size_t>(-n));
+            status =
+                hfk_session_last_tokens(h.get(), ids.data(), static_cast<int64_t>(ids.size()), &n);
+        }
+        check(status);
+        ids.resize(static_cast<size_t>(n));
+        return ids;
+    }
+
+    // Safe from any thread at any time (the C API says so): the running generate stops within
+    // one decode step with CancelledError.
+    void cancel() {
+        if (auto h = handle_) hfk_session_cancel(h.get());
+    }
+
+    // Returns (text, stop_reason, n_prompt_tokens, n_reused_tokens, n_generated_tokens,
+    // time_to_first_token_ms, prefill_tokens_per_s, decode_tokens_per_s).
+    py::tuple generate(const py::handle &prompt, const GenOptions &o, py::object on_piece) {
+        auto h = live(handle_, "session");
+        const std::string utf8 = utf8_of(prompt, "prompt");
+        if (std::memchr(utf8.data(), '\0', utf8.size()))
+            throw py::value_error("the prompt contains a NUL character");
+        std::vector<const char *> stop;
+        for (const auto &s : o.stop) stop.push_back(s.c_str());
+        hfk_gen_params p;
+        check(HFK_GEN_PARAMS_INIT(&p));
+        p.max_new_tokens = o.max_new_tokens;
+        p.temperature = o.temperature;
+        p.top_k = o.top_k;
+        p.top_p = o.top_p;
+        p.min_p = o.min_p;
+        p.repetition_penalty = o.repetition_penalty;
+        p.presence_penalty = o.presence_penalty;
+        p.frequency_penalty = o.frequency_penalty;
+        p.seed = o.seed;
+        p.stop = stop.empty() ? nullptr : stop.data();
+        p.n_stop = static_cast<int32_t>(stop.size());
+        p.add_special_tokens = o.add_special_tokens;
+        p.ignore_eos = o.ignore_eos ? 1 : 0;
+        hfk_gen_result r;
+        check(HFK_GEN_RESULT_INIT(&r));
+
+        // The trampoline is installed even without on_piece: it is where Ctrl-C is noticed.
+        CallbackContext ctx{std::move(on_piece), std::nullopt};
+        char *text = nullptr;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status =
+                hfk_session_generate(h.get(), utf8.c_str(), &p, piece_trampoline, &ctx, &text, &r);
+        }
+        std::unique_ptr<char, void (*)(void *)> owned(text, hfk_free);
+        ctx.rethrow();  // KeyboardInterrupt, or the callback's own exception, with traceback
+        check(status);
+        py::object s = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+            text ? text : "", static_cast<Py_ssize_t>(text ? std::strlen(text) : 0), "replace"));
+        if (!s) throw py::error_already_set();
+        return py::make_tuple(s, r.stop_reason, r.n_prompt_tokens, r.n_reused_tokens,
+                              r.n_generated_tokens, r.time_to_first_token_ms,
+                              r.prefill_tokens_per_s, r.decode_tokens_per_s);
+    }
+
+  private:
+    std::shared_ptr<hfk_session> handle_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_hfkit, m) {
+    m.doc() = "Low-level binding of the hfkit C API. Use the `hfkit` package instead.";
+
+    m.def(
+        "version", [] { return std::string(hfk_version_string()); },
+        "The version of the loaded libhfkit, \"MAJOR.MINOR.PATCH\".");
+    m.def(
+        "abi_version", [] { return hfk_abi_version(); },
+        "The ABI version of the loaded libhfkit (its SONAME major).");
+    m.attr("HEADER_ABI_VERSION") = HFK_ABI_VERSION;
+    m.def(
+        "status_name", [](int32_t code) { return std::string(hfk_status_name(code)); },
+        py::arg("code"), "The name of a status code, e.g. \"HFK_E_NOT_FOUND\".");
+
+    py::class_<GenOptions>(m, "GenOptions", "Sampling options for Session.generate.")
+        .def(py::init<>())
+        .def_readwrite("max_new_tokens", &GenOptions::max_new_tokens, "-1: the model default")
+        .def_readwrite("temperature", &GenOptions::temperature, "< 0: the model default")
+        .def_readwrite("top_k", &GenOptions::top_k, "< 0: the model default")
+        .def_readwrite("top_p", &GenOptions::top_p, "< 0: the model default")
+        .def_readwrite("min_p", &GenOptions::min_p, "< 0: the model default")
+        .def_readwrite("repetition_penalty", &GenOptions::repetition_penalty,
+                       "< 0: the model default")
+        .def_readwrite("presence_penalty", &GenOptions::presence_penalty, "0: off")
+        .def_readwrite("frequency_penalty", &GenOptions::frequency_penalty, "0: off")
+        .def_readwrite("seed", &GenOptions::seed, "the sampling seed")
+        .def_readwrite("stop", &GenOptions::stop, "stop strings")
+        .def_readwrite("add_special_tokens", &GenOptions::add_special_tokens,
+                       "-1: the tokenizer's default, 0: no, 1: yes")
+        .def_readwrite("ignore_eos", &GenOptions::ignore_eos, "do not stop at end-of-sequence");
+
+    py::class_<HubOptions>(m, "HubOptions", "Where and how to reach the Hub (None: defaults).")
+        .def(py::init<>())
+        .def_readwrite("endpoint", &HubOptions::endpoint, "None: $HF_ENDPOINT or the Hub")
+        .def_readwrite("token", &HubOptions::token, "None: $HF_TOKEN...; \"\": no token")
+        .def_readwrite("cache_dir", &HubOptions::cache_dir, "None: $HF_HUB_CACHE...")
+        .def_readwrite("revision", &HubOptions::revision, "None: \"main\"")
+        .def_readwrite("offline", &HubOptions::offline, "-1: $HF_HUB_OFFLINE; 1: offline")
+        .def_readwrite("max_parallel", &HubOptions::max_parallel, "<= 0: 4 files at once");
+
+    m.def("prepare", &prepare, py::arg("repo_id"), py::arg("hub"),
+          py::arg("on_progress") = py::none(),
+          "Downloads a Hub model into the cache; returns its snapshot directory.");
+    m.def("is_downloaded", &is_downloaded, py::arg("repo_id"), py::arg("hub"),
+          "True when a complete snapshot is in the cache (no network).");
+    m.def("remove_from_disk", &remove_from_disk, py::arg("repo_id"), py::arg("hub"),
+          py::arg("force"), "Removes a model from the cache.");
+    m.def("disk_usage", &disk_usage, py::arg("repo_id"), py::arg("hub"),
+          "Bytes the cache uses for repo_id (None: the whole cache).");
+    m.def("downloaded_models", &downloaded_models, py::arg("hub"),
+          "The cached models, as the C API's JSON text.");
+
+    py::class_<Model>(m, "Model", "An open hfk_model handle.")
+        .def_static("load", &Model::load, py::arg("id_or_path"), py::arg("n_threads"),
+                    py::arg("on_progress"), py::arg("hub"),
+                    "Loads (downloading first if needed); on_progress(tuple) may return True to "
+                    "cancel.")
+        .def_static("open", &Model::open, py::arg("id_or_path"), py::arg("n_threads"),
+                    py::arg("hub"), "Opens without blocking; poll status() or wait().")
+        .def("status", &Model::status,
+             "(state, error, load_fraction, bytes_done, bytes_total, "
+             "files_done, files_total)")
+        .def("error_message", &Model::error_message, "Why the model FAILED (\"\" otherwise).")
+        .def("wait", &Model::wait, py::arg("timeout_ms"),
+             "True when READY, False on timeout; raises the error of a FAILED model.")
+        .def("close", &Model::close, "Frees the handle (idempotent).")
+        .def_property_readonly("closed", &Model::closed, "True after close().")
+        .def_property_readonly("architecture", &Model::architecture, "\"llama\", \"bert\", ...")
+        .def_property_readonly("is_generator", &Model::is_generator, "True for causal LMs.")
+        .def_property_readonly("context_length", &Model::context_length, "Context in tokens.")
+        .def_property_readonly("embedding_dim", &Model::embedding_dim,
+                               "Embedding width; 0 for a generator.")
+        .def_property_readonly("vocab_size", &Model::vocab_size, "Tokenizer vocabulary size.")
+        .def_property_readonly("labels", &Model::labels, "Class names of a classifier.")
+        .def("special_token_id", &Model::special_token_id, py::arg("which"),
+             "Id of special token `which` (0 BOS, 1 EOS, 2 PAD, 3 UNK), or -1.")
+        .def("tokenize", &Model::tokenize, py::arg("text"), py::arg("add_special_tokens"),
+             "Encodes text to ids.")
+        .def("detokenize", &Model::detokenize, py::arg("ids"), py::arg("skip_special_tokens"),
+             "Decodes ids to text.")
+        .def("embed", &Model::embed, py::arg("texts"), py::arg("pooling"), py::arg("normalize"),
+             py::arg("n_threads"), "Embeds texts into one (n, dim) float32 array.")
+        .def("classify", &Model::classify, py::arg("texts"),
+             "Class probabilities, one (n, num_labels) float32 array.");
+
+    py::class_<Session>(m, "Session", "An open hfk_session handle.")
+        .def(py::init<const Model &, int32_t, int32_t>(), py::arg("model"), py::arg("n_ctx") = 0,
+             py::arg("n_threads") = 0, py::keep_alive<1, 2>(),
+             "Creates a session on a generator model; keeps the model alive.")
+        .def("close", &Session::close, "Frees the handle (idempotent).")
+        .def_property_readonly("closed", &Session::closed, "True after close().")
+        .def("reset", &Session::reset, "Forgets the conversation.")
+        .def("cancel", &Session::cancel, "Stops a running generate (any thread).")
+        .def("last_tokens", &Session::last_tokens, "The ids the last generate produced.")
+        .def("generate", &Session::generate, py::arg("prompt"), py::arg("options"),
+             py::arg("on_piece") = py::none(),
+             "Generates; returns (text, stop_reason, n_prompt_tokens, n_reused_tokens, "
+             "n_generated_tokens, time_to_first_token_ms, prefill_tokens_per_s, "
+             "decode_tokens_per_s).");
+}

@@ -1,0 +1,205 @@
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "cli.h"
+
+namespace cli {
+
+int fail(const std::string &what, hfk_status status) {
+    std::fprintf(stderr, "hfkit: %s: %s (%s)\n", what.c_str(), hfk_last_error_message(),
+                 hfk_status_name(status));
+    switch (status) {
+        case HFK_E_NOT_FOUND:
+        case HFK_E_REVISION_NOT_FOUND:
+        case HFK_E_ENTRY_NOT_FOUND:
+            return kNotFound;
+        case HFK_E_AUTH:
+        case HFK_E_GATED:
+            return kAuth;
+        case HFK_E_NETWORK:
+        case HFK_E_OFFLINE:
+        case HFK_E_SERVER:
+        case HFK_E_RATE_LIMITED:
+            return kNetwork;
+        case HFK_E_FORMAT:
+        case HFK_E_UNSUPPORTED:
+        case HFK_E_CHECKSUM:
+            return kBadModel;
+        case HFK_E_CANCELLED:
+            return kInterrupted;
+        case HFK_E_INVALID_ARG:
+            return kUsage;
+        default:
+            return kError;
+    }
+}
+
+std::optional<std::string> Args::get(const std::string &name) const {
+    auto it = options.find(name);
+    if (it == options.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+}
+
+std::optional<long long> Args::get_int(const std::string &name) const {
+    auto v = get(name);
+    if (!v) return std::nullopt;
+    char *end = nullptr;
+    const long long n = std::strtoll(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0') throw UsageError{"--" + name + " takes a whole number, got '" + *v + "'"};
+    return n;
+}
+
+std::optional<double> Args::get_double(const std::string &name) const {
+    auto v = get(name);
+    if (!v) return std::nullopt;
+    char *end = nullptr;
+    const double d = std::strtod(v->c_str(), &end);
+    if (v->empty() || *end != '\0') throw UsageError{"--" + name + " takes a number, got '" + *v + "'"};
+    return d;
+}
+
+Args parse_args(int argc, char **argv, int first, const std::vector<std::string> &value_options,
+                const std::vector<std::string> &flags) {
+    Args a;
+    auto is = [](const std::vector<std::string> &set, const std::string &s) {
+        for (const auto &x : set)
+            if (x == s) return true;
+        return false;
+    };
+    for (int i = first; i < argc; ++i) {
+        std::string w = argv[i];
+        if (w == "--") {
+            for (++i; i < argc; ++i) a.positional.emplace_back(argv[i]);
+            break;
+        }
+        if (w.size() > 2 && w.compare(0, 2, "--") == 0) {
+            std::string name = w.substr(2), value;
+            const auto eq = name.find('=');
+            const bool inline_value = eq != std::string::npos;
+            if (inline_value) {
+                value = name.substr(eq + 1);
+                name.resize(eq);
+            }
+            if (is(value_options, name)) {
+                if (!inline_value) {
+                    if (i + 1 >= argc) throw UsageError{"--" + name + " needs a value"};
+                    value = argv[++i];
+                }
+                a.options[name].push_back(value);
+            } else if (is(flags, name) && !inline_value) {
+                a.options[name];
+            } else {
+                throw UsageError{"unknown option --" + name};
+            }
+        } else if (w == "-h") {
+            a.options["help"];
+        } else {
+            a.positional.push_back(std::move(w));
+        }
+    }
+    return a;
+}
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+std::function<void()> g_on_interrupt;
+std::thread g_watcher;
+int g_pipe[2] = {-1, -1};
+struct sigaction g_old_int, g_old_term;
+
+void on_signal(int) {
+    const char c = 'i';
+    [[maybe_unused]] ssize_t n = write(g_pipe[1], &c, 1);  // async-signal-safe
+}
+}  // namespace
+
+// The signal handler only writes a byte to a pipe (the self-pipe trick); a watcher thread reads
+// it and runs `on_interrupt` as ordinary code, so it may call hfk_session_cancel(). A handler
+// rather than a blocked mask, because threads started before main (OpenBLAS) would not block it.
+InterruptGuard::InterruptGuard(std::function<void()> on_interrupt) {
+    g_on_interrupt = std::move(on_interrupt);
+    g_interrupted = false;
+    if (pipe(g_pipe) != 0) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &g_old_int);
+    sigaction(SIGTERM, &sa, &g_old_term);
+    g_watcher = std::thread([] {
+        char c = 0;
+        while (read(g_pipe[0], &c, 1) == 1 && c == 'i') {
+            g_interrupted = true;
+            if (g_on_interrupt) g_on_interrupt();
+        }
+    });
+}
+
+InterruptGuard::~InterruptGuard() {
+    if (g_pipe[0] < 0) return;
+    sigaction(SIGINT, &g_old_int, nullptr);
+    sigaction(SIGTERM, &g_old_term, nullptr);
+    const char q = 'q';
+    [[maybe_unused]] ssize_t n = write(g_pipe[1], &q, 1);
+    g_watcher.join();
+    close(g_pipe[0]);
+    close(g_pipe[1]);
+    g_pipe[0] = g_pipe[1] = -1;
+}
+
+bool InterruptGuard::interrupted() const { return g_interrupted; }
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (u < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string default_model_dir() {
+    if (const char *env = std::getenv("HFK_DEFAULT_MODEL"); env && *env) return env;
+    struct stat st {};
+    if (stat(HFK_INSTALLED_MODEL_DIR, &st) == 0) return HFK_INSTALLED_MODEL_DIR;
+    return HFK_SOURCE_MODEL_DIR;
+}
+
+namespace {
+int32_t load_progress(const hfk_progress *p, void *user_data) {
+    if (*static_cast<bool *>(user_data)) return 0;
+    if (p->phase == HFK_PHASE_LOADING || p->phase == HFK_PHASE_READY) {
+        std::fprintf(stderr, isatty(2) ? "\rloading %3.0f%%" : "loading %3.0f%%\n",
+                     p->fraction * 100.0);
+        if (isatty(2) && p->fraction >= 1.0) std::fprintf(stderr, "\r\033[K");
+    }
+    return 0;
+}
+}  // namespace
+
+hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out) {
+    hfk_load_params lp;
+    HFK_LOAD_PARAMS_INIT(&lp);
+    lp.n_threads = n_threads;
+    lp.progress = load_progress;
+    lp.progress_user_data = &quiet;
+    return hfk_model_load(out, model.c_str(), &lp);
+}
+
+}  // namespace cli

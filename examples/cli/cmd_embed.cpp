@@ -1,0 +1,54 @@
+// hfkit embed MODEL TEXT...: sentence embeddings from an encoder model.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace cli {
+
+int cmd_embed(int argc, char **argv) {
+    const Args a = parse_args(argc, argv, 2, {"pooling", "threads"}, {"help", "json", "no-normalize"});
+    if (a.flag("help")) {
+        std::printf("usage: hfkit embed MODEL TEXT... [options]\n\n"
+                    "Prints one embedding vector per TEXT (an encoder model such as BERT).\n\n"
+                    "options:\n"
+                    "  --pooling mean|cls   how token vectors become one (default mean)\n"
+                    "  --no-normalize       keep the raw length (default: L2-normalised)\n"
+                    "  --json               a JSON array of arrays\n"
+                    "  --threads N          compute threads\n");
+        return kOk;
+    }
+    if (a.positional.size() < 2) throw UsageError{"embed takes MODEL TEXT... (see hfkit embed --help)"};
+    hfk_embed_params ep;
+    HFK_EMBED_PARAMS_INIT(&ep);
+    const std::string pooling = a.get("pooling").value_or("mean");
+    if (pooling == "cls") ep.pooling = HFK_POOLING_CLS;
+    else if (pooling != "mean") throw UsageError{"--pooling is mean or cls, got '" + pooling + "'"};
+    ep.normalize = a.flag("no-normalize") ? 0 : 1;
+    ep.n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
+
+    hfk_model *model = nullptr;
+    if (hfk_status s = load_model(a.positional[0], ep.n_threads, true, &model))
+        return fail("cannot load " + a.positional[0], s);
+    std::vector<const char *> texts;
+    for (size_t i = 1; i < a.positional.size(); ++i) texts.push_back(a.positional[i].c_str());
+    const size_t dim = static_cast<size_t>(hfk_model_embedding_dim(model));
+    std::vector<float> out(texts.size() * dim);
+    const hfk_status s =
+        hfk_model_embed(model, texts.data(), texts.size(), &ep, out.data(), out.size());
+    hfk_model_free(model);
+    if (s != HFK_OK) return fail("embedding failed", s);
+    const bool json = a.flag("json");
+    if (json) std::printf("[");
+    for (size_t i = 0; i < texts.size(); ++i) {
+        std::printf(json ? (i ? ", [" : "[") : "");
+        for (size_t j = 0; j < dim; ++j)
+            std::printf(json ? (j ? ", %.7g" : "%.7g") : (j ? " %.7g" : "%.7g"), out[i * dim + j]);
+        std::printf(json ? "]" : "\n");
+    }
+    if (json) std::printf("]\n");
+    return kOk;
+}
+
+}  // namespace cli

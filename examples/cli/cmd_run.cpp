@@ -1,0 +1,110 @@
+// hfkit run [MODEL] PROMPT: stream a continuation of PROMPT to stdout.
+#include <cstdio>
+#include <string>
+
+#include "cli.h"
+#include "generate_options.h"
+
+namespace cli {
+namespace {
+
+const char *const kHelp =
+    "usage: hfkit run [MODEL] PROMPT [options]\n"
+    "\n"
+    "Streams a continuation of PROMPT to stdout. MODEL is a checkpoint directory; without it,\n"
+    "the small model shipped with hfkit runs.\n"
+    "\n"
+    "options:\n";
+
+int32_t print_piece(const char *piece, size_t len, void *) {
+    std::fwrite(piece, 1, len, stdout);
+    std::fflush(stdout);
+    return 0;
+}
+
+const char *stop_reason_name(hfk_stop_reason r) {
+    switch (r) {
+        case HFK_STOP_EOS: return "end of sequence";
+        case HFK_STOP_STRING: return "stop string";
+        case HFK_STOP_MAX_TOKENS: return "max tokens";
+        case HFK_STOP_CONTEXT_FULL: return "context full";
+        case HFK_STOP_CALLBACK: return "callback";
+        case HFK_STOP_CANCELLED: return "cancelled";
+        default: return "none";
+    }
+}
+
+}  // namespace
+
+int cmd_run(int argc, char **argv) {
+    std::vector<std::string> value_options = kGenValueOptions;
+    const Args a = parse_args(argc, argv, 2, value_options, {"help", "stats", "json", "quiet"});
+    if (a.flag("help")) {
+        std::printf("%s%s  --stats                print tokens/s and time to first token to stderr\n"
+                    "  --json                 print one JSON object instead of streaming\n"
+                    "  --quiet                no progress on stderr\n",
+                    kHelp, kGenOptionsHelp);
+        return kOk;
+    }
+    if (a.positional.empty() || a.positional.size() > 2)
+        throw UsageError{"run takes [MODEL] PROMPT (see hfkit run --help)"};
+    const std::string model_dir = a.positional.size() == 2 ? a.positional[0] : default_model_dir();
+    const std::string prompt = a.positional.back();
+
+    hfk_gen_params gp;
+    HFK_GEN_PARAMS_INIT(&gp);
+    std::vector<std::string> stops;
+    std::vector<const char *> stop_ptrs;
+    apply_gen_options(a, gp, stops, stop_ptrs);
+    const int32_t n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
+    const bool json = a.flag("json");
+
+    hfk_model *model = nullptr;
+    if (hfk_status s = load_model(model_dir, n_threads, a.flag("quiet") || json, &model))
+        return fail("cannot load " + model_dir, s);
+    hfk_session_params sp;
+    HFK_SESSION_PARAMS_INIT(&sp);
+    sp.n_ctx = static_cast<int32_t>(a.get_int("ctx-size").value_or(0));
+    sp.n_threads = n_threads;
+    hfk_session *session = nullptr;
+    hfk_status s = hfk_session_create(&session, model, &sp);
+    hfk_model_free(model);  // the session keeps what it needs
+    if (s != HFK_OK) return fail("cannot start a session", s);
+
+    hfk_gen_result result;
+    HFK_GEN_RESULT_INIT(&result);
+    char *text = nullptr;
+    {
+        InterruptGuard guard([session] { hfk_session_cancel(session); });
+        s = hfk_session_generate(session, prompt.c_str(), &gp, json ? nullptr : print_piece,
+                                 nullptr, &text, &result);
+    }
+    if (!json && s != HFK_E_CANCELLED && text && *text) std::printf("\n");
+    int code = kOk;
+    if (s == HFK_E_CANCELLED) {
+        std::fprintf(stderr, "\nhfkit: interrupted\n");
+        code = kInterrupted;
+    } else if (s != HFK_OK) {
+        code = fail("generation failed", s);
+    }
+    if (json && (s == HFK_OK || s == HFK_E_CANCELLED)) {
+        std::printf("{\"text\": %s, \"stop_reason\": \"%s\", \"prompt_tokens\": %d, "
+                    "\"generated_tokens\": %d, \"time_to_first_token_ms\": %.3f, "
+                    "\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f}\n",
+                    json_string(text).c_str(), stop_reason_name(result.stop_reason), result.n_prompt_tokens,
+                    result.n_generated_tokens, result.time_to_first_token_ms,
+                    result.prefill_tokens_per_s, result.decode_tokens_per_s);
+    }
+    if (a.flag("stats") && (s == HFK_OK || s == HFK_E_CANCELLED))
+        std::fprintf(stderr,
+                     "[%d prompt tokens, %d generated, stop: %s; first token %.1f ms, "
+                     "prefill %.1f tok/s, decode %.1f tok/s]\n",
+                     result.n_prompt_tokens, result.n_generated_tokens,
+                     stop_reason_name(result.stop_reason), result.time_to_first_token_ms,
+                     result.prefill_tokens_per_s, result.decode_tokens_per_s);
+    hfk_free(text);
+    hfk_session_free(session);
+    return code;
+}
+
+}  // namespace cli

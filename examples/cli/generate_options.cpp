@@ -1,0 +1,41 @@
+#include "generate_options.h"
+
+namespace cli {
+
+const std::vector<std::string> kGenValueOptions = {
+    "max-tokens", "temperature", "top-k", "top-p", "min-p", "repeat-penalty",
+    "presence-penalty", "frequency-penalty", "seed", "stop", "threads", "ctx-size"};
+
+const char *const kGenOptionsHelp =
+    "  --max-tokens N         tokens to generate at most (default: the model's, else 256)\n"
+    "  --temperature T        0 = greedy (default: the model's generation_config, else greedy)\n"
+    "  --top-k K              sample among the K most likely tokens (0 = off)\n"
+    "  --top-p P              nucleus sampling mass in (0, 1] (1 = off)\n"
+    "  --min-p P              drop tokens below P x the best probability (0 = off)\n"
+    "  --repeat-penalty R     CTRL-style repetition penalty (1 = off)\n"
+    "  --presence-penalty X   subtract X from tokens already generated\n"
+    "  --frequency-penalty X  subtract X per occurrence among generated tokens\n"
+    "  --seed S               random seed (same seed and options: same text)\n"
+    "  --stop S               stop before the text S (repeatable)\n"
+    "  --threads N            compute threads (default: one per core)\n"
+    "  --ctx-size N           context size in tokens (default: the model's)\n";
+
+void apply_gen_options(const Args &a, hfk_gen_params &p, std::vector<std::string> &stops,
+                       std::vector<const char *> &stop_ptrs) {
+    if (auto v = a.get_int("max-tokens")) p.max_new_tokens = static_cast<int32_t>(*v);
+    if (auto v = a.get_double("temperature")) p.temperature = static_cast<float>(*v);
+    if (auto v = a.get_int("top-k")) p.top_k = static_cast<int32_t>(*v);
+    if (auto v = a.get_double("top-p")) p.top_p = static_cast<float>(*v);
+    if (auto v = a.get_double("min-p")) p.min_p = static_cast<float>(*v);
+    if (auto v = a.get_double("repeat-penalty")) p.repetition_penalty = static_cast<float>(*v);
+    if (auto v = a.get_double("presence-penalty")) p.presence_penalty = static_cast<float>(*v);
+    if (auto v = a.get_double("frequency-penalty")) p.frequency_penalty = static_cast<float>(*v);
+    if (auto v = a.get_int("seed")) p.seed = static_cast<uint64_t>(*v);
+    if (auto it = a.options.find("stop"); it != a.options.end()) stops = it->second;
+    stop_ptrs.clear();
+    for (const auto &s : stops) stop_ptrs.push_back(s.c_str());
+    p.stop = stop_ptrs.empty() ? nullptr : stop_ptrs.data();
+    p.n_stop = static_cast<int32_t>(stop_ptrs.size());
+}
+
+}  // namespace cli

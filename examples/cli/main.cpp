@@ -1,0 +1,48 @@
+// hfkit: the command-line face of the library.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli.h"
+
+namespace {
+
+const char *const kUsage =
+    "usage: hfkit COMMAND [ARGS] [--help]\n"
+    "\n"
+    "commands:\n"
+    "  run [MODEL] PROMPT   stream a continuation of PROMPT (default: the bundled model)\n"
+    "  chat [MODEL]         talk to a model, one turn at a time\n"
+    "  embed MODEL TEXT...  print sentence embeddings (encoder models)\n"
+    "  version              print the library version\n"
+    "\n"
+    "MODEL is a checkpoint directory in Hugging Face layout (config.json, *.safetensors,\n"
+    "tokenizer.json).\n"
+    "\n"
+    "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 gated or bad token, 5 network,\n"
+    "            6 malformed or unsupported model, 130 interrupted\n";
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+        !std::strcmp(argv[1], "help")) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? cli::kUsage : cli::kOk;
+    }
+    const std::string cmd = argv[1];
+    try {
+        if (cmd == "run") return cli::cmd_run(argc, argv);
+        if (cmd == "chat") return cli::cmd_chat(argc, argv);
+        if (cmd == "embed") return cli::cmd_embed(argc, argv);
+        if (cmd == "version" || cmd == "--version") {
+            std::printf("hfkit %s (ABI %u)\n", hfk_version_string(), hfk_abi_version());
+            return cli::kOk;
+        }
+        std::fprintf(stderr, "hfkit: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+        return cli::kUsage;
+    } catch (const cli::UsageError &e) {
+        std::fprintf(stderr, "hfkit %s: %s\n", cmd.c_str(), e.message.c_str());
+        return cli::kUsage;
+    }
+}

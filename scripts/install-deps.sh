@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hfkit builds, tests and runs with. Idempotent.
+set -euo pipefail
+packages=(
+    cmake ninja-build g++ clang pkg-config git
+    libcurl4-openssl-dev libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libssl-dev
+    libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-venv
+    python3-pip python3-setuptools python3-wheel mypy cargo
+    libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
+    nodejs npm tmux curl
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds hfkit and runs every test: a release build with -Werror, then the same tests built with
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrency tests under
+# ThreadSanitizer. This is what .ci/run runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+export HFK_SHARED_DIR="${HFK_SHARED_DIR:-$(cd .. && pwd)/shared}"
+[ -d "$HFK_SHARED_DIR" ] || { echo "shared data not found at $HFK_SHARED_DIR"; exit 1; }
+jobs=$(nproc)
+
+if [ -f tests/hub/js/package-lock.json ]; then
+    (cd tests/hub/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+echo "== release build (-Werror) =="
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DHFK_WERROR=ON \
+    -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
+cmake --build build/ci -j "$jobs"
+(cd build/ci && ctest -j "$jobs" --output-on-failure --timeout 600)
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON -DHFK_WERROR=ON \
+    -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DCMAKE_CXX_FLAGS=-O1 -DCMAKE_C_FLAGS=-O1 \
+    -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
+cmake --build build/asan -j "$jobs"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest -j "$jobs" --output-on-failure --timeout 900 -LE "slow|python|abi|nosan")
+
+echo "== ThreadSanitizer (concurrency tests) =="
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=ON -DHFK_WERROR=ON \
+    -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DHFK_BUILD_EXAMPLES=OFF \
+    -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
+cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states
+(cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest -j "$jobs" --output-on-failure --timeout 900 -L tsan)

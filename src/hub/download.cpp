@@ -1,0 +1,348 @@
+// The download protocol (RELIABILITY.md e). Correctness never depends on the lock: each writer
+// verifies the hash before renaming, so broken locking only wastes bandwidth.
+#include "hub/download.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "util/error.h"
+
+namespace hfk::hub {
+
+namespace {
+
+constexpr uint64_t kMaxFileSize = 1ull << 46;  // 64 TiB: any larger X-Linked-Size is bogus
+
+// Streaming hash: sha256 for 64-hex etags (LFS), git blob sha1 ("blob <n>\0" + bytes) for 40-hex.
+class Hasher {
+  public:
+    Hasher(const std::string &etag, uint64_t size) : ctx_(EVP_MD_CTX_new()) {
+        if (!ctx_) fail(HFK_E_NOMEM, "EVP_MD_CTX_new failed");
+        git_ = etag.size() == 40;
+        EVP_DigestInit_ex(ctx_, git_ ? EVP_sha1() : EVP_sha256(), nullptr);
+        if (git_) {
+            std::string prefix = "blob " + std::to_string(size);
+            EVP_DigestUpdate(ctx_, prefix.data(), prefix.size() + 1);  // with the NUL
+        }
+    }
+    ~Hasher() { EVP_MD_CTX_free(ctx_); }
+    Hasher(const Hasher &) = delete;
+    Hasher &operator=(const Hasher &) = delete;
+    void update(const void *p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+    std::string hex() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(ctx_, md, &n);
+        static const char *digits = "0123456789abcdef";
+        std::string out;
+        for (unsigned int i = 0; i < n; ++i) {
+            out += digits[md[i] >> 4];
+            out += digits[md[i] & 15];
+        }
+        return out;
+    }
+
+  private:
+    EVP_MD_CTX *ctx_;
+    bool git_ = false;
+};
+
+std::string strip_etag(std::string e) {
+    if (e.rfind("W/", 0) == 0) e = e.substr(2);
+    if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+    return e;
+}
+
+bool parse_size(const std::string &s, uint64_t &out) {
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    out = std::stoull(s);
+    return out <= kMaxFileSize;
+}
+
+// Content-Range: bytes S-E/T
+bool parse_content_range(const std::string &s, uint64_t &start, uint64_t &total) {
+    unsigned long long a = 0, b = 0, t = 0;
+    int used = 0;
+    if (sscanf(s.c_str(), "bytes %llu-%llu/%llu%n", &a, &b, &t, &used) != 3) return false;
+    if (static_cast<size_t>(used) != s.size() || b < a || b >= t) return false;
+    start = a, total = t;
+    return true;
+}
+
+// An exclusive flock on .locks/<folder>/<etag>.lock, the path huggingface_hub's filelock uses.
+class BlobLock {
+  public:
+    BlobLock(const Client &c, const RepoDir &d, const std::string &etag) {
+        make_dirs(d.locks);
+        std::string path = (d.locks / (etag + ".lock")).string();
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) fail_errno(errno, "cannot open lock " + path);
+        // flock locks belong to the open file description, so this excludes other threads of
+        // this process (each opens its own) as well as other processes.
+        while (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR) {
+                int err = errno;
+                ::close(fd_);
+                fail_errno(err, "cannot lock " + path);
+            }
+            if (c.is_cancelled()) {
+                ::close(fd_);
+                fail(HFK_E_CANCELLED, "cancelled while waiting for " + path);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    ~BlobLock() { ::close(fd_); }
+    BlobLock(const BlobLock &) = delete;
+    BlobLock &operator=(const BlobLock &) = delete;
+
+  private:
+    int fd_ = -1;
+};
+
+// Hashes the existing prefix of a partial file; false if it cannot be read.
+bool hash_prefix(int fd, uint64_t n, Hasher &h) {
+    std::vector<char> buf(1 << 20);
+    uint64_t off = 0;
+    while (off < n) {
+        ssize_t r =
+            pread(fd, buf.data(), std::min<uint64_t>(buf.size(), n - off), static_cast<off_t>(off));
+        if (r <= 0) return false;
+        h.update(buf.data(), static_cast<size_t>(r));
+        off += static_cast<uint64_t>(r);
+    }
+    return true;
+}
+
+int create_new(const fs::path &p) {
+    ::unlink(p.c_str());  // a new inode, never a truncate (another writer may hold the old one)
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) fail_errno(errno, "cannot create " + p.string());
+    return fd;
+}
+
+}  // namespace
+
+bool blob_matches(const fs::path &p, const std::string &etag) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    bool ok = fstat(fd, &st) == 0;
+    if (ok) {
+        Hasher h(etag, static_cast<uint64_t>(st.st_size));
+        ok = hash_prefix(fd, static_cast<uint64_t>(st.st_size), h) && h.hex() == etag;
+    }
+    ::close(fd);
+    return ok;
+}
+
+FileMeta head_file(const Client &c, const RepoDir &d, std::string_view repo_id,
+                   std::string_view revision, const std::string &filename) {
+    std::string what = std::string(repo_id) + "/" + filename + "@" + std::string(revision);
+    HttpRequest req;
+    req.method = "HEAD";
+    req.url = c.resolve_url(repo_id, revision, filename);
+    req.total_timeout_ms = c.etag_timeout_ms;
+    HttpResponse r = c.request(req, Client::Follow::same_origin, true);
+    bool redirect = r.status >= 300 && r.status < 400;
+    if (!(r.status == 200 || redirect)) {
+        std::string commit = r.header("x-repo-commit");
+        if (r.header("x-error-code") == "EntryNotFound" && valid_commit(commit))
+            mark_no_exist(d, commit, filename);
+        raise_for_response(r, what);
+    }
+    FileMeta m;
+    m.commit = r.header("x-repo-commit");
+    if (!valid_commit(m.commit))
+        fail(HFK_E_FORMAT, "the Hub's answer for " + what + " has no valid X-Repo-Commit ('" +
+                               sanitize(m.commit, 80) + "'): is the endpoint a Hub?");
+    std::string linked = r.header("x-linked-etag");
+    m.etag = strip_etag(linked.empty() ? r.header("etag") : linked);
+    if (!valid_etag(m.etag))
+        fail(HFK_E_FORMAT, "the Hub's answer for " + what + " has an invalid ETag '" +
+                               sanitize(m.etag, 80) + "'");
+    std::string size = r.header("x-linked-size");
+    if (size.empty() && !redirect) size = r.header("content-length");  // never a 3xx's length
+    if (!parse_size(size, m.size))
+        fail(HFK_E_FORMAT,
+             "the Hub's answer for " + what + " has no valid size ('" + sanitize(size, 40) + "')");
+    if (redirect) {
+        if (r.redirect_url.empty()) fail(HFK_E_FORMAT, "redirect without Location for " + what);
+        m.url = r.redirect_url;
+    } else {
+        m.url = req.url;
+    }
+    return m;
+}
+
+void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const std::string &what,
+                   const std::function<void(uint64_t)> &on_bytes) {
+    fs::path blob = d.blob(m.etag);
+    std::error_code ec;
+    auto have_blob = [&] {
+        return fs::is_regular_file(blob, ec) && fs::file_size(blob, ec) == m.size;
+    };
+    if (have_blob()) {
+        on_bytes(m.size);
+        return;
+    }
+    make_dirs(blob.parent_path());
+    BlobLock lock(c, d, m.etag);
+    if (have_blob()) {  // another process finished it while we waited
+        on_bytes(m.size);
+        return;
+    }
+    fs::path part = blob;
+    part += ".incomplete";
+    auto hasher = std::make_unique<Hasher>(m.etag, m.size);
+    uint64_t have = 0;
+    int fd = -1;
+    // Resume a partial file only under the lock, and only if it is not longer than expected.
+    struct stat st;
+    if (::stat(part.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) <= m.size) {
+        fd = ::open(part.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && hash_prefix(fd, static_cast<uint64_t>(st.st_size), *hasher)) {
+            have = static_cast<uint64_t>(st.st_size);
+        } else if (fd >= 0) {
+            ::close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0) fd = create_new(part);
+    struct FdCloser {
+        int &fd;
+        ~FdCloser() {
+            if (fd >= 0) ::close(fd);
+        }
+    } closer{fd};
+    on_bytes(have);
+    // Fail fast when the disk cannot hold the rest (RELIABILITY D24); ENOSPC is still handled.
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0) {
+        uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+        if (avail < m.size - have)
+            fail(HFK_E_NO_SPACE, "not enough disk space for " + what + ": " +
+                                     std::to_string(m.size - have) + " bytes needed, " +
+                                     std::to_string(avail) + " available in " +
+                                     blob.parent_path().string());
+    }
+
+    auto restart = [&] {
+        ::close(fd);
+        fd = create_new(part);
+        hasher = std::make_unique<Hasher>(m.etag, m.size);
+        have = 0;
+        on_bytes(0);
+    };
+
+    int write_errno = 0;
+    bool too_long = false, bad_range = false;
+    int attempt = 0, bad_range_count = 0;
+    while (have < m.size) {
+        HttpRequest req;
+        req.url = m.url;
+        req.stall_timeout_s = c.stall_timeout_s;
+        if (have > 0) req.range = "bytes=" + std::to_string(have) + "-";
+        bad_range = false;
+        req.on_start = [&](long status, const std::map<std::string, std::string> &h) {
+            if (have > 0 && status == 200) {
+                restart();  // the server ignored Range: start over in a new file (HR5)
+                return true;
+            }
+            if (status == 206) {
+                uint64_t start = 0, total = 0;
+                auto it = h.find("content-range");
+                if (it == h.end() || !parse_content_range(it->second, start, total) ||
+                    start != have || total != m.size) {
+                    bad_range = true;
+                    return false;
+                }
+            }
+            return true;
+        };
+        req.on_body = [&](const char *p, size_t n) {
+            if (n > m.size - have) {  // more bytes than announced: stop at once (HR6)
+                too_long = true;
+                return false;
+            }
+            size_t off = 0;
+            while (off < n) {
+                ssize_t w = pwrite(fd, p + off, n - off, static_cast<off_t>(have + off));
+                if (w < 0) {
+                    if (errno == EINTR) continue;
+                    write_errno = errno;
+                    return false;
+                }
+                off += static_cast<size_t>(w);
+            }
+            hasher->update(p, n);
+            have += n;
+            on_bytes(have);
+            return true;
+        };
+        uint64_t before = have;
+        HttpResponse r = c.request(req, Client::Follow::any, false);
+        if (r.cancelled) fail(HFK_E_CANCELLED, "cancelled");
+        if (write_errno) fail_errno(write_errno, "cannot write " + part.string());
+        if (too_long) {
+            ::unlink(part.c_str());
+            fail(HFK_E_CHECKSUM, "the server sent more than the " + std::to_string(m.size) +
+                                     " bytes announced for " + what);
+        }
+        if (bad_range) {
+            if (++bad_range_count > 1)
+                fail(HFK_E_NETWORK, "the server answered the Range request for " + what +
+                                        " with a wrong Content-Range");
+            restart();
+            continue;
+        }
+        if (r.status == 416 && have > 0) {  // the partial may already be whole: verify below
+            if (have == m.size) break;
+            restart();
+            continue;
+        }
+        bool ok_status = r.status == 200 || r.status == 206;
+        if (ok_status && r.curl_code == 0 && have == m.size) break;
+        if (have > before) attempt = 0;  // progress resets the try counter (HR9)
+        bool transient = retryable(r) || (ok_status && have < m.size);
+        if (!transient) raise_for_response(r, what);
+        if (++attempt >= c.max_tries) {
+            if (r.status >= 300) raise_for_response(r, what);
+            fail(HFK_E_NETWORK, "download of " + what + " failed after " +
+                                    std::to_string(c.max_tries) + " tries at byte " +
+                                    std::to_string(have) + " of " + std::to_string(m.size) +
+                                    (r.curl_error.empty() ? "" : ": " + sanitize(r.curl_error)));
+        }
+        c.backoff(attempt, r);
+    }
+    if (hasher->hex() != m.etag) {
+        ::unlink(part.c_str());
+        fail(HFK_E_CHECKSUM, "checksum mismatch for " + what + ": the " + std::to_string(m.size) +
+                                 " bytes received do not hash to " + m.etag);
+    }
+    if (fsync(fd) != 0) fail_errno(errno, "cannot write " + part.string());
+    // If another writer already published the blob (locking broken), keep theirs.
+    if (have_blob()) {
+        ::unlink(part.c_str());
+    } else if (::rename(part.c_str(), blob.c_str()) != 0) {
+        fail_errno(errno, "cannot rename into " + blob.string());
+    }
+    int dfd = ::open(blob.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+}  // namespace hfk::hub

@@ -1,0 +1,233 @@
+// Parameter counts from config.json alone, one formula per family, written the way the
+// transformers modules build their layers (so each term can be checked against a real header).
+// Every product is overflow-checked: the config is untrusted and its sizes are only capped one by
+// one (config.h), so their products can still wrap.
+#include <cctype>
+#include <initializer_list>
+#include <string>
+
+#include "inspect/family.h"
+#include "inspect/inspect.h"
+#include "util/error.h"
+
+namespace hfk {
+
+namespace {
+
+using json = nlohmann::json;
+
+// No real model is within three orders of magnitude of this; above it the config is nonsense.
+constexpr uint64_t kMaxParameters = uint64_t(1) << 50;
+
+enum class Family { Gpt2, Bert, LlamaLike, GenericDecoder, Unknown };
+
+// The language model's model_type: text_config's for a multimodal config, else the top level's.
+std::string text_model_type(const ModelConfig &c) {
+    if (c.raw.is_object()) {
+        auto tc = c.raw.find("text_config");
+        if (tc != c.raw.end() && tc->is_object()) {
+            auto mt = tc->find("model_type");
+            if (mt != tc->end() && mt->is_string()) return mt->get<std::string>();
+        }
+    }
+    if (!c.model_type.empty()) return c.model_type;
+    if (!c.architectures.empty()) {
+        const std::string &a = c.architectures.front();
+        for (const char *p : {"GPT2", "Bert", "Llama", "Mistral", "Mixtral", "Qwen2"})
+            if (a.rfind(p, 0) == 0 && a.rfind("Qwen2Moe", 0) != 0 && a.rfind("Qwen2VL", 0) != 0) {
+                std::string t = p;
+                for (char &ch : t) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+                return t;
+            }
+    }
+    return {};
+}
+
+Family family_of(const ModelConfig &c) {
+    const std::string t = text_model_type(c);
+    if (t == "gpt2") return Family::Gpt2;
+    if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
+        return Family::Bert;
+    if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral") return Family::LlamaLike;
+    if (c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0 &&
+        c.intermediate_size > 0)
+        return Family::GenericDecoder;
+    return Family::Unknown;
+}
+
+}  // namespace
+
+bool encoder_only(const ModelConfig &c) {
+    return family_of(c) == Family::Bert;
+}
+
+// The parsed flag defaults to "tied" for model types config.h does not know (PretrainedConfig's
+// default), but Mixtral, like Llama, defaults to untied.
+bool tied_embeddings(const ModelConfig &c) {
+    auto has = [](const json &o) {
+        return o.is_object() && o.contains("tie_word_embeddings") &&
+               !o["tie_word_embeddings"].is_null();
+    };
+    bool explicit_flag = has(c.raw);
+    if (c.raw.is_object() && c.raw.contains("text_config"))
+        explicit_flag |= has(c.raw["text_config"]);
+    if (!explicit_flag && text_model_type(c) == "mixtral") return false;
+    return c.tie_word_embeddings;
+}
+
+namespace {
+
+bool tied(const ModelConfig &c) {
+    return tied_embeddings(c);
+}
+
+// A checked running sum of products.
+class Count {
+  public:
+    explicit Count(const ModelConfig &c) : c_(c) {}
+    Count &add(std::initializer_list<int64_t> factors) {
+        uint64_t p = 1;
+        for (int64_t f : factors) {
+            if (f < 0 || __builtin_mul_overflow(p, uint64_t(f), &p) || p > kMaxParameters) absurd();
+        }
+        if (__builtin_add_overflow(total_, p, &total_) || total_ > kMaxParameters) absurd();
+        return *this;
+    }
+    Count &add_times(int64_t n, uint64_t value) {
+        uint64_t p = 0;
+        if (n < 0 || __builtin_mul_overflow(uint64_t(n), value, &p) || p > kMaxParameters) absurd();
+        if (__builtin_add_overflow(total_, p, &total_) || total_ > kMaxParameters) absurd();
+        return *this;
+    }
+    uint64_t total() const { return total_; }
+
+  private:
+    [[noreturn]] void absurd() const {
+        fail(HFK_E_FORMAT, "config: the sizes give more than 2^50 parameters (vocab_size " +
+                               std::to_string(c_.vocab_size) + ", hidden_size " +
+                               std::to_string(c_.hidden_size) + ", layers " +
+                               std::to_string(c_.num_layers) + ", intermediate_size " +
+                               std::to_string(c_.intermediate_size) + ", experts " +
+                               std::to_string(c_.num_experts) + "): not a real model");
+    }
+    const ModelConfig &c_;
+    uint64_t total_ = 0;
+};
+
+// GPT2Model: wte, wpe, per block ln_1, c_attn (Conv1D h -> 3h, biased), c_proj, ln_2, c_fc
+// (h -> n_inner), mlp c_proj; ln_f. The LM head is tied to wte unless the config says otherwise.
+uint64_t count_gpt2(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, inner = c.intermediate_size > 0 ? c.intermediate_size : 4 * h;
+    Count block(c);
+    block.add({2, h});                   // ln_1
+    block.add({h, 3 * h}).add({3 * h});  // attn.c_attn
+    block.add({h, h}).add({h});          // attn.c_proj
+    block.add({2, h});                   // ln_2
+    block.add({h, inner}).add({inner});  // mlp.c_fc
+    block.add({inner, h}).add({h});      // mlp.c_proj
+    Count n(c);
+    n.add({c.vocab_size, h}).add({c.max_position_embeddings, h});
+    n.add_times(c.num_layers, block.total());
+    n.add({2, h});  // ln_f
+    if (!tied(c)) n.add({c.vocab_size, h});
+    return n.total();
+}
+
+// BertModel with its pooler: word/position/token-type embeddings + LayerNorm; per layer q, k, v,
+// attention output dense, LayerNorm, intermediate, output dense, LayerNorm (all biased).
+uint64_t count_bert(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, inter = c.intermediate_size;
+    Count layer(c);
+    layer.add({4, h, h}).add({4, h});    // query, key, value, attention.output.dense
+    layer.add({2, h});                   // attention.output.LayerNorm
+    layer.add({h, inter}).add({inter});  // intermediate.dense
+    layer.add({inter, h}).add({h});      // output.dense
+    layer.add({2, h});                   // output.LayerNorm
+    Count n(c);
+    n.add({c.vocab_size, h}).add({c.max_position_embeddings, h}).add({c.type_vocab_size, h});
+    n.add({2, h});  // embeddings.LayerNorm
+    n.add_times(c.num_layers, layer.total());
+    n.add({h, h}).add({h});  // pooler.dense
+    return n.total();
+}
+
+// LlamaModel and its relatives: embed_tokens; per layer q/k/v/o with grouped KV heads (q/k/v
+// biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
+// down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
+// Mixtral replaces the MLP with num_local_experts gated MLPs and a router (hidden -> experts).
+uint64_t count_llama_like(const ModelConfig &c, uint64_t *active_out) {
+    const int64_t h = c.hidden_size, hd = c.head_dim > 0 ? c.head_dim : h / c.num_heads;
+    const int64_t q = c.num_heads * hd,
+                  kv = (c.num_kv_heads > 0 ? c.num_kv_heads : c.num_heads) * hd;
+    Count attn(c);
+    attn.add({h, q}).add({h, kv}).add({h, kv}).add({q, h});
+    if (c.qkv_bias) attn.add({q}).add({kv}).add({kv});
+    if (c.attention_bias) attn.add({h});
+    Count mlp(c);
+    mlp.add({3, h, c.intermediate_size});
+    if (c.mlp_bias) mlp.add({2, c.intermediate_size}).add({h});
+    const bool moe = c.num_experts > 1;
+    const int64_t experts = moe ? c.num_experts : 1;
+    const int64_t routed = moe ? (c.num_experts_per_tok > 0 ? c.num_experts_per_tok : 1) : 1;
+
+    Count layer(c), layer_active(c);
+    for (Count *l : {&layer, &layer_active}) {
+        l->add_times(1, attn.total()).add({2, h});  // attention, two norms
+        if (moe) l->add({h, experts});              // router
+    }
+    layer.add_times(experts, mlp.total());
+    layer_active.add_times(routed, mlp.total());
+
+    Count outer(c);
+    outer.add({c.vocab_size, h}).add({h});  // embed_tokens, norm
+    if (!tied(c)) outer.add({c.vocab_size, h});
+    Count n(c), active(c);
+    n.add_times(1, outer.total()).add_times(c.num_layers, layer.total());
+    active.add_times(1, outer.total()).add_times(c.num_layers, layer_active.total());
+    if (active_out) *active_out = active.total();
+    return n.total();
+}
+
+}  // namespace
+
+std::string parameter_count_method(const ModelConfig &cfg) {
+    switch (family_of(cfg)) {
+        case Family::Gpt2:
+        case Family::Bert:
+        case Family::LlamaLike:
+            return "config";
+        case Family::GenericDecoder:
+            return "estimate";
+        case Family::Unknown:
+            break;
+    }
+    return "unknown";
+}
+
+uint64_t count_parameters_from_config(const ModelConfig &c, uint64_t *active_out) {
+    if (active_out) *active_out = 0;
+    const Family fam = family_of(c);
+    // The formulas need these; config.h already capped each one.
+    const bool sized = c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0;
+    uint64_t total = 0;
+    switch (fam) {
+        case Family::Gpt2:
+            if (!sized || c.max_position_embeddings <= 0) return 0;
+            total = count_gpt2(c);
+            break;
+        case Family::Bert:
+            if (!sized || c.intermediate_size <= 0 || c.max_position_embeddings <= 0) return 0;
+            total = count_bert(c);
+            break;
+        case Family::LlamaLike:
+        case Family::GenericDecoder:
+            if (!sized || c.num_heads <= 0 || c.intermediate_size <= 0) return 0;
+            return count_llama_like(c, active_out);
+        case Family::Unknown:
+            return 0;
+    }
+    if (active_out) *active_out = total;
+    return total;
+}
+
+}  // namespace hfk

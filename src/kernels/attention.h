@@ -1,0 +1,26 @@
+// Scaled dot-product attention over a key/value cache, for every head (grouped-query heads share
+// a key/value head).
+#pragma once
+
+#include <cstdint>
+
+namespace hfk::kern {
+
+struct AttentionShape {
+    int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
+};
+
+// q:   [m, n_heads * head_dim]; query row i sits at absolute position p0 + i.
+// k,v: [n_keys, kv_stride] (the cache of one layer); kv head g is at columns g*head_dim.
+//      Query head h reads kv head h / (n_heads / n_kv_heads).
+// out: [m, n_heads * head_dim].
+// causal: row i attends to keys [0, p0 + i] (needs n_keys >= p0 + m); else to all n_keys.
+// softmax(q k^T * scale) v, heads and blocks of 64 rows spread over n_threads.
+void attention(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
+               int64_t kv_stride, int64_t n_keys, const AttentionShape &shape, bool causal,
+               float scale, float *out, int n_threads);
+
+// In place over n values: exp(x - max) / sum.
+void softmax(float *x, int64_t n);
+
+}  // namespace hfk::kern

@@ -1,0 +1,528 @@
+// See simd.h. Each ISA's functions carry a target attribute rather than being compiled with -m
+// flags, so nothing outside them can pick up AVX-512 instructions by accident.
+//
+// Why not vdpbf16ps for BF16 weights: it multiplies BF16 by BF16, so the activations would have to
+// be rounded to BF16 (8 bits of mantissa), and the results would no longer match the float32
+// reference within 1e-4. Decode is bound by memory bandwidth, and widening BF16 to F32 is one
+// shift, so the exact path costs nothing measurable.
+#include "kernels/simd.h"
+
+// GCC 12's AVX-512 headers use _mm512_undefined_* inside intrinsics such as _mm512_cvtph_ps and
+// _mm512_reduce_add_ps, which trips -Wuninitialized at -O2 (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace hfk::kern {
+
+float f16_to_f32(uint16_t h) {
+    uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13);  // inf / NaN
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else {  // subnormal: normalise
+        int e = -1;
+        do {
+            mant <<= 1;
+            ++e;
+        } while (!(mant & 0x400));
+        bits = sign | uint32_t(112 - e) << 23 | ((mant & 0x3ff) << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Portable C
+// ---------------------------------------------------------------------------------------------
+inline float load_scalar(DType t, const void *p, int64_t i) {
+    switch (t) {
+        case DType::F16: {
+            uint16_t h;
+            std::memcpy(&h, static_cast<const uint16_t *>(p) + i, 2);
+            return f16_to_f32(h);
+        }
+        case DType::BF16: {
+            uint16_t b;
+            std::memcpy(&b, static_cast<const uint16_t *>(p) + i, 2);
+            return bf16_to_f32(b);
+        }
+        default: {
+            float f;
+            std::memcpy(&f, static_cast<const float *>(p) + i, 4);
+            return f;
+        }
+    }
+}
+
+size_t elem_size(DType t) {
+    return t == DType::F32 ? 4 : 2;
+}
+const void *row_ptr(DType t, const void *w, int64_t row, int64_t ld) {
+    return static_cast<const char *>(w) + size_t(row) * size_t(ld) * elem_size(t);
+}
+
+void dot_rows_scalar(DType t, const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
+                     float *y) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const void *row = row_ptr(t, w, r, ld);
+        float acc = 0;
+        for (int64_t i = 0; i < k; ++i) acc += load_scalar(t, row, i) * x[i];
+        y[r] = acc;
+    }
+}
+
+void axpy_rows_scalar(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x, int64_t n,
+                      float *y) {
+    for (int64_t j = 0; j < n; ++j) y[j] = 0;
+    for (int64_t k = 0; k < k_rows; ++k) {
+        const void *row = row_ptr(t, w, k, ld);
+        for (int64_t j = 0; j < n; ++j) y[j] += x[k] * load_scalar(t, row, j);
+    }
+}
+
+void to_f32_scalar(DType t, const void *src, int64_t n, float *dst) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = load_scalar(t, src, i);
+}
+
+float dot_scalar(const float *a, const float *b, int64_t n) {
+    float acc = 0;
+    for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+    return acc;
+}
+
+void axpy_scalar(float a, const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void exp_scalar(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
+constexpr SimdOps kScalar{dot_rows_scalar, axpy_rows_scalar, to_f32_scalar,
+                          dot_scalar,      axpy_scalar,      exp_scalar};
+
+#if defined(__x86_64__)
+// ---------------------------------------------------------------------------------------------
+// AVX2 + FMA + F16C (8 floats per register)
+// ---------------------------------------------------------------------------------------------
+#define HFK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+template <DType T>
+HFK_AVX2 inline __m256 load8(const void *p, int64_t i) {
+    if constexpr (T == DType::F32) {
+        return _mm256_loadu_ps(static_cast<const float *>(p) + i);
+    } else if constexpr (T == DType::F16) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(
+            reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(p) + i)));
+    } else {
+        __m128i b = _mm_loadu_si128(
+            reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(p) + i));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
+    }
+}
+
+HFK_AVX2 inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// One row: one accumulator, 8 lanes, then a scalar tail. dot_rows runs 4 rows side by side with
+// exactly this sequence per row.
+template <DType T>
+HFK_AVX2 void dot_rows_avx2_t(const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
+                              float *y) {
+    const int64_t k8 = k & ~int64_t(7);
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const void *w0 = row_ptr(T, w, r, ld), *w1 = row_ptr(T, w, r + 1, ld),
+                   *w2 = row_ptr(T, w, r + 2, ld), *w3 = row_ptr(T, w, r + 3, ld);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t i = 0; i < k8; i += 8) {
+            __m256 xv = _mm256_loadu_ps(x + i);
+            a0 = _mm256_fmadd_ps(load8<T>(w0, i), xv, a0);
+            a1 = _mm256_fmadd_ps(load8<T>(w1, i), xv, a1);
+            a2 = _mm256_fmadd_ps(load8<T>(w2, i), xv, a2);
+            a3 = _mm256_fmadd_ps(load8<T>(w3, i), xv, a3);
+        }
+        float s[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
+        const void *rows4[4] = {w0, w1, w2, w3};
+        for (int j = 0; j < 4; ++j) {
+            for (int64_t i = k8; i < k; ++i) s[j] += load_scalar(T, rows4[j], i) * x[i];
+            y[r + j] = s[j];
+        }
+    }
+    for (; r < rows; ++r) {
+        const void *w0 = row_ptr(T, w, r, ld);
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t i = 0; i < k8; i += 8)
+            a0 = _mm256_fmadd_ps(load8<T>(w0, i), _mm256_loadu_ps(x + i), a0);
+        float s = hsum8(a0);
+        for (int64_t i = k8; i < k; ++i) s += load_scalar(T, w0, i) * x[i];
+        y[r] = s;
+    }
+}
+
+template <DType T>
+HFK_AVX2 void axpy_rows_avx2_t(const void *w, int64_t ld, int64_t k_rows, const float *x, int64_t n,
+                               float *y) {
+    const int64_t n8 = n & ~int64_t(7);
+    std::memset(y, 0, size_t(n) * 4);
+    for (int64_t k = 0; k < k_rows; ++k) {
+        const void *row = row_ptr(T, w, k, ld);
+        __m256 xv = _mm256_set1_ps(x[k]);
+        for (int64_t j = 0; j < n8; j += 8)
+            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(load8<T>(row, j), xv, _mm256_loadu_ps(y + j)));
+        for (int64_t j = n8; j < n; ++j) y[j] = std::fma(load_scalar(T, row, j), x[k], y[j]);
+    }
+}
+
+HFK_AVX2 void dot_rows_avx2(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
+                            int64_t k, float *y) {
+    if (t == DType::F16)
+        dot_rows_avx2_t<DType::F16>(w, ld, rows, x, k, y);
+    else if (t == DType::BF16)
+        dot_rows_avx2_t<DType::BF16>(w, ld, rows, x, k, y);
+    else
+        dot_rows_avx2_t<DType::F32>(w, ld, rows, x, k, y);
+}
+
+HFK_AVX2 void axpy_rows_avx2(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x,
+                             int64_t n, float *y) {
+    if (t == DType::F16)
+        axpy_rows_avx2_t<DType::F16>(w, ld, k_rows, x, n, y);
+    else if (t == DType::BF16)
+        axpy_rows_avx2_t<DType::BF16>(w, ld, k_rows, x, n, y);
+    else
+        axpy_rows_avx2_t<DType::F32>(w, ld, k_rows, x, n, y);
+}
+
+HFK_AVX2 void to_f32_avx2(DType t, const void *src, int64_t n, float *dst) {
+    const int64_t n8 = n & ~int64_t(7);
+    if (t == DType::F16) {
+        for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(dst + i, load8<DType::F16>(src, i));
+    } else if (t == DType::BF16) {
+        for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(dst + i, load8<DType::BF16>(src, i));
+    } else {
+        std::memcpy(dst, src, size_t(n) * 4);
+        return;
+    }
+    for (int64_t i = n8; i < n; ++i) dst[i] = load_scalar(t, src, i);
+}
+
+HFK_AVX2 float dot_avx2(const float *a, const float *b, int64_t n) {
+    const int64_t n8 = n & ~int64_t(7);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n8; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum8(acc);
+    for (int64_t i = n8; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+HFK_AVX2 void axpy_avx2(float a, const float *x, float *y, int64_t n) {
+    const int64_t n8 = n & ~int64_t(7);
+    __m256 av = _mm256_set1_ps(a);
+    for (int64_t i = 0; i < n8; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (int64_t i = n8; i < n; ++i) y[i] += a * x[i];
+}
+
+// exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2]; Cephes' degree-6 polynomial.
+HFK_AVX2 inline __m256 exp8(__m256 x) {
+    // (constant first: min/max return the second operand when one is NaN, so NaN stays NaN)
+    x = _mm256_min_ps(_mm256_set1_ps(88.72283f), _mm256_max_ps(_mm256_set1_ps(-87.33654f), x));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    // 2^n by building exponents: n is in [-126, 128] after the clamp, so split it in two halves
+    // that are each a normal power of two.
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256 s1 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+    __m256 s2 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+HFK_AVX2 void exp_avx2(float *x, int64_t n) {
+    const int64_t n8 = n & ~int64_t(7);
+    for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_loadu_ps(x + i)));
+    if (n8 < n) {
+        float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        std::memcpy(tmp, x + n8, size_t(n - n8) * 4);
+        _mm256_storeu_ps(tmp, exp8(_mm256_loadu_ps(tmp)));
+        std::memcpy(x + n8, tmp, size_t(n - n8) * 4);
+    }
+}
+
+constexpr SimdOps kAvx2{dot_rows_avx2, axpy_rows_avx2, to_f32_avx2, dot_avx2, axpy_avx2, exp_avx2};
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 F/BW/VL/DQ (16 floats per register, masked tails)
+// ---------------------------------------------------------------------------------------------
+#define HFK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+
+template <DType T>
+HFK_AVX512 inline __m512 load16(const void *p, int64_t i) {
+    if constexpr (T == DType::F32) {
+        return _mm512_loadu_ps(static_cast<const float *>(p) + i);
+    } else if constexpr (T == DType::F16) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(
+            reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(p) + i)));
+    } else {
+        __m256i b = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(p) + i));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+    }
+}
+
+template <DType T>
+HFK_AVX512 inline __m512 load16_mask(const void *p, int64_t i, __mmask16 m) {
+    if constexpr (T == DType::F32) {
+        return _mm512_maskz_loadu_ps(m, static_cast<const float *>(p) + i);
+    } else if constexpr (T == DType::F16) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t *>(p) + i));
+    } else {
+        __m256i b = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t *>(p) + i);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+    }
+}
+
+HFK_AVX512 inline __mmask16 tail_mask(int64_t left) {
+    return __mmask16((1u << left) - 1u);
+}
+
+template <DType T>
+HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
+                                  int64_t k, float *y) {
+    const int64_t k16 = k & ~int64_t(15);
+    const __mmask16 m = tail_mask(k - k16);
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const void *w0 = row_ptr(T, w, r, ld), *w1 = row_ptr(T, w, r + 1, ld),
+                   *w2 = row_ptr(T, w, r + 2, ld), *w3 = row_ptr(T, w, r + 3, ld);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t i = 0; i < k16; i += 16) {
+            __m512 xv = _mm512_loadu_ps(x + i);
+            a0 = _mm512_fmadd_ps(load16<T>(w0, i), xv, a0);
+            a1 = _mm512_fmadd_ps(load16<T>(w1, i), xv, a1);
+            a2 = _mm512_fmadd_ps(load16<T>(w2, i), xv, a2);
+            a3 = _mm512_fmadd_ps(load16<T>(w3, i), xv, a3);
+        }
+        if (m) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + k16);
+            a0 = _mm512_fmadd_ps(load16_mask<T>(w0, k16, m), xv, a0);
+            a1 = _mm512_fmadd_ps(load16_mask<T>(w1, k16, m), xv, a1);
+            a2 = _mm512_fmadd_ps(load16_mask<T>(w2, k16, m), xv, a2);
+            a3 = _mm512_fmadd_ps(load16_mask<T>(w3, k16, m), xv, a3);
+        }
+        y[r] = _mm512_reduce_add_ps(a0);
+        y[r + 1] = _mm512_reduce_add_ps(a1);
+        y[r + 2] = _mm512_reduce_add_ps(a2);
+        y[r + 3] = _mm512_reduce_add_ps(a3);
+    }
+    for (; r < rows; ++r) {
+        const void *w0 = row_ptr(T, w, r, ld);
+        __m512 a0 = _mm512_setzero_ps();
+        for (int64_t i = 0; i < k16; i += 16)
+            a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
+        if (m)
+            a0 = _mm512_fmadd_ps(load16_mask<T>(w0, k16, m), _mm512_maskz_loadu_ps(m, x + k16), a0);
+        y[r] = _mm512_reduce_add_ps(a0);
+    }
+}
+
+// Four weight rows per pass over y (fewer loads and stores of y); the fmadds per element stay in
+// row order, so the result equals one row at a time.
+template <DType T>
+HFK_AVX512 void axpy_rows_avx512_t(const void *w, int64_t ld, int64_t k_rows, const float *x,
+                                   int64_t n, float *y) {
+    const int64_t n16 = n & ~int64_t(15);
+    const __mmask16 m = tail_mask(n - n16);
+    std::memset(y, 0, size_t(n) * 4);
+    int64_t k = 0;
+    for (; k + 4 <= k_rows; k += 4) {
+        const void *w0 = row_ptr(T, w, k, ld), *w1 = row_ptr(T, w, k + 1, ld),
+                   *w2 = row_ptr(T, w, k + 2, ld), *w3 = row_ptr(T, w, k + 3, ld);
+        __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]),
+               x2 = _mm512_set1_ps(x[k + 2]), x3 = _mm512_set1_ps(x[k + 3]);
+        for (int64_t j = 0; j < n16; j += 16) {
+            __m512 acc = _mm512_loadu_ps(y + j);
+            acc = _mm512_fmadd_ps(load16<T>(w0, j), x0, acc);
+            acc = _mm512_fmadd_ps(load16<T>(w1, j), x1, acc);
+            acc = _mm512_fmadd_ps(load16<T>(w2, j), x2, acc);
+            acc = _mm512_fmadd_ps(load16<T>(w3, j), x3, acc);
+            _mm512_storeu_ps(y + j, acc);
+        }
+        if (m) {
+            __m512 acc = _mm512_maskz_loadu_ps(m, y + n16);
+            acc = _mm512_fmadd_ps(load16_mask<T>(w0, n16, m), x0, acc);
+            acc = _mm512_fmadd_ps(load16_mask<T>(w1, n16, m), x1, acc);
+            acc = _mm512_fmadd_ps(load16_mask<T>(w2, n16, m), x2, acc);
+            acc = _mm512_fmadd_ps(load16_mask<T>(w3, n16, m), x3, acc);
+            _mm512_mask_storeu_ps(y + n16, m, acc);
+        }
+    }
+    for (; k < k_rows; ++k) {
+        const void *w0 = row_ptr(T, w, k, ld);
+        __m512 x0 = _mm512_set1_ps(x[k]);
+        for (int64_t j = 0; j < n16; j += 16)
+            _mm512_storeu_ps(y + j, _mm512_fmadd_ps(load16<T>(w0, j), x0, _mm512_loadu_ps(y + j)));
+        if (m)
+            _mm512_mask_storeu_ps(
+                y + n16, m,
+                _mm512_fmadd_ps(load16_mask<T>(w0, n16, m), x0, _mm512_maskz_loadu_ps(m, y + n16)));
+    }
+}
+
+HFK_AVX512 void dot_rows_avx512(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
+                                int64_t k, float *y) {
+    if (t == DType::F16)
+        dot_rows_avx512_t<DType::F16>(w, ld, rows, x, k, y);
+    else if (t == DType::BF16)
+        dot_rows_avx512_t<DType::BF16>(w, ld, rows, x, k, y);
+    else
+        dot_rows_avx512_t<DType::F32>(w, ld, rows, x, k, y);
+}
+
+HFK_AVX512 void axpy_rows_avx512(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x,
+                                 int64_t n, float *y) {
+    if (t == DType::F16)
+        axpy_rows_avx512_t<DType::F16>(w, ld, k_rows, x, n, y);
+    else if (t == DType::BF16)
+        axpy_rows_avx512_t<DType::BF16>(w, ld, k_rows, x, n, y);
+    else
+        axpy_rows_avx512_t<DType::F32>(w, ld, k_rows, x, n, y);
+}
+
+template <DType T>
+HFK_AVX512 void to_f32_avx512_t(const void *src, int64_t n, float *dst) {
+    const int64_t n16 = n & ~int64_t(15);
+    for (int64_t i = 0; i < n16; i += 16) _mm512_storeu_ps(dst + i, load16<T>(src, i));
+    if (n16 < n) {
+        __mmask16 m = tail_mask(n - n16);
+        _mm512_mask_storeu_ps(dst + n16, m, load16_mask<T>(src, n16, m));
+    }
+}
+
+HFK_AVX512 void to_f32_avx512(DType t, const void *src, int64_t n, float *dst) {
+    if (t == DType::F16)
+        to_f32_avx512_t<DType::F16>(src, n, dst);
+    else if (t == DType::BF16)
+        to_f32_avx512_t<DType::BF16>(src, n, dst);
+    else
+        std::memcpy(dst, src, size_t(n) * 4);
+}
+
+HFK_AVX512 float dot_avx512(const float *a, const float *b, int64_t n) {
+    const int64_t n16 = n & ~int64_t(15);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n16; i += 16)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+    if (n16 < n) {
+        __mmask16 m = tail_mask(n - n16);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + n16), _mm512_maskz_loadu_ps(m, b + n16),
+                              acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+HFK_AVX512 void axpy_avx512(float a, const float *x, float *y, int64_t n) {
+    const int64_t n16 = n & ~int64_t(15);
+    __m512 av = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n16; i += 16)
+        _mm512_storeu_ps(y + i,
+                         _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (n16 < n) {
+        __mmask16 m = tail_mask(n - n16);
+        _mm512_mask_storeu_ps(y + n16, m,
+                              _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + n16),
+                                              _mm512_maskz_loadu_ps(m, y + n16)));
+    }
+}
+
+HFK_AVX512 inline __m512 exp16(__m512 x) {
+    // The clamp keeps -inf from making r NaN; scalef then gives 0 / inf at the extremes. The
+    // constant goes first: min/max return the second operand when one is NaN, so NaN stays NaN.
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+HFK_AVX512 void exp_avx512(float *x, int64_t n) {
+    const int64_t n16 = n & ~int64_t(15);
+    for (int64_t i = 0; i < n16; i += 16) _mm512_storeu_ps(x + i, exp16(_mm512_loadu_ps(x + i)));
+    if (n16 < n) {
+        __mmask16 m = tail_mask(n - n16);
+        _mm512_mask_storeu_ps(x + n16, m, exp16(_mm512_maskz_loadu_ps(m, x + n16)));
+    }
+}
+
+constexpr SimdOps kAvx512{dot_rows_avx512, axpy_rows_avx512, to_f32_avx512,
+                          dot_avx512,      axpy_avx512,      exp_avx512};
+#endif  // __x86_64__
+
+}  // namespace
+
+const SimdOps &simd() {
+    static const SimdOps *ops = [] {
+        const char *isa = kernel_isa();
+#if defined(__x86_64__)
+        if (std::strcmp(isa, "avx512") == 0) return &kAvx512;
+        if (std::strcmp(isa, "avx2") == 0) return &kAvx2;
+#endif
+        (void)isa;
+        return &kScalar;
+    }();
+    return *ops;
+}
+
+const SimdOps *simd_for(const char *isa) {
+    if (std::strcmp(isa, "scalar") == 0) return &kScalar;
+#if defined(__x86_64__)
+    if (std::strcmp(isa, "avx2") == 0 && cpu_features().avx2_fma_f16c) return &kAvx2;
+    if (std::strcmp(isa, "avx512") == 0 && cpu_features().avx512) return &kAvx512;
+#endif
+    return nullptr;
+}
+
+}  // namespace hfk::kern

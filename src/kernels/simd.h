@@ -1,0 +1,44 @@
+// The innermost loops, one implementation per instruction set (AVX-512, AVX2+FMA+F16C, portable C),
+// chosen once at run time. Weights are read in their stored type (F32, F16 or BF16) straight from
+// the memory map and converted to F32 in registers: no F32 copy of a half-precision model exists.
+// Every function computes each output with the same sequence of operations whatever the row or
+// column range it is given, so splitting work across threads never changes a result.
+#pragma once
+
+#include <cstdint>
+
+#include "model/dtype.h"
+
+namespace hfk::kern {
+
+struct SimdOps {
+    // y[r] = sum_k W[r, k] * x[k] for r < rows; W row r starts at w + r * ld (elements of `type`).
+    void (*dot_rows)(DType type, const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
+                     float *y);
+    // y[j] = sum_k x[k] * W[k, j] for j < n (y is overwritten); W row k starts at w + k * ld.
+    void (*axpy_rows)(DType type, const void *w, int64_t ld, int64_t k_rows, const float *x,
+                      int64_t n, float *y);
+    // dst[i] = float(src[i]).
+    void (*to_f32)(DType type, const void *src, int64_t n, float *dst);
+    float (*dot)(const float *a, const float *b, int64_t n);
+    // y[i] += a * x[i]
+    void (*axpy)(float a, const float *x, float *y, int64_t n);
+    // x[i] = exp(x[i]), within 2 ulp (0 for large negative x, inf for large positive).
+    void (*exp)(float *x, int64_t n);
+};
+
+const SimdOps &simd();
+// One instruction set's table ("avx512", "avx2", "scalar"), or nullptr if this CPU lacks it
+// (tests).
+const SimdOps *simd_for(const char *isa);
+
+// Scalar conversions (exact).
+float f16_to_f32(uint16_t h);
+inline float bf16_to_f32(uint16_t b) {
+    uint32_t u = uint32_t(b) << 16;
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
+}  // namespace hfk::kern

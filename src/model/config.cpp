@@ -1,0 +1,420 @@
+// config.json -> ModelConfig. There is no reference validator for config.json, so these are our
+// rules (RELIABILITY.md a.2): JSON limits first (size, depth, duplicate keys), then types, ranges
+// and divisibility, each error naming the field.
+#include "model/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <unordered_set>
+
+#include "model/message_text.h"
+#include "util/error.h"
+
+namespace hfk {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string read_small_file(const fs::path &path, size_t max_bytes) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) fail(HFK_E_NOT_FOUND, path.string() + ": not found");
+    uintmax_t size = fs::file_size(path, ec);
+    if (ec) fail(HFK_E_IO, path.string() + ": cannot stat: " + ec.message());
+    if (size > max_bytes)
+        fail(HFK_E_FORMAT, path.string() + ": " + std::to_string(size) + " bytes exceeds the " +
+                               std::to_string(max_bytes) + "-byte limit");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(HFK_E_IO, path.string() + ": cannot open");
+    std::string text;
+    text.resize(size_t(size));
+    in.read(text.data(), std::streamsize(size));
+    if (in.gcount() != std::streamsize(size)) fail(HFK_E_IO, path.string() + ": short read");
+    return text;
+}
+
+json parse_untrusted_json(std::string_view text, std::string_view file_name, size_t max_bytes) {
+    const std::string file(file_name);
+    if (text.size() > max_bytes)
+        fail(HFK_E_FORMAT, file + ": " + std::to_string(text.size()) + " bytes exceeds the " +
+                               std::to_string(max_bytes) + "-byte limit");
+    // nlohmann's lexer stops at a NUL byte as if the input ended; valid JSON never holds one.
+    if (text.find('\0') != std::string_view::npos)
+        fail(HFK_E_FORMAT, file + ": not valid JSON: contains a NUL byte");
+    // The parser is iterative; this callback keeps the DOM shallow enough that copying and
+    // dumping it (both recursive) are safe, and sees duplicate keys before the DOM merges them.
+    std::vector<std::unordered_set<std::string>> keys;  // one set per open object or array
+    auto cb = [&](int depth, json::parse_event_t ev, json &parsed) -> bool {
+        switch (ev) {
+            case json::parse_event_t::object_start:
+            case json::parse_event_t::array_start:
+                if (depth >= kJsonMaxDepth)
+                    fail(HFK_E_FORMAT, file + ": JSON nested deeper than " +
+                                           std::to_string(kJsonMaxDepth) + " levels");
+                keys.emplace_back();
+                break;
+            case json::parse_event_t::object_end:
+            case json::parse_event_t::array_end:
+                if (!keys.empty()) keys.pop_back();
+                break;
+            case json::parse_event_t::key:
+                if (!keys.empty() && parsed.is_string() &&
+                    !keys.back().insert(parsed.get_ref<const std::string &>()).second)
+                    fail(HFK_E_FORMAT, file + ": duplicate JSON key " +
+                                           printable(parsed.get_ref<const std::string &>()));
+                break;
+            case json::parse_event_t::value:
+                break;
+        }
+        return true;
+    };
+    try {
+        return json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true,
+                           /*ignore_comments=*/false);
+    } catch (const json::exception &e) {
+        std::string what = e.what();
+        if (what.size() > 200) what = what.substr(0, 200) + "...";
+        fail(HFK_E_FORMAT, file + ": not valid JSON: " + printable(what, 300));
+    }
+}
+
+namespace {
+
+// Looks fields up in the text sub-config first (multimodal), then the top level. A field that is
+// present but null counts as absent, as in transformers.
+class Fields {
+  public:
+    Fields(std::vector<const json *> objs, std::string file)
+        : objs_(std::move(objs)), file_(std::move(file)) {}
+
+    // The first alias present (and not null), with the alias actually used.
+    const json *find(std::initializer_list<const char *> names, std::string *used = nullptr) const {
+        for (const json *o : objs_)
+            for (const char *n : names) {
+                auto it = o->find(n);
+                if (it != o->end() && !it->is_null()) {
+                    if (used) *used = n;
+                    return &*it;
+                }
+            }
+        return nullptr;
+    }
+
+    [[noreturn]] void bad(const std::string &field, const std::string &what) const {
+        fail(HFK_E_FORMAT, file_ + ": field \"" + field + "\" " + what);
+    }
+
+    std::optional<int64_t> integer(std::initializer_list<const char *> names) const {
+        std::string used;
+        const json *v = find(names, &used);
+        if (!v) return std::nullopt;
+        if (v->is_number_unsigned()) {
+            if (v->get<uint64_t>() > uint64_t(INT64_MAX)) bad(used, "does not fit in int64");
+            return int64_t(v->get<uint64_t>());
+        }
+        if (v->is_number_integer()) return v->get<int64_t>();
+        bad(used, std::string("must be an integer, found ") + v->type_name());
+    }
+
+    // A size: 1 <= v <= cap.
+    int64_t size(std::initializer_list<const char *> names, int64_t cap, bool required,
+                 int64_t fallback = 0) const {
+        std::string used;
+        find(names, &used);
+        std::optional<int64_t> v = integer(names);
+        if (!v) {
+            if (required) bad(*names.begin(), "is missing");
+            return fallback;
+        }
+        if (*v <= 0) bad(used, "must be positive, found " + std::to_string(*v));
+        if (*v > cap)
+            bad(used, "is " + std::to_string(*v) + ", above the limit of " + std::to_string(cap));
+        return *v;
+    }
+
+    std::optional<double> number(std::initializer_list<const char *> names) const {
+        std::string used;
+        const json *v = find(names, &used);
+        if (!v) return std::nullopt;
+        if (!v->is_number()) bad(used, std::string("must be a number, found ") + v->type_name());
+        double d = v->get<double>();
+        if (!std::isfinite(d)) bad(used, "must be finite");
+        return d;
+    }
+
+    double positive(std::initializer_list<const char *> names, double fallback) const {
+        std::string used;
+        find(names, &used);
+        std::optional<double> v = number(names);
+        if (!v) return fallback;
+        if (!(*v > 0)) bad(used, "must be > 0");
+        return *v;
+    }
+
+    std::optional<bool> boolean(std::initializer_list<const char *> names) const {
+        std::string used;
+        const json *v = find(names, &used);
+        if (!v) return std::nullopt;
+        if (!v->is_boolean())
+            bad(used, std::string("must be true or false, found ") + v->type_name());
+        return v->get<bool>();
+    }
+
+    std::string string(std::initializer_list<const char *> names) const {
+        std::string used;
+        const json *v = find(names, &used);
+        if (!v) return {};
+        if (!v->is_string()) bad(used, std::string("must be a string, found ") + v->type_name());
+        return v->get<std::string>();
+    }
+
+    // An id or a list of ids (eos_token_id is often a list), each in [0, vocab).
+    std::vector<int32_t> token_ids(const char *name, int64_t vocab,
+                                   bool allow_minus_one = false) const {
+        const json *v = find({name});
+        std::vector<int32_t> out;
+        if (!v) return out;
+        auto one = [&](const json &x) {
+            if (!x.is_number_integer()) bad(name, "must be an integer or a list of integers");
+            int64_t id = x.is_number_unsigned() && x.get<uint64_t>() > uint64_t(INT64_MAX)
+                             ? INT64_MAX
+                             : x.get<int64_t>();
+            if (allow_minus_one && id == -1) return;
+            if (id < 0 || (vocab > 0 && id >= vocab) || id > INT32_MAX)
+                bad(name, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                              std::to_string(vocab) + ")");
+            out.push_back(int32_t(id));
+        };
+        if (v->is_array()) {
+            if (v->size() > 1024) bad(name, "has too many entries");
+            for (const json &x : *v) one(x);
+        } else {
+            one(*v);
+        }
+        return out;
+    }
+
+  private:
+    std::vector<const json *> objs_;
+    std::string file_;
+};
+
+bool is_one_of(const std::string &s, std::initializer_list<const char *> set) {
+    for (const char *x : set)
+        if (s == x) return true;
+    return false;
+}
+
+// The architecture family we would run: model_type, else the first architectures entry.
+std::string family(const ModelConfig &c) {
+    if (!c.model_type.empty()) return c.model_type;
+    if (c.architectures.empty()) return {};
+    const std::string &a = c.architectures.front();
+    if (a.rfind("GPT2", 0) == 0) return "gpt2";
+    if (a.rfind("Llama", 0) == 0) return "llama";
+    if (a.rfind("Mistral", 0) == 0) return "mistral";
+    if (a.rfind("Qwen2", 0) == 0 && a.rfind("Qwen2Moe", 0) != 0 && a.rfind("Qwen2VL", 0) != 0)
+        return "qwen2";
+    if (a.rfind("Bert", 0) == 0) return "bert";
+    return {};
+}
+
+constexpr const char *kSupported = "gpt2, llama, mistral, qwen2, bert";
+
+bool is_supported_family(const std::string &f) {
+    return is_one_of(f, {"gpt2", "llama", "mistral", "qwen2", "bert"});
+}
+
+void parse_rope(const json *rs, const std::string &file, RopeScaling &out) {
+    if (!rs) return;
+    auto bad = [&](const std::string &what) {
+        fail(HFK_E_FORMAT, file + ": field \"rope_scaling\" " + what);
+    };
+    if (!rs->is_object()) bad("must be an object or null");
+    Fields f({rs}, file);
+    std::string type = f.string({"rope_type", "type"});
+    if (type == "default") type.clear();
+    out.type = type;
+    if (auto v = f.number({"factor"})) {
+        if (!(*v > 0)) bad("factor must be > 0");
+        if ((type == "linear" || type == "llama3") && *v < 1) bad("factor must be >= 1");
+        out.factor = *v;
+    }
+    if (auto v = f.number({"low_freq_factor"})) out.low_freq_factor = *v;
+    if (auto v = f.number({"high_freq_factor"})) out.high_freq_factor = *v;
+    if (type == "llama3" &&
+        !(out.high_freq_factor > out.low_freq_factor && out.low_freq_factor > 0))
+        bad("llama3 needs high_freq_factor > low_freq_factor > 0");
+    if (auto v = f.integer({"original_max_position_embeddings"})) {
+        if (*v < 0 || *v > kConfigMaxDim) bad("original_max_position_embeddings out of range");
+        out.original_max_position_embeddings = *v;
+    }
+}
+
+}  // namespace
+
+ModelConfig parse_config(std::string_view json_text, std::string_view file_name) {
+    const std::string file(file_name);
+    ModelConfig c;
+    c.raw = parse_untrusted_json(json_text, file_name);
+    if (!c.raw.is_object())
+        fail(HFK_E_FORMAT, file + ": must be a JSON object, found " + c.raw.type_name());
+    const json &top = c.raw;
+
+    // Multimodal checkpoints nest the language model's settings in text_config.
+    std::vector<const json *> objs;
+    if (auto tc = top.find("text_config"); tc != top.end() && !tc->is_null()) {
+        if (!tc->is_object())
+            fail(HFK_E_FORMAT, file + ": field \"text_config\" must be an object");
+        objs.push_back(&*tc);
+    }
+    objs.push_back(&top);
+    for (const char *k : {"vision_config", "audio_config", "speech_config", "vision_tower",
+                          "mm_vision_tower", "visual"}) {
+        auto it = top.find(k);
+        if (it != top.end() && !it->is_null()) {
+            c.multimodal = true;
+            c.multimodal_reason = std::string("the config has a \"") + k +
+                                  "\" (a vision/audio model), which hfkit cannot run";
+            break;
+        }
+    }
+    Fields top_only({&top}, file);
+    Fields f(objs, file);
+
+    c.model_type = top_only.string({"model_type"});
+    if (auto a = top.find("architectures"); a != top.end() && !a->is_null()) {
+        if (!a->is_array() || a->size() > 64)
+            fail(HFK_E_FORMAT, file + ": field \"architectures\" must be a list of strings");
+        for (const json &x : *a) {
+            if (!x.is_string())
+                fail(HFK_E_FORMAT, file + ": field \"architectures\" must be a list of strings");
+            c.architectures.push_back(x.get<std::string>());
+        }
+    }
+    const std::string fam = family(c);
+    // For the families we run, the core sizes must be there; other configs (inspector) are lenient.
+    const bool strict = is_supported_family(fam) && !c.multimodal;
+
+    c.vocab_size = f.size({"vocab_size"}, kConfigMaxVocab, strict);
+    c.hidden_size = f.size({"hidden_size", "n_embd", "d_model"}, kConfigMaxDim, strict);
+    c.num_layers = f.size({"num_hidden_layers", "n_layer", "num_layers", "n_layers"},
+                          kConfigMaxLayers, strict);
+    c.num_heads =
+        f.size({"num_attention_heads", "n_head", "num_heads", "n_heads"}, kConfigMaxDim, strict);
+    c.num_kv_heads = f.size({"num_key_value_heads", "n_kv_heads", "num_kv_heads"}, kConfigMaxDim,
+                            false, c.num_heads);
+    c.head_dim = f.size({"head_dim"}, kConfigMaxDim, false, 0);
+    if (c.head_dim == 0 && c.num_heads > 0 && c.hidden_size > 0) {
+        if (c.hidden_size % c.num_heads != 0)
+            f.bad("num_attention_heads", std::to_string(c.num_heads) +
+                                             " does not divide hidden_size " +
+                                             std::to_string(c.hidden_size));
+        c.head_dim = c.hidden_size / c.num_heads;
+    }
+    if (c.num_kv_heads > 0 && c.num_heads > 0 && c.num_heads % c.num_kv_heads != 0)
+        f.bad("num_key_value_heads", std::to_string(c.num_kv_heads) +
+                                         " does not divide num_attention_heads " +
+                                         std::to_string(c.num_heads));
+    if (c.num_kv_heads > c.num_heads && c.num_heads > 0)
+        f.bad("num_key_value_heads", "is larger than num_attention_heads");
+    // GPT-2's n_inner: null means 4 * n_embd.
+    const bool gpt2 = fam == "gpt2";
+    c.intermediate_size = f.size({"intermediate_size", "n_inner", "ffn_dim"}, kConfigMaxDim,
+                                 strict && !gpt2, gpt2 ? 4 * c.hidden_size : 0);
+    c.max_position_embeddings =
+        f.size({"max_position_embeddings", "n_positions", "n_ctx", "max_seq_len", "seq_length"},
+               kConfigMaxDim, strict && (gpt2 || fam == "bert"));
+    c.type_vocab_size = f.size({"type_vocab_size"}, 1 << 16, false, fam == "bert" ? 2 : 0);
+
+    const bool llama_like = is_one_of(fam, {"llama", "mistral", "qwen2"});
+    const double eps_default = fam == "bert" ? 1e-12 : llama_like ? 1e-6 : 1e-5;
+    c.norm_eps = f.positive({"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"},
+                            eps_default);
+    if (c.norm_eps >= 1) f.bad("rms_norm_eps", "must be < 1");
+    c.rope_theta = f.positive({"rope_theta"}, 10000.0);
+    parse_rope(f.find({"rope_scaling"}), file, c.rope_scaling);
+    if (const json *rp = f.find({"rope_parameters"}); rp && rp->is_object()) {
+        // transformers >= 5 spells it rope_parameters, with rope_theta inside.
+        Fields r({rp}, file);
+        if (auto th = r.number({"rope_theta"})) {
+            if (!(*th > 0)) f.bad("rope_parameters.rope_theta", "must be > 0");
+            c.rope_theta = *th;
+        }
+        if (c.rope_scaling.type.empty()) parse_rope(rp, file, c.rope_scaling);
+    }
+
+    c.tie_word_embeddings = f.boolean({"tie_word_embeddings"}).value_or(!llama_like);
+    c.attention_bias = f.boolean({"attention_bias"}).value_or(false);
+    c.mlp_bias = f.boolean({"mlp_bias"}).value_or(false);
+    c.qkv_bias = c.attention_bias || fam == "qwen2";
+    c.hidden_act = f.string({"hidden_act", "activation_function", "hidden_activation"});
+    c.torch_dtype = f.string({"torch_dtype", "dtype"});
+    if (fam == "mistral" || (fam == "qwen2" && f.boolean({"use_sliding_window"}).value_or(false)))
+        c.sliding_window = f.size({"sliding_window"}, kConfigMaxDim, false, 0);
+
+    c.bos_token_ids = f.token_ids("bos_token_id", c.vocab_size);
+    c.eos_token_ids = f.token_ids("eos_token_id", c.vocab_size);
+    std::vector<int32_t> pad = f.token_ids("pad_token_id", c.vocab_size, /*allow_minus_one=*/true);
+    if (pad.size() > 1) f.bad("pad_token_id", "must be a single id");
+    c.pad_token_id = pad.empty() ? -1 : pad[0];
+
+    if (const json *labels = top_only.find({"id2label"})) {
+        if (!labels->is_object() || labels->size() > (1 << 16))
+            f.bad("id2label", "must be an object of at most 65536 \"id\": \"label\" entries");
+        c.id2label.assign(labels->size(), std::string());
+        std::vector<bool> seen(labels->size(), false);
+        for (auto it = labels->begin(); it != labels->end(); ++it) {
+            const std::string &k = it.key();
+            size_t id = 0;
+            bool ok = !k.empty() && k.size() <= 6 && (k == "0" || k[0] != '0');
+            for (char ch : k) ok = ok && ch >= '0' && ch <= '9';
+            if (ok) id = std::stoul(k);
+            if (!ok || id >= seen.size() || seen[id])
+                f.bad("id2label", "keys must be the class ids 0..n-1, found " + printable(k));
+            if (!it.value().is_string()) f.bad("id2label", "values must be strings");
+            seen[id] = true;
+            c.id2label[id] = it.value().get<std::string>();
+        }
+    }
+
+    c.num_experts =
+        f.size({"num_local_experts", "num_experts", "n_routed_experts"}, 1 << 16, false);
+    c.num_experts_per_tok = f.size({"num_experts_per_tok"}, 1 << 16, false);
+    if (c.num_experts > 0 && c.num_experts_per_tok > c.num_experts)
+        f.bad("num_experts_per_tok", "is larger than the number of experts");
+    return c;
+}
+
+ModelConfig load_config(const fs::path &dir) {
+    return parse_config(read_small_file(dir / "config.json", kConfigMaxBytes),
+                        (dir / "config.json").string());
+}
+
+void check_supported_for_inference(const ModelConfig &cfg) {
+    const std::string fam = family(cfg);
+    if (cfg.multimodal) fail(HFK_E_UNSUPPORTED, "unsupported model: " + cfg.multimodal_reason);
+    if (!is_supported_family(fam)) {
+        std::string what = !cfg.model_type.empty() ? "model_type " + printable(cfg.model_type)
+                           : !cfg.architectures.empty()
+                               ? "architecture " + printable(cfg.architectures.front())
+                               : std::string("a config without model_type or architectures");
+        fail(HFK_E_UNSUPPORTED, "unsupported model: " + what + "; hfkit runs " + kSupported);
+    }
+    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "llama3"}))
+        fail(HFK_E_UNSUPPORTED, "unsupported rope_scaling type " +
+                                    printable(cfg.rope_scaling.type) +
+                                    "; hfkit supports none, \"linear\" and \"llama3\"");
+    if (cfg.raw.is_object()) {
+        auto q = cfg.raw.find("quantization_config");
+        if (q != cfg.raw.end() && !q->is_null())
+            fail(
+                HFK_E_UNSUPPORTED,
+                "unsupported model: quantized checkpoints (quantization_config) are not supported");
+    }
+    if (cfg.num_experts > 1)
+        fail(HFK_E_UNSUPPORTED, "unsupported model: mixture-of-experts models are not supported");
+}
+
+}  // namespace hfk

@@ -1,0 +1,76 @@
+// config.json: the model's hyperparameters, from either naming convention (GPT-2 style n_embd /
+// n_layer / n_head, or the HF style hidden_size / num_hidden_layers / ...). The file is untrusted:
+// RELIABILITY.md a.2 (depth bound, type checks, range caps, divisibility).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hfk {
+
+struct RopeScaling {
+    std::string type;  // "", "linear", "llama3" (others are kept here; rejected at inference)
+    double factor = 1;
+    double low_freq_factor = 1;
+    double high_freq_factor = 4;
+    int64_t original_max_position_embeddings = 0;
+};
+
+struct ModelConfig {
+    std::string model_type;
+    std::vector<std::string> architectures;
+    int64_t vocab_size = 0, hidden_size = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0,
+            head_dim = 0, intermediate_size = 0, max_position_embeddings = 0, type_vocab_size = 0;
+    double norm_eps = 1e-5;
+    double rope_theta = 10000;
+    RopeScaling rope_scaling;
+    bool tie_word_embeddings = false;
+    bool attention_bias = false;
+    bool mlp_bias = false;
+    bool qkv_bias = false;  // q/k/v projections carry biases: attention_bias, or Qwen2 (always)
+    int64_t sliding_window =
+        0;  // 0 = full attention (Mistral's sliding_window; Qwen2 only if enabled)
+    std::string hidden_act;
+    std::string torch_dtype;
+    std::vector<int32_t> bos_token_ids, eos_token_ids;
+    int32_t pad_token_id = -1;
+    std::vector<std::string> id2label;  // sequence-classification labels, index = class id
+    int64_t num_experts = 0, num_experts_per_tok = 0;  // MoE (inspector only)
+    bool multimodal = false;
+    std::string multimodal_reason;  // vision/audio sub-configs
+    nlohmann::json raw;             // the (depth-bounded) parsed object, for anything else
+};
+
+// Caps (RELIABILITY.md CJ1, CJ3).
+inline constexpr size_t kConfigMaxBytes = 1 << 20;
+inline constexpr int kJsonMaxDepth = 64;
+inline constexpr int64_t kConfigMaxDim = int64_t(1) << 24;
+inline constexpr int64_t kConfigMaxLayers = 1024;
+inline constexpr int64_t kConfigMaxVocab = (int64_t(1) << 31) - 1;
+
+// Parses untrusted JSON text with a depth bound (> kJsonMaxDepth is rejected while parsing, before
+// any DOM is copied or dumped), duplicate-key rejection and UTF-8 checking. HFK_E_FORMAT naming
+// file_name on any failure. Shared by config.json, generation_config.json and the index.json.
+nlohmann::json parse_untrusted_json(std::string_view text, std::string_view file_name,
+                                    size_t max_bytes = kConfigMaxBytes);
+
+// Parses any config.json (see the file comment). Wrong types, non-positive or absurd sizes, heads
+// not dividing hidden (without head_dim), kv heads not dividing heads, non-object JSON and depth
+// bombs are HFK_E_FORMAT naming the field. Unknown rope_scaling types are kept (not an error here).
+ModelConfig parse_config(std::string_view json_text, std::string_view file_name = "config.json");
+// Reads dir/config.json (HFK_E_NOT_FOUND if absent, HFK_E_IO if unreadable).
+ModelConfig load_config(const std::filesystem::path &dir);
+
+// Inference support: model_type (or architectures) in {gpt2, llama, mistral, qwen2, bert}, not
+// multimodal, rope_scaling type in {"", linear, llama3}; else HFK_E_UNSUPPORTED with the reason.
+void check_supported_for_inference(const ModelConfig &cfg);
+
+// Reads a whole small file (HFK_E_NOT_FOUND / HFK_E_IO; HFK_E_FORMAT if larger than max_bytes).
+std::string read_small_file(const std::filesystem::path &path, size_t max_bytes);
+
+}  // namespace hfk

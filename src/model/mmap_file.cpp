@@ -1,0 +1,57 @@
+#include "model/mmap_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "util/error.h"
+
+namespace hfk {
+
+namespace {
+
+// Closes the descriptor on every path; the mapping stays valid after close.
+struct FdCloser {
+    int fd;
+    ~FdCloser() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<MappedFile> MappedFile::open(const std::filesystem::path &path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        fail(err == ENOENT ? HFK_E_NOT_FOUND : HFK_E_IO,
+             path.string() + ": cannot open: " + std::strerror(err));
+    }
+    FdCloser closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        fail(HFK_E_IO, path.string() + ": cannot stat: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) fail(HFK_E_IO, path.string() + ": not a regular file");
+    if (st.st_size < 0 || uint64_t(st.st_size) > SIZE_MAX)
+        fail(HFK_E_IO, path.string() + ": file too large to map");
+
+    std::unique_ptr<MappedFile> m(new MappedFile());
+    m->path_ = path;
+    m->size_ = size_t(st.st_size);
+    if (m->size_ == 0) return m;  // mmap of length 0 is EINVAL; an empty span is enough
+    void *p = ::mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) fail(HFK_E_IO, path.string() + ": cannot mmap: " + std::strerror(errno));
+    m->data_ = static_cast<const std::byte *>(p);
+    return m;
+}
+
+MappedFile::~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<std::byte *>(data_), size_);
+}
+
+}  // namespace hfk

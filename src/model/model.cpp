@@ -1,0 +1,74 @@
+// Model::load: config.json -> architecture -> the weights bound by that architecture's file.
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/common.h"
+#include "util/error.h"
+
+namespace hfk {
+
+KvCache::~KvCache() = default;
+Model::~Model() = default;
+
+std::unique_ptr<KvCache> Model::new_cache(int32_t) const {
+    fail(HFK_E_UNSUPPORTED, "the '" + architecture() + "' model is an encoder: it has no KV cache");
+}
+
+void Model::forward(KvCache &, std::span<const int32_t>, float *, bool, int32_t) const {
+    fail(HFK_E_UNSUPPORTED, "the '" + architecture() + "' model is an encoder: it cannot generate");
+}
+
+EncoderOutput Model::encode(std::span<const int32_t>, std::span<const int32_t>, int32_t) const {
+    fail(HFK_E_UNSUPPORTED,
+         "the '" + architecture() + "' model is causal: use forward(), not encode()");
+}
+
+std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const LoadOptions &opts,
+                                         const std::function<bool(double)> &progress) {
+    models::report_progress(progress, 0.0);
+    ModelConfig cfg = load_config(dir);
+    check_supported_for_inference(cfg);
+    std::shared_ptr<const WeightStore> store = WeightStore::open(dir);
+    std::string type = cfg.model_type;
+    if (type.empty() && !cfg.architectures.empty()) {
+        const std::string &a = cfg.architectures.front();
+        type = a.rfind("GPT2", 0) == 0      ? "gpt2"
+               : a.rfind("Bert", 0) == 0    ? "bert"
+               : a.rfind("Qwen2", 0) == 0   ? "qwen2"
+               : a.rfind("Mistral", 0) == 0 ? "mistral"
+                                            : "llama";
+    }
+    std::shared_ptr<const Model> model;
+    if (type == "gpt2")
+        model = models::make_gpt2(std::move(cfg), std::move(store), opts, progress);
+    else if (type == "bert")
+        model = models::make_bert(std::move(cfg), std::move(store), opts, progress);
+    else if (type == "llama" || type == "mistral" || type == "qwen2")
+        model = models::make_llama(std::move(cfg), std::move(store), opts, progress);
+    else
+        fail(HFK_E_UNSUPPORTED,
+             "model_type '" + type +
+                 "' is not supported (supported: gpt2, llama, mistral, qwen2, bert)");
+    models::report_progress(progress, 1.0);
+    return model;
+}
+
+void mean_pool(const EncoderOutput &out, float *dst) {
+    for (int32_t j = 0; j < out.hidden; ++j) {
+        double sum = 0;
+        for (int32_t i = 0; i < out.n_tokens; ++i)
+            sum += out.last_hidden_state[size_t(i) * out.hidden + j];
+        dst[j] = float(sum / double(out.n_tokens > 0 ? out.n_tokens : 1));
+    }
+}
+
+void l2_normalize(float *v, int32_t n) {
+    double ss = 0;
+    for (int32_t i = 0; i < n; ++i) ss += double(v[i]) * v[i];
+    const double norm = std::max(std::sqrt(ss), 1e-12);
+    for (int32_t i = 0; i < n; ++i) v[i] = float(v[i] / norm);
+}
+
+}  // namespace hfk

@@ -1,0 +1,81 @@
+// The network of a loaded checkpoint: one interface over every architecture (src/models/*.cpp).
+// A Model is immutable after load and shared by many sessions; per-session state is a KvCache.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace hfk {
+
+struct LoadOptions {
+    int32_t n_threads = 0;  // <= 0: all cores
+};
+
+// Per-session state of a causal model: the keys and values of every token run so far.
+class KvCache {
+  public:
+    virtual ~KvCache();
+    virtual int32_t n_past() const = 0;    // tokens already in the cache
+    virtual int32_t capacity() const = 0;  // max tokens
+    virtual void truncate(int32_t n) = 0;  // keep the first n tokens (prefix reuse); 0 = clear
+};
+
+struct EncoderOutput {  // BERT, one sequence
+    int32_t n_tokens = 0, hidden = 0;
+    std::vector<float> last_hidden_state;  // n_tokens x hidden
+    std::vector<float> pooled;             // pooler output (tanh dense on CLS), empty if no pooler
+    std::vector<float> logits;             // classifier head output, empty if none
+};
+
+class Model {
+  public:
+    // Loads config.json + weights from a checkpoint directory. progress(fraction) returning true
+    // cancels (HFK_E_CANCELLED). HFK_E_FORMAT / HFK_E_UNSUPPORTED / HFK_E_NOT_FOUND / HFK_E_IO.
+    static std::shared_ptr<const Model> load(const std::filesystem::path &dir,
+                                             const LoadOptions &opts,
+                                             const std::function<bool(double)> &progress = {});
+    virtual ~Model();
+    virtual const ModelConfig &config() const = 0;
+    virtual std::string architecture() const = 0;  // "gpt2", "llama", "qwen2", "mistral", "bert"
+    virtual bool is_causal() const = 0;
+    virtual int32_t vocab_size() const = 0;
+    virtual int32_t context_length() const = 0;
+    virtual uint64_t weight_bytes() const = 0;
+    // The thread count used when a call passes n_threads <= 0.
+    int32_t default_threads() const { return default_threads_; }
+
+    // Causal models. n_ctx <= 0 means the model's context length (HFK_E_INVALID_ARG above it).
+    // HFK_E_UNSUPPORTED for encoders.
+    virtual std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const;
+    // Appends `tokens` at cache.n_past(), runs them (prefill as matrix products when > 1 token),
+    // and writes logits: n_vocab floats for the last token, or tokens.size() x n_vocab when
+    // all_positions. Token ids out of range -> HFK_E_INVALID_ARG; not enough room ->
+    // HFK_E_CONTEXT_FULL, both checked before the cache changes; an empty `tokens` writes nothing.
+    // Thread-safe across different caches; n_threads <= 0 means the model default. The cache must
+    // come from this model's new_cache (HFK_E_INVALID_ARG otherwise).
+    virtual void forward(KvCache &cache, std::span<const int32_t> tokens, float *logits,
+                         bool all_positions, int32_t n_threads) const;
+    // Encoder models (BERT). type_ids may be empty (all zeros). HFK_E_UNSUPPORTED for causal
+    // models.
+    virtual EncoderOutput encode(std::span<const int32_t> ids, std::span<const int32_t> type_ids,
+                                 int32_t n_threads) const;
+
+  protected:
+    int32_t threads(int32_t requested) const {
+        return requested > 0 ? requested : default_threads_;
+    }
+    int32_t default_threads_ = 1;
+};
+
+// Pooling helpers for embeddings.
+void mean_pool(const EncoderOutput &, float *out);  // over all tokens, `hidden` floats
+void l2_normalize(float *v, int32_t n);             // v / max(|v|, 1e-12)
+
+}  // namespace hfk

@@ -1,0 +1,94 @@
+// What the architecture files share: binding weights from the memory map, the key/value cache of
+// causal models, and the checks every forward() makes before touching the cache.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "model/model.h"
+#include "model/weights.h"
+
+namespace hfk::models {
+
+// Binds tensors by name with shape checks (WeightBinder) and turns them into what the kernels take:
+// matrices stay in the memory map in their stored type; 1-D parameters (norm weights, biases: a
+// fraction of a percent of the model) become F32 vectors. A tensor whose data is not aligned for
+// its type (safetensors does not promise alignment) is copied once into owned memory.
+class WeightLoader {
+  public:
+    WeightLoader(std::shared_ptr<const WeightStore> store, std::vector<std::string> prefixes);
+    kern::Mat matrix(const std::string &name, int64_t rows, int64_t cols);
+    std::vector<float> vector(const std::string &name, int64_t n);
+    std::vector<float> optional_vector(const std::string &name, int64_t n);  // empty if absent
+    bool has(const std::string &name) const { return binder_.has(name); }
+    void ignore_matching(std::string_view s) { binder_.ignore_matching(s); }
+    void finish() const { binder_.finish(); }
+    const WeightStore &store() const { return binder_.store(); }
+    // Bytes of every bound tensor, and the owned copies (moved into the model).
+    uint64_t bound_bytes() const { return bound_bytes_; }
+    std::vector<std::unique_ptr<uint8_t[]>> take_copies() { return std::move(copies_); }
+
+  private:
+    kern::Mat to_mat(const TensorInfo &t, int64_t rows, int64_t cols);
+    WeightBinder binder_;
+    uint64_t bound_bytes_ = 0;
+    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+};
+
+// The key/value cache of one session: for each layer, keys and values of `capacity` positions,
+// [position][kv_dim] so that a prefill appends contiguous rows. The memory is reserved lazily
+// (anonymous mapping, pages committed when first written), so a long context costs only what
+// is used. It also keeps the activation buffers of forward() between calls.
+class CausalCache final : public KvCache {
+  public:
+    CausalCache(const Model *owner, int64_t n_layers, int64_t kv_dim, int32_t capacity);
+    ~CausalCache() override;
+    int32_t n_past() const override { return n_past_; }
+    int32_t capacity() const override { return capacity_; }
+    void truncate(int32_t n) override;
+
+    float *keys(int64_t layer) { return base_ + (2 * layer) * layer_floats_; }
+    float *values(int64_t layer) { return base_ + (2 * layer + 1) * layer_floats_; }
+    const Model *owner() const { return owner_; }
+    void advance(int32_t n) { n_past_ += n; }
+
+    // Scratch activations, sized by the architecture.
+    std::vector<float> x, xb, q, att, tmp, hb, hb2, logits_in;
+
+  private:
+    const Model *owner_;
+    int32_t capacity_;
+    int32_t n_past_ = 0;
+    int64_t layer_floats_ = 0;
+    size_t mapped_bytes_ = 0;
+    float *base_ = nullptr;
+};
+
+// Validates a forward() call before anything changes: the cache belongs to `model`, every id is
+// in [0, vocab), and n_past + tokens fits the capacity. Returns the cache.
+CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,
+                           int64_t vocab);
+
+// Calls progress(fraction); throws HFK_E_CANCELLED when it returns true.
+void report_progress(const std::function<bool(double)> &progress, double fraction);
+
+// Runs fn(row) for rows [0, m) on up to n_threads threads (cheap row-wise work in prefill).
+void for_rows(int64_t m, int n_threads, const std::function<void(int64_t)> &fn);
+
+// Factories (one per architecture file).
+std::shared_ptr<const Model> make_llama(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                        const LoadOptions &opts,
+                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_gpt2(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                       const LoadOptions &opts,
+                                       const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_bert(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                       const LoadOptions &opts,
+                                       const std::function<bool(double)> &progress);
+
+}  // namespace hfk::models

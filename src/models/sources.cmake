@@ -1,0 +1,5 @@
+list(APPEND HFK_ENGINE_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/common.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/llama.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/gpt2.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/bert.cpp)

@@ -1,0 +1,157 @@
+#include "runtime/model_opening.h"
+
+#include "runtime/download_jobs.h"
+#include "runtime/model_registry.h"
+#include "runtime/resource_check.h"
+#include "util/error.h"
+
+namespace hfk {
+
+bool is_local_model_path(const std::string &s) {
+    std::error_code ec;
+    return !s.empty() && std::filesystem::is_directory(s, ec);
+}
+
+namespace {
+// A name written as a path ("/x", "./x", "../x", "~/x", "x/") is never a Hub id, so a missing
+// one is "not found" rather than "invalid repo id".
+bool looks_like_path(const std::string &s) {
+    return !s.empty() && (s[0] == '/' || s[0] == '.' || s[0] == '~' || s.back() == '/');
+}
+}  // namespace
+
+std::shared_ptr<ModelOpening> ModelOpening::start(OpenRequest request, Listener listener) {
+    std::shared_ptr<ModelOpening> m(new ModelOpening(std::move(request), std::move(listener)));
+    m->worker_ = std::thread([self = m] { self->run(); });
+    return m;
+}
+
+ModelOpening::ModelOpening(OpenRequest request, Listener listener)
+    : request_(std::move(request)), listener_(std::move(listener)) {}
+
+ModelOpening::~ModelOpening() {
+    // The last reference may be the worker's own (the handle was freed from a listener).
+    if (!worker_.joinable()) return;
+    if (worker_.get_id() == std::this_thread::get_id())
+        worker_.detach();
+    else
+        worker_.join();
+}
+
+void ModelOpening::close() {
+    cancel_ = true;
+    if (worker_.get_id() == std::this_thread::get_id()) {
+        silenced_ = true;  // inside the listener: listener_mu_ is ours already
+        return;
+    }
+    {
+        std::lock_guard lock(listener_mu_);  // waits for a listener call in progress
+        silenced_ = true;
+    }
+    if (worker_.joinable()) worker_.join();
+}
+
+ModelStatus ModelOpening::status() const {
+    std::lock_guard lock(mu_);
+    return status_;
+}
+
+bool ModelOpening::wait(std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    auto finished = [&] {
+        return status_.state == ModelState::Ready || status_.state == ModelState::Failed;
+    };
+    if (timeout.count() < 0) {
+        done_cv_.wait(lock, finished);
+        return true;
+    }
+    return done_cv_.wait_for(lock, timeout, finished);
+}
+
+std::shared_ptr<const LoadedModel> ModelOpening::model() const {
+    std::lock_guard lock(mu_);
+    return model_;
+}
+
+void ModelOpening::update(const std::function<void(ModelStatus &)> &change) {
+    ModelStatus copy;
+    {
+        std::lock_guard lock(mu_);
+        change(status_);
+        copy = status_;
+    }
+    if (listener_) {
+        std::lock_guard lock(listener_mu_);  // not mu_: the listener may poll the status
+        if (!silenced_) listener_(copy);
+    }
+    // Waiters wake after the listener has seen the change, so a caller that waited for READY
+    // or FAILED has also had its callback for it.
+    done_cv_.notify_all();
+}
+
+void ModelOpening::run() {
+    update([](ModelStatus &) {});  // listeners see PENDING first, whatever comes next
+    try {
+        std::filesystem::path dir;
+        if (is_local_model_path(request_.id_or_path)) {
+            dir = request_.id_or_path;
+        } else if (looks_like_path(request_.id_or_path)) {
+            fail(HFK_E_NOT_FOUND, "model directory not found: " + request_.id_or_path);
+        } else {
+            update([](ModelStatus &s) { s.state = ModelState::Downloading; });
+            hub::Options opts = request_.hub;
+            opts.cancel = &cancel_;
+            opts.progress = [this](const hub::Progress &p) {
+                update([&](ModelStatus &s) {
+                    s.bytes_done = p.bytes_done;
+                    s.bytes_total = p.bytes_total;
+                    s.files_done = p.files_done;
+                    s.files_total = p.file_count;
+                    s.file_name = p.file_name;
+                });
+                return cancel_.load();
+            };
+            dir = prepare_shared(request_.id_or_path, opts).dir;
+        }
+        if (!request_.skip_resource_check) check_memory_for(dir);
+        update([](ModelStatus &s) {
+            s.state = ModelState::Loading;
+            s.load_fraction = 0;
+        });
+        auto loaded = acquire_loaded_model(
+            dir, request_.n_threads,
+            [this](double f) {
+                update([f](ModelStatus &s) { s.load_fraction = f; });
+                return cancel_.load();
+            },
+            &cancel_);
+        {
+            std::lock_guard lock(mu_);
+            model_ = std::move(loaded);
+        }
+        update([](ModelStatus &s) {
+            s.state = ModelState::Ready;
+            s.load_fraction = 1;
+        });
+    } catch (const Error &e) {
+        update([&](ModelStatus &s) {
+            s.state = ModelState::Failed;
+            s.error = e.status();
+            s.message = e.what();
+        });
+    } catch (const std::bad_alloc &) {
+        update([](ModelStatus &s) {
+            s.state = ModelState::Failed;
+            s.error = HFK_E_NOMEM;
+            s.message = "out of memory while opening the model";
+        });
+    } catch (const std::exception &e) {
+        update([&](ModelStatus &s) {
+            s.state = ModelState::Failed;
+            s.error = HFK_E_INTERNAL;
+            s.message = std::string("internal error: ") + e.what();
+        });
+    }
+}
+
+}  // namespace hfk

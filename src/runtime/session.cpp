@@ -1,0 +1,165 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "runtime/text_emitter.h"
+#include "util/error.h"
+
+namespace hfk {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+bool has_non_finite(const std::vector<float> &v) {
+    for (float x : v)
+        if (!std::isfinite(x) && !(std::isinf(x) && x < 0)) return true;  // -inf is a mask
+    return false;
+}
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads)
+    : model_(std::move(model)),
+      n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
+    if (!model_->model->is_causal())
+        fail(HFK_E_UNSUPPORTED, std::string("a '") + model_->model->architecture() +
+                                    "' model is an encoder: it embeds and classifies, it does "
+                                    "not generate text");
+    cache_ = model_->model->new_cache(n_ctx);
+    logits_.resize(static_cast<size_t>(model_->model->vocab_size()));
+}
+
+void Session::reset() {
+    cache_->truncate(0);
+    tokens_.clear();
+    conversation_.clear();
+}
+
+void Session::generate(std::string_view prompt, const GenerateOptions &opts,
+                       const std::function<bool(std::string_view)> &on_piece,
+                       const std::atomic<bool> &cancel, std::string &text,
+                       GenerateResult &result) {
+    validate(opts.sampler);
+    if (opts.max_new_tokens < 0)
+        fail(HFK_E_INVALID_ARG,
+             "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
+    text.clear();
+    result = GenerateResult{};
+    last_tokens_.clear();
+    const auto t_start = Clock::now();
+    const Tokenizer &tok = *model_->tokenizer;
+    const Model &net = *model_->model;
+
+    // Tokenize the whole conversation so that a continued session sees exactly the tokens one
+    // generate over the concatenated text would see; then only the new suffix is computed.
+    std::string full = conversation_;
+    full.append(prompt);
+    std::vector<int32_t> ids = tok.encode(full, opts.add_special_tokens);
+    if (ids.empty()) {
+        if (tok.bos_id() < 0)
+            fail(HFK_E_INVALID_ARG,
+                 "the prompt is empty and the tokenizer has no BOS token to start from");
+        ids.push_back(tok.bos_id());
+    }
+    if (static_cast<int64_t>(ids.size()) > cache_->capacity())
+        fail(HFK_E_CONTEXT_FULL, "the prompt is " + std::to_string(ids.size()) +
+                                     " tokens but the context holds " +
+                                     std::to_string(cache_->capacity()));
+
+    size_t common = 0;
+    while (common < tokens_.size() && common < ids.size() && tokens_[common] == ids[common])
+        ++common;
+    if (common == ids.size()) --common;  // the last token must run again to give logits
+    result.n_prompt_tokens = static_cast<int32_t>(ids.size());
+    result.n_reused_tokens = static_cast<int32_t>(common);
+
+    cache_->truncate(static_cast<int32_t>(common));
+    tokens_.resize(common);
+    const std::span<const int32_t> suffix(ids.data() + common, ids.size() - common);
+    net.forward(*cache_, suffix, logits_.data(), false, n_threads_);
+    tokens_.assign(ids.begin(), ids.end());
+    conversation_ = std::move(full);
+    const auto t_prefilled = Clock::now();
+    result.prefill_tokens_per_s =
+        static_cast<double>(suffix.size()) / std::max(1e-9, ms_between(t_start, t_prefilled) / 1e3);
+
+    Sampler sampler(opts.sampler);
+    DecodeStream stream(model_->tokenizer, /*skip_special_tokens=*/true);
+    TextEmitter emitter(opts.stop_strings);
+    std::vector<int32_t> &generated = result.tokens;
+    Clock::time_point t_first{};
+
+    auto release = [&](const std::string &piece) -> bool {
+        if (piece.empty()) return false;
+        text += piece;
+        return on_piece && on_piece(piece);
+    };
+    auto finish = [&](int32_t reason) {
+        if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK) {
+            std::string rest = emitter.push(stream.flush());
+            rest += emitter.finish();
+            if (release(rest) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
+        }
+        conversation_ += text;
+        last_tokens_ = generated;
+        result.stop_reason = reason;
+        result.n_generated_tokens = static_cast<int32_t>(generated.size());
+        const auto t_end = Clock::now();
+        if (!generated.empty()) {
+            result.time_to_first_token_ms = ms_between(t_start, t_first);
+            const double decode_s = ms_between(t_first, t_end) / 1e3;
+            if (generated.size() > 1 && decode_s > 0)
+                result.decode_tokens_per_s = static_cast<double>(generated.size() - 1) / decode_s;
+        }
+    };
+
+    if (opts.max_new_tokens == 0) {
+        finish(HFK_STOP_MAX_TOKENS);
+        return;
+    }
+    for (;;) {
+        if (cancel.load(std::memory_order_relaxed)) {
+            finish(HFK_STOP_CANCELLED);
+            fail(HFK_E_CANCELLED, "generation cancelled after " +
+                                      std::to_string(generated.size()) + " tokens");
+        }
+        if (has_non_finite(logits_))
+            fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
+                                    std::to_string(tokens_.size()) +
+                                    " (the weights may contain NaN/Inf)");
+        const int32_t id = sampler.sample(logits_, tokens_, generated);
+        if (generated.empty()) t_first = Clock::now();
+        if (!opts.ignore_eos && model_->is_eos(id)) {
+            finish(HFK_STOP_EOS);
+            return;
+        }
+        generated.push_back(id);
+        if (release(emitter.push(stream.step(id)))) {
+            finish(HFK_STOP_CALLBACK);
+            return;
+        }
+        if (emitter.stopped()) {
+            finish(HFK_STOP_STRING);
+            return;
+        }
+        if (static_cast<int32_t>(generated.size()) >= opts.max_new_tokens) {
+            finish(HFK_STOP_MAX_TOKENS);
+            return;
+        }
+        if (static_cast<int64_t>(tokens_.size()) >= cache_->capacity()) {
+            finish(HFK_STOP_CONTEXT_FULL);
+            return;
+        }
+        const int32_t one[1] = {id};
+        net.forward(*cache_, std::span<const int32_t>(one, 1), logits_.data(), false, n_threads_);
+        tokens_.push_back(id);
+    }
+}
+
+}  // namespace hfk

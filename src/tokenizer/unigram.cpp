@@ -1,0 +1,167 @@
+// The Unigram model (SentencePiece unigram, e.g. T5): the Viterbi path of highest total score
+// over all segmentations into vocabulary pieces. A character no piece covers becomes an unknown
+// node scored min_score - 10 (SentencePiece's kUnkPenalty); consecutive unknowns are fused.
+#include <cmath>
+
+#include "tokenizer/json_util.h"
+#include "tokenizer/models.h"
+#include "tokenizer/utf8.h"
+#include "tokenizer/vocab.h"
+
+namespace hfk::tok {
+
+namespace {
+
+class Unigram final : public Model {
+  public:
+    Unigram(const json &j, const std::string &where) {
+        const json &vocab = field(j, "vocab", where);
+        if (!vocab.is_array()) bad(where + ".vocab", "expected an array of [piece, score]");
+        scores_.reserve(vocab.size());
+        vocab_.reserve(vocab.size());
+        for (size_t i = 0; i < vocab.size(); ++i) {
+            const json &e = vocab[i];
+            std::string at = where + ".vocab[" + std::to_string(i) + "]";
+            if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
+                bad(at, "expected [piece, score]");
+            double score = e[1].get<double>();
+            if (!std::isfinite(score)) bad(at, "score is not finite");
+            const std::string &piece = e[0].get_ref<const std::string &>();
+            vocab_.add(piece, int64_t(i), at);
+            scores_.push_back(score);
+            min_score_ = std::min(min_score_, score);
+            max_len_ = std::max(max_len_, piece.size());
+        }
+        if (has(j, "unk_id")) {
+            int64_t u = opt_int(j, "unk_id", where, -1);
+            if (u < 0 || size_t(u) >= scores_.size()) bad(where + ".unk_id", "out of range");
+            unk_id_ = int32_t(u);
+        }
+        byte_fallback_ = opt_bool(j, "byte_fallback", where, false);
+    }
+
+    void tokenize(std::string_view s, std::vector<int32_t> &out, WordCache *) const override {
+        if (s.empty()) return;
+        const double unk_score = min_score_ - 10.0;
+        struct Node {
+            int32_t id = -1;
+            double score = 0;
+            size_t start = SIZE_MAX;  // SIZE_MAX: not reached yet
+        };
+        std::vector<Node> best(s.size() + 1);
+        best[0].start = 0;
+        for (size_t at = 0; at < s.size();) {
+            size_t n = utf8::valid_len(s, at);
+            size_t char_end = at + (n ? n : 1);
+            if (best[at].start == SIZE_MAX) {
+                at = char_end;
+                continue;
+            }
+            double base = best[at].score;
+            bool single = false;
+            for (size_t end = char_end; end <= s.size() && end - at <= max_len_;) {
+                int32_t id = vocab_.find(s.substr(at, end - at));
+                if (id >= 0) {
+                    double cand = base + scores_[size_t(id)];
+                    Node &t = best[end];
+                    if (t.start == SIZE_MAX || cand > t.score) t = {id, cand, at};
+                    if (end == char_end) single = true;
+                }
+                if (end == s.size()) break;
+                size_t m = utf8::valid_len(s, end);
+                end += m ? m : 1;
+            }
+            if (!single) {
+                double cand = base + unk_score;
+                Node &t = best[char_end];
+                if (t.start == SIZE_MAX || cand > t.score) t = {unk_id_, cand, at};
+            }
+            at = char_end;
+        }
+        // Backtrack, then fuse runs of unknowns.
+        std::vector<std::pair<size_t, size_t>> spans;
+        std::vector<int32_t> ids;
+        for (size_t end = s.size(); end > 0;) {
+            const Node &nd = best[end];
+            if (nd.start == SIZE_MAX || nd.start >= end) return;  // unreachable by construction
+            spans.push_back({nd.start, end});
+            ids.push_back(nd.id);
+            end = nd.start;
+        }
+        for (size_t k = ids.size(); k-- > 0;) {
+            size_t a = spans[k].first, b = spans[k].second;
+            if (ids[k] == unk_id_) {
+                while (k > 0 && ids[k - 1] == unk_id_) b = spans[--k].second;
+            }
+            emit(s.substr(a, b - a), out);
+        }
+    }
+
+    int32_t token_to_id(std::string_view t) const override { return vocab_.find(t); }
+    const std::string *id_to_token(int32_t id) const override { return vocab_.token(id); }
+    int32_t max_id() const override { return vocab_.max_id(); }
+    int32_t unk_id() const override { return unk_id_; }
+
+  private:
+    Vocab vocab_;
+    std::vector<double> scores_;
+    double min_score_ = 0;
+    size_t max_len_ = 1;
+    int32_t unk_id_ = -1;
+    bool byte_fallback_ = false;
+
+    void emit(std::string_view piece, std::vector<int32_t> &out) const {
+        int32_t id = vocab_.find(piece);
+        if (id >= 0) {
+            out.push_back(id);
+            return;
+        }
+        if (byte_fallback_) {
+            std::vector<int32_t> bytes;
+            static const char *hex = "0123456789ABCDEF";
+            for (unsigned char b : piece) {
+                char name[7] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>', 0};
+                int32_t bid = vocab_.find(name);
+                if (bid < 0) break;
+                bytes.push_back(bid);
+            }
+            if (bytes.size() == piece.size()) {
+                out.insert(out.end(), bytes.begin(), bytes.end());
+                return;
+            }
+        }
+        if (unk_id_ < 0)
+            fail(HFK_E_FORMAT, "tokenizer.json: model.unk_id is missing but the input needs it");
+        out.push_back(unk_id_);
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_unigram(const json &j, const std::string &where) {
+    return std::make_unique<Unigram>(j, where);
+}
+
+std::unique_ptr<Model> make_model(const json &j) {
+    const std::string where = "model";
+    if (!j.is_object()) bad(where, "expected an object");
+    // Old files omit the type; the fields tell the model apart as the Rust deserializer does.
+    std::string type = opt_string(j, "type", where, "");
+    if (type.empty()) {
+        if (has(j, "merges"))
+            type = "BPE";
+        else if (has(j, "vocab") && j.at("vocab").is_array())
+            type = "Unigram";
+        else if (has(j, "continuing_subword_prefix") || has(j, "max_input_chars_per_word"))
+            type = "WordPiece";
+        else
+            type = "WordLevel";
+    }
+    if (type == "BPE") return make_bpe(j, where);
+    if (type == "WordPiece") return make_wordpiece(j, where);
+    if (type == "WordLevel") return make_wordlevel(j, where);
+    if (type == "Unigram") return make_unigram(j, where);
+    fail(HFK_E_UNSUPPORTED, "tokenizer.json: model: unsupported model type '" + type + "'");
+}
+
+}  // namespace hfk::tok

@@ -1,0 +1,126 @@
+// Helpers for tests that drive hfkit through its public C API only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "hfkit/hfkit.h"
+
+namespace hfk_api_test {
+
+inline std::filesystem::path shared_dir() {
+    const char *env = std::getenv("HFK_SHARED_DIR");
+    return env ? env : HFK_TEST_SHARED_DIR;
+}
+
+inline std::filesystem::path source_dir() {
+    const char *env = std::getenv("HFK_SOURCE_DIR");
+    return env ? env : HFK_TEST_SOURCE_DIR;
+}
+
+inline std::filesystem::path default_model() { return source_dir() / "models/aidreams260K"; }
+
+inline nlohmann::json read_json(const std::filesystem::path &p) {
+    std::ifstream in(p);
+    if (!in) throw std::runtime_error("cannot read " + p.string());
+    return nlohmann::json::parse(in);
+}
+
+struct ModelDeleter {
+    void operator()(hfk_model *m) const { hfk_model_free(m); }
+};
+struct SessionDeleter {
+    void operator()(hfk_session *s) const { hfk_session_free(s); }
+};
+using ModelPtr = std::unique_ptr<hfk_model, ModelDeleter>;
+using SessionPtr = std::unique_ptr<hfk_session, SessionDeleter>;
+
+inline ModelPtr load(const std::filesystem::path &dir, int32_t n_threads = 1) {
+    hfk_load_params lp;
+    HFK_LOAD_PARAMS_INIT(&lp);
+    lp.n_threads = n_threads;
+    hfk_model *m = nullptr;
+    const hfk_status s = hfk_model_load(&m, dir.c_str(), &lp);
+    EXPECT_EQ(s, HFK_OK) << dir << ": " << hfk_last_error_message();
+    return ModelPtr(m);
+}
+
+inline SessionPtr session(hfk_model *m, int32_t n_threads = 0) {
+    hfk_session_params sp;
+    HFK_SESSION_PARAMS_INIT(&sp);
+    sp.n_threads = n_threads;
+    hfk_session *s = nullptr;
+    EXPECT_EQ(hfk_session_create(&s, m, &sp), HFK_OK) << hfk_last_error_message();
+    return SessionPtr(s);
+}
+
+inline hfk_gen_params greedy(int32_t max_new_tokens) {
+    hfk_gen_params p;
+    HFK_GEN_PARAMS_INIT(&p);
+    p.max_new_tokens = max_new_tokens;
+    p.temperature = 0.0f;
+    p.ignore_eos = 1;
+    return p;
+}
+
+inline std::vector<int32_t> last_tokens(hfk_session *s) {
+    int64_t n = 0;
+    const hfk_status first = hfk_session_last_tokens(s, nullptr, 0, &n);
+    EXPECT_EQ(first, n == 0 ? HFK_OK : HFK_E_BUFFER_TOO_SMALL);
+    std::vector<int32_t> ids(static_cast<size_t>(n < 0 ? -n : n));
+    EXPECT_EQ(hfk_session_last_tokens(s, ids.data(), static_cast<int64_t>(ids.size()), &n), HFK_OK);
+    return ids;
+}
+
+// Generates and returns the text; the ids go to *ids when given.
+inline std::string generate(hfk_session *s, const std::string &prompt, const hfk_gen_params &p,
+                            std::vector<int32_t> *ids = nullptr, hfk_status expect = HFK_OK) {
+    char *text = nullptr;
+    const hfk_status st = hfk_session_generate(s, prompt.c_str(), &p, nullptr, nullptr, &text,
+                                               nullptr);
+    EXPECT_EQ(st, expect) << hfk_last_error_message();
+    std::string out = text ? text : "";
+    hfk_free(text);
+    if (ids) *ids = last_tokens(s);
+    return out;
+}
+
+inline std::vector<int32_t> tokenize(const hfk_tokenizer *tok, const std::string &text,
+                                     bool add_special) {
+    int64_t n = 0;
+    const hfk_status s = hfk_tokenize(tok, text.data(), text.size(), add_special, nullptr, 0, &n);
+    EXPECT_EQ(s, n == 0 ? HFK_OK : HFK_E_BUFFER_TOO_SMALL);
+    std::vector<int32_t> ids(static_cast<size_t>(n < 0 ? -n : n));
+    EXPECT_EQ(hfk_tokenize(tok, text.data(), text.size(), add_special, ids.data(),
+                           static_cast<int64_t>(ids.size()), &n),
+              HFK_OK);
+    return ids;
+}
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/hfkit-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+// A checkpoint directory assembled from links: the model's files plus a tokenizer from elsewhere.
+inline void link_all(const std::filesystem::path &from, const std::filesystem::path &to) {
+    for (const auto &e : std::filesystem::directory_iterator(from))
+        std::filesystem::create_symlink(e.path(), to / e.path().filename());
+}
+
+}  // namespace hfk_api_test

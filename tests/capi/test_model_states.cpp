@@ -1,0 +1,316 @@
+// One handle from model id to ready (issue 7), through the public C API against the local Hub:
+// the state sequence, failures, shared weights, prepare joining, free at any time, and the
+// memory check.
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "../hub/hub_server_fixture.h"
+#include "hfkit/hfkit.h"
+
+namespace {
+
+using hfk_test::HubServer;
+using hfk_test::HubServerTest;
+
+struct Recorder {
+    std::mutex mu;
+    std::vector<hfk_model_status> events;
+};
+
+int32_t record(const hfk_model_status *s, void *ud) {
+    auto *r = static_cast<Recorder *>(ud);
+    std::lock_guard lock(r->mu);
+    r->events.push_back(*s);
+    return 0;
+}
+
+class ModelStates : public HubServerTest {
+protected:
+    hfk_hub_params hub() {
+        hfk_hub_params h;
+        HFK_HUB_PARAMS_INIT(&h);
+        endpoint_ = server->endpoint;
+        cache_dir_ = (cache.path / "hub").string();
+        h.endpoint = endpoint_.c_str();
+        h.cache_dir = cache_dir_.c_str();
+        h.token = "";
+        return h;
+    }
+    // Opens without blocking and waits; returns the final status.
+    hfk_status open_and_wait(const std::string &id, Recorder *rec, hfk_model **out,
+                             const hfk_hub_params *hp = nullptr) {
+        hfk_hub_params h = hp ? *hp : hub();
+        hfk_load_params lp;
+        HFK_LOAD_PARAMS_INIT(&lp);
+        lp.hub = &h;
+        lp.n_threads = 1;
+        lp.on_state = rec ? record : nullptr;
+        lp.state_user_data = rec;
+        EXPECT_EQ(hfk_model_open(out, id.c_str(), &lp), HFK_OK) << hfk_last_error_message();
+        return hfk_model_wait(*out, 60000);
+    }
+    std::string endpoint_, cache_dir_;
+};
+
+// Mappings of files under `dir_part` in this process (one per mmap of a checkpoint file).
+int mappings_of(const std::string &path_part) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    int n = 0;
+    while (std::getline(maps, line))
+        if (line.find(path_part) != std::string::npos) ++n;
+    return n;
+}
+
+TEST_F(ModelStates, DownloadAndLoadGoThroughEveryStateInOrder) {
+    Recorder rec;
+    hfk_model *m = nullptr;
+    ASSERT_EQ(open_and_wait("hfkit-test/aidreams260K", &rec, &m), HFK_OK)
+        << hfk_last_error_message();
+    std::vector<int32_t> states;
+    int64_t last_bytes = -1;
+    double last_fraction = -1;
+    for (const auto &e : rec.events) {
+        if (states.empty() || states.back() != e.state) states.push_back(e.state);
+        if (e.state == HFK_MODEL_DOWNLOADING) {
+            EXPECT_GE(e.bytes_done, last_bytes) << "download progress went backwards";
+            last_bytes = e.bytes_done;
+        }
+        if (e.state == HFK_MODEL_LOADING) {
+            EXPECT_GE(e.load_fraction, last_fraction);
+            last_fraction = e.load_fraction;
+        }
+    }
+    const std::vector<int32_t> want = {HFK_MODEL_PENDING, HFK_MODEL_DOWNLOADING, HFK_MODEL_LOADING,
+                                       HFK_MODEL_READY};
+    EXPECT_EQ(states, want);
+    EXPECT_GT(last_bytes, 900000) << "the weights (~0.9 MB) were not counted";
+    hfk_model_status st;
+    HFK_MODEL_STATUS_INIT(&st);
+    ASSERT_EQ(hfk_model_get_status(m, &st), HFK_OK);
+    EXPECT_EQ(st.state, HFK_MODEL_READY);
+    EXPECT_STREQ(hfk_model_architecture(m), "llama");
+
+    // It generates.
+    hfk_session *s = nullptr;
+    ASSERT_EQ(hfk_session_create(&s, m, nullptr), HFK_OK);
+    hfk_gen_params p;
+    HFK_GEN_PARAMS_INIT(&p);
+    p.max_new_tokens = 6;
+    char *text = nullptr;
+    ASSERT_EQ(hfk_session_generate(s, "", &p, nullptr, nullptr, &text, nullptr), HFK_OK);
+    EXPECT_EQ(std::string(text).rfind("\"Echoes", 0), 0u) << text;
+    hfk_free(text);
+    hfk_session_free(s);
+    hfk_model_free(m);
+}
+
+struct FailureCase {
+    const char *repo;
+    hfk_status status;
+    const char *message_part;
+};
+
+TEST_F(ModelStates, FailuresEndInFailedWithStatusAndMessage) {
+    const FailureCase cases[] = {
+        {"hfkit-test/missing", HFK_E_NOT_FOUND, "hfkit-test/missing"},
+        {"hfkit-test/gated", HFK_E_GATED, ""},
+        {"hfkit-test/corrupt", HFK_E_CHECKSUM, "model.safetensors"},
+    };
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.repo);
+        Recorder rec;
+        hfk_model *m = nullptr;
+        EXPECT_EQ(open_and_wait(c.repo, &rec, &m), c.status) << hfk_last_error_message();
+        hfk_model_status st;
+        HFK_MODEL_STATUS_INIT(&st);
+        ASSERT_EQ(hfk_model_get_status(m, &st), HFK_OK);
+        EXPECT_EQ(st.state, HFK_MODEL_FAILED);
+        EXPECT_EQ(st.error, c.status);
+        EXPECT_NE(std::string(hfk_model_error_message(m)).find(c.message_part), std::string::npos)
+            << hfk_model_error_message(m);
+        ASSERT_FALSE(rec.events.empty());
+        EXPECT_EQ(rec.events.back().state, HFK_MODEL_FAILED);
+        EXPECT_EQ(hfk_session_create(nullptr, m, nullptr), HFK_E_INVALID_ARG);
+        hfk_session *s = nullptr;
+        EXPECT_EQ(hfk_session_create(&s, m, nullptr), HFK_E_STATE);
+        hfk_model_free(m);
+    }
+}
+
+TEST_F(ModelStates, UnsupportedArchitectureFails) {
+    hfk_test::TempDir dir;
+    const auto src = std::filesystem::path(hfk_test::source_dir()) / "models/aidreams260K";
+    for (const auto &e : std::filesystem::directory_iterator(src))
+        std::filesystem::copy(e.path(), dir.path / e.path().filename());
+    auto cfg = nlohmann::json::parse(std::ifstream(dir.path / "config.json"));
+    cfg["model_type"] = "mamba";
+    cfg["architectures"] = {"MambaForCausalLM"};
+    std::ofstream(dir.path / "config.json") << cfg.dump();
+    Recorder rec;
+    hfk_model *m = nullptr;
+    EXPECT_EQ(open_and_wait(dir.path.string(), &rec, &m), HFK_E_UNSUPPORTED);
+    EXPECT_NE(std::string(hfk_model_error_message(m)).find("mamba"), std::string::npos)
+        << hfk_model_error_message(m);
+    EXPECT_NE(std::string(hfk_model_error_message(m)).find("llama"), std::string::npos)
+        << "the message should list the supported types";
+    hfk_model_free(m);
+}
+
+TEST_F(ModelStates, TwoThreadsOpeningOneModelDownloadAndLoadOnce) {
+    hfk_model *a = nullptr, *b = nullptr;
+    hfk_status sa = HFK_E_INTERNAL, sb = HFK_E_INTERNAL;
+    std::thread ta([&] { sa = open_and_wait("hfkit-test/aidreams260K", nullptr, &a); });
+    std::thread tb([&] { sb = open_and_wait("hfkit-test/aidreams260K", nullptr, &b); });
+    ta.join();
+    tb.join();
+    ASSERT_EQ(sa, HFK_OK);
+    ASSERT_EQ(sb, HFK_OK);
+    EXPECT_EQ(server->count("cdn", "GET"), 1)  // the only LFS file: model.safetensors
+        << "the weights were downloaded more than once";
+    // One load: the blob is mapped once in this process, shared by both handles.
+    const std::string blobs = (cache.path / "hub/models--hfkit-test--aidreams260K/blobs").string();
+    EXPECT_EQ(mappings_of(blobs), 1);
+    hfk_model_free(a);
+    EXPECT_EQ(mappings_of(blobs), 1) << "freeing one handle unmapped the other's weights";
+    hfk_model_free(b);
+    EXPECT_EQ(mappings_of(blobs), 0) << "the weights stayed mapped after the last handle went";
+}
+
+TEST_F(ModelStates, PrepareJoinsAPrepareInProgressAndTheSecondDownloadsNothing) {
+    hfk_hub_params h = hub();
+    char *dir_a = nullptr, *dir_b = nullptr;
+    hfk_status sa = HFK_E_INTERNAL, sb = HFK_E_INTERNAL;
+    std::thread ta([&] { sa = hfk_prepare("hfkit-test/slow", &h, &dir_a); });
+    std::thread tb([&] { sb = hfk_prepare("hfkit-test/slow", &h, &dir_b); });
+    ta.join();
+    tb.join();
+    ASSERT_EQ(sa, HFK_OK) << hfk_last_error_message();
+    ASSERT_EQ(sb, HFK_OK);
+    EXPECT_STREQ(dir_a, dir_b);
+    EXPECT_EQ(server->count("cdn", "GET"), 1);  // the only LFS file: model.safetensors
+    hfk_free(dir_a);
+    hfk_free(dir_b);
+    server->clear_log();
+    char *again = nullptr;
+    ASSERT_EQ(hfk_prepare("hfkit-test/slow", &h, &again), HFK_OK);
+    hfk_free(again);
+    EXPECT_EQ(server->count("cdn", "GET"), 0) << "a complete snapshot was downloaded again";
+    int32_t yes = 0;
+    ASSERT_EQ(hfk_is_downloaded("hfkit-test/slow", &h, &yes), HFK_OK);
+    EXPECT_EQ(yes, 1);
+}
+
+TEST_F(ModelStates, FreeDuringDownloadAndDuringLoadRepeatedly) {
+    hfk_hub_params h = hub();
+    for (int i = 0; i < 12; ++i) {
+        hfk_load_params lp;
+        HFK_LOAD_PARAMS_INIT(&lp);
+        lp.hub = &h;
+        hfk_model *m = nullptr;
+        ASSERT_EQ(hfk_model_open(&m, "hfkit-test/slow", &lp), HFK_OK);
+        std::this_thread::sleep_for(std::chrono::milliseconds(i * 7));
+        hfk_model_free(m);  // mid-download: stops, leaves a resumable partial file
+    }
+    const auto local = std::filesystem::path(hfk_test::source_dir()) / "models/aidreams260K";
+    for (int i = 0; i < 12; ++i) {
+        hfk_model *m = nullptr;
+        Recorder rec;
+        hfk_load_params lp;
+        HFK_LOAD_PARAMS_INIT(&lp);
+        lp.on_state = record;
+        lp.state_user_data = &rec;
+        ASSERT_EQ(hfk_model_open(&m, local.c_str(), &lp), HFK_OK);
+        if (i % 3 == 1) std::this_thread::sleep_for(std::chrono::microseconds(200 * i));
+        hfk_model_free(m);  // no callback may run after this returns
+        const size_t seen = rec.events.size();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        EXPECT_EQ(rec.events.size(), seen) << "a state callback ran after hfk_model_free";
+    }
+    // The interrupted downloads did not poison the cache: a full prepare still works.
+    char *dir = nullptr;
+    EXPECT_EQ(hfk_prepare("hfkit-test/slow", &h, &dir), HFK_OK) << hfk_last_error_message();
+    hfk_free(dir);
+}
+
+struct SelfFree {
+    std::atomic<hfk_model *> model{nullptr};  // published once hfk_model_open has returned
+    std::atomic<bool> freed{false};
+};
+
+TEST_F(ModelStates, FreeFromInsideTheStateCallback) {
+    SelfFree ctx;
+    hfk_hub_params h = hub();
+    hfk_load_params lp;
+    HFK_LOAD_PARAMS_INIT(&lp);
+    lp.hub = &h;
+    lp.on_state = [](const hfk_model_status *s, void *ud) -> int32_t {
+        auto *c = static_cast<SelfFree *>(ud);
+        if (s->state != HFK_MODEL_DOWNLOADING || c->freed) return 0;
+        for (int i = 0; i < 2000 && c->model.load() == nullptr; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (c->model.load() && !c->freed.exchange(true)) hfk_model_free(c->model.load());
+        return 0;
+    };
+    lp.state_user_data = &ctx;
+    // The callback may run before hfk_model_open returns: it waits for the handle.
+    hfk_model *m = nullptr;
+    ASSERT_EQ(hfk_model_open(&m, "hfkit-test/slow", &lp), HFK_OK);
+    ctx.model = m;
+    for (int i = 0; i < 200 && !ctx.freed; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(ctx.freed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the worker wind down
+}
+
+TEST_F(ModelStates, MemoryCheckRefusesAModelTooLargeForThisMachine) {
+    hfk_test::TempDir dir;
+    const auto src = std::filesystem::path(hfk_test::source_dir()) / "models/aidreams260K";
+    for (const auto &e : std::filesystem::directory_iterator(src))
+        std::filesystem::copy(e.path(), dir.path / e.path().filename());
+    auto cfg = nlohmann::json::parse(std::ifstream(dir.path / "config.json"));
+    // A KV cache of 2 x 200 layers x 32 heads x 128 x 1M positions x 4 bytes: terabytes.
+    cfg["hidden_size"] = 4096;
+    cfg["num_attention_heads"] = 32;
+    cfg["num_key_value_heads"] = 32;
+    cfg["num_hidden_layers"] = 200;
+    cfg["max_position_embeddings"] = 1 << 20;
+    std::ofstream(dir.path / "config.json") << cfg.dump();
+    hfk_model *m = nullptr;
+    EXPECT_EQ(hfk_model_load(&m, dir.path.c_str(), nullptr), HFK_E_RESOURCE);
+    const std::string msg = hfk_last_error_message();
+    EXPECT_NE(msg.find("needs about"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("available"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("MiB"), std::string::npos) << msg;
+    // The override skips the check (and the mismatched weights then fail the load itself).
+    hfk_load_params lp;
+    HFK_LOAD_PARAMS_INIT(&lp);
+    lp.skip_resource_check = 1;
+    EXPECT_EQ(hfk_model_load(&m, dir.path.c_str(), &lp), HFK_E_FORMAT) << hfk_last_error_message();
+}
+
+TEST_F(ModelStates, RemovingAModelInUseIsRefusedUnlessForced) {
+    hfk_model *m = nullptr;
+    ASSERT_EQ(open_and_wait("hfkit-test/aidreams260K", nullptr, &m), HFK_OK);
+    hfk_hub_params h = hub();
+    uint64_t bytes = 0;
+    ASSERT_EQ(hfk_disk_usage("hfkit-test/aidreams260K", &h, &bytes), HFK_OK);
+    EXPECT_GT(bytes, 900000u);
+    EXPECT_EQ(hfk_remove_from_disk("hfkit-test/aidreams260K", &h, 0), HFK_E_IN_USE);
+    char *json = nullptr;
+    ASSERT_EQ(hfk_downloaded_models(&h, &json), HFK_OK);
+    const auto listing = nlohmann::json::parse(json);
+    hfk_free(json);
+    ASSERT_EQ(listing.size(), 1u);
+    EXPECT_EQ(listing[0]["repo_id"], "hfkit-test/aidreams260K");
+    hfk_model_free(m);
+    EXPECT_EQ(hfk_remove_from_disk("hfkit-test/aidreams260K", &h, 0), HFK_OK)
+        << hfk_last_error_message();
+    int32_t yes = 1;
+    ASSERT_EQ(hfk_is_downloaded("hfkit-test/aidreams260K", &h, &yes), HFK_OK);
+    EXPECT_EQ(yes, 0);
+    EXPECT_EQ(hfk_remove_from_disk("hfkit-test/aidreams260K", &h, 0), HFK_E_NOT_FOUND);
+}
+
+}  // namespace

@@ -1,0 +1,44 @@
+"""Shared fixtures: where the shared data is, the default model, and the reference outputs."""
+
+import json
+import os
+import pathlib
+
+import pytest
+
+SOURCE_DIR = pathlib.Path(
+    os.environ.get("HFK_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2])
+)
+SHARED_DIR = pathlib.Path(os.environ.get("HFK_SHARED_DIR", SOURCE_DIR.parent / "shared"))
+DEFAULT_MODEL = SOURCE_DIR / "models" / "aidreams260K"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running (leak loop, Ctrl-C)")
+
+
+@pytest.fixture(scope="session")
+def hfkit():
+    import hfkit as module
+
+    return module
+
+
+@pytest.fixture(scope="session")
+def model_dir():
+    assert (DEFAULT_MODEL / "config.json").is_file(), f"default model missing: {DEFAULT_MODEL}"
+    return DEFAULT_MODEL
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference greedy continuation from BOS of the default model (ids)."""
+    path = SHARED_DIR / "reference" / "forward" / "aidreams260K" / "forward_bos_f32.json"
+    data = json.loads(path.read_text())
+    return data["greedy"]
+
+
+@pytest.fixture()
+def model(hfkit, model_dir):
+    with hfkit.Model.from_pretrained(model_dir, n_threads=1) as m:
+        yield m

@@ -1,0 +1,91 @@
+"""Hub functions against the local Hub of tests/hub/hub_server.py (loopback, no network)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SHARED_DIR, SOURCE_DIR
+
+TOKEN_OK = "hf_hfkitTestTokenValidAAAAAAAAAAAAAAAAAAAA"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    server = SOURCE_DIR / "tests" / "hub" / "hub_server.py"
+    proc = subprocess.Popen([sys.executable, str(server), "--shared-dir", str(SHARED_DIR)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line, "hub_server.py did not start"
+        yield f"http://127.0.0.1:{json.loads(line)['port']}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture()
+def cache(tmp_path):
+    d = tmp_path / "hub-cache"
+    d.mkdir()
+    return d
+
+
+def test_from_pretrained_downloads_and_generates(hfkit, endpoint, cache, reference):
+    seen = []
+    with hfkit.Model.from_pretrained("hfkit-test/aidreams260K", cache_dir=cache,
+                                     endpoint=endpoint, token="", on_progress=seen.append) as m:
+        r = m.generate_result("", max_new_tokens=len(reference))
+    assert r.tokens == reference
+    assert any(p.phase == "downloading" for p in seen)
+    assert hfkit.is_downloaded("hfkit-test/aidreams260K", cache_dir=cache)
+
+
+def test_prepare_and_manage_the_cache(hfkit, endpoint, cache):
+    snapshot = hfkit.prepare("hfkit-test/aidreams260K", cache_dir=cache, endpoint=endpoint,
+                             token="")
+    assert (cache / "models--hfkit-test--aidreams260K").is_dir()
+    assert snapshot.startswith(str(cache))
+    assert hfkit.is_downloaded("hfkit-test/aidreams260K", cache_dir=cache)
+    used = hfkit.disk_usage("hfkit-test/aidreams260K", cache_dir=cache)
+    assert used > 100_000
+    assert hfkit.disk_usage(cache_dir=cache) == used
+    models = hfkit.downloaded_models(cache_dir=cache)
+    assert [m["repo_id"] for m in models] == ["hfkit-test/aidreams260K"]
+    hfkit.remove_from_disk("hfkit-test/aidreams260K", cache_dir=cache)
+    assert not hfkit.is_downloaded("hfkit-test/aidreams260K", cache_dir=cache)
+    assert hfkit.downloaded_models(cache_dir=cache) == []
+
+
+def test_hub_errors(hfkit, endpoint, cache):
+    with pytest.raises(hfkit.NotFoundError) as info:
+        hfkit.prepare("hfkit-test/missing", cache_dir=cache, endpoint=endpoint, token="")
+    assert info.value.status == -6
+    with pytest.raises(hfkit.GatedRepoError) as info:
+        hfkit.prepare("hfkit-test/gated", cache_dir=cache, endpoint=endpoint, token="")
+    assert info.value.status == -15
+    assert isinstance(info.value, hfkit.AuthError)
+    with pytest.raises(hfkit.AuthError):
+        hfkit.prepare("hfkit-test/aidreams260K", cache_dir=cache, endpoint=endpoint,
+                      token="hf_wrong")
+    with pytest.raises(hfkit.ChecksumError) as info:
+        hfkit.prepare("hfkit-test/corrupt", cache_dir=cache, endpoint=endpoint, token="")
+    assert info.value.status == -7
+    # With the right token the private repository is served.
+    assert hfkit.prepare("hfkit-test/private", cache_dir=cache, endpoint=endpoint,
+                         token=TOKEN_OK)
+
+
+def test_progress_cancels_a_download(hfkit, endpoint, cache):
+    with pytest.raises(hfkit.CancelledError):
+        hfkit.prepare("hfkit-test/aidreams260K", cache_dir=cache, endpoint=endpoint, token="",
+                      on_progress=lambda p: p.phase == "downloading")
+
+
+def test_open_from_the_hub(hfkit, endpoint, cache):
+    with hfkit.Model.open("hfkit-test/aidreams260K", cache_dir=cache, endpoint=endpoint,
+                          token="") as m:
+        assert m.wait(timeout=120)
+        assert m.state == "ready"
+        assert m.generate("", max_new_tokens=3)
