@@ -29,7 +29,7 @@ cmake --build build/asan -j "$jobs"
 
 echo "== ThreadSanitizer (concurrency tests) =="
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=ON -DHFK_WERROR=ON \
-    -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DHFK_BUILD_EXAMPLES=OFF \
+    -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
