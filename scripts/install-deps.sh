@@ -5,10 +5,14 @@ packages=(
     cmake ninja-build g++ clang pkg-config git
     libcurl4-openssl-dev libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libssl-dev
     libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-venv
-    python3-pip python3-setuptools python3-wheel mypy cargo
+    python3-pip python3-setuptools python3-wheel mypy
     libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
-    nodejs npm tmux curl
+    tmux curl
 )
+# Node.js (npm interop tests) and cargo (the Rust example) may come from elsewhere on a machine
+# (NodeSource, rustup); install Debian's only when the command is missing.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || packages+=(cargo)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
