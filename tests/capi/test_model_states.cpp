@@ -250,7 +250,9 @@ TEST_F(ModelStates, FreeFromInsideTheStateCallback) {
         if (s->state != HFK_MODEL_DOWNLOADING || c->freed) return 0;
         for (int i = 0; i < 2000 && c->model.load() == nullptr; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        if (c->model.load() && !c->freed.exchange(true)) hfk_model_free(c->model.load());
+        // Read everything needed from *c before publishing `freed`: the test may end right after.
+        hfk_model *m = c->model.load();
+        if (m && !c->freed.exchange(true)) hfk_model_free(m);
         return 0;
     };
     lp.state_user_data = &ctx;
