@@ -19,7 +19,7 @@ cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DHFK_WERROR=ON \
     -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/ci -j "$jobs"
-(cd build/ci && ctest -j "$jobs" --output-on-failure --timeout 600)
+(cd build/ci && ctest -j "$jobs" --output-on-failure --timeout 300)
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON -DHFK_WERROR=ON \
@@ -27,13 +27,13 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON -DH
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/asan -j "$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest -j "$jobs" --output-on-failure --timeout 900 -LE "slow|python|abi|nosan")
+    ctest -j "$jobs" --output-on-failure --timeout 400 -LE "slow|python|abi|nosan")
 
-echo "== ThreadSanitizer (concurrency tests) =="
+echo "== ThreadSanitizer (concurrency and model-state tests) =="
 # Selected by name: gtest_discover_tests keeps only the first of a test's labels.
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=ON -DHFK_WERROR=ON \
     -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    ctest -j "$jobs" --output-on-failure --timeout 600 -R '^Concurrency\.')
+    ctest -j "$jobs" --output-on-failure --timeout 300 -R '^(Concurrency|ModelStates)\.')

@@ -19,7 +19,10 @@ struct Job {
     uint64_t progress_version = 0;
     bool done = false;
     hub::Snapshot result;
-    std::exception_ptr error;
+    // A failure as a status and message, not an exception_ptr: each waiter throws its own copy,
+    // so no exception object is shared between threads.
+    int32_t error_status = HFK_OK;
+    std::string error_message;
     int waiters = 0;
     std::atomic<bool> cancel{false};
 };
@@ -55,11 +58,19 @@ void run_job(std::shared_ptr<Job> job, std::string repo_id, hub::Options opts, s
         return false;
     };
     hub::Snapshot snap;
-    std::exception_ptr err;
+    int32_t err = HFK_OK;
+    std::string message;
     try {
         snap = hub::prepare(repo_id, opts);
-    } catch (...) {
-        err = std::current_exception();
+    } catch (const Error &e) {
+        err = e.status();
+        message = e.what();
+    } catch (const std::bad_alloc &) {
+        err = HFK_E_NOMEM;
+        message = "out of memory while downloading " + repo_id;
+    } catch (const std::exception &e) {
+        err = HFK_E_INTERNAL;
+        message = std::string("internal error while downloading ") + repo_id + ": " + e.what();
     }
     {
         // Forget the job before publishing the result: a prepare that starts after a failure
@@ -71,7 +82,8 @@ void run_job(std::shared_ptr<Job> job, std::string repo_id, hub::Options opts, s
     }
     std::lock_guard lock(job->mu);
     job->result = std::move(snap);
-    job->error = err;
+    job->error_status = err;
+    job->error_message = std::move(message);
     job->done = true;
     job->changed.notify_all();
 }
@@ -124,7 +136,7 @@ hub::Snapshot prepare_shared(std::string_view repo_id, const hub::Options &opts)
     }
     if (--job->waiters == 0 && !job->done) job->cancel = true;  // nobody wants it any more
     if (cancelled) fail(HFK_E_CANCELLED, "download of " + std::string(repo_id) + " cancelled");
-    if (job->error) std::rethrow_exception(job->error);
+    if (job->error_status != HFK_OK) fail(job->error_status, job->error_message);
     return job->result;
 }
 

@@ -59,7 +59,7 @@ ModelStatus ModelOpening::status() const {
 bool ModelOpening::wait(std::chrono::milliseconds timeout) const {
     std::unique_lock lock(mu_);
     auto finished = [&] {
-        return status_.state == ModelState::Ready || status_.state == ModelState::Failed;
+        return announced_ == ModelState::Ready || announced_ == ModelState::Failed;
     };
     if (timeout.count() < 0) {
         done_cv_.wait(lock, finished);
@@ -86,6 +86,10 @@ void ModelOpening::update(const std::function<void(ModelStatus &)> &change) {
     }
     // Waiters wake after the listener has seen the change, so a caller that waited for READY
     // or FAILED has also had its callback for it.
+    {
+        std::lock_guard lock(mu_);
+        announced_ = copy.state;
+    }
     done_cv_.notify_all();
 }
 

@@ -70,6 +70,9 @@ private:
     mutable std::mutex mu_;
     mutable std::condition_variable done_cv_;
     ModelStatus status_;
+    // The last state the listener has been told about (guarded by mu_): wait() watches this,
+    // not status_, so a caller that waited for READY or FAILED has had its callback for it.
+    ModelState announced_ = ModelState::Pending;
     std::shared_ptr<const LoadedModel> model_;
     std::atomic<bool> cancel_{false};
     std::thread worker_;

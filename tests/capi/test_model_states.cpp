@@ -27,11 +27,15 @@ int32_t record(const hfk_model_status *s, void *ud) {
 
 class ModelStates : public HubServerTest {
 protected:
-    hfk_hub_params hub() {
-        hfk_hub_params h;
-        HFK_HUB_PARAMS_INIT(&h);
+    void SetUp() override {
+        HubServerTest::SetUp();
+        // Set once here: hub() is called from several threads in one test.
         endpoint_ = server->endpoint;
         cache_dir_ = (cache.path / "hub").string();
+    }
+    hfk_hub_params hub() const {
+        hfk_hub_params h;
+        HFK_HUB_PARAMS_INIT(&h);
         h.endpoint = endpoint_.c_str();
         h.cache_dir = cache_dir_.c_str();
         h.token = "";

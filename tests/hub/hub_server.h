@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,10 @@ class HubServer {
         args.insert(args.end(), extra.begin(), extra.end());
         pid_ = fork();
         if (pid_ == 0) {
+            // Die with the test: a test that aborts (sanitizer report, crash) must not leave the
+            // server holding CTest's output pipe open until the timeout.
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() == 1) _exit(127);
             dup2(out[1], 1);
             close(out[0]);
             close(out[1]);
