@@ -11,11 +11,24 @@
 
 using hfk::capi::guard;
 using hfk::capi::set_error;
+using hfk::capi::with_hub_options;
 
 namespace hfk::capi {
 
-const hfk_hub_params kHubDefaults = {sizeof(hfk_hub_params), nullptr, nullptr, nullptr, nullptr,
-                                     -1, nullptr, 0, nullptr, 0, 0, nullptr, nullptr};
+const hfk_hub_params kHubDefaults = {sizeof(hfk_hub_params),
+                                     nullptr,
+                                     nullptr,
+                                     nullptr,
+                                     nullptr,
+                                     -1,
+                                     nullptr,
+                                     0,
+                                     nullptr,
+                                     0,
+                                     0,
+                                     nullptr,
+                                     nullptr,
+                                     0};
 
 hub::Options hub_options_from(const hfk_hub_params &p) {
     hub::Options o;
@@ -38,6 +51,7 @@ hub::Options hub_options_from(const hfk_hub_params &p) {
     o.allow_patterns = patterns(p.allow_patterns, p.n_allow_patterns, "allow_patterns");
     o.ignore_patterns = patterns(p.ignore_patterns, p.n_ignore_patterns, "ignore_patterns");
     if (p.max_parallel > 0) o.max_parallel = p.max_parallel;
+    o.verify = p.verify != 0;
     if (p.progress) {
         o.progress = [cb = p.progress, ud = p.progress_user_data](const hub::Progress &h) {
             hfk_progress info{};
@@ -45,9 +59,9 @@ hub::Options hub_options_from(const hfk_hub_params &p) {
             info.phase = HFK_PHASE_DOWNLOADING;
             info.bytes_done = h.bytes_done;
             info.bytes_total = h.bytes_total;
-            info.fraction = h.bytes_total > 0
-                                ? static_cast<double>(h.bytes_done) / static_cast<double>(h.bytes_total)
-                                : -1.0;
+            info.fraction = h.bytes_total > 0 ? static_cast<double>(h.bytes_done) /
+                                                    static_cast<double>(h.bytes_total)
+                                              : -1.0;
             info.files_done = h.files_done;
             info.files_total = h.file_count;
             info.file_name = h.file_name.empty() ? nullptr : h.file_name.c_str();
@@ -85,15 +99,12 @@ HFK_API hfk_status hfk_prepare(const char *repo_id, const hfk_hub_params *params
     HFK_REQUIRE_ARG(snapshot_dir_out);
     *snapshot_dir_out = nullptr;
     HFK_REQUIRE_ARG(repo_id);
-    hfk_hub_params p;
-    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::kHubDefaults); s != HFK_OK)
-        return s;
-    return guard([&]() -> hfk_status {
-        const hfk::hub::Snapshot snap =
-            hfk::prepare_shared(repo_id, hfk::capi::hub_options_from(p));
-        *snapshot_dir_out = hfk::capi::dup_string(snap.dir.string());
-        return HFK_OK;
-    });
+    return with_hub_options(params,
+                            [&](const hfk_hub_params &, const hfk::hub::Options &o) -> hfk_status {
+                                const hfk::hub::Snapshot snap = hfk::prepare_shared(repo_id, o);
+                                *snapshot_dir_out = hfk::capi::dup_string(snap.dir.string());
+                                return HFK_OK;
+                            });
 }
 
 HFK_API hfk_status hfk_is_downloaded(const char *repo_id, const hfk_hub_params *params,
@@ -101,75 +112,66 @@ HFK_API hfk_status hfk_is_downloaded(const char *repo_id, const hfk_hub_params *
     HFK_REQUIRE_ARG(yes_out);
     *yes_out = 0;
     HFK_REQUIRE_ARG(repo_id);
-    hfk_hub_params p;
-    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::kHubDefaults); s != HFK_OK)
-        return s;
-    return guard([&]() -> hfk_status {
-        const auto o = hfk::capi::hub_options_from(p);
-        *yes_out = hfk::hub::is_downloaded(repo_id, o.revision, cache_dir_of(o)) ? 1 : 0;
-        return HFK_OK;
-    });
+    return with_hub_options(
+        params, [&](const hfk_hub_params &, const hfk::hub::Options &o) -> hfk_status {
+            *yes_out = hfk::hub::is_downloaded(repo_id, o.revision, cache_dir_of(o)) ? 1 : 0;
+            return HFK_OK;
+        });
 }
 
 HFK_API hfk_status hfk_remove_from_disk(const char *repo_id, const hfk_hub_params *params,
                                         int32_t force) noexcept {
     HFK_REQUIRE_ARG(repo_id);
-    hfk_hub_params p;
-    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::kHubDefaults); s != HFK_OK)
-        return s;
-    return guard([&]() -> hfk_status {
-        const auto o = hfk::capi::hub_options_from(p);
-        if (!hfk::hub::valid_repo_id(repo_id))
-            return set_error(HFK_E_INVALID_ARG, std::string("invalid repository id: ") + repo_id);
-        const std::string cache = cache_dir_of(o);
-        if (!force && hfk::any_model_loaded_under(repo_folder(cache, repo_id)))
-            return set_error(HFK_E_IN_USE, std::string(repo_id) +
-                                               " is loaded in this process; free its models and "
-                                               "sessions first, or force the removal");
-        hfk::hub::remove_from_cache(cache, repo_id, p.revision ? p.revision : "");
-        return HFK_OK;
-    });
+    return with_hub_options(
+        params, [&](const hfk_hub_params &p, const hfk::hub::Options &o) -> hfk_status {
+            if (!hfk::hub::valid_repo_id(repo_id))
+                return set_error(HFK_E_INVALID_ARG,
+                                 std::string("invalid repository id: ") + repo_id);
+            const std::string cache = cache_dir_of(o);
+            if (!force && hfk::any_model_loaded_under(repo_folder(cache, repo_id)))
+                return set_error(HFK_E_IN_USE,
+                                 std::string(repo_id) +
+                                     " is loaded in this process; free its models and "
+                                     "sessions first, or force the removal");
+            hfk::hub::remove_from_cache(cache, repo_id, p.revision ? p.revision : "");
+            return HFK_OK;
+        });
 }
 
 HFK_API hfk_status hfk_disk_usage(const char *repo_id, const hfk_hub_params *params,
                                   uint64_t *bytes_out) noexcept {
     HFK_REQUIRE_ARG(bytes_out);
     *bytes_out = 0;
-    hfk_hub_params p;
-    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::kHubDefaults); s != HFK_OK)
-        return s;
-    return guard([&]() -> hfk_status {
-        const auto o = hfk::capi::hub_options_from(p);
-        *bytes_out = hfk::hub::disk_usage(cache_dir_of(o), repo_id ? repo_id : "");
-        return HFK_OK;
-    });
+    return with_hub_options(
+        params, [&](const hfk_hub_params &, const hfk::hub::Options &o) -> hfk_status {
+            *bytes_out = hfk::hub::disk_usage(cache_dir_of(o), repo_id ? repo_id : "");
+            return HFK_OK;
+        });
 }
 
 HFK_API hfk_status hfk_downloaded_models(const hfk_hub_params *params, char **json_out) noexcept {
     HFK_REQUIRE_ARG(json_out);
     *json_out = nullptr;
-    hfk_hub_params p;
-    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::kHubDefaults); s != HFK_OK)
-        return s;
-    return guard([&]() -> hfk_status {
-        const auto o = hfk::capi::hub_options_from(p);
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto &repo : hfk::hub::scan_cache(cache_dir_of(o))) {
-            nlohmann::json revs = nlohmann::json::array();
-            for (const auto &r : repo.revisions)
-                revs.push_back({{"commit", r.commit},
-                                {"refs", r.refs},
-                                {"size_on_disk", r.size_on_disk},
-                                {"files", r.n_files}});
-            out.push_back({{"repo_id", repo.repo_id},
-                           {"repo_type", repo.repo_type},
-                           {"size_on_disk", repo.size_on_disk},
-                           {"revisions", revs}});
-        }
-        // Names come from the disk: replace invalid UTF-8 rather than throw.
-        *json_out = hfk::capi::dup_string(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        return HFK_OK;
-    });
+    return with_hub_options(
+        params, [&](const hfk_hub_params &, const hfk::hub::Options &o) -> hfk_status {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto &repo : hfk::hub::scan_cache(cache_dir_of(o))) {
+                nlohmann::json revs = nlohmann::json::array();
+                for (const auto &r : repo.revisions)
+                    revs.push_back({{"commit", r.commit},
+                                    {"refs", r.refs},
+                                    {"size_on_disk", r.size_on_disk},
+                                    {"files", r.n_files}});
+                out.push_back({{"repo_id", repo.repo_id},
+                               {"repo_type", repo.repo_type},
+                               {"size_on_disk", repo.size_on_disk},
+                               {"revisions", revs}});
+            }
+            // Names come from the disk: replace invalid UTF-8 rather than throw.
+            *json_out = hfk::capi::dup_string(
+                out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            return HFK_OK;
+        });
 }
 
 }  // extern "C"

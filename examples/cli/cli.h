@@ -16,13 +16,13 @@ namespace cli {
 // Exit codes (documented in `hfkit --help` and the README).
 enum Exit : int {
     kOk = 0,
-    kError = 1,        // any other failure
-    kUsage = 2,        // bad command line
-    kNotFound = 3,     // model, revision or file not found
-    kAuth = 4,         // gated repository or bad token
-    kNetwork = 5,      // network down, offline and not cached, server errors
-    kBadModel = 6,     // malformed or unsupported checkpoint
-    kInterrupted = 130 // Ctrl-C
+    kError = 1,         // any other failure
+    kUsage = 2,         // bad command line
+    kNotFound = 3,      // model, revision or file not found
+    kAuth = 4,          // gated repository or bad token
+    kNetwork = 5,       // network down, offline and not cached, server errors
+    kBadModel = 6,      // malformed or unsupported checkpoint
+    kInterrupted = 130  // Ctrl-C
 };
 
 // Maps a failed status to an exit code after printing "hfkit: <what>: <message> (<NAME>)".
@@ -49,7 +49,7 @@ Args parse_args(int argc, char **argv, int first, const std::vector<std::string>
 
 // Calls `on_interrupt` (from a watcher thread) when SIGINT or SIGTERM arrives while alive.
 class InterruptGuard {
-public:
+  public:
     explicit InterruptGuard(std::function<void()> on_interrupt);
     ~InterruptGuard();
     bool interrupted() const;
@@ -61,12 +61,36 @@ std::string json_string(std::string_view s);
 // The model shipped with hfkit: $HFK_DEFAULT_MODEL, else the installed copy, else the source tree.
 std::string default_model_dir();
 
-// Loads MODEL (a local checkpoint directory) with a progress line on stderr.
-hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out);
+// Where and how to reach the Hub: --revision, --cache-dir and --offline on top of the
+// environment (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HUB_OFFLINE), for every command that
+// touches the Hub or its cache. `params` points into this object: keep it alive while used.
+extern const std::vector<std::string> kHubValueOptions;
+extern const char *const kHubOptionsHelp;
+struct HubOptions {
+    explicit HubOptions(const Args &a);
+    HubOptions(const HubOptions &) = delete;
+    HubOptions &operator=(const HubOptions &) = delete;
+    std::string revision, cache_dir;
+    hfk_hub_params params;
+};
+
+// Loads MODEL (a checkpoint directory or a Hub id) with download and load progress on stderr.
+// Ctrl-C during the download or load cancels it (HFK_E_CANCELLED).
+hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
+                      const hfk_hub_params *hub = nullptr);
+
+// Prints `text` and leaves with the interrupted exit code at once: used once a download was
+// cancelled, so no thread finishing the cancelled transfer outlives main (the partial file stays
+// in the cache and the next pull resumes it).
+[[noreturn]] void exit_interrupted(const char *text);
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_du(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 }  // namespace cli

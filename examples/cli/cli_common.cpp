@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "progress.h"
 
 namespace cli {
 
@@ -51,7 +52,8 @@ std::optional<long long> Args::get_int(const std::string &name) const {
     if (!v) return std::nullopt;
     char *end = nullptr;
     const long long n = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0') throw UsageError{"--" + name + " takes a whole number, got '" + *v + "'"};
+    if (v->empty() || *end != '\0')
+        throw UsageError{"--" + name + " takes a whole number, got '" + *v + "'"};
     return n;
 }
 
@@ -60,7 +62,8 @@ std::optional<double> Args::get_double(const std::string &name) const {
     if (!v) return std::nullopt;
     char *end = nullptr;
     const double d = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end != '\0') throw UsageError{"--" + name + " takes a number, got '" + *v + "'"};
+    if (v->empty() || *end != '\0')
+        throw UsageError{"--" + name + " takes a number, got '" + *v + "'"};
     return d;
 }
 
@@ -152,7 +155,9 @@ InterruptGuard::~InterruptGuard() {
     g_pipe[0] = g_pipe[1] = -1;
 }
 
-bool InterruptGuard::interrupted() const { return g_interrupted; }
+bool InterruptGuard::interrupted() const {
+    return g_interrupted;
+}
 
 std::string json_string(std::string_view s) {
     std::string out = "\"";
@@ -181,25 +186,48 @@ std::string default_model_dir() {
     return HFK_SOURCE_MODEL_DIR;
 }
 
-namespace {
-int32_t load_progress(const hfk_progress *p, void *user_data) {
-    if (*static_cast<bool *>(user_data)) return 0;
-    if (p->phase == HFK_PHASE_LOADING || p->phase == HFK_PHASE_READY) {
-        std::fprintf(stderr, isatty(2) ? "\rloading %3.0f%%" : "loading %3.0f%%\n",
-                     p->fraction * 100.0);
-        if (isatty(2) && p->fraction >= 1.0) std::fprintf(stderr, "\r\033[K");
-    }
-    return 0;
-}
-}  // namespace
+const std::vector<std::string> kHubValueOptions = {"revision", "cache-dir"};
+const char *const kHubOptionsHelp =
+    "  --revision REV         a branch, tag or commit (default main)\n"
+    "  --cache-dir DIR        the Hugging Face cache (default $HF_HUB_CACHE, $HF_HOME/hub,\n"
+    "                         ~/.cache/huggingface/hub)\n"
+    "  --offline              never touch the network; use the cache\n";
 
-hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out) {
+HubOptions::HubOptions(const Args &a) {
+    HFK_HUB_PARAMS_INIT(&params);
+    revision = a.get("revision").value_or("");
+    cache_dir = a.get("cache-dir").value_or("");
+    if (!revision.empty()) params.revision = revision.c_str();
+    if (!cache_dir.empty()) params.cache_dir = cache_dir.c_str();
+    if (a.flag("offline")) params.offline = 1;
+}
+
+hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
+                      const hfk_hub_params *hub) {
+    ProgressDisplay progress(model, quiet);
     hfk_load_params lp;
     HFK_LOAD_PARAMS_INIT(&lp);
     lp.n_threads = n_threads;
-    lp.progress = load_progress;
-    lp.progress_user_data = &quiet;
-    return hfk_model_load(out, model.c_str(), &lp);
+    lp.progress = ProgressDisplay::callback;
+    lp.progress_user_data = &progress;
+    lp.hub = hub;
+    hfk_status s;
+    {
+        InterruptGuard guard([] { request_cancel(); });
+        s = hfk_model_load(out, model.c_str(), &lp);
+    }
+    progress.finish(s == HFK_OK);
+    if (s == HFK_E_CANCELLED)
+        exit_interrupted(
+            "\nhfkit: interrupted (a partial download stays in the cache and resumes)");
+    return s;
+}
+
+void exit_interrupted(const char *text) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", text);
+    std::fflush(stderr);
+    _exit(kInterrupted);
 }
 
 }  // namespace cli

@@ -19,13 +19,17 @@ int32_t print_piece(const char *piece, size_t len, void *) {
 }  // namespace
 
 int cmd_chat(int argc, char **argv) {
-    const Args a = parse_args(argc, argv, 2, kGenValueOptions, {"help"});
+    std::vector<std::string> value_options = kGenValueOptions;
+    value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
+    const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline"});
     if (a.flag("help")) {
-        std::printf("usage: hfkit chat [MODEL] [options]\n\n"
-                    "A conversation on one session: the model keeps the whole exchange in its\n"
-                    "context. Type /reset to start over, /quit or Ctrl-D to leave; Ctrl-C stops a\n"
-                    "reply.\n\noptions:\n%s",
-                    kGenOptionsHelp);
+        std::printf(
+            "usage: hfkit chat [MODEL] [options]\n\n"
+            "A conversation on one session: the model keeps the whole exchange in its\n"
+            "context. Type /reset to start over, /quit or Ctrl-D to leave; Ctrl-C stops a\n"
+            "reply. MODEL is a checkpoint directory or a Hub id (downloaded first).\n\n"
+            "options:\n%s%s",
+            kGenOptionsHelp, kHubOptionsHelp);
         return kOk;
     }
     if (a.positional.size() > 1) throw UsageError{"chat takes at most one MODEL"};
@@ -37,8 +41,9 @@ int cmd_chat(int argc, char **argv) {
     apply_gen_options(a, gp, stops, stop_ptrs);
     const int32_t n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
 
+    const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(model_dir, n_threads, false, &model))
+    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
@@ -66,7 +71,8 @@ int cmd_chat(int argc, char **argv) {
         // The reply stopped before "\nUser:", so the next turn starts on a new line.
         const std::string turn = (first_turn ? "User: " : "\nUser: ") + line + "\nAssistant:";
         first_turn = false;
-        s = hfk_session_generate(session, turn.c_str(), &gp, print_piece, nullptr, nullptr, nullptr);
+        s = hfk_session_generate(session, turn.c_str(), &gp, print_piece, nullptr, nullptr,
+                                 nullptr);
         std::printf("\n");
         if (s == HFK_E_CANCELLED) {
             std::fprintf(stderr, "(reply stopped)\n");

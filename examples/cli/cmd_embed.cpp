@@ -8,23 +8,28 @@
 namespace cli {
 
 int cmd_embed(int argc, char **argv) {
-    const Args a = parse_args(argc, argv, 2, {"pooling", "threads"}, {"help", "json", "no-normalize"});
+    const Args a =
+        parse_args(argc, argv, 2, {"pooling", "threads"}, {"help", "json", "no-normalize"});
     if (a.flag("help")) {
-        std::printf("usage: hfkit embed MODEL TEXT... [options]\n\n"
-                    "Prints one embedding vector per TEXT (an encoder model such as BERT).\n\n"
-                    "options:\n"
-                    "  --pooling mean|cls   how token vectors become one (default mean)\n"
-                    "  --no-normalize       keep the raw length (default: L2-normalised)\n"
-                    "  --json               a JSON array of arrays\n"
-                    "  --threads N          compute threads\n");
+        std::printf(
+            "usage: hfkit embed MODEL TEXT... [options]\n\n"
+            "Prints one embedding vector per TEXT (an encoder model such as BERT).\n\n"
+            "options:\n"
+            "  --pooling mean|cls   how token vectors become one (default mean)\n"
+            "  --no-normalize       keep the raw length (default: L2-normalised)\n"
+            "  --json               a JSON array of arrays\n"
+            "  --threads N          compute threads\n");
         return kOk;
     }
-    if (a.positional.size() < 2) throw UsageError{"embed takes MODEL TEXT... (see hfkit embed --help)"};
+    if (a.positional.size() < 2)
+        throw UsageError{"embed takes MODEL TEXT... (see hfkit embed --help)"};
     hfk_embed_params ep;
     HFK_EMBED_PARAMS_INIT(&ep);
     const std::string pooling = a.get("pooling").value_or("mean");
-    if (pooling == "cls") ep.pooling = HFK_POOLING_CLS;
-    else if (pooling != "mean") throw UsageError{"--pooling is mean or cls, got '" + pooling + "'"};
+    if (pooling == "cls")
+        ep.pooling = HFK_POOLING_CLS;
+    else if (pooling != "mean")
+        throw UsageError{"--pooling is mean or cls, got '" + pooling + "'"};
     ep.normalize = a.flag("no-normalize") ? 0 : 1;
     ep.n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
 

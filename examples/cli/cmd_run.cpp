@@ -11,8 +11,9 @@ namespace {
 const char *const kHelp =
     "usage: hfkit run [MODEL] PROMPT [options]\n"
     "\n"
-    "Streams a continuation of PROMPT to stdout. MODEL is a checkpoint directory; without it,\n"
-    "the small model shipped with hfkit runs.\n"
+    "Streams a continuation of PROMPT to stdout. MODEL is a checkpoint directory or a Hub id\n"
+    "(\"gpt2\", \"org/name\"; downloaded into the cache first, with progress on stderr);\n"
+    "without it, the small model shipped with hfkit runs.\n"
     "\n"
     "options:\n";
 
@@ -24,13 +25,20 @@ int32_t print_piece(const char *piece, size_t len, void *) {
 
 const char *stop_reason_name(hfk_stop_reason r) {
     switch (r) {
-        case HFK_STOP_EOS: return "end of sequence";
-        case HFK_STOP_STRING: return "stop string";
-        case HFK_STOP_MAX_TOKENS: return "max tokens";
-        case HFK_STOP_CONTEXT_FULL: return "context full";
-        case HFK_STOP_CALLBACK: return "callback";
-        case HFK_STOP_CANCELLED: return "cancelled";
-        default: return "none";
+        case HFK_STOP_EOS:
+            return "end of sequence";
+        case HFK_STOP_STRING:
+            return "stop string";
+        case HFK_STOP_MAX_TOKENS:
+            return "max tokens";
+        case HFK_STOP_CONTEXT_FULL:
+            return "context full";
+        case HFK_STOP_CALLBACK:
+            return "callback";
+        case HFK_STOP_CANCELLED:
+            return "cancelled";
+        default:
+            return "none";
     }
 }
 
@@ -38,12 +46,15 @@ const char *stop_reason_name(hfk_stop_reason r) {
 
 int cmd_run(int argc, char **argv) {
     std::vector<std::string> value_options = kGenValueOptions;
-    const Args a = parse_args(argc, argv, 2, value_options, {"help", "stats", "json", "quiet"});
+    value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
+    const Args a =
+        parse_args(argc, argv, 2, value_options, {"help", "stats", "json", "quiet", "offline"});
     if (a.flag("help")) {
-        std::printf("%s%s  --stats                print tokens/s and time to first token to stderr\n"
-                    "  --json                 print one JSON object instead of streaming\n"
-                    "  --quiet                no progress on stderr\n",
-                    kHelp, kGenOptionsHelp);
+        std::printf(
+            "%s%s  --stats                print tokens/s and time to first token to stderr\n"
+            "  --json                 print one JSON object instead of streaming\n"
+            "  --quiet                no progress on stderr\n%s",
+            kHelp, kGenOptionsHelp, kHubOptionsHelp);
         return kOk;
     }
     if (a.positional.empty() || a.positional.size() > 2)
@@ -59,8 +70,10 @@ int cmd_run(int argc, char **argv) {
     const int32_t n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
     const bool json = a.flag("json");
 
+    const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(model_dir, n_threads, a.flag("quiet") || json, &model))
+    if (hfk_status s =
+            load_model(model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
@@ -88,12 +101,13 @@ int cmd_run(int argc, char **argv) {
         code = fail("generation failed", s);
     }
     if (json && (s == HFK_OK || s == HFK_E_CANCELLED)) {
-        std::printf("{\"text\": %s, \"stop_reason\": \"%s\", \"prompt_tokens\": %d, "
-                    "\"generated_tokens\": %d, \"time_to_first_token_ms\": %.3f, "
-                    "\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f}\n",
-                    json_string(text).c_str(), stop_reason_name(result.stop_reason), result.n_prompt_tokens,
-                    result.n_generated_tokens, result.time_to_first_token_ms,
-                    result.prefill_tokens_per_s, result.decode_tokens_per_s);
+        std::printf(
+            "{\"text\": %s, \"stop_reason\": \"%s\", \"prompt_tokens\": %d, "
+            "\"generated_tokens\": %d, \"time_to_first_token_ms\": %.3f, "
+            "\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f}\n",
+            json_string(text).c_str(), stop_reason_name(result.stop_reason), result.n_prompt_tokens,
+            result.n_generated_tokens, result.time_to_first_token_ms, result.prefill_tokens_per_s,
+            result.decode_tokens_per_s);
     }
     if (a.flag("stats") && (s == HFK_OK || s == HFK_E_CANCELLED))
         std::fprintf(stderr,

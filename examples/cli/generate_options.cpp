@@ -3,8 +3,8 @@
 namespace cli {
 
 const std::vector<std::string> kGenValueOptions = {
-    "max-tokens", "temperature", "top-k", "top-p", "min-p", "repeat-penalty",
-    "presence-penalty", "frequency-penalty", "seed", "stop", "threads", "ctx-size"};
+    "max-tokens",       "temperature",       "top-k", "top-p", "min-p",   "repeat-penalty",
+    "presence-penalty", "frequency-penalty", "seed",  "stop",  "threads", "ctx-size"};
 
 const char *const kGenOptionsHelp =
     "  --max-tokens N         tokens to generate at most (default: the model's, else 256)\n"

@@ -14,10 +14,17 @@ const char *const kUsage =
     "  run [MODEL] PROMPT   stream a continuation of PROMPT (default: the bundled model)\n"
     "  chat [MODEL]         talk to a model, one turn at a time\n"
     "  embed MODEL TEXT...  print sentence embeddings (encoder models)\n"
+    "  pull MODEL           download a model into the Hugging Face cache\n"
+    "  ls                   list the models in the cache\n"
+    "  rm MODEL...          remove models from the cache\n"
+    "  du [MODEL]           disk space the cache (or one model) uses\n"
+    "  inspect MODEL...     parameters, memory and fit, without downloading the weights\n"
     "  version              print the library version\n"
     "\n"
-    "MODEL is a checkpoint directory in Hugging Face layout (config.json, *.safetensors,\n"
-    "tokenizer.json).\n"
+    "MODEL is a Hub id (gpt2, org/name) or a checkpoint directory in Hugging Face layout\n"
+    "(config.json, *.safetensors, tokenizer.json). The Hub is $HF_ENDPOINT (default\n"
+    "https://huggingface.co), the cache $HF_HUB_CACHE or ~/.cache/huggingface/hub, shared with\n"
+    "huggingface_hub. `hfkit COMMAND --help` tells more.\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 gated or bad token, 5 network,\n"
     "            6 malformed or unsupported model, 130 interrupted\n";
@@ -35,6 +42,11 @@ int main(int argc, char **argv) {
         if (cmd == "run") return cli::cmd_run(argc, argv);
         if (cmd == "chat") return cli::cmd_chat(argc, argv);
         if (cmd == "embed") return cli::cmd_embed(argc, argv);
+        if (cmd == "pull") return cli::cmd_pull(argc, argv);
+        if (cmd == "ls" || cmd == "list") return cli::cmd_ls(argc, argv);
+        if (cmd == "rm") return cli::cmd_rm(argc, argv);
+        if (cmd == "du") return cli::cmd_du(argc, argv);
+        if (cmd == "inspect") return cli::cmd_inspect(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             std::printf("hfkit %s (ABI %u)\n", hfk_version_string(), hfk_abi_version());
             return cli::kOk;

@@ -187,11 +187,11 @@ FileMeta head_file(const Client &c, const RepoDir &d, std::string_view repo_id,
 }
 
 void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const std::string &what,
-                   const std::function<void(uint64_t)> &on_bytes) {
+                   const std::function<void(uint64_t)> &on_bytes, bool replace) {
     fs::path blob = d.blob(m.etag);
     std::error_code ec;
     auto have_blob = [&] {
-        return fs::is_regular_file(blob, ec) && fs::file_size(blob, ec) == m.size;
+        return !replace && fs::is_regular_file(blob, ec) && fs::file_size(blob, ec) == m.size;
     };
     if (have_blob()) {
         on_bytes(m.size);

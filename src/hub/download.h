@@ -24,9 +24,11 @@ FileMeta head_file(const Client &c, const RepoDir &d, std::string_view repo_id,
                    std::string_view revision, const std::string &filename);
 
 // Makes blobs/<etag> exist with verified content. `on_bytes(done)` reports the bytes of this
-// file present so far (including a resumed prefix); it runs on the calling thread.
+// file present so far (including a resumed prefix); it runs on the calling thread. `replace`:
+// the blob there is known to be corrupt; download anew and rename over it (atomic: readers see
+// the old file or the new one, never a mix).
 void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const std::string &what,
-                   const std::function<void(uint64_t)> &on_bytes);
+                   const std::function<void(uint64_t)> &on_bytes, bool replace = false);
 
 // SHA-256 or git-blob SHA-1 (etag length picks it) of a file, for verifying a cached blob.
 bool blob_matches(const fs::path &p, const std::string &etag);

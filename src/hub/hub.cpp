@@ -189,19 +189,30 @@ namespace {
 void ensure_file(const Client &c, const RepoDir &d, std::string_view repo_id,
                  const std::string &commit, const std::string &file,
                  const std::function<void(uint64_t, int64_t)> &on_bytes) {
+    bool corrupt = false;
     if (pointer_ok(d, commit, file)) {
         std::error_code ec;
-        auto n = fs::file_size(d.pointer(commit, file), ec);
-        on_bytes(n, static_cast<int64_t>(n));
-        return;
+        const fs::path pointer = d.pointer(commit, file);
+        const std::string etag = fs::read_symlink(pointer, ec).filename().string();
+        corrupt = c.verify && (ec || !valid_etag(etag) || !blob_matches(pointer, etag));
+        if (!corrupt) {
+            auto n = fs::file_size(pointer, ec);
+            on_bytes(n, static_cast<int64_t>(n));
+            return;
+        }
     }
     FileMeta m = head_file(c, d, repo_id, commit, file);
     if (m.commit != commit)
         fail(HFK_E_FORMAT, "the Hub answered " + std::string(repo_id) + "/" + file + "@" + commit +
                                " with commit " + m.commit);
     std::string what = std::string(repo_id) + "/" + file;
-    download_blob(c, d, m, what,
-                  [&](uint64_t done) { on_bytes(done, static_cast<int64_t>(m.size)); });
+    // A corrupt blob is replaced only if it is the one the Hub names now (otherwise the pointer
+    // is simply relinked to the new blob).
+    std::error_code ec;
+    const bool replace = corrupt && fs::equivalent(d.pointer(commit, file), d.blob(m.etag), ec);
+    download_blob(
+        c, d, m, what, [&](uint64_t done) { on_bytes(done, static_cast<int64_t>(m.size)); },
+        replace);
     link_pointer(d, commit, file, m.etag);
 }
 

@@ -38,6 +38,10 @@ struct Options {
     int32_t max_parallel = 4;
     std::function<bool(const Progress &)> progress;  // calling thread only; true = cancel
     const std::atomic<bool> *cancel = nullptr;       // polled; set from any thread
+    // Re-hash the files already in the cache and download again any whose content does not
+    // match its hash, replacing it atomically (RELIABILITY D11). Off: cached files are only
+    // stat()ed, which is what makes a cached prepare instant.
+    bool verify = false;
 };
 
 struct Snapshot {

@@ -90,7 +90,9 @@ void run_job(std::shared_ptr<Job> job, std::string repo_id, hub::Options opts, s
 
 }  // namespace
 
-int64_t download_jobs_started() { return registry().started.load(); }
+int64_t download_jobs_started() {
+    return registry().started.load();
+}
 
 hub::Snapshot prepare_shared(std::string_view repo_id, const hub::Options &opts) {
     const std::string key = job_key(repo_id, opts);

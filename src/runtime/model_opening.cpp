@@ -115,6 +115,10 @@ void ModelOpening::run() {
                 });
                 return cancel_.load();
             };
+            // Refuse a model that cannot fit before its weights arrive, not after.
+            if (!request_.skip_resource_check &&
+                !hub::is_downloaded(request_.id_or_path, opts.revision, opts.cache_dir))
+                check_before_download(request_.id_or_path, opts);
             dir = prepare_shared(request_.id_or_path, opts).dir;
         }
         if (!request_.skip_resource_check) check_memory_for(dir);

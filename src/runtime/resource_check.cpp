@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string>
 
+#include "inspect/inspect.h"
 #include "model/config.h"
 #include "util/error.h"
 
@@ -75,8 +76,36 @@ void check_memory_for(const std::filesystem::path &dir) {
     const uint64_t avail = available_memory_bytes();
     if (avail > 0 && need > avail)
         fail(HFK_E_RESOURCE, "the model needs about " + human(need) + " of memory but only " +
-                                 human(avail) + " is available (weights plus a full-context KV "
+                                 human(avail) +
+                                 " is available (weights plus a full-context KV "
                                  "cache); set skip_resource_check to try anyway");
+}
+
+void check_before_download(const std::string &repo_id, const hub::Options &hub) {
+    InspectOptions o;
+    o.kv_bytes_per_element = sizeof(float);  // the runtime's KV cache, as check_memory_for
+    o.hub = hub;
+    o.hub.progress = nullptr;
+    Inspection r;
+    try {
+        r = inspect_model(repo_id, o);
+    } catch (const Error &e) {
+        const int32_t s = e.status();
+        if (s == HFK_E_FORMAT || s == HFK_E_UNSUPPORTED || s == HFK_E_ENTRY_NOT_FOUND ||
+            s == HFK_E_IO)
+            return;
+        throw;
+    }
+    if (r.download_bytes > 0 && r.free_disk > 0 && !r.fits_disk)
+        fail(HFK_E_NO_SPACE, repo_id + " needs " + human(r.download_bytes) +
+                                 " more on disk but only " + human(r.free_disk) +
+                                 " is free for the cache; free some space or move the cache "
+                                 "(HF_HUB_CACHE)");
+    if (r.available_memory > 0 && r.resident_estimate > r.available_memory)
+        fail(HFK_E_RESOURCE, "the model needs about " + human(r.resident_estimate) +
+                                 " of memory but only " + human(r.available_memory) +
+                                 " is available (weights plus a full-context KV cache), so it "
+                                 "was not downloaded; set skip_resource_check to try anyway");
 }
 
 }  // namespace hfk

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+
+#include "hub/hub.h"
 
 namespace hfk {
 
@@ -15,6 +18,13 @@ uint64_t available_memory_bytes();
 // safetensors files, plus a KV cache for one session at the model's full context (F32 keys and
 // values). Throws HFK_E_RESOURCE with both numbers when that exceeds available memory.
 void check_memory_for(const std::filesystem::path &checkpoint_dir);
+
+// The same question before a download, answered by the inspector from config.json and the
+// safetensors headers (a few KB, with HTTP Range requests): HFK_E_RESOURCE when the model will
+// not fit in memory, HFK_E_NO_SPACE when the weights still to fetch will not fit on the cache's
+// disk, each message giving both numbers. Hub errors are thrown as the download would throw
+// them; a config the inspector cannot read is left for the loader to diagnose.
+void check_before_download(const std::string &repo_id, const hub::Options &hub);
 uint64_t estimate_load_bytes(const std::filesystem::path &checkpoint_dir);
 
 }  // namespace hfk

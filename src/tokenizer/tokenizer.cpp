@@ -323,6 +323,22 @@ bool Tokenizer::add_bos_by_default() const {
 
 // ---- DecodeStream: the Rust library's algorithm (a sliding window of ids whose decode is
 // compared with the decode of its already-emitted prefix) ----------------------------------------
+namespace {
+// The part of `text` after what it shares with `prefix`, starting on a character boundary. A
+// window's decode normally extends its prefix's, but it can differ inside a character (a stray
+// byte's U+FFFD that a later byte turns into a real character, a decoder that rewrites earlier
+// text): a piece must never start in the middle of a character.
+std::string new_suffix(const std::string &text, const std::string &prefix) {
+    size_t common = 0;
+    while (common < prefix.size() && common < text.size() && text[common] == prefix[common])
+        ++common;
+    while (common > 0 && common < text.size() &&
+           (static_cast<unsigned char>(text[common]) & 0xC0) == 0x80)
+        --common;
+    return text.substr(common);
+}
+}  // namespace
+
 DecodeStream::DecodeStream(std::shared_ptr<const Tokenizer> tok, bool skip_special_tokens)
     : tok_(std::move(tok)), skip_special_(skip_special_tokens) {
     if (!tok_) fail(HFK_E_INVALID_ARG, "DecodeStream: null tokenizer");
@@ -333,9 +349,7 @@ std::string DecodeStream::step(int32_t id) {
     std::string text = tok_->decode(ids_, skip_special_);
     bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
     if (text.size() <= prefix_.size() || incomplete) return "";
-    size_t common = 0;
-    while (common < prefix_.size() && text[common] == prefix_[common]) ++common;
-    std::string out = text.substr(common);
+    std::string out = new_suffix(text, prefix_);
     size_t new_prefix_ids = ids_.size() - prefix_ids_;
     ids_.erase(ids_.begin(), ids_.begin() + std::ptrdiff_t(prefix_ids_));
     prefix_ = tok_->decode(ids_, skip_special_);
@@ -345,7 +359,7 @@ std::string DecodeStream::step(int32_t id) {
 
 std::string DecodeStream::flush() {
     std::string text = tok_->decode(ids_, skip_special_);
-    std::string out = text.size() > prefix_.size() ? text.substr(prefix_.size()) : std::string();
+    std::string out = text.size() > prefix_.size() ? new_suffix(text, prefix_) : std::string();
     ids_.clear();
     prefix_.clear();
     prefix_ids_ = 0;

@@ -20,4 +20,6 @@ hfk_add_api_test(test_concurrency LABELS "capi;unit;tsan" SOURCES test_concurren
 hfk_add_api_test(test_model_states LABELS "capi;unit;hub;tsan" SOURCES test_model_states.cpp)
 target_link_libraries(test_model_states PRIVATE CURL::libcurl)
 target_include_directories(test_model_states PRIVATE ${PROJECT_SOURCE_DIR}/src)
-include(${CMAKE_CURRENT_LIST_DIR}/more_api_tests.cmake OPTIONAL)
+hfk_add_api_test(test_inspect_api LABELS "capi;unit;hub" SOURCES test_inspect_api.cpp)
+target_link_libraries(test_inspect_api PRIVATE CURL::libcurl)
+target_include_directories(test_inspect_api PRIVATE ${PROJECT_SOURCE_DIR}/src)

@@ -221,7 +221,7 @@ TEST_F(Faults, CorruptDownloadIsChecksumErrorAndNothingPublished) {
     check_pointers(r);
 }
 
-TEST_F(Faults, CorruptedCachedBlobIsFoundByVerify) {
+TEST_F(Faults, CorruptedCachedBlobIsFoundByVerifyAndReplacedByAVerifyingPrepare) {
     Options o = options();
     auto snap = hfk::hub::prepare("hfkit-test/aidreams260K", o);
     EXPECT_TRUE(hfk::hub::verify_cached("hfkit-test/aidreams260K", "main", o.cache_dir).empty());
@@ -234,6 +234,22 @@ TEST_F(Faults, CorruptedCachedBlobIsFoundByVerify) {
     }
     EXPECT_EQ(hfk::hub::verify_cached("hfkit-test/aidreams260K", "main", o.cache_dir),
               std::vector<std::string>{"model.safetensors"});
+
+    // A normal prepare only stats the cache: it does not notice (and downloads nothing).
+    server->get("/_log/clear");
+    hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    EXPECT_EQ(server->count("cdn", "GET"), 0);
+    EXPECT_NE(read_all(snap.dir / "model.safetensors"), model_bytes());
+
+    // A verifying prepare re-hashes, downloads the bad file again (and only it) and renames it
+    // over the corrupt blob, leaving no temporary file.
+    o.verify = true;
+    auto again = hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    EXPECT_EQ(server->count("cdn", "GET"), 1);
+    EXPECT_EQ(read_all(again.dir / "model.safetensors"), model_bytes());
+    EXPECT_TRUE(hfk::hub::verify_cached("hfkit-test/aidreams260K", "main", o.cache_dir).empty());
+    for (const auto &e : fs::directory_iterator(repo("aidreams260K") / "blobs"))
+        EXPECT_EQ(e.path().extension(), "") << "left behind: " << e.path();
 }
 
 TEST_F(Faults, Flaky5xxIsRetried) {

@@ -89,3 +89,17 @@ def test_open_from_the_hub(hfkit, endpoint, cache):
         assert m.wait(timeout=120)
         assert m.state == "ready"
         assert m.generate("", max_new_tokens=3)
+
+
+def test_inspect_reads_headers_not_weights(hfkit, endpoint, cache):
+    info = hfkit.inspect("hfkit-test/tiny-gpt2", context_length=128, batch=2, cache_dir=cache,
+                         endpoint=endpoint, token="")
+    assert info["parameters"] == 102_714 and info["parameters_exact"] is True
+    assert info["kv_context_length"] == 128 and info["batch"] == 2
+    assert info["kv_bytes_total"] == info["kv_bytes_per_token"] * 128 * 2
+    assert not hfkit.is_downloaded("hfkit-test/tiny-gpt2", cache_dir=cache)
+    with pytest.raises(hfkit.GatedRepoError) as e:
+        hfkit.inspect("hfkit-test/gated", cache_dir=cache, endpoint=endpoint, token="")
+    assert e.value.status_name == "HFK_E_GATED"
+    local = hfkit.inspect(SHARED_DIR / "models" / "aidreams260K")
+    assert local["model_type"] == "llama" and local["download_bytes"] == 0

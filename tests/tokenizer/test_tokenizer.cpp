@@ -7,10 +7,12 @@
 
 #include <atomic>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace {
@@ -206,6 +208,31 @@ TEST(Tokenizer, DecodeStreamHoldsIncompleteCharacters) {
     hfk::DecodeStream partial(t, true);  // an incomplete sequence comes out of flush as U+FFFD
     EXPECT_EQ(partial.step(ids[ids.size() - 2]), "");
     EXPECT_NE(partial.flush().find("\xEF\xBF\xBD"), std::string::npos);
+}
+// Sampling can produce any id sequence, not just what encode() makes: stray continuation
+// bytes, byte-fallback fragments, half characters. Every streamed piece must still be valid
+// UTF-8 (never a cut character or a cut U+FFFD), whatever the ids.
+TEST(Tokenizer, DecodeStreamPiecesAreValidUtf8ForAnyIds) {
+    for (auto dir : {"tokenizers/gpt2", "models/aidreams260K", "tokenizers/llama3-npm-lenml",
+                     "tokenizers/t5-small"}) {
+        auto t = load(dir);
+        std::mt19937 rng(1234);
+        // Mostly byte-ish tokens (the low ids of byte-level and byte-fallback vocabularies),
+        // some anywhere in the vocabulary.
+        std::uniform_int_distribution<int32_t> low(0, 300), any(0, t->vocab_size() - 1);
+        for (int round = 0; round < 300; ++round) {
+            hfk::DecodeStream s(t, round % 2 == 0);
+            std::vector<int32_t> ids;
+            for (int i = 0; i < 24; ++i) {
+                ids.push_back(rng() % 4 ? low(rng) : any(rng));
+                const std::string piece = s.step(ids.back());
+                ASSERT_TRUE(hfk::utf8::is_valid(piece))
+                    << dir << " round " << round << " step " << i << ": "
+                    << testing::PrintToString(piece);
+            }
+            ASSERT_TRUE(hfk::utf8::is_valid(s.flush())) << dir << " round " << round;
+        }
+    }
 }
 TEST(Tokenizer, ConcurrentEncodeIsSafe) {
     auto t = load("tokenizers/llama3-npm-lenml");

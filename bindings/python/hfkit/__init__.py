@@ -90,6 +90,7 @@ __all__ = [
     "abi_version",
     "disk_usage",
     "downloaded_models",
+    "inspect",
     "is_downloaded",
     "library_version",
     "prepare",
@@ -143,12 +144,15 @@ def _progress_callback(on_progress: Optional[Callable[["Progress"], Any]]) -> An
 
 def prepare(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[_PathLike] = None,
             token: Optional[str] = None, on_progress: Optional[Callable[["Progress"], Any]] = None,
-            *, endpoint: Optional[str] = None, offline: Optional[bool] = None) -> str:
+            *, endpoint: Optional[str] = None, offline: Optional[bool] = None,
+            verify: bool = False) -> str:
     """Downloads what a Hub model needs into the Hugging Face cache (nothing if it is complete)
     and returns its snapshot directory. ``on_progress(Progress)`` follows the download;
-    returning True cancels (:class:`CancelledError`). The GIL is released meanwhile."""
-    return _hfkit.prepare(repo_id, _hub(revision, cache_dir, token, endpoint, offline),
-                          _progress_callback(on_progress))
+    returning True cancels (:class:`CancelledError`). ``verify=True`` re-hashes the cached
+    files and downloads again any that do not match. The GIL is released meanwhile."""
+    hub = _hub(revision, cache_dir, token, endpoint, offline)
+    hub.verify = verify
+    return _hfkit.prepare(repo_id, hub, _progress_callback(on_progress))
 
 
 def is_downloaded(repo_id: str, revision: Optional[str] = None,
@@ -175,6 +179,22 @@ def downloaded_models(cache_dir: Optional[_PathLike] = None) -> List[Dict[str, A
     "revisions": [{"commit", "refs", "size_on_disk", "files"}]}``."""
     models: List[Dict[str, Any]] = json.loads(_hfkit.downloaded_models(_hub(None, cache_dir)))
     return models
+
+
+def inspect(model: _PathLike, context_length: int = 0, batch: int = 1,
+            kv_bytes_per_element: int = 2, revision: Optional[str] = None,
+            cache_dir: Optional[_PathLike] = None, token: Optional[str] = None, *,
+            endpoint: Optional[str] = None, offline: Optional[bool] = None) -> Dict[str, Any]:
+    """Will this model run here? Parameters, weight bytes per precision, KV cache, resident
+    estimate and fit, from ``config.json`` and the safetensors headers of a Hub id (read with
+    HTTP Range requests; the weights are never downloaded), a local directory or a config.json.
+    Returns the library's JSON object as a dict (keys as ``hfk_model_info`` plus
+    ``weight_bytes``, ``parameters_by_dtype``, ``weight_files`` and ``notes``). Gated
+    repositories raise :class:`GatedRepoError`. The GIL is released meanwhile."""
+    info: Dict[str, Any] = json.loads(_hfkit.inspect(
+        os.fspath(model), context_length, batch, kv_bytes_per_element,
+        _hub(revision, cache_dir, token, endpoint, offline)))
+    return info
 
 
 _PHASES = {1: "resolving", 2: "downloading", 3: "loading", 4: "ready"}

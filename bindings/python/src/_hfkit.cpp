@@ -133,6 +133,7 @@ struct HubOptions {
     std::optional<std::string> revision;
     int32_t offline = -1;
     int32_t max_parallel = 0;
+    bool verify = false;
 
     // Fills `p`; the pointers borrow from this object, which must outlive the call.
     void fill(hfk_hub_params &p, CallbackContext *progress) const {
@@ -143,6 +144,7 @@ struct HubOptions {
         p.revision = revision ? revision->c_str() : nullptr;
         p.offline = offline;
         p.max_parallel = max_parallel;
+        p.verify = verify ? 1 : 0;
         if (progress) {
             p.progress = progress_trampoline;
             p.progress_user_data = progress;
@@ -221,6 +223,28 @@ std::string downloaded_models(const HubOptions &hub) {
     std::string out = take_string(json);
     check(status);
     return out;
+}
+
+// The inspector: the JSON form (the struct's fields and more), parsed on the Python side.
+std::string inspect(const std::string &id_or_path, int64_t context_length, int32_t batch,
+                    int32_t kv_bytes_per_element, const HubOptions &hub) {
+    hfk_hub_params hp;
+    hub.fill(hp, nullptr);
+    hfk_inspect_params ip;
+    check(HFK_INSPECT_PARAMS_INIT(&ip));
+    ip.context_length = context_length;
+    ip.batch = batch;
+    ip.kv_bytes_per_element = kv_bytes_per_element;
+    ip.hub = &hp;
+    hfk_inspection *ins = nullptr;
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_inspect(&ins, id_or_path.c_str(), &ip);
+    }
+    check(status);
+    std::unique_ptr<hfk_inspection, void (*)(hfk_inspection *)> owned(ins, hfk_inspection_free);
+    return hfk_inspection_json(ins);
 }
 
 class Model {
@@ -586,7 +610,9 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_readwrite("cache_dir", &HubOptions::cache_dir, "None: $HF_HUB_CACHE...")
         .def_readwrite("revision", &HubOptions::revision, "None: \"main\"")
         .def_readwrite("offline", &HubOptions::offline, "-1: $HF_HUB_OFFLINE; 1: offline")
-        .def_readwrite("max_parallel", &HubOptions::max_parallel, "<= 0: 4 files at once");
+        .def_readwrite("max_parallel", &HubOptions::max_parallel, "<= 0: 4 files at once")
+        .def_readwrite("verify", &HubOptions::verify,
+                       "re-hash cached files and download again any that do not match");
 
     m.def("prepare", &prepare, py::arg("repo_id"), py::arg("hub"),
           py::arg("on_progress") = py::none(),
@@ -597,6 +623,9 @@ PYBIND11_MODULE(_hfkit, m) {
           py::arg("force"), "Removes a model from the cache.");
     m.def("disk_usage", &disk_usage, py::arg("repo_id"), py::arg("hub"),
           "Bytes the cache uses for repo_id (None: the whole cache).");
+    m.def("inspect", &inspect, py::arg("id_or_path"), py::arg("context_length"), py::arg("batch"),
+          py::arg("kv_bytes_per_element"), py::arg("hub"),
+          "Parameters, memory and fit from config.json and the safetensors headers (JSON).");
     m.def("downloaded_models", &downloaded_models, py::arg("hub"),
           "The cached models, as the C API's JSON text.");
 

@@ -203,6 +203,9 @@ typedef struct hfk_hub_params {
     int32_t max_parallel;  /* files downloaded at once; <= 0: 4                               */
     hfk_progress_cb progress;     /* download progress, on the calling thread; may be NULL   */
     void *progress_user_data;
+    int32_t verify;        /* non-zero: re-hash the files already cached and download again any
+                              that do not match (replaced atomically); 0: cached files are only
+                              stat()ed, which keeps a cached prepare instant                   */
 } hfk_hub_params;
 
 HFK_API hfk_status hfk_hub_params_init(hfk_hub_params *p, size_t caller_size) HFK_NOEXCEPT;
@@ -473,6 +476,74 @@ HFK_API const char *hfk_model_label(const hfk_model *model, int32_t index) HFK_N
 HFK_API HFK_NODISCARD hfk_status hfk_model_classify(const hfk_model *model, const char *text,
                                                     float *scores,
                                                     size_t n_scores) HFK_NOEXCEPT;
+
+/* ---- inspecting a model before downloading it ---------------------------------------------
+ * "Will this model run here?", answered from config.json and the safetensors headers alone: for
+ * a Hub id only config.json is fetched (a few KB, through the cache) and the headers are read
+ * with HTTP Range requests; the weights are never downloaded.                                 */
+typedef struct hfk_inspection hfk_inspection;
+
+typedef struct hfk_inspect_params {
+    uint32_t struct_size;
+    int64_t context_length;       /* tokens the KV estimate is for; <= 0: the model's maximum */
+    int32_t batch;                /* sequences sharing the estimate; <= 0: 1                 */
+    int32_t kv_bytes_per_element; /* 1, 2 or 4; <= 0: 2 (an f16 cache)                       */
+    const hfk_hub_params *hub;    /* NULL: defaults (environment); progress is not used      */
+} hfk_inspect_params;
+
+HFK_API hfk_status hfk_inspect_params_init(hfk_inspect_params *p,
+                                           size_t caller_size) HFK_NOEXCEPT;
+#define HFK_INSPECT_PARAMS_INIT(p) hfk_inspect_params_init((p), sizeof *(p))
+
+/* What an inspection found. Filled by the library: struct_size is the LIBRARY's size, so a
+ * caller built against a newer header checks it before reading fields appended later. Strings
+ * are borrowed from the hfk_inspection and never NULL ("" when unknown). Sizes are bytes;
+ * counts are 0 when the config does not say.                                                  */
+typedef struct hfk_model_info {
+    uint32_t struct_size;
+    int32_t supported_for_inference; /* 1: hfkit can run it                               */
+    const char *source;              /* the id or path inspected                          */
+    const char *model_type;          /* config.json model_type                            */
+    const char *architecture;        /* architectures[0]                                  */
+    const char *unsupported_reason;  /* why not, when supported_for_inference is 0        */
+    const char *stored_dtype;        /* "BF16", "F32", ... as stored                      */
+    const char *parameters_source;   /* "safetensors_headers", "config", "estimate",
+                                        "unknown"                                         */
+    uint64_t parameters;             /* total                                             */
+    uint64_t active_parameters;      /* per token (MoE); = parameters otherwise           */
+    int32_t parameters_exact;        /* 1: summed from the safetensors headers            */
+    int32_t multimodal;              /* vision/audio sub-configs: not for inference       */
+    int32_t tied_embeddings;
+    int32_t kv_bytes_per_element;
+    int64_t vocab_size, context_length, layers, heads, kv_heads, head_dim, hidden_size,
+        intermediate_size, num_experts, experts_per_token;
+    uint64_t stored_weight_bytes;    /* the safetensors files' sizes                      */
+    uint64_t weight_bytes_f32, weight_bytes_f16, weight_bytes_q8_0, weight_bytes_q4_0;
+    int64_t kv_context_length;       /* the context the KV total is for                   */
+    int64_t batch;
+    uint64_t kv_bytes_per_token;     /* 2 x layers x kv_heads x head_dim x bytes/element  */
+    uint64_t kv_bytes_total;         /* per token x kv_context_length x batch             */
+    uint64_t overhead_bytes;         /* activations, logits, code                         */
+    uint64_t resident_estimate;      /* weights as stored + KV total + overhead           */
+    uint64_t download_bytes;         /* weights not yet in the cache                      */
+    uint64_t available_memory;       /* MemAvailable, capped by a cgroup limit            */
+    uint64_t free_disk;              /* where the weights would go                        */
+    int32_t fits_memory, fits_disk;
+} hfk_model_info;
+
+/* Inspects a Hub repo id, a local model directory or a path to a config.json. On success *out
+ * owns the result (free with hfk_inspection_free). Errors: HFK_E_NOT_FOUND, HFK_E_FORMAT
+ * (malformed config or headers), HFK_E_GATED (with the Hub's message), HFK_E_AUTH,
+ * HFK_E_NETWORK, HFK_E_OFFLINE, HFK_E_INVALID_ARG and the other Hub codes of hfk_prepare.      */
+HFK_API HFK_NODISCARD hfk_status hfk_inspect(hfk_inspection **out, const char *id_or_path,
+                                             const hfk_inspect_params *params) HFK_NOEXCEPT;
+HFK_API void hfk_inspection_free(hfk_inspection *inspection) HFK_NOEXCEPT; /* NULL ok */
+/* Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection. */
+HFK_API const hfk_model_info *hfk_inspection_info(const hfk_inspection *inspection) HFK_NOEXCEPT;
+/* The same as one JSON object (keys as the fields above, plus "weight_bytes" {f32, f16, q8_0,
+ * q4_0}, "parameters_by_dtype", "weight_files" and "notes"); keys are only ever added.
+ * Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection.                      */
+HFK_API const char *hfk_inspection_json(const hfk_inspection *inspection) HFK_NOEXCEPT;
 
 #ifdef __cplusplus
 }
