@@ -132,6 +132,8 @@ int create_new(const fs::path &p) {
     return fd;
 }
 
+constexpr uint64_t kWritebackChunk = 8ull << 20;
+
 }  // namespace
 
 bool blob_matches(const fs::path &p, const std::string &etag) {
@@ -238,11 +240,13 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
                                      blob.parent_path().string());
     }
 
+    uint64_t flushed = have;  // bytes whose disk writeback has been started
     auto restart = [&] {
         ::close(fd);
         fd = create_new(part);
         hasher = std::make_unique<Hasher>(m.etag, m.size);
         have = 0;
+        flushed = 0;
         on_bytes(0);
     };
 
@@ -288,6 +292,13 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
             }
             hasher->update(p, n);
             have += n;
+            // Start the disk writeback of every full 8 MiB as it arrives, so the fsync before the
+            // rename waits for the last few MiB rather than the whole file.
+            if (have - flushed >= kWritebackChunk) {
+                sync_file_range(fd, static_cast<off_t>(flushed), static_cast<off_t>(have - flushed),
+                                SYNC_FILE_RANGE_WRITE);
+                flushed = have;
+            }
             on_bytes(have);
             return true;
         };
@@ -314,7 +325,10 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
         }
         bool ok_status = r.status == 200 || r.status == 206;
         if (ok_status && r.curl_code == 0 && have == m.size) break;
-        if (have > before) attempt = 0;  // progress resets the try counter (HR9)
+        // Real progress resets the try counter (HR9); a trickle does not, or a server sending a
+        // byte per attempt would keep us retrying forever (RELIABILITY D37).
+        const uint64_t meaningful = std::min<uint64_t>(1 << 20, (m.size - before) / 8 + 1);
+        if (have - before >= meaningful) attempt = 0;
         bool transient = retryable(r) || (ok_status && have < m.size);
         if (!transient) raise_for_response(r, what);
         if (++attempt >= c.max_tries) {

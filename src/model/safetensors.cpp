@@ -406,6 +406,10 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
 
 SafetensorsFile::~SafetensorsFile() = default;
 
+void SafetensorsFile::populate(uint64_t offset, uint64_t length) const {
+    map_->populate(offset, length);
+}
+
 uint64_t SafetensorsFile::file_size() const {
     return map_->size();
 }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -70,6 +71,8 @@ class SafetensorsFile {
     const std::vector<TensorInfo> &tensors() const { return tensors_; }
     uint64_t file_size() const;
     const std::filesystem::path &path() const;
+    // MappedFile::populate on [offset, offset + length) of the file.
+    void populate(uint64_t offset, uint64_t length) const;
 
   private:
     SafetensorsFile() = default;
@@ -94,6 +97,10 @@ class WeightStore {
     uint64_t total_bytes() const { return total_bytes_; }                   // sum of file sizes
     uint64_t parameter_count() const { return parameter_count_; }
     size_t file_count() const { return files_.size(); }
+    // Brings every weight page into memory now, in chunks, calling progress(fraction of bytes
+    // done); throws HFK_E_CANCELLED when it returns true. The first forward pass then takes no
+    // page faults: load-to-first-token is one sequential pass over the files.
+    void populate(const std::function<bool(double)> &progress) const;
 
   private:
     WeightStore() = default;

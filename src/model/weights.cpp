@@ -58,6 +58,20 @@ bool is_pickle_weight_file(const std::string &name) {
 
 WeightStore::~WeightStore() = default;
 
+void WeightStore::populate(const std::function<bool(double)> &progress) const {
+    constexpr uint64_t kChunk = 32ull << 20;  // a progress step and a cancellation point
+    uint64_t done = 0;
+    for (const auto &f : files_) {
+        for (uint64_t off = 0; off < f->file_size(); off += kChunk) {
+            const uint64_t n = std::min(kChunk, f->file_size() - off);
+            f->populate(off, n);
+            done += n;
+            if (progress && progress(total_bytes_ ? double(done) / double(total_bytes_) : 1.0))
+                fail(HFK_E_CANCELLED, "model loading cancelled");
+        }
+    }
+}
+
 void WeightStore::add_file(std::unique_ptr<SafetensorsFile> f) {
     total_bytes_ += f->file_size();
     files_.push_back(std::move(f));

@@ -17,6 +17,8 @@ $HFK_SHARED_DIR/models as repositories, with every case of the HUB.md 2.8 checkl
   hfkit-test/drop        the CDN closes the connection half way through the body for the first
                          --drop-count GETs of each blob
   hfkit-test/slow        the CDN sends at --slow-bps bytes per second
+  hfkit-test/stall       the CDN's first response for a blob sends 64 KiB, then one byte every
+                         --stall-interval seconds; later ones only drip (a stalled server)
   hfkit-test/corrupt     the CDN serves model.safetensors with one byte flipped
   hfkit-test/moving      refs/main moves to a new commit (a changed generation_config.json)
                          each time /_ctl/move is requested
@@ -53,7 +55,7 @@ VALID_TOKENS = {TOKEN_OK, TOKEN_NO_ACCESS}
 LFS_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".h5", ".msgpack", ".onnx")
 LFS_MIN_SIZE = 10 * 1024 * 1024
 
-SPECIAL = {"private", "gated", "disabled", "flaky", "ratelimited", "norange", "drop", "slow",
+SPECIAL = {"private", "gated", "disabled", "flaky", "ratelimited", "norange", "drop", "slow", "stall",
            "corrupt", "moving", "evil-etag", "evil-redirect"}
 
 
@@ -465,7 +467,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"X-Repo-Commit": commit, "Accept-Ranges": "bytes", "Vary": "Origin, Accept-Encoding"}
         if kind == "resolve" and blob.is_lfs(filename):
             sha = blob.sha256() if repo.mode != "evil-etag" else "../../../tmp/pwn"
-            mode = repo.mode if repo.mode in ("norange", "drop", "slow", "corrupt") else "plain"
+            mode = repo.mode if repo.mode in ("norange", "drop", "slow", "stall", "corrupt") else "plain"
             loc = "http://127.0.0.1:%d/cdn/%s/%s?X-Amz-Signature=secret" % (
                 self.server.args.cdn_port_actual, mode, blob.sha256())
             if repo.mode == "evil-redirect":
@@ -510,6 +512,9 @@ class Handler(BaseHTTPRequestHandler):
             chunk = 16 * 1024
             delay = chunk / float(self.server.args.slow_bps)
         pos = start
+        if mode == "stall":
+            self.stall(data, blob, pos, limit)
+            return
         while pos < limit:
             n = min(chunk, limit - pos)
             piece = data[pos:pos + n] if data is not None else blob.read(pos, pos + n)
@@ -531,6 +536,23 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def stall(self, data, blob, pos, limit):
+        """64 KiB at once (first response per blob only), then a byte every --stall-interval
+        seconds until the client leaves."""
+        burst = 64 * 1024 if self.hub().count("stall " + self.path.split("?")[0]) == 1 else 1
+        first = min(limit, pos + burst)
+        try:
+            while pos < limit:
+                end = first if pos < first else pos + 1
+                self.wfile.write(data[pos:end] if data is not None else blob.read(pos, end))
+                self.wfile.flush()
+                self.sent += end - pos
+                pos = end
+                if pos >= first:
+                    time.sleep(self.server.args.stall_interval)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def cdn(self):
         if self.headers.get("Authorization") is not None:
@@ -593,6 +615,7 @@ def main():
     ap.add_argument("--drop-count", type=int, default=1)
     ap.add_argument("--retry-after", type=int, default=1)
     ap.add_argument("--slow-bps", type=int, default=512 * 1024)
+    ap.add_argument("--stall-interval", type=float, default=3.0)
     args = ap.parse_args()
     hub = Hub(args)
     cdn = Server(("127.0.0.1", args.cdn_port), CdnHandler)

@@ -85,7 +85,7 @@ Options only_weights(Options o) {
 class Faults : public hfk_test::HubServerTest {
   protected:
     std::vector<std::string> server_args() override {
-        return {"--slow-bps", "1000000", "--drop-count", "3"};
+        return {"--slow-bps", "1000000", "--drop-count", "3", "--stall-interval", "2"};
     }
     fs::path repo(const std::string &name) const {
         return repo_root("models--hfkit-test--" + name);
@@ -250,6 +250,31 @@ TEST_F(Faults, CorruptedCachedBlobIsFoundByVerifyAndReplacedByAVerifyingPrepare)
     EXPECT_TRUE(hfk::hub::verify_cached("hfkit-test/aidreams260K", "main", o.cache_dir).empty());
     for (const auto &e : fs::directory_iterator(repo("aidreams260K") / "blobs"))
         EXPECT_EQ(e.path().extension(), "") << "left behind: " << e.path();
+}
+
+// RELIABILITY D37: a server that stops sending (a byte every 2 s, below the low-speed limit of
+// HF_HUB_DOWNLOAD_TIMEOUT=1 s) is detected, each retry resumes where the last one stopped, and
+// the call ends with a network error in bounded time: it never blocks forever.
+TEST_F(Faults, StalledTransferIsDetectedResumedAndFinallyFails) {
+    setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1", 1);
+    Options o = only_weights(options());
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string msg;
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/stall", o); }, &msg), HFK_E_NETWORK);
+    unsetenv("HF_HUB_DOWNLOAD_TIMEOUT");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(40));
+    EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("slow"), std::string::npos) << msg;
+    // Each try resumed: the server saw Range requests that start past zero.
+    int resumed = 0;
+    for (auto &e : server->log())
+        if (e["host"] == "cdn" && e["range"].is_string() && e["range"] != "bytes=0-") ++resumed;
+    EXPECT_GE(resumed, 1) << "the retries did not resume the partial file";
+    // The partial file stays for a later resume; no blob appeared.
+    std::error_code ec;
+    const fs::path part = repo("stall") / "blobs" / (kModelSha + ".incomplete");
+    EXPECT_GE(fs::file_size(part, ec), uint64_t(64 * 1024)) << ec.message();
+    EXPECT_FALSE(fs::exists(repo("stall") / "blobs" / kModelSha));
 }
 
 TEST_F(Faults, Flaky5xxIsRetried) {
