@@ -345,12 +345,20 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
         fail(HFK_E_CHECKSUM, "checksum mismatch for " + what + ": the " + std::to_string(m.size) +
                                  " bytes received do not hash to " + m.etag);
     }
-    if (fsync(fd) != 0) fail_errno(errno, "cannot write " + part.string());
+    // A verified file that cannot be made durable or published is removed, not left for a later
+    // resume: the disk just failed under it (RELIABILITY D26). The blob never appears half-written.
+    if (fsync(fd) != 0) {
+        const int err = errno;
+        ::unlink(part.c_str());
+        fail_errno(err, "cannot write " + part.string());
+    }
     // If another writer already published the blob (locking broken), keep theirs.
     if (have_blob()) {
         ::unlink(part.c_str());
     } else if (::rename(part.c_str(), blob.c_str()) != 0) {
-        fail_errno(errno, "cannot rename into " + blob.string());
+        const int err = errno;
+        ::unlink(part.c_str());
+        fail_errno(err, "cannot rename into " + blob.string());
     }
     int dfd = ::open(blob.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

@@ -23,9 +23,17 @@ const void *offset(const Mat &w, int64_t row, int64_t col) {
 
 // Rows of x the matrix-vector kernels handle before sgemm wins.
 constexpr int64_t kMaxMatvecRows = 4;
-// Output block per sgemm task: small enough to balance two threads on a 576-wide layer, large
-// enough that repacking x per block (m*in) is noise beside the block's 2*m*in*128 flops.
+// Output block per sgemm task: about kGemmBlock wide (large enough that repacking x per block is
+// noise beside the block's 2*m*in*128 flops), in an even number of blocks so two threads get
+// equal shares: 576 outputs are 6 blocks of 96, not 4.5 blocks of 128 (which left one thread idle
+// for a sixth of every prefill). The split depends on n only, never on the thread count, so the
+// results are the same bits whatever the thread count.
 constexpr int64_t kGemmBlock = 128;
+
+int64_t gemm_block(int64_t n) {
+    const int64_t tasks = 2 * ((n + 2 * kGemmBlock - 1) / (2 * kGemmBlock));
+    return ((n + tasks - 1) / tasks + 31) / 32 * 32;  // whole SIMD tiles
+}
 
 std::vector<float> &scratch() {
     thread_local std::vector<float> buf;
@@ -70,9 +78,10 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
     }
 
     blas_setup();
-    const int64_t tasks = (n + kGemmBlock - 1) / kGemmBlock;
+    const int64_t block = gemm_block(n);
+    const int64_t tasks = (n + block - 1) / block;
     parallel_for(tasks, n_threads, [&](int64_t t) {
-        int64_t n0 = t * kGemmBlock, n1 = std::min(n, n0 + kGemmBlock), nb = n1 - n0;
+        int64_t n0 = t * block, n1 = std::min(n, n0 + block), nb = n1 - n0;
         const float *b;
         int64_t ldb;
         if (w.dtype == DType::F32) {

@@ -321,6 +321,13 @@ HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         int64_t i = 0;
         for (; i < k64; i += 64) {
+            if constexpr (T == DType::F32) {
+                // 4 KiB ahead: on F32 rows the hardware prefetcher alone left ~20% of the
+                // bandwidth unused (llama-135m F32 decode 24 -> 39 tok/s on Zen 5); on the half
+                // as long F16/BF16 streams it made them slower. A prefetch never faults.
+                const char *ahead = static_cast<const char *>(w0) + i * 4 + 4096;
+                for (int b = 0; b < 256; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
+            }
             a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
             a1 = _mm512_fmadd_ps(load16<T>(w0, i + 16), _mm512_loadu_ps(x + i + 16), a1);
             a2 = _mm512_fmadd_ps(load16<T>(w0, i + 32), _mm512_loadu_ps(x + i + 32), a2);
