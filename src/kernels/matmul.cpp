@@ -23,6 +23,8 @@ const void *offset(const Mat &w, int64_t row, int64_t col) {
 
 // Rows of x the matrix-vector kernels handle before sgemm wins.
 constexpr int64_t kMaxMatvecRows = 4;
+// Input rows per task of the [in, out] matrix-vector product.
+constexpr int64_t kAxpyChunk = 256;
 // Output block per sgemm task: about kGemmBlock wide (large enough that repacking x per block is
 // noise beside the block's 2*m*in*128 flops), in an even number of blocks so two threads get
 // equal shares: 576 outputs are 6 blocks of 96, not 4.5 blocks of 128 (which left one thread idle
@@ -30,9 +32,15 @@ constexpr int64_t kMaxMatvecRows = 4;
 // results are the same bits whatever the thread count.
 constexpr int64_t kGemmBlock = 128;
 
+// The size of the pieces when `total` is cut into an even number of pieces of about `target`:
+// two threads then get equal shares. It depends on `total` only, never on the thread count.
+int64_t even_piece(int64_t total, int64_t target) {
+    const int64_t pieces = 2 * ((total + 2 * target - 1) / (2 * target));
+    return (total + pieces - 1) / pieces;
+}
+
 int64_t gemm_block(int64_t n) {
-    const int64_t tasks = 2 * ((n + 2 * kGemmBlock - 1) / (2 * kGemmBlock));
-    return ((n + tasks - 1) / tasks + 31) / 32 * 32;  // whole SIMD tiles
+    return (even_piece(n, kGemmBlock) + 31) / 32 * 32;  // whole SIMD tiles
 }
 
 std::vector<float> &scratch() {
@@ -55,23 +63,43 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
     if (m <= 0 || n <= 0) return;
     const SimdOps &ops = simd();
 
+    if (m <= kMaxMatvecRows && layout == Layout::InOut) {
+        // Memory-bound, weights stored [in, out] (GPT-2's Conv1D): split the *inputs* into fixed
+        // chunks of whole rows, so every task streams one contiguous run of the matrix (output
+        // blocks would read each row in strided pieces); each chunk writes its own partial
+        // outputs and the partials are summed in chunk order. The chunks depend on k only, so
+        // the result is the same bits for any thread count.
+        const int64_t rows_per = even_piece(k, kAxpyChunk);
+        const int64_t chunks = (k + rows_per - 1) / rows_per;
+        std::vector<float> &part = scratch();
+        part.resize(size_t(chunks * m * n));
+        parallel_for(chunks, n_threads, [&](int64_t c) {
+            const int64_t k0 = c * rows_per, k1 = std::min(k, k0 + rows_per);
+            for (int64_t i = 0; i < m; ++i)
+                ops.axpy_rows(w.dtype, offset(w, k0, 0), w.cols, k1 - k0, x + i * k + k0, n,
+                              part.data() + (c * m + i) * n);
+        });
+        for (int64_t i = 0; i < m; ++i) {
+            float *yi = y + i * n;
+            std::copy_n(part.data() + i * n, n, yi);
+            for (int64_t c = 1; c < chunks; ++c)
+                ops.axpy(1.0f, part.data() + (c * m + i) * n, yi, n);
+        }
+        add_bias(y, m, n, 0, n, bias);
+        return;
+    }
     if (m <= kMaxMatvecRows) {
-        // Memory-bound: split the outputs in blocks of 64 (a multiple of every vector width);
-        // two blocks per thread help when the machine is noisy.
+        // Memory-bound, weights stored [out, in]: split the outputs in blocks of 64 (a multiple of
+        // every vector width); two blocks per thread help when the machine is noisy.
         int64_t tasks =
             std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
         int64_t block = ((n + tasks - 1) / tasks + 63) / 64 * 64;
         tasks = (n + block - 1) / block;
         parallel_for(tasks, n_threads, [&](int64_t t) {
             int64_t n0 = t * block, n1 = std::min(n, n0 + block);
-            for (int64_t i = 0; i < m; ++i) {
-                if (layout == Layout::OutIn)
-                    ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k,
-                                 y + i * n + n0);
-                else
-                    ops.axpy_rows(w.dtype, offset(w, 0, n0), w.cols, k, x + i * k, n1 - n0,
-                                  y + i * n + n0);
-            }
+            for (int64_t i = 0; i < m; ++i)
+                ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k,
+                             y + i * n + n0);
             add_bias(y, m, n, n0, n1, bias);
         });
         return;
