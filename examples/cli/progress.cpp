@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <thread>
+
+#include "cli.h"
 
 namespace cli {
 
@@ -30,7 +33,12 @@ std::string duration(double s) {
 }  // namespace
 
 void request_cancel() {
-    g_cancel = true;
+    if (g_cancel.exchange(true)) exit_interrupted("\nhfkit: interrupted");  // a second Ctrl-C
+    std::thread([] {
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        exit_interrupted(
+            "\nhfkit: interrupted (a partial download stays in the cache and resumes)");
+    }).detach();
 }
 bool cancel_requested() {
     return g_cancel;

@@ -38,7 +38,10 @@ class ProgressDisplay {
     std::chrono::steady_clock::time_point start_, first_event_, last_draw_;
 };
 
-// Set by the CLI's interrupt handler; ProgressDisplay::callback then asks the library to cancel.
+// Called by the CLI's interrupt handler during a download or load: ProgressDisplay::callback then
+// asks the library to cancel. Progress stops arriving when a transfer stalls, so if the call has
+// not returned 3 s later (or on a second Ctrl-C) the command leaves at once with the interrupted
+// exit code; the partial download stays resumable either way.
 void request_cancel();
 bool cancel_requested();
 

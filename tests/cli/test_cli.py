@@ -34,7 +34,7 @@ SLOW_BPS = 150_000  # hfkit-test/slow: about 6 s for its 0.9 MB of weights
 
 @pytest.fixture(scope="module")
 def hub():
-    proc, info = hub_server.start_subprocess("--slow-bps", str(SLOW_BPS),
+    proc, info = hub_server.start_subprocess("--slow-bps", str(SLOW_BPS), "--stall-interval", "20",
                                              shared_dir=str(SHARED_DIR))
     yield info
     proc.kill()
@@ -269,3 +269,17 @@ def test_pull_verify_replaces_a_damaged_file(env):
     r = hfkit(env, "pull", MODEL, "--verify")
     assert r.returncode == OK, r.stderr
     assert weights.read_bytes() == good
+
+
+def test_ctrl_c_during_a_stalled_transfer_still_exits_promptly(env):
+    # hfkit-test/stall sends 64 KiB, then a byte every few seconds: no progress arrives, so the
+    # cancel cannot ride on a progress callback; the command must still leave within seconds.
+    proc = subprocess.Popen([CLI, "pull", "hfkit-test/stall"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == INTERRUPTED, err
+    assert time.monotonic() - t0 < 6, "Ctrl-C waited for the stalled transfer"
+    assert any(b.name.endswith(".incomplete") for b in blobs(env, "hfkit-test/stall"))
