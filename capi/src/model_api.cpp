@@ -133,8 +133,9 @@ HFK_API hfk_status hfk_model_open(hfk_model **out, const char *id_or_path,
         listener = [cb = p.on_state, ud = p.state_user_data](const hfk::ModelStatus &s) {
             const hfk_model_status c = to_c_status(s);
             try {
-                cb(&c, ud);
+                return cb(&c, ud) != 0;  // non-zero: stop, as for every callback
             } catch (...) {  // a C++ host's callback threw: it must not unwind our worker
+                return true;
             }
         };
     }
@@ -196,6 +197,7 @@ HFK_API hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
             queue->events.push_back(s);
         }
         queue->cv.notify_one();
+        return false;  // the caller's progress callback stops through hfk_model_free
     });
     if (st != HFK_OK) return st;
     return guard([&]() -> hfk_status {

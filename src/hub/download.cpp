@@ -8,13 +8,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <cerrno>
 #include <chrono>
 #include <thread>
 #include <vector>
 
+#include "hub/blob_hash.h"
+#include "hub/file_follower.h"
 #include "util/error.h"
 
 namespace hfk::hub {
@@ -22,40 +22,6 @@ namespace hfk::hub {
 namespace {
 
 constexpr uint64_t kMaxFileSize = 1ull << 46;  // 64 TiB: any larger X-Linked-Size is bogus
-
-// Streaming hash: sha256 for 64-hex etags (LFS), git blob sha1 ("blob <n>\0" + bytes) for 40-hex.
-class Hasher {
-  public:
-    Hasher(const std::string &etag, uint64_t size) : ctx_(EVP_MD_CTX_new()) {
-        if (!ctx_) fail(HFK_E_NOMEM, "EVP_MD_CTX_new failed");
-        git_ = etag.size() == 40;
-        EVP_DigestInit_ex(ctx_, git_ ? EVP_sha1() : EVP_sha256(), nullptr);
-        if (git_) {
-            std::string prefix = "blob " + std::to_string(size);
-            EVP_DigestUpdate(ctx_, prefix.data(), prefix.size() + 1);  // with the NUL
-        }
-    }
-    ~Hasher() { EVP_MD_CTX_free(ctx_); }
-    Hasher(const Hasher &) = delete;
-    Hasher &operator=(const Hasher &) = delete;
-    void update(const void *p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
-    std::string hex() {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(ctx_, md, &n);
-        static const char *digits = "0123456789abcdef";
-        std::string out;
-        for (unsigned int i = 0; i < n; ++i) {
-            out += digits[md[i] >> 4];
-            out += digits[md[i] & 15];
-        }
-        return out;
-    }
-
-  private:
-    EVP_MD_CTX *ctx_;
-    bool git_ = false;
-};
 
 std::string strip_etag(std::string e) {
     if (e.rfind("W/", 0) == 0) e = e.substr(2);
@@ -111,28 +77,50 @@ class BlobLock {
     int fd_ = -1;
 };
 
-// Hashes the existing prefix of a partial file; false if it cannot be read.
-bool hash_prefix(int fd, uint64_t n, Hasher &h) {
-    std::vector<char> buf(1 << 20);
-    uint64_t off = 0;
-    while (off < n) {
-        ssize_t r =
-            pread(fd, buf.data(), std::min<uint64_t>(buf.size(), n - off), static_cast<off_t>(off));
-        if (r <= 0) return false;
-        h.update(buf.data(), static_cast<size_t>(r));
-        off += static_cast<uint64_t>(r);
-    }
-    return true;
-}
-
 int create_new(const fs::path &p) {
     ::unlink(p.c_str());  // a new inode, never a truncate (another writer may hold the old one)
-    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) fail_errno(errno, "cannot create " + p.string());
     return fd;
 }
 
-constexpr uint64_t kWritebackChunk = 8ull << 20;
+// The partial file's hash and its disk flushes, each on a thread behind the receive loop.
+class BehindTheWriter {
+  public:
+    BehindTheWriter(int fd, const FileMeta &m, uint64_t ready)
+        : hasher_(m.etag, m.size),
+          buf_(1 << 20),
+          hash_(1 << 20, ready,
+                [this, fd](uint64_t a, uint64_t b) {
+                    return hash_file_range(fd, a, b, hasher_, buf_);
+                }),
+          flush_(32ull << 20, ready, [this, fd](uint64_t, uint64_t) {
+              // fsync, not fdatasync: an error is reported once per file, so the one we see
+              // here must be kept for the final check (and the I/O-fault tests inject it here).
+              if (fsync(fd) == 0) return true;
+              flush_errno_ = errno;
+              return false;
+          }) {}
+
+    void published(uint64_t n) {
+        hash_.published(n);
+        flush_.published(n);
+    }
+    // errno of a failed background flush, else 0. Call once the writer is done.
+    int flush_error() {
+        flush_.finish(0);
+        return flush_errno_;
+    }
+    // The hash of bytes [0, n), or "" when the file could not be read back.
+    std::string hash(uint64_t n) { return hash_.finish(n) ? hasher_.hex() : std::string(); }
+
+  private:
+    BlobHasher hasher_;
+    std::vector<char> buf_;
+    int flush_errno_ = 0;
+    FileFollower hash_;  // after what its work uses
+    FileFollower flush_;
+};
 
 }  // namespace
 
@@ -142,8 +130,9 @@ bool blob_matches(const fs::path &p, const std::string &etag) {
     struct stat st;
     bool ok = fstat(fd, &st) == 0;
     if (ok) {
-        Hasher h(etag, static_cast<uint64_t>(st.st_size));
-        ok = hash_prefix(fd, static_cast<uint64_t>(st.st_size), h) && h.hex() == etag;
+        BlobHasher h(etag, static_cast<uint64_t>(st.st_size));
+        std::vector<char> buf(1 << 20);
+        ok = hash_file_range(fd, 0, static_cast<uint64_t>(st.st_size), h, buf) && h.hex() == etag;
     }
     ::close(fd);
     return ok;
@@ -207,19 +196,14 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
     }
     fs::path part = blob;
     part += ".incomplete";
-    auto hasher = std::make_unique<Hasher>(m.etag, m.size);
     uint64_t have = 0;
     int fd = -1;
     // Resume a partial file only under the lock, and only if it is not longer than expected.
+    // Its prefix is hashed behind the writer while the rest downloads.
     struct stat st;
     if (::stat(part.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) <= m.size) {
         fd = ::open(part.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (fd >= 0 && hash_prefix(fd, static_cast<uint64_t>(st.st_size), *hasher)) {
-            have = static_cast<uint64_t>(st.st_size);
-        } else if (fd >= 0) {
-            ::close(fd);
-            fd = -1;
-        }
+        if (fd >= 0) have = static_cast<uint64_t>(st.st_size);
     }
     if (fd < 0) fd = create_new(part);
     struct FdCloser {
@@ -228,6 +212,8 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
             if (fd >= 0) ::close(fd);
         }
     } closer{fd};
+    // Declared after the closer, so destroyed (joined) before the fd it reads is closed.
+    auto behind = std::make_unique<BehindTheWriter>(fd, m, have);
     on_bytes(have);
     // Fail fast when the disk cannot hold the rest (RELIABILITY D24); ENOSPC is still handled.
     struct statvfs vfs;
@@ -240,13 +226,13 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
                                      blob.parent_path().string());
     }
 
-    uint64_t flushed = have;  // bytes whose disk writeback has been started
     auto restart = [&] {
+        behind.reset();  // its threads are joined before their fd goes
         ::close(fd);
+        fd = -1;
         fd = create_new(part);
-        hasher = std::make_unique<Hasher>(m.etag, m.size);
+        behind = std::make_unique<BehindTheWriter>(fd, m, 0);
         have = 0;
-        flushed = 0;
         on_bytes(0);
     };
 
@@ -290,15 +276,8 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
                 }
                 off += static_cast<size_t>(w);
             }
-            hasher->update(p, n);
             have += n;
-            // Start the disk writeback of every full 8 MiB as it arrives, so the fsync before the
-            // rename waits for the last few MiB rather than the whole file.
-            if (have - flushed >= kWritebackChunk) {
-                sync_file_range(fd, static_cast<off_t>(flushed), static_cast<off_t>(have - flushed),
-                                SYNC_FILE_RANGE_WRITE);
-                flushed = have;
-            }
+            behind->published(have);
             on_bytes(have);
             return true;
         };
@@ -340,18 +319,26 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
         }
         c.backoff(attempt, r);
     }
-    if (hasher->hex() != m.etag) {
+    // Most of the data was flushed behind the writer; this fsync waits for the tail while the
+    // hash catches up. A verified file that cannot be made durable or published is removed, not
+    // left for a later resume: the disk just failed under it (RELIABILITY D26).
+    int flush_err = behind->flush_error();
+    if (flush_err == 0 && fsync(fd) != 0) flush_err = errno;
+    if (flush_err != 0) {
+        ::unlink(part.c_str());
+        fail_errno(flush_err, "cannot write " + part.string());
+    }
+    const std::string got = behind->hash(m.size);
+    if (got.empty()) {
+        ::unlink(part.c_str());
+        fail(HFK_E_IO, "cannot read back " + part.string() + " to verify it");
+    }
+    if (got != m.etag) {
         ::unlink(part.c_str());
         fail(HFK_E_CHECKSUM, "checksum mismatch for " + what + ": the " + std::to_string(m.size) +
                                  " bytes received do not hash to " + m.etag);
     }
-    // A verified file that cannot be made durable or published is removed, not left for a later
-    // resume: the disk just failed under it (RELIABILITY D26). The blob never appears half-written.
-    if (fsync(fd) != 0) {
-        const int err = errno;
-        ::unlink(part.c_str());
-        fail_errno(err, "cannot write " + part.string());
-    }
+    // The blob never appears half-written or unverified.
     // If another writer already published the blob (locking broken), keep theirs.
     if (have_blob()) {
         ::unlink(part.c_str());

@@ -82,7 +82,7 @@ void ModelOpening::update(const std::function<void(ModelStatus &)> &change) {
     }
     if (listener_) {
         std::lock_guard lock(listener_mu_);  // not mu_: the listener may poll the status
-        if (!silenced_) listener_(copy);
+        if (!silenced_ && listener_(copy)) cancel_ = true;
     }
     // Waiters wake after the listener has seen the change, so a caller that waited for READY
     // or FAILED has also had its callback for it.
@@ -91,6 +91,12 @@ void ModelOpening::update(const std::function<void(ModelStatus &)> &change) {
         announced_ = copy.state;
     }
     done_cv_.notify_all();
+}
+
+// Between steps, so that a stop asked for by the listener (or a free) takes effect even when
+// the step itself had nothing to cancel, such as an already cached download.
+void ModelOpening::stop_if_cancelled() const {
+    if (cancel_) fail(HFK_E_CANCELLED, "the model's opening was cancelled");
 }
 
 void ModelOpening::run() {
@@ -103,6 +109,7 @@ void ModelOpening::run() {
             fail(HFK_E_NOT_FOUND, "model directory not found: " + request_.id_or_path);
         } else {
             update([](ModelStatus &s) { s.state = ModelState::Downloading; });
+            stop_if_cancelled();
             hub::Options opts = request_.hub;
             opts.cancel = &cancel_;
             opts.progress = [this](const hub::Progress &p) {
@@ -122,10 +129,12 @@ void ModelOpening::run() {
             dir = prepare_shared(request_.id_or_path, opts).dir;
         }
         if (!request_.skip_resource_check) check_memory_for(dir);
+        stop_if_cancelled();
         update([](ModelStatus &s) {
             s.state = ModelState::Loading;
             s.load_fraction = 0;
         });
+        stop_if_cancelled();
         auto loaded = acquire_loaded_model(
             dir, request_.n_threads,
             [this](double f) {
@@ -133,6 +142,7 @@ void ModelOpening::run() {
                 return cancel_.load();
             },
             &cancel_);
+        stop_if_cancelled();
         {
             std::lock_guard lock(mu_);
             model_ = std::move(loaded);

@@ -39,7 +39,8 @@ struct OpenRequest {
 
 class ModelOpening {
 public:
-    using Listener = std::function<void(const ModelStatus &)>;
+    // Returns true to stop: the opening is cancelled and ends FAILED with HFK_E_CANCELLED.
+    using Listener = std::function<bool(const ModelStatus &)>;
 
     // Starts the worker. `listener` (may be empty) is called from the worker thread. The worker
     // holds a reference to the object, so it stays valid until the worker is done.
@@ -61,6 +62,7 @@ public:
 private:
     ModelOpening(OpenRequest request, Listener listener);
     void run();
+    void stop_if_cancelled() const;
     void update(const std::function<void(ModelStatus &)> &change);
 
     OpenRequest request_;

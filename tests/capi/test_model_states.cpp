@@ -337,6 +337,51 @@ TEST_F(ModelStates, FreeFromInsideTheStateCallback) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the worker wind down
 }
 
+// Like every callback of the API, a non-zero return means stop: the opening ends FAILED with
+// HFK_E_CANCELLED, whether it is downloading or about to load a local checkpoint, and the blob
+// of an interrupted download is not published.
+TEST_F(ModelStates, NonZeroFromTheStateCallbackCancelsTheOpening) {
+    struct StopAt {
+        int32_t state;
+        std::vector<int32_t> seen;  // only the worker writes, before the final announcement
+    };
+    auto stop_at = [](const hfk_model_status *s, void *ud) -> int32_t {
+        auto *c = static_cast<StopAt *>(ud);
+        c->seen.push_back(s->state);
+        return s->state == c->state ? 1 : 0;
+    };
+    const auto local = std::filesystem::path(hfk_test::source_dir()) / "models/aidreams260K";
+    hfk_hub_params h = hub();
+    struct Case {
+        std::string id;
+        int32_t state;
+    } cases[] = {{local.string(), HFK_MODEL_PENDING}, {"hfkit-test/slow", HFK_MODEL_DOWNLOADING}};
+    for (const Case &k : cases) {
+        StopAt ctx{k.state, {}};
+        hfk_load_params lp;
+        HFK_LOAD_PARAMS_INIT(&lp);
+        lp.hub = &h;
+        lp.n_threads = 1;
+        lp.on_state = stop_at;
+        lp.state_user_data = &ctx;
+        hfk_model *m = nullptr;
+        ASSERT_EQ(hfk_model_open(&m, k.id.c_str(), &lp), HFK_OK);
+        EXPECT_EQ(hfk_model_wait(m, 30000), HFK_E_CANCELLED) << k.id;
+        hfk_model_status st;
+        HFK_MODEL_STATUS_INIT(&st);
+        ASSERT_EQ(hfk_model_get_status(m, &st), HFK_OK);
+        EXPECT_EQ(st.state, HFK_MODEL_FAILED);
+        EXPECT_EQ(st.error, HFK_E_CANCELLED);
+        ASSERT_FALSE(ctx.seen.empty());
+        EXPECT_EQ(ctx.seen.back(), HFK_MODEL_FAILED) << k.id;
+        for (int32_t s : ctx.seen) EXPECT_NE(s, HFK_MODEL_READY) << k.id;
+        hfk_model_free(m);
+    }
+    int32_t is = -1;
+    EXPECT_EQ(hfk_is_downloaded("hfkit-test/slow", &h, &is), HFK_OK);
+    EXPECT_EQ(is, 0);
+}
+
 TEST_F(ModelStates, MemoryCheckRefusesAModelTooLargeForThisMachine) {
     hfk_test::TempDir dir;
     const auto src = std::filesystem::path(hfk_test::source_dir()) / "models/aidreams260K";

@@ -244,7 +244,8 @@ HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size
 
 /* Called by hfk_model_open()'s worker thread (NOT the thread that called open) on every state
  * change and progress step. It may poll the model, but must not wait on it; hfk_model_free()
- * from inside it is allowed. The return value is ignored (cancel with hfk_model_free).         */
+ * from inside it is allowed. A non-zero return cancels the opening: the model ends FAILED with
+ * HFK_E_CANCELLED (once READY or FAILED has been reported, the return value changes nothing). */
 typedef int32_t (*hfk_state_cb)(const hfk_model_status *status, void *user_data);
 
 typedef struct hfk_load_params {
