@@ -148,8 +148,12 @@ int main(int argc, char **argv) {
             pp, tg);
         for (int nt : thread_counts) {
             std::vector<double> pps, tgs, pp_cpu, tg_cpu;
+            // As llama-bench does: one context for all runs (cleared before each), after a
+            // warm-up prefill, so the runs measure compute rather than first-touch page faults.
+            auto cache = model->new_cache(std::max(pp, tg) + 1);
+            model->forward(*cache, prompt, logits.data(), false, nt);
             for (int r = 0; r < runs; ++r) {
-                auto cache = model->new_cache(std::max(pp, tg) + 1);
+                cache->truncate(0);
                 double c0 = cpu_now();
                 auto a = Clock::now();
                 model->forward(*cache, prompt, logits.data(), false, nt);

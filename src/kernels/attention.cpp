@@ -14,12 +14,8 @@ namespace hfk::kern {
 
 void softmax(float *x, int64_t n) {
     if (n <= 0) return;
-    float max = x[0];
-    for (int64_t i = 1; i < n; ++i) max = x[i] > max ? x[i] : max;
-    for (int64_t i = 0; i < n; ++i) x[i] -= max;
-    simd().exp(x, n);
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += x[i];
+    const SimdOps &ops = simd();
+    const double sum = ops.exp_sum(x, n, ops.max(x, n));
     const float inv = float(1.0 / sum);
     for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }

@@ -25,12 +25,14 @@ const void *offset(const Mat &w, int64_t row, int64_t col) {
 constexpr int64_t kMaxMatvecRows = 4;
 // Input rows per task of the [in, out] matrix-vector product.
 constexpr int64_t kAxpyChunk = 256;
-// Output block per sgemm task: about kGemmBlock wide (large enough that repacking x per block is
-// noise beside the block's 2*m*in*128 flops), in an even number of blocks so two threads get
-// equal shares: 576 outputs are 6 blocks of 96, not 4.5 blocks of 128 (which left one thread idle
-// for a sixth of every prefill). The split depends on n only, never on the thread count, so the
-// results are the same bits whatever the thread count.
-constexpr int64_t kGemmBlock = 128;
+// Output block per sgemm task: each task repacks all of x (OpenBLAS packs the whole m x k
+// operand once per call), so blocks are as wide as the scratch budget allows: a block's weights
+// in F32 (converted from F16/BF16) stay near kGemmBlockBytes, and never narrower than
+// kGemmMinBlock. Cut in an even number of blocks so two threads get equal shares. The split
+// depends on n and k only, never on the thread count, so the results are the same bits whatever
+// the thread count.
+constexpr int64_t kGemmBlockBytes = 2 << 20;
+constexpr int64_t kGemmMinBlock = 128;
 
 // The size of the pieces when `total` is cut into an even number of pieces of about `target`:
 // two threads then get equal shares. It depends on `total` only, never on the thread count.
@@ -39,8 +41,9 @@ int64_t even_piece(int64_t total, int64_t target) {
     return (total + pieces - 1) / pieces;
 }
 
-int64_t gemm_block(int64_t n) {
-    return (even_piece(n, kGemmBlock) + 31) / 32 * 32;  // whole SIMD tiles
+int64_t gemm_block(int64_t n, int64_t k) {
+    const int64_t target = std::max(kGemmMinBlock, kGemmBlockBytes / 4 / k);
+    return (even_piece(n, target) + 31) / 32 * 32;  // whole SIMD tiles
 }
 
 std::vector<float> &scratch() {
@@ -106,7 +109,7 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
     }
 
     blas_setup();
-    const int64_t block = gemm_block(n);
+    const int64_t block = gemm_block(n, k);
     const int64_t tasks = (n + block - 1) / block;
     parallel_for(tasks, n_threads, [&](int64_t t) {
         int64_t n0 = t * block, n1 = std::min(n, n0 + block), nb = n1 - n0;

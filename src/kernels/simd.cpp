@@ -14,6 +14,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -115,8 +116,20 @@ void exp_scalar(float *x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
 
-constexpr SimdOps kScalar{dot_rows_scalar, axpy_rows_scalar, to_f32_scalar,
-                          dot_scalar,      axpy_scalar,      exp_scalar};
+float max_scalar(const float *x, int64_t n) {
+    float m = x[0];
+    for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
+    return m;
+}
+
+double exp_sum_scalar(float *x, int64_t n, float shift) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += double(x[i] = std::exp(x[i] - shift));
+    return sum;
+}
+
+constexpr SimdOps kScalar{dot_rows_scalar, axpy_rows_scalar, to_f32_scalar, dot_scalar,
+                          axpy_scalar,     exp_scalar,       max_scalar,    exp_sum_scalar};
 
 #if defined(__x86_64__)
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +285,42 @@ HFK_AVX2 void exp_avx2(float *x, int64_t n) {
     }
 }
 
-constexpr SimdOps kAvx2{dot_rows_avx2, axpy_rows_avx2, to_f32_avx2, dot_avx2, axpy_avx2, exp_avx2};
+HFK_AVX2 float max_avx2(const float *x, int64_t n) {
+    const int64_t n8 = n & ~int64_t(7);
+    __m256 m = _mm256_set1_ps(x[0]);
+    for (int64_t i = 0; i < n8; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    float r = lanes[0];
+    for (int64_t j = 1; j < 8; ++j) r = std::max(r, lanes[j]);
+    for (int64_t i = n8; i < n; ++i) r = std::max(r, x[i]);
+    return r;
+}
+
+HFK_AVX2 double exp_sum_avx2(float *x, int64_t n, float shift) {
+    const int64_t n8 = n & ~int64_t(7);
+    const __m256 sh = _mm256_set1_ps(shift);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (int64_t i = 0; i < n8; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh));
+        _mm256_storeu_ps(x + i, e);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
+    double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    if (n8 < n) {
+        float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t i = n8; i < n; ++i) tmp[i - n8] = x[i] - shift;
+        _mm256_storeu_ps(tmp, exp8(_mm256_loadu_ps(tmp)));
+        for (int64_t i = n8; i < n; ++i) sum += double(x[i] = tmp[i - n8]);
+    }
+    return sum;
+}
+
+constexpr SimdOps kAvx2{dot_rows_avx2, axpy_rows_avx2, to_f32_avx2, dot_avx2,
+                        axpy_avx2,     exp_avx2,       max_avx2,    exp_sum_avx2};
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 F/BW/VL/DQ (16 floats per register, masked tails)
@@ -476,8 +524,45 @@ HFK_AVX512 void exp_avx512(float *x, int64_t n) {
     }
 }
 
-constexpr SimdOps kAvx512{dot_rows_avx512, axpy_rows_avx512, to_f32_avx512,
-                          dot_avx512,      axpy_avx512,      exp_avx512};
+HFK_AVX512 float max_avx512(const float *x, int64_t n) {
+    const int64_t n16 = n & ~int64_t(15);
+    __m512 m = _mm512_set1_ps(x[0]);
+    for (int64_t i = 0; i < n16; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+    if (n16 < n) {
+        const __mmask16 t = tail_mask(n - n16);
+        m = _mm512_mask_max_ps(m, t, m, _mm512_maskz_loadu_ps(t, x + n16));
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+// Adds 16 floats into two vectors of 8 doubles.
+HFK_AVX512 inline void add_to_f64(__m512 e, __m512d &lo, __m512d &hi) {
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    hi = _mm512_add_pd(
+        hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+}
+
+HFK_AVX512 double exp_sum_avx512(float *x, int64_t n, float shift) {
+    const int64_t n16 = n & ~int64_t(15);
+    const __m512 sh = _mm512_set1_ps(shift);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n16; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), sh));
+        _mm512_storeu_ps(x + i, e);
+        add_to_f64(e, lo, hi);
+    }
+    if (n16 < n) {
+        const __mmask16 m = tail_mask(n - n16);
+        const __m512 e =
+            _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + n16), sh)));
+        _mm512_mask_storeu_ps(x + n16, m, e);
+        add_to_f64(e, lo, hi);
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+
+constexpr SimdOps kAvx512{dot_rows_avx512, axpy_rows_avx512, to_f32_avx512, dot_avx512,
+                          axpy_avx512,     exp_avx512,       max_avx512,    exp_sum_avx512};
 #endif  // __x86_64__
 
 }  // namespace

@@ -25,6 +25,11 @@ struct SimdOps {
     void (*axpy)(float a, const float *x, float *y, int64_t n);
     // x[i] = exp(x[i]), within 2 ulp (0 for large negative x, inf for large positive).
     void (*exp)(float *x, int64_t n);
+    // The largest x[i] (n >= 1).
+    float (*max)(const float *x, int64_t n);
+    // x[i] = exp(x[i] - shift), as exp() does; returns their sum, added in double in a fixed
+    // order that depends on n only (softmax's two passes in one).
+    double (*exp_sum)(float *x, int64_t n, float shift);
 };
 
 const SimdOps &simd();

@@ -23,3 +23,7 @@ target_include_directories(test_model_states PRIVATE ${PROJECT_SOURCE_DIR}/src)
 hfk_add_api_test(test_inspect_api LABELS "capi;unit;hub" SOURCES test_inspect_api.cpp)
 target_link_libraries(test_inspect_api PRIVATE CURL::libcurl)
 target_include_directories(test_inspect_api PRIVATE ${PROJECT_SOURCE_DIR}/src)
+# Prompt edge cases, generation_config.json defaults and EOS ids; encoders (CLS pooling,
+# classification) against the torch reference.
+hfk_add_api_test(test_generation_defaults LABELS "capi;unit" SOURCES test_generation_defaults.cpp)
+hfk_add_api_test(test_encoder_api LABELS "capi;unit" SOURCES test_encoder_api.cpp)

@@ -27,13 +27,16 @@ std::filesystem::path model_path(const RefCase &c, TempDir &tmp) {
     const auto dir = c.model_dir.empty() ? default_model() : shared_dir() / "models" / c.model_dir;
     if (c.tokenizer.empty()) return dir;
     link_all(dir, tmp.path);
-    for (const auto &e : std::filesystem::directory_iterator(shared_dir() / "tokenizers" / c.tokenizer))
+    for (const auto &e :
+         std::filesystem::directory_iterator(shared_dir() / "tokenizers" / c.tokenizer))
         if (!std::filesystem::exists(tmp.path / e.path().filename()))  // e.g. both have SOURCES.tsv
             std::filesystem::create_symlink(e.path(), tmp.path / e.path().filename());
     return tmp.path;
 }
 
-void PrintTo(const RefCase &c, std::ostream *os) { *os << c.ref; }
+void PrintTo(const RefCase &c, std::ostream *os) {
+    *os << c.ref;
+}
 
 class GreedyReference : public ::testing::TestWithParam<RefCase> {};
 
@@ -68,17 +71,16 @@ TEST_P(GreedyReference, MatchesReferenceTokens) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, GreedyReference,
-                         ::testing::Values(RefCase{"", "", "aidreams260K"},
-                                           RefCase{"tiny-gpt2", "", "tiny-gpt2"},
-                                           RefCase{"tiny-random-llama", "llama2",
-                                                   "tiny-random-llama", false}),
-                         [](const auto &info) {
-                             std::string n = info.param.ref;
-                             for (char &ch : n)
-                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Models, GreedyReference,
+    ::testing::Values(RefCase{"", "", "aidreams260K"}, RefCase{"tiny-gpt2", "", "tiny-gpt2"},
+                      RefCase{"tiny-random-llama", "llama2", "tiny-random-llama", false}),
+    [](const auto &info) {
+        std::string n = info.param.ref;
+        for (char &ch : n)
+            if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+        return n;
+    });
 
 TEST(Generation, DefaultModelTellsItsStoryFromBos) {
     auto model = load(default_model());
@@ -209,22 +211,44 @@ TEST(Generation, ContinuingASessionEqualsOneGenerateOverTheConcatenation) {
     EXPECT_LT(r.n_reused_tokens, r.n_prompt_tokens);
 }
 
+// Every statistic is checked against something computed here: token counts against the
+// tokenizer's own count of the text the session holds, speeds and times as finite positives.
+void expect_sensible_timings(const hfk_gen_result &r) {
+    EXPECT_TRUE(std::isfinite(r.prefill_tokens_per_s)) << r.prefill_tokens_per_s;
+    EXPECT_GT(r.prefill_tokens_per_s, 0.0);
+    EXPECT_TRUE(std::isfinite(r.decode_tokens_per_s)) << r.decode_tokens_per_s;
+    EXPECT_GT(r.decode_tokens_per_s, 0.0);
+    EXPECT_TRUE(std::isfinite(r.time_to_first_token_ms)) << r.time_to_first_token_ms;
+    EXPECT_GT(r.time_to_first_token_ms, 0.0);
+    EXPECT_LT(r.time_to_first_token_ms, 60e3);
+}
+
 TEST(Generation, SecondTurnReusesTheCache) {
     auto model = load(default_model());
+    const hfk_tokenizer *tok = hfk_model_tokenizer(model.get());
     auto s = session(model.get());
-    generate(s.get(), "One day", greedy(10));
+    const std::string first = generate(s.get(), "One day", greedy(10));
     hfk_gen_result r;
     HFK_GEN_RESULT_INIT(&r);
     const hfk_gen_params p = greedy(10);
     ASSERT_EQ(hfk_session_generate(s.get(), " Then", &p, nullptr, nullptr, nullptr, &r), HFK_OK);
+    // The prompt of turn two is the whole conversation; all of turn one but its tail is reused.
+    const auto conversation = tokenize(tok, "One day" + first + " Then", true);
+    EXPECT_EQ(r.n_prompt_tokens, static_cast<int32_t>(conversation.size()));
     EXPECT_GE(r.n_reused_tokens, 3);
+    EXPECT_LT(r.n_reused_tokens, r.n_prompt_tokens);
     EXPECT_EQ(r.stop_reason, HFK_STOP_MAX_TOKENS);
     EXPECT_EQ(r.n_generated_tokens, 10);
-    EXPECT_GT(r.decode_tokens_per_s, 0.0);
-    EXPECT_GE(r.time_to_first_token_ms, 0.0);
+    EXPECT_EQ(last_tokens(s.get()).size(), 10u);
+    expect_sensible_timings(r);
     ASSERT_EQ(hfk_session_reset(s.get()), HFK_OK);
+    HFK_GEN_RESULT_INIT(&r);
     ASSERT_EQ(hfk_session_generate(s.get(), "One day", &p, nullptr, nullptr, nullptr, &r), HFK_OK);
     EXPECT_EQ(r.n_reused_tokens, 0);
+    EXPECT_EQ(r.n_prompt_tokens, static_cast<int32_t>(tokenize(tok, "One day", true).size()));
+    EXPECT_EQ(r.n_generated_tokens, 10);
+    EXPECT_EQ(r.stop_reason, HFK_STOP_MAX_TOKENS);
+    expect_sensible_timings(r);
 }
 
 TEST(Generation, StopStringEndsTheTextBeforeIt) {
@@ -291,9 +315,9 @@ TEST(Generation, PromptLongerThanTheContextIsRefusedAndTheSessionSurvives) {
     for (int i = 0; i < 400; ++i) long_prompt += "word ";
     char *text = reinterpret_cast<char *>(0x1);
     const hfk_gen_params p = greedy(5);
-    EXPECT_EQ(hfk_session_generate(s.get(), long_prompt.c_str(), &p, nullptr, nullptr, &text,
-                                   nullptr),
-              HFK_E_CONTEXT_FULL);
+    EXPECT_EQ(
+        hfk_session_generate(s.get(), long_prompt.c_str(), &p, nullptr, nullptr, &text, nullptr),
+        HFK_E_CONTEXT_FULL);
     EXPECT_EQ(text, nullptr);
     EXPECT_NE(std::string(hfk_last_error_message()).find("context"), std::string::npos);
     std::vector<int32_t> after, fresh_ids;
@@ -363,7 +387,8 @@ TEST(Generation, ReentrantAndConcurrentCallsOnOneSessionAreRefused) {
     auto cb = [](const char *, size_t, void *ud) -> int32_t {
         auto *c = static_cast<Reentry *>(ud);
         const hfk_gen_params inner = greedy(2);
-        c->inner = hfk_session_generate(c->session, "x", &inner, nullptr, nullptr, nullptr, nullptr);
+        c->inner =
+            hfk_session_generate(c->session, "x", &inner, nullptr, nullptr, nullptr, nullptr);
         std::thread([c, inner] {
             c->other_thread =
                 hfk_session_generate(c->session, "x", &inner, nullptr, nullptr, nullptr, nullptr);
@@ -470,8 +495,9 @@ TEST(Generation, NanWeightsAreReportedNotPropagated) {
 TEST(Generation, EncoderModelsDoNotGenerate) {
     TempDir tmp;
     link_all(shared_dir() / "models/tiny/tiny-bert-f32", tmp.path);
-    std::filesystem::create_symlink(shared_dir() / "tokenizers/bert-base-uncased-wordpiece/tokenizer.json",
-                                    tmp.path / "tokenizer.json");
+    std::filesystem::create_symlink(
+        shared_dir() / "tokenizers/bert-base-uncased-wordpiece/tokenizer.json",
+        tmp.path / "tokenizer.json");
     auto model = load(tmp.path);
     ASSERT_TRUE(model);
     EXPECT_EQ(hfk_model_is_generator(model.get()), 0);

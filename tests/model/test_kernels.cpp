@@ -160,6 +160,31 @@ TEST(Kernels, ExpAccuracyAndLimits) {
     }
 }
 
+// softmax's two passes: max over any length (tails of every size), and exp(x - shift) written
+// back with its sum, against double references, for every instruction set.
+TEST(Kernels, MaxAndExpSumEveryLength) {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-30.0f, 10.0f);
+    for (const char *isa : isas()) {
+        const SimdOps &ops = *simd_for(isa);
+        for (int64_t n = 1; n <= 70; ++n) {
+            std::vector<float> x(static_cast<size_t>(n));
+            for (float &v : x) v = u(rng);
+            x[size_t(rng() % n)] = 12.5f;  // the max, anywhere including the tail
+            EXPECT_EQ(ops.max(x.data(), n), 12.5f) << isa << " n=" << n;
+            std::vector<float> y = x;
+            const double sum = ops.exp_sum(y.data(), n, 12.5f);
+            double ref_sum = 0;
+            for (int64_t i = 0; i < n; ++i) {
+                const double ref = std::exp(double(x[size_t(i)] - 12.5f));  // float subtraction
+                ref_sum += ref;
+                EXPECT_NEAR(y[size_t(i)], ref, 4e-7 * ref + 1e-30) << isa << " n=" << n;
+            }
+            EXPECT_NEAR(sum, ref_sum, 1e-6 * ref_sum) << isa << " n=" << n;
+        }
+    }
+}
+
 // linear(): the matrix-vector path (<= 4 rows) and the sgemm path agree with a double reference,
 // for both layouts and every type, and the result does not depend on the thread count.
 TEST(Kernels, LinearBothPathsBothLayoutsThreadIndependent) {

@@ -39,7 +39,10 @@ def test_greedy_from_bos_equals_reference(model, model_dir, reference):
     assert result.tokens == reference  # the very ids of the torch reference
     assert result.n_prompt_tokens == 1  # BOS
     assert result.stop_reason == "max_tokens"
-    assert result.decode_tokens_per_s > 0
+    assert result.n_reused_tokens == 0
+    assert 0 < result.prefill_tokens_per_s < float("inf")
+    assert 0 < result.decode_tokens_per_s < float("inf")
+    assert 0 < result.time_to_first_token_ms < 60_000
     # The same ids, as the C API's tokenizer decodes them.
     assert model.detokenize(reference) == result.text
 

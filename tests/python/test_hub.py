@@ -3,6 +3,8 @@
 import json
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -103,3 +105,34 @@ def test_inspect_reads_headers_not_weights(hfkit, endpoint, cache):
     assert e.value.status_name == "HFK_E_GATED"
     local = hfkit.inspect(SHARED_DIR / "models" / "aidreams260K")
     assert local["model_type"] == "llama" and local["download_bytes"] == 0
+
+
+def test_gil_is_released_during_a_hub_download(hfkit, endpoint, cache, reference):
+    """Another Python thread keeps running while from_pretrained downloads (hfkit-test/slow
+    drips the ~0.9 MB of weights at 512 KiB/s) and loads."""
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        begin = time.monotonic()
+        m = hfkit.Model.from_pretrained("hfkit-test/slow", cache_dir=cache, endpoint=endpoint,
+                                        token="")
+        end = time.monotonic()
+    finally:
+        stop.set()
+        t.join()
+    with m:
+        assert m.generate_result("", max_new_tokens=len(reference)).tokens == reference
+    during = [x for x in ticks if begin <= x <= end]
+    elapsed = end - begin
+    assert elapsed > 0.8, f"the slow download took only {elapsed:.2f} s: nothing to measure"
+    gaps = [b - a for a, b in zip([begin] + during, during + [end])]
+    assert len(during) > 50, f"the ticker ran {len(during)} times in {elapsed:.2f} s of loading"
+    assert max(gaps) < elapsed / 3, f"the ticker stalled for {max(gaps):.2f} s of {elapsed:.2f} s"

@@ -113,7 +113,6 @@ HFK_API const char *hfk_last_error_message(void) HFK_NOEXCEPT;
 /* Frees a buffer that a function below documents as "free with hfk_free". NULL is fine.      */
 HFK_API void hfk_free(void *ptr) HFK_NOEXCEPT;
 
-
 /* ---- tokenizers ---------------------------------------------------------------------------
  * A tokenizer is immutable once loaded: any number of threads may use one at once.            */
 typedef struct hfk_tokenizer hfk_tokenizer;
@@ -139,8 +138,7 @@ HFK_API HFK_NODISCARD hfk_status hfk_tokenize(const hfk_tokenizer *tok, const ch
  * *text_len_out (may be NULL) receives its length. An id outside the vocabulary is
  * HFK_E_INVALID_ARG.                                                                            */
 HFK_API HFK_NODISCARD hfk_status hfk_detokenize(const hfk_tokenizer *tok, const int32_t *ids,
-                                                size_t n_ids, int32_t skip_special,
-                                                char **text_out,
+                                                size_t n_ids, int32_t skip_special, char **text_out,
                                                 size_t *text_len_out) HFK_NOEXCEPT;
 
 /* Number of ids, added tokens included; 0 for NULL. */
@@ -172,9 +170,9 @@ enum {
 typedef struct hfk_progress {
     uint32_t struct_size; /* check before reading fields added later        */
     hfk_phase phase;
-    double fraction;      /* 0..1 of the current phase, -1 when unknown      */
-    int64_t bytes_done;   /* downloads: all files                            */
-    int64_t bytes_total;  /* -1 while unknown                                */
+    double fraction;     /* 0..1 of the current phase, -1 when unknown      */
+    int64_t bytes_done;  /* downloads: all files                            */
+    int64_t bytes_total; /* -1 while unknown                                */
     int32_t files_done;
     int32_t files_total;
     const char *file_name; /* borrowed, valid during the callback; may be NULL */
@@ -200,12 +198,12 @@ typedef struct hfk_hub_params {
     int32_t n_allow_patterns;          /*   model needs (config, tokenizer, safetensors)       */
     const char *const *ignore_patterns;
     int32_t n_ignore_patterns;
-    int32_t max_parallel;  /* files downloaded at once; <= 0: 4                               */
-    hfk_progress_cb progress;     /* download progress, on the calling thread; may be NULL   */
+    int32_t max_parallel;     /* files downloaded at once; <= 0: 4                               */
+    hfk_progress_cb progress; /* download progress, on the calling thread; may be NULL   */
     void *progress_user_data;
-    int32_t verify;        /* non-zero: re-hash the files already cached and download again any
-                              that do not match (replaced atomically); 0: cached files are only
-                              stat()ed, which keeps a cached prepare instant                   */
+    int32_t verify; /* non-zero: re-hash the files already cached and download again any
+                       that do not match (replaced atomically); 0: cached files are only
+                       stat()ed, which keeps a cached prepare instant                   */
 } hfk_hub_params;
 
 HFK_API hfk_status hfk_hub_params_init(hfk_hub_params *p, size_t caller_size) HFK_NOEXCEPT;
@@ -216,7 +214,6 @@ HFK_API hfk_status hfk_hub_params_init(hfk_hub_params *p, size_t caller_size) HF
  * it at once. It is reference-counted: sessions keep it alive, so freeing a model that still
  * has sessions is safe (the memory goes with the last session).                               */
 typedef struct hfk_model hfk_model;
-
 
 /* The state of a model opened with hfk_model_open(). */
 typedef int32_t hfk_model_state;
@@ -231,10 +228,10 @@ enum {
 typedef struct hfk_model_status {
     uint32_t struct_size;
     hfk_model_state state;
-    hfk_status error;       /* HFK_OK unless FAILED                                     */
-    double load_fraction;   /* 0..1 while LOADING                                       */
-    int64_t bytes_done;     /* downloads: all files                                     */
-    int64_t bytes_total;    /* -1 while unknown                                         */
+    hfk_status error;     /* HFK_OK unless FAILED                                     */
+    double load_fraction; /* 0..1 while LOADING                                       */
+    int64_t bytes_done;   /* downloads: all files                                     */
+    int64_t bytes_total;  /* -1 while unknown                                         */
     int32_t files_done;
     int32_t files_total;
 } hfk_model_status;
@@ -250,8 +247,8 @@ typedef int32_t (*hfk_state_cb)(const hfk_model_status *status, void *user_data)
 
 typedef struct hfk_load_params {
     uint32_t struct_size;
-    int32_t n_threads; /* default for sessions on this model; <= 0: one per core  */
-    hfk_progress_cb progress;  /* hfk_model_load only: on the calling thread          */
+    int32_t n_threads;        /* default for sessions on this model; <= 0: one per core  */
+    hfk_progress_cb progress; /* hfk_model_load only: on the calling thread          */
     void *progress_user_data;
     const hfk_hub_params *hub; /* where and how to download a Hub id; NULL: defaults */
     hfk_state_cb on_state;     /* hfk_model_open only: from the worker thread          */
@@ -349,8 +346,7 @@ typedef struct hfk_session_params {
     int32_t n_threads; /* <= 0: the model's default                                  */
 } hfk_session_params;
 
-HFK_API hfk_status hfk_session_params_init(hfk_session_params *p,
-                                           size_t caller_size) HFK_NOEXCEPT;
+HFK_API hfk_status hfk_session_params_init(hfk_session_params *p, size_t caller_size) HFK_NOEXCEPT;
 #define HFK_SESSION_PARAMS_INIT(p) hfk_session_params_init((p), sizeof *(p))
 
 /* Creates a session on a generator model; params may be NULL. The session holds a reference
@@ -370,19 +366,20 @@ HFK_API void hfk_session_cancel(hfk_session *session) HFK_NOEXCEPT;
  * generation_config.json value where it has one, else the library default in brackets.        */
 typedef struct hfk_gen_params {
     uint32_t struct_size;
-    int32_t max_new_tokens;   /* -1: model default [256]; 0: generate nothing              */
-    float temperature;        /* < 0: model default [1.0 if do_sample else 0]; 0 = greedy   */
-    int32_t top_k;            /* < 0: model default [0]; 0 = off                            */
-    float top_p;              /* < 0: model default [1.0]; 1 = off; must be > 0             */
-    float min_p;              /* < 0: model default [0]; 0 = off                            */
-    float repetition_penalty; /* < 0: model default [1.0]; 1 = off (CTRL-style, > 0)        */
-    float presence_penalty;   /* 0 = off (OpenAI-style, subtracted once per seen token)     */
-    float frequency_penalty;  /* 0 = off (subtracted per occurrence)                        */
-    uint64_t seed;            /* the same seed and options give the same tokens             */
-    const char *const *stop;  /* n_stop UTF-8 stop strings (copied); the text stops before  */
-    int32_t n_stop;           /*   the first one and does not contain it                    */
-    int32_t add_special_tokens; /* -1: the tokenizer's default for a fresh prompt (BOS...)  */
-    int32_t ignore_eos;       /* non-zero: do not stop at the end-of-sequence token         */
+    int32_t max_new_tokens;     /* -1: model default [256]; 0: generate nothing              */
+    float temperature;          /* < 0: model default [1.0 if do_sample else 0]; 0 = greedy   */
+    int32_t top_k;              /* < 0: model default [0]; 0 = off                            */
+    float top_p;                /* < 0: model default [1.0]; 1 = off; must be > 0             */
+    float min_p;                /* < 0: model default [0]; 0 = off                            */
+    float repetition_penalty;   /* < 0: model default [1.0]; 1 = off (CTRL-style, > 0)        */
+    float presence_penalty;     /* 0 = off (OpenAI-style, subtracted once per seen token)     */
+    float frequency_penalty;    /* 0 = off (subtracted per occurrence)                        */
+    uint64_t seed;              /* the same seed and options give the same tokens             */
+    const char *const *stop;    /* n_stop UTF-8 stop strings (copied); the text stops before  */
+    int32_t n_stop;             /*   the first one and does not contain it                    */
+    int32_t add_special_tokens; /* -1 (default) or non-zero: the tokenizer's special tokens
+                                 * for a fresh prompt (BOS...); 0: none                     */
+    int32_t ignore_eos;         /* non-zero: do not stop at the end-of-sequence token         */
 } hfk_gen_params;
 
 HFK_API hfk_status hfk_gen_params_init(hfk_gen_params *p, size_t caller_size) HFK_NOEXCEPT;
@@ -403,8 +400,8 @@ enum {
 typedef struct hfk_gen_result {
     uint32_t struct_size;
     hfk_stop_reason stop_reason;
-    int32_t n_prompt_tokens;    /* tokens of this call's prompt                        */
-    int32_t n_reused_tokens;    /* of those, found in the KV cache and not recomputed  */
+    int32_t n_prompt_tokens; /* tokens of this call's prompt                        */
+    int32_t n_reused_tokens; /* of those, found in the KV cache and not recomputed  */
     int32_t n_generated_tokens;
     double time_to_first_token_ms;
     double prefill_tokens_per_s;
@@ -427,7 +424,10 @@ typedef int32_t (*hfk_piece_cb)(const char *piece, size_t piece_len, void *user_
  * with HFK_E_CANCELLED it holds the text generated before the cancel. Errors:
  * HFK_E_CONTEXT_FULL (the prompt does not fit; nothing is generated and the session is
  * unchanged), HFK_E_NUMERIC (NaN logits), HFK_E_CANCELLED, HFK_E_BUSY, HFK_E_REENTRANT,
- * HFK_E_INVALID_ARG (a bad option, named in the message).                                      */
+ * HFK_E_INVALID_ARG (a bad option, named in the message). An empty prompt on a fresh session
+ * starts from the BOS token alone (whatever add_special_tokens says); if the tokenizer has no
+ * BOS token that is HFK_E_INVALID_ARG and the session is unchanged. On a session that already
+ * holds a conversation, an empty prompt continues it.                                          */
 HFK_API HFK_NODISCARD hfk_status hfk_session_generate(hfk_session *session, const char *prompt,
                                                       const hfk_gen_params *params,
                                                       hfk_piece_cb on_piece, void *user_data,
@@ -462,10 +462,9 @@ HFK_API int32_t hfk_model_embedding_dim(const hfk_model *model) HFK_NOEXCEPT;
  * (out_len is its length in floats). HFK_E_BUFFER_TOO_SMALL if out_len < n_texts x dim;
  * HFK_E_UNSUPPORTED for a generator model; HFK_E_CONTEXT_FULL for a text longer than the
  * model's positions.                                                                           */
-HFK_API HFK_NODISCARD hfk_status hfk_model_embed(const hfk_model *model,
-                                                 const char *const *texts, size_t n_texts,
-                                                 const hfk_embed_params *params, float *out,
-                                                 size_t out_len) HFK_NOEXCEPT;
+HFK_API HFK_NODISCARD hfk_status hfk_model_embed(const hfk_model *model, const char *const *texts,
+                                                 size_t n_texts, const hfk_embed_params *params,
+                                                 float *out, size_t out_len) HFK_NOEXCEPT;
 
 /* Number of classes of a sequence-classification checkpoint; 0 when it has no classifier. */
 HFK_API int32_t hfk_model_num_labels(const hfk_model *model) HFK_NOEXCEPT;
@@ -475,8 +474,7 @@ HFK_API const char *hfk_model_label(const hfk_model *model, int32_t index) HFK_N
 /* Classifies one text: writes softmax probabilities of the hfk_model_num_labels() classes into
  * scores (n_scores entries). HFK_E_UNSUPPORTED when the model has no classifier head.          */
 HFK_API HFK_NODISCARD hfk_status hfk_model_classify(const hfk_model *model, const char *text,
-                                                    float *scores,
-                                                    size_t n_scores) HFK_NOEXCEPT;
+                                                    float *scores, size_t n_scores) HFK_NOEXCEPT;
 
 /* ---- inspecting a model before downloading it ---------------------------------------------
  * "Will this model run here?", answered from config.json and the safetensors headers alone: for
@@ -492,8 +490,7 @@ typedef struct hfk_inspect_params {
     const hfk_hub_params *hub;    /* NULL: defaults (environment); progress is not used      */
 } hfk_inspect_params;
 
-HFK_API hfk_status hfk_inspect_params_init(hfk_inspect_params *p,
-                                           size_t caller_size) HFK_NOEXCEPT;
+HFK_API hfk_status hfk_inspect_params_init(hfk_inspect_params *p, size_t caller_size) HFK_NOEXCEPT;
 #define HFK_INSPECT_PARAMS_INIT(p) hfk_inspect_params_init((p), sizeof *(p))
 
 /* What an inspection found. Filled by the library: struct_size is the LIBRARY's size, so a
@@ -518,17 +515,17 @@ typedef struct hfk_model_info {
     int32_t kv_bytes_per_element;
     int64_t vocab_size, context_length, layers, heads, kv_heads, head_dim, hidden_size,
         intermediate_size, num_experts, experts_per_token;
-    uint64_t stored_weight_bytes;    /* the safetensors files' sizes                      */
+    uint64_t stored_weight_bytes; /* the safetensors files' sizes                      */
     uint64_t weight_bytes_f32, weight_bytes_f16, weight_bytes_q8_0, weight_bytes_q4_0;
-    int64_t kv_context_length;       /* the context the KV total is for                   */
+    int64_t kv_context_length; /* the context the KV total is for                   */
     int64_t batch;
-    uint64_t kv_bytes_per_token;     /* 2 x layers x kv_heads x head_dim x bytes/element  */
-    uint64_t kv_bytes_total;         /* per token x kv_context_length x batch             */
-    uint64_t overhead_bytes;         /* activations, logits, code                         */
-    uint64_t resident_estimate;      /* weights as stored + KV total + overhead           */
-    uint64_t download_bytes;         /* weights not yet in the cache                      */
-    uint64_t available_memory;       /* MemAvailable, capped by a cgroup limit            */
-    uint64_t free_disk;              /* where the weights would go                        */
+    uint64_t kv_bytes_per_token; /* 2 x layers x kv_heads x head_dim x bytes/element  */
+    uint64_t kv_bytes_total;     /* per token x kv_context_length x batch             */
+    uint64_t overhead_bytes;     /* activations, logits, code                         */
+    uint64_t resident_estimate;  /* weights as stored + KV total + overhead           */
+    uint64_t download_bytes;     /* weights not yet in the cache                      */
+    uint64_t available_memory;   /* MemAvailable, capped by a cgroup limit            */
+    uint64_t free_disk;          /* where the weights would go                        */
     int32_t fits_memory, fits_disk;
 } hfk_model_info;
 
