@@ -13,6 +13,10 @@ if [ -f tests/hub/js/package-lock.json ]; then
     (cd tests/hub/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+stage_start=0  # seconds since this script started, when the stage began
+stage_done() { echo "== $1 took $((SECONDS - stage_start)) s (total $SECONDS s) =="; stage_start=$SECONDS; }
+stage_done "install"
+
 echo "== release build (-Werror) =="
 # -O2: g++ 12 reports false -Wfree-nonheap-object positives in libstdc++ code at -O3.
 cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DHFK_WERROR=ON \
@@ -20,6 +24,7 @@ cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DHFK_WERROR=ON \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/ci -j "$jobs"
 (cd build/ci && ctest -j "$jobs" --output-on-failure --timeout 300)
+stage_done "release build and tests"
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON -DHFK_WERROR=ON \
@@ -28,6 +33,7 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON -DH
 cmake --build build/asan -j "$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest -j "$jobs" --output-on-failure --timeout 400 -LE "slow|python|abi|nosan")
+stage_done "ASan+UBSan build and tests"
 
 echo "== ThreadSanitizer (concurrency and model-state tests) =="
 # Selected by name: gtest_discover_tests keeps only the first of a test's labels.
@@ -37,3 +43,4 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=O
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest -j "$jobs" --output-on-failure --timeout 300 -R '^(Concurrency|ModelStates[A-Za-z]*)\.')
+stage_done "TSan build and tests"
