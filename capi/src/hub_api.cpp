@@ -28,6 +28,7 @@ const hfk_hub_params kHubDefaults = {sizeof(hfk_hub_params),
                                      0,
                                      nullptr,
                                      nullptr,
+                                     0,
                                      0};
 
 hub::Options hub_options_from(const hfk_hub_params &p) {
@@ -52,6 +53,7 @@ hub::Options hub_options_from(const hfk_hub_params &p) {
     o.ignore_patterns = patterns(p.ignore_patterns, p.n_ignore_patterns, "ignore_patterns");
     if (p.max_parallel > 0) o.max_parallel = p.max_parallel;
     o.verify = p.verify != 0;
+    o.force_download = p.force_download != 0;
     if (p.progress) {
         o.progress = [cb = p.progress, ud = p.progress_user_data](const hub::Progress &h) {
             hfk_progress info{};

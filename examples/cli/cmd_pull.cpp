@@ -8,8 +8,8 @@
 namespace cli {
 
 int cmd_pull(int argc, char **argv) {
-    const Args a =
-        parse_args(argc, argv, 2, kHubValueOptions, {"help", "json", "quiet", "offline", "verify"});
+    const Args a = parse_args(argc, argv, 2, kHubValueOptions,
+                              {"help", "json", "quiet", "offline", "verify", "force"});
     if (a.flag("help")) {
         std::printf(
             "usage: hfkit pull MODEL [options]\n\n"
@@ -21,7 +21,8 @@ int cmd_pull(int argc, char **argv) {
             "  --json                 print {\"model\", \"path\", \"size_on_disk\"}\n"
             "  --quiet                no progress on stderr\n"
             "  --verify               re-hash the files already cached; download again\n"
-            "                         any that do not match (a damaged cache)\n%s"
+            "                         any that do not match (a damaged cache)\n"
+            "  --force                download every file again, even when cached\n%s"
             "\nThe Hub is $HF_ENDPOINT (default https://huggingface.co); the token is\n"
             "$HF_TOKEN or the one `huggingface-cli login` saved.\n",
             kHubOptionsHelp);
@@ -34,6 +35,7 @@ int cmd_pull(int argc, char **argv) {
     hub.params.progress = ProgressDisplay::callback;
     hub.params.progress_user_data = &progress;
     hub.params.verify = a.flag("verify") ? 1 : 0;
+    hub.params.force_download = a.flag("force") ? 1 : 0;
     char *dir = nullptr;
     hfk_status s;
     {

@@ -2,9 +2,11 @@
 #include "hub/cache.h"
 
 #include <fcntl.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -89,6 +91,23 @@ void write_ref(const RepoDir &d, std::string_view revision, const std::string &c
     }
 }
 
+namespace {
+// HF_HUB_DISABLE_SYMLINKS=1 asks for the no-symlink layout even where symlinks work (tests, and
+// caches shared with filesystems that lack them).
+bool symlinks_disabled() {
+    const char *v = std::getenv("HF_HUB_DISABLE_SYMLINKS");
+    return v && *v && std::strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+}
+
+void publish_pointer(const fs::path &tmp, const fs::path &ptr) {
+    if (rename(tmp.c_str(), ptr.c_str()) != 0) {
+        int err = errno;
+        unlink(tmp.c_str());
+        fail_errno(err, "cannot create " + ptr.string());
+    }
+}
+}  // namespace
+
 void link_pointer(const RepoDir &d, const std::string &commit, const std::string &file,
                   const std::string &etag) {
     fs::path ptr = d.pointer(commit, file);
@@ -100,13 +119,27 @@ void link_pointer(const RepoDir &d, const std::string &commit, const std::string
     if (fs::is_symlink(ptr, ec) && fs::read_symlink(ptr, ec).string() == target) return;
     fs::path tmp = ptr;
     tmp += temp_suffix();
-    if (symlink(target.c_str(), tmp.c_str()) != 0)
-        fail_errno(errno, "cannot create " + ptr.string());
-    if (rename(tmp.c_str(), ptr.c_str()) != 0) {
-        int err = errno;
-        unlink(tmp.c_str());
-        fail_errno(err, "cannot create " + ptr.string());
+    if (!symlinks_disabled()) {
+        if (symlink(target.c_str(), tmp.c_str()) == 0) return publish_pointer(tmp, ptr);
+        if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+            fail_errno(errno, "cannot create " + ptr.string());
     }
+    // No symlinks on this filesystem (RELIABILITY D36): the snapshot holds the file itself, a
+    // hard link to the blob where possible, else a copy (huggingface_hub copies or moves).
+    const fs::path blob = d.root / "blobs" / etag;
+    const auto blob_size = fs::file_size(blob, ec);
+    if (ec) fail_errno(ec.value(), "cannot read " + blob.string());
+    if (!fs::is_symlink(ptr, ec) && fs::is_regular_file(ptr, ec) &&
+        fs::file_size(ptr, ec) == blob_size && !ec)
+        return;
+    if (link(blob.c_str(), tmp.c_str()) != 0) {
+        fs::copy_file(blob, tmp, fs::copy_options::overwrite_existing, ec);
+        if (ec) {
+            unlink(tmp.c_str());
+            fail_errno(ec.value(), "cannot copy " + blob.string() + " to " + ptr.string());
+        }
+    }
+    publish_pointer(tmp, ptr);
 }
 
 bool pointer_ok(const RepoDir &d, const std::string &commit, const std::string &file,

@@ -94,6 +94,7 @@ Client Client::from_options(const Options &opts) {
     c.cache_dir = !opts.cache_dir.empty() ? opts.cache_dir : default_cache_dir().string();
     c.offline = opts.offline >= 0 ? opts.offline != 0 : env_true("HF_HUB_OFFLINE");
     c.verify = opts.verify;
+    c.force_download = opts.force_download;
     c.etag_timeout_ms = env_long("HF_HUB_ETAG_TIMEOUT", 10000, 1000);
     c.stall_timeout_s = env_long("HF_HUB_DOWNLOAD_TIMEOUT", 10);
     c.retry_base_ms = env_long("HFK_HUB_RETRY_BASE_MS", 1000);

@@ -16,7 +16,8 @@ struct Client {
     std::optional<std::string> token;  // never logged, never put in a URL or a message
     std::string cache_dir;
     bool offline = false;
-    bool verify = false;  // Options::verify
+    bool verify = false;          // Options::verify
+    bool force_download = false;  // Options::force_download
     std::function<bool()> cancelled;
     long etag_timeout_ms = 10000;  // HF_HUB_ETAG_TIMEOUT (metadata and API calls)
     long stall_timeout_s = 10;     // HF_HUB_DOWNLOAD_TIMEOUT (no byte for this long)

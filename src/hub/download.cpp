@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -121,6 +122,44 @@ class BehindTheWriter {
     FileFollower hash_;  // after what its work uses
     FileFollower flush_;
 };
+
+// Whether `path` is still the file open as `fd`. With broken locking (RELIABILITY D28) another
+// writer may have replaced our temp path with its own file: we must neither delete nor publish
+// theirs.
+bool is_our_file(const fs::path &path, int fd) {
+    struct stat a, b;
+    return ::stat(path.c_str(), &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+void remove_if_ours(const fs::path &path, int fd) {
+    if (is_our_file(path, fd)) ::unlink(path.c_str());
+}
+
+// Makes `blob` the verified file open as `fd`, atomically (rename over anything there). It
+// publishes the inode we hashed, not whatever our temp path names now: a hard link through
+// /proc/self/fd gives it a private name first. Without /proc, the temp path is renamed if it
+// is still ours.
+void publish(int fd, const fs::path &part, const fs::path &blob) {
+    static std::atomic<uint64_t> serial{0};
+    fs::path link = blob;
+    link += "." + std::to_string(::getpid()) + "." + std::to_string(serial++) + ".publish";
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    fs::path from = link;
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, link.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        if (!is_our_file(part, fd))
+            fail(HFK_E_IO, "cannot publish " + blob.string() +
+                               ": another writer replaced the temporary file (broken locking?)");
+        from = part;
+    }
+    if (::rename(from.c_str(), blob.c_str()) != 0) {
+        const int err = errno;
+        if (from == link) ::unlink(link.c_str());
+        remove_if_ours(part, fd);
+        fail_errno(err, "cannot rename into " + blob.string());
+    }
+    remove_if_ours(part, fd);
+}
 
 }  // namespace
 
@@ -239,113 +278,121 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
     int write_errno = 0;
     bool too_long = false, bad_range = false;
     int attempt = 0, bad_range_count = 0;
-    while (have < m.size) {
-        HttpRequest req;
-        req.url = m.url;
-        req.stall_timeout_s = c.stall_timeout_s;
-        if (have > 0) req.range = "bytes=" + std::to_string(have) + "-";
-        bad_range = false;
-        req.on_start = [&](long status, const std::map<std::string, std::string> &h) {
-            if (have > 0 && status == 200) {
-                restart();  // the server ignored Range: start over in a new file (HR5)
+    // A resumed partial that is whole but does not verify (a stale or damaged prefix) is
+    // downloaded again from the start, once (RELIABILITY D7).
+    bool may_start_over = have > 0;
+    for (;;) {
+        while (have < m.size) {
+            HttpRequest req;
+            req.url = m.url;
+            req.stall_timeout_s = c.stall_timeout_s;
+            if (have > 0) req.range = "bytes=" + std::to_string(have) + "-";
+            bad_range = false;
+            req.on_start = [&](long status, const std::map<std::string, std::string> &h) {
+                if (have > 0 && status == 200) {
+                    restart();  // the server ignored Range: start over in a new file (HR5)
+                    return true;
+                }
+                if (status == 206) {
+                    uint64_t start = 0, total = 0;
+                    auto it = h.find("content-range");
+                    if (it == h.end() || !parse_content_range(it->second, start, total) ||
+                        start != have || total != m.size) {
+                        bad_range = true;
+                        return false;
+                    }
+                }
                 return true;
-            }
-            if (status == 206) {
-                uint64_t start = 0, total = 0;
-                auto it = h.find("content-range");
-                if (it == h.end() || !parse_content_range(it->second, start, total) ||
-                    start != have || total != m.size) {
-                    bad_range = true;
+            };
+            req.on_body = [&](const char *p, size_t n) {
+                if (n > m.size - have) {  // more bytes than announced: stop at once (HR6)
+                    too_long = true;
                     return false;
                 }
-            }
-            return true;
-        };
-        req.on_body = [&](const char *p, size_t n) {
-            if (n > m.size - have) {  // more bytes than announced: stop at once (HR6)
-                too_long = true;
-                return false;
-            }
-            size_t off = 0;
-            while (off < n) {
-                ssize_t w = pwrite(fd, p + off, n - off, static_cast<off_t>(have + off));
-                if (w < 0) {
-                    if (errno == EINTR) continue;
-                    write_errno = errno;
-                    return false;
+                size_t off = 0;
+                while (off < n) {
+                    ssize_t w = pwrite(fd, p + off, n - off, static_cast<off_t>(have + off));
+                    if (w < 0) {
+                        if (errno == EINTR) continue;
+                        write_errno = errno;
+                        return false;
+                    }
+                    off += static_cast<size_t>(w);
                 }
-                off += static_cast<size_t>(w);
+                have += n;
+                behind->published(have);
+                on_bytes(have);
+                return true;
+            };
+            uint64_t before = have;
+            HttpResponse r = c.request(req, Client::Follow::any, false);
+            if (r.cancelled) fail(HFK_E_CANCELLED, "cancelled");
+            if (write_errno) fail_errno(write_errno, "cannot write " + part.string());
+            if (too_long) {
+                remove_if_ours(part, fd);
+                fail(HFK_E_CHECKSUM, "the server sent more than the " + std::to_string(m.size) +
+                                         " bytes announced for " + what);
             }
-            have += n;
-            behind->published(have);
-            on_bytes(have);
-            return true;
-        };
-        uint64_t before = have;
-        HttpResponse r = c.request(req, Client::Follow::any, false);
-        if (r.cancelled) fail(HFK_E_CANCELLED, "cancelled");
-        if (write_errno) fail_errno(write_errno, "cannot write " + part.string());
-        if (too_long) {
-            ::unlink(part.c_str());
-            fail(HFK_E_CHECKSUM, "the server sent more than the " + std::to_string(m.size) +
-                                     " bytes announced for " + what);
+            if (bad_range) {
+                if (++bad_range_count > 1)
+                    fail(HFK_E_NETWORK, "the server answered the Range request for " + what +
+                                            " with a wrong Content-Range");
+                restart();
+                continue;
+            }
+            if (r.status == 416 && have > 0) {  // the partial may already be whole: verify below
+                if (have == m.size) break;
+                restart();
+                continue;
+            }
+            bool ok_status = r.status == 200 || r.status == 206;
+            if (ok_status && r.curl_code == 0 && have == m.size) break;
+            // Real progress resets the try counter (HR9); a trickle does not, or a server sending a
+            // byte per attempt would keep us retrying forever (RELIABILITY D37).
+            const uint64_t meaningful = std::min<uint64_t>(1 << 20, (m.size - before) / 8 + 1);
+            if (have - before >= meaningful) attempt = 0;
+            bool transient = retryable(r) || (ok_status && have < m.size);
+            if (!transient) raise_for_response(r, what);
+            if (++attempt >= c.max_tries) {
+                if (r.status >= 300) raise_for_response(r, what);
+                fail(HFK_E_NETWORK,
+                     "download of " + what + " failed after " + std::to_string(c.max_tries) +
+                         " tries at byte " + std::to_string(have) + " of " +
+                         std::to_string(m.size) +
+                         (r.curl_error.empty() ? "" : ": " + sanitize(r.curl_error)));
+            }
+            c.backoff(attempt, r);
         }
-        if (bad_range) {
-            if (++bad_range_count > 1)
-                fail(HFK_E_NETWORK, "the server answered the Range request for " + what +
-                                        " with a wrong Content-Range");
+        // Most of the data was flushed behind the writer; this fsync waits for the tail while the
+        // hash catches up. A verified file that cannot be made durable or published is removed, not
+        // left for a later resume: the disk just failed under it (RELIABILITY D26).
+        int flush_err = behind->flush_error();
+        if (flush_err == 0 && fsync(fd) != 0) flush_err = errno;
+        if (flush_err != 0) {
+            remove_if_ours(part, fd);
+            fail_errno(flush_err, "cannot write " + part.string());
+        }
+        const std::string got = behind->hash(m.size);
+        if (got.empty()) {
+            remove_if_ours(part, fd);
+            fail(HFK_E_IO, "cannot read back " + part.string() + " to verify it");
+        }
+        if (got == m.etag) break;
+        if (may_start_over) {
+            may_start_over = false;
             restart();
             continue;
         }
-        if (r.status == 416 && have > 0) {  // the partial may already be whole: verify below
-            if (have == m.size) break;
-            restart();
-            continue;
-        }
-        bool ok_status = r.status == 200 || r.status == 206;
-        if (ok_status && r.curl_code == 0 && have == m.size) break;
-        // Real progress resets the try counter (HR9); a trickle does not, or a server sending a
-        // byte per attempt would keep us retrying forever (RELIABILITY D37).
-        const uint64_t meaningful = std::min<uint64_t>(1 << 20, (m.size - before) / 8 + 1);
-        if (have - before >= meaningful) attempt = 0;
-        bool transient = retryable(r) || (ok_status && have < m.size);
-        if (!transient) raise_for_response(r, what);
-        if (++attempt >= c.max_tries) {
-            if (r.status >= 300) raise_for_response(r, what);
-            fail(HFK_E_NETWORK, "download of " + what + " failed after " +
-                                    std::to_string(c.max_tries) + " tries at byte " +
-                                    std::to_string(have) + " of " + std::to_string(m.size) +
-                                    (r.curl_error.empty() ? "" : ": " + sanitize(r.curl_error)));
-        }
-        c.backoff(attempt, r);
-    }
-    // Most of the data was flushed behind the writer; this fsync waits for the tail while the
-    // hash catches up. A verified file that cannot be made durable or published is removed, not
-    // left for a later resume: the disk just failed under it (RELIABILITY D26).
-    int flush_err = behind->flush_error();
-    if (flush_err == 0 && fsync(fd) != 0) flush_err = errno;
-    if (flush_err != 0) {
-        ::unlink(part.c_str());
-        fail_errno(flush_err, "cannot write " + part.string());
-    }
-    const std::string got = behind->hash(m.size);
-    if (got.empty()) {
-        ::unlink(part.c_str());
-        fail(HFK_E_IO, "cannot read back " + part.string() + " to verify it");
-    }
-    if (got != m.etag) {
-        ::unlink(part.c_str());
+        remove_if_ours(part, fd);
         fail(HFK_E_CHECKSUM, "checksum mismatch for " + what + ": the " + std::to_string(m.size) +
                                  " bytes received do not hash to " + m.etag);
     }
-    // The blob never appears half-written or unverified.
-    // If another writer already published the blob (locking broken), keep theirs.
+    // The blob never appears half-written or unverified. If another writer already published
+    // it (locking broken), keep theirs.
     if (have_blob()) {
-        ::unlink(part.c_str());
-    } else if (::rename(part.c_str(), blob.c_str()) != 0) {
-        const int err = errno;
-        ::unlink(part.c_str());
-        fail_errno(err, "cannot rename into " + blob.string());
+        remove_if_ours(part, fd);
+    } else {
+        publish(fd, part, blob);
     }
     int dfd = ::open(blob.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

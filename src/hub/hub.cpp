@@ -144,25 +144,29 @@ struct Stop {
 // Offline completeness: config.json plus every weight file (all shards named by an index, else
 // at least one *.safetensors at the top level).
 std::optional<Snapshot> find_cached(std::string_view repo_id, std::string_view revision_in,
-                                    const std::string &cache_dir_in) {
+                                    const std::string &cache_dir_in, std::string *why_not) {
     std::string revision = revision_in.empty() ? "main" : std::string(revision_in);
     check_args(repo_id, revision);
     std::string cache_dir = cache_dir_in.empty() ? default_cache_dir().string() : cache_dir_in;
     RepoDir d = repo_dir(cache_dir, repo_id);
+    auto missing = [&](const std::string &what) -> std::optional<Snapshot> {
+        if (why_not) *why_not = what;
+        return std::nullopt;
+    };
     auto commit = read_ref(d, revision);
-    if (!commit) return std::nullopt;
+    if (!commit) return missing("no refs/" + revision + " (never downloaded)");
     fs::path snap = d.root / "snapshots" / *commit;
     std::error_code ec;
-    if (!fs::is_directory(snap, ec)) return std::nullopt;
-    if (!pointer_ok(d, *commit, "config.json")) return std::nullopt;
+    if (!fs::is_directory(snap, ec)) return missing("no snapshot of commit " + *commit);
+    if (!pointer_ok(d, *commit, "config.json")) return missing("config.json is missing");
     if (pointer_ok(d, *commit, "model.safetensors.index.json")) {
         try {
             auto shards = index_shards(snap / "model.safetensors.index.json");
-            if (shards.empty()) return std::nullopt;
+            if (shards.empty()) return missing("model.safetensors.index.json names no shard");
             for (const auto &s : shards)
-                if (!pointer_ok(d, *commit, s)) return std::nullopt;
-        } catch (const Error &) {
-            return std::nullopt;
+                if (!pointer_ok(d, *commit, s)) return missing(s + " is missing");
+        } catch (const Error &e) {
+            return missing(e.what());
         }
     } else {
         bool any = false;
@@ -172,7 +176,7 @@ std::optional<Snapshot> find_cached(std::string_view repo_id, std::string_view r
                 pointer_ok(d, *commit, n))
                 any = true;
         }
-        if (!any) return std::nullopt;
+        if (!any) return missing("no *.safetensors weights");
     }
     return Snapshot{std::string(repo_id), revision, *commit, snap};
 }
@@ -194,7 +198,8 @@ void ensure_file(const Client &c, const RepoDir &d, std::string_view repo_id,
         std::error_code ec;
         const fs::path pointer = d.pointer(commit, file);
         const std::string etag = fs::read_symlink(pointer, ec).filename().string();
-        corrupt = c.verify && (ec || !valid_etag(etag) || !blob_matches(pointer, etag));
+        corrupt = c.force_download ||
+                  (c.verify && (ec || !valid_etag(etag) || !blob_matches(pointer, etag)));
         if (!corrupt) {
             auto n = fs::file_size(pointer, ec);
             on_bytes(n, static_cast<int64_t>(n));
@@ -217,10 +222,12 @@ void ensure_file(const Client &c, const RepoDir &d, std::string_view repo_id,
 }
 
 std::optional<Snapshot> cached_fallback(const Client &c, std::string_view repo_id,
-                                        const std::string &revision) {
+                                        const std::string &revision,
+                                        std::string *why_not = nullptr) {
     try {
-        return find_cached(repo_id, revision, c.cache_dir);
-    } catch (const Error &) {
+        return find_cached(repo_id, revision, c.cache_dir, why_not);
+    } catch (const Error &e) {
+        if (why_not) *why_not = e.what();
         return std::nullopt;
     }
 }
@@ -235,9 +242,10 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
     Client c = Client::from_options(opts);
     c.cancelled = [&stop] { return stop(); };
     if (c.offline) {
-        if (auto s = cached_fallback(c, repo_id, revision)) return *s;
+        std::string why;
+        if (auto s = cached_fallback(c, repo_id, revision, &why)) return *s;
         fail(HFK_E_OFFLINE, "offline mode and " + std::string(repo_id) + "@" + revision +
-                                " is not completely in the cache " + c.cache_dir);
+                                " is not completely in the cache " + c.cache_dir + ": " + why);
     }
     RepoInfo info;
     try {
@@ -411,6 +419,10 @@ fs::path fetch_file(std::string_view repo_id, std::string_view filename_in, cons
         if (auto p = from_cache()) return *p;
         fail(HFK_E_OFFLINE, "offline mode and " + what + " is not in the cache " + c.cache_dir);
     }
+    // What a commit holds never changes: a file (or a recorded absence) cached for it needs no
+    // request, as in huggingface_hub (RELIABILITY D17).
+    if (valid_commit(revision))
+        if (auto p = from_cache()) return *p;
     FileMeta m;
     try {
         m = head_file(c, d, repo_id, revision, filename);

@@ -42,6 +42,9 @@ struct Options {
     // match its hash, replacing it atomically (RELIABILITY D11). Off: cached files are only
     // stat()ed, which is what makes a cached prepare instant.
     bool verify = false;
+    // Download every selected file again and rename it over the cached blob (RELIABILITY D32):
+    // a model mapped from the old blob keeps its inode, so it stays valid.
+    bool force_download = false;
 };
 
 struct Snapshot {
@@ -70,9 +73,10 @@ std::vector<std::string> list_files(std::string_view repo_id, const Options &opt
 
 // ---- cache (no network) ----
 std::filesystem::path default_cache_dir();
-// Complete snapshots only: config.json and every weight file (all shards of an index).
+// Complete snapshots only: config.json and every weight file (all shards of an index). When
+// there is none, `why_not` (if given) says what is missing, naming the file.
 std::optional<Snapshot> find_cached(std::string_view repo_id, std::string_view revision,
-                                    const std::string &cache_dir);
+                                    const std::string &cache_dir, std::string *why_not = nullptr);
 bool is_downloaded(std::string_view repo_id, std::string_view revision,
                    const std::string &cache_dir);
 

@@ -37,6 +37,7 @@ static const struct row rows[] = {
     {"hfk_hub_params.progress", offsetof(hfk_hub_params, progress), 80},
     {"hfk_hub_params.progress_user_data", offsetof(hfk_hub_params, progress_user_data), 88},
     {"hfk_hub_params.verify", offsetof(hfk_hub_params, verify), 96},
+    {"hfk_hub_params.force_download", offsetof(hfk_hub_params, force_download), 100},
     {"hfk_model_status", sizeof(hfk_model_status), 48},
     {"hfk_model_status.struct_size", offsetof(hfk_model_status, struct_size), 0},
     {"hfk_model_status.state", offsetof(hfk_model_status, state), 4},

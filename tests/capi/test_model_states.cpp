@@ -110,6 +110,59 @@ TEST_F(ModelStates, DownloadAndLoadGoThroughEveryStateInOrder) {
     hfk_model_free(m);
 }
 
+// Greedy text of `n` tokens from BOS on a fresh session of `m`.
+std::string greedy_from_bos(hfk_model *m, int32_t n) {
+    hfk_session *s = nullptr;
+    EXPECT_EQ(hfk_session_create(&s, m, nullptr), HFK_OK);
+    hfk_gen_params p;
+    HFK_GEN_PARAMS_INIT(&p);
+    p.max_new_tokens = n;
+    p.temperature = 0;
+    p.ignore_eos = 1;
+    char *text = nullptr;
+    EXPECT_EQ(hfk_session_generate(s, "", &p, nullptr, nullptr, &text, nullptr), HFK_OK)
+        << hfk_last_error_message();
+    std::string out = text ? text : "";
+    hfk_free(text);
+    hfk_session_free(s);
+    return out;
+}
+
+// RELIABILITY D32: a forced download renames fresh blobs over the cached ones while a model is
+// open on them. The open model keeps its mapping of the old inode (shown "(deleted)" in
+// /proc/self/maps; no SIGBUS) and generates the same text; a model opened afterwards reads the
+// new blob.
+TEST_F(ModelStates, ForcedDownloadLeavesAnOpenModelWorking) {
+    const std::string weights_sha =
+        "255f510375d6fdceeae590cc9b07ddbbe124610ac805bd15e80b9026f12dcbfd";
+    hfk_model *m = nullptr;
+    ASSERT_EQ(open_and_wait("hfkit-test/aidreams260K", nullptr, &m), HFK_OK)
+        << hfk_last_error_message();
+    const std::string before = greedy_from_bos(m, 24);
+    ASSERT_EQ(before.rfind("\"Echoes", 0), 0u) << before;
+    EXPECT_EQ(mappings_of(weights_sha + " (deleted)"), 0);
+
+    server->clear_log();
+    hfk_hub_params h = hub();
+    h.force_download = 1;
+    char *dir = nullptr;
+    ASSERT_EQ(hfk_prepare("hfkit-test/aidreams260K", &h, &dir), HFK_OK) << hfk_last_error_message();
+    hfk_free(dir);
+    EXPECT_EQ(server->count("cdn", "GET"), 1) << "the weights were not downloaded again";
+    EXPECT_GE(mappings_of(weights_sha + " (deleted)"), 1) << "the blob was not replaced";
+    EXPECT_EQ(greedy_from_bos(m, 24), before);
+    hfk_model_free(m);
+
+    // Without force, a prepare is instant again; a new model maps the new blob.
+    server->clear_log();
+    hfk_model *fresh = nullptr;
+    ASSERT_EQ(open_and_wait("hfkit-test/aidreams260K", nullptr, &fresh), HFK_OK);
+    EXPECT_EQ(server->count("cdn", "GET"), 0);
+    EXPECT_EQ(greedy_from_bos(fresh, 24), before);
+    EXPECT_EQ(mappings_of(weights_sha + " (deleted)"), 0);
+    hfk_model_free(fresh);
+}
+
 struct FailureCase {
     const char *repo;
     hfk_status status;
@@ -215,7 +268,13 @@ TEST_F(ModelStates, TwoThreadsOpeningOneModelDownloadAndLoadOnce) {
     EXPECT_EQ(mappings_of(blobs), 0) << "the weights stayed mapped after the last handle went";
     // "Within a few MB" (the acceptance criterion). These weights are only 0.9 MB, so the
     // mapping count above is the decisive check; this one catches gross leaks (buffers, KV).
+    // Not under AddressSanitizer: its quarantine keeps freed memory resident on purpose (the
+    // leak checker covers that build instead).
+#if !defined(__SANITIZE_ADDRESS__)
     EXPECT_LT(rss_bytes() - rss_before, 8 << 20) << "memory did not go back after both frees";
+#else
+    (void)rss_before;
+#endif
 }
 
 // A model too large for this machine is refused from its config and safetensors headers,

@@ -100,6 +100,10 @@ def test_pull_ls_du_rm(env):
     r = hfkit(env, "pull", MODEL, "--json")
     assert r.returncode == OK and json.loads(r.stdout)["path"] == str(snapshot)
     assert len(hub_log_cdn(env)) == before, "the weights were downloaded again"
+    # --force downloads them again.
+    r = hfkit(env, "pull", MODEL, "--force", "--quiet")
+    assert r.returncode == OK, r.stderr
+    assert len(hub_log_cdn(env)) == before + 1, "--force did not download the weights again"
 
     r = hfkit(env, "rm", MODEL)
     assert r.returncode == OK and "removed" in r.stdout

@@ -1,6 +1,7 @@
 """Hub functions against the local Hub of tests/hub/hub_server.py (loopback, no network)."""
 
 import json
+import pathlib
 import subprocess
 import sys
 import threading
@@ -58,6 +59,20 @@ def test_prepare_and_manage_the_cache(hfkit, endpoint, cache):
     hfkit.remove_from_disk("hfkit-test/aidreams260K", cache_dir=cache)
     assert not hfkit.is_downloaded("hfkit-test/aidreams260K", cache_dir=cache)
     assert hfkit.downloaded_models(cache_dir=cache) == []
+
+
+def test_force_download_replaces_the_cached_files(hfkit, endpoint, cache):
+    kw = dict(cache_dir=cache, endpoint=endpoint, token="")
+    snapshot = hfkit.prepare("hfkit-test/aidreams260K", **kw)
+    weights = pathlib.Path(snapshot) / "model.safetensors"
+    blob = weights.resolve()
+    inode, data = blob.stat().st_ino, blob.read_bytes()
+    assert hfkit.prepare("hfkit-test/aidreams260K", **kw) == snapshot
+    assert blob.stat().st_ino == inode, "a plain prepare must not touch a complete cache"
+    assert hfkit.prepare("hfkit-test/aidreams260K", force_download=True, **kw) == snapshot
+    assert weights.resolve() == blob
+    assert blob.stat().st_ino != inode, "force_download did not download the file again"
+    assert blob.read_bytes() == data
 
 
 def test_hub_errors(hfkit, endpoint, cache):

@@ -145,13 +145,15 @@ def _progress_callback(on_progress: Optional[Callable[["Progress"], Any]]) -> An
 def prepare(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[_PathLike] = None,
             token: Optional[str] = None, on_progress: Optional[Callable[["Progress"], Any]] = None,
             *, endpoint: Optional[str] = None, offline: Optional[bool] = None,
-            verify: bool = False) -> str:
+            verify: bool = False, force_download: bool = False) -> str:
     """Downloads what a Hub model needs into the Hugging Face cache (nothing if it is complete)
     and returns its snapshot directory. ``on_progress(Progress)`` follows the download;
     returning True cancels (:class:`CancelledError`). ``verify=True`` re-hashes the cached
-    files and downloads again any that do not match. The GIL is released meanwhile."""
+    files and downloads again any that do not match; ``force_download=True`` downloads every
+    file again (an open model keeps its old mapping). The GIL is released meanwhile."""
     hub = _hub(revision, cache_dir, token, endpoint, offline)
     hub.verify = verify
+    hub.force_download = force_download
     return _hfkit.prepare(repo_id, hub, _progress_callback(on_progress))
 
 

@@ -23,6 +23,7 @@ class HubOptions:
     offline: int
     max_parallel: int
     verify: bool
+    force_download: bool
     def __init__(self) -> None: ...
 
 def prepare(

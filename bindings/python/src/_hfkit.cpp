@@ -134,6 +134,7 @@ struct HubOptions {
     int32_t offline = -1;
     int32_t max_parallel = 0;
     bool verify = false;
+    bool force_download = false;
 
     // Fills `p`; the pointers borrow from this object, which must outlive the call.
     void fill(hfk_hub_params &p, CallbackContext *progress) const {
@@ -145,6 +146,7 @@ struct HubOptions {
         p.offline = offline;
         p.max_parallel = max_parallel;
         p.verify = verify ? 1 : 0;
+        p.force_download = force_download ? 1 : 0;
         if (progress) {
             p.progress = progress_trampoline;
             p.progress_user_data = progress;
@@ -612,7 +614,9 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_readwrite("offline", &HubOptions::offline, "-1: $HF_HUB_OFFLINE; 1: offline")
         .def_readwrite("max_parallel", &HubOptions::max_parallel, "<= 0: 4 files at once")
         .def_readwrite("verify", &HubOptions::verify,
-                       "re-hash cached files and download again any that do not match");
+                       "re-hash cached files and download again any that do not match")
+        .def_readwrite("force_download", &HubOptions::force_download,
+                       "download every file again, even when cached");
 
     m.def("prepare", &prepare, py::arg("repo_id"), py::arg("hub"),
           py::arg("on_progress") = py::none(),

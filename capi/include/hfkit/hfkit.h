@@ -204,6 +204,9 @@ typedef struct hfk_hub_params {
     int32_t verify; /* non-zero: re-hash the files already cached and download again any
                        that do not match (replaced atomically); 0: cached files are only
                        stat()ed, which keeps a cached prepare instant                   */
+    int32_t force_download; /* non-zero: download every selected file again, even when
+                               cached, and rename it over the cached blob (models already
+                               open keep their old, still valid, mapping)                 */
 } hfk_hub_params;
 
 HFK_API hfk_status hfk_hub_params_init(hfk_hub_params *p, size_t caller_size) HFK_NOEXCEPT;
