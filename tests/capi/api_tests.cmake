@@ -27,3 +27,7 @@ target_include_directories(test_inspect_api PRIVATE ${PROJECT_SOURCE_DIR}/src)
 # classification) against the torch reference.
 hfk_add_api_test(test_generation_defaults LABELS "capi;unit" SOURCES test_generation_defaults.cpp)
 hfk_add_api_test(test_encoder_api LABELS "capi;unit" SOURCES test_encoder_api.cpp)
+# A cache without symlinks (HF_HUB_DISABLE_SYMLINKS), against the local Hub.
+hfk_add_api_test(test_no_symlinks LABELS "capi;unit;hub" SOURCES test_no_symlinks.cpp)
+target_link_libraries(test_no_symlinks PRIVATE CURL::libcurl)
+target_include_directories(test_no_symlinks PRIVATE ${PROJECT_SOURCE_DIR}/src)
