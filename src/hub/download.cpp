@@ -161,6 +161,55 @@ void publish(int fd, const fs::path &part, const fs::path &blob) {
     remove_if_ours(part, fd);
 }
 
+// Writes a download in whole 2 MiB pieces aligned in the file (the last one shorter). ext4
+// then builds the blob's page cache in 2 MiB folios, which a model load maps with 2 MiB
+// entries instead of 512 pages each: on the VMs we measured, touching each 4 KiB page of a
+// fresh mapping costs ~2.5 us, over 100 ms for a 256 MB model, against a few ms. It also
+// makes one write per 2 MiB instead of one per network read.
+class StagedWriter {
+  public:
+    static constexpr uint64_t kPiece = 2ull << 20;
+    explicit StagedWriter(uint64_t start) : file_end_(start) { buf_.reserve(kPiece); }
+    uint64_t written() const { return file_end_; }                 // bytes in the file
+    uint64_t received() const { return file_end_ + buf_.size(); }  // and still staged
+    void reset(uint64_t start) {
+        buf_.clear();
+        file_end_ = start;
+    }
+    // Stages n bytes, writing each piece as it fills; false (errno set) if a write failed.
+    bool add(int fd, const char *p, size_t n) {
+        while (n > 0) {
+            const uint64_t boundary = (file_end_ / kPiece + 1) * kPiece;
+            const size_t take = static_cast<size_t>(std::min<uint64_t>(n, boundary - received()));
+            buf_.insert(buf_.end(), p, p + take);
+            p += take;
+            n -= take;
+            if (received() == boundary && !flush(fd)) return false;
+        }
+        return true;
+    }
+    // Writes what is staged; false (errno set) if the write failed.
+    bool flush(int fd) {
+        size_t off = 0;
+        while (off < buf_.size()) {
+            ssize_t w = pwrite(fd, buf_.data() + off, buf_.size() - off,
+                               static_cast<off_t>(file_end_ + off));
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return false;
+            }
+            off += static_cast<size_t>(w);
+        }
+        file_end_ += buf_.size();
+        buf_.clear();
+        return true;
+    }
+
+  private:
+    std::vector<char> buf_;
+    uint64_t file_end_;
+};
+
 }  // namespace
 
 bool blob_matches(const fs::path &p, const std::string &etag) {
@@ -253,6 +302,7 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
     } closer{fd};
     // Declared after the closer, so destroyed (joined) before the fd it reads is closed.
     auto behind = std::make_unique<BehindTheWriter>(fd, m, have);
+    StagedWriter out(have);
     on_bytes(have);
     // Fail fast when the disk cannot hold the rest (RELIABILITY D24); ENOSPC is still handled.
     struct statvfs vfs;
@@ -272,6 +322,7 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
         fd = create_new(part);
         behind = std::make_unique<BehindTheWriter>(fd, m, 0);
         have = 0;
+        out.reset(0);
         on_bytes(0);
     };
 
@@ -305,27 +356,25 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
                 return true;
             };
             req.on_body = [&](const char *p, size_t n) {
-                if (n > m.size - have) {  // more bytes than announced: stop at once (HR6)
+                if (n > m.size - out.received()) {  // more than announced: stop at once (HR6)
                     too_long = true;
                     return false;
                 }
-                size_t off = 0;
-                while (off < n) {
-                    ssize_t w = pwrite(fd, p + off, n - off, static_cast<off_t>(have + off));
-                    if (w < 0) {
-                        if (errno == EINTR) continue;
-                        write_errno = errno;
-                        return false;
-                    }
-                    off += static_cast<size_t>(w);
+                const uint64_t written = out.written();
+                if (!out.add(fd, p, n)) {
+                    write_errno = errno;
+                    return false;
                 }
-                have += n;
-                behind->published(have);
-                on_bytes(have);
+                if (out.written() != written) behind->published(out.written());
+                on_bytes(out.received());
                 return true;
             };
             uint64_t before = have;
             HttpResponse r = c.request(req, Client::Follow::any, false);
+            // Whatever arrived is written, so that a retry (or a later run) resumes after it.
+            if (!write_errno && !too_long && !out.flush(fd)) write_errno = errno;
+            have = out.written();
+            behind->published(have);
             if (r.cancelled) fail(HFK_E_CANCELLED, "cancelled");
             if (write_errno) fail_errno(write_errno, "cannot write " + part.string());
             if (too_long) {

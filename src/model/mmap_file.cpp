@@ -48,6 +48,13 @@ std::unique_ptr<MappedFile> MappedFile::open(const std::filesystem::path &path) 
     void *p = ::mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) fail(HFK_E_IO, path.string() + ": cannot mmap: " + std::strerror(errno));
     m->data_ = static_cast<const std::byte *>(p);
+#ifdef MADV_HUGEPAGE
+    // Where the page cache holds the file in 2 MiB folios (and whenever populate() reads it
+    // from disk, with this hint), the kernel maps it with 2 MiB entries: on the VMs we measured,
+    // touching each 4 KiB page of a fresh mapping once costs ~2.5 us, over 100 ms for a 256 MB
+    // model, and 2 MiB entries take that to a few ms. Only a hint: ignored where unsupported.
+    ::madvise(p, m->size_, MADV_HUGEPAGE);
+#endif
     return m;
 }
 
