@@ -165,10 +165,13 @@ void publish(int fd, const fs::path &part, const fs::path &blob) {
 // then builds the blob's page cache in 2 MiB folios, which a model load maps with 2 MiB
 // entries instead of 512 pages each: on the VMs we measured, touching each 4 KiB page of a
 // fresh mapping costs ~2.5 us, over 100 ms for a 256 MB model, against a few ms. It also
-// makes one write per 2 MiB instead of one per network read.
+// makes one write per 2 MiB instead of one per network read. A slow transfer still reaches the
+// file every kMaxAge (what a killed process leaves is resumed from there), at the cost of
+// smaller folios for those pieces.
 class StagedWriter {
   public:
     static constexpr uint64_t kPiece = 2ull << 20;
+    static constexpr std::chrono::milliseconds kMaxAge{250};
     explicit StagedWriter(uint64_t start) : file_end_(start) { buf_.reserve(kPiece); }
     uint64_t written() const { return file_end_; }                 // bytes in the file
     uint64_t received() const { return file_end_ + buf_.size(); }  // and still staged
@@ -178,15 +181,17 @@ class StagedWriter {
     }
     // Stages n bytes, writing each piece as it fills; false (errno set) if a write failed.
     bool add(int fd, const char *p, size_t n) {
+        const auto now = std::chrono::steady_clock::now();
         while (n > 0) {
             const uint64_t boundary = (file_end_ / kPiece + 1) * kPiece;
             const size_t take = static_cast<size_t>(std::min<uint64_t>(n, boundary - received()));
+            if (buf_.empty()) staged_at_ = now;
             buf_.insert(buf_.end(), p, p + take);
             p += take;
             n -= take;
             if (received() == boundary && !flush(fd)) return false;
         }
-        return true;
+        return buf_.empty() || now - staged_at_ < kMaxAge || flush(fd);
     }
     // Writes what is staged; false (errno set) if the write failed.
     bool flush(int fd) {
@@ -208,6 +213,7 @@ class StagedWriter {
   private:
     std::vector<char> buf_;
     uint64_t file_end_;
+    std::chrono::steady_clock::time_point staged_at_;  // when buf_ got its first byte
 };
 
 }  // namespace

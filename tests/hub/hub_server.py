@@ -20,6 +20,16 @@ $HFK_SHARED_DIR/models as repositories, with every case of the HUB.md 2.8 checkl
   hfkit-test/stall       the CDN's first response for a blob sends 64 KiB, then one byte every
                          --stall-interval seconds; later ones only drip (a stalled server)
   hfkit-test/corrupt     the CDN serves model.safetensors with one byte flipped
+  hfkit-test/nobody      the CDN sends the headers of every GET, then closes before any body byte
+  hfkit-test/badrange    the CDN answers a Range request with a 206 whose Content-Range starts one
+                         byte late (a GET without Range gets the whole body)
+  hfkit-test/badrange-always  every CDN GET gets such a 206, with or without Range
+  hfkit-test/toolong     the CDN's Content-Length and body are 64 MiB longer than the blob
+  hfkit-test/toolong-eof the CDN sends the blob plus 64 MiB without Content-Length, then closes
+  hfkit-test/no-etag     /resolve/ answers without ETag and X-Linked-Etag
+  hfkit-test/no-commit   /resolve/ answers without X-Repo-Commit
+  hfkit-test/no-size     /resolve/ answers without X-Linked-Size (and HEADs without Content-Length)
+  hfkit-test/ratelimited-date  like ratelimited, with Retry-After as an HTTP-date an hour ahead
   hfkit-test/moving      refs/main moves to a new commit (a changed generation_config.json)
                          each time /_ctl/move is requested
   hfkit-test/evil-etag   ETag "../../../tmp/pwn" and X-Repo-Commit "../x" on every file
@@ -56,7 +66,13 @@ LFS_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".h5", ".msgpack
 LFS_MIN_SIZE = 10 * 1024 * 1024
 
 SPECIAL = {"private", "gated", "disabled", "flaky", "ratelimited", "norange", "drop", "slow", "stall",
-           "corrupt", "moving", "evil-etag", "evil-redirect"}
+           "corrupt", "moving", "evil-etag", "evil-redirect", "nobody", "badrange",
+           "badrange-always", "toolong", "toolong-eof", "no-etag", "no-commit", "no-size",
+           "ratelimited-date"}
+# The CDN modes: the repo's mode is put in the CDN URL of its LFS redirects.
+CDN_MODES = ("norange", "drop", "slow", "stall", "corrupt", "nobody", "badrange", "badrange-always",
+             "toolong", "toolong-eof")
+TOOLONG_EXTRA = 64 * 1024 * 1024
 
 
 def git_blob_sha1(data):
@@ -309,10 +325,14 @@ class Handler(BaseHTTPRequestHandler):
             if self.hub().count("flaky " + self.method + " " + self.path) <= self.server.args.flaky_count:
                 self.error(503, None, "Service temporarily unavailable (flaky test repo)")
                 return True
-        if repo.mode == "ratelimited":
+        if repo.mode in ("ratelimited", "ratelimited-date"):
             if self.hub().count("429 " + self.method + " " + self.path) <= 1:
+                import email.utils
+                retry_after = str(self.server.args.retry_after)
+                if repo.mode == "ratelimited-date":
+                    retry_after = email.utils.formatdate(time.time() + 3600, usegmt=True)
                 self.error(429, None, "You have been rate limited (test repo)", {
-                    "Retry-After": str(self.server.args.retry_after),
+                    "Retry-After": retry_after,
                     "RateLimit": '"api";r=0;t=%d' % self.server.args.retry_after,
                     "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
                 return True
@@ -467,23 +487,33 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"X-Repo-Commit": commit, "Accept-Ranges": "bytes", "Vary": "Origin, Accept-Encoding"}
         if kind == "resolve" and blob.is_lfs(filename):
             sha = blob.sha256() if repo.mode != "evil-etag" else "../../../tmp/pwn"
-            mode = repo.mode if repo.mode in ("norange", "drop", "slow", "stall", "corrupt") else "plain"
+            mode = repo.mode if repo.mode in CDN_MODES else "plain"
             loc = "http://127.0.0.1:%d/cdn/%s/%s?X-Amz-Signature=secret" % (
                 self.server.args.cdn_port_actual, mode, blob.sha256())
             if repo.mode == "evil-redirect":
                 loc = "file:///etc/passwd"
             headers.update({"Location": loc, "X-Linked-Etag": '"%s"' % sha,
                             "X-Linked-Size": str(blob.size), "ETag": '"%s"' % etag})
+            self.drop_metadata(repo, headers)
             return self.reply(302, headers, b"Found. Redirecting", "text/plain; charset=utf-8")
         headers["ETag"] = '"%s"' % etag
-        self.send_body(blob.data() if blob.size < LFS_MIN_SIZE else None, blob, headers, "plain")
+        self.drop_metadata(repo, headers)
+        self.send_body(blob.data() if blob.size < LFS_MIN_SIZE else None, blob, headers,
+                       "no-size" if repo.mode == "no-size" else "plain")
+
+    def drop_metadata(self, repo, headers):
+        """no-etag / no-commit / no-size repos: the metadata header their name says is missing."""
+        drop = {"no-etag": ("ETag", "X-Linked-Etag"), "no-commit": ("X-Repo-Commit",),
+                "no-size": ("X-Linked-Size",)}.get(repo.mode, ())
+        for k in drop:
+            headers.pop(k, None)
 
     def send_body(self, data, blob, headers, mode):
         """200/206/416 for the whole blob or a Range of it, with the per-mode faults."""
         size = blob.size
         rng = self.headers.get("Range")
         start, end, status = 0, size, 200
-        if rng and mode != "norange":
+        if rng and mode not in ("norange", "badrange-always"):
             m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
             if not m:
                 return self.error(416, None, "bad Range")
@@ -492,16 +522,32 @@ class Handler(BaseHTTPRequestHandler):
             if start >= size or start >= end:
                 return self.reply(416, dict(headers, **{"Content-Range": "bytes */%d" % size}))
             status = 206
-            headers = dict(headers, **{"Content-Range": "bytes %d-%d/%d" % (start, end - 1, size)})
+            # badrange: a Content-Range that starts one byte after the requested offset.
+            shown = start + 1 if mode == "badrange" else start
+            headers = dict(headers, **{"Content-Range": "bytes %d-%d/%d" % (shown, end - 1, size)})
+        if mode == "badrange-always" and self.method == "GET":
+            if rng:
+                m = re.fullmatch(r"bytes=(\d+)-", rng.strip())
+                start = min(int(m.group(1)), size - 2) if m else 0
+            status = 206
+            headers = dict(headers, **{"Content-Range": "bytes %d-%d/%d" % (start + 1, end - 1, size)})
         self.status = status
         self.send_response(status)
         headers = dict(headers)
         headers.setdefault("Content-Type", "application/octet-stream")
-        headers["Content-Length"] = str(end - start)
+        extra = TOOLONG_EXTRA if mode in ("toolong", "toolong-eof") else 0
+        if mode == "toolong-eof":
+            headers["Connection"] = "close"  # the body ends when the connection does
+            self.close_connection = True
+        elif mode != "no-size" or self.method != "HEAD":
+            headers["Content-Length"] = str(end - start + extra)
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
         if self.method == "HEAD":
+            return
+        if mode == "nobody":  # the headers only: close before the first body byte
+            self.hang_up()
             return
         limit = end
         if mode == "drop" and self.hub().count("drop " + self.path.split("?")[0]) <= self.server.args.drop_count:
@@ -515,9 +561,38 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "stall":
             self.stall(data, blob, pos, limit)
             return
+        # One open file per response (as http.server's copyfileobj), not one per chunk.
+        f = open(blob.path, "rb") if data is None and blob.path is not None else None
+        try:
+            self.send_range(data, blob, f, pos, limit, chunk, delay, mode, size)
+        finally:
+            if f:
+                f.close()
+        if extra:  # toolong: junk after the blob, until done or the client hangs up
+            junk = b"\xAA" * (1 << 20)
+            left = extra
+            while left > 0:
+                n = min(len(junk), left)
+                self.wfile.write(junk[:n])
+                self.sent += n
+                left -= n
+            self.wfile.flush()
+            if mode == "toolong-eof":
+                self.hang_up()
+                self.dropped = False
+        if limit < end:  # mid-body drop: close without sending the rest
+            self.hang_up()
+
+    def send_range(self, data, blob, f, pos, limit, chunk, delay, mode, size):
+        """Bytes [pos, limit) of the blob: from `data`, else the open file `f`, else the blob."""
+        if f:
+            f.seek(pos)
         while pos < limit:
             n = min(chunk, limit - pos)
-            piece = data[pos:pos + n] if data is not None else blob.read(pos, pos + n)
+            if data is not None:
+                piece = data[pos:pos + n]
+            else:
+                piece = f.read(n) if f else blob.read(pos, pos + n)
             if mode == "corrupt" and pos <= size // 2 < pos + n:
                 i = size // 2 - pos
                 piece = piece[:i] + bytes([piece[i] ^ 0xFF]) + piece[i + 1:]
@@ -527,15 +602,16 @@ class Handler(BaseHTTPRequestHandler):
             if delay:
                 self.wfile.flush()
                 time.sleep(delay)
-        if limit < end:  # mid-body drop: close without sending the rest
-            self.wfile.flush()
-            self.dropped = True
-            self.close_connection = True
-            try:
-                import socket
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+
+    def hang_up(self):
+        self.wfile.flush()
+        self.dropped = True
+        self.close_connection = True
+        try:
+            import socket
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def stall(self, data, blob, pos, limit):
         """64 KiB at once (first response per blob only), then a byte every --stall-interval

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/file.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -82,6 +84,42 @@ void check_pointers(const fs::path &repo) {
 Options only_weights(Options o) {
     o.allow_patterns = {"model.safetensors"};
     return o;
+}
+
+// Files in blobs/ that are not a published blob (40 or 64 hex characters): partial downloads
+// and temp files, whatever the engine names them.
+std::vector<std::string> partial_files(const fs::path &repo) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto &e : fs::directory_iterator(repo / "blobs", ec)) {
+        const std::string n = e.path().filename().string();
+        if (!hfk::hub::valid_etag(n)) out.push_back(n);
+    }
+    return out;
+}
+
+// Regular files and symlinks anywhere under `dir` (empty when it does not exist).
+std::vector<std::string> files_under(const fs::path &dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec))
+        if (!it->is_directory()) out.push_back(it->path().string());
+    return out;
+}
+
+// A signed CDN URL is a bearer capability: its query must never appear in a message (D38).
+void expect_no_signed_query(const std::string &msg) {
+    EXPECT_EQ(msg.find("X-Amz-Signature"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+}
+
+// The requests of the log on one host, in the order they completed.
+std::vector<nlohmann::json> requests_on(const nlohmann::json &log, const std::string &host) {
+    std::vector<nlohmann::json> out;
+    for (const auto &e : log)
+        if (e["host"] == host) out.push_back(e);
+    return out;
 }
 
 }  // namespace
@@ -160,13 +198,22 @@ TEST_F(Faults, ServerIgnoringRangeRestartsInANewFile) {
     EXPECT_TRUE(saw_200_to_range);
 }
 
+// RELIABILITY D27: one network download; the other process waits and returns the same path.
 TEST_F(Faults, TwoProcessesDownloadTheSameFileOnce) {
     Options o = only_weights(options());
-    pid_t a = spawn([&] { hfk::hub::prepare("hfkit-test/slow", o); });
-    pid_t b = spawn([&] { hfk::hub::prepare("hfkit-test/slow", o); });
+    const fs::path out_a = cache.path / "dir-a", out_b = cache.path / "dir-b";
+    auto run = [&](const fs::path &out) {
+        const auto snap = hfk::hub::prepare("hfkit-test/slow", o);
+        std::ofstream(out) << snap.dir.string();
+    };
+    pid_t a = spawn([&] { run(out_a); });
+    pid_t b = spawn([&] { run(out_b); });
     EXPECT_EQ(wait_code(a), 0);
     EXPECT_EQ(wait_code(b), 0);
     EXPECT_EQ(server->count("cdn", "GET"), 1);
+    EXPECT_FALSE(read_all(out_a).empty());
+    EXPECT_EQ(read_all(out_a), read_all(out_b));
+    EXPECT_EQ(fs::path(read_all(out_a)).parent_path(), repo("slow") / "snapshots");
     auto snap = hfk::hub::find_cached("hfkit-test/slow", "main", o.cache_dir);
     ASSERT_FALSE(snap.has_value());  // only weights: no config.json, so not "complete"
     fs::path blob = repo("slow") / "blobs" / kModelSha;
@@ -177,12 +224,12 @@ TEST_F(Faults, ThreadsDownloadTheSameFileOnce) {
     Options o = only_weights(options());
     std::vector<std::thread> threads;
     std::atomic<int> ok{0};
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 8; ++i)  // RELIABILITY D29: 8 threads
         threads.emplace_back([&] {
             if (status_of([&] { hfk::hub::prepare("hfkit-test/slow", o); }) == 0) ++ok;
         });
     for (auto &t : threads) t.join();
-    EXPECT_EQ(ok.load(), 4);
+    EXPECT_EQ(ok.load(), 8);
     EXPECT_EQ(server->count("cdn", "GET"), 1);
 }
 
@@ -433,6 +480,19 @@ TEST_F(Faults, OfflineAndUnreachableUseTheCache) {
               snap.dir / "config.json");
     unsetenv("HF_HUB_OFFLINE");
     EXPECT_EQ(server->log().size(), 0u);
+    // D34: offline, an incomplete snapshot is an error that names the missing file.
+    const fs::path weights = snap.dir / "model.safetensors";
+    fs::remove(weights);
+    std::string msg;
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/aidreams260K", off); }, &msg),
+              HFK_E_OFFLINE);
+    EXPECT_NE(msg.find("no *.safetensors weights"), std::string::npos) << msg;
+    fs::remove(snap.dir / "config.json");
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/aidreams260K", off); }, &msg),
+              HFK_E_OFFLINE);
+    EXPECT_NE(msg.find("config.json is missing"), std::string::npos) << msg;
+    hfk::hub::prepare("hfkit-test/aidreams260K", o);  // complete again
+    ASSERT_TRUE(fs::exists(weights));
     std::string endpoint = server->endpoint;
     server->stop();  // the Hub is now unreachable
     EXPECT_EQ(hfk::hub::prepare("hfkit-test/aidreams260K", o).dir, snap.dir);
@@ -457,4 +517,312 @@ TEST_F(Faults, CancelFromProgressAndFromAnotherThread) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(800));
     // The partial file is kept for a later resume.
     EXPECT_TRUE(fs::exists(repo("slow") / "blobs" / (kModelSha + ".incomplete")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// RELIABILITY D3: more mid-body drops than the try limit (5) still succeed in one call, because
+// every drop came after real progress and progress resets the try counter.
+class ManyDrops : public Faults {
+  protected:
+    std::vector<std::string> server_args() override { return {"--drop-count", "6"}; }
+};
+
+TEST_F(ManyDrops, SixDropsWithProgressEachTimeStillSucceedInOneCall) {
+    Options o = only_weights(options());
+    auto snap = hfk::hub::prepare("hfkit-test/drop", o);
+    EXPECT_EQ(read_all(snap.dir / "model.safetensors"), model_bytes());
+    auto cdn = requests_on(server->log(), "cdn");
+    ASSERT_EQ(cdn.size(), 7u);  // 6 dropped + the one that finished
+    uint64_t received = 0;
+    int drops = 0;
+    for (size_t i = 0; i < cdn.size(); ++i) {
+        const auto &e = cdn[i];
+        drops += e["dropped"].get<bool>();
+        if (i == 0) {
+            EXPECT_TRUE(e["range"].is_null());
+        } else {  // each try resumes exactly where the previous one stopped
+            EXPECT_EQ(e["range"], "bytes=" + std::to_string(received) + "-");
+            EXPECT_EQ(e["status"], 206);
+        }
+        EXPECT_GT(e["bytes"].get<uint64_t>(), 0u) << "try " << i << " made no progress";
+        received += e["bytes"].get<uint64_t>();
+    }
+    EXPECT_EQ(drops, 6);
+    EXPECT_EQ(received, 927832u);  // nothing downloaded twice
+    EXPECT_TRUE(partial_files(repo("drop")).empty());
+}
+
+// RELIABILITY D4: a CDN that closes every connection before the first body byte. The download
+// gives up with HFK_E_NETWORK after the bounded tries (Client::max_tries = 5), keeps the
+// partial file for a later resume and publishes no blob.
+TEST_F(Faults, DropsWithoutProgressFailAfterTheBoundedTries) {
+    Options o = only_weights(options());
+    std::string msg;
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/nobody", o); }, &msg), HFK_E_NETWORK);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+    EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
+    expect_no_signed_query(msg);
+    auto cdn = requests_on(server->log(), "cdn");
+    EXPECT_EQ(cdn.size(), 5u) << "tries must be bounded by max_tries (5)";
+    for (const auto &e : cdn) {
+        EXPECT_EQ(e["bytes"], 0);
+        EXPECT_TRUE(e["dropped"].get<bool>());
+    }
+    const fs::path r = repo("nobody");
+    EXPECT_FALSE(fs::exists(r / "blobs" / kModelSha));
+    EXPECT_FALSE(fs::exists(r / "refs" / "main"));
+    EXPECT_TRUE(files_under(r / "snapshots").empty());
+    EXPECT_FALSE(partial_files(r).empty()) << "the partial file is kept for a later resume";
+}
+
+// D4 with a partial already there: every try asks for the rest (Range), none makes progress,
+// and the partial survives the failure unchanged.
+TEST_F(Faults, DropsWithoutProgressKeepThePlantedPartial) {
+    Options o = only_weights(options());
+    const fs::path part = repo("nobody") / "blobs" / (kModelSha + ".incomplete");
+    fs::create_directories(part.parent_path());
+    const std::string bytes = model_bytes();
+    std::ofstream(part, std::ios::binary) << bytes.substr(0, 400000);
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/nobody", o); }), HFK_E_NETWORK);
+    auto cdn = requests_on(server->log(), "cdn");
+    EXPECT_EQ(cdn.size(), 5u);
+    EXPECT_FALSE(fs::exists(repo("nobody") / "blobs" / kModelSha));
+    if (!cdn.empty() && cdn[0]["range"].is_null()) {
+        // The engine no longer resumes a partial under this name: it started from zero, which
+        // is allowed; the planted file is then someone else's and must not have been appended to.
+        GTEST_LOG_(INFO) << "the planted " << part << " was not resumed (no Range sent)";
+        if (fs::exists(part)) {
+            EXPECT_EQ(read_all(part), bytes.substr(0, 400000));
+        }
+        return;
+    }
+    for (const auto &e : cdn) EXPECT_EQ(e["range"], "bytes=400000-");
+    ASSERT_TRUE(fs::exists(part)) << "the partial was not kept";
+    EXPECT_EQ(read_all(part), bytes.substr(0, 400000));
+}
+
+// RELIABILITY D6: a 206 whose Content-Range does not start at the requested offset. The engine
+// rejects it, discards the partial and restarts once from zero (here the restart, a plain GET,
+// gets the whole body and succeeds).
+TEST_F(Faults, WrongContentRangeDiscardsThePartialAndRestartsOnce) {
+    Options o = only_weights(options());
+    const fs::path part = repo("badrange") / "blobs" / (kModelSha + ".incomplete");
+    fs::create_directories(part.parent_path());
+    const std::string bytes = model_bytes();
+    std::ofstream(part, std::ios::binary) << bytes.substr(0, 400000);
+    auto snap = hfk::hub::prepare("hfkit-test/badrange", o);
+    EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
+    EXPECT_TRUE(partial_files(repo("badrange")).empty());
+    auto cdn = requests_on(server->log(), "cdn");
+    ASSERT_FALSE(cdn.empty());
+    if (cdn[0]["range"].is_null()) {
+        // No Range was sent (the planted partial was not picked up): one plain download.
+        GTEST_LOG_(INFO) << "the planted " << part << " was not resumed (no Range sent)";
+        EXPECT_EQ(cdn.size(), 1u);
+        EXPECT_EQ(cdn[0]["status"], 200);
+        return;
+    }
+    ASSERT_EQ(cdn.size(), 2u) << "expected the rejected 206, then one restart from zero";
+    EXPECT_EQ(cdn[0]["range"], "bytes=400000-");
+    EXPECT_EQ(cdn[0]["status"], 206);
+    EXPECT_TRUE(cdn[1]["range"].is_null()) << "the restart must not resume the discarded partial";
+    EXPECT_EQ(cdn[1]["status"], 200);
+}
+
+// D6, repeated: every answer is a 206 with a wrong start (with or without Range). One restart,
+// then HFK_E_NETWORK; no blob.
+TEST_F(Faults, WrongContentRangeTwiceIsANetworkError) {
+    Options o = only_weights(options());
+    std::string msg;
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/badrange-always", o); }, &msg),
+              HFK_E_NETWORK);
+    EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
+    expect_no_signed_query(msg);
+    EXPECT_EQ(server->count("cdn", "GET"), 2) << "one try and one restart, no more";
+    EXPECT_FALSE(fs::exists(repo("badrange-always") / "blobs" / kModelSha));
+    EXPECT_FALSE(fs::exists(repo("badrange-always") / "refs" / "main"));
+}
+
+// RELIABILITY D9: the CDN sends more bytes than X-Linked-Size, with a lying Content-Length or
+// as a body that ends at connection close. The client stops reading at once (the server could
+// write at most the blob plus what the socket buffers take, far below the 64 MiB it tried),
+// the partial is deleted and no blob appears. The table says SIZE_MISMATCH; hfkit has no such
+// code and reports HFK_E_CHECKSUM.
+TEST_F(Faults, MoreBytesThanAnnouncedStopEarlyAndLeaveNothing) {
+    Options o = only_weights(options());
+    for (const std::string name : {"toolong", "toolong-eof"}) {
+        SCOPED_TRACE(name);
+        server->clear_log();
+        std::string msg;
+        const auto t0 = std::chrono::steady_clock::now();
+        EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/" + name, o); }, &msg),
+                  HFK_E_CHECKSUM);
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+        EXPECT_NE(msg.find("927832"), std::string::npos) << msg;
+        expect_no_signed_query(msg);
+        auto cdn = requests_on(server->log(), "cdn");
+        EXPECT_EQ(cdn.size(), 1u) << "a server that sends too much is not retried";
+        for (const auto &e : cdn)
+            EXPECT_LT(e["bytes"].get<uint64_t>(), 927832u + (16u << 20))
+                << "the client kept reading past the announced size";
+        EXPECT_FALSE(fs::exists(repo(name) / "blobs" / kModelSha));
+        EXPECT_TRUE(partial_files(repo(name)).empty()) << "the partial must be deleted";
+    }
+}
+
+// RELIABILITY D22: /resolve/ answers without ETag, X-Repo-Commit or a size. A clear
+// HFK_E_FORMAT error naming the repo, and nothing written under blobs/, snapshots/ or refs/.
+TEST_F(Faults, MissingFileMetadataIsAFormatErrorAndWritesNothing) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"no-etag", "ETag"}, {"no-commit", "X-Repo-Commit"}, {"no-size", "size"}};
+    for (const auto &[name, field] : cases) {
+        SCOPED_TRACE(name);
+        std::string msg;
+        EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/" + name, options()); }, &msg),
+                  HFK_E_FORMAT);
+        EXPECT_NE(msg.find("hfkit-test/" + name), std::string::npos) << msg;
+        EXPECT_NE(msg.find(field), std::string::npos) << msg;
+        for (const char *sub : {"blobs", "snapshots", "refs"})
+            EXPECT_TRUE(files_under(repo(name) / sub).empty()) << sub << " was written";
+    }
+    EXPECT_EQ(server->count("cdn", "GET"), 0);
+}
+
+// D22 with a complete cached copy of that revision: prepare() resolves the commit through the
+// API and finds every file already in the cache, so it never asks for the broken metadata
+// (no HEAD at all). fetch_file() does ask (HEAD), gets the broken answer and falls back to the
+// cached copy (HR11: only REVISION_NOT_FOUND / ENTRY_NOT_FOUND skip the fallback).
+TEST_F(Faults, MissingFileMetadataWithACompleteCacheUsesTheCache) {
+    Options o = options();
+    const auto base = hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    for (const std::string name : {"no-etag", "no-commit", "no-size"}) {
+        SCOPED_TRACE(name);
+        // The same files under this repo's own commit: blobs copied, pointers, refs/main.
+        const std::string commit = server->get("/api/models/hfkit-test/" + name)["sha"];
+        ASSERT_TRUE(hfk::hub::valid_commit(commit));
+        const fs::path r = repo(name);
+        fs::create_directories(r / "blobs");
+        fs::create_directories(r / "snapshots" / commit);
+        fs::create_directories(r / "refs");
+        for (const auto &e : fs::directory_iterator(repo("aidreams260K") / "blobs"))
+            if (hfk::hub::valid_etag(e.path().filename().string()))
+                fs::copy_file(e.path(), r / "blobs" / e.path().filename());
+        for (const auto &e : fs::directory_iterator(base.dir))
+            fs::create_symlink(fs::read_symlink(e.path()),
+                               r / "snapshots" / commit / e.path().filename());
+        std::ofstream(r / "refs" / "main") << commit;
+        ASSERT_TRUE(hfk::hub::is_downloaded("hfkit-test/" + name, "main", o.cache_dir));
+
+        server->clear_log();
+        const auto snap = hfk::hub::prepare("hfkit-test/" + name, o);
+        EXPECT_EQ(snap.commit, commit);
+        EXPECT_EQ(snap.dir, r / "snapshots" / commit);
+        EXPECT_EQ(server->count("hub", "HEAD"), 0);
+        EXPECT_EQ(read_all(snap.dir / "model.safetensors"), model_bytes());
+
+        server->clear_log();
+        std::string msg;
+        fs::path got;
+        EXPECT_EQ(
+            status_of([&] { got = hfk::hub::fetch_file("hfkit-test/" + name, "config.json", o); },
+                      &msg),
+            0)
+            << msg;
+        EXPECT_EQ(got, r / "snapshots" / commit / "config.json");
+        EXPECT_EQ(server->count("hub", "HEAD", "config.json"), 1);
+        EXPECT_EQ(files_under(r / "blobs").size(), 6u) << "nothing new written";
+    }
+}
+
+// RELIABILITY D13: 429 with Retry-After: 1 (integer seconds) is honoured: each retry of a
+// rate-limited URL comes at least ~0.9 s after its 429 (the log's `t` is when each request
+// ended). The fixture's 200 ms cap on waits is lifted for this test.
+TEST_F(Faults, RateLimitWaitsForRetryAfterSeconds) {
+    setenv("HFK_HUB_MAX_WAIT_MS", "5000", 1);
+    Options o = options();
+    o.allow_patterns = {"config.json"};
+    std::string msg;
+    fs::path dir;
+    const int st =
+        status_of([&] { dir = hfk::hub::prepare("hfkit-test/ratelimited", o).dir; }, &msg);
+    setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
+    ASSERT_EQ(st, 0) << msg;
+    EXPECT_TRUE(fs::exists(dir / "config.json"));
+    auto log = server->log();
+    int pairs = 0;
+    for (size_t i = 0; i < log.size(); ++i) {
+        if (log[i]["status"] != 429) continue;
+        for (size_t k = i + 1; k < log.size(); ++k)
+            if (log[k]["method"] == log[i]["method"] && log[k]["path"] == log[i]["path"]) {
+                const double gap = log[k]["t"].get<double>() - log[i]["t"].get<double>();
+                EXPECT_GE(gap, 0.9) << log[i]["method"] << " " << log[i]["path"];
+                EXPECT_NE(log[k]["status"], 429);
+                ++pairs;
+                break;
+            }
+    }
+    EXPECT_EQ(pairs, 3) << "the API call, the HEAD and the GET of config.json were each limited";
+}
+
+// D13, second half: a Retry-After in HTTP-date form (an hour ahead) is ignored: the default
+// backoff (20 ms in tests) applies and the call succeeds quickly.
+TEST_F(Faults, RetryAfterAsAnHttpDateIsIgnored) {
+    setenv("HFK_HUB_MAX_WAIT_MS", "5000", 1);
+    Options o = options();
+    o.allow_patterns = {"config.json"};
+    std::string msg;
+    const auto t0 = std::chrono::steady_clock::now();
+    const int st = status_of([&] { hfk::hub::prepare("hfkit-test/ratelimited-date", o); }, &msg);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
+    ASSERT_EQ(st, 0) << msg;
+    EXPECT_LT(took, std::chrono::milliseconds(2500));
+    auto log = server->log();
+    int pairs = 0;
+    for (size_t i = 0; i < log.size(); ++i) {
+        if (log[i]["status"] != 429) continue;
+        for (size_t k = i + 1; k < log.size(); ++k)
+            if (log[k]["method"] == log[i]["method"] && log[k]["path"] == log[i]["path"]) {
+                EXPECT_LT(log[k]["t"].get<double>() - log[i]["t"].get<double>(), 0.9);
+                ++pairs;
+                break;
+            }
+    }
+    EXPECT_EQ(pairs, 3);
+}
+
+// RELIABILITY D31: a prepare waiting for a blob's lock (held here by the test, as another
+// process would) is cancelled promptly, and changes nothing: no partial, no blob, no CDN
+// request.
+TEST_F(Faults, CancelWhileWaitingForTheBlobLock) {
+    Options o = only_weights(options());
+    const fs::path locks = fs::path(o.cache_dir) / ".locks" / "models--hfkit-test--aidreams260K";
+    fs::create_directories(locks);
+    const std::string lock_path = (locks / (kModelSha + ".lock")).string();
+    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+    std::atomic<bool> cancel{false};
+    o.cancel = &cancel;
+    std::chrono::steady_clock::time_point set_at;
+    std::thread t([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        set_at = std::chrono::steady_clock::now();
+        cancel = true;
+    });
+    std::string msg;
+    const int st = status_of([&] { hfk::hub::prepare("hfkit-test/aidreams260K", o); }, &msg);
+    const auto ended = std::chrono::steady_clock::now();
+    t.join();
+    close(fd);
+    EXPECT_EQ(st, HFK_E_CANCELLED) << msg;
+    EXPECT_LT(ended - set_at, std::chrono::milliseconds(500));
+    // It was waiting for the lock: the metadata came, the CDN was never asked.
+    EXPECT_EQ(server->count("hub", "HEAD", "model.safetensors"), 1);
+    EXPECT_EQ(server->count("cdn", "GET"), 0);
+    const fs::path r = repo("aidreams260K");
+    EXPECT_FALSE(fs::exists(r / "blobs" / kModelSha));
+    EXPECT_TRUE(partial_files(r).empty());
+    EXPECT_FALSE(fs::exists(r / "refs" / "main"));
 }

@@ -2,10 +2,17 @@
 // shim: this executable defines rename(), fsync() and flock() itself, so the engine (linked in
 // statically) calls these, which forward to the C library's through dlsym(RTLD_NEXT) unless a
 // fault is armed. SQLite's test VFS works the same way. Only this test binary has the shim.
+// It also counts connect() calls to network addresses (D33): libcurl, a shared library, binds
+// to the executable's definition, which the linker exports because libcurl refers to it.
 #include <dlfcn.h>
+#include <openssl/evp.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <vector>
+#include <string>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -20,6 +27,7 @@ std::atomic<bool> g_fail_fsync{false};
 std::atomic<bool> g_fail_blob_rename{false};  // a rename whose target is in blobs/
 std::atomic<bool> g_no_locks{false};          // flock always "succeeds" (Lustre, some NFS)
 std::atomic<int> g_flock_calls{0};
+std::atomic<int> g_inet_connects{0};  // connect() to an AF_INET / AF_INET6 address
 
 template <class Fn>
 Fn next_symbol(const char *name) {
@@ -36,11 +44,42 @@ extern "C" int fsync(int fd) {
     return real(fd);
 }
 
+std::atomic<int> g_blob_publishes{0}, g_bad_publishes{0};
+
+// SHA-256 of a file, in hex ("" if unreadable).
+std::string sha256_of(const char *path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return "";
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    std::vector<char> buf(1 << 16);
+    while (f.read(buf.data(), std::streamsize(buf.size())) || f.gcount() > 0)
+        EVP_DigestUpdate(ctx, buf.data(), size_t(f.gcount()));
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    std::string hex;
+    for (unsigned int i = 0; i < n; ++i) {
+        hex += "0123456789abcdef"[md[i] >> 4];
+        hex += "0123456789abcdef"[md[i] & 15];
+    }
+    return hex;
+}
+
 extern "C" int rename(const char *from, const char *to) {
     static auto real = next_symbol<int (*)(const char *, const char *)>("rename");
-    if (g_fail_blob_rename && std::strstr(to, "/blobs/") != nullptr) {
+    const char *blobs = std::strstr(to, "/blobs/");
+    if (g_fail_blob_rename && blobs != nullptr) {
         errno = EIO;
         return -1;
+    }
+    // Every file published as blobs/<sha256> must be complete and hash to its name at the
+    // moment it is published (RELIABILITY I1), whatever the other writers do (D28).
+    const std::string name = blobs ? std::string(blobs + 7) : std::string();
+    if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) {
+        g_blob_publishes.fetch_add(1);
+        if (sha256_of(from) != name) g_bad_publishes.fetch_add(1);
     }
     return real(from, to);
 }
@@ -50,6 +89,16 @@ extern "C" int flock(int fd, int op) {
     g_flock_calls.fetch_add(1);
     if (g_no_locks) return 0;
     return real(fd, op);
+}
+
+// Default visibility: the build hides symbols (-fvisibility=hidden), and a hidden definition
+// would not be exported, so libcurl would bind to the C library's connect().
+extern "C" __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *addr,
+                                                              socklen_t len) {
+    static auto real = next_symbol<int (*)(int, const struct sockaddr *, socklen_t)>("connect");
+    if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6))
+        g_inet_connects.fetch_add(1);
+    return real(fd, addr, len);
 }
 
 namespace {
@@ -136,6 +185,8 @@ TEST_F(IoFaults, RenameFailureIsAnIoErrorAndRemovesTheTemp) {
 // rename, and nothing is appended twice.
 TEST_F(IoFaults, WithoutWorkingLocksTwoDownloadersStillLeaveACorrectCache) {
     g_no_locks = true;
+    g_blob_publishes = 0;
+    g_bad_publishes = 0;
     hfk::hub::Snapshot snaps[2];
     int status[2] = {-1, -1};
     auto run = [&](int i) {
@@ -152,6 +203,39 @@ TEST_F(IoFaults, WithoutWorkingLocksTwoDownloadersStillLeaveACorrectCache) {
     EXPECT_TRUE(hfk::hub::verify_cached("hfkit-test/slow", "main", options().cache_dir).empty());
     for (const auto &name : blob_names("slow"))
         EXPECT_EQ(name.find(".incomplete"), std::string::npos) << "left behind: " << name;
+    EXPECT_GE(g_blob_publishes.load(), 1);
+    EXPECT_EQ(g_bad_publishes.load(), 0) << "a blob was published before it was complete";
+}
+
+}  // namespace
+
+namespace {
+
+// RELIABILITY D33: offline (Options::offline or HF_HUB_OFFLINE=1) with a complete cache,
+// prepare() and fetch_file() resolve through refs/main and make no network connection at all.
+TEST_F(IoFaults, OfflineWithACompleteCacheMakesNoConnection) {
+    hfk::hub::Options o = options();
+    // Guard: the shim sees the engine's connections (else the zero below would prove nothing).
+    int before = g_inet_connects.load();
+    const auto online = hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    EXPECT_GT(g_inet_connects.load(), before) << "connect() is not intercepted";
+
+    hfk::hub::Options off = o;
+    off.offline = 1;
+    before = g_inet_connects.load();
+    EXPECT_EQ(hfk::hub::prepare("hfkit-test/aidreams260K", off).dir, online.dir);
+    EXPECT_EQ(hfk::hub::fetch_file("hfkit-test/aidreams260K", "config.json", off),
+              online.dir / "config.json");
+    EXPECT_EQ(g_inet_connects.load(), before);
+
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    hfk::hub::Options env_off = o;  // offline = -1: read $HF_HUB_OFFLINE
+    before = g_inet_connects.load();
+    const auto snap = hfk::hub::prepare("hfkit-test/aidreams260K", env_off);
+    const int after = g_inet_connects.load();
+    unsetenv("HF_HUB_OFFLINE");
+    EXPECT_EQ(snap.dir, online.dir);
+    EXPECT_EQ(after, before);
 }
 
 }  // namespace

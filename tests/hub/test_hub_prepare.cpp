@@ -303,3 +303,97 @@ TEST_F(Prepare, FetchFileRangeAndList) {
     EXPECT_TRUE(fs::exists(repo_root("models--hfkit-test--aidreams260K") / "refs" / "main"));
     EXPECT_FALSE(hfk::hub::is_downloaded("hfkit-test/aidreams260K", "main", o.cache_dir));
 }
+
+// RELIABILITY D38 over D14-D18 (and D10 for an error raised on the CDN side): with a token
+// set, no error message contains the token or the CDN's signed query, and no error is retried
+// (exactly one request per error).
+TEST_F(Prepare, ErrorsWithATokenNeverEchoItAndAreNotRetried) {
+    struct Case {
+        const char *what, *repo, *revision, *file;  // file: fetch_file, else prepare
+        std::string token;
+        int status;
+        const char *must_name;  // the message names this
+    };
+    const std::string bad_token = "hf_badTokenForTheLeakTestZZZZZZZZZZZZZZZZ";
+    const Case cases[] = {
+        {"D14 private, token without access (401 RepoNotFound)", "hfkit-test/private", "", nullptr,
+         server->token_no_access, HFK_E_NOT_FOUND, "hfkit-test/private"},
+        {"D14 missing repo (404 RepoNotFound)", "hfkit-test/missing", "", nullptr, server->token,
+         HFK_E_NOT_FOUND, "hfkit-test/missing"},
+        {"D15 invalid token (401)", "hfkit-test/aidreams260K", "", nullptr, bad_token, HFK_E_AUTH,
+         "hfkit-test/aidreams260K"},
+        {"D16 gated (403 GatedRepo)", "hfkit-test/gated", "", nullptr, server->token_no_access,
+         HFK_E_GATED, "hfkit-test/gated"},
+        {"D17 EntryNotFound", "hfkit-test/aidreams260K", "", "nope.json", server->token,
+         HFK_E_ENTRY_NOT_FOUND, "nope.json"},
+        {"D18 RevisionNotFound", "hfkit-test/aidreams260K", "no-such-branch", nullptr,
+         server->token, HFK_E_REVISION_NOT_FOUND, "no-such-branch"},
+    };
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.what);
+        Options o = options();
+        o.token = c.token;
+        o.revision = c.revision;
+        server->clear_log();
+        std::string msg;
+        const int st = status_of(
+            [&] {
+                if (c.file)
+                    hfk::hub::fetch_file(c.repo, c.file, o);
+                else
+                    hfk::hub::prepare(c.repo, o);
+            },
+            &msg);
+        EXPECT_EQ(st, c.status) << msg;
+        EXPECT_NE(msg.find(c.must_name), std::string::npos) << msg;
+        EXPECT_EQ(msg.find(c.token), std::string::npos) << "the token is in: " << msg;
+        EXPECT_EQ(msg.find("hf_"), std::string::npos) << msg;
+        EXPECT_EQ(msg.find("X-Amz-Signature"), std::string::npos) << msg;
+        EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+        auto log = server->log();
+        EXPECT_EQ(log.size(), 1u) << "an error answer must not be retried: " << log.dump();
+        EXPECT_FALSE(server->token_reached_cdn());
+    }
+    // A failure detected after the CDN answered (D10, corrupt body): the message names the file
+    // and the hash, never the signed CDN URL.
+    Options o = options();
+    o.token = server->token;
+    std::string msg;
+    EXPECT_EQ(status_of([&] { hfk::hub::fetch_file("hfkit-test/corrupt", "model.safetensors", o); },
+                        &msg),
+              HFK_E_CHECKSUM);
+    EXPECT_EQ(msg.find(server->token), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("X-Amz-Signature"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+    EXPECT_FALSE(server->token_reached_cdn());
+}
+
+// RELIABILITY D18: RevisionNotFound is raised online even when the cache has a complete
+// snapshot under a ref of that name (no cache fallback, as in the reference).
+TEST_F(Prepare, PlantedRefForAMissingRevisionStillRaisesRevisionNotFound) {
+    Options o = options();
+    o.token = server->token;
+    const auto snap = hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    const fs::path root = repo_root("models--hfkit-test--aidreams260K");
+    std::ofstream(root / "refs" / "no-such-branch") << snap.commit;
+    // The plant is a complete cached snapshot: offline, it is what the revision resolves to.
+    Options off = o;
+    off.offline = 1;
+    off.revision = "no-such-branch";
+    EXPECT_EQ(hfk::hub::prepare("hfkit-test/aidreams260K", off).dir, snap.dir);
+    // Online, the Hub says the revision does not exist, and that wins.
+    Options on = o;
+    on.revision = "no-such-branch";
+    server->clear_log();
+    std::string msg;
+    EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/aidreams260K", on); }, &msg),
+              HFK_E_REVISION_NOT_FOUND)
+        << msg;
+    EXPECT_EQ(server->log().size(), 1u);
+    // fetch_file too (its HEAD gets the same 404 RevisionNotFound).
+    server->clear_log();
+    EXPECT_EQ(
+        status_of([&] { hfk::hub::fetch_file("hfkit-test/aidreams260K", "config.json", on); }),
+        HFK_E_REVISION_NOT_FOUND);
+    EXPECT_EQ(server->log().size(), 1u);
+}
