@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     setenv("HFK_SHARED_DIR", HFK_BENCH_SHARED_DIR, 0);
     const uint64_t mb = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 256;
     const uint64_t size = mb << 20;
-    const int reps = 5;
+    const int reps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 7;
     fs::path model = "/tmp/hfk-bench-hub-model";
     fs::create_directories(model);
     fs::path weights = model / "model.safetensors";
@@ -47,8 +47,13 @@ int main(int argc, char **argv) {
     hfk_test::HubServer server({"--repo", "bench=" + model.string()});
     hfk_test::TempDir tmp;
 
-    // hfkit: prepare() of the weights into a fresh cache each time (download + hash + rename).
-    std::vector<double> hfkit_mbs;
+    // hfkit's prepare() of the weights into a fresh cache (download + hash + flush + rename),
+    // then curl -L of the same URL to a file, alternately: the machine's noise drifts, so each
+    // pair sees the same conditions.
+    std::vector<double> hfkit_mbs, curl_mbs;
+    std::string out = (tmp.path / "curl.out").string();
+    std::string cmd = "curl -s -f -L -o '" + out + "' '" + server.endpoint +
+                      "/hfkit-test/bench/resolve/main/model.safetensors'";
     for (int i = 0; i < reps; ++i) {
         hfk::hub::Options o;
         o.endpoint = server.endpoint;
@@ -60,19 +65,13 @@ int main(int argc, char **argv) {
         double s = std::chrono::duration<double>(Clock::now() - t0).count();
         hfkit_mbs.push_back(size / 1e6 / s);
         fs::remove_all(o.cache_dir, ec);
-    }
-    // curl: the same URL (it follows the redirect to the CDN), to a file.
-    std::vector<double> curl_mbs;
-    std::string out = (tmp.path / "curl.out").string();
-    std::string cmd = "curl -s -f -L -o '" + out + "' '" + server.endpoint +
-                      "/hfkit-test/bench/resolve/main/model.safetensors'";
-    for (int i = 0; i < reps; ++i) {
-        auto t0 = Clock::now();
+
+        t0 = Clock::now();
         if (std::system(cmd.c_str()) != 0) {
             std::fprintf(stderr, "curl failed\n");
             return 1;
         }
-        double s = std::chrono::duration<double>(Clock::now() - t0).count();
+        s = std::chrono::duration<double>(Clock::now() - t0).count();
         curl_mbs.push_back(size / 1e6 / s);
         fs::remove(out, ec);
     }
