@@ -182,6 +182,37 @@ TEST_F(Faults, PlantedPartialIsResumedAndVerified) {
         }
 }
 
+// RELIABILITY D7: a partial as long as the file. With the right bytes it is verified and
+// published without a request; with wrong bytes (a stale or damaged partial) it is downloaded
+// again from the start, once, and the right blob is published.
+TEST_F(Faults, WholePartialIsVerifiedAndRedownloadedOnceIfWrong) {
+    Options o = only_weights(options());
+    const fs::path blobs = repo("aidreams260K") / "blobs";
+    const fs::path part = blobs / (kModelSha + ".incomplete");
+    fs::create_directories(blobs);
+    std::string bytes = model_bytes();
+    std::ofstream(part, std::ios::binary) << bytes;
+    auto snap = hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
+    EXPECT_EQ(server->count("cdn", "GET"), 0);
+    EXPECT_FALSE(fs::exists(part));
+
+    hfk::hub::remove_from_cache(o.cache_dir, "hfkit-test/aidreams260K", "");
+    fs::create_directories(blobs);
+    std::string wrong = bytes;
+    wrong[wrong.size() / 3] ^= 0x5A;
+    std::ofstream(part, std::ios::binary) << wrong;
+    server->clear_log();
+    snap = hfk::hub::prepare("hfkit-test/aidreams260K", o);
+    EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
+    EXPECT_EQ(server->count("cdn", "GET"), 1);
+    for (auto &e : server->log())
+        if (e["host"] == "cdn") {
+            EXPECT_TRUE(e["range"].is_null()) << "the restart must not resume the wrong partial";
+        }
+    EXPECT_FALSE(fs::exists(part));
+}
+
 TEST_F(Faults, ServerIgnoringRangeRestartsInANewFile) {
     Options o = only_weights(options());
     fs::create_directories(repo("norange") / "blobs");

@@ -180,9 +180,23 @@ TEST_F(Prepare, ErrorMapping) {
               HFK_E_REVISION_NOT_FOUND);
     EXPECT_EQ(status_of([&] { hfk::hub::fetch_file("hfkit-test/aidreams260K", "nope.json", o); }),
               HFK_E_ENTRY_NOT_FOUND);
-    // EntryNotFound is remembered in .no_exist/<commit>/ ...
+    // EntryNotFound is remembered in .no_exist/<commit>/<file> (D17), and asking again for the
+    // same commit is answered from the cache without a request; so is a cached file.
     fs::path no_exist = repo_root("models--hfkit-test--aidreams260K") / ".no_exist";
-    EXPECT_TRUE(fs::exists(no_exist));
+    ASSERT_TRUE(fs::is_directory(no_exist));
+    std::string commit;
+    for (const auto &e : fs::directory_iterator(no_exist)) commit = e.path().filename().string();
+    ASSERT_EQ(commit.size(), 40u);
+    EXPECT_TRUE(fs::exists(no_exist / commit / "nope.json"));
+    Options by_commit = o;
+    by_commit.revision = commit;
+    const fs::path cfg = hfk::hub::fetch_file("hfkit-test/aidreams260K", "config.json", by_commit);
+    const size_t requests = server->log().size();
+    EXPECT_EQ(
+        status_of([&] { hfk::hub::fetch_file("hfkit-test/aidreams260K", "nope.json", by_commit); }),
+        HFK_E_ENTRY_NOT_FOUND);
+    EXPECT_EQ(hfk::hub::fetch_file("hfkit-test/aidreams260K", "config.json", by_commit), cfg);
+    EXPECT_EQ(server->log().size(), requests) << "a cached answer for a commit made a request";
     // Tokens: a bad one is refused (and not echoed), a valid one opens the private repo, a
     // valid one without access to the gated repo gets 403 GatedRepo.
     Options bad = o;
