@@ -2,6 +2,7 @@
 #include "hub/cache.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -126,11 +127,13 @@ void link_pointer(const RepoDir &d, const std::string &commit, const std::string
     }
     // No symlinks on this filesystem (RELIABILITY D36): the snapshot holds the file itself, a
     // hard link to the blob where possible, else a copy (huggingface_hub copies or moves).
+    // Called after a download: whatever the snapshot held (even the same size) is replaced, unless
+    // it is already this very blob.
     const fs::path blob = d.root / "blobs" / etag;
-    const auto blob_size = fs::file_size(blob, ec);
-    if (ec) fail_errno(ec.value(), "cannot read " + blob.string());
-    if (!fs::is_symlink(ptr, ec) && fs::is_regular_file(ptr, ec) &&
-        fs::file_size(ptr, ec) == blob_size && !ec)
+    struct stat b, p;
+    if (stat(blob.c_str(), &b) != 0) fail_errno(errno, "cannot read " + blob.string());
+    if (lstat(ptr.c_str(), &p) == 0 && S_ISREG(p.st_mode) && p.st_ino == b.st_ino &&
+        p.st_dev == b.st_dev)
         return;
     if (link(blob.c_str(), tmp.c_str()) != 0) {
         fs::copy_file(blob, tmp, fs::copy_options::overwrite_existing, ec);

@@ -68,6 +68,21 @@ TEST_F(NoSymlinks, SnapshotsHoldTheFilesAndEverythingStillWorks) {
     hfk_free(dir);
     EXPECT_EQ(server->count("cdn", "GET"), 0) << "a complete cache was downloaded again";
 
+    // A forced download replaces the snapshot's file too, not only the blob.
+    struct stat old_weights, new_weights, blob;
+    ASSERT_EQ(stat((snapshot / "model.safetensors").c_str(), &old_weights), 0);
+    hfk_hub_params force = h;
+    force.force_download = 1;
+    ASSERT_EQ(hfk_prepare("hfkit-test/aidreams260K", &force, &dir), HFK_OK);
+    hfk_free(dir);
+    ASSERT_EQ(stat((snapshot / "model.safetensors").c_str(), &new_weights), 0);
+    EXPECT_NE(new_weights.st_ino, old_weights.st_ino);
+    bool is_a_blob = false;
+    for (const auto &b : fs::directory_iterator(blobs))
+        if (stat(b.path().c_str(), &blob) == 0 && blob.st_ino == new_weights.st_ino)
+            is_a_blob = true;
+    EXPECT_TRUE(is_a_blob);
+
     hfk_model *m = nullptr;
     ASSERT_EQ(hfk_model_load(&m, snapshot.c_str(), nullptr), HFK_OK) << hfk_last_error_message();
     hfk_session *s = nullptr;
