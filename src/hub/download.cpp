@@ -79,10 +79,15 @@ class BlobLock {
 };
 
 int create_new(const fs::path &p) {
-    ::unlink(p.c_str());  // a new inode, never a truncate (another writer may hold the old one)
-    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) fail_errno(errno, "cannot create " + p.string());
-    return fd;
+    // A new inode, never a truncate (another writer may hold the old one). Without working
+    // locks (RELIABILITY D28) another writer can create the path between our unlink and open:
+    // take it over again; each writer publishes only the inode it verified.
+    for (int tries = 0;; ++tries) {
+        ::unlink(p.c_str());
+        int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) return fd;
+        if (errno != EEXIST || tries == 16) fail_errno(errno, "cannot create " + p.string());
+    }
 }
 
 // The partial file's hash and its disk flushes, each on a thread behind the receive loop.

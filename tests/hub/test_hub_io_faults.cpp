@@ -189,15 +189,16 @@ TEST_F(IoFaults, WithoutWorkingLocksTwoDownloadersStillLeaveACorrectCache) {
     g_bad_publishes = 0;
     hfk::hub::Snapshot snaps[2];
     int status[2] = {-1, -1};
+    std::string message[2];
     auto run = [&](int i) {
-        status[i] =
-            status_of([&] { snaps[i] = hfk::hub::prepare("hfkit-test/slow", weights_only()); });
+        status[i] = status_of(
+            [&] { snaps[i] = hfk::hub::prepare("hfkit-test/slow", weights_only()); }, &message[i]);
     };
     std::thread a(run, 0), b(run, 1);
     a.join();
     b.join();
-    ASSERT_EQ(status[0], 0);
-    ASSERT_EQ(status[1], 0);
+    ASSERT_EQ(status[0], 0) << message[0];
+    ASSERT_EQ(status[1], 0) << message[1];
     EXPECT_EQ(read_all(snaps[0].dir / "model.safetensors"), model_bytes());
     EXPECT_EQ(read_all(snaps[1].dir / "model.safetensors"), model_bytes());
     EXPECT_TRUE(hfk::hub::verify_cached("hfkit-test/slow", "main", options().cache_dir).empty());
