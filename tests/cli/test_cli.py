@@ -227,6 +227,19 @@ def test_progress_bar_on_a_terminal_and_ctrl_c_leaves_a_resumable_download(env):
     assert "\r" in seen and "ETA" in seen, seen
     assert "pulling hfkit-test/slow: downloading" in seen and "[#" in seen, seen
     assert "kB/s" in seen, seen
+
+    # The bar may move on the small files alone: Ctrl-C only once the weights have bytes on disk.
+    def weights_started(_):
+        for b in blobs(env, repo):
+            try:
+                if b.name.endswith(".incomplete") and b.stat().st_size > 0:
+                    return True
+            except FileNotFoundError:  # a small file published meanwhile
+                pass
+        return False
+
+    seen += read_pty(fd, weights_started, 30)
+    assert weights_started(seen), blobs(env, repo)
     assert "downloading 100%" not in seen, "the download finished before Ctrl-C: too fast"
     os.write(fd, b"\x03")  # Ctrl-C, typed on the terminal: SIGINT to the foreground group
     rest = read_pty(fd, lambda t: "interrupted" in t, 20)
