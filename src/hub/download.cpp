@@ -48,9 +48,11 @@ bool parse_content_range(const std::string &s, uint64_t &start, uint64_t &total)
 }
 
 // An exclusive flock on .locks/<folder>/<etag>.lock, the path huggingface_hub's filelock uses.
+// `waiting` runs every poll while another holder has it (to report progress).
 class BlobLock {
   public:
-    BlobLock(const Client &c, const RepoDir &d, const std::string &etag) {
+    BlobLock(const Client &c, const RepoDir &d, const std::string &etag,
+             const std::function<void()> &waiting) {
         make_dirs(d.locks);
         std::string path = (d.locks / (etag + ".lock")).string();
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -67,6 +69,7 @@ class BlobLock {
                 ::close(fd_);
                 fail(HFK_E_CANCELLED, "cancelled while waiting for " + path);
             }
+            waiting();
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
@@ -288,13 +291,19 @@ void download_blob(const Client &c, const RepoDir &d, const FileMeta &m, const s
         return;
     }
     make_dirs(blob.parent_path());
-    BlobLock lock(c, d, m.etag);
+    fs::path part = blob;
+    part += ".incomplete";
+    // While another process or thread downloads this blob, its partial file is our progress
+    // (RELIABILITY D27: the waiter shows progress and can be cancelled).
+    BlobLock lock(c, d, m.etag, [&] {
+        struct stat st;
+        if (::stat(part.c_str(), &st) == 0)
+            on_bytes(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), m.size));
+    });
     if (have_blob()) {  // another process finished it while we waited
         on_bytes(m.size);
         return;
     }
-    fs::path part = blob;
-    part += ".incomplete";
     uint64_t have = 0;
     int fd = -1;
     // Resume a partial file only under the lock, and only if it is not longer than expected.

@@ -25,6 +25,21 @@ struct Job {
     std::string error_message;
     int waiters = 0;
     std::atomic<bool> cancel{false};
+    // The job's thread, joined by the last waiter to leave: a download never outlives the calls
+    // that wait for it, so nothing of it runs while the process exits (libcrypto and libcurl
+    // free their per-thread state in a thread's exit path, which must not race with their
+    // atexit cleanup).
+    std::mutex join_mu;
+    std::thread worker;
+    void join() {
+        std::lock_guard lock(join_mu);
+        if (worker.joinable()) worker.join();
+    }
+    ~Job() {
+        // Only when the last reference is the job thread's own, which no waiter joined; the
+        // waiters' protocol below makes that unreachable, but a thread must never terminate().
+        if (worker.joinable()) worker.detach();
+    }
 };
 
 struct Registry {
@@ -33,7 +48,7 @@ struct Registry {
     std::atomic<int64_t> started{0};
 };
 
-// Never destroyed: job threads may still finish after main() returns.
+// Never destroyed (a static's destructor could run while a prepare is still waiting).
 Registry &registry() {
     static Registry *r = new Registry;
     return *r;
@@ -106,7 +121,7 @@ hub::Snapshot prepare_shared(std::string_view repo_id, const hub::Options &opts)
             r.started.fetch_add(1);
             hub::Options job_opts = opts;
             job_opts.progress = nullptr;
-            std::thread(run_job, slot, std::string(repo_id), std::move(job_opts), key).detach();
+            slot->worker = std::thread(run_job, slot, std::string(repo_id), std::move(job_opts), key);
         }
         job = slot;
         std::lock_guard job_lock(job->mu);
@@ -136,7 +151,10 @@ hub::Snapshot prepare_shared(std::string_view repo_id, const hub::Options &opts)
         opts.progress(last);
         lock.lock();
     }
-    if (--job->waiters == 0 && !job->done) job->cancel = true;  // nobody wants it any more
+    const bool last = --job->waiters == 0;
+    if (last && !job->done) job->cancel = true;  // nobody wants it any more: it stops promptly
+    lock.unlock();
+    if (last) job->join();
     if (cancelled) fail(HFK_E_CANCELLED, "download of " + std::string(repo_id) + " cancelled");
     if (job->error_status != HFK_OK) fail(job->error_status, job->error_message);
     return job->result;

@@ -14,7 +14,9 @@ namespace hfk {
 
 // `opts.progress` and `opts.cancel` are the caller's: progress is called on the calling thread
 // (returning true cancels this caller's wait); the download itself stops only when every
-// caller waiting on it has gone. Throws what hub::prepare throws, or HFK_E_CANCELLED.
+// caller waiting on it has gone. The last caller to leave joins the download's thread (after
+// cancelling it if unfinished, which takes at most a few hundred ms), so no download runs on
+// once every prepare has returned. Throws what hub::prepare throws, or HFK_E_CANCELLED.
 hub::Snapshot prepare_shared(std::string_view repo_id, const hub::Options &opts);
 
 // How many downloads this process started (for tests: a joined prepare starts none).

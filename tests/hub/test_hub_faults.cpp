@@ -10,6 +10,7 @@
 #include <sys/file.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -220,8 +221,13 @@ TEST_F(Faults, ServerIgnoringRangeRestartsInANewFile) {
     // A wrong prefix: appending the 200 body to it would corrupt the blob.
     std::ofstream(repo("norange") / "blobs" / (kModelSha + ".incomplete"), std::ios::binary)
         << std::string(300000, 'x');
+    // Another name for the partial's inode, as a writer that still has it open would see it:
+    // the restart must leave it alone (RELIABILITY D5: a new file, never a truncate).
+    const fs::path old_inode = cache.path / "old-partial";
+    fs::create_hard_link(repo("norange") / "blobs" / (kModelSha + ".incomplete"), old_inode);
     auto snap = hfk::hub::prepare("hfkit-test/norange", o);
     EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
+    EXPECT_EQ(read_all(old_inode), std::string(300000, 'x'));
     bool saw_200_to_range = false;
     for (auto &e : server->log())
         if (e["host"] == "cdn" && !e["range"].is_null() && e["status"] == 200)
@@ -430,6 +436,41 @@ TEST_F(Faults, Flaky5xxIsRetried) {
     for (auto &e : server->log()) n503 += e["status"] == 503;
     EXPECT_GE(n503, 2);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
+// RELIABILITY D12: 503, 503, then 200 succeeds after a doubling backoff (base 200 ms here
+// instead of 1 s), and no longer. The log's `t` is when each request ended.
+TEST_F(Faults, Flaky5xxBacksOffDoublingThenSucceeds) {
+    setenv("HFK_HUB_RETRY_BASE_MS", "200", 1);
+    setenv("HFK_HUB_MAX_WAIT_MS", "5000", 1);
+    Options o = options();
+    o.allow_patterns = {"config.json"};
+    std::string msg;
+    const auto t0 = std::chrono::steady_clock::now();
+    const int st = status_of([&] { hfk::hub::prepare("hfkit-test/flaky", o); }, &msg);
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    setenv("HFK_HUB_RETRY_BASE_MS", "20", 1);
+    setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
+    ASSERT_EQ(st, 0) << msg;
+    std::map<std::string, std::vector<nlohmann::json>> by_url;
+    for (const auto &e : server->log())
+        by_url[e["method"].get<std::string>() + " " + e["path"].get<std::string>()].push_back(e);
+    int urls = 0;
+    for (const auto &[url, reqs] : by_url) {
+        if (reqs.empty() || reqs[0]["status"] != 503) continue;
+        ++urls;
+        ASSERT_EQ(reqs.size(), 3u) << url;
+        EXPECT_EQ(reqs[1]["status"], 503) << url;
+        EXPECT_EQ(reqs[2]["status"], 200) << url;
+        const double gap1 = reqs[1]["t"].get<double>() - reqs[0]["t"].get<double>();
+        const double gap2 = reqs[2]["t"].get<double>() - reqs[1]["t"].get<double>();
+        EXPECT_GE(gap1, 0.19) << url;
+        EXPECT_GE(gap2, 0.39) << url << ": the second wait doubles";
+        EXPECT_LT(gap2, 2.0) << url;
+    }
+    EXPECT_GE(urls, 3) << "the revision call, the HEAD and the GET of config.json were flaky";
+    EXPECT_LT(took, 10.0) << "total time bounded";
 }
 
 TEST_F(Faults, RateLimitHonoursRetryAfterUpToTheCap) {
@@ -856,4 +897,49 @@ TEST_F(Faults, CancelWhileWaitingForTheBlobLock) {
     EXPECT_FALSE(fs::exists(r / "blobs" / kModelSha));
     EXPECT_TRUE(partial_files(r).empty());
     EXPECT_FALSE(fs::exists(r / "refs" / "main"));
+}
+
+// RELIABILITY D27, the waiting side: while another holder has the blob's lock (the test, as
+// another process would), the waiter reports that holder's partial file as its progress, then
+// takes over the partial once the lock is free and fetches only the rest.
+TEST_F(Faults, WaitingForTheBlobLockReportsTheHoldersProgress) {
+    Options o = only_weights(options());
+    const fs::path locks = fs::path(o.cache_dir) / ".locks" / "models--hfkit-test--aidreams260K";
+    fs::create_directories(locks);
+    fs::create_directories(repo("aidreams260K") / "blobs");
+    const std::string lock_path = (locks / (kModelSha + ".lock")).string();
+    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+    const std::string bytes = model_bytes();
+    const fs::path part = repo("aidreams260K") / "blobs" / (kModelSha + ".incomplete");
+    std::ofstream(part, std::ios::binary) << bytes.substr(0, 100000);
+
+    std::atomic<int64_t> seen{0};
+    o.progress = [&](const hfk::hub::Progress &p) {
+        if (p.file_name == "model.safetensors") seen = std::max<int64_t>(seen, p.file_bytes_done);
+        return false;
+    };
+    auto wait_for = [&](int64_t n) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (seen.load() < n && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return seen.load();
+    };
+    std::string msg;
+    int st = -1;
+    std::thread t(
+        [&] { st = status_of([&] { hfk::hub::prepare("hfkit-test/aidreams260K", o); }, &msg); });
+    EXPECT_EQ(wait_for(100000), 100000);
+    std::ofstream(part, std::ios::binary | std::ios::app) << bytes.substr(100000, 200000);
+    EXPECT_EQ(wait_for(300000), 300000) << "progress follows the holder's file while waiting";
+    EXPECT_EQ(server->count("cdn", "GET"), 0) << "nothing is fetched while the lock is held";
+    close(fd);  // the holder goes away, leaving its partial
+    t.join();
+    ASSERT_EQ(st, 0) << msg;
+    EXPECT_EQ(read_all(repo("aidreams260K") / "blobs" / kModelSha), bytes);
+    std::vector<std::string> ranges;
+    for (const auto &e : requests_on(server->log(), "cdn"))
+        ranges.push_back(e["range"].is_string() ? e["range"].get<std::string>() : "none");
+    EXPECT_EQ(ranges, std::vector<std::string>{"bytes=300000-"});
 }

@@ -1,0 +1,105 @@
+// Decode's matrix-vector products alone, against the machine's read bandwidth (Google
+// Benchmark). It separates the kernels from the rest of a decode step: if the products of one
+// llama-135m token reach the bandwidth of a plain read but bench_model's decode does not, the
+// time goes elsewhere (attention, norms, dispatch). Weights are random and each matrix has its
+// own allocation, as the tensors of a memory-mapped checkpoint do.
+//   bench_kernels [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/simd.h"
+
+namespace {
+
+using hfk::DType;
+using hfk::kern::Layout;
+using hfk::kern::Mat;
+
+size_t elem_size(DType t) {
+    return t == DType::F32 ? 4 : 2;
+}
+
+struct Matrix {
+    std::unique_ptr<uint16_t[]> data;  // 2-byte units, enough for any dtype
+    Mat mat;
+};
+
+Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937 &rng) {
+    const size_t units = size_t(rows * cols) * elem_size(t) / 2;
+    Matrix m{std::make_unique<uint16_t[]>(units), Mat{t, nullptr, rows, cols}};
+    // Small finite values in every format: a sign, a small exponent and random mantissa bits.
+    std::uniform_int_distribution<uint32_t> bits(0, 0xffff);
+    for (size_t i = 0; i < units; ++i) {
+        const uint32_t r = bits(rng);
+        m.data[i] = t == DType::F16 ? uint16_t((r & 0x83ff) | 0x2c00)   // |x| in [2^-4, 2^-3)
+                                    : uint16_t((r & 0x807f) | 0x3d80);  // BF16 (or F32 halves)
+    }
+    m.mat.data = m.data.get();
+    return m;
+}
+
+// The weights one llama-135m token reads (SmolLM-135M shape), in decode order.
+std::vector<Matrix> llama135m_weights(DType t) {
+    std::mt19937 rng(7);
+    const int64_t dim = 576, kv = 192, ffn = 1536, vocab = 49152, layers = 30;
+    std::vector<Matrix> w;
+    for (int64_t l = 0; l < layers; ++l) {
+        for (auto [r, c] : {std::pair{dim, dim},
+                            {kv, dim},
+                            {kv, dim},
+                            {dim, dim},
+                            {ffn, dim},
+                            {ffn, dim},
+                            {dim, ffn}})
+            w.push_back(random_matrix(t, r, c, rng));
+    }
+    w.push_back(random_matrix(t, vocab, dim, rng));  // the tied lm_head
+    return w;
+}
+
+void BM_Llama135mTokenMatvecs(benchmark::State &state) {
+    const DType t = static_cast<DType>(state.range(0));
+    const int threads = int(state.range(1));
+    const std::vector<Matrix> w = llama135m_weights(t);
+    std::vector<float> x(49152, 0.01f), y(49152);
+    int64_t bytes = 0;
+    for (const Matrix &m : w) bytes += m.mat.rows * m.mat.cols * int64_t(elem_size(t));
+    for (auto _ : state) {
+        for (const Matrix &m : w)
+            hfk::kern::linear(m.mat, Layout::OutIn, x.data(), 1, nullptr, y.data(), threads);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.counters["GB/s"] =
+        benchmark::Counter(double(bytes), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["tok/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same number of bytes as the F32 token above, read by a dot product of an array with
+// itself: the bandwidth a memory-bound kernel can hope for.
+void BM_ReadBandwidth(benchmark::State &state) {
+    const int64_t n = 134515008;  // llama-135m parameters, as F32
+    std::vector<float> a(size_t(n), 0.5f);
+    const auto &ops = hfk::kern::simd();
+    for (auto _ : state) benchmark::DoNotOptimize(ops.dot(a.data(), a.data(), n));
+    state.counters["GB/s"] =
+        benchmark::Counter(double(n) * 4, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Llama135mTokenMatvecs)
+    ->ArgNames({"dtype", "threads"})
+    ->Args({int(DType::BF16), 1})
+    ->Args({int(DType::F16), 1})
+    ->Args({int(DType::F32), 1})
+    ->Args({int(DType::BF16), 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_MAIN();
