@@ -357,77 +357,117 @@ HFK_AVX512 inline __mmask16 tail_mask(int64_t left) {
     return __mmask16((1u << left) - 1u);
 }
 
+// Elements of a row of T starting at p before its first 64-byte boundary (at most n).
+template <DType T>
+HFK_AVX512 inline int64_t elements_before_line(const void *p, int64_t n) {
+    constexpr int64_t kElem = T == DType::F32 ? 4 : 2;
+    return std::min<int64_t>(n, int64_t((64 - (reinterpret_cast<uintptr_t>(p) & 63)) & 63) / kElem);
+}
+
 // As dot_rows_avx2_t: one row at a time, four accumulators over consecutive blocks of 16, so
 // the weights stream sequentially (1.7x the bandwidth of four rows side by side on Zen 5).
+//
+// The weights are read with loads that never straddle two cache lines: a checkpoint's tensors
+// start wherever its header ends (8-byte aligned at best), and on Zen 5 a stream of straddling
+// loads from memory ran at 60% of the speed of aligned ones (llama-135m F32 matrices 40 bytes
+// past a line: 43 -> 73 tokens/s in isolation). So each row first takes the elements before
+// its first 64-byte boundary in masked pieces, then whole aligned lines. No software prefetch:
+// with aligned loads the hardware prefetcher keeps up, and a prefetch 4 KiB ahead (which once
+// made up for the straddling loads) cost F32 decode a third (48 -> 32 tokens/s).
 template <DType T>
 HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
                                   int64_t k, float *y) {
-    const int64_t k64 = k & ~int64_t(63), k16 = k & ~int64_t(15);
-    const __mmask16 m = tail_mask(k - k16);
     for (int64_t r = 0; r < rows; ++r) {
         const void *w0 = row_ptr(T, w, r, ld);
+        const int64_t head = elements_before_line<T>(w0, k);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int64_t i = 0;
-        for (; i < k64; i += 64) {
-            if constexpr (T == DType::F32) {
-                // 4 KiB ahead: on F32 rows the hardware prefetcher alone left ~20% of the
-                // bandwidth unused (llama-135m F32 decode 24 -> 39 tok/s on Zen 5); on the half
-                // as long F16/BF16 streams it made them slower. A prefetch never faults.
-                const char *ahead = static_cast<const char *>(w0) + i * 4 + 4096;
-                for (int b = 0; b < 256; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
-            }
+        for (int64_t i = 0; i < head; i += 16) {
+            const __mmask16 m = tail_mask(std::min<int64_t>(16, head - i));
+            a1 = _mm512_fmadd_ps(load16_mask<T>(w0, i, m), _mm512_maskz_loadu_ps(m, x + i), a1);
+        }
+        int64_t i = head;
+        for (const int64_t k64 = head + ((k - head) & ~int64_t(63)); i < k64; i += 64) {
             a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
             a1 = _mm512_fmadd_ps(load16<T>(w0, i + 16), _mm512_loadu_ps(x + i + 16), a1);
             a2 = _mm512_fmadd_ps(load16<T>(w0, i + 32), _mm512_loadu_ps(x + i + 32), a2);
             a3 = _mm512_fmadd_ps(load16<T>(w0, i + 48), _mm512_loadu_ps(x + i + 48), a3);
         }
-        for (; i < k16; i += 16) a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
-        if (m)
-            a1 = _mm512_fmadd_ps(load16_mask<T>(w0, k16, m), _mm512_maskz_loadu_ps(m, x + k16), a1);
+        for (; i + 16 <= k; i += 16)
+            a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
+        if (i < k) {
+            const __mmask16 m = tail_mask(k - i);
+            a2 = _mm512_fmadd_ps(load16_mask<T>(w0, i, m), _mm512_maskz_loadu_ps(m, x + i), a2);
+        }
         y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
     }
 }
 
-// Four weight rows per pass over y (fewer loads and stores of y); the fmadds per element stay in
-// row order, so the result equals one row at a time.
+// y[j..j+16) += a * W[j..j+16), the lanes of `m` only.
+template <DType T>
+HFK_AVX512 inline void axpy_masked(const void *w, __m512 a, float *y, int64_t j, __mmask16 m) {
+    _mm512_mask_storeu_ps(
+        y + j, m, _mm512_fmadd_ps(load16_mask<T>(w, j, m), a, _mm512_maskz_loadu_ps(m, y + j)));
+}
+
+// y[j..j+16) += x0 W0[j..] + x1 W1[j..] + x2 W2[j..] + x3 W3[j..], in that order, the lanes of
+// `m` only. (Named operands rather than arrays: GCC -O2 kept arrays on the stack, reloading them
+// in the inner loop, which cost F32 decode a fifth.)
+template <DType T>
+HFK_AVX512 inline void axpy4_masked(const void *w0, const void *w1, const void *w2, const void *w3,
+                                    __m512 x0, __m512 x1, __m512 x2, __m512 x3, float *y, int64_t j,
+                                    __mmask16 m) {
+    __m512 acc = _mm512_maskz_loadu_ps(m, y + j);
+    acc = _mm512_fmadd_ps(load16_mask<T>(w0, j, m), x0, acc);
+    acc = _mm512_fmadd_ps(load16_mask<T>(w1, j, m), x1, acc);
+    acc = _mm512_fmadd_ps(load16_mask<T>(w2, j, m), x2, acc);
+    acc = _mm512_fmadd_ps(load16_mask<T>(w3, j, m), x3, acc);
+    _mm512_mask_storeu_ps(y + j, m, acc);
+}
+
+// y = x W over rows of W, each row's elements before its first 64-byte boundary first (masked),
+// so no load of the weights straddles two cache lines. The fmadds of each output stay in row
+// order, so every variant gives the bits of one row at a time. BF16/F16 take one row per pass
+// over y (which stays in L1): the matrix is then read as one sequential stream, where four rows
+// per pass made four short streams that restart every row and ran BF16 GPT-2 decode at 60% of
+// the bandwidth (14 vs 25 GB/s in isolation on Zen 5: decode 68 -> 112 tokens/s). F32 rows keep
+// four rows per pass, measured 10% faster there (fewer passes over y per byte of weights).
 template <DType T>
 HFK_AVX512 void axpy_rows_avx512_t(const void *w, int64_t ld, int64_t k_rows, const float *x,
                                    int64_t n, float *y) {
-    const int64_t n16 = n & ~int64_t(15);
-    const __mmask16 m = tail_mask(n - n16);
     std::memset(y, 0, size_t(n) * 4);
     int64_t k = 0;
-    for (; k + 4 <= k_rows; k += 4) {
-        const void *w0 = row_ptr(T, w, k, ld), *w1 = row_ptr(T, w, k + 1, ld),
-                   *w2 = row_ptr(T, w, k + 2, ld), *w3 = row_ptr(T, w, k + 3, ld);
-        __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]),
-               x2 = _mm512_set1_ps(x[k + 2]), x3 = _mm512_set1_ps(x[k + 3]);
-        for (int64_t j = 0; j < n16; j += 16) {
-            __m512 acc = _mm512_loadu_ps(y + j);
-            acc = _mm512_fmadd_ps(load16<T>(w0, j), x0, acc);
-            acc = _mm512_fmadd_ps(load16<T>(w1, j), x1, acc);
-            acc = _mm512_fmadd_ps(load16<T>(w2, j), x2, acc);
-            acc = _mm512_fmadd_ps(load16<T>(w3, j), x3, acc);
-            _mm512_storeu_ps(y + j, acc);
-        }
-        if (m) {
-            __m512 acc = _mm512_maskz_loadu_ps(m, y + n16);
-            acc = _mm512_fmadd_ps(load16_mask<T>(w0, n16, m), x0, acc);
-            acc = _mm512_fmadd_ps(load16_mask<T>(w1, n16, m), x1, acc);
-            acc = _mm512_fmadd_ps(load16_mask<T>(w2, n16, m), x2, acc);
-            acc = _mm512_fmadd_ps(load16_mask<T>(w3, n16, m), x3, acc);
-            _mm512_mask_storeu_ps(y + n16, m, acc);
+    if constexpr (T == DType::F32) {
+        for (; k + 4 <= k_rows; k += 4) {
+            const void *w0 = row_ptr(T, w, k, ld), *w1 = row_ptr(T, w, k + 1, ld),
+                       *w2 = row_ptr(T, w, k + 2, ld), *w3 = row_ptr(T, w, k + 3, ld);
+            const __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]),
+                         x2 = _mm512_set1_ps(x[k + 2]), x3 = _mm512_set1_ps(x[k + 3]);
+            const int64_t head = elements_before_line<T>(w0, n);
+            for (int64_t j = 0; j < head; j += 16)
+                axpy4_masked<T>(w0, w1, w2, w3, x0, x1, x2, x3, y, j,
+                                tail_mask(std::min<int64_t>(16, head - j)));
+            int64_t j = head;
+            for (; j + 16 <= n; j += 16) {
+                __m512 acc = _mm512_loadu_ps(y + j);
+                acc = _mm512_fmadd_ps(load16<T>(w0, j), x0, acc);
+                acc = _mm512_fmadd_ps(load16<T>(w1, j), x1, acc);
+                acc = _mm512_fmadd_ps(load16<T>(w2, j), x2, acc);
+                acc = _mm512_fmadd_ps(load16<T>(w3, j), x3, acc);
+                _mm512_storeu_ps(y + j, acc);
+            }
+            if (j < n) axpy4_masked<T>(w0, w1, w2, w3, x0, x1, x2, x3, y, j, tail_mask(n - j));
         }
     }
     for (; k < k_rows; ++k) {
         const void *w0 = row_ptr(T, w, k, ld);
-        __m512 x0 = _mm512_set1_ps(x[k]);
-        for (int64_t j = 0; j < n16; j += 16)
-            _mm512_storeu_ps(y + j, _mm512_fmadd_ps(load16<T>(w0, j), x0, _mm512_loadu_ps(y + j)));
-        if (m)
-            _mm512_mask_storeu_ps(
-                y + n16, m,
-                _mm512_fmadd_ps(load16_mask<T>(w0, n16, m), x0, _mm512_maskz_loadu_ps(m, y + n16)));
+        const __m512 a = _mm512_set1_ps(x[k]);
+        const int64_t head = elements_before_line<T>(w0, n);
+        for (int64_t j = 0; j < head; j += 16)
+            axpy_masked<T>(w0, a, y, j, tail_mask(std::min<int64_t>(16, head - j)));
+        int64_t j = head;
+        for (; j + 16 <= n; j += 16)
+            _mm512_storeu_ps(y + j, _mm512_fmadd_ps(load16<T>(w0, j), a, _mm512_loadu_ps(y + j)));
+        if (j < n) axpy_masked<T>(w0, a, y, j, tail_mask(n - j));
     }
 }
 

@@ -98,6 +98,50 @@ TEST(Kernels, F16DecoderMatchesHardware) {
 #endif
 }
 
+// The AVX-512 kernels take a row's elements before its first 64-byte boundary separately (a
+// checkpoint's tensors start at any 8-, 4- or 2-byte offset): every offset within a line, with
+// rows that are whole lines and rows that are not, shorter and longer than that head.
+TEST(Kernels, DotRowsAndAxpyRowsAtEveryOffsetInACacheLine) {
+    std::mt19937 rng(7);
+    for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+        const size_t elem = type == DType::F32 ? 4 : 2;
+        for (int64_t k : {3, 16, 31, 48, 100, 576}) {
+            const int64_t rows = 9;
+            const TestMatrix w = make_matrix(type, size_t(rows * k), rng);
+            std::vector<float> x(size_t(std::max(k, rows)));
+            std::normal_distribution<float> dist(0, 1);
+            for (float &v : x) v = dist(rng);
+            const size_t bytes = size_t(rows * k) * elem;
+            std::vector<uint8_t> buf(bytes + 128);
+            const uintptr_t line = (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63);
+            for (size_t off = 0; off < 64; off += elem) {
+                uint8_t *at = reinterpret_cast<uint8_t *>(line) + off;
+                std::memcpy(at, w.data(), bytes);
+                for (const char *isa : isas()) {
+                    const SimdOps &ops = *simd_for(isa);
+                    std::vector<float> y(static_cast<size_t>(rows)), z(static_cast<size_t>(k));
+                    ops.dot_rows(type, at, k, rows, x.data(), k, y.data());
+                    ops.axpy_rows(type, at, k, rows, x.data(), k, z.data());
+                    for (int64_t r = 0; r < rows; ++r) {
+                        double ref = 0;
+                        for (int64_t i = 0; i < k; ++i)
+                            ref += double(w.f32[size_t(r * k + i)]) * x[size_t(i)];
+                        ASSERT_NEAR(y[size_t(r)], ref, 1e-4 * (1 + std::fabs(ref)))
+                            << isa << " k=" << k << " offset " << off;
+                    }
+                    for (int64_t j = 0; j < k; ++j) {
+                        double ref = 0;
+                        for (int64_t r = 0; r < rows; ++r)
+                            ref += double(x[size_t(r)]) * w.f32[size_t(r * k + j)];
+                        ASSERT_NEAR(z[size_t(j)], ref, 1e-4 * (1 + std::fabs(ref)))
+                            << isa << " n=" << k << " offset " << off;
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST(Kernels, DotRowsAndAxpyRowsEveryIsaAndType) {
     std::mt19937 rng(42);
     for (DType type : {DType::F32, DType::F16, DType::BF16}) {
