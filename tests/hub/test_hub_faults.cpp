@@ -123,6 +123,20 @@ std::vector<nlohmann::json> requests_on(const nlohmann::json &log, const std::st
     return out;
 }
 
+// Lifts the fixture's short waits (backoff base 20 ms, cap 200 ms) for one scope.
+struct LongerWaits {
+    LongerWaits(const char *base_ms, const char *max_ms) {
+        setenv("HFK_HUB_RETRY_BASE_MS", base_ms, 1);
+        setenv("HFK_HUB_MAX_WAIT_MS", max_ms, 1);
+    }
+    ~LongerWaits() {
+        setenv("HFK_HUB_RETRY_BASE_MS", "20", 1);
+        setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
+    }
+    LongerWaits(const LongerWaits &) = delete;
+    LongerWaits &operator=(const LongerWaits &) = delete;
+};
+
 }  // namespace
 
 class Faults : public hfk_test::HubServerTest {
@@ -441,17 +455,18 @@ TEST_F(Faults, Flaky5xxIsRetried) {
 // RELIABILITY D12: 503, 503, then 200 succeeds after a doubling backoff (base 200 ms here
 // instead of 1 s), and no longer. The log's `t` is when each request ended.
 TEST_F(Faults, Flaky5xxBacksOffDoublingThenSucceeds) {
-    setenv("HFK_HUB_RETRY_BASE_MS", "200", 1);
-    setenv("HFK_HUB_MAX_WAIT_MS", "5000", 1);
     Options o = options();
     o.allow_patterns = {"config.json"};
     std::string msg;
     const auto t0 = std::chrono::steady_clock::now();
-    const int st = status_of([&] { hfk::hub::prepare("hfkit-test/flaky", o); }, &msg);
+    const int st = status_of(
+        [&] {
+            LongerWaits waits("200", "5000");
+            hfk::hub::prepare("hfkit-test/flaky", o);
+        },
+        &msg);
     const double took =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    setenv("HFK_HUB_RETRY_BASE_MS", "20", 1);
-    setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
     ASSERT_EQ(st, 0) << msg;
     std::map<std::string, std::vector<nlohmann::json>> by_url;
     for (const auto &e : server->log())
@@ -811,14 +826,16 @@ TEST_F(Faults, MissingFileMetadataWithACompleteCacheUsesTheCache) {
 // rate-limited URL comes at least ~0.9 s after its 429 (the log's `t` is when each request
 // ended). The fixture's 200 ms cap on waits is lifted for this test.
 TEST_F(Faults, RateLimitWaitsForRetryAfterSeconds) {
-    setenv("HFK_HUB_MAX_WAIT_MS", "5000", 1);
     Options o = options();
     o.allow_patterns = {"config.json"};
     std::string msg;
     fs::path dir;
-    const int st =
-        status_of([&] { dir = hfk::hub::prepare("hfkit-test/ratelimited", o).dir; }, &msg);
-    setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
+    const int st = status_of(
+        [&] {
+            LongerWaits waits("20", "5000");
+            dir = hfk::hub::prepare("hfkit-test/ratelimited", o).dir;
+        },
+        &msg);
     ASSERT_EQ(st, 0) << msg;
     EXPECT_TRUE(fs::exists(dir / "config.json"));
     auto log = server->log();
@@ -840,14 +857,17 @@ TEST_F(Faults, RateLimitWaitsForRetryAfterSeconds) {
 // D13, second half: a Retry-After in HTTP-date form (an hour ahead) is ignored: the default
 // backoff (20 ms in tests) applies and the call succeeds quickly.
 TEST_F(Faults, RetryAfterAsAnHttpDateIsIgnored) {
-    setenv("HFK_HUB_MAX_WAIT_MS", "5000", 1);
     Options o = options();
     o.allow_patterns = {"config.json"};
     std::string msg;
     const auto t0 = std::chrono::steady_clock::now();
-    const int st = status_of([&] { hfk::hub::prepare("hfkit-test/ratelimited-date", o); }, &msg);
+    const int st = status_of(
+        [&] {
+            LongerWaits waits("20", "5000");
+            hfk::hub::prepare("hfkit-test/ratelimited-date", o);
+        },
+        &msg);
     const auto took = std::chrono::steady_clock::now() - t0;
-    setenv("HFK_HUB_MAX_WAIT_MS", "200", 1);
     ASSERT_EQ(st, 0) << msg;
     EXPECT_LT(took, std::chrono::milliseconds(2500));
     auto log = server->log();
