@@ -147,6 +147,47 @@ class Faults : public hfk_test::HubServerTest {
     fs::path repo(const std::string &name) const {
         return repo_root("models--hfkit-test--" + name);
     }
+    // The weights' partial file in a repository's cache, created holding `content`.
+    fs::path plant_partial(const std::string &name, const std::string &content) const {
+        const fs::path part = repo(name) / "blobs" / (kModelSha + ".incomplete");
+        fs::create_directories(part.parent_path());
+        std::ofstream(part, std::ios::binary) << content;
+        return part;
+    }
+    // Takes the weights' blob lock of aidreams260K as another process would; -1 if it could not.
+    int hold_weights_lock(const Options &o) const {
+        const fs::path locks =
+            fs::path(o.cache_dir) / ".locks" / "models--hfkit-test--aidreams260K";
+        fs::create_directories(locks);
+        const int fd =
+            open((locks / (kModelSha + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    // prepare() of a repository's config.json alone, with the waits lifted to base/max ms.
+    struct ConfigRun {
+        int status = 0;
+        std::string message;
+        fs::path dir;
+        double seconds = 0;
+    };
+    ConfigRun prepare_config(const std::string &repo_id, const char *base_ms, const char *max_ms) {
+        Options o = options();
+        o.allow_patterns = {"config.json"};
+        ConfigRun run;
+        const auto t0 = std::chrono::steady_clock::now();
+        run.status = status_of(
+            [&] {
+                LongerWaits waits(base_ms, max_ms);
+                run.dir = hfk::hub::prepare(repo_id, o).dir;
+            },
+            &run.message);
+        run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return run;
+    }
 };
 
 TEST_F(Faults, KilledMidDownloadThenResumesWithOnlyTheRemainingBytes) {
@@ -184,10 +225,8 @@ TEST_F(Faults, KilledMidDownloadThenResumesWithOnlyTheRemainingBytes) {
 
 TEST_F(Faults, PlantedPartialIsResumedAndVerified) {
     Options o = only_weights(options());
-    fs::create_directories(repo("aidreams260K") / "blobs");
     std::string bytes = model_bytes();
-    std::ofstream(repo("aidreams260K") / "blobs" / (kModelSha + ".incomplete"), std::ios::binary)
-        << bytes.substr(0, 400000);
+    plant_partial("aidreams260K", bytes.substr(0, 400000));
     auto snap = hfk::hub::prepare("hfkit-test/aidreams260K", o);
     EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
     EXPECT_EQ(server->count("cdn", "GET"), 1);
@@ -230,15 +269,13 @@ TEST_F(Faults, WholePartialIsVerifiedAndRedownloadedOnceIfWrong) {
 
 TEST_F(Faults, ServerIgnoringRangeRestartsInANewFile) {
     Options o = only_weights(options());
-    fs::create_directories(repo("norange") / "blobs");
     std::string bytes = model_bytes();
     // A wrong prefix: appending the 200 body to it would corrupt the blob.
-    std::ofstream(repo("norange") / "blobs" / (kModelSha + ".incomplete"), std::ios::binary)
-        << std::string(300000, 'x');
+    const fs::path part = plant_partial("norange", std::string(300000, 'x'));
     // Another name for the partial's inode, as a writer that still has it open would see it:
     // the restart must leave it alone (RELIABILITY D5: a new file, never a truncate).
     const fs::path old_inode = cache.path / "old-partial";
-    fs::create_hard_link(repo("norange") / "blobs" / (kModelSha + ".incomplete"), old_inode);
+    fs::create_hard_link(part, old_inode);
     auto snap = hfk::hub::prepare("hfkit-test/norange", o);
     EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
     EXPECT_EQ(read_all(old_inode), std::string(300000, 'x'));
@@ -455,19 +492,8 @@ TEST_F(Faults, Flaky5xxIsRetried) {
 // RELIABILITY D12: 503, 503, then 200 succeeds after a doubling backoff (base 200 ms here
 // instead of 1 s), and no longer. The log's `t` is when each request ended.
 TEST_F(Faults, Flaky5xxBacksOffDoublingThenSucceeds) {
-    Options o = options();
-    o.allow_patterns = {"config.json"};
-    std::string msg;
-    const auto t0 = std::chrono::steady_clock::now();
-    const int st = status_of(
-        [&] {
-            LongerWaits waits("200", "5000");
-            hfk::hub::prepare("hfkit-test/flaky", o);
-        },
-        &msg);
-    const double took =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ASSERT_EQ(st, 0) << msg;
+    const ConfigRun run = prepare_config("hfkit-test/flaky", "200", "5000");
+    ASSERT_EQ(run.status, 0) << run.message;
     std::map<std::string, std::vector<nlohmann::json>> by_url;
     for (const auto &e : server->log())
         by_url[e["method"].get<std::string>() + " " + e["path"].get<std::string>()].push_back(e);
@@ -485,7 +511,7 @@ TEST_F(Faults, Flaky5xxBacksOffDoublingThenSucceeds) {
         EXPECT_LT(gap2, 2.0) << url;
     }
     EXPECT_GE(urls, 3) << "the revision call, the HEAD and the GET of config.json were flaky";
-    EXPECT_LT(took, 10.0) << "total time bounded";
+    EXPECT_LT(run.seconds, 10.0) << "total time bounded";
 }
 
 TEST_F(Faults, RateLimitHonoursRetryAfterUpToTheCap) {
@@ -667,10 +693,8 @@ TEST_F(Faults, DropsWithoutProgressFailAfterTheBoundedTries) {
 // and the partial survives the failure unchanged.
 TEST_F(Faults, DropsWithoutProgressKeepThePlantedPartial) {
     Options o = only_weights(options());
-    const fs::path part = repo("nobody") / "blobs" / (kModelSha + ".incomplete");
-    fs::create_directories(part.parent_path());
     const std::string bytes = model_bytes();
-    std::ofstream(part, std::ios::binary) << bytes.substr(0, 400000);
+    const fs::path part = plant_partial("nobody", bytes.substr(0, 400000));
     EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/nobody", o); }), HFK_E_NETWORK);
     auto cdn = requests_on(server->log(), "cdn");
     EXPECT_EQ(cdn.size(), 5u);
@@ -694,10 +718,8 @@ TEST_F(Faults, DropsWithoutProgressKeepThePlantedPartial) {
 // gets the whole body and succeeds).
 TEST_F(Faults, WrongContentRangeDiscardsThePartialAndRestartsOnce) {
     Options o = only_weights(options());
-    const fs::path part = repo("badrange") / "blobs" / (kModelSha + ".incomplete");
-    fs::create_directories(part.parent_path());
     const std::string bytes = model_bytes();
-    std::ofstream(part, std::ios::binary) << bytes.substr(0, 400000);
+    const fs::path part = plant_partial("badrange", bytes.substr(0, 400000));
     auto snap = hfk::hub::prepare("hfkit-test/badrange", o);
     EXPECT_EQ(read_all(snap.dir / "model.safetensors"), bytes);
     EXPECT_TRUE(partial_files(repo("badrange")).empty());
@@ -826,18 +848,9 @@ TEST_F(Faults, MissingFileMetadataWithACompleteCacheUsesTheCache) {
 // rate-limited URL comes at least ~0.9 s after its 429 (the log's `t` is when each request
 // ended). The fixture's 200 ms cap on waits is lifted for this test.
 TEST_F(Faults, RateLimitWaitsForRetryAfterSeconds) {
-    Options o = options();
-    o.allow_patterns = {"config.json"};
-    std::string msg;
-    fs::path dir;
-    const int st = status_of(
-        [&] {
-            LongerWaits waits("20", "5000");
-            dir = hfk::hub::prepare("hfkit-test/ratelimited", o).dir;
-        },
-        &msg);
-    ASSERT_EQ(st, 0) << msg;
-    EXPECT_TRUE(fs::exists(dir / "config.json"));
+    const ConfigRun run = prepare_config("hfkit-test/ratelimited", "20", "5000");
+    ASSERT_EQ(run.status, 0) << run.message;
+    EXPECT_TRUE(fs::exists(run.dir / "config.json"));
     auto log = server->log();
     int pairs = 0;
     for (size_t i = 0; i < log.size(); ++i) {
@@ -857,19 +870,9 @@ TEST_F(Faults, RateLimitWaitsForRetryAfterSeconds) {
 // D13, second half: a Retry-After in HTTP-date form (an hour ahead) is ignored: the default
 // backoff (20 ms in tests) applies and the call succeeds quickly.
 TEST_F(Faults, RetryAfterAsAnHttpDateIsIgnored) {
-    Options o = options();
-    o.allow_patterns = {"config.json"};
-    std::string msg;
-    const auto t0 = std::chrono::steady_clock::now();
-    const int st = status_of(
-        [&] {
-            LongerWaits waits("20", "5000");
-            hfk::hub::prepare("hfkit-test/ratelimited-date", o);
-        },
-        &msg);
-    const auto took = std::chrono::steady_clock::now() - t0;
-    ASSERT_EQ(st, 0) << msg;
-    EXPECT_LT(took, std::chrono::milliseconds(2500));
+    const ConfigRun run = prepare_config("hfkit-test/ratelimited-date", "20", "5000");
+    ASSERT_EQ(run.status, 0) << run.message;
+    EXPECT_LT(run.seconds, 2.5);
     auto log = server->log();
     int pairs = 0;
     for (size_t i = 0; i < log.size(); ++i) {
@@ -889,12 +892,8 @@ TEST_F(Faults, RetryAfterAsAnHttpDateIsIgnored) {
 // request.
 TEST_F(Faults, CancelWhileWaitingForTheBlobLock) {
     Options o = only_weights(options());
-    const fs::path locks = fs::path(o.cache_dir) / ".locks" / "models--hfkit-test--aidreams260K";
-    fs::create_directories(locks);
-    const std::string lock_path = (locks / (kModelSha + ".lock")).string();
-    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int fd = hold_weights_lock(o);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
     std::atomic<bool> cancel{false};
     o.cancel = &cancel;
     std::chrono::steady_clock::time_point set_at;
@@ -924,16 +923,10 @@ TEST_F(Faults, CancelWhileWaitingForTheBlobLock) {
 // takes over the partial once the lock is free and fetches only the rest.
 TEST_F(Faults, WaitingForTheBlobLockReportsTheHoldersProgress) {
     Options o = only_weights(options());
-    const fs::path locks = fs::path(o.cache_dir) / ".locks" / "models--hfkit-test--aidreams260K";
-    fs::create_directories(locks);
-    fs::create_directories(repo("aidreams260K") / "blobs");
-    const std::string lock_path = (locks / (kModelSha + ".lock")).string();
-    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int fd = hold_weights_lock(o);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
     const std::string bytes = model_bytes();
-    const fs::path part = repo("aidreams260K") / "blobs" / (kModelSha + ".incomplete");
-    std::ofstream(part, std::ios::binary) << bytes.substr(0, 100000);
+    const fs::path part = plant_partial("aidreams260K", bytes.substr(0, 100000));
 
     std::atomic<int64_t> seen{0};
     o.progress = [&](const hfk::hub::Progress &p) {
