@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/ops.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -224,7 +225,7 @@ int main(int argc, char **argv) {
                 for (int i = 0; i < tg; ++i) {
                     model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(), false,
                                    nt);
-                    next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+                    next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
                 }
                 b = Clock::now();
                 tgs.push_back(tg / seconds(a, b));

@@ -41,11 +41,12 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
         if (rb == 1) {
             const float *qi = q + i0 * q_stride + h * hd;
             float *oi = out + i0 * q_stride + h * hd;
-            for (int64_t t = 0; t < span; ++t)
-                scores[t] = ops.dot(qi, kh + t * kv_stride, hd) * scale;
+            // One call per head for each product (the keys and values are matrices of `span`
+            // rows): per-position calls cost decode ~4% of its time.
+            ops.dot_rows(DType::F32, kh, kv_stride, span, qi, hd, scores.data());
+            for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
             softmax(scores.data(), span);
-            std::memset(oi, 0, size_t(hd) * 4);
-            for (int64_t t = 0; t < span; ++t) ops.axpy(scores[t], vh + t * kv_stride, oi, hd);
+            ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd, oi);
             return;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rb), int(span), int(hd), scale,

@@ -10,10 +10,19 @@ namespace hfk::kern {
 // Sums in double: the reference's float32 reductions are within ~1e-7 of the exact value, and so
 // is this, whatever the order.
 void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
-    double ss = 0;
-    for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+    // Four partial sums: one chain of dependent double adds took 4 cycles per element.
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += double(x[i]) * x[i];
+        s1 += double(x[i + 1]) * x[i + 1];
+        s2 += double(x[i + 2]) * x[i + 2];
+        s3 += double(x[i + 3]) * x[i + 3];
+    }
+    for (; i < n; ++i) s0 += double(x[i]) * x[i];
+    const double ss = (s0 + s1) + (s2 + s3);
     const float inv = float(1.0 / std::sqrt(ss / double(n) + double(eps)));
-    for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (x[i] * inv);
+    for (i = 0; i < n; ++i) out[i] = w[i] * (x[i] * inv);
 }
 
 void layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps) {
@@ -82,6 +91,20 @@ void relu(float *x, int64_t n) {
 
 void add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// The running maximum stays in a register: a chain of max instructions, ~2 cycles per element.
+// (The obvious `x[i] > x[best]` reloads x[best] through a compare-and-cmov chain, ~8 cycles per
+// element: 2% of a llama-135m decode step went to its 49,152 logits.)
+int64_t argmax(const float *x, int64_t n) {
+    float best_value = x[0];
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; ++i)
+        if (x[i] > best_value) {
+            best_value = x[i];
+            best = i;
+        }
+    return best;
 }
 
 }  // namespace hfk::kern

@@ -19,5 +19,8 @@ void silu(float *x, int64_t n);
 void relu(float *x, int64_t n);
 // y += x
 void add(float *y, const float *x, int64_t n);
+// The index of the largest of x[0..n) (n >= 1), the lowest on ties (np.argmax); NaNs never win
+// unless x[0] is one.
+int64_t argmax(const float *x, int64_t n);
 
 }  // namespace hfk::kern

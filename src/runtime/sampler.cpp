@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "kernels/ops.h"
 #include "util/error.h"
 
 namespace hfk {
@@ -27,10 +28,7 @@ void validate(const SamplerParams &p) {
 }
 
 int32_t argmax(std::span<const float> logits) {
-    int32_t best = 0;
-    for (size_t i = 1; i < logits.size(); ++i)
-        if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
-    return best;
+    return logits.empty() ? 0 : int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
 }
 
 Sampler::Sampler(const SamplerParams &p) : p_(p) {
@@ -97,10 +95,10 @@ int32_t Sampler::draw(std::span<const float> logits) {
     }
 
     // Probabilities relative to the best logit (numerically safe softmax).
-    const float max_logit = std::max_element(candidates_.begin(), candidates_.end(), [](auto &a,
-                                                                                       auto &b) {
-                                return a.first < b.first;
-                            })->first;
+    const float max_logit =
+        std::max_element(candidates_.begin(), candidates_.end(), [](auto &a, auto &b) {
+            return a.first < b.first;
+        })->first;
     std::vector<double> probs(candidates_.size());
     double total = 0;
     for (size_t i = 0; i < candidates_.size(); ++i) {

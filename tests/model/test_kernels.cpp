@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <thread>
 #include <atomic>
@@ -12,6 +13,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/ops.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
 
@@ -303,6 +305,32 @@ TEST(Kernels, AttentionCausalMatchesNaive) {
                     ASSERT_NEAR(out1[size_t(i * qd + h * s.head_dim + e)], ref, 1e-5);
                 }
             }
+    }
+}
+
+TEST(Kernels, ArgmaxTakesTheFirstLargestAndSkipsNaN) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(),
+                inf = std::numeric_limits<float>::infinity();
+    auto at = [](std::vector<float> v) { return argmax(v.data(), int64_t(v.size())); };
+    EXPECT_EQ(at({3.0f}), 0);
+    EXPECT_EQ(at({1.0f, 2.0f, 0.5f, 2.0f}), 1);      // ties: the lower index
+    EXPECT_EQ(at({1.0f, nan, 0.5f, 1.5f, nan}), 3);  // a NaN never wins...
+    EXPECT_EQ(at({nan, 1.0f, 2.0f}), 0);             // ...unless it comes first
+    EXPECT_EQ(at({-inf, -inf, -1e30f}), 2);
+    EXPECT_EQ(at({-1.0f, -0.0f, 0.0f, -2.0f}), 1);  // -0 == +0: the first zero
+    EXPECT_EQ(at({-inf, -inf}), 0);
+    // Against the definition, over vocabulary-sized rows with the maximum anywhere.
+    std::mt19937 rng(11);
+    std::normal_distribution<float> dist(0, 3);
+    for (int trial = 0; trial < 50; ++trial) {
+        std::vector<float> v(size_t(49152 + trial));
+        for (float &x : v) x = dist(rng);
+        v[rng() % v.size()] = 20.0f + float(trial % 3);
+        if (trial % 2) v[rng() % v.size()] = 20.0f + float(trial % 3);  // a tie somewhere
+        size_t ref = 0;
+        for (size_t i = 1; i < v.size(); ++i)
+            if (v[i] > v[ref]) ref = i;
+        ASSERT_EQ(at(v), int64_t(ref)) << "trial " << trial;
     }
 }
 
