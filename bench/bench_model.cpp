@@ -5,6 +5,10 @@
 //
 //   bench_model /tmp/llama-135m-bf16 [--threads 1,2] [--runs 5] [--pp 512] [--tg 128] [--warm 1]
 //
+// Last, it gives one-thread decode as a share of the bandwidth of a plain read alternated with it
+// token by token: the figure to set beside llama.cpp's tg128 over its roofline, since both runs
+// see the same memory traffic of the machine's other tenants.
+//
 // Page cache: by default the checkpoint is first evicted from the page cache (a cold start, as
 // after a reboot), and the load + first token time from disk is printed. The load reads it back
 // through the weight mapping, which asks for huge pages, so the kernel caches it in 2 MiB folios:
@@ -50,6 +54,16 @@ const RefRow kRef[] = {
     {"llama-135m", "F16", 1, 513, 109, 114},  {"llama-135m", "F16", 2, 935, 111, 217},
     {"llama-1b", "F16", 1, 69.9, 7.13, 14.8}, {"llama-1b", "F16", 2, 138, 16.9, 28.3},
 };
+
+// llama.cpp's row for a preset, our precision (its F16 stands for our BF16) and thread count.
+const RefRow *reference_row(const std::string &preset, const std::string &precision, int threads) {
+    const char *ref_precision = precision == "F32" ? "F32" : "F16";
+    for (const RefRow &row : kRef)
+        if (preset == row.model && std::strcmp(ref_precision, row.precision) == 0 &&
+            row.threads == threads)
+            return &row;
+    return nullptr;
+}
 
 double rss_mib() {  // current resident set
     std::ifstream f("/proc/self/statm");
@@ -98,6 +112,18 @@ void evict_from_page_cache(const std::string &dir) {
         posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         ::close(fd);
     }
+}
+
+// Sums `n` 64-bit words in four independent chains: a plain read at the memory's speed.
+uint64_t read_words(const uint64_t *p, size_t n) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+    }
+    return s0 + s1 + s2 + s3;
 }
 
 }  // namespace
@@ -232,12 +258,7 @@ int main(int argc, char **argv) {
                 tg_cpu.push_back(tg / (cpu_now() - c0));
             }
             Stat p = summary(pps), g = summary(tgs);
-            const RefRow *ref = nullptr;
-            const char *ref_prec = precision == "F32" ? "F32" : "F16";
-            for (const RefRow &row : kRef)
-                if (preset == row.model && std::strcmp(ref_prec, row.precision) == 0 &&
-                    row.threads == nt)
-                    ref = &row;
+            const RefRow *ref = reference_row(preset, precision, nt);
             char rp[32] = "-", rt[32] = "-", rr[32] = "-";
             if (ref) {
                 std::snprintf(rp, sizeof rp, "%.0f", ref->pp512);
@@ -252,6 +273,50 @@ int main(int argc, char **argv) {
             std::fflush(stdout);
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
+
+        // One-thread decode against the memory of the same moment. On a shared machine decode
+        // moves by 15% within minutes with the neighbours' memory traffic, so a figure taken now
+        // cannot settle a comparison with one taken on another day. Decode streams every weight
+        // once per token; here each decode step alternates with a plain read of as many bytes,
+        // both seeing the same neighbours, and the decode's bytes per second are given as a
+        // share of the read's. llama.cpp's share is its tg128 over the roofline of BENCH.md's
+        // median bandwidth.
+        if (std::find(thread_counts.begin(), thread_counts.end(), 1) != thread_counts.end()) {
+            std::vector<uint64_t> buf(size_t(model->weight_bytes() / 8), 1);
+            volatile uint64_t sink = read_words(buf.data(), buf.size());
+            auto cache = model->new_cache(tg + 1);
+            std::vector<double> shares, read_gbs, decode_gbs;
+            for (int r = 0; r < runs; ++r) {
+                cache->truncate(0);
+                int32_t next = 1;
+                double t_read = 0, t_decode = 0;
+                for (int i = 0; i < tg; ++i) {
+                    auto a = Clock::now();
+                    sink = sink + read_words(buf.data(), buf.size());
+                    auto b = Clock::now();
+                    model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(), false,
+                                   1);
+                    next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+                    t_read += seconds(a, b);
+                    t_decode += seconds(b, Clock::now());
+                }
+                const double bytes = double(tg) * double(buf.size() * 8);
+                read_gbs.push_back(bytes / t_read / 1e9);
+                decode_gbs.push_back(double(tg) * double(model->weight_bytes()) / t_decode / 1e9);
+                shares.push_back(100 * decode_gbs.back() / read_gbs.back());
+            }
+            const RefRow *ref = reference_row(preset, precision, 1);
+            const Stat sh = summary(shares);
+            std::printf(
+                "1-thread decode alternated token by token with a plain read of as many bytes: "
+                "read %.1f GB/s, decode %.1f GB/s, decode at %.0f%% (%.0f-%.0f) of the read's "
+                "bandwidth",
+                summary(read_gbs).median, summary(decode_gbs).median, sh.median, sh.lo, sh.hi);
+            if (ref)
+                std::printf(" (llama.cpp tg128 over its roofline: %.0f%%)",
+                            100 * ref->tg128 / ref->roofline);
+            std::printf("\n");
+        }
     } catch (const Error &e) {
         std::fprintf(stderr, "error %d: %s\n", e.status(), e.what());
         return 1;
