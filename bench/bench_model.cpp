@@ -104,7 +104,8 @@ std::string preset_of(const ModelConfig &c) {
 
 // Drops the checkpoint's files from the page cache (written back first: dirty pages stay).
 void evict_from_page_cache(const std::string &dir) {
-    for (const auto &e : std::filesystem::directory_iterator(dir)) {
+    std::error_code ec;  // a missing directory is for Model::load to report
+    for (const auto &e : std::filesystem::directory_iterator(dir, ec)) {
         if (!e.is_regular_file()) continue;
         const int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue;

@@ -6,3 +6,18 @@ target_link_libraries(bench_model PRIVATE hfkit_engine)
 # bench_kernels: decode's matrix-vector products alone, against a plain read (Google Benchmark).
 add_executable(bench_kernels ${CMAKE_CURRENT_LIST_DIR}/bench_kernels.cpp)
 target_link_libraries(bench_kernels PRIVATE hfkit_engine benchmark::benchmark)
+
+# Smoke runs on tiny checkpoints: their figures mean nothing, but every path of the benchmark
+# (cold start, both thread counts, the paired read) must run to the end: exit status 0, a table
+# row for each thread count and the paired line.
+if(HFK_BUILD_TESTS)
+    foreach(model tiny-llama-gqa-bf16 tiny-gpt2-f32)
+        add_test(NAME bench.model_runs.${model}
+                 COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
+                                [ $(printf '%s\\n' \"$out\" | grep -c '^| other |') -eq 2 ] &&
+                                printf '%s\\n' \"$out\" | grep -Eq 'decode at [0-9]+%'"
+                         $<TARGET_FILE:bench_model> ${HFK_SHARED_DIR}/models/tiny/${model}
+                         --threads 1,2 --runs 1 --pp 8 --tg 4)
+        set_tests_properties(bench.model_runs.${model} PROPERTIES LABELS unit)
+    endforeach()
+endif()
