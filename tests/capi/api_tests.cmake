@@ -10,8 +10,7 @@ function(hfk_add_api_test name)
     add_executable(${name} ${T_SOURCES})
     target_link_libraries(${name} PRIVATE hfkit GTest::gtest GTest::gtest_main Threads::Threads
                                           nlohmann_json::nlohmann_json)
-    gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "${HFK_GTEST_ENV}"
-                         DISCOVERY_TIMEOUT 60)
+    hfk_discover_gtests(${name} LABELS ${T_LABELS})
 endfunction()
 
 hfk_add_api_test(test_generation LABELS "capi;unit" SOURCES test_generation.cpp)
