@@ -11,21 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "../support/test_support.h"
 #include "hfkit/hfkit.h"
 
 namespace hfk_api_test {
 
-inline std::filesystem::path shared_dir() {
-    const char *env = std::getenv("HFK_SHARED_DIR");
-    return env ? env : HFK_TEST_SHARED_DIR;
-}
+using hfk_test::read_all;
+using hfk_test::shared_dir;
+using hfk_test::source_dir;
+using hfk_test::TempDir;
 
-inline std::filesystem::path source_dir() {
-    const char *env = std::getenv("HFK_SOURCE_DIR");
-    return env ? env : HFK_TEST_SOURCE_DIR;
+inline std::filesystem::path default_model() {
+    return source_dir() / "models/aidreams260K";
 }
-
-inline std::filesystem::path default_model() { return source_dir() / "models/aidreams260K"; }
 
 inline nlohmann::json read_json(const std::filesystem::path &p) {
     std::ifstream in(p);
@@ -83,8 +81,8 @@ inline std::vector<int32_t> last_tokens(hfk_session *s) {
 inline std::string generate(hfk_session *s, const std::string &prompt, const hfk_gen_params &p,
                             std::vector<int32_t> *ids = nullptr, hfk_status expect = HFK_OK) {
     char *text = nullptr;
-    const hfk_status st = hfk_session_generate(s, prompt.c_str(), &p, nullptr, nullptr, &text,
-                                               nullptr);
+    const hfk_status st =
+        hfk_session_generate(s, prompt.c_str(), &p, nullptr, nullptr, &text, nullptr);
     EXPECT_EQ(st, expect) << hfk_last_error_message();
     std::string out = text ? text : "";
     hfk_free(text);
@@ -103,19 +101,6 @@ inline std::vector<int32_t> tokenize(const hfk_tokenizer *tok, const std::string
               HFK_OK);
     return ids;
 }
-
-// A scratch directory removed at the end of the test.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/hfkit-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 // A checkpoint directory assembled from links: the model's files plus a tokenizer from elsewhere.
 inline void link_all(const std::filesystem::path &from, const std::filesystem::path &to) {

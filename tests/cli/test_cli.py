@@ -18,8 +18,9 @@ import time
 
 import pytest
 
-SOURCE_DIR = pathlib.Path(os.environ.get("HFK_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
-SHARED_DIR = pathlib.Path(os.environ.get("HFK_SHARED_DIR", SOURCE_DIR.parent / "shared"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+from hfk_paths import SHARED_DIR, SOURCE_DIR  # noqa: E402
+
 CLI = os.environ.get("HFK_CLI", str(SOURCE_DIR / "build" / "examples" / "cli" / "hfkit"))
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "hub"))
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "examples"))

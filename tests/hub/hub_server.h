@@ -21,30 +21,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/test_support.h"
+
 namespace hfk_test {
 
-// hub_server.py: through $HFK_SOURCE_DIR, else next to this header (CTest may not pass every
-// environment entry to the test).
+// hub_server.py, in the source tree.
 inline std::string server_script() {
-    const char *s = std::getenv("HFK_SOURCE_DIR");
-    if (s) return std::string(s) + "/tests/hub/hub_server.py";
-    return (std::filesystem::weakly_canonical(std::filesystem::path(__FILE__)).parent_path() /
-            "hub_server.py")
-        .string();
-}
-inline std::string source_dir() {
-    const char *s = std::getenv("HFK_SOURCE_DIR");
-    if (s) return s;
-    return std::filesystem::path(server_script())
-        .parent_path()
-        .parent_path()
-        .parent_path()
-        .string();
-}
-
-inline std::string shared_dir() {
-    const char *s = std::getenv("HFK_SHARED_DIR");
-    return s ? s : source_dir() + "/../shared";
+    return (source_dir() / "tests" / "hub" / "hub_server.py").string();
 }
 
 // A running hub_server.py. Extra command-line arguments go to the server.
@@ -54,8 +37,8 @@ class HubServer {
         int out[2];
         if (pipe(out) != 0) throw std::runtime_error("pipe failed");
         std::vector<std::string> args = {
-            "/usr/bin/python3", server_script(), "--port", "0", "--cdn-port", "0",
-            "--shared-dir",     shared_dir()};
+            "/usr/bin/python3", server_script(),      "--port", "0", "--cdn-port", "0",
+            "--shared-dir",     shared_dir().string()};
         args.insert(args.end(), extra.begin(), extra.end());
         pid_ = fork();
         if (pid_ == 0) {
@@ -147,21 +130,6 @@ class HubServer {
 
   private:
     pid_t pid_ = -1;
-};
-
-// A fresh temporary directory, removed at destruction.
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "hfk-hub-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::filesystem::path path;
 };
 
 }  // namespace hfk_test

@@ -59,6 +59,9 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from hfk_paths import SHARED_DIR  # noqa: E402
+
 TOKEN_OK = "hf_hfkitTestTokenValidAAAAAAAAAAAAAAAAAAAA"
 TOKEN_NO_ACCESS = "hf_hfkitTestTokenNoAccessBBBBBBBBBBBBBBBBB"
 VALID_TOKENS = {TOKEN_OK, TOKEN_NO_ACCESS}
@@ -683,8 +686,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--cdn-port", type=int, default=0)
-    ap.add_argument("--shared-dir", default=os.environ.get("HFK_SHARED_DIR") or
-                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared"))
+    ap.add_argument("--shared-dir", default=str(SHARED_DIR))
     ap.add_argument("--repo", action="append", default=[], help="extra repo NAME=DIR")
     ap.add_argument("--log", help="append each request as a JSON line to this file")
     ap.add_argument("--flaky-count", type=int, default=2)

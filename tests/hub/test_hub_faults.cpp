@@ -22,12 +22,7 @@ using hfk::hub::Options;
 
 namespace {
 
-std::string read_all(const fs::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using hfk_test::read_all;
 
 template <class F>
 int status_of(F &&f, std::string *message = nullptr) {

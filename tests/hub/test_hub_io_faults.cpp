@@ -105,12 +105,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_all(const fs::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using hfk_test::read_all;
 
 std::string model_bytes() {
     return read_all(fs::path(hfk_test::shared_dir()) / "models" / "aidreams260K" /

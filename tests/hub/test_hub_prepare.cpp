@@ -11,12 +11,7 @@ using hfk_test::HubServerTest;
 
 namespace {
 
-std::string read_all(const fs::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using hfk_test::read_all;
 
 // Runs f and returns the hfk::Error status it throws (0 when it does not throw).
 template <class F>

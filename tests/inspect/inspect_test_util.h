@@ -17,58 +17,32 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/test_support.h"
 #include "util/error.h"
 
 namespace inspect_test {
 
 namespace fs = std::filesystem;
 
+using hfk_test::read_all;
+using hfk_test::TempDir;
+using hfk_test::write_all;
+
 inline fs::path shared_models() {
-    const char *s = std::getenv("HFK_SHARED_DIR");
-    return (s && *s ? fs::path(s) : fs::path("../shared")) / "models";
+    return hfk_test::shared_models_dir();
 }
-// The repository root: $HFK_SOURCE_DIR, else found from this file's path (CTest currently passes
-// only the first entry of the test environment list, see the report).
 inline fs::path source_root() {
-    const char *s = std::getenv("HFK_SOURCE_DIR");
-    if (s && *s) return s;
-    return fs::path(__FILE__).parent_path().parent_path().parent_path();
+    return hfk_test::source_dir();
 }
 inline fs::path fixtures() {
     return source_root() / "tests" / "inspect" / "fixtures";
 }
 
-inline std::string read_all(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-inline void write_all(const fs::path &p, const std::string &bytes) {
-    std::ofstream out(p, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
 inline std::string le64(uint64_t n) {
     std::string s(8, '\0');
     for (int i = 0; i < 8; ++i) s[size_t(i)] = char((n >> (8 * i)) & 0xff);
     return s;
 }
-
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "hfk-inspect-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    fs::path write(const std::string &name, const std::string &bytes) const {
-        write_all(path / name, bytes);
-        return path / name;
-    }
-    fs::path path;
-};
 
 // Runs fn, expects hfk::Error with `status` whose message contains every fragment.
 inline void expect_error(const std::function<void()> &fn, int32_t status,

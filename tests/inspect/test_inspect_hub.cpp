@@ -21,26 +21,17 @@ fs::path models_dir() {
     return fs::path(hfk_test::shared_dir()) / "models";
 }
 
-std::string slurp(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-void spill(const fs::path &p, const std::string &s) {
-    std::ofstream out(p, std::ios::binary);
-    out.write(s.data(), std::streamsize(s.size()));
-}
+using hfk_test::read_all;
+using hfk_test::write_all;
 
 // A sharded copy of tiny-llama-gqa-f32 (two shards + index), served as hfkit-test/sharded.
 // Made before the server starts (server_args() runs in SetUp).
-class ShardedDir {
+class ShardedDir : public hfk_test::TempDir {
   public:
-    ShardedDir() {
-        std::string tmpl = (fs::temp_directory_path() / "hfk-inspect-sharded-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
+    ShardedDir() : TempDir("hfk-inspect-sharded") {
         const fs::path src = models_dir() / "tiny" / "tiny-llama-gqa-f32";
         fs::copy_file(src / "config.json", path / "config.json");
-        const std::string bytes = slurp(src / "model.safetensors");
+        const std::string bytes = read_all(src / "model.safetensors");
         uint64_t hlen = 0;
         for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | uint8_t(bytes[size_t(i)]);
         nlohmann::json header = nlohmann::json::parse(bytes.substr(8, hlen));
@@ -66,27 +57,14 @@ class ShardedDir {
             std::string h = heads[s].dump();
             std::string len(8, '\0');
             for (int i = 0; i < 8; ++i) len[size_t(i)] = char((h.size() >> (8 * i)) & 0xff);
-            spill(path / names[s], len + h + datas[s]);
+            write_all(path / names[s], len + h + datas[s]);
         }
-        spill(path / "model.safetensors.index.json", index.dump(2));
+        write_all(path / "model.safetensors.index.json", index.dump(2));
     }
-    ~ShardedDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    fs::path path;
 };
 
 class InspectHub : public hfk_test::HubServerTest {
   protected:
-    void SetUp() override {
-        // The fixture finds hub_server.py through $HFK_SOURCE_DIR; CTest currently passes only the
-        // first entry of the test environment, so fall back to this file's location.
-        if (!std::getenv("HFK_SOURCE_DIR"))
-            setenv("HFK_SOURCE_DIR",
-                   fs::path(__FILE__).parent_path().parent_path().parent_path().c_str(), 1);
-        hfk_test::HubServerTest::SetUp();
-    }
     std::vector<std::string> server_args() override {
         return {"--repo", "sharded=" + sharded.path.string()};
     }

@@ -14,18 +14,15 @@
 #include <random>
 #include <string>
 
+#include "../support/test_support.h"
 #include "util/error.h"
 
 namespace hfk_test {
 
 namespace fs = std::filesystem;
 
-inline fs::path shared_dir() {
-    const char *s = std::getenv("HFK_SHARED_DIR");
-    return s && *s ? fs::path(s) : fs::path("../shared");
-}
 inline fs::path models_dir() {
-    return shared_dir() / "models";
+    return shared_models_dir();
 }
 
 // 8-byte little-endian N.
@@ -44,32 +41,9 @@ inline std::span<const std::byte> as_bytes(const std::string &s) {
     return {reinterpret_cast<const std::byte *>(s.data()), s.size()};
 }
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "hfk-model-test-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path &path() const { return path_; }
-    fs::path write(const std::string &name, const std::string &bytes) const {
-        fs::path p = path_ / name;
-        std::ofstream out(p, std::ios::binary);
-        out.write(bytes.data(), std::streamsize(bytes.size()));
-        return p;
-    }
-
-  private:
-    fs::path path_;
-};
-
+// Whole-file reads under the name these tests use.
 inline std::string read_file(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return read_all(p);
 }
 
 // Runs fn, expects hfk::Error with `status` whose message contains every fragment.

@@ -224,9 +224,9 @@ TEST(Config, F15_BadValuesNameTheField) {
 
 TEST(Config, LoadConfigErrors) {
     TempDir dir;
-    expect_error([&] { load_config(dir.path()); }, HFK_E_NOT_FOUND, {"config.json"});
+    expect_error([&] { load_config(dir.path); }, HFK_E_NOT_FOUND, {"config.json"});
     dir.write("config.json", "{\"model_type\":");
-    expect_error([&] { load_config(dir.path()); }, HFK_E_FORMAT, {"config.json", "not valid JSON"});
+    expect_error([&] { load_config(dir.path); }, HFK_E_FORMAT, {"config.json", "not valid JSON"});
 }
 
 TEST(GenerationConfig, ParseAndValidate) {
@@ -248,9 +248,9 @@ TEST(GenerationConfig, ParseAndValidate) {
                      {"generation_config.json"});
     }
     TempDir dir;
-    GenerationDefaults none = load_generation_config(dir.path());
+    GenerationDefaults none = load_generation_config(dir.path);
     EXPECT_FALSE(none.temperature || none.top_k || none.do_sample || !none.eos_token_ids.empty());
     dir.write("generation_config.json", "{\"top_k\":");
-    expect_error([&] { load_generation_config(dir.path()); }, HFK_E_FORMAT,
+    expect_error([&] { load_generation_config(dir.path); }, HFK_E_FORMAT,
                  {"generation_config.json"});
 }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../support/test_support.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -30,15 +31,7 @@ namespace {
 // with their own reference, computed from the same rounded weights, so the bound is the same).
 constexpr double kTol = 1e-4;
 
-fs::path shared_dir() {
-    if (const char *d = std::getenv("HFK_SHARED_DIR")) return d;
-    if (const char *s = std::getenv("HFK_SOURCE_DIR")) return fs::path(s) / ".." / "shared";
-#ifdef HFK_TEST_SHARED_DIR
-    return HFK_TEST_SHARED_DIR;
-#else
-    return "../shared";
-#endif
-}
+using hfk_test::shared_dir;
 
 json read_json(const fs::path &p) {
     std::ifstream in(p);

@@ -381,9 +381,9 @@ TEST(Safetensors, F12_NanAndInfWeightsLoad) {
 
 TEST(Safetensors, OpenErrors) {
     TempDir dir;
-    expect_error([&] { SafetensorsFile::open(dir.path() / "nope.safetensors"); }, HFK_E_NOT_FOUND,
+    expect_error([&] { SafetensorsFile::open(dir.path / "nope.safetensors"); }, HFK_E_NOT_FOUND,
                  {"nope.safetensors"});
-    expect_error([&] { SafetensorsFile::open(dir.path()); }, HFK_E_IO, {"not a regular file"});
+    expect_error([&] { SafetensorsFile::open(dir.path); }, HFK_E_IO, {"not a regular file"});
     auto empty = dir.write("empty.safetensors", "");
     expect_error([&] { SafetensorsFile::open(empty); }, HFK_E_FORMAT,
                  {"empty.safetensors", "0 bytes"});

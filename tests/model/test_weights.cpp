@@ -71,7 +71,7 @@ TEST(WeightStore, ShardedCopyLoadsTheSameTensors) {
     auto src = tiny("tiny-llama-gqa-bf16");
     TempDir dir;
     write_sharded(*src, dir);
-    auto s = WeightStore::open(dir.path());
+    auto s = WeightStore::open(dir.path);
     EXPECT_EQ(s->file_count(), 2u);
     ASSERT_EQ(s->all().size(), src->all().size());
     EXPECT_EQ(s->parameter_count(), src->parameter_count());
@@ -92,7 +92,7 @@ TEST(WeightStore, SingleFileWinsOverIndex) {
     write_sharded(*src, dir);
     dir.write("model.safetensors",
               read_file(models_dir() / "tiny/tiny-gpt2-f32/model.safetensors"));
-    EXPECT_EQ(WeightStore::open(dir.path())->file_count(), 1u);
+    EXPECT_EQ(WeightStore::open(dir.path)->file_count(), 1u);
 }
 
 // F23: pickle is never loaded, and the message says why and what to do.
@@ -105,22 +105,22 @@ TEST(WeightStore, F23_PickleOnlyCheckpointIsRefused) {
                                     "cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.",
                                     29));
         dir.write("config.json", "{}");
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_UNSUPPORTED,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_UNSUPPORTED,
                      {name, "pickle", "execute", "safetensors"});
     }
 }
 
 TEST(WeightStore, NoWeights) {
     TempDir dir;
-    expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_NOT_FOUND, {"model.safetensors"});
-    expect_error([&] { WeightStore::open(dir.path() / "missing"); }, HFK_E_NOT_FOUND, {"missing"});
+    expect_error([&] { WeightStore::open(dir.path); }, HFK_E_NOT_FOUND, {"model.safetensors"});
+    expect_error([&] { WeightStore::open(dir.path / "missing"); }, HFK_E_NOT_FOUND, {"missing"});
 }
 
 TEST(WeightStore, InvalidSingleFileNamesFile) {
     TempDir dir;
     std::string f = read_file(models_dir() / "tiny/tiny-gpt2-f32/model.safetensors");
     dir.write("model.safetensors", f.substr(0, f.size() - 1));
-    expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+    expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                  {"model.safetensors", "truncated"});
 }
 
@@ -136,7 +136,7 @@ TEST(WeightStore, F13_ShardPathTraversal) {
         write_sharded(*src, dir, &idx);
         idx["weight_map"]["wte.weight"] = bad;
         dir.write("model.safetensors.index.json", idx.dump());
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                      {"model.safetensors.index.json", "shard file name"});
     }
 }
@@ -152,7 +152,7 @@ TEST(WeightStore, F13_TensorMappedToTwoShardsOrMissing) {
         text.insert(text.find("\"weight_map\":{") + 14,
                     "\"wte.weight\":\"model-00001-of-00002.safetensors\",");
         dir.write("model.safetensors.index.json", text);
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                      {"model.safetensors.index.json", "duplicate JSON key \"wte.weight\""});
     }
     {
@@ -164,7 +164,7 @@ TEST(WeightStore, F13_TensorMappedToTwoShardsOrMissing) {
         dir.write("model-00002-of-00002.safetensors",
                   write_tensors(std::vector<const TensorInfo *>(all.begin() + all.size() / 2 - 1,
                                                                 all.end())));
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                      {"model-00002-of-00002.safetensors", "not mapped to this shard"});
     }
     {
@@ -174,7 +174,7 @@ TEST(WeightStore, F13_TensorMappedToTwoShardsOrMissing) {
         write_sharded(*src, dir, &idx);
         idx["weight_map"]["ghost.weight"] = "model-00001-of-00002.safetensors";
         dir.write("model.safetensors.index.json", idx.dump());
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                      {"\"ghost.weight\"", "does not hold it"});
     }
     {
@@ -182,17 +182,17 @@ TEST(WeightStore, F13_TensorMappedToTwoShardsOrMissing) {
         TempDir dir;
         json idx;
         write_sharded(*src, dir, &idx);
-        std::filesystem::remove(dir.path() / "model-00002-of-00002.safetensors");
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_NOT_FOUND,
+        std::filesystem::remove(dir.path / "model-00002-of-00002.safetensors");
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_NOT_FOUND,
                      {"model-00002-of-00002.safetensors", "missing"});
     }
     {
         // A corrupt shard is named.
         TempDir dir;
         write_sharded(*src, dir);
-        std::string f = read_file(dir.path() / "model-00002-of-00002.safetensors");
+        std::string f = read_file(dir.path / "model-00002-of-00002.safetensors");
         dir.write("model-00002-of-00002.safetensors", f.substr(0, f.size() - 2));
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                      {"model-00002-of-00002.safetensors", "truncated"});
     }
 }
@@ -219,13 +219,13 @@ TEST(WeightStore, BrokenIndexJson) {
         TempDir dir;
         write_sharded(*src, dir);
         dir.write("model.safetensors.index.json", c.text);
-        expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT,
+        expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT,
                      {"model.safetensors.index.json", c.fragment});
     }
     TempDir dir;
     write_sharded(*src, dir);
     dir.write("model.safetensors.index.json", std::string(100000, '[') + std::string(100000, ']'));
-    expect_error([&] { WeightStore::open(dir.path()); }, HFK_E_FORMAT, {"deeper than 64"});
+    expect_error([&] { WeightStore::open(dir.path); }, HFK_E_FORMAT, {"deeper than 64"});
 }
 
 // ---- WeightBinder ----
@@ -255,7 +255,7 @@ TEST(WeightBinder, WrongShapeMissingAndDtype) {
     TempDir dir;
     dir.write("model.safetensors",
               st_file(R"({"ids":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})", 8));
-    WeightBinder ib(WeightStore::open(dir.path()), {});
+    WeightBinder ib(WeightStore::open(dir.path), {});
     expect_error([&] { ib.take("ids", {2}); }, HFK_E_FORMAT,
                  {"\"ids\"", "I32", "F32, F16 and BF16"});
 }

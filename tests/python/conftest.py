@@ -1,15 +1,14 @@
 """Shared fixtures: where the shared data is, the default model, and the reference outputs."""
 
 import json
-import os
 import pathlib
+import sys
 
 import pytest
 
-SOURCE_DIR = pathlib.Path(
-    os.environ.get("HFK_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2])
-)
-SHARED_DIR = pathlib.Path(os.environ.get("HFK_SHARED_DIR", SOURCE_DIR.parent / "shared"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+from hfk_paths import SHARED_DIR, SOURCE_DIR  # noqa: E402, F401 - re-exported to the tests
+
 DEFAULT_MODEL = SOURCE_DIR / "models" / "aidreams260K"
 
 

@@ -7,14 +7,13 @@
 #include <filesystem>
 #include <string_view>
 
+#include "../support/test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace {
 std::shared_ptr<const hfk::Tokenizer> load(const char *rel) {
-    const char *env = std::getenv("HFK_SHARED_DIR");
-    std::filesystem::path shared = env && *env ? env : "../shared";
-    return hfk::Tokenizer::load(shared / rel);
+    return hfk::Tokenizer::load(hfk_test::shared_dir() / rel);
 }
 }  // namespace
 

@@ -1,24 +1,16 @@
-// Shared helpers for the tokenizer tests: where the shared data is, and reading files.
+// Shared helpers for the tokenizer tests (paths and files come from tests/support).
 #pragma once
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "../support/test_support.h"
 
 namespace hfk_test {
 
-inline std::filesystem::path shared_dir() {
-    const char *env = std::getenv("HFK_SHARED_DIR");
-    return env && *env ? std::filesystem::path(env) : std::filesystem::path("../shared");
-}
-
+// Whole-file reads under the name these tests use.
 inline std::string read_text(const std::filesystem::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
+    return read_all(p);
 }
 
 }  // namespace hfk_test
