@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <latch>
 #include <set>
 #include <string>
 #include <thread>
@@ -43,16 +44,18 @@ TEST(Contract, LastErrorIsNeverNull) {
 }
 
 TEST(Contract, LastErrorIsPerThread) {
+    // Both threads fail, then both read: each must see its own error, not the latest one.
     std::string a, b;
+    std::latch both_failed(2);
     std::thread ta([&] {
         EXPECT_EQ(hfk_gen_params_init(nullptr, sizeof(hfk_gen_params)), HFK_E_INVALID_ARG);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the other one fail
+        both_failed.arrive_and_wait();
         a = hfk_last_error_message();
     });
     std::thread tb([&] {
         hfk_load_params p;
         EXPECT_EQ(hfk_load_params_init(&p, 1), HFK_E_INVALID_ARG);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        both_failed.arrive_and_wait();
         b = hfk_last_error_message();
     });
     ta.join();

@@ -1,9 +1,14 @@
 // One handle from model id to ready (issue 7), through the public C API against the local Hub:
 // the state sequence, failures, shared weights, prepare joining, free at any time, and the
 // memory check.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "../hub/hub_server_fixture.h"
 #include "hfkit/hfkit.h"
@@ -332,41 +337,93 @@ TEST_F(ModelStates, PrepareJoinsAPrepareInProgressAndTheSecondDownloadsNothing) 
     EXPECT_EQ(yes, 1);
 }
 
+// Signalled by the state callback when the opening reaches a state at or past `until` (with at
+// least `min_bytes` downloaded while DOWNLOADING), so a test frees the handle at a chosen point
+// instead of after a guessed sleep. A callback after hfk_model_free has returned is recorded as a
+// violation; the watches live until the end of the test so such a callback could never touch freed
+// memory.
+struct StateWatch {
+    int32_t until = HFK_MODEL_READY;
+    int64_t min_bytes = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool reached = false;
+    std::atomic<bool> freed{false};
+    std::atomic<int> after_free{0};
+
+    static int32_t on_state(const hfk_model_status *s, void *ud) {
+        auto *w = static_cast<StateWatch *>(ud);
+        if (w->freed) w->after_free.fetch_add(1);
+        const bool past = s->state > w->until && s->state != HFK_MODEL_FAILED;
+        const bool at = s->state == w->until &&
+                        (s->state != HFK_MODEL_DOWNLOADING || s->bytes_done >= w->min_bytes);
+        if (past || at || s->state == HFK_MODEL_FAILED) {
+            std::lock_guard lock(w->mu);
+            w->reached = true;
+            w->cv.notify_all();
+        }
+        return 0;
+    }
+    // True when the point was reached (bounded, so a broken callback fails instead of hanging).
+    bool wait() {
+        std::unique_lock lock(mu);
+        return cv.wait_for(lock, std::chrono::seconds(60), [&] { return reached; });
+    }
+};
+
 TEST_F(ModelStates, FreeDuringDownloadAndDuringLoadRepeatedly) {
     hfk_hub_params h = hub();
+    std::vector<std::unique_ptr<StateWatch>> watches;
+    // Mid-download, at 12 points from "just opened" to ~0.8 MB of the ~0.9 MB of weights: each free
+    // stops the download and leaves a resumable partial file.
     for (int i = 0; i < 12; ++i) {
+        auto &w = *watches.emplace_back(std::make_unique<StateWatch>());
+        w.until = HFK_MODEL_DOWNLOADING;
+        w.min_bytes = int64_t(i) * 70000;
         hfk_load_params lp;
         HFK_LOAD_PARAMS_INIT(&lp);
         lp.hub = &h;
+        lp.on_state = StateWatch::on_state;
+        lp.state_user_data = &w;
         hfk_model *m = nullptr;
         ASSERT_EQ(hfk_model_open(&m, "hfkit-test/slow", &lp), HFK_OK);
-        std::this_thread::sleep_for(std::chrono::milliseconds(i * 7));
-        hfk_model_free(m);  // mid-download: stops, leaves a resumable partial file
+        if (i > 0) {
+            EXPECT_TRUE(w.wait()) << "the download never reached " << w.min_bytes << " bytes";
+        }
+        hfk_model_free(m);
+        w.freed = true;
     }
+    // A local checkpoint, freed right after the open, while it loads, and once it is ready.
     const auto local = std::filesystem::path(hfk_test::source_dir()) / "models/aidreams260K";
     for (int i = 0; i < 12; ++i) {
+        auto &w = *watches.emplace_back(std::make_unique<StateWatch>());
+        w.until = i % 3 == 1 ? HFK_MODEL_LOADING : HFK_MODEL_READY;
         hfk_model *m = nullptr;
-        Recorder rec;
         hfk_load_params lp;
         HFK_LOAD_PARAMS_INIT(&lp);
-        lp.on_state = record;
-        lp.state_user_data = &rec;
+        lp.on_state = StateWatch::on_state;
+        lp.state_user_data = &w;
         ASSERT_EQ(hfk_model_open(&m, local.c_str(), &lp), HFK_OK);
-        if (i % 3 == 1) std::this_thread::sleep_for(std::chrono::microseconds(200 * i));
+        if (i % 3 != 0) {
+            EXPECT_TRUE(w.wait()) << "state " << w.until << " never reported";
+        }
         hfk_model_free(m);  // no callback may run after this returns
-        const size_t seen = rec.events.size();
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        EXPECT_EQ(rec.events.size(), seen) << "a state callback ran after hfk_model_free";
+        w.freed = true;
     }
     // The interrupted downloads did not poison the cache: a full prepare still works.
     char *dir = nullptr;
     EXPECT_EQ(hfk_prepare("hfkit-test/slow", &h, &dir), HFK_OK) << hfk_last_error_message();
     hfk_free(dir);
+    for (size_t i = 0; i < watches.size(); ++i)
+        EXPECT_EQ(watches[i]->after_free, 0)
+            << "a state callback ran after hfk_model_free (" << i << ")";
 }
 
 struct SelfFree {
-    std::atomic<hfk_model *> model{nullptr};  // published once hfk_model_open has returned
-    std::atomic<bool> freed{false};
+    std::mutex mu;
+    std::condition_variable cv;
+    hfk_model *model = nullptr;  // published once hfk_model_open has returned
+    bool freed = false;          // set by the callback once its hfk_model_free has returned
 };
 
 TEST_F(ModelStates, FreeFromInsideTheStateCallback) {
@@ -377,23 +434,28 @@ TEST_F(ModelStates, FreeFromInsideTheStateCallback) {
     lp.hub = &h;
     lp.on_state = [](const hfk_model_status *s, void *ud) -> int32_t {
         auto *c = static_cast<SelfFree *>(ud);
-        if (s->state != HFK_MODEL_DOWNLOADING || c->freed) return 0;
-        for (int i = 0; i < 2000 && c->model.load() == nullptr; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        // Read everything needed from *c before publishing `freed`: the test may end right after.
-        hfk_model *m = c->model.load();
-        if (m && !c->freed.exchange(true)) hfk_model_free(m);
+        if (s->state != HFK_MODEL_DOWNLOADING) return 0;
+        std::unique_lock lock(c->mu);
+        if (c->freed) return 0;
+        // The callback may run before hfk_model_open returns: it waits for the handle.
+        if (!c->cv.wait_for(lock, std::chrono::seconds(60), [&] { return c->model != nullptr; }))
+            return 0;
+        hfk_model *m = c->model;
+        lock.unlock();
+        hfk_model_free(m);
+        // The test may end as soon as `freed` is published: nothing touches *c after this.
+        lock.lock();
+        c->freed = true;
+        c->cv.notify_all();
         return 0;
     };
     lp.state_user_data = &ctx;
-    // The callback may run before hfk_model_open returns: it waits for the handle.
     hfk_model *m = nullptr;
     ASSERT_EQ(hfk_model_open(&m, "hfkit-test/slow", &lp), HFK_OK);
+    std::unique_lock lock(ctx.mu);
     ctx.model = m;
-    for (int i = 0; i < 200 && !ctx.freed; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_TRUE(ctx.freed);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the worker wind down
+    ctx.cv.notify_all();
+    EXPECT_TRUE(ctx.cv.wait_for(lock, std::chrono::seconds(60), [&] { return ctx.freed; }));
 }
 
 // Like every callback of the API, a non-zero return means stop: the opening ends FAILED with
