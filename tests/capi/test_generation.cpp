@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "api_support.h"
@@ -274,16 +275,32 @@ TEST(Generation, StopStringEndsTheTextBeforeIt) {
     hfk_free(text);
 }
 
+// The default model's greedy continuation from BOS (the torch reference, 48 tokens) holds no EOS:
+// a copy declares its 6th token an end-of-sequence id too, so the stop point is known exactly.
 TEST(Generation, EosStopsUnlessIgnored) {
-    auto model = load(default_model());
+    const auto want =
+        read_json(shared_dir() / "reference/forward/aidreams260K/forward_bos_f32.json")["greedy"]
+            .get<std::vector<int32_t>>();
+    const size_t k = 5;
+    for (size_t i = 0; i < k; ++i) ASSERT_NE(want[i], want[k]) << "pick another k";
+    TempDir tmp;
+    link_all(default_model(), tmp.path);
+    std::filesystem::remove(tmp.path / "generation_config.json");
+    std::ofstream(tmp.path / "generation_config.json") << nlohmann::json{
+        {"bos_token_id", 1},
+        {"eos_token_id", {2, want[k]}},
+        {"do_sample", false}}.dump();
+    auto model = load(tmp.path);
+    ASSERT_TRUE(model);
     hfk_gen_params p = greedy(127);
     p.ignore_eos = 0;
     hfk_gen_result r;
     HFK_GEN_RESULT_INIT(&r);
     auto s = session(model.get());
     ASSERT_EQ(hfk_session_generate(s.get(), "", &p, nullptr, nullptr, nullptr, &r), HFK_OK);
-    EXPECT_TRUE(r.stop_reason == HFK_STOP_EOS || r.stop_reason == HFK_STOP_CONTEXT_FULL ||
-                r.stop_reason == HFK_STOP_MAX_TOKENS);
+    EXPECT_EQ(r.stop_reason, HFK_STOP_EOS);
+    EXPECT_EQ(r.n_generated_tokens, static_cast<int32_t>(k));
+    EXPECT_EQ(last_tokens(s.get()), std::vector<int32_t>(want.begin(), want.begin() + long(k)));
     p.ignore_eos = 1;
     p.max_new_tokens = 1000;
     auto s2 = session(model.get());
@@ -291,6 +308,10 @@ TEST(Generation, EosStopsUnlessIgnored) {
     EXPECT_EQ(r.stop_reason, HFK_STOP_CONTEXT_FULL);
     // The last token is sampled from a full context; it just cannot be fed back.
     EXPECT_EQ(r.n_prompt_tokens + r.n_generated_tokens, hfk_model_context_length(model.get()) + 1);
+    const auto all = last_tokens(s2.get());
+    ASSERT_GE(all.size(), want.size());
+    EXPECT_EQ(std::vector<int32_t>(all.begin(), all.begin() + long(want.size())), want)
+        << "ignore_eos ran through the declared EOS";
 }
 
 TEST(Generation, ZeroMaxNewTokensReturnsNothing) {

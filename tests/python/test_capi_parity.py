@@ -68,8 +68,14 @@ def _c_generate(lib, model_dir, prompt, **options):
         assert lib.hfk_session_create(ctypes.byref(session), model, None) == 0
         p = GenParams()
         assert lib.hfk_gen_params_init(ctypes.byref(p), ctypes.sizeof(p)) == 0
+        keep = []  # the stop strings' buffers live until the call returns
         for name, value in options.items():
-            setattr(p, name, value)
+            if name == "stop":
+                keep = [s.encode() for s in value]
+                p.stop = (ctypes.c_char_p * len(keep))(*keep)
+                p.n_stop = len(keep)
+            else:
+                setattr(p, name, value)
         text = ctypes.c_void_p()
         status = lib.hfk_session_generate(session, prompt.encode(), ctypes.byref(p), None, None,
                                           ctypes.byref(text), None)
@@ -99,3 +105,33 @@ def test_python_and_c_api_sample_the_same_text(lib, model, model_dir, prompt):
     # The options matter: greedy gives other text (so the comparison above is not vacuous).
     greedy_text, _ = _c_generate(lib, model_dir, prompt, temperature=0.0, max_new_tokens=32)
     assert greedy_text != want_text
+
+
+# Every option of Model.generate, alone and all together, reaches the engine as the C API's field
+# of the same name: Python gives the C API's text and ids for the same seed, and each option alone
+# changes the text or ids of the plain sampled run (so none is silently dropped).
+ALL_OPTIONS = dict(temperature=0.7, top_k=20, top_p=0.9, min_p=0.05, repetition_penalty=1.3,
+                   presence_penalty=0.8, frequency_penalty=0.8, stop=None,
+                   add_special_tokens=0, ignore_eos=1)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPTIONS) + ["all"])
+def test_every_option_reaches_the_c_api(lib, model, model_dir, name):
+    prompt = "Once upon a time"
+    base = dict(seed=7, max_new_tokens=24, temperature=1.0)
+    plain_text, plain_ids = _c_generate(lib, model_dir, prompt, **base)
+    chosen = dict(ALL_OPTIONS if name == "all" else {name: ALL_OPTIONS[name]})
+    if "stop" in chosen:  # a stop string the plain run meets half-way
+        chosen["stop"] = [plain_text[len(plain_text) // 2:][:3]]
+    options = dict(base, **chosen)
+    python_options = dict(options)
+    for flag in ("add_special_tokens", "ignore_eos"):
+        if flag in python_options:
+            python_options[flag] = bool(python_options[flag])
+    want_text, want_ids = _c_generate(lib, model_dir, prompt, **options)
+    r = model.generate_result(prompt, **python_options)
+    assert (r.text, r.tokens) == (want_text, want_ids)
+    # ignore_eos alone cannot change a run that meets no EOS (the C test EosStopsUnlessIgnored
+    # covers it); every other option changes this run.
+    if name != "ignore_eos":
+        assert (want_text, want_ids) != (plain_text, plain_ids), f"{name} changed nothing"
