@@ -1,7 +1,9 @@
 // Model throughput: prefill of 512 tokens and decode of 128 tokens from an empty context (what
 // llama-bench calls pp512 and tg128), load time and resident memory, for a checkpoint directory
-// written by ../shared/tools/make_hf_model.py. Prints medians (min-max) beside the llama.cpp
-// figures of ../shared/BENCH.md for the same model, precision and thread count.
+// written by ../shared/tools/make_hf_model.py. Prints medians (min-max) measured in this run,
+// beside llama.cpp's reference figures from ../shared/BENCH.md (not measured here) for the same
+// model, precision and thread count, on the CPU family this runs on (BENCH.md has AMD and Intel
+// rows).
 //
 //   bench_model /tmp/llama-135m-bf16 [--threads 1,2] [--runs 5] [--pp 512] [--tg 128] [--warm 1]
 //
@@ -41,28 +43,92 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Reference figures of ../shared/BENCH.md (llama.cpp de3ff81, -march=native), measured on two
+// machines, never in this run: the rows of the CPU family the benchmark runs on are printed.
 struct RefRow {
-    const char *model, *precision;
+    const char *model, *precision;  // llama.cpp's precision (F16 is its stand-in for our BF16)
     int threads;
-    double pp512, tg128, roofline;
+    double pp512, tg128;
+    double roofline;  // decode tokens/s at the machine's read bandwidth; 0: from read_gbs below
 };
-// ../shared/BENCH.md, llama.cpp de3ff81, llama-bench -r 5 (F16 rows are the target for BF16).
-const RefRow kRef[] = {
-    {"gpt2-124m", "F32", 1, 518, 32.4, 62},   {"gpt2-124m", "F32", 2, 915, 67.2, 118},
-    {"gpt2-124m", "F16", 1, 634, 69.7, 124},  {"gpt2-124m", "F16", 2, 1137, 120, 236},
-    {"llama-135m", "F32", 1, 445, 46.7, 57},  {"llama-135m", "F32", 2, 894, 43.9, 109},
-    {"llama-135m", "F16", 1, 513, 109, 114},  {"llama-135m", "F16", 2, 935, 111, 217},
-    {"llama-1b", "F16", 1, 69.9, 7.13, 14.8}, {"llama-1b", "F16", 2, 138, 16.9, 28.3},
+struct RefMachine {
+    const char *vendor;  // as /proc/cpuinfo's vendor_id
+    const char *name;
+    double read_gbs[2];  // BENCH.md's read bandwidth, 1 and 2 threads
+    std::vector<RefRow> rows;
+};
+const RefMachine kRefMachines[] = {
+    {"AuthenticAMD",
+     "AMD EPYC Zen 5, 2 vCPUs (BENCH.md, 2026-11-23, llama-bench -r 5)",
+     {30.7, 58.5},
+     {
+         {"gpt2-124m", "F32", 1, 518, 32.4, 62},
+         {"gpt2-124m", "F32", 2, 915, 67.2, 118},
+         {"gpt2-124m", "F16", 1, 634, 69.7, 124},
+         {"gpt2-124m", "F16", 2, 1137, 120, 236},
+         {"llama-135m", "F32", 1, 445, 46.7, 57},
+         {"llama-135m", "F32", 2, 894, 43.9, 109},
+         {"llama-135m", "F16", 1, 513, 109, 114},
+         {"llama-135m", "F16", 2, 935, 111, 217},
+         {"llama-1b", "F16", 1, 69.9, 7.13, 14.8},
+         {"llama-1b", "F16", 2, 138, 16.9, 28.3},
+     }},
+    {"GenuineIntel",
+     "Intel Xeon Emerald Rapids, 2 vCPUs (BENCH.md, 2026-12-05, 3 alternating rounds)",
+     {15.9, 27},
+     {
+         {"gpt2-124m", "F32", 1, 524, 29.2, 0},
+         {"gpt2-124m", "F32", 2, 949, 53.3, 0},
+         {"gpt2-124m", "F16", 1, 406, 51.4, 0},
+         {"gpt2-124m", "F16", 2, 768, 99.4, 0},
+         {"llama-135m", "F32", 1, 350, 24.2, 0},
+         {"llama-135m", "F32", 2, 857, 50.9, 0},
+         {"llama-135m", "BF16", 1, 250, 35.1, 0},
+         {"llama-135m", "BF16", 2, 608, 71.5, 0},
+     }},
 };
 
-// llama.cpp's row for a preset, our precision (its F16 stands for our BF16) and thread count.
-const RefRow *reference_row(const std::string &preset, const std::string &precision, int threads) {
-    const char *ref_precision = precision == "F32" ? "F32" : "F16";
-    for (const RefRow &row : kRef)
-        if (preset == row.model && std::strcmp(ref_precision, row.precision) == 0 &&
-            row.threads == threads)
-            return &row;
+// The CPU this runs on, from /proc/cpuinfo.
+struct CpuId {
+    std::string vendor, model;
+};
+CpuId this_cpu() {
+    CpuId c;
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line) && (c.vendor.empty() || c.model.empty())) {
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+        std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+        if (key == "vendor_id" && c.vendor.empty()) c.vendor = value;
+        if (key == "model name" && c.model.empty()) c.model = value;
+    }
+    return c;
+}
+
+const RefMachine *reference_machine(const CpuId &cpu) {
+    for (const RefMachine &m : kRefMachines)
+        if (cpu.vendor == m.vendor) return &m;
     return nullptr;
+}
+
+// llama.cpp's row for a preset, our precision and thread count: the same precision, and for our
+// BF16 its F16 row (the target BENCH.md sets) or else its BF16 row.
+const RefRow *reference_row(const RefMachine *m, const std::string &preset,
+                            const std::string &precision, int threads) {
+    if (!m) return nullptr;
+    std::vector<std::string> wanted = {precision};
+    if (precision == "BF16") wanted = {"F16", "BF16"};
+    for (const std::string &want : wanted)
+        for (const RefRow &row : m->rows)
+            if (preset == row.model && want == row.precision && row.threads == threads) return &row;
+    return nullptr;
+}
+
+double roofline_of(const RefMachine &m, const RefRow &row, uint64_t weight_bytes) {
+    if (row.roofline > 0) return row.roofline;
+    return m.read_gbs[row.threads > 1 ? 1 : 0] * 1e9 / double(weight_bytes);
 }
 
 double rss_mib() {  // current resident set
@@ -225,11 +291,30 @@ int main(int argc, char **argv) {
         for (int32_t &t : prompt) t = tok(rng);
         std::vector<float> logits(static_cast<size_t>(model->vocab_size()));
 
+        const CpuId cpu = this_cpu();
+        const RefMachine *ref_machine = reference_machine(cpu);
+        std::printf("\nCPU: %s (%s)\n", cpu.model.c_str(), cpu.vendor.c_str());
+        if (ref_machine)
+            std::printf(
+                "Columns marked \"ref\" are llama.cpp reference figures from ../shared/BENCH.md, "
+                "measured on %s, NOT in this run; the others are measured now, median (min-max) "
+                "of %d runs.\n",
+                ref_machine->name, runs);
+        else
+            std::printf(
+                "No reference rows for this CPU vendor in ../shared/BENCH.md (it has AMD Zen 5 and "
+                "Intel Emerald Rapids): the ref columns are empty. Figures are measured now, "
+                "median (min-max) of %d runs.\n",
+                runs);
+        if (precision == "BF16")
+            std::printf(
+                "This checkpoint is BF16: a ref row of precision F16 is llama.cpp's F16 model "
+                "(its target for BF16 in BENCH.md), not the same arithmetic; BF16 marks "
+                "llama.cpp's own BF16.\n");
         std::printf(
-            "\n| model | precision | threads | pp%d tok/s (min-max) | llama.cpp pp512 | tg%d tok/s "
-            "(min-max) | "
-            "llama.cpp tg128 | roofline | pp per CPU-s | tg per CPU-s "
-            "|\n|---|---|---|---|---|---|---|---|---|---|\n",
+            "\n| model | precision | threads | pp%d tok/s (min-max) | ref llama.cpp pp512 | tg%d "
+            "tok/s (min-max) | ref llama.cpp tg128 | ref roofline | ref precision | pp per CPU-s "
+            "| tg per CPU-s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
             pp, tg);
         for (int nt : thread_counts) {
             std::vector<double> pps, tgs, pp_cpu, tg_cpu;
@@ -259,18 +344,20 @@ int main(int argc, char **argv) {
                 tg_cpu.push_back(tg / (cpu_now() - c0));
             }
             Stat p = summary(pps), g = summary(tgs);
-            const RefRow *ref = reference_row(preset, precision, nt);
+            const RefRow *ref = reference_row(ref_machine, preset, precision, nt);
             char rp[32] = "-", rt[32] = "-", rr[32] = "-";
             if (ref) {
                 std::snprintf(rp, sizeof rp, "%.0f", ref->pp512);
                 std::snprintf(rt, sizeof rt, "%.1f", ref->tg128);
-                std::snprintf(rr, sizeof rr, "%.0f", ref->roofline);
+                std::snprintf(rr, sizeof rr, "%.0f",
+                              roofline_of(*ref_machine, *ref, model->weight_bytes()));
             }
             std::printf(
-                "| %s | %s | %d | %.0f (%.0f-%.0f) | %s | %.1f (%.1f-%.1f) | %s | %s | %.0f | %.1f "
-                "|\n",
+                "| %s | %s | %d | %.0f (%.0f-%.0f) | %s | %.1f (%.1f-%.1f) | %s | %s | %s | %.0f | "
+                "%.1f |\n",
                 preset.c_str(), precision.c_str(), nt, p.median, p.lo, p.hi, rp, g.median, g.lo,
-                g.hi, rt, rr, summary(pp_cpu).median, summary(tg_cpu).median);
+                g.hi, rt, rr, ref ? ref->precision : "-", summary(pp_cpu).median,
+                summary(tg_cpu).median);
             std::fflush(stdout);
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
@@ -306,7 +393,7 @@ int main(int argc, char **argv) {
                 decode_gbs.push_back(double(tg) * double(model->weight_bytes()) / t_decode / 1e9);
                 shares.push_back(100 * decode_gbs.back() / read_gbs.back());
             }
-            const RefRow *ref = reference_row(preset, precision, 1);
+            const RefRow *ref = reference_row(ref_machine, preset, precision, 1);
             const Stat sh = summary(shares);
             std::printf(
                 "1-thread decode alternated token by token with a plain read of as many bytes: "
@@ -314,8 +401,11 @@ int main(int argc, char **argv) {
                 "bandwidth",
                 summary(read_gbs).median, summary(decode_gbs).median, sh.median, sh.lo, sh.hi);
             if (ref)
-                std::printf(" (llama.cpp tg128 over its roofline: %.0f%%)",
-                            100 * ref->tg128 / ref->roofline);
+                std::printf(
+                    " (ref: llama.cpp %s tg128 over its roofline on the BENCH.md machine: "
+                    "%.0f%%)",
+                    ref->precision,
+                    100 * ref->tg128 / roofline_of(*ref_machine, *ref, model->weight_bytes()));
             std::printf("\n");
         }
     } catch (const Error &e) {
