@@ -6,7 +6,9 @@
 //   bench_kernels [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -14,6 +16,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/simd.h"
+#include "read_bandwidth.h"
 
 namespace {
 
@@ -63,42 +66,62 @@ std::vector<Matrix> llama135m_weights(DType t) {
     return w;
 }
 
+// The plain-read baseline: the fastest loop of read_bandwidth.h's sweep (streams x accumulators,
+// prefetch distance and hint) over a buffer of the F32 token's size, chosen once per process.
+hfk_bench::AlignedBuffer &baseline_buffer() {
+    static hfk_bench::AlignedBuffer buf(size_t(134515008) * 4);  // llama-135m weights as F32
+    return buf;
+}
+const hfk_bench::SweptRead &read_baseline() {
+    static const hfk_bench::SweptRead swept = [] {
+        const hfk_bench::AlignedBuffer &buf = baseline_buffer();
+        hfk_bench::SweptRead s = hfk_bench::sweep_read_loops(buf.data, buf.size);
+        std::fprintf(stderr, "read baseline: %s, best of %d loops, %.1f GB/s\n",
+                     s.loop.describe().c_str(), s.loops_tried, s.best_gbs);
+        return s;
+    }();
+    return swept;
+}
+
 void BM_Llama135mTokenMatvecs(benchmark::State &state) {
     const DType t = static_cast<DType>(state.range(0));
     const int threads = int(state.range(1));
+    const double read_gbs = read_baseline().best_gbs;
     const std::vector<Matrix> w = llama135m_weights(t);
     std::vector<float> x(49152, 0.01f), y(49152);
     int64_t bytes = 0;
     for (const Matrix &m : w) bytes += m.mat.rows * m.mat.cols * int64_t(elem_size(t));
+    double secs = 0;
     for (auto _ : state) {
+        const auto a = std::chrono::steady_clock::now();
         for (const Matrix &m : w)
             hfk::kern::linear(m.mat, Layout::OutIn, x.data(), 1, nullptr, y.data(), threads);
         benchmark::DoNotOptimize(y.data());
+        secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
     }
     state.counters["GB/s"] =
         benchmark::Counter(double(bytes), benchmark::Counter::kIsIterationInvariantRate);
     state.counters["tok/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+    // Share of the best read's bandwidth (read_baseline's best pass): above 100 means the
+    // baseline is not the best read of this CPU, and the share says nothing.
+    const double share = 100 * double(bytes) * double(state.iterations()) / secs / 1e9 / read_gbs;
+    state.counters["read%"] = share;
+    if (threads == 1 && share > 100)
+        std::fprintf(stderr,
+                     "WARNING: one thread's matrix-vector products at %.0f%% of the read baseline "
+                     "(> 100%%): the baseline is not the best read of this CPU\n",
+                     share);
 }
 
-// The same number of bytes as the F32 token above, summed as 64-bit words by four independent
-// chains (so neither a dependency chain nor the vector units limit it): the bandwidth a
-// memory-bound kernel can hope for. (A dot product with one accumulator reached only 20 GB/s,
-// bound by the latency of its adds.)
+// The baseline itself, measured like the kernels (its loop is printed once on stderr).
 void BM_ReadBandwidth(benchmark::State &state) {
-    const size_t words = size_t(134515008) / 2;  // llama-135m parameters as F32, in 8-byte words
-    std::vector<uint64_t> a(words, 1);
-    for (auto _ : state) {
-        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (size_t i = 0; i < words; i += 4) {
-            s0 += a[i];
-            s1 += a[i + 1];
-            s2 += a[i + 2];
-            s3 += a[i + 3];
-        }
-        benchmark::DoNotOptimize(s0 + s1 + s2 + s3);
-    }
+    const hfk_bench::SweptRead &swept = read_baseline();
+    const hfk_bench::AlignedBuffer &buf = baseline_buffer();
+    const size_t bytes = swept.loop.bytes_read(buf.size);
+    for (auto _ : state) benchmark::DoNotOptimize(swept.loop.read(buf.data, buf.size));
+    state.SetLabel(swept.loop.describe());
     state.counters["GB/s"] =
-        benchmark::Counter(double(words) * 8, benchmark::Counter::kIsIterationInvariantRate);
+        benchmark::Counter(double(bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
