@@ -2,8 +2,8 @@
 // keeps its KV cache gives exactly the tokens a fresh session gives over the concatenated text,
 // greedy and seeded. The cases include histories whose tokens diverge from the cached ones
 // mid-way (turn one cut by a stop string, whose tokens stay in the cache while the conversation
-// continues with other text; byte-level BPE re-tokenizing generated text), and each case checks
-// that the cache was reused only up to the first token that differs.
+// continues with other text, or with nothing: an empty second prompt), and each case checks that
+// the cache was reused only up to the first token that differs.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -100,6 +100,9 @@ TEST(MultiTurn, SecondTurnEqualsAFreshSessionAidreams) {
                     {"One day", " Lily was happy.", {"unfold like petals", "edges sharpen, a"}},
                     {"The cat sat", "\nThe end.", {"gentle hum of", "secrets, Hkindling"}},
                     {"", " Bob went home", {"vectors unfold, a", "knowledge later,"}},
+                    // An empty second prompt continues the cut text: the whole new conversation
+                    // is then a prefix of the cache, and its last token must run again.
+                    {"One day", "", {"unfold like petals", "edges sharpen, a"}},
                 });
 }
 
@@ -110,6 +113,7 @@ TEST(MultiTurn, SecondTurnEqualsAFreshSessionGpt2) {
                     {"Hello, my dog is cute", " and", {"stairs stairs stairs", "basatorial?????"}},
                     {"The capital of France is", " Paris.", {"tentative CF surv"}},
                     {"A", "B", {"factors factors factors", "eclipse structure openly"}},
+                    {"A", "", {"factors factors factors", "eclipse structure openly"}},
                 });
 }
 

@@ -18,6 +18,9 @@ CASES = {
         ("One day", " Lily was happy.", ["unfold like petals", "edges sharpen, a"]),
         ("The cat sat", "\nThe end.", ["gentle hum of", "secrets, Hkindling"]),
         ("", " Bob went home", ["vectors unfold, a", "knowledge later,"]),
+        # an empty second prompt continues the cut text: the new conversation is a prefix of the
+        # cache, and its last token must run again
+        ("One day", "", ["unfold like petals", "edges sharpen, a"]),
     ],
     SHARED_DIR / "models" / "tiny-gpt2": [
         ("Hello, my dog is cute", " and", ["stairs stairs stairs", "basatorial?????"]),
