@@ -76,6 +76,10 @@ size_t check_equivalence(hfk_model *model, const Turns &t, bool seeded) {
     EXPECT_EQ(r.n_prompt_tokens, static_cast<int32_t>(ids.size()));
     const size_t d = first_difference(cached, ids);
     EXPECT_EQ(r.n_reused_tokens, static_cast<int32_t>(std::min(d, ids.size() - 1)));
+    // The empty-second-turn cases are there for a conversation wholly inside the cache.
+    if (t.second.empty()) {
+        EXPECT_EQ(d, ids.size()) << "the conversation is not a prefix of the cache";
+    }
     return cached.size() - std::min(d, cached.size());
 }
 
@@ -102,7 +106,9 @@ TEST(MultiTurn, SecondTurnEqualsAFreshSessionAidreams) {
                     {"", " Bob went home", {"vectors unfold, a", "knowledge later,"}},
                     // An empty second prompt continues the cut text: the whole new conversation
                     // is then a prefix of the cache, and its last token must run again.
-                    {"One day", "", {"unfold like petals", "edges sharpen, a"}},
+                    // The stop strings start at a token boundary (the space is part of the
+                    // token), so the conversation ends exactly on a cached token.
+                    {"One day", "", {" unfold like petals", " edges sharpen, a"}},
                 });
 }
 
@@ -113,7 +119,7 @@ TEST(MultiTurn, SecondTurnEqualsAFreshSessionGpt2) {
                     {"Hello, my dog is cute", " and", {"stairs stairs stairs", "basatorial?????"}},
                     {"The capital of France is", " Paris.", {"tentative CF surv"}},
                     {"A", "B", {"factors factors factors", "eclipse structure openly"}},
-                    {"A", "", {"factors factors factors", "eclipse structure openly"}},
+                    {"A", "", {" factors factors factors", " eclipse structure openly"}},
                 });
 }
 

@@ -18,13 +18,15 @@ CASES = {
         ("One day", " Lily was happy.", ["unfold like petals", "edges sharpen, a"]),
         ("The cat sat", "\nThe end.", ["gentle hum of", "secrets, Hkindling"]),
         ("", " Bob went home", ["vectors unfold, a", "knowledge later,"]),
-        # an empty second prompt continues the cut text: the new conversation is a prefix of the
-        # cache, and its last token must run again
-        ("One day", "", ["unfold like petals", "edges sharpen, a"]),
+        # an empty second prompt continues the cut text; the stop strings start on a token
+        # boundary, so the new conversation is a prefix of the cache and its last token must
+        # run again
+        ("One day", "", [" unfold like petals", " edges sharpen, a"]),
     ],
     SHARED_DIR / "models" / "tiny-gpt2": [
         ("Hello, my dog is cute", " and", ["stairs stairs stairs", "basatorial?????"]),
         ("A", "B", ["factors factors factors", "eclipse structure openly"]),
+        ("A", "", [" factors factors factors", " eclipse structure openly"]),
     ],
 }
 
@@ -61,6 +63,8 @@ def test_second_turn_equals_a_fresh_session(loaded, options):
         assert two.n_prompt_tokens == len(ids), where
         d = first_difference(cached, ids)
         assert two.n_reused_tokens == min(d, len(ids) - 1), where
+        if not second:  # these cases are there for a conversation wholly inside the cache
+            assert d == len(ids), where
         if len(cached) - d >= 2:
             mid_way += 1
     # Else a session that trusted its cache would pass too.
