@@ -12,9 +12,10 @@ It then applies Pearson's chi-square goodness-of-fit test and fails a case whose
 False-failure rate: for a correct sampler each case fails with probability < 1e-6 over the
 randomness of the draws, so below 2e-5 for the whole file. The seeds are fixed, so the outcome is
 also deterministic: a correct sampler passes on every run and platform (splitmix64 is portable).
-Power: every case is built so that the mutants of issue 23 (temperature multiplied, nucleus not
-renormalised, min_p absolute, penalties misapplied) move some probability by several percent,
-which at N = 60000 gives chi-square statistics in the hundreds or more (p far below 1e-6).
+Power: the cases are built so that the mutants of issue 23's mutation pass (temperature
+multiplied, nucleus not renormalised or exclusive, min_p absolute, top-k off by one, penalties
+misapplied) move some probability by several percent or draw an excluded token; at N = 60000 each
+such mutant gave chi-square statistics of 378 to 475000 (p < 1e-77) in at least one case.
 
 usage: test_sampler_distribution.py PATH/TO/sampler_draws
 """
@@ -155,7 +156,7 @@ rng = np.random.default_rng(20261205)
 BASE = [round(float(v), 4) for v in rng.normal(0.0, 1.5, 12)]
 # Probabilities (T = 1): ~0.40, 0.24, 0.15, 0.09, 0.05, ... a clear head and a long tail.
 HEAD = [2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -1.5, -2.0, -2.5]
-# A flat head: the best token's probability is low (~0.18), so min_p relative vs absolute differ.
+# A flat head: the best token's probability is low (0.147), so min_p relative vs absolute differ.
 FLAT = [0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0, -0.6, -1.2, -2.0]
 MIXED = [1.2, -0.4, 0.8, -1.5, 0.0, 2.1, -0.9, 0.5, -2.2, 1.0, -0.1, 0.3]
 
@@ -172,7 +173,7 @@ CASES = [
     # 0.6: 0.40 < 0.6 <= 0.64: two tokens
     ("top_p 0.6", HEAD, {"top_p": 0.6}),
     ("top_p 0.9, temperature 0.8", MIXED, {"top_p": 0.9, "temperature": 0.8}),
-    # min_p 0.5 relative to a 0.18 best keeps probabilities >= 0.09: about six tokens. An
+    # min_p 0.5 relative to a 0.147 best keeps probabilities >= 0.074: seven tokens. An
     # absolute 0.5 keeps one.
     ("min_p 0.5 (flat head)", FLAT, {"min_p": 0.5}),
     ("min_p 0.3", HEAD, {"min_p": 0.3}),
