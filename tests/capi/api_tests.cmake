@@ -30,3 +30,5 @@ hfk_add_api_test(test_encoder_api LABELS "capi;unit" SOURCES test_encoder_api.cp
 hfk_add_api_test(test_no_symlinks LABELS "capi;unit;hub" SOURCES test_no_symlinks.cpp)
 target_link_libraries(test_no_symlinks PRIVATE CURL::libcurl)
 target_include_directories(test_no_symlinks PRIVATE ${PROJECT_SOURCE_DIR}/src)
+# Multi-turn equivalence: a continued session equals a fresh one over the concatenated text.
+hfk_add_api_test(test_multiturn LABELS "capi;unit" SOURCES test_multiturn.cpp)

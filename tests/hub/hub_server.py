@@ -20,6 +20,8 @@ $HFK_SHARED_DIR/models as repositories, with every case of the HUB.md 2.8 checkl
   hfkit-test/stall       the CDN's first response for a blob sends 64 KiB, then one byte every
                          --stall-interval seconds; later ones only drip (a stalled server)
   hfkit-test/corrupt     the CDN serves model.safetensors with one byte flipped
+  hfkit-test/corrupt-small  the Hub serves every non-LFS file (config.json, tokenizer.json, ...)
+                         with its middle byte flipped; the weights are served intact
   hfkit-test/nobody      the CDN sends the headers of every GET, then closes before any body byte
   hfkit-test/badrange    the CDN answers a Range request with a 206 whose Content-Range starts one
                          byte late (a GET without Range gets the whole body)
@@ -71,7 +73,7 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 SPECIAL = {"private", "gated", "disabled", "flaky", "ratelimited", "norange", "drop", "slow", "stall",
            "corrupt", "moving", "evil-etag", "evil-redirect", "nobody", "badrange",
            "badrange-always", "toolong", "toolong-eof", "no-etag", "no-commit", "no-size",
-           "ratelimited-date"}
+           "ratelimited-date", "corrupt-small"}
 # The CDN modes: the repo's mode is put in the CDN URL of its LFS redirects.
 CDN_MODES = ("norange", "drop", "slow", "stall", "corrupt", "nobody", "badrange", "badrange-always",
              "toolong", "toolong-eof")
@@ -501,8 +503,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, headers, b"Found. Redirecting", "text/plain; charset=utf-8")
         headers["ETag"] = '"%s"' % etag
         self.drop_metadata(repo, headers)
-        self.send_body(blob.data() if blob.size < LFS_MIN_SIZE else None, blob, headers,
-                       "no-size" if repo.mode == "no-size" else "plain")
+        mode = {"no-size": "no-size", "corrupt-small": "corrupt"}.get(repo.mode, "plain")
+        self.send_body(blob.data() if blob.size < LFS_MIN_SIZE else None, blob, headers, mode)
 
     def drop_metadata(self, repo, headers):
         """no-etag / no-commit / no-size repos: the metadata header their name says is missing."""
