@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import struct
 
 import numpy as np
@@ -62,14 +63,17 @@ def make_weights(cfg, gen, qk_gain=1.0, norm_jitter=True):
     def norm(n):
         return neutral + (rnd(n, std=0.1) if norm_jitter else torch.zeros(n))
 
-    w = {"model.embed_tokens.weight": rnd(v, h, std=0.5)}
+    # A tied head reads the embedding back: a small one keeps the residual stream from echoing
+    # the input token, so that greedy continuations vary.
+    tied = cfg.get("tie_word_embeddings", False)
+    w = {"model.embed_tokens.weight": rnd(v, h, std=0.04 if tied else 0.5)}
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         w[p + "input_layernorm.weight"] = norm(h)
         w[p + "self_attn.q_proj.weight"] = rnd(nh * hd, h) * qk_gain
         w[p + "self_attn.k_proj.weight"] = rnd(nkv * hd, h) * qk_gain
         w[p + "self_attn.v_proj.weight"] = rnd(nkv * hd, h)
-        w[p + "self_attn.o_proj.weight"] = rnd(h, nh * hd)
+        w[p + "self_attn.o_proj.weight"] = rnd(h, nh * hd, std=0.3 if tied else 0.08)
         if cfg["model_type"] == "qwen2":
             w[p + "self_attn.q_proj.bias"] = rnd(nh * hd)
             w[p + "self_attn.k_proj.bias"] = rnd(nkv * hd)
@@ -83,7 +87,7 @@ def make_weights(cfg, gen, qk_gain=1.0, norm_jitter=True):
             w[p + "post_feedforward_layernorm.weight"] = norm(h)
         w[p + "mlp.gate_proj.weight"] = rnd(ffn, h)
         w[p + "mlp.up_proj.weight"] = rnd(ffn, h)
-        w[p + "mlp.down_proj.weight"] = rnd(h, ffn)
+        w[p + "mlp.down_proj.weight"] = rnd(h, ffn, std=0.3 if tied else 0.08)
     w["model.norm.weight"] = norm(h)
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = rnd(v, h, std=0.2)
@@ -272,6 +276,9 @@ CASES = {
                     final_logit_softcapping=4.0, attn_logit_softcapping=None,
                     rope_scaling={"rope_type": "linear", "factor": 2.0},
                     tie_word_embeddings=True), 1.0),
+    # Qwen3 with a real tokenizer (aidreams260K's 512-token BPE, copied from --tokenizer-dir):
+    # the CLI / C API run it by text (test_zoo_cli.py).
+    "qwen3-tok": (base("qwen3", hidden_act="silu", head_dim=16, vocab_size=512), 1.0),
     # SmolLM3: every 2nd layer is NoPE
     "smollm3": (base("smollm3", hidden_act="silu", num_hidden_layers=4, no_rope_layer_interval=2,
                      tie_word_embeddings=True), 1.0),
@@ -289,6 +296,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--tokenizer-dir", default="",
+                    help="tokenizer files for the *-tok cases (shared/models/aidreams260K)")
     args = ap.parse_args()
     only = [s for s in args.only.split(",") if s]
     for i, (name, (cfg, qk_gain)) in enumerate(sorted(CASES.items())):
@@ -305,8 +314,20 @@ def main():
         write_safetensors(os.path.join(d, "model.safetensors"), w)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(cfg, f, indent=1)
+        ref = {"ids": ids, "logits": logits.tolist(), "greedy": cont}
+        if name.endswith("-tok"):
+            if not args.tokenizer_dir:
+                raise SystemExit(f"{name} needs --tokenizer-dir")
+            for fn in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+                shutil.copyfile(os.path.join(args.tokenizer_dir, fn), os.path.join(d, fn))
+            # What `hfkit run DIR ""` generates greedily: from BOS alone, up to EOS.
+            with torch.no_grad():
+                from_bos = greedy(cfg, w, [cfg["bos_token_id"]], 16)
+            if cfg["eos_token_id"] in from_bos:
+                from_bos = from_bos[:from_bos.index(cfg["eos_token_id"])]
+            ref["greedy_from_bos"] = from_bos
         with open(os.path.join(d, "reference.json"), "w") as f:
-            json.dump({"ids": ids, "logits": logits.tolist(), "greedy": cont}, f)
+            json.dump(ref, f)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "inspect/inspect.h"
+#include "model/config.h"
 #include "model/model.h"
 
 namespace fs = std::filesystem;
@@ -105,7 +107,7 @@ TEST_P(Zoo, PrefillDecodeAndGreedyMatchTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Architectures, Zoo,
                          ::testing::Values("llama-gelu", "llama-relu", "llama-gelu-tanh",
-                                           "mistral-window", "qwen2-window", "qwen3", "gemma",
+                                           "mistral-window", "qwen2-window", "qwen3", "qwen3-tok", "gemma",
                                            "gemma2", "gemma3", "smollm3"),
                          [](const auto &info) {
                              std::string s = info.param;
@@ -119,6 +121,40 @@ TEST(Zoo, ArchitectureNamesComeFromModelType) {
     EXPECT_EQ(load_case("gemma2").model->architecture(), "gemma2");
     EXPECT_EQ(load_case("gemma3").model->architecture(), "gemma3_text");
     EXPECT_EQ(load_case("smollm3").model->architecture(), "smollm3");
+}
+
+}  // namespace
+
+namespace {
+
+// Elements of every tensor in a safetensors file, read from its header alone.
+uint64_t tensor_elements(const fs::path &file) {
+    std::ifstream in(file, std::ios::binary);
+    uint64_t len = 0;
+    in.read(reinterpret_cast<char *>(&len), 8);
+    std::string header(len, '\0');
+    in.read(header.data(), std::streamsize(len));
+    uint64_t total = 0;
+    const json h = json::parse(header);
+    for (auto it = h.begin(); it != h.end(); ++it) {
+        if (it.key() == "__metadata__") continue;
+        uint64_t n = 1;
+        for (const json &d : it.value().at("shape")) n *= d.get<uint64_t>();
+        total += n;
+    }
+    return total;
+}
+
+// hfkit inspect's count from config.json alone equals the checkpoint's tensors (the torch
+// generator writes exactly the modules the transformers classes have).
+TEST_P(Zoo, InspectorCountsTheParametersExactly) {
+    const fs::path dir = zoo_dir() / GetParam();
+    const ModelConfig cfg = load_config(dir);
+    uint64_t active = 0;
+    EXPECT_EQ(count_parameters_from_config(cfg, &active),
+              tensor_elements(dir / "model.safetensors"));
+    EXPECT_EQ(active, tensor_elements(dir / "model.safetensors"));  // dense: all active
+    EXPECT_EQ(parameter_count_method(cfg), "config");
 }
 
 }  // namespace
