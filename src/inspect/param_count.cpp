@@ -49,7 +49,7 @@ Family family_of(const ModelConfig &c) {
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
     if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
-        t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3")
+        t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" || t == "phi3")
         return Family::LlamaLike;
     if (c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0 &&
         c.intermediate_size > 0)

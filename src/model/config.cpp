@@ -222,17 +222,18 @@ std::string family(const ModelConfig &c) {
     if (starts("Gemma2")) return "gemma2";
     if (starts("GemmaFor")) return "gemma";
     if (starts("SmolLM3")) return "smollm3";
+    if (starts("Phi3")) return "phi3";
     if (starts("Bert")) return "bert";
     return {};
 }
 
 constexpr const char *kSupported =
-    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3";
+    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3";
 
 // Pre-norm decoders with rotary attention and a gated MLP (src/models/decoder.h).
 bool is_rotary_decoder(const std::string &f) {
-    return is_one_of(
-        f, {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "smollm3"});
+    return is_one_of(f, {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
+                         "smollm3", "phi3"});
 }
 
 bool is_supported_family(const std::string &f) {
@@ -247,6 +248,7 @@ int64_t default_context(const std::string &f) {
     if (f == "qwen2" || f == "qwen3") return 32768;
     if (f == "gemma" || f == "gemma2") return 8192;
     if (f == "smollm3") return 32768;
+    if (f == "phi3") return 4096;
     return 0;
 }
 
@@ -259,7 +261,24 @@ void parse_rope(const json *rs, const std::string &file, RopeScaling &out) {
     Fields f({rs}, file);
     std::string type = f.string({"rope_type", "type"});
     if (type == "default") type.clear();
+    if (type == "su") type = "longrope";  // Phi-3's first name for it
     out.type = type;
+    for (auto [name, dst] : {std::pair{"short_factor", &out.short_factor},
+                             std::pair{"long_factor", &out.long_factor}}) {
+        const json *v = f.find({name});
+        if (!v) continue;
+        if (!v->is_array() || v->size() > 4096)
+            bad(std::string(name) + " must be a list of numbers");
+        for (const json &x : *v) {
+            if (!x.is_number() || !(x.get<double>() > 0))
+                bad(std::string(name) + " must be a list of positive numbers");
+            dst->push_back(x.get<double>());
+        }
+    }
+    if (auto v = f.number({"attention_factor"})) {
+        if (!(*v > 0)) bad("attention_factor must be > 0");
+        out.attention_factor = *v;
+    }
     if (auto v = f.number({"factor"})) {
         if (!(*v > 0)) bad("factor must be > 0");
         if ((type == "linear" || type == "llama3") && *v < 1) bad("factor must be >= 1");
@@ -467,7 +486,16 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
     if (gemma && c.hidden_act.empty()) c.hidden_act = "gelu_pytorch_tanh";
     c.torch_dtype = f.string({"torch_dtype", "dtype"});
     const bool qwen = fam == "qwen2" || fam == "qwen3";
-    if (fam == "mistral" || fam == "gemma2" || fam == "gemma3_text" ||
+    if (fam == "phi3") {
+        c.partial_rotary_factor = f.positive({"partial_rotary_factor"}, 1.0);
+        if (c.partial_rotary_factor > 1) f.bad("partial_rotary_factor", "must be <= 1");
+        // Phi-3 keeps the pretrained context beside rope_scaling, not inside it.
+        if (c.rope_scaling.original_max_position_embeddings == 0)
+            c.rope_scaling.original_max_position_embeddings =
+                f.size({"original_max_position_embeddings"}, kConfigMaxDim, false,
+                       c.max_position_embeddings);
+    }
+    if (fam == "mistral" || fam == "phi3" || fam == "gemma2" || fam == "gemma3_text" ||
         (qwen && f.boolean({"use_sliding_window"}).value_or(false)))
         c.sliding_window = f.size({"sliding_window"}, kConfigMaxDim, false, gemma ? 4096 : 0);
     if (llama_like) parse_layer_kinds(f, fam, c);
@@ -553,10 +581,12 @@ void check_supported_for_inference(const ModelConfig &cfg) {
                                                                                : "hidden_act") +
                 "\" is " + printable(cfg.hidden_act) +
                 "; hfkit runs silu, gelu, gelu_pytorch_tanh, gelu_new and relu");
-    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "llama3"}))
-        fail(HFK_E_UNSUPPORTED, "unsupported rope_scaling type " +
-                                    printable(cfg.rope_scaling.type) +
-                                    "; hfkit supports none, \"linear\" and \"llama3\"");
+    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "llama3", "longrope"}) ||
+        (cfg.rope_scaling.type == "longrope" && fam != "phi3"))
+        fail(HFK_E_UNSUPPORTED,
+             "unsupported model: config.json field \"rope_scaling\" has the type " +
+                 printable(cfg.rope_scaling.type) +
+                 "; hfkit supports none, \"linear\", \"llama3\" and (Phi-3) \"longrope\"");
     if (cfg.raw.is_object()) {
         auto q = cfg.raw.find("quantization_config");
         if (q != cfg.raw.end() && !q->is_null())

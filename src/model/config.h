@@ -19,6 +19,10 @@ struct RopeScaling {
     double low_freq_factor = 1;
     double high_freq_factor = 4;
     int64_t original_max_position_embeddings = 0;
+    // longrope (Phi-3 "su"): per-frequency divisors for sequences up to / beyond the original
+    // context, and the cos/sin scale (0 = derived from the context ratio, as transformers does).
+    std::vector<double> short_factor, long_factor;
+    double attention_factor = 0;
 };
 
 struct ModelConfig {
@@ -45,6 +49,7 @@ struct ModelConfig {
     // of attention scores and final logits (0: none), Gemma 3's RoPE base of sliding layers.
     double query_pre_attn_scalar = 0, attn_logit_softcapping = 0, final_logit_softcapping = 0;
     double rope_local_base_freq = 0;
+    double partial_rotary_factor = 1;  // RoPE over the first head_dim * this dims (Phi-3/4)
     // Why this config cannot run although its family can (an unknown activation, layer type,
     // ...): HFK_E_UNSUPPORTED at check_supported_for_inference. Empty when fine.
     std::string unsupported_reason;

@@ -46,9 +46,11 @@ void Rope::tables(int64_t p0, int64_t m, std::vector<float> &cos_t,
     const int64_t half = rot_dim / 2;
     cos_t.resize(size_t(m * half));
     sin_t.resize(size_t(m * half));
+    const bool long_seq = !long_inv_freq.empty() && p0 + m > long_after;
+    const std::vector<double> &inv = long_seq ? long_inv_freq : inv_freq;
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < half; ++j) {
-            const double angle = double(p0 + i) * inv_freq[size_t(j)];
+            const double angle = double(p0 + i) * inv[size_t(j)];
             cos_t[size_t(i * half + j)] = float(std::cos(angle) * attention_factor);
             sin_t[size_t(i * half + j)] = float(std::sin(angle) * attention_factor);
         }
@@ -68,7 +70,7 @@ void Rope::apply(float *v, int64_t n_heads, int64_t head_dim, const float *cs,
 }
 
 // Per-pair rotation frequencies in double (then the angles, cos and sin), as the reference does.
-Rope make_rope(const RopeScaling &s, double theta, int64_t rot_dim) {
+Rope make_rope(const RopeScaling &s, double theta, int64_t rot_dim, int64_t max_position) {
     Rope r;
     r.rot_dim = rot_dim;
     std::vector<double> &inv = r.inv_freq;
@@ -93,6 +95,32 @@ Rope make_rope(const RopeScaling &s, double theta, int64_t rot_dim) {
                 f = scaled;
             }
         }
+    } else if (s.type == "longrope") {
+        // transformers' _compute_longrope_parameters: frequencies divided by short_factor (or
+        // long_factor beyond the original context); cos/sin scaled by
+        // sqrt(1 + ln(factor) / ln(original)) with factor = max_position / original.
+        const size_t n = inv.size();
+        if (s.short_factor.size() != n || s.long_factor.size() != n)
+            fail(HFK_E_FORMAT,
+                 "config.json: field \"rope_scaling\" needs short_factor and "
+                 "long_factor of " +
+                     std::to_string(n) + " numbers each");
+        const int64_t original = s.original_max_position_embeddings > 0
+                                     ? s.original_max_position_embeddings
+                                     : max_position;
+        const double factor = s.original_max_position_embeddings > 0 && original > 0
+                                  ? double(max_position) / double(original)
+                                  : s.factor;
+        r.attention_factor = s.attention_factor > 0 ? s.attention_factor
+                             : factor <= 1 || original <= 1
+                                 ? 1.0
+                                 : std::sqrt(1 + std::log(factor) / std::log(double(original)));
+        r.long_inv_freq = inv;
+        for (size_t i = 0; i < n; ++i) {
+            inv[i] /= s.short_factor[i];
+            r.long_inv_freq[i] /= s.long_factor[i];
+        }
+        r.long_after = original;
     } else if (!s.type.empty()) {
         fail(HFK_E_UNSUPPORTED, "unsupported rope_scaling type '" + s.type + "'");
     }
@@ -104,7 +132,10 @@ DecoderSpec llama_like_spec(const ModelConfig &cfg) {
     s.act = activation_from_config(cfg.hidden_act);
     const int64_t head_dim =
         cfg.head_dim > 0 ? cfg.head_dim : cfg.hidden_size / std::max<int64_t>(1, cfg.num_heads);
-    s.ropes.push_back(make_rope(cfg.rope_scaling, cfg.rope_theta, head_dim));
+    int64_t rot_dim = int64_t(double(head_dim) * cfg.partial_rotary_factor);  // int(), as HF
+    rot_dim -= rot_dim % 2;
+    s.ropes.push_back(
+        make_rope(cfg.rope_scaling, cfg.rope_theta, rot_dim, cfg.max_position_embeddings));
     const size_t n = size_t(cfg.num_layers);
     s.layer_rope.assign(n, 0);
     s.layer_window.assign(n, 0);
@@ -130,6 +161,15 @@ struct Layer {
 
 const float *bias(const std::vector<float> &b) {
     return b.empty() ? nullptr : b.data();
+}
+
+// Rows [first, first + n) of a [rows, cols] matrix, in place.
+Mat rows(const Mat &m, int64_t first, int64_t n) {
+    Mat r = m;
+    r.data =
+        static_cast<const uint8_t *>(m.data) + size_t(first * m.cols) * dtype_bits(m.dtype) / 8;
+    r.rows = n;
+    return r;
 }
 
 class Decoder final : public Model {
@@ -175,9 +215,17 @@ class Decoder final : public Model {
             L.ffn_norm = norm(p + spec_.ffn_norm + ".weight", dim_);
             if (!spec_.post_ffn_norm.empty())
                 L.post_ffn_norm = norm(p + spec_.post_ffn_norm + ".weight", dim_);
-            L.wq = w.matrix(p + "self_attn.q_proj.weight", q_dim_, dim_);
-            L.wk = w.matrix(p + "self_attn.k_proj.weight", kv_dim_, dim_);
-            L.wv = w.matrix(p + "self_attn.v_proj.weight", kv_dim_, dim_);
+            if (spec_.fused_qkv) {  // row blocks of one matrix, no copy
+                const Mat qkv =
+                    w.matrix(p + "self_attn.qkv_proj.weight", q_dim_ + 2 * kv_dim_, dim_);
+                L.wq = rows(qkv, 0, q_dim_);
+                L.wk = rows(qkv, q_dim_, kv_dim_);
+                L.wv = rows(qkv, q_dim_ + kv_dim_, kv_dim_);
+            } else {
+                L.wq = w.matrix(p + "self_attn.q_proj.weight", q_dim_, dim_);
+                L.wk = w.matrix(p + "self_attn.k_proj.weight", kv_dim_, dim_);
+                L.wv = w.matrix(p + "self_attn.v_proj.weight", kv_dim_, dim_);
+            }
             L.wo = w.matrix(p + "self_attn.o_proj.weight", dim_, q_dim_);
             L.bq = w.optional_vector(p + "self_attn.q_proj.bias", q_dim_);
             L.bk = w.optional_vector(p + "self_attn.k_proj.bias", kv_dim_);
@@ -187,8 +235,14 @@ class Decoder final : public Model {
                 L.q_norm = norm(p + "self_attn.q_norm.weight", head_dim_);
                 L.k_norm = norm(p + "self_attn.k_norm.weight", head_dim_);
             }
-            L.w_gate = w.matrix(p + "mlp.gate_proj.weight", ffn_, dim_);
-            L.w_up = w.matrix(p + "mlp.up_proj.weight", ffn_, dim_);
+            if (spec_.fused_gate_up) {
+                const Mat gate_up = w.matrix(p + "mlp.gate_up_proj.weight", 2 * ffn_, dim_);
+                L.w_gate = rows(gate_up, 0, ffn_);
+                L.w_up = rows(gate_up, ffn_, ffn_);
+            } else {
+                L.w_gate = w.matrix(p + "mlp.gate_proj.weight", ffn_, dim_);
+                L.w_up = w.matrix(p + "mlp.up_proj.weight", ffn_, dim_);
+            }
             L.w_down = w.matrix(p + "mlp.down_proj.weight", dim_, ffn_);
             L.b_gate = w.optional_vector(p + "mlp.gate_proj.bias", ffn_);
             L.b_up = w.optional_vector(p + "mlp.up_proj.bias", ffn_);

@@ -28,16 +28,22 @@ void gated_act(float *gate, const float *up, int64_t n, Act act);
 // dimensions of each head (partial rotary when rot_dim < head_dim).
 struct Rope {
     std::vector<double> inv_freq;  // rot_dim / 2 frequencies
-    double attention_factor = 1;   // multiplies cos and sin (YaRN-style scalings)
+    double attention_factor = 1;   // multiplies cos and sin (longrope)
     int64_t rot_dim = 0;
+    // longrope: a forward() whose sequence ends beyond long_after positions uses these (the
+    // transformers rule: the frequencies follow the length of the current call's sequence; the
+    // keys already cached keep theirs).
+    std::vector<double> long_inv_freq;
+    int64_t long_after = 0;
     // cos/sin of positions p0 .. p0+m-1, [m][rot_dim/2].
     void tables(int64_t p0, int64_t m, std::vector<float> &cos_t, std::vector<float> &sin_t) const;
     // Rotates n_heads heads of head_dim values in place with one row of the tables.
     void apply(float *v, int64_t n_heads, int64_t head_dim, const float *cos_row,
                const float *sin_row) const;
 };
-// The default RoPE of base `theta` over rot_dim dims, with the config's scaling (linear, llama3).
-Rope make_rope(const RopeScaling &scaling, double theta, int64_t rot_dim);
+// The RoPE of base `theta` over rot_dim dims, with the config's scaling (linear, llama3,
+// longrope; max_position is the configured context, which longrope compares with the original).
+Rope make_rope(const RopeScaling &scaling, double theta, int64_t rot_dim, int64_t max_position = 0);
 
 // What an architecture file says about itself.
 struct DecoderSpec {
@@ -45,6 +51,8 @@ struct DecoderSpec {
     float embed_scale = 0;       // embeddings * this (Gemma: sqrt(hidden)); 0 = none
     bool norm_plus_one = false;  // RMSNorm weights stored as w, applied as (1 + w) (Gemma)
     bool qk_norm = false;        // per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3)
+    bool fused_qkv = false;      // self_attn.qkv_proj = [q; k; v] rows (Phi-3)
+    bool fused_gate_up = false;  // mlp.gate_up_proj = [gate; up] rows (Phi-3)
     float attn_scale = 0;        // 0: head_dim^-0.5
     float attn_softcap = 0;      // tanh soft-cap of attention scores (Gemma 2); 0 = none
     float final_softcap = 0;     // tanh soft-cap of the logits (Gemma 2/3); 0 = none
@@ -75,6 +83,9 @@ std::shared_ptr<const Model> make_qwen3(ModelConfig cfg, std::shared_ptr<const W
 std::shared_ptr<const Model> make_gemma(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                         const LoadOptions &opts,
                                         const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_phi3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                       const LoadOptions &opts,
+                                       const std::function<bool(double)> &progress);
 std::shared_ptr<const Model> make_smollm3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                           const LoadOptions &opts,
                                           const std::function<bool(double)> &progress);

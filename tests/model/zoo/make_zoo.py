@@ -70,9 +70,13 @@ def make_weights(cfg, gen, qk_gain=1.0, norm_jitter=True):
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         w[p + "input_layernorm.weight"] = norm(h)
-        w[p + "self_attn.q_proj.weight"] = rnd(nh * hd, h) * qk_gain
-        w[p + "self_attn.k_proj.weight"] = rnd(nkv * hd, h) * qk_gain
-        w[p + "self_attn.v_proj.weight"] = rnd(nkv * hd, h)
+        if cfg["model_type"] == "phi3":  # Phi3Attention.qkv_proj: [q; k; v] output rows
+            w[p + "self_attn.qkv_proj.weight"] = torch.cat(
+                [rnd(nh * hd, h) * qk_gain, rnd(nkv * hd, h) * qk_gain, rnd(nkv * hd, h)])
+        else:
+            w[p + "self_attn.q_proj.weight"] = rnd(nh * hd, h) * qk_gain
+            w[p + "self_attn.k_proj.weight"] = rnd(nkv * hd, h) * qk_gain
+            w[p + "self_attn.v_proj.weight"] = rnd(nkv * hd, h)
         w[p + "self_attn.o_proj.weight"] = rnd(h, nh * hd, std=0.3 if tied else 0.08)
         if cfg["model_type"] == "qwen2":
             w[p + "self_attn.q_proj.bias"] = rnd(nh * hd)
@@ -85,8 +89,11 @@ def make_weights(cfg, gen, qk_gain=1.0, norm_jitter=True):
         if cfg["model_type"] in ("gemma2", "gemma3_text"):
             w[p + "pre_feedforward_layernorm.weight"] = norm(h)
             w[p + "post_feedforward_layernorm.weight"] = norm(h)
-        w[p + "mlp.gate_proj.weight"] = rnd(ffn, h)
-        w[p + "mlp.up_proj.weight"] = rnd(ffn, h)
+        if cfg["model_type"] == "phi3":  # Phi3MLP.gate_up_proj: [gate; up] output rows
+            w[p + "mlp.gate_up_proj.weight"] = torch.cat([rnd(ffn, h), rnd(ffn, h)])
+        else:
+            w[p + "mlp.gate_proj.weight"] = rnd(ffn, h)
+            w[p + "mlp.up_proj.weight"] = rnd(ffn, h)
         w[p + "mlp.down_proj.weight"] = rnd(h, ffn, std=0.3 if tied else 0.08)
     w["model.norm.weight"] = norm(h)
     if not cfg.get("tie_word_embeddings", False):
@@ -120,22 +127,37 @@ def default_inv_freq(base, dim):
     return 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
 
 
-def scaled_inv_freq(cfg, base, dim):
+def scaled_inv_freq(cfg, base, dim, seq_len):
+    """(inv_freq, attention_factor) for a forward over seq_len positions."""
     inv = default_inv_freq(base, dim)
     rs = cfg.get("rope_scaling")
     if not rs:
-        return inv
+        return inv, 1.0
     kind = rs.get("rope_type", rs.get("type"))
     if kind == "linear":  # _compute_linear_scaling_rope_parameters
-        return inv / rs["factor"]
+        return inv / rs["factor"], 1.0
+    if kind in ("longrope", "su"):  # _compute_longrope_parameters + longrope_frequency_update
+        original = cfg.get("original_max_position_embeddings")
+        if original:
+            factor = cfg["max_position_embeddings"] / original
+        else:
+            original, factor = cfg["max_position_embeddings"], rs.get("factor")
+        att = rs.get("attention_factor")
+        if att is None:
+            att = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+        ext = torch.tensor(rs["long_factor"] if seq_len > original else rs["short_factor"],
+                           dtype=torch.float32)
+        shape = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+        return 1.0 / (ext * base ** shape), att
     raise ValueError(f"rope type {kind} not in this reference")
 
 
-def cos_sin(inv_freq, n):
+def cos_sin(inv_and_scale, n):
+    inv_freq, scale = inv_and_scale if isinstance(inv_and_scale, tuple) else (inv_and_scale, 1.0)
     pos = torch.arange(n).float()
     freqs = torch.outer(pos, inv_freq.float())
     emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos(), emb.sin()
+    return emb.cos() * scale, emb.sin() * scale
 
 
 def layer_types(cfg):
@@ -143,7 +165,7 @@ def layer_types(cfg):
     n = cfg["num_hidden_layers"]
     if "layer_types" in cfg:
         return cfg["layer_types"]
-    if t == "mistral" and cfg.get("sliding_window"):
+    if t in ("mistral", "phi3") and cfg.get("sliding_window"):
         return ["sliding_attention"] * n
     if t in ("qwen2", "qwen3"):
         sw = cfg.get("sliding_window") if cfg.get("use_sliding_window") else None
@@ -183,7 +205,8 @@ def forward(cfg, w, ids):
     scaling = cfg["query_pre_attn_scalar"] ** -0.5 if sandwich else hd ** -0.5
     attn_cap = cfg.get("attn_logit_softcapping") if t == "gemma2" else None
     types = layer_types(cfg)
-    global_cs = cos_sin(scaled_inv_freq(cfg, cfg.get("rope_theta", 10000.0), hd), n)
+    rot = int(hd * cfg.get("partial_rotary_factor", 1.0))  # Phi3: int(head_dim * factor)
+    global_cs = cos_sin(scaled_inv_freq(cfg, cfg.get("rope_theta", 10000.0), rot, n), n)
     local_cs = cos_sin(default_inv_freq(cfg.get("rope_local_base_freq", 10000.0), hd), n)
     if t == "smollm3":
         use_rope = cfg.get("no_rope_layers") or [
@@ -201,16 +224,24 @@ def forward(cfg, w, ids):
         sliding = types[l] == "sliding_attention"
         res = x
         hs = rms_norm(x, w[p + "input_layernorm.weight"], eps, gemma)
-        q = lin(p + "self_attn.q_proj", hs).view(n, nh, hd).transpose(0, 1)
-        k = lin(p + "self_attn.k_proj", hs).view(n, nkv, hd).transpose(0, 1)
-        v = lin(p + "self_attn.v_proj", hs).view(n, nkv, hd).transpose(0, 1)
+        if t == "phi3":
+            qkv = lin(p + "self_attn.qkv_proj", hs)
+            qp = nh * hd
+            q = qkv[..., :qp].reshape(n, nh, hd).transpose(0, 1)
+            k = qkv[..., qp:qp + nkv * hd].reshape(n, nkv, hd).transpose(0, 1)
+            v = qkv[..., qp + nkv * hd:].reshape(n, nkv, hd).transpose(0, 1)
+        else:
+            q = lin(p + "self_attn.q_proj", hs).view(n, nh, hd).transpose(0, 1)
+            k = lin(p + "self_attn.k_proj", hs).view(n, nkv, hd).transpose(0, 1)
+            v = lin(p + "self_attn.v_proj", hs).view(n, nkv, hd).transpose(0, 1)
         if t in ("qwen3", "gemma3_text"):
             q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps, gemma)
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps, gemma)
         if use_rope[l]:
             cos, sin = local_cs if (t == "gemma3_text" and sliding) else global_cs
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
+            r = cos.shape[-1]  # partial rotary: rotate the first r dims, pass the rest
+            q = torch.cat([q[..., :r] * cos + rotate_half(q[..., :r]) * sin, q[..., r:]], -1)
+            k = torch.cat([k[..., :r] * cos + rotate_half(k[..., :r]) * sin, k[..., r:]], -1)
         rep = nh // nkv
         k = k.repeat_interleave(rep, dim=0)
         v = v.repeat_interleave(rep, dim=0)
@@ -227,7 +258,12 @@ def forward(cfg, w, ids):
         res = x
         pre = p + ("pre_feedforward_layernorm" if sandwich else "post_attention_layernorm")
         hs = rms_norm(x, w[pre + ".weight"], eps, gemma)
-        m = lin(p + "mlp.down_proj", act(lin(p + "mlp.gate_proj", hs)) * lin(p + "mlp.up_proj", hs))
+        if t == "phi3":
+            gate, up = lin(p + "mlp.gate_up_proj", hs).chunk(2, dim=-1)
+            m = lin(p + "mlp.down_proj", up * act(gate))
+        else:
+            m = lin(p + "mlp.down_proj",
+                    act(lin(p + "mlp.gate_proj", hs)) * lin(p + "mlp.up_proj", hs))
         if sandwich:
             m = rms_norm(m, w[p + "post_feedforward_layernorm.weight"], eps, True)
         x = res + m
@@ -279,10 +315,29 @@ CASES = {
     # Qwen3 with a real tokenizer (aidreams260K's 512-token BPE, copied from --tokenizer-dir):
     # the CLI / C API run it by text (test_zoo_cli.py).
     "qwen3-tok": (base("qwen3", hidden_act="silu", head_dim=16, vocab_size=512), 1.0),
+    # Phi-3 / Phi-4-mini shape: fused qkv / gate_up, partial rotary (0.75 of 16 dims), LongRoPE
+    # with its attention factor (max 256 / original 32), window 6. The prompt (23) stays within
+    # the original context, so every call uses short_factor, as generate would.
+    "phi3": (base("phi3", hidden_act="silu", head_dim=16, partial_rotary_factor=0.75,
+                  sliding_window=6, original_max_position_embeddings=32,
+                  rope_scaling={"type": "longrope",
+                                "short_factor": [1.0, 1.3, 1.7, 2.0, 3.5, 5.0],
+                                "long_factor": [1.2, 2.0, 4.0, 8.0, 16.0, 30.0]}), 1.5),
+    # Beyond the original context (8) a whole-prompt call uses long_factor: prefill only (the
+    # reference recomputes the whole sequence, which token-by-token decoding does not).
+    "phi3-long": (base("phi3", hidden_act="silu", head_dim=16, partial_rotary_factor=0.75,
+                       original_max_position_embeddings=8,
+                       rope_scaling={"type": "longrope",
+                                     "short_factor": [1.0, 1.3, 1.7, 2.0, 3.5, 5.0],
+                                     "long_factor": [1.2, 2.0, 4.0, 8.0, 16.0, 30.0]}), 1.5),
     # SmolLM3: every 2nd layer is NoPE
     "smollm3": (base("smollm3", hidden_act="silu", num_hidden_layers=4, no_rope_layer_interval=2,
                      tie_word_embeddings=True), 1.0),
 }
+
+
+# Fixed seeds where the draw matters beyond the logits (a clean greedy text for the CLI).
+SEEDS = {"qwen3-tok": 7}
 
 
 def greedy(cfg, w, ids, n):
@@ -303,8 +358,17 @@ def main():
     for i, (name, (cfg, qk_gain)) in enumerate(sorted(CASES.items())):
         if only and name not in only:
             continue
-        gen = torch.Generator().manual_seed(1000 + i)
+        gen = torch.Generator().manual_seed(SEEDS.get(name, 1000 + i))
         w = make_weights(cfg, gen, qk_gain=qk_gain)
+        if name.endswith("-tok"):
+            # Zero head rows for special and byte-fallback tokens: their logits are 0 while
+            # ~250 others are random, so greedy text is plain tokens (this case checks the
+            # architecture through the CLI, not how a stream renders partial UTF-8).
+            with open(os.path.join(args.tokenizer_dir, "tokenizer.json")) as f:
+                vocab = json.load(f)["model"]["vocab"]
+            for tok, tid in vocab.items():
+                if tid < 3 or tok.startswith("<0x"):
+                    w["lm_head.weight"][tid] = 0.0
         ids = [int(x) for x in torch.randint(3, cfg["vocab_size"], (PROMPT_LEN,), generator=gen)]
         d = os.path.join(args.out, name)
         os.makedirs(d, exist_ok=True)
@@ -314,7 +378,8 @@ def main():
         write_safetensors(os.path.join(d, "model.safetensors"), w)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(cfg, f, indent=1)
-        ref = {"ids": ids, "logits": logits.tolist(), "greedy": cont}
+        ref = {"ids": ids, "logits": logits.tolist(), "greedy": cont,
+               "prefill_only": name.endswith("-long")}
         if name.endswith("-tok"):
             if not args.tokenizer_dir:
                 raise SystemExit(f"{name} needs --tokenizer-dir")
