@@ -322,12 +322,14 @@ void parse_layer_kinds(const Fields &f, const std::string &fam, ModelConfig &c) 
             fam == "qwen2" || fam == "qwen3"
                 ? f.size({"max_window_layers"}, kConfigMaxLayers, false, 28)
                 : 0;
+        // Gemma 2/3: layer i slides unless (i + 1) is a multiple of the pattern (2 for Gemma 2;
+        // a pattern of 1 makes every layer global, as in transformers).
         const int64_t pattern = fam == "gemma3_text"
                                     ? f.size({"sliding_window_pattern"}, kConfigMaxLayers, false, 6)
                                 : fam == "gemma2" ? 2
-                                                  : 1;
+                                                  : 0;
         for (int64_t i = 0; i < n; ++i)
-            if (i >= first_window_layer && (pattern == 1 || (i + 1) % pattern != 0))
+            if (i >= first_window_layer && (pattern == 0 || (i + 1) % pattern != 0))
                 c.layer_window[size_t(i)] = c.sliding_window;
     } else if (fam == "smollm3" && f.boolean({"use_sliding_window"}).value_or(false) &&
                c.unsupported_reason.empty()) {

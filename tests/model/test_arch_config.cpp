@@ -13,6 +13,7 @@
 
 #include "model/config.h"
 #include "model/model.h"
+#include "models/decoder.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -57,6 +58,10 @@ fs::path edited_copy(const std::string &name, const std::function<void(json &)> 
     edit(cfg);
     std::ofstream(dst / "config.json") << cfg.dump();
     return dst;
+}
+
+void models_llama_like_rope_for_test(const ModelConfig &cfg) {
+    (void)models::llama_like_spec(cfg);
 }
 
 std::vector<float> last_logits(const Model &m, const std::vector<int32_t> &ids) {
@@ -152,6 +157,13 @@ TEST(ArchConfig, SlidingWindowLayers) {
     EXPECT_EQ(parse_config(gemma3.dump()).layer_window,
               (std::vector<int64_t>{32, 32, 32, 32, 32, 0, 32}));
 
+    gemma3["sliding_window_pattern"] = 1;  // every layer global
+    EXPECT_EQ(parse_config(gemma3.dump()).layer_window, std::vector<int64_t>(7, 0));
+    json gemma2 = llama_config("gemma2");
+    gemma2["num_hidden_layers"] = 4;
+    gemma2["sliding_window"] = 8;
+    EXPECT_EQ(parse_config(gemma2.dump()).layer_window, (std::vector<int64_t>{8, 0, 8, 0}));
+
     json typed = llama_config("qwen3");
     typed["sliding_window"] = 4;
     typed["layer_types"] = {"full_attention", "sliding_attention"};
@@ -170,6 +182,23 @@ TEST(ArchConfig, SmolLM3NoRopeLayers) {
     c["no_rope_layers"] = {1, 0, 1, 0, 1, 1, 1, 1};
     EXPECT_EQ(parse_config(c.dump()).layer_rope,
               (std::vector<bool>{true, false, true, false, true, true, true, true}));
+}
+
+TEST(ArchConfig, Phi3LongRopeNeedsFactorsOfTheRotaryHalf) {
+    json c = llama_config("phi3");  // head_dim 16: 8 factors
+    c["rope_scaling"] = {{"type", "su"}, {"short_factor", {1.0, 2.0}}, {"long_factor", {1.0, 2.0}}};
+    c["original_max_position_embeddings"] = 64;
+    ModelConfig cfg = parse_config(c.dump());
+    EXPECT_EQ(cfg.rope_scaling.type, "longrope");
+    EXPECT_EQ(cfg.rope_scaling.original_max_position_embeddings, 64);
+    EXPECT_EQ(check(c), 0);
+    try {
+        models_llama_like_rope_for_test(cfg);
+        ADD_FAILURE() << "2 factors for 8 frequencies were accepted";
+    } catch (const Error &e) {
+        EXPECT_EQ(e.status(), HFK_E_FORMAT);
+        EXPECT_NE(std::string(e.what()).find("short_factor"), std::string::npos) << e.what();
+    }
 }
 
 TEST(ArchConfig, UnknownRopeTypesAreRefused) {
