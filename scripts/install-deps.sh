@@ -4,8 +4,9 @@ set -euo pipefail
 packages=(
     cmake ninja-build g++ clang pkg-config git
     libcurl4-openssl-dev libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libssl-dev
-    libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-torch python3-venv
+    libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-venv
     python3-pip python3-setuptools python3-wheel mypy
+    python3-torch  # the model zoo's reference forward passes (tests/model/zoo/make_zoo.py)
     libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
     tmux curl
 )

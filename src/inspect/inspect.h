@@ -97,8 +97,8 @@ struct InspectOptions {
 Inspection inspect_model(const std::string &what, const InspectOptions &opts);
 
 // The parameter count from the config alone (used when the headers are unavailable). Exact for
-// gpt2, llama, mistral, qwen2, mixtral and bert (with its pooler); other decoders get the
-// llama-style formula as an estimate. Returns 0 when the config lacks the sizes. *active_out gets
+// gpt2, llama, mistral, qwen2, qwen3, gemma/gemma2/gemma3_text, phi3, smollm3, mixtral and bert
+// (with its pooler); other decoders get the llama-style formula as an estimate. Returns 0 when the config lacks the sizes. *active_out gets
 // the per-token count (MoE). HFK_E_FORMAT when the sizes multiply to more than 2^50 parameters.
 uint64_t count_parameters_from_config(const ModelConfig &cfg, uint64_t *active_out = nullptr);
 

@@ -48,7 +48,9 @@ Family family_of(const ModelConfig &c) {
     if (t == "gpt2") return Family::Gpt2;
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
-    if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral") return Family::LlamaLike;
+    if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
+        t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" || t == "phi3")
+        return Family::LlamaLike;
     if (c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0 &&
         c.intermediate_size > 0)
         return Family::GenericDecoder;
@@ -155,6 +157,8 @@ uint64_t count_bert(const ModelConfig &c) {
 // biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
 // down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
 // Mixtral replaces the MLP with num_local_experts gated MLPs and a router (hidden -> experts).
+// Qwen3 and Gemma 3 add q_norm and k_norm (head_dim each) per layer; Gemma 2 and 3 two more
+// norms per layer (pre_feedforward_layernorm, post_feedforward_layernorm).
 uint64_t count_llama_like(const ModelConfig &c, uint64_t *active_out) {
     const int64_t h = c.hidden_size, hd = c.head_dim > 0 ? c.head_dim : h / c.num_heads;
     const int64_t q = c.num_heads * hd,
@@ -170,10 +174,13 @@ uint64_t count_llama_like(const ModelConfig &c, uint64_t *active_out) {
     const int64_t experts = moe ? c.num_experts : 1;
     const int64_t routed = moe ? (c.num_experts_per_tok > 0 ? c.num_experts_per_tok : 1) : 1;
 
+    const std::string t = text_model_type(c);
+    if (t == "qwen3" || t == "gemma3_text") attn.add({2, hd});  // q_norm, k_norm
+    const int64_t norms = t == "gemma2" || t == "gemma3_text" ? 4 : 2;
     Count layer(c), layer_active(c);
     for (Count *l : {&layer, &layer_active}) {
-        l->add_times(1, attn.total()).add({2, h});  // attention, two norms
-        if (moe) l->add({h, experts});              // router
+        l->add_times(1, attn.total()).add({norms, h});  // attention, the block's norms
+        if (moe) l->add({h, experts});                  // router
     }
     layer.add_times(experts, mlp.total());
     layer_active.add_times(routed, mlp.total());

@@ -20,6 +20,18 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
                int64_t kv_stride, int64_t n_keys, const AttentionShape &shape, bool causal,
                float scale, float *out, int n_threads);
 
+// What some architectures add to causal attention (zero = off).
+struct AttentionOptions {
+    // Masked sliding window: row at position p sees keys (p - window, p], i.e. `window` keys
+    // including itself (Mistral, Gemma 2/3 local layers, as the transformers masks define it).
+    int64_t window = 0;
+    // Scores become softcap * tanh(scores / softcap) after scaling, before masking (Gemma 2).
+    float softcap = 0;
+};
+void attention(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
+               int64_t kv_stride, int64_t n_keys, const AttentionShape &shape, bool causal,
+               float scale, const AttentionOptions &opts, float *out, int n_threads);
+
 // In place over n values: exp(x - max) / sum.
 void softmax(float *x, int64_t n);
 

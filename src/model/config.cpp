@@ -211,19 +211,45 @@ std::string family(const ModelConfig &c) {
     if (!c.model_type.empty()) return c.model_type;
     if (c.architectures.empty()) return {};
     const std::string &a = c.architectures.front();
-    if (a.rfind("GPT2", 0) == 0) return "gpt2";
-    if (a.rfind("Llama", 0) == 0) return "llama";
-    if (a.rfind("Mistral", 0) == 0) return "mistral";
-    if (a.rfind("Qwen2", 0) == 0 && a.rfind("Qwen2Moe", 0) != 0 && a.rfind("Qwen2VL", 0) != 0)
+    auto starts = [&](const char *p) { return a.rfind(p, 0) == 0; };
+    if (starts("GPT2")) return "gpt2";
+    if (starts("Llama")) return "llama";
+    if (starts("Mistral")) return "mistral";
+    if (starts("Qwen2") && !starts("Qwen2Moe") && !starts("Qwen2VL") && !starts("Qwen2_5"))
         return "qwen2";
-    if (a.rfind("Bert", 0) == 0) return "bert";
+    if (starts("Qwen3") && !starts("Qwen3Moe") && !starts("Qwen3VL")) return "qwen3";
+    if (starts("Gemma3ForCausalLM")) return "gemma3_text";
+    if (starts("Gemma2")) return "gemma2";
+    if (starts("GemmaFor")) return "gemma";
+    if (starts("SmolLM3")) return "smollm3";
+    if (starts("Phi3")) return "phi3";
+    if (starts("Bert")) return "bert";
     return {};
 }
 
-constexpr const char *kSupported = "gpt2, llama, mistral, qwen2, bert";
+constexpr const char *kSupported =
+    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3";
+
+// Pre-norm decoders with rotary attention and a gated MLP (src/models/decoder.h).
+bool is_rotary_decoder(const std::string &f) {
+    return is_one_of(f, {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
+                         "smollm3", "phi3"});
+}
 
 bool is_supported_family(const std::string &f) {
-    return is_one_of(f, {"gpt2", "llama", "mistral", "qwen2", "bert"});
+    return f == "gpt2" || f == "bert" || is_rotary_decoder(f);
+}
+
+// max_position_embeddings when config.json leaves it out: the family's configuration class
+// default in transformers (LlamaConfig 2048, MistralConfig 4096 * 32, ...).
+int64_t default_context(const std::string &f) {
+    if (f == "llama") return 2048;
+    if (f == "mistral" || f == "gemma3_text") return 131072;
+    if (f == "qwen2" || f == "qwen3") return 32768;
+    if (f == "gemma" || f == "gemma2") return 8192;
+    if (f == "smollm3") return 32768;
+    if (f == "phi3") return 4096;
+    return 0;
 }
 
 void parse_rope(const json *rs, const std::string &file, RopeScaling &out) {
@@ -235,7 +261,24 @@ void parse_rope(const json *rs, const std::string &file, RopeScaling &out) {
     Fields f({rs}, file);
     std::string type = f.string({"rope_type", "type"});
     if (type == "default") type.clear();
+    if (type == "su") type = "longrope";  // Phi-3's first name for it
     out.type = type;
+    for (auto [name, dst] : {std::pair{"short_factor", &out.short_factor},
+                             std::pair{"long_factor", &out.long_factor}}) {
+        const json *v = f.find({name});
+        if (!v) continue;
+        if (!v->is_array() || v->size() > 4096)
+            bad(std::string(name) + " must be a list of numbers");
+        for (const json &x : *v) {
+            if (!x.is_number() || !(x.get<double>() > 0))
+                bad(std::string(name) + " must be a list of positive numbers");
+            dst->push_back(x.get<double>());
+        }
+    }
+    if (auto v = f.number({"attention_factor"})) {
+        if (!(*v > 0)) bad("attention_factor must be > 0");
+        out.attention_factor = *v;
+    }
     if (auto v = f.number({"factor"})) {
         if (!(*v > 0)) bad("factor must be > 0");
         if ((type == "linear" || type == "llama3") && *v < 1) bad("factor must be >= 1");
@@ -249,6 +292,64 @@ void parse_rope(const json *rs, const std::string &file, RopeScaling &out) {
     if (auto v = f.integer({"original_max_position_embeddings"})) {
         if (*v < 0 || *v > kConfigMaxDim) bad("original_max_position_embeddings out of range");
         out.original_max_position_embeddings = *v;
+    }
+}
+
+// Which layers use a sliding window and which apply RoPE (ModelConfig::layer_window/layer_rope).
+void parse_layer_kinds(const Fields &f, const std::string &fam, ModelConfig &c) {
+    const int64_t n = c.num_layers;
+    c.layer_window.assign(size_t(n), 0);
+    c.layer_rope.assign(size_t(n), true);
+    if (const json *lt = f.find({"layer_types"})) {
+        if (!lt->is_array() || int64_t(lt->size()) != n)
+            f.bad("layer_types", "must be a list of num_hidden_layers strings");
+        for (int64_t i = 0; i < n; ++i) {
+            const json &t = (*lt)[size_t(i)];
+            if (!t.is_string()) f.bad("layer_types", "must be a list of strings");
+            const std::string kind = t.get<std::string>();
+            if (kind == "sliding_attention") {
+                if (c.sliding_window <= 0)
+                    c.sliding_window = f.size({"sliding_window"}, kConfigMaxDim, true);
+                c.layer_window[size_t(i)] = c.sliding_window;
+            } else if (kind != "full_attention" && c.unsupported_reason.empty()) {
+                c.unsupported_reason = "field \"layer_types\" has the layer type " +
+                                       printable(kind) +
+                                       "; hfkit runs full_attention and sliding_attention";
+            }
+        }
+    } else if (c.sliding_window > 0) {
+        const int64_t first_window_layer =
+            fam == "qwen2" || fam == "qwen3"
+                ? f.size({"max_window_layers"}, kConfigMaxLayers, false, 28)
+                : 0;
+        // Gemma 2/3: layer i slides unless (i + 1) is a multiple of the pattern (2 for Gemma 2;
+        // a pattern of 1 makes every layer global, as in transformers).
+        const int64_t pattern = fam == "gemma3_text"
+                                    ? f.size({"sliding_window_pattern"}, kConfigMaxLayers, false, 6)
+                                : fam == "gemma2" ? 2
+                                                  : 0;
+        for (int64_t i = 0; i < n; ++i)
+            if (i >= first_window_layer && (pattern == 0 || (i + 1) % pattern != 0))
+                c.layer_window[size_t(i)] = c.sliding_window;
+    } else if (fam == "smollm3" && f.boolean({"use_sliding_window"}).value_or(false) &&
+               c.unsupported_reason.empty()) {
+        c.unsupported_reason =
+            "field \"use_sliding_window\" is true without \"layer_types\" for smollm3";
+    }
+    if (fam == "smollm3") {
+        if (const json *nr = f.find({"no_rope_layers"})) {
+            if (!nr->is_array() || int64_t(nr->size()) < n)
+                f.bad("no_rope_layers", "must be a list of at least num_hidden_layers 0/1 flags");
+            for (int64_t i = 0; i < n; ++i) {
+                const json &v = (*nr)[size_t(i)];
+                if (!v.is_number_integer() || (v.get<int64_t>() != 0 && v.get<int64_t>() != 1))
+                    f.bad("no_rope_layers", "entries must be 0 or 1");
+                c.layer_rope[size_t(i)] = v.get<int64_t>() == 1;  // 1: the layer uses RoPE
+            }
+        } else {
+            const int64_t every = f.size({"no_rope_layer_interval"}, kConfigMaxLayers, false, 4);
+            for (int64_t i = 0; i < n; ++i) c.layer_rope[size_t(i)] = (i + 1) % every != 0;
+        }
     }
 }
 
@@ -323,19 +424,49 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
     const bool gpt2 = fam == "gpt2";
     c.intermediate_size = f.size({"intermediate_size", "n_inner", "ffn_dim"}, kConfigMaxDim,
                                  strict && !gpt2, gpt2 ? 4 * c.hidden_size : 0);
+    // Decoders without the field get their family's documented default (issue 15 item 6: never
+    // a model with context 0); GPT-2 and BERT need it to size their position tables.
     c.max_position_embeddings =
         f.size({"max_position_embeddings", "n_positions", "n_ctx", "max_seq_len", "seq_length"},
-               kConfigMaxDim, strict && (gpt2 || fam == "bert"));
+               kConfigMaxDim, strict && (gpt2 || fam == "bert"), default_context(fam));
     c.type_vocab_size = f.size({"type_vocab_size"}, 1 << 16, false, fam == "bert" ? 2 : 0);
 
-    const bool llama_like = is_one_of(fam, {"llama", "mistral", "qwen2"});
+    const bool llama_like = is_rotary_decoder(fam);
+    const bool gemma = is_one_of(fam, {"gemma", "gemma2", "gemma3_text"});
     const double eps_default = fam == "bert" ? 1e-12 : llama_like ? 1e-6 : 1e-5;
     c.norm_eps = f.positive({"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"},
                             eps_default);
     if (c.norm_eps >= 1) f.bad("rms_norm_eps", "must be < 1");
-    c.rope_theta = f.positive({"rope_theta"}, 10000.0);
+    c.rope_theta = f.positive({"rope_theta"}, fam == "gemma3_text" ? 1000000.0 : 10000.0);
+    c.rope_local_base_freq =
+        fam == "gemma3_text" ? f.positive({"rope_local_base_freq"}, 10000.0) : 0;
     parse_rope(f.find({"rope_scaling"}), file, c.rope_scaling);
-    if (const json *rp = f.find({"rope_parameters"}); rp && rp->is_object()) {
+    const json *rp = f.find({"rope_parameters"});
+    if (rp && rp->is_object() &&
+        (rp->contains("full_attention") || rp->contains("sliding_attention"))) {
+        // transformers >= 5, per layer type (Gemma 3): global layers' base and scaling, the
+        // sliding layers' base (their scaling must be the default).
+        for (const char *kind : {"full_attention", "sliding_attention"}) {
+            auto it = rp->find(kind);
+            if (it == rp->end() || it->is_null()) continue;
+            if (!it->is_object())
+                f.bad(std::string("rope_parameters.") + kind, "must be an object");
+            Fields r({&*it}, file);
+            const bool full = std::string(kind) == "full_attention";
+            if (auto th = r.number({"rope_theta"})) {
+                if (!(*th > 0))
+                    f.bad(std::string("rope_parameters.") + kind + ".rope_theta", "must be > 0");
+                (full ? c.rope_theta : c.rope_local_base_freq) = *th;
+            }
+            RopeScaling scaling;
+            parse_rope(&*it, file, scaling);
+            if (full)
+                c.rope_scaling = scaling;
+            else if (!scaling.type.empty() && c.unsupported_reason.empty())
+                c.unsupported_reason = "field \"rope_parameters.sliding_attention\" scales RoPE (" +
+                                       printable(scaling.type) + ") on sliding layers";
+        }
+    } else if (rp && rp->is_object()) {
         // transformers >= 5 spells it rope_parameters, with rope_theta inside.
         Fields r({rp}, file);
         if (auto th = r.number({"rope_theta"})) {
@@ -345,14 +476,47 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
         if (c.rope_scaling.type.empty()) parse_rope(rp, file, c.rope_scaling);
     }
 
-    c.tie_word_embeddings = f.boolean({"tie_word_embeddings"}).value_or(!llama_like);
+    c.tie_word_embeddings =
+        f.boolean({"tie_word_embeddings"}).value_or(!llama_like || gemma || fam == "smollm3");
     c.attention_bias = f.boolean({"attention_bias"}).value_or(false);
     c.mlp_bias = f.boolean({"mlp_bias"}).value_or(false);
     c.qkv_bias = c.attention_bias || fam == "qwen2";
-    c.hidden_act = f.string({"hidden_act", "activation_function", "hidden_activation"});
+    // Gemma 2/3 name it hidden_activation (and may carry a stale hidden_act); Gemma 1's
+    // modeling code uses the tanh approximation when hidden_activation is unset.
+    c.hidden_act = gemma ? f.string({"hidden_activation"})
+                         : f.string({"hidden_act", "activation_function", "hidden_activation"});
+    if (gemma && c.hidden_act.empty()) c.hidden_act = "gelu_pytorch_tanh";
     c.torch_dtype = f.string({"torch_dtype", "dtype"});
-    if (fam == "mistral" || (fam == "qwen2" && f.boolean({"use_sliding_window"}).value_or(false)))
-        c.sliding_window = f.size({"sliding_window"}, kConfigMaxDim, false, 0);
+    const bool qwen = fam == "qwen2" || fam == "qwen3";
+    if (fam == "phi3") {
+        c.partial_rotary_factor = f.positive({"partial_rotary_factor"}, 1.0);
+        if (c.partial_rotary_factor > 1) f.bad("partial_rotary_factor", "must be <= 1");
+        // Phi-3 keeps the pretrained context beside rope_scaling, not inside it.
+        if (c.rope_scaling.original_max_position_embeddings == 0)
+            c.rope_scaling.original_max_position_embeddings =
+                f.size({"original_max_position_embeddings"}, kConfigMaxDim, false,
+                       c.max_position_embeddings);
+    }
+    if (fam == "mistral" || fam == "phi3" || fam == "gemma2" || fam == "gemma3_text" ||
+        (qwen && f.boolean({"use_sliding_window"}).value_or(false)))
+        c.sliding_window = f.size({"sliding_window"}, kConfigMaxDim, false, gemma ? 4096 : 0);
+    if (llama_like) parse_layer_kinds(f, fam, c);
+    if (gemma) {
+        if (fam != "gemma") c.query_pre_attn_scalar = f.positive({"query_pre_attn_scalar"}, 256);
+        if (fam == "gemma2") {
+            // Gemma2Config's defaults are 50 and 30; an explicit null turns a cap off.
+            auto cap = [&](const char *name, double fallback) {
+                auto it = top.find(name);
+                if (it != top.end() && it->is_null()) return 0.0;
+                return f.positive({name}, fallback);
+            };
+            c.attn_logit_softcapping = cap("attn_logit_softcapping", 50.0);
+            c.final_logit_softcapping = cap("final_logit_softcapping", 30.0);
+        } else if (fam == "gemma3_text") {
+            // Gemma 3's modeling code never passes attn_logit_softcapping to attention.
+            c.final_logit_softcapping = f.positive({"final_logit_softcapping"}, 0);
+        }
+    }
 
     c.bos_token_ids = f.token_ids("bos_token_id", c.vocab_size);
     c.eos_token_ids = f.token_ids("eos_token_id", c.vocab_size);
@@ -392,6 +556,10 @@ ModelConfig load_config(const fs::path &dir) {
                         (dir / "config.json").string());
 }
 
+std::string inference_family(const ModelConfig &cfg) {
+    return family(cfg);
+}
+
 void check_supported_for_inference(const ModelConfig &cfg) {
     const std::string fam = family(cfg);
     if (cfg.multimodal) fail(HFK_E_UNSUPPORTED, "unsupported model: " + cfg.multimodal_reason);
@@ -402,10 +570,25 @@ void check_supported_for_inference(const ModelConfig &cfg) {
                                : std::string("a config without model_type or architectures");
         fail(HFK_E_UNSUPPORTED, "unsupported model: " + what + "; hfkit runs " + kSupported);
     }
-    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "llama3"}))
-        fail(HFK_E_UNSUPPORTED, "unsupported rope_scaling type " +
-                                    printable(cfg.rope_scaling.type) +
-                                    "; hfkit supports none, \"linear\" and \"llama3\"");
+    if (!cfg.unsupported_reason.empty())
+        fail(HFK_E_UNSUPPORTED, "unsupported model: config.json " + cfg.unsupported_reason);
+    // Issue 15 item 4: an activation the code would not compute is refused, never replaced.
+    if (is_rotary_decoder(fam) &&
+        !is_one_of(cfg.hidden_act,
+                   {"", "silu", "swish", "gelu", "gelu_pytorch_tanh", "gelu_new", "relu"}))
+        fail(
+            HFK_E_UNSUPPORTED,
+            "unsupported model: config.json field \"" +
+                std::string(is_one_of(fam, {"gemma", "gemma2", "gemma3_text"}) ? "hidden_activation"
+                                                                               : "hidden_act") +
+                "\" is " + printable(cfg.hidden_act) +
+                "; hfkit runs silu, gelu, gelu_pytorch_tanh, gelu_new and relu");
+    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "llama3", "longrope"}) ||
+        (cfg.rope_scaling.type == "longrope" && fam != "phi3"))
+        fail(HFK_E_UNSUPPORTED,
+             "unsupported model: config.json field \"rope_scaling\" has the type " +
+                 printable(cfg.rope_scaling.type) +
+                 "; hfkit supports none, \"linear\", \"llama3\" and (Phi-3) \"longrope\"");
     if (cfg.raw.is_object()) {
         auto q = cfg.raw.find("quantization_config");
         if (q != cfg.raw.end() && !q->is_null())

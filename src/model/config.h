@@ -19,6 +19,10 @@ struct RopeScaling {
     double low_freq_factor = 1;
     double high_freq_factor = 4;
     int64_t original_max_position_embeddings = 0;
+    // longrope (Phi-3 "su"): per-frequency divisors for sequences up to / beyond the original
+    // context, and the cos/sin scale (0 = derived from the context ratio, as transformers does).
+    std::vector<double> short_factor, long_factor;
+    double attention_factor = 0;
 };
 
 struct ModelConfig {
@@ -35,6 +39,20 @@ struct ModelConfig {
     bool qkv_bias = false;  // q/k/v projections carry biases: attention_bias, or Qwen2 (always)
     int64_t sliding_window =
         0;  // 0 = full attention (Mistral's sliding_window; Qwen2 only if enabled)
+    // Per layer (num_layers entries, decoders only): the attention window (0 = full attention),
+    // from `layer_types` or the family's rule (Mistral: all; Qwen2/3: layers >= max_window_layers
+    // when use_sliding_window; Gemma 2: even layers; Gemma 3: all but every
+    // sliding_window_pattern-th), and whether the layer applies RoPE (SmolLM3's no_rope_layers).
+    std::vector<int64_t> layer_window;
+    std::vector<bool> layer_rope;
+    // Gemma family: attention scale query_pre_attn_scalar^-0.5 (0: head_dim^-0.5), tanh soft-caps
+    // of attention scores and final logits (0: none), Gemma 3's RoPE base of sliding layers.
+    double query_pre_attn_scalar = 0, attn_logit_softcapping = 0, final_logit_softcapping = 0;
+    double rope_local_base_freq = 0;
+    double partial_rotary_factor = 1;  // RoPE over the first head_dim * this dims (Phi-3/4)
+    // Why this config cannot run although its family can (an unknown activation, layer type,
+    // ...): HFK_E_UNSUPPORTED at check_supported_for_inference. Empty when fine.
+    std::string unsupported_reason;
     std::string hidden_act;
     std::string torch_dtype;
     std::vector<int32_t> bos_token_ids, eos_token_ids;
@@ -66,9 +84,13 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name 
 // Reads dir/config.json (HFK_E_NOT_FOUND if absent, HFK_E_IO if unreadable).
 ModelConfig load_config(const std::filesystem::path &dir);
 
-// Inference support: model_type (or architectures) in {gpt2, llama, mistral, qwen2, bert}, not
-// multimodal, rope_scaling type in {"", linear, llama3}; else HFK_E_UNSUPPORTED with the reason.
+// Inference support: model_type (or architectures) in the families of kInferenceFamilies, not
+// multimodal, rope_scaling type in {"", linear, llama3}, an activation the family allows; else
+// HFK_E_UNSUPPORTED with the reason (naming the config field).
 void check_supported_for_inference(const ModelConfig &cfg);
+
+// The architecture family a config would run as ("" if none): model_type, else architectures[0].
+std::string inference_family(const ModelConfig &cfg);
 
 // Reads a whole small file (HFK_E_NOT_FOUND / HFK_E_IO; HFK_E_FORMAT if larger than max_bytes).
 std::string read_small_file(const std::filesystem::path &path, size_t max_bytes);

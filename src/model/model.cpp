@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "models/common.h"
+#include "models/decoder.h"
 #include "util/error.h"
 
 namespace hfk {
@@ -34,15 +35,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
     // Most of a load is bringing the weight pages in (0 .. 0.9); binding them is quick.
     store->populate([&](double f) { return progress && progress(0.9 * f); });
     const auto binding_progress = [&](double f) { return progress && progress(0.9 + 0.1 * f); };
-    std::string type = cfg.model_type;
-    if (type.empty() && !cfg.architectures.empty()) {
-        const std::string &a = cfg.architectures.front();
-        type = a.rfind("GPT2", 0) == 0      ? "gpt2"
-               : a.rfind("Bert", 0) == 0    ? "bert"
-               : a.rfind("Qwen2", 0) == 0   ? "qwen2"
-               : a.rfind("Mistral", 0) == 0 ? "mistral"
-                                            : "llama";
-    }
+    const std::string type = inference_family(cfg);
     std::shared_ptr<const Model> model;
     if (type == "gpt2")
         model = models::make_gpt2(std::move(cfg), std::move(store), opts, binding_progress);
@@ -50,10 +43,16 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
         model = models::make_bert(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "llama" || type == "mistral" || type == "qwen2")
         model = models::make_llama(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "qwen3")
+        model = models::make_qwen3(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "gemma" || type == "gemma2" || type == "gemma3_text")
+        model = models::make_gemma(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "phi3")
+        model = models::make_phi3(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "smollm3")
+        model = models::make_smollm3(std::move(cfg), std::move(store), opts, binding_progress);
     else
-        fail(HFK_E_UNSUPPORTED,
-             "model_type '" + type +
-                 "' is not supported (supported: gpt2, llama, mistral, qwen2, bert)");
+        fail(HFK_E_UNSUPPORTED, "model_type '" + type + "' is not supported");
     models::report_progress(progress, 1.0);
     return model;
 }

@@ -1,0 +1,397 @@
+// The shared rotary decoder (decoder.h): load by the spec's names, then per layer
+//   h = norm(x); q,k,v = proj(h) [+ q/k norm] [+ RoPE]; a = attention over the cache
+//   x += post_attn_norm(o(a));  h = ffn_norm(x); x += post_ffn_norm(down(act(gate h) * up h))
+// Weights are nn.Linear, stored [out, in].
+#include "models/decoder.h"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/thread_pool.h"
+#include "util/error.h"
+
+namespace hfk::models {
+
+Act activation_from_config(const std::string &a) {
+    if (a == "gelu") return Act::GeluErf;
+    if (a == "gelu_pytorch_tanh" || a == "gelu_new") return Act::GeluTanh;
+    if (a == "relu") return Act::Relu;
+    if (a.empty() || a == "silu" || a == "swish") return Act::Silu;
+    fail(HFK_E_UNSUPPORTED, "config.json: field \"hidden_act\" is '" + a + "', not supported");
+}
+
+void gated_act(float *gate, const float *up, int64_t n, Act act) {
+    switch (act) {
+        case Act::Silu:
+            kern::silu_mul(gate, up, n);
+            return;
+        case Act::GeluTanh:
+            kern::gelu_tanh(gate, n);
+            break;
+        case Act::GeluErf:
+            kern::gelu_erf(gate, n);
+            break;
+        case Act::Relu:
+            kern::relu(gate, n);
+            break;
+    }
+    for (int64_t i = 0; i < n; ++i) gate[i] *= up[i];
+}
+
+void Rope::tables(int64_t p0, int64_t m, std::vector<float> &cos_t,
+                  std::vector<float> &sin_t) const {
+    const int64_t half = rot_dim / 2;
+    cos_t.resize(size_t(m * half));
+    sin_t.resize(size_t(m * half));
+    const bool long_seq = !long_inv_freq.empty() && p0 + m > long_after;
+    const std::vector<double> &inv = long_seq ? long_inv_freq : inv_freq;
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < half; ++j) {
+            const double angle = double(p0 + i) * inv[size_t(j)];
+            cos_t[size_t(i * half + j)] = float(std::cos(angle) * attention_factor);
+            sin_t[size_t(i * half + j)] = float(std::sin(angle) * attention_factor);
+        }
+}
+
+void Rope::apply(float *v, int64_t n_heads, int64_t head_dim, const float *cs,
+                 const float *sn) const {
+    const int64_t half = rot_dim / 2;
+    for (int64_t h = 0; h < n_heads; ++h) {
+        float *a = v + h * head_dim, *b = a + half;
+        for (int64_t j = 0; j < half; ++j) {
+            const float x1 = a[j], x2 = b[j];
+            a[j] = x1 * cs[j] - x2 * sn[j];
+            b[j] = x2 * cs[j] + x1 * sn[j];
+        }
+    }
+}
+
+// Per-pair rotation frequencies in double (then the angles, cos and sin), as the reference does.
+Rope make_rope(const RopeScaling &s, double theta, int64_t rot_dim, int64_t max_position) {
+    Rope r;
+    r.rot_dim = rot_dim;
+    std::vector<double> &inv = r.inv_freq;
+    inv.resize(size_t(rot_dim / 2));
+    for (size_t i = 0; i < inv.size(); ++i)
+        inv[i] = 1.0 / std::pow(theta, double(2 * i) / double(rot_dim));
+    if (s.type == "linear") {
+        for (double &f : inv) f /= s.factor;
+    } else if (s.type == "llama3") {
+        // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
+        const double old_ctx = double(s.original_max_position_embeddings);
+        const double low_wavelen = old_ctx / s.low_freq_factor;
+        const double high_wavelen = old_ctx / s.high_freq_factor;
+        for (double &f : inv) {
+            const double wavelen = 2 * M_PI / f;
+            const double scaled = wavelen > low_wavelen ? f / s.factor : f;
+            if (wavelen >= high_wavelen && wavelen <= low_wavelen) {
+                const double smooth = (old_ctx / wavelen - s.low_freq_factor) /
+                                      (s.high_freq_factor - s.low_freq_factor);
+                f = (1 - smooth) * scaled / s.factor + smooth * scaled;
+            } else {
+                f = scaled;
+            }
+        }
+    } else if (s.type == "longrope") {
+        // transformers' _compute_longrope_parameters: frequencies divided by short_factor (or
+        // long_factor beyond the original context); cos/sin scaled by
+        // sqrt(1 + ln(factor) / ln(original)) with factor = max_position / original.
+        const size_t n = inv.size();
+        if (s.short_factor.size() != n || s.long_factor.size() != n)
+            fail(HFK_E_FORMAT,
+                 "config.json: field \"rope_scaling\" needs short_factor and "
+                 "long_factor of " +
+                     std::to_string(n) + " numbers each");
+        const int64_t original = s.original_max_position_embeddings > 0
+                                     ? s.original_max_position_embeddings
+                                     : max_position;
+        const double factor = s.original_max_position_embeddings > 0 && original > 0
+                                  ? double(max_position) / double(original)
+                                  : s.factor;
+        r.attention_factor = s.attention_factor > 0 ? s.attention_factor
+                             : factor <= 1 || original <= 1
+                                 ? 1.0
+                                 : std::sqrt(1 + std::log(factor) / std::log(double(original)));
+        r.long_inv_freq = inv;
+        for (size_t i = 0; i < n; ++i) {
+            inv[i] /= s.short_factor[i];
+            r.long_inv_freq[i] /= s.long_factor[i];
+        }
+        r.long_after = original;
+    } else if (!s.type.empty()) {
+        fail(HFK_E_UNSUPPORTED, "unsupported rope_scaling type '" + s.type + "'");
+    }
+    return r;
+}
+
+DecoderSpec llama_like_spec(const ModelConfig &cfg) {
+    DecoderSpec s;
+    s.act = activation_from_config(cfg.hidden_act);
+    const int64_t head_dim =
+        cfg.head_dim > 0 ? cfg.head_dim : cfg.hidden_size / std::max<int64_t>(1, cfg.num_heads);
+    int64_t rot_dim = int64_t(double(head_dim) * cfg.partial_rotary_factor);  // int(), as HF
+    rot_dim -= rot_dim % 2;
+    s.ropes.push_back(
+        make_rope(cfg.rope_scaling, cfg.rope_theta, rot_dim, cfg.max_position_embeddings));
+    const size_t n = size_t(cfg.num_layers);
+    s.layer_rope.assign(n, 0);
+    s.layer_window.assign(n, 0);
+    for (size_t l = 0; l < n; ++l) {
+        if (l < cfg.layer_rope.size() && !cfg.layer_rope[l]) s.layer_rope[l] = -1;
+        if (l < cfg.layer_window.size()) s.layer_window[l] = cfg.layer_window[l];
+    }
+    return s;
+}
+
+namespace {
+
+using kern::Layout;
+using kern::Mat;
+
+struct Layer {
+    std::vector<float> attn_norm, post_attn_norm, ffn_norm, post_ffn_norm, q_norm, k_norm;
+    Mat wq, wk, wv, wo, w_gate, w_up, w_down;
+    std::vector<float> bq, bk, bv, bo, b_gate, b_up, b_down;  // empty when absent
+    const Rope *rope = nullptr;                               // nullptr: NoPE layer
+    int64_t window = 0;
+};
+
+const float *bias(const std::vector<float> &b) {
+    return b.empty() ? nullptr : b.data();
+}
+
+// Rows [first, first + n) of a [rows, cols] matrix, in place.
+Mat rows(const Mat &m, int64_t first, int64_t n) {
+    Mat r = m;
+    r.data =
+        static_cast<const uint8_t *>(m.data) + size_t(first * m.cols) * dtype_bits(m.dtype) / 8;
+    r.rows = n;
+    return r;
+}
+
+class Decoder final : public Model {
+  public:
+    Decoder(ModelConfig cfg, DecoderSpec spec, std::shared_ptr<const WeightStore> store,
+            const LoadOptions &opts, const std::function<bool(double)> &progress)
+        : cfg_(std::move(cfg)), spec_(std::move(spec)), store_(store) {
+        default_threads_ = opts.n_threads > 0 ? opts.n_threads : kern::hardware_threads();
+        dim_ = cfg_.hidden_size;
+        n_heads_ = cfg_.num_heads;
+        n_kv_heads_ = cfg_.num_kv_heads > 0 ? cfg_.num_kv_heads : n_heads_;
+        head_dim_ = cfg_.head_dim > 0 ? cfg_.head_dim : dim_ / n_heads_;
+        ffn_ = cfg_.intermediate_size;
+        vocab_ = cfg_.vocab_size;
+        if (n_heads_ % n_kv_heads_ != 0 || head_dim_ % 2 != 0 || ffn_ <= 0)
+            fail(HFK_E_FORMAT, "config.json: unusable attention shape (heads " +
+                                   std::to_string(n_heads_) + ", kv heads " +
+                                   std::to_string(n_kv_heads_) + ", head_dim " +
+                                   std::to_string(head_dim_) + ")");
+        if (cfg_.max_position_embeddings <= 0)
+            fail(HFK_E_FORMAT, "config.json: field \"max_position_embeddings\" is missing");
+        q_dim_ = n_heads_ * head_dim_;
+        kv_dim_ = n_kv_heads_ * head_dim_;
+        eps_ = float(cfg_.norm_eps);
+        scale_ =
+            spec_.attn_scale > 0 ? spec_.attn_scale : float(1.0 / std::sqrt(double(head_dim_)));
+
+        WeightLoader w(store, {});
+        w.ignore_matching("rotary_emb.inv_freq");
+        auto norm = [&](const std::string &name, int64_t n) {
+            std::vector<float> v = w.vector(name, n);
+            if (spec_.norm_plus_one)
+                for (float &x : v) x += 1.0f;  // (1 + w) in F32, as the reference computes it
+            return v;
+        };
+        embed_ = w.matrix("model.embed_tokens.weight", vocab_, dim_);
+        for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+            const std::string p = "model.layers." + std::to_string(l) + ".";
+            Layer L;
+            L.attn_norm = norm(p + spec_.attn_norm + ".weight", dim_);
+            if (!spec_.post_attn_norm.empty())
+                L.post_attn_norm = norm(p + spec_.post_attn_norm + ".weight", dim_);
+            L.ffn_norm = norm(p + spec_.ffn_norm + ".weight", dim_);
+            if (!spec_.post_ffn_norm.empty())
+                L.post_ffn_norm = norm(p + spec_.post_ffn_norm + ".weight", dim_);
+            if (spec_.fused_qkv) {  // row blocks of one matrix, no copy
+                const Mat qkv =
+                    w.matrix(p + "self_attn.qkv_proj.weight", q_dim_ + 2 * kv_dim_, dim_);
+                L.wq = rows(qkv, 0, q_dim_);
+                L.wk = rows(qkv, q_dim_, kv_dim_);
+                L.wv = rows(qkv, q_dim_ + kv_dim_, kv_dim_);
+            } else {
+                L.wq = w.matrix(p + "self_attn.q_proj.weight", q_dim_, dim_);
+                L.wk = w.matrix(p + "self_attn.k_proj.weight", kv_dim_, dim_);
+                L.wv = w.matrix(p + "self_attn.v_proj.weight", kv_dim_, dim_);
+            }
+            L.wo = w.matrix(p + "self_attn.o_proj.weight", dim_, q_dim_);
+            L.bq = w.optional_vector(p + "self_attn.q_proj.bias", q_dim_);
+            L.bk = w.optional_vector(p + "self_attn.k_proj.bias", kv_dim_);
+            L.bv = w.optional_vector(p + "self_attn.v_proj.bias", kv_dim_);
+            L.bo = w.optional_vector(p + "self_attn.o_proj.bias", dim_);
+            if (spec_.qk_norm) {
+                L.q_norm = norm(p + "self_attn.q_norm.weight", head_dim_);
+                L.k_norm = norm(p + "self_attn.k_norm.weight", head_dim_);
+            }
+            if (spec_.fused_gate_up) {
+                const Mat gate_up = w.matrix(p + "mlp.gate_up_proj.weight", 2 * ffn_, dim_);
+                L.w_gate = rows(gate_up, 0, ffn_);
+                L.w_up = rows(gate_up, ffn_, ffn_);
+            } else {
+                L.w_gate = w.matrix(p + "mlp.gate_proj.weight", ffn_, dim_);
+                L.w_up = w.matrix(p + "mlp.up_proj.weight", ffn_, dim_);
+            }
+            L.w_down = w.matrix(p + "mlp.down_proj.weight", dim_, ffn_);
+            L.b_gate = w.optional_vector(p + "mlp.gate_proj.bias", ffn_);
+            L.b_up = w.optional_vector(p + "mlp.up_proj.bias", ffn_);
+            L.b_down = w.optional_vector(p + "mlp.down_proj.bias", dim_);
+            const int r = size_t(l) < spec_.layer_rope.size() ? spec_.layer_rope[size_t(l)] : 0;
+            L.rope = r >= 0 && size_t(r) < spec_.ropes.size() ? &spec_.ropes[size_t(r)] : nullptr;
+            L.window = size_t(l) < spec_.layer_window.size() ? spec_.layer_window[size_t(l)] : 0;
+            layers_.push_back(std::move(L));
+            report_progress(progress, double(l + 1) / double(cfg_.num_layers + 1));
+        }
+        final_norm_ = norm("model.norm.weight", dim_);
+        if (cfg_.tie_word_embeddings) {
+            lm_head_ = embed_;
+            if (w.has("lm_head.weight")) w.matrix("lm_head.weight", vocab_, dim_);  // a saved copy
+        } else {
+            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_);
+        }
+        w.finish();
+        weight_bytes_ = w.bound_bytes();
+        copies_ = w.take_copies();
+    }
+
+    const ModelConfig &config() const override { return cfg_; }
+    std::string architecture() const override {
+        const std::string f = inference_family(cfg_);
+        return f.empty() ? "llama" : f;
+    }
+    bool is_causal() const override { return true; }
+    int32_t vocab_size() const override { return int32_t(vocab_); }
+    int32_t context_length() const override { return int32_t(cfg_.max_position_embeddings); }
+    uint64_t weight_bytes() const override { return weight_bytes_; }
+
+    std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const override {
+        if (n_ctx <= 0) n_ctx = context_length();
+        if (n_ctx > context_length())
+            fail(HFK_E_INVALID_ARG, "n_ctx " + std::to_string(n_ctx) +
+                                        " exceeds the model's context length " +
+                                        std::to_string(context_length()));
+        return std::make_unique<CausalCache>(this, cfg_.num_layers, kv_dim_, n_ctx);
+    }
+
+    void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,
+                 bool all_positions, int32_t n_threads) const override {
+        CausalCache &c = check_forward(*this, cache_base, tokens, vocab_);
+        const int64_t m = int64_t(tokens.size()), p0 = c.n_past();
+        if (m == 0) return;
+        const int nt = threads(n_threads);
+        c.x.resize(size_t(m * dim_));
+        c.xb.resize(size_t(m * dim_));
+        c.q.resize(size_t(m * q_dim_));
+        c.att.resize(size_t(m * q_dim_));
+        c.tmp.resize(size_t(m * dim_));
+        c.hb.resize(size_t(m * ffn_));
+        c.hb2.resize(size_t(m * ffn_));
+        float *x = c.x.data(), *xb = c.xb.data(), *q = c.q.data(), *att = c.att.data(),
+              *tmp = c.tmp.data(), *hb = c.hb.data(), *hb2 = c.hb2.data();
+
+        for (int64_t i = 0; i < m; ++i) kern::get_row(embed_, tokens[size_t(i)], x + i * dim_);
+        if (spec_.embed_scale > 0)
+            for (int64_t i = 0; i < m * dim_; ++i) x[i] *= spec_.embed_scale;
+
+        // cos/sin of every (new position, frequency) pair of each RoPE, shared by its layers.
+        std::vector<std::vector<float>> cos_t(spec_.ropes.size()), sin_t(spec_.ropes.size());
+        for (size_t r = 0; r < spec_.ropes.size(); ++r)
+            spec_.ropes[r].tables(p0, m, cos_t[r], sin_t[r]);
+        auto head_norm = [&](float *v, int64_t n_h, const std::vector<float> &w) {
+            for (int64_t h = 0; h < n_h; ++h)
+                kern::rmsnorm(v + h * head_dim_, v + h * head_dim_, w.data(), head_dim_, eps_);
+        };
+        auto rows_norm = [&](float *out, const float *in, const std::vector<float> &w) {
+            for_rows(m, nt, [&](int64_t i) {
+                kern::rmsnorm(out + i * dim_, in + i * dim_, w.data(), dim_, eps_);
+            });
+        };
+
+        const kern::AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            const Layer &L = layers_[l];
+            float *kc = c.keys(int64_t(l)), *vc = c.values(int64_t(l));
+            // Attention block. New keys and values go straight into the cache rows p0..p0+m.
+            rows_norm(xb, x, L.attn_norm);
+            kern::linear(L.wq, Layout::OutIn, xb, m, bias(L.bq), q, nt);
+            kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kc + p0 * kv_dim_, nt);
+            kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vc + p0 * kv_dim_, nt);
+            const size_t r = L.rope ? size_t(L.rope - spec_.ropes.data()) : 0;
+            if (L.rope || spec_.qk_norm)
+                for_rows(m, nt, [&](int64_t i) {
+                    float *qi = q + i * q_dim_, *ki = kc + (p0 + i) * kv_dim_;
+                    if (spec_.qk_norm) {
+                        head_norm(qi, n_heads_, L.q_norm);
+                        head_norm(ki, n_kv_heads_, L.k_norm);
+                    }
+                    if (!L.rope) return;
+                    const int64_t half = L.rope->rot_dim / 2;
+                    const float *cs = &cos_t[r][size_t(i * half)],
+                                *sn = &sin_t[r][size_t(i * half)];
+                    L.rope->apply(qi, n_heads_, head_dim_, cs, sn);
+                    L.rope->apply(ki, n_kv_heads_, head_dim_, cs, sn);
+                });
+            const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
+            kern::attention(q, m, p0, kc, vc, kv_dim_, p0 + m, shape, true, scale_, ao, att, nt);
+            kern::linear(L.wo, Layout::OutIn, att, m, bias(L.bo), tmp, nt);
+            if (!L.post_attn_norm.empty()) rows_norm(tmp, tmp, L.post_attn_norm);
+            kern::add(x, tmp, m * dim_);
+            // Feed-forward block: down(act(gate(x)) * up(x)).
+            rows_norm(xb, x, L.ffn_norm);
+            kern::linear(L.w_gate, Layout::OutIn, xb, m, bias(L.b_gate), hb, nt);
+            kern::linear(L.w_up, Layout::OutIn, xb, m, bias(L.b_up), hb2, nt);
+            for_rows(m, nt,
+                     [&](int64_t i) { gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act); });
+            kern::linear(L.w_down, Layout::OutIn, hb, m, bias(L.b_down), tmp, nt);
+            if (!L.post_ffn_norm.empty()) rows_norm(tmp, tmp, L.post_ffn_norm);
+            kern::add(x, tmp, m * dim_);
+        }
+        c.advance(int32_t(m));
+
+        // Logits of every position, or of the last one only.
+        const int64_t first = all_positions ? 0 : m - 1, rows = m - first;
+        for (int64_t i = 0; i < rows; ++i)
+            kern::rmsnorm(xb + i * dim_, x + (first + i) * dim_, final_norm_.data(), dim_, eps_);
+        kern::linear(lm_head_, Layout::OutIn, xb, rows, nullptr, logits, nt);
+        if (spec_.final_softcap > 0) {
+            const float cap = spec_.final_softcap, inv = 1.0f / cap;
+            for (int64_t i = 0; i < rows * vocab_; ++i)
+                logits[i] = cap * std::tanh(logits[i] * inv);
+        }
+    }
+
+  private:
+    ModelConfig cfg_;
+    DecoderSpec spec_;
+    std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
+    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    int64_t dim_, n_heads_, n_kv_heads_, head_dim_, q_dim_, kv_dim_, ffn_, vocab_;
+    float eps_, scale_;
+    Mat embed_, lm_head_;
+    std::vector<Layer> layers_;
+    std::vector<float> final_norm_;
+    uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<const Model> make_decoder(ModelConfig cfg, DecoderSpec spec,
+                                          std::shared_ptr<const WeightStore> store,
+                                          const LoadOptions &opts,
+                                          const std::function<bool(double)> &progress) {
+    return std::make_shared<Decoder>(std::move(cfg), std::move(spec), std::move(store), opts,
+                                     progress);
+}
+
+}  // namespace hfk::models

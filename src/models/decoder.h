@@ -1,0 +1,93 @@
+// The shared pre-norm decoder of the rotary architectures (Llama, Mistral, Qwen2/3, Gemma 1/2/3,
+// SmolLM3), and the blocks it is built from. An architecture file only describes how it differs
+// (a DecoderSpec: activation, norms, q/k norm, soft-caps, per-layer windows and RoPE); the layer
+// loop, the KV cache and the kernels are here once.
+//
+// Sliding windows are a masked window over the full cache (kern::AttentionOptions::window): the
+// cache keeps every position, attention reads only the last `window` keys of each row.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/common.h"
+
+namespace hfk::models {
+
+// Gated MLP activations: act(gate) * up.
+enum class Act { Silu, GeluTanh, GeluErf, Relu };
+// hidden_act -> Act (config.cpp has already refused anything else; "" is SiLU).
+Act activation_from_config(const std::string &hidden_act);
+// gate[i] = act(gate[i]) * up[i]
+void gated_act(float *gate, const float *up, int64_t n, Act act);
+
+// Rotary position embedding in the Hugging Face rotate_half layout over the first `rot_dim`
+// dimensions of each head (partial rotary when rot_dim < head_dim).
+struct Rope {
+    std::vector<double> inv_freq;  // rot_dim / 2 frequencies
+    double attention_factor = 1;   // multiplies cos and sin (longrope)
+    int64_t rot_dim = 0;
+    // longrope: a forward() whose sequence ends beyond long_after positions uses these (the
+    // transformers rule: the frequencies follow the length of the current call's sequence; the
+    // keys already cached keep theirs).
+    std::vector<double> long_inv_freq;
+    int64_t long_after = 0;
+    // cos/sin of positions p0 .. p0+m-1, [m][rot_dim/2].
+    void tables(int64_t p0, int64_t m, std::vector<float> &cos_t, std::vector<float> &sin_t) const;
+    // Rotates n_heads heads of head_dim values in place with one row of the tables.
+    void apply(float *v, int64_t n_heads, int64_t head_dim, const float *cos_row,
+               const float *sin_row) const;
+};
+// The RoPE of base `theta` over rot_dim dims, with the config's scaling (linear, llama3,
+// longrope; max_position is the configured context, which longrope compares with the original).
+Rope make_rope(const RopeScaling &scaling, double theta, int64_t rot_dim, int64_t max_position = 0);
+
+// What an architecture file says about itself.
+struct DecoderSpec {
+    Act act = Act::Silu;
+    float embed_scale = 0;       // embeddings * this (Gemma: sqrt(hidden)); 0 = none
+    bool norm_plus_one = false;  // RMSNorm weights stored as w, applied as (1 + w) (Gemma)
+    bool qk_norm = false;        // per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3)
+    bool fused_qkv = false;      // self_attn.qkv_proj = [q; k; v] rows (Phi-3)
+    bool fused_gate_up = false;  // mlp.gate_up_proj = [gate; up] rows (Phi-3)
+    float attn_scale = 0;        // 0: head_dim^-0.5
+    float attn_softcap = 0;      // tanh soft-cap of attention scores (Gemma 2); 0 = none
+    float final_softcap = 0;     // tanh soft-cap of the logits (Gemma 2/3); 0 = none
+    // Norm weight names inside model.layers.N. ("" = the block has no such norm).
+    std::string attn_norm = "input_layernorm";
+    std::string post_attn_norm;                         // on the attention output (Gemma 2/3)
+    std::string ffn_norm = "post_attention_layernorm";  // before the MLP
+    std::string post_ffn_norm;                          // on the MLP output (Gemma 2/3)
+    // Per layer: index into ropes (-1: NoPE layer) and attention window (0: full).
+    std::vector<Rope> ropes;
+    std::vector<int> layer_rope;
+    std::vector<int64_t> layer_window;
+};
+
+// The spec's defaults filled from the config: activation, one RoPE (or NoPE per
+// cfg.layer_rope), cfg.layer_window.
+DecoderSpec llama_like_spec(const ModelConfig &cfg);
+
+std::shared_ptr<const Model> make_decoder(ModelConfig cfg, DecoderSpec spec,
+                                          std::shared_ptr<const WeightStore> store,
+                                          const LoadOptions &opts,
+                                          const std::function<bool(double)> &progress);
+
+// Architecture files.
+std::shared_ptr<const Model> make_qwen3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                        const LoadOptions &opts,
+                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_gemma(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                        const LoadOptions &opts,
+                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_phi3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                       const LoadOptions &opts,
+                                       const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_smollm3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                          const LoadOptions &opts,
+                                          const std::function<bool(double)> &progress);
+
+}  // namespace hfk::models
