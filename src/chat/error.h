@@ -14,11 +14,11 @@ enum class ErrorKind {
 };
 
 class TemplateError : public std::runtime_error {
-public:
+  public:
     TemplateError(ErrorKind kind, const std::string &msg) : std::runtime_error(msg), kind_(kind) {}
     ErrorKind kind() const { return kind_; }
 
-private:
+  private:
     ErrorKind kind_;
 };
 

@@ -13,7 +13,9 @@ namespace {
 
 using Filter = Value (*)(Interpreter &, CallArgs &);
 
-const Value &input(CallArgs &a) { return a.pos[0]; }
+const Value &input(CallArgs &a) {
+    return a.pos[0];
+}
 
 // The filter's own argument `i` (after the input) or keyword `name`; Undefined when absent.
 Value arg(CallArgs &a, size_t i, const char *name) {
@@ -39,16 +41,23 @@ int64_t int_arg(CallArgs &a, size_t i, const char *name, int64_t def) {
     fail(std::string("filter argument '") + (name ? name : "?") + "' must be an integer");
 }
 
-std::string soft_str(const Value &v) { return py_str(v); }
+std::string soft_str(const Value &v) {
+    return py_str(v);
+}
 
 Value length(Interpreter &, CallArgs &a) {
     const Value &v = input(a);
     switch (v.type) {
-        case Value::Type::String: return Value::of(static_cast<int64_t>(utf8_length(v.str)));
-        case Value::Type::List: return Value::of(static_cast<int64_t>(v.list->size()));
-        case Value::Type::Dict: return Value::of(static_cast<int64_t>(v.dict->items.size()));
-        case Value::Type::Undefined: return Value::of(0);
-        default: fail("object of type '" + type_name(v) + "' has no len()");
+        case Value::Type::String:
+            return Value::of(static_cast<int64_t>(utf8_length(v.str)));
+        case Value::Type::List:
+            return Value::of(static_cast<int64_t>(v.list->size()));
+        case Value::Type::Dict:
+            return Value::of(static_cast<int64_t>(v.dict->items.size()));
+        case Value::Type::Undefined:
+            return Value::of(0);
+        default:
+            fail("object of type '" + type_name(v) + "' has no len()");
     }
 }
 
@@ -64,10 +73,10 @@ Value tojson(Interpreter &, CallArgs &a) {
     o.ensure_ascii = flag(a, 0, "ensure_ascii", false);
     Value indent = arg(a, 1, "indent");
     if (indent.type == Value::Type::Int || indent.type == Value::Type::Bool) {
-        o.indent = std::string(static_cast<size_t>(std::clamp<int64_t>(
-                                   indent.type == Value::Type::Bool ? indent.boolean : indent.integer,
-                                   0, 64)),
-                               ' ');
+        o.indent = std::string(
+            static_cast<size_t>(std::clamp<int64_t>(
+                indent.type == Value::Type::Bool ? indent.boolean : indent.integer, 0, 64)),
+            ' ');
     } else if (indent.is_string()) {
         o.indent = indent.str;
     }
@@ -83,9 +92,15 @@ Value tojson(Interpreter &, CallArgs &a) {
     return Value::of(py_json_dumps(input(a), o));
 }
 
-Value upper(Interpreter &, CallArgs &a) { return Value::of(py_upper(soft_str(input(a)))); }
-Value lower(Interpreter &, CallArgs &a) { return Value::of(py_lower(soft_str(input(a)))); }
-Value title(Interpreter &, CallArgs &a) { return Value::of(py_title(soft_str(input(a)))); }
+Value upper(Interpreter &, CallArgs &a) {
+    return Value::of(py_upper(soft_str(input(a))));
+}
+Value lower(Interpreter &, CallArgs &a) {
+    return Value::of(py_lower(soft_str(input(a))));
+}
+Value title(Interpreter &, CallArgs &a) {
+    return Value::of(py_title(soft_str(input(a))));
+}
 Value capitalize(Interpreter &, CallArgs &a) {
     return Value::of(py_capitalize(soft_str(input(a))));
 }
@@ -144,16 +159,22 @@ Value items(Interpreter &, CallArgs &a) {
     return Value::new_list(std::move(out));
 }
 
-Value list(Interpreter &, CallArgs &a) { return Value::new_list(iterate(input(a))); }
-Value string(Interpreter &, CallArgs &a) { return Value::of(soft_str(input(a))); }
+Value list(Interpreter &, CallArgs &a) {
+    return Value::new_list(iterate(input(a)));
+}
+Value string(Interpreter &, CallArgs &a) {
+    return Value::of(soft_str(input(a)));
+}
 
 Value to_int(Interpreter &, CallArgs &a) {
     const Value &v = input(a);
     Value def = arg(a, 0, "default");
     if (def.is_undefined()) def = Value::of(0);
     switch (v.type) {
-        case Value::Type::Int: return v;
-        case Value::Type::Bool: return Value::of(static_cast<int64_t>(v.boolean));
+        case Value::Type::Int:
+            return v;
+        case Value::Type::Bool:
+            return Value::of(static_cast<int64_t>(v.boolean));
         case Value::Type::Float:
             if (!std::isfinite(v.number) || std::fabs(v.number) > 9.2e18) return def;
             return Value::of(static_cast<int64_t>(v.number));
@@ -174,7 +195,8 @@ Value to_int(Interpreter &, CallArgs &a) {
             }
             return def;
         }
-        default: return def;
+        default:
+            return def;
     }
 }
 
@@ -202,10 +224,14 @@ Value round_(Interpreter &, CallArgs &a) {
     Value m = arg(a, 1, "method");
     std::string method = m.is_string() ? m.str : "common";
     double x = v.as_double(), p = std::pow(10.0, static_cast<double>(precision)), r;
-    if (method == "common") r = std::nearbyint(x * p) / p;  // Python's round: half to even
-    else if (method == "ceil") r = std::ceil(x * p) / p;
-    else if (method == "floor") r = std::floor(x * p) / p;
-    else fail("method must be common, ceil or floor");
+    if (method == "common")
+        r = std::nearbyint(x * p) / p;  // Python's round: half to even
+    else if (method == "ceil")
+        r = std::ceil(x * p) / p;
+    else if (method == "floor")
+        r = std::floor(x * p) / p;
+    else
+        fail("method must be common, ceil or floor");
     return Value::of(r);
 }
 
@@ -233,7 +259,8 @@ Value map_(Interpreter &in, CallArgs &a) {
         }
         return Value::new_list(std::move(out));
     }
-    if (a.pos.size() < 2 || !a.pos[1].is_string()) fail("map: expected a filter name or attribute=");
+    if (a.pos.size() < 2 || !a.pos[1].is_string())
+        fail("map: expected a filter name or attribute=");
     std::string name = a.pos[1].str;
     for (auto &v : items) {
         in.count_iteration();
@@ -274,10 +301,18 @@ Value select_impl(Interpreter &in, CallArgs &a, bool want, bool by_attr) {
     return Value::new_list(std::move(out));
 }
 
-Value select(Interpreter &in, CallArgs &a) { return select_impl(in, a, true, false); }
-Value reject(Interpreter &in, CallArgs &a) { return select_impl(in, a, false, false); }
-Value selectattr(Interpreter &in, CallArgs &a) { return select_impl(in, a, true, true); }
-Value rejectattr(Interpreter &in, CallArgs &a) { return select_impl(in, a, false, true); }
+Value select(Interpreter &in, CallArgs &a) {
+    return select_impl(in, a, true, false);
+}
+Value reject(Interpreter &in, CallArgs &a) {
+    return select_impl(in, a, false, false);
+}
+Value selectattr(Interpreter &in, CallArgs &a) {
+    return select_impl(in, a, true, true);
+}
+Value rejectattr(Interpreter &in, CallArgs &a) {
+    return select_impl(in, a, false, true);
+}
 
 Value sort_key(const Value &v, bool case_sensitive, const std::string &attr) {
     Value k = attr.empty() ? v : get_attr(v, attr);
@@ -341,7 +376,10 @@ Value dictsort(Interpreter &, CallArgs &a) {
 
 Value indent(Interpreter &in, CallArgs &a) {
     Value w = arg(a, 0, "width");
-    std::string ind = w.is_string() ? w.str : std::string(static_cast<size_t>(std::clamp<int64_t>(int_arg(a, 0, "width", 4), 0, 1 << 16)), ' ');
+    std::string ind = w.is_string() ? w.str
+                                    : std::string(static_cast<size_t>(std::clamp<int64_t>(
+                                                      int_arg(a, 0, "width", 4), 0, 1 << 16)),
+                                                  ' ');
     bool first = flag(a, 1, "first", false);
     bool blank = flag(a, 2, "blank", false);
     std::string s = soft_str(input(a)) + "\n";
@@ -363,8 +401,12 @@ Value indent(Interpreter &in, CallArgs &a) {
     return Value::of(std::move(rv));
 }
 
-Value safe(Interpreter &, CallArgs &a) { return input(a); }
-Value escape(Interpreter &, CallArgs &a) { return Value::of(html_escape(soft_str(input(a)))); }
+Value safe(Interpreter &, CallArgs &a) {
+    return input(a);
+}
+Value escape(Interpreter &, CallArgs &a) {
+    return Value::of(html_escape(soft_str(input(a))));
+}
 
 Value batch(Interpreter &, CallArgs &a) {
     int64_t n = int_arg(a, 0, "linecount", 0);
@@ -427,8 +469,12 @@ Value min_max(CallArgs &a, bool want_max) {
     return items[best];
 }
 
-Value min_(Interpreter &, CallArgs &a) { return min_max(a, false); }
-Value max_(Interpreter &, CallArgs &a) { return min_max(a, true); }
+Value min_(Interpreter &, CallArgs &a) {
+    return min_max(a, false);
+}
+Value max_(Interpreter &, CallArgs &a) {
+    return min_max(a, true);
+}
 
 Value sum(Interpreter &in, CallArgs &a) {
     Value attr = arg(a, 0, "attribute");
@@ -488,27 +534,56 @@ Value format(Interpreter &in, CallArgs &a) {
 
 const std::unordered_map<std::string, Filter> &table() {
     static const std::unordered_map<std::string, Filter> t = {
-        {"length", length},     {"count", length},       {"trim", trim},
-        {"tojson", tojson},     {"upper", upper},        {"lower", lower},
-        {"title", title},       {"capitalize", capitalize}, {"replace", replace},
-        {"join", join},         {"first", first},        {"last", last},
-        {"default", default_},  {"d", default_},         {"items", items},
-        {"list", list},         {"string", string},      {"int", to_int},
-        {"float", to_float},    {"round", round_},       {"abs", abs_},
-        {"map", map_},          {"select", select},      {"reject", reject},
-        {"selectattr", selectattr}, {"rejectattr", rejectattr}, {"unique", unique},
-        {"sort", sort},         {"dictsort", dictsort},  {"indent", indent},
-        {"safe", safe},         {"e", escape},           {"escape", escape},
-        {"batch", batch},       {"wordcount", wordcount}, {"center", center},
-        {"min", min_},          {"max", max_},           {"sum", sum},
-        {"reverse", reverse},   {"format", format},
+        {"length", length},
+        {"count", length},
+        {"trim", trim},
+        {"tojson", tojson},
+        {"upper", upper},
+        {"lower", lower},
+        {"title", title},
+        {"capitalize", capitalize},
+        {"replace", replace},
+        {"join", join},
+        {"first", first},
+        {"last", last},
+        {"default", default_},
+        {"d", default_},
+        {"items", items},
+        {"list", list},
+        {"string", string},
+        {"int", to_int},
+        {"float", to_float},
+        {"round", round_},
+        {"abs", abs_},
+        {"map", map_},
+        {"select", select},
+        {"reject", reject},
+        {"selectattr", selectattr},
+        {"rejectattr", rejectattr},
+        {"unique", unique},
+        {"sort", sort},
+        {"dictsort", dictsort},
+        {"indent", indent},
+        {"safe", safe},
+        {"e", escape},
+        {"escape", escape},
+        {"batch", batch},
+        {"wordcount", wordcount},
+        {"center", center},
+        {"min", min_},
+        {"max", max_},
+        {"sum", sum},
+        {"reverse", reverse},
+        {"format", format},
     };
     return t;
 }
 
 }  // namespace
 
-bool has_filter(const std::string &name) { return table().count(name) != 0; }
+bool has_filter(const std::string &name) {
+    return table().count(name) != 0;
+}
 
 Value run_filter(Interpreter &in, const std::string &name, CallArgs &args) {
     return table().at(name)(in, args);

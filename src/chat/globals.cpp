@@ -15,19 +15,21 @@ int64_t int_of(const Value &v) {
 
 Value range(Interpreter &in, CallArgs &a) {
     int64_t start = 0, stop, step = 1;
-    if (a.pos.size() == 1) stop = int_of(a.pos[0]);
+    if (a.pos.size() == 1)
+        stop = int_of(a.pos[0]);
     else if (a.pos.size() == 2 || a.pos.size() == 3) {
         start = int_of(a.pos[0]);
         stop = int_of(a.pos[1]);
         if (a.pos.size() == 3) step = int_of(a.pos[2]);
-    } else fail("range expected 1 to 3 arguments");
+    } else
+        fail("range expected 1 to 3 arguments");
     if (step == 0) fail("range() arg 3 must not be zero");
     std::vector<Value> out;
     long double span = (static_cast<long double>(stop) - start) / step;
     if (span > static_cast<long double>(in.limits().max_range))
-        throw TemplateError(ErrorKind::Resource,
-                            "range too big: the sandbox allows " +
-                                std::to_string(in.limits().max_range) + " items");
+        throw TemplateError(ErrorKind::Resource, "range too big: the sandbox allows " +
+                                                     std::to_string(in.limits().max_range) +
+                                                     " items");
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(Value::of(i));
     return Value::new_list(std::move(out));
 }
@@ -52,16 +54,16 @@ Value cycler(Interpreter &, CallArgs &a) {
     std::weak_ptr<Dict> self = obj.dict;
     obj.dict->set("current", (*items)[0]);
     obj.dict->set("next", Value::native("next", [items, pos, self](Interpreter &, CallArgs &) {
-        Value v = (*items)[*pos];
-        *pos = (*pos + 1) % items->size();
-        if (auto d = self.lock()) d->set("current", (*items)[*pos]);
-        return v;
-    }));
+                      Value v = (*items)[*pos];
+                      *pos = (*pos + 1) % items->size();
+                      if (auto d = self.lock()) d->set("current", (*items)[*pos]);
+                      return v;
+                  }));
     obj.dict->set("reset", Value::native("reset", [items, pos, self](Interpreter &, CallArgs &) {
-        *pos = 0;
-        if (auto d = self.lock()) d->set("current", (*items)[0]);
-        return Value::none();
-    }));
+                      *pos = 0;
+                      if (auto d = self.lock()) d->set("current", (*items)[0]);
+                      return Value::none();
+                  }));
     return obj;
 }
 
@@ -81,7 +83,8 @@ Value joiner(Interpreter &, CallArgs &a) {
 }  // namespace
 
 void add_globals(Dict &g) {
-    g.set("raise_exception", Value::native("raise_exception", [](Interpreter &, CallArgs &a) -> Value {
+    g.set("raise_exception",
+          Value::native("raise_exception", [](Interpreter &, CallArgs &a) -> Value {
               const Value *m = a.get(0, "message");
               throw TemplateError(ErrorKind::Raised, m ? py_str(*m) : std::string());
           }));
@@ -94,7 +97,8 @@ void add_globals(Dict &g) {
     g.set("namespace", Value::native("namespace", [](Interpreter &, CallArgs &a) {
               return make_dict(a, true);
           }));
-    g.set("dict", Value::native("dict", [](Interpreter &, CallArgs &a) { return make_dict(a, false); }));
+    g.set("dict",
+          Value::native("dict", [](Interpreter &, CallArgs &a) { return make_dict(a, false); }));
     g.set("cycler", Value::native("cycler", cycler));
     g.set("joiner", Value::native("joiner", joiner));
 }

@@ -78,8 +78,10 @@ Value get_item(const Value &obj, const Value &key) {
 
 std::vector<Value> iterate(const Value &v) {
     switch (v.type) {
-        case Value::Type::Undefined: return {};
-        case Value::Type::List: return *v.list;
+        case Value::Type::Undefined:
+            return {};
+        case Value::Type::List:
+            return *v.list;
         case Value::Type::Dict: {
             std::vector<Value> keys;
             for (const auto &kv : v.dict->items) keys.push_back(Value::of(kv.first));
@@ -90,7 +92,8 @@ std::vector<Value> iterate(const Value &v) {
             for (auto &c : utf8_chars(v.str)) out.push_back(Value::of(std::move(c)));
             return out;
         }
-        default: fail("'" + type_name(v) + "' object is not iterable");
+        default:
+            fail("'" + type_name(v) + "' object is not iterable");
     }
 }
 
@@ -106,16 +109,16 @@ void Interpreter::step() {
 
 void Interpreter::count_iteration() {
     if (++iterations_ > limits_.max_loop_iterations)
-        throw TemplateError(ErrorKind::Resource,
-                            "template loops exceeded " +
-                                std::to_string(limits_.max_loop_iterations) + " iterations");
+        throw TemplateError(ErrorKind::Resource, "template loops exceeded " +
+                                                     std::to_string(limits_.max_loop_iterations) +
+                                                     " iterations");
 }
 
 void Interpreter::check_size(size_t bytes) const {
     if (bytes > limits_.max_output_bytes)
-        throw TemplateError(ErrorKind::Resource,
-                            "template output exceeded " + std::to_string(limits_.max_output_bytes) +
-                                " bytes");
+        throw TemplateError(
+            ErrorKind::Resource,
+            "template output exceeded " + std::to_string(limits_.max_output_bytes) + " bytes");
 }
 
 void Interpreter::append(std::string &out, const std::string &text) const {
@@ -173,8 +176,8 @@ static bool is_intlike(const Value &v) {
 [[noreturn]] static void bad_operands(const std::string &op, const Value &a, const Value &b) {
     if (a.is_undefined()) undefined_error(a);
     if (b.is_undefined()) undefined_error(b);
-    fail("unsupported operand type(s) for " + op + ": '" + type_name(a) + "' and '" +
-         type_name(b) + "'");
+    fail("unsupported operand type(s) for " + op + ": '" + type_name(a) + "' and '" + type_name(b) +
+         "'");
 }
 
 static Value repeat(Interpreter &in, const Value &seq, int64_t n) {
@@ -185,7 +188,8 @@ static Value repeat(Interpreter &in, const Value &seq, int64_t n) {
         for (int64_t i = 0; i < n; ++i) out += seq.str;
         return Value::of(out);
     }
-    in.check_size(seq.list->size() * sizeof(Value) * static_cast<size_t>(std::min<int64_t>(n, 1 << 30)));
+    in.check_size(seq.list->size() * sizeof(Value) *
+                  static_cast<size_t>(std::min<int64_t>(n, 1 << 30)));
     std::vector<Value> out;
     for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq.list->begin(), seq.list->end());
     return Value::new_list(std::move(out));
@@ -226,14 +230,16 @@ static Value arith(Interpreter &in, const std::string &op, const Value &a, const
             }
             if (k >= vals.size()) fail("not enough arguments for format string");
             const Value &v = vals[k++];
-            if (c == 's') out += py_str(v);
-            else if (c == 'r') out += py_repr(v);
+            if (c == 's')
+                out += py_str(v);
+            else if (c == 'r')
+                out += py_repr(v);
             else if (c == 'd' || c == 'i') {
                 if (!v.is_number()) fail("%d format: a number is required");
-                out += std::to_string(v.type == Value::Type::Float
-                                          ? static_cast<int64_t>(v.number)
-                                          : as_int(v));
-            } else fail(std::string("unsupported format character '") + c + "'");
+                out += std::to_string(v.type == Value::Type::Float ? static_cast<int64_t>(v.number)
+                                                                   : as_int(v));
+            } else
+                fail(std::string("unsupported format character '") + c + "'");
         }
         return Value::of(out);
     }
@@ -305,8 +311,10 @@ static bool contains(const Value &container, const Value &item) {
             return false;
         case Value::Type::Dict:
             return item.is_string() && container.dict->find(item.str) != nullptr;
-        case Value::Type::Undefined: return false;
-        default: fail("argument of type '" + type_name(container) + "' is not iterable");
+        case Value::Type::Undefined:
+            return false;
+        default:
+            fail("argument of type '" + type_name(container) + "' is not iterable");
     }
 }
 
@@ -346,11 +354,13 @@ static Value slice(const Value &obj, const Value &start, const Value &stop, cons
     std::vector<Value> items;
     std::vector<std::string> chars;
     size_t n;
-    if (obj.is_list()) n = obj.list->size();
+    if (obj.is_list())
+        n = obj.list->size();
     else if (obj.is_string()) {
         chars = utf8_chars(obj.str);
         n = chars.size();
-    } else fail("'" + type_name(obj) + "' object is not subscriptable");
+    } else
+        fail("'" + type_name(obj) + "' object is not subscriptable");
     int64_t len = static_cast<int64_t>(n);
     auto clamp = [&](std::optional<int64_t> v, int64_t def) {
         if (!v) return def;
@@ -380,7 +390,8 @@ static Value slice(const Value &obj, const Value &start, const Value &stop, cons
 Value Interpreter::eval(const Expr &e, Scope &s) {
     step();
     switch (e.kind) {
-        case Expr::Kind::Literal: return e.value;
+        case Expr::Kind::Literal:
+            return e.value;
         case Expr::Kind::Name: {
             if (const Value *v = s.lookup(e.name)) return *v;
             return Value::undefined("'" + e.name + "' is undefined");
@@ -401,7 +412,8 @@ Value Interpreter::eval(const Expr &e, Scope &s) {
             }
             return d;
         }
-        case Expr::Kind::Attr: return get_attr(eval(*e.args[0], s), e.name);
+        case Expr::Kind::Attr:
+            return get_attr(eval(*e.args[0], s), e.name);
         case Expr::Kind::Index: {
             Value obj = eval(*e.args[0], s);
             return get_item(obj, eval(*e.args[1], s));
@@ -410,7 +422,8 @@ Value Interpreter::eval(const Expr &e, Scope &s) {
             Value obj = eval(*e.args[0], s);
             Value parts[3];
             for (int i = 0; i < 3; ++i)
-                if (e.args[static_cast<size_t>(i) + 1]) parts[i] = eval(*e.args[static_cast<size_t>(i) + 1], s);
+                if (e.args[static_cast<size_t>(i) + 1])
+                    parts[i] = eval(*e.args[static_cast<size_t>(i) + 1], s);
             return slice(obj, parts[0], parts[1], parts[2]);
         }
         case Expr::Kind::Call: {
@@ -433,13 +446,15 @@ Value Interpreter::eval(const Expr &e, Scope &s) {
         case Expr::Kind::Neg:
         case Expr::Kind::Pos: {
             Value v = eval(*e.args[0], s);
-            if (!v.is_number()) bad_operands(e.kind == Expr::Kind::Neg ? "unary -" : "unary +", v, v);
+            if (!v.is_number())
+                bad_operands(e.kind == Expr::Kind::Neg ? "unary -" : "unary +", v, v);
             if (e.kind == Expr::Kind::Pos) return v;
             if (v.type == Value::Type::Float) return Value::of(-v.number);
             if (as_int(v) == std::numeric_limits<int64_t>::min()) fail("integer overflow");
             return Value::of(-as_int(v));
         }
-        case Expr::Kind::Not: return Value::of(!eval(*e.args[0], s).truthy());
+        case Expr::Kind::Not:
+            return Value::of(!eval(*e.args[0], s).truthy());
         case Expr::Kind::And: {
             Value a = eval(*e.args[0], s);
             return a.truthy() ? eval(*e.args[1], s) : a;
@@ -451,9 +466,11 @@ Value Interpreter::eval(const Expr &e, Scope &s) {
         case Expr::Kind::Cond: {
             if (eval(*e.args[1], s).truthy()) return eval(*e.args[0], s);
             if (e.args[2]) return eval(*e.args[2], s);
-            return Value::undefined("the inline if-expression evaluated to false and no else section was defined.");
+            return Value::undefined(
+                "the inline if-expression evaluated to false and no else section was defined.");
         }
-        case Expr::Kind::Binary: return eval_binary(e, s);
+        case Expr::Kind::Binary:
+            return eval_binary(e, s);
     }
     return Value::undefined();
 }
@@ -551,9 +568,8 @@ Value Interpreter::make_macro(const Stmt &st, Scope &s) {
         if (!parent) fail("macro '" + def->name + "' called outside the scope it was defined in");
         if (++call_depth_ > limits_.max_call_depth) {
             --call_depth_;
-            throw TemplateError(ErrorKind::Resource,
-                                "macro calls nested deeper than " +
-                                    std::to_string(limits_.max_call_depth));
+            throw TemplateError(ErrorKind::Resource, "macro calls nested deeper than " +
+                                                         std::to_string(limits_.max_call_depth));
         }
         struct Leave {
             int &d;
@@ -563,20 +579,25 @@ Value Interpreter::make_macro(const Stmt &st, Scope &s) {
         scope->parent = parent;
         std::vector<Value> varargs;
         for (size_t i = 0; i < args.pos.size(); ++i) {
-            if (i < def->params.size()) scope->vars[def->params[i].name] = args.pos[i];
-            else varargs.push_back(args.pos[i]);
+            if (i < def->params.size())
+                scope->vars[def->params[i].name] = args.pos[i];
+            else
+                varargs.push_back(args.pos[i]);
         }
         Value kwargs = Value::new_dict();
         for (auto &kv : args.kw) {
             bool is_param = false;
             for (const auto &p : def->params) is_param = is_param || p.name == kv.first;
-            if (is_param || kv.first == "caller") scope->vars[kv.first] = kv.second;
-            else kwargs.dict->set(kv.first, kv.second);
+            if (is_param || kv.first == "caller")
+                scope->vars[kv.first] = kv.second;
+            else
+                kwargs.dict->set(kv.first, kv.second);
         }
         for (const auto &p : def->params) {
             if (scope->vars.count(p.name)) continue;
-            scope->vars[p.name] = p.default_value ? eval(*p.default_value, *scope)
-                                                  : Value::undefined("'" + p.name + "' is undefined");
+            scope->vars[p.name] = p.default_value
+                                      ? eval(*p.default_value, *scope)
+                                      : Value::undefined("'" + p.name + "' is undefined");
         }
         scope->vars["varargs"] = Value::new_list(std::move(varargs));
         scope->vars["kwargs"] = kwargs;
@@ -590,7 +611,9 @@ Value Interpreter::make_macro(const Stmt &st, Scope &s) {
 Interpreter::Flow Interpreter::exec_stmt(const Stmt &st, Scope &s, std::string &out) {
     step();
     switch (st.kind) {
-        case Stmt::Kind::Text: append(out, st.text); return Flow::Normal;
+        case Stmt::Kind::Text:
+            append(out, st.text);
+            return Flow::Normal;
         case Stmt::Kind::Output: {
             Value v = eval(*st.expr, s);
             append(out, py_str(v));
@@ -600,8 +623,11 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt &st, Scope &s, std::string &
             for (const auto &br : st.branches)
                 if (eval(*br.first, s).truthy()) return exec(br.second, s, out);
             return exec(st.else_body, s, out);
-        case Stmt::Kind::For: return exec_for(st, s, out);
-        case Stmt::Kind::Set: exec_set(st, s); return Flow::Normal;
+        case Stmt::Kind::For:
+            return exec_for(st, s, out);
+        case Stmt::Kind::Set:
+            exec_set(st, s);
+            return Flow::Normal;
         case Stmt::Kind::SetBlock: {
             std::string body;
             exec(st.body, s, body);
@@ -615,27 +641,31 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt &st, Scope &s, std::string &
             s.vars[st.targets[0]] = v;
             return Flow::Normal;
         }
-        case Stmt::Kind::Macro: s.vars[st.name] = make_macro(st, s); return Flow::Normal;
+        case Stmt::Kind::Macro:
+            s.vars[st.name] = make_macro(st, s);
+            return Flow::Normal;
         case Stmt::Kind::CallBlock: {
             std::weak_ptr<Scope> home = s.shared_from_this();
             const Stmt *def = &st;
-            Value caller = Value::native("caller", [this, home, def](Interpreter &, CallArgs &args) {
-                auto parent = home.lock();
-                if (!parent) fail("caller() used outside its call block");
-                auto scope = std::make_shared<Scope>();
-                scope->parent = parent;
-                for (size_t i = 0; i < def->params.size(); ++i) {
-                    const Value *a = args.get(i, def->params[i].name.c_str());
-                    scope->vars[def->params[i].name] =
-                        a ? *a
-                          : def->params[i].default_value ? eval(*def->params[i].default_value, *scope)
-                                                         : Value::undefined();
-                }
-                std::string body;
-                exec(def->body, *scope, body);
-                scope->vars.clear();
-                return Value::of(std::move(body));
-            });
+            Value caller =
+                Value::native("caller", [this, home, def](Interpreter &, CallArgs &args) {
+                    auto parent = home.lock();
+                    if (!parent) fail("caller() used outside its call block");
+                    auto scope = std::make_shared<Scope>();
+                    scope->parent = parent;
+                    for (size_t i = 0; i < def->params.size(); ++i) {
+                        const Value *a = args.get(i, def->params[i].name.c_str());
+                        scope->vars[def->params[i].name] =
+                            a ? *a
+                            : def->params[i].default_value
+                                ? eval(*def->params[i].default_value, *scope)
+                                : Value::undefined();
+                    }
+                    std::string body;
+                    exec(def->body, *scope, body);
+                    scope->vars.clear();
+                    return Value::of(std::move(body));
+                });
             const Expr &c = *st.expr;
             Value callee = eval(*c.args[0], s);
             CallArgs args;
@@ -653,9 +683,12 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt &st, Scope &s, std::string &
             append(out, py_str(eval(*st.expr, *tmp)));
             return Flow::Normal;
         }
-        case Stmt::Kind::Break: return loop_depth_ > 0 ? Flow::Break : Flow::Normal;
-        case Stmt::Kind::Continue: return loop_depth_ > 0 ? Flow::Continue : Flow::Normal;
-        case Stmt::Kind::Block: return exec(st.body, s, out);
+        case Stmt::Kind::Break:
+            return loop_depth_ > 0 ? Flow::Break : Flow::Normal;
+        case Stmt::Kind::Continue:
+            return loop_depth_ > 0 ? Flow::Continue : Flow::Normal;
+        case Stmt::Kind::Block:
+            return exec(st.body, s, out);
     }
     return Flow::Normal;
 }

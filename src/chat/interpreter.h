@@ -31,7 +31,7 @@ struct Scope : std::enable_shared_from_this<Scope> {
 };
 
 class Interpreter {
-public:
+  public:
     Interpreter(const Limits &limits, std::function<std::string(const std::string &)> strftime_now);
 
     // Renders `program` with `globals` (template variables; the built-in globals come first).
@@ -46,7 +46,7 @@ public:
     bool apply_test(const std::string &name, CallArgs &args);
     std::string strftime_now(const std::string &format) const { return strftime_(format); }
 
-private:
+  private:
     enum class Flow { Normal, Break, Continue };
 
     Value eval(const Expr &e, Scope &s);

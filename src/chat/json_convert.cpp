@@ -12,16 +12,21 @@ namespace hfk::chat {
 
 Value from_json(const nlohmann::ordered_json &j) {
     switch (j.type()) {
-        case nlohmann::ordered_json::value_t::null: return Value::none();
-        case nlohmann::ordered_json::value_t::boolean: return Value::of(j.get<bool>());
-        case nlohmann::ordered_json::value_t::number_integer: return Value::of(j.get<int64_t>());
+        case nlohmann::ordered_json::value_t::null:
+            return Value::none();
+        case nlohmann::ordered_json::value_t::boolean:
+            return Value::of(j.get<bool>());
+        case nlohmann::ordered_json::value_t::number_integer:
+            return Value::of(j.get<int64_t>());
         case nlohmann::ordered_json::value_t::number_unsigned: {
             uint64_t u = j.get<uint64_t>();
             if (u <= static_cast<uint64_t>(INT64_MAX)) return Value::of(static_cast<int64_t>(u));
             return Value::of(static_cast<double>(u));
         }
-        case nlohmann::ordered_json::value_t::number_float: return Value::of(j.get<double>());
-        case nlohmann::ordered_json::value_t::string: return Value::of(j.get<std::string>());
+        case nlohmann::ordered_json::value_t::number_float:
+            return Value::of(j.get<double>());
+        case nlohmann::ordered_json::value_t::string:
+            return Value::of(j.get<std::string>());
         case nlohmann::ordered_json::value_t::array: {
             std::vector<Value> items;
             items.reserve(j.size());
@@ -30,10 +35,12 @@ Value from_json(const nlohmann::ordered_json &j) {
         }
         case nlohmann::ordered_json::value_t::object: {
             Value d = Value::new_dict();
-            for (auto it = j.begin(); it != j.end(); ++it) d.dict->set(it.key(), from_json(it.value()));
+            for (auto it = j.begin(); it != j.end(); ++it)
+                d.dict->set(it.key(), from_json(it.value()));
             return d;
         }
-        default: return Value::none();
+        default:
+            return Value::none();
     }
 }
 
@@ -41,7 +48,8 @@ static uint32_t decode_utf8(const std::string &s, size_t &i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
     uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
-    for (int k = 0; k < n && i + 1 < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[++i]) & 0x3f);
+    for (int k = 0; k < n && i + 1 < s.size(); ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(s[++i]) & 0x3f);
     return cp;
 }
 
@@ -50,14 +58,29 @@ static void dump_string(const std::string &s, bool ensure_ascii, std::string &ou
     for (size_t i = 0; i < s.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         switch (c) {
-            case '"': out += "\\\""; continue;
-            case '\\': out += "\\\\"; continue;
-            case '\n': out += "\\n"; continue;
-            case '\r': out += "\\r"; continue;
-            case '\t': out += "\\t"; continue;
-            case '\b': out += "\\b"; continue;
-            case '\f': out += "\\f"; continue;
-            default: break;
+            case '"':
+                out += "\\\"";
+                continue;
+            case '\\':
+                out += "\\\\";
+                continue;
+            case '\n':
+                out += "\\n";
+                continue;
+            case '\r':
+                out += "\\r";
+                continue;
+            case '\t':
+                out += "\\t";
+                continue;
+            case '\b':
+                out += "\\b";
+                continue;
+            case '\f':
+                out += "\\f";
+                continue;
+            default:
+                break;
         }
         char buf[16];
         if (c < 0x20) {
@@ -67,7 +90,8 @@ static void dump_string(const std::string &s, bool ensure_ascii, std::string &ou
             uint32_t cp = decode_utf8(s, i);
             if (cp >= 0x10000) {
                 cp -= 0x10000;
-                std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+                std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xd800 + (cp >> 10),
+                              0xdc00 + (cp & 0x3ff));
             } else {
                 std::snprintf(buf, sizeof buf, "\\u%04x", cp);
             }
@@ -87,15 +111,26 @@ static void dump(const Value &v, const DumpOptions &o, int level, std::string &o
         for (int k = 0; k < lvl; ++k) out += *o.indent;
     };
     switch (v.type) {
-        case Value::Type::None: out += "null"; return;
-        case Value::Type::Bool: out += v.boolean ? "true" : "false"; return;
-        case Value::Type::Int: out += std::to_string(v.integer); return;
-        case Value::Type::Float:
-            if (std::isnan(v.number)) out += "NaN";
-            else if (std::isinf(v.number)) out += v.number > 0 ? "Infinity" : "-Infinity";
-            else out += py_float_repr(v.number);
+        case Value::Type::None:
+            out += "null";
             return;
-        case Value::Type::String: dump_string(v.str, o.ensure_ascii, out); return;
+        case Value::Type::Bool:
+            out += v.boolean ? "true" : "false";
+            return;
+        case Value::Type::Int:
+            out += std::to_string(v.integer);
+            return;
+        case Value::Type::Float:
+            if (std::isnan(v.number))
+                out += "NaN";
+            else if (std::isinf(v.number))
+                out += v.number > 0 ? "Infinity" : "-Infinity";
+            else
+                out += py_float_repr(v.number);
+            return;
+        case Value::Type::String:
+            dump_string(v.str, o.ensure_ascii, out);
+            return;
         case Value::Type::List: {
             if (v.list->empty()) {
                 out += "[]";
@@ -137,7 +172,8 @@ static void dump(const Value &v, const DumpOptions &o, int level, std::string &o
             out += '}';
             return;
         }
-        default: fail("Object of type " + type_name(v) + " is not JSON serializable");
+        default:
+            fail("Object of type " + type_name(v) + " is not JSON serializable");
     }
 }
 

@@ -23,14 +23,16 @@ std::string normalize_newlines(const std::string &src) {
         if (src[i] == '\r') {
             out += '\n';
             if (i + 1 < src.size() && src[i + 1] == '\n') ++i;
-        } else out += src[i];
+        } else
+            out += src[i];
     }
     if (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
 }
 
 void append_utf8(std::string &out, uint32_t cp) {
-    if (cp < 0x80) out += static_cast<char>(cp);
+    if (cp < 0x80)
+        out += static_cast<char>(cp);
     else if (cp < 0x800) {
         out += static_cast<char>(0xc0 | (cp >> 6));
         out += static_cast<char>(0x80 | (cp & 0x3f));
@@ -47,15 +49,16 @@ void append_utf8(std::string &out, uint32_t cp) {
 }
 
 class Lexer {
-public:
+  public:
     explicit Lexer(std::string src) : s_(normalize_newlines(src)) {}
 
     std::vector<Token> run() {
-        bool strip_next = false;     // the previous tag ended with '-'
-        bool line_starting = true;   // the previous tag's match ended a line (for lstrip_blocks)
+        bool strip_next = false;    // the previous tag ended with '-'
+        bool line_starting = true;  // the previous tag's match ended a line (for lstrip_blocks)
         while (true) {
             size_t tag = find_tag(pos_);
-            std::string text = s_.substr(pos_, tag == std::string::npos ? std::string::npos : tag - pos_);
+            std::string text =
+                s_.substr(pos_, tag == std::string::npos ? std::string::npos : tag - pos_);
             if (strip_next) {
                 size_t k = 0;
                 while (k < text.size() && is_space(text[k])) ++k;
@@ -106,7 +109,7 @@ public:
         return std::move(out_);
     }
 
-private:
+  private:
     size_t find_tag(size_t from) const {
         for (size_t i = s_.find('{', from); i != std::string::npos; i = s_.find('{', i + 1)) {
             if (i + 1 < s_.size() && (s_[i + 1] == '{' || s_[i + 1] == '%' || s_[i + 1] == '#'))
@@ -219,12 +222,14 @@ private:
             if (depth == 0) {
                 if (s_[pos_] == '-' && s_.compare(pos_ + 1, 2, closer) == 0) {
                     pos_ += 3;
-                    out_.push_back({is_var ? Token::Type::VarEnd : Token::Type::BlockEnd, "", line_});
+                    out_.push_back(
+                        {is_var ? Token::Type::VarEnd : Token::Type::BlockEnd, "", line_});
                     return true;
                 }
                 if (s_.compare(pos_, 2, closer) == 0) {
                     pos_ += 2;
-                    out_.push_back({is_var ? Token::Type::VarEnd : Token::Type::BlockEnd, "", line_});
+                    out_.push_back(
+                        {is_var ? Token::Type::VarEnd : Token::Type::BlockEnd, "", line_});
                     return false;
                 }
             }
@@ -279,7 +284,8 @@ private:
             if (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
                 is_float = true;
                 digits();
-            } else pos_ = save;
+            } else
+                pos_ = save;
         }
         std::string t;
         for (size_t i = b; i < pos_; ++i)
@@ -303,18 +309,42 @@ private:
             if (pos_ >= s_.size()) syntax(start_line, "unterminated string");
             char e = s_[pos_++];
             switch (e) {
-                case 'n': v += '\n'; break;
-                case 't': v += '\t'; break;
-                case 'r': v += '\r'; break;
-                case '0': v += '\0'; break;
-                case 'a': v += '\a'; break;
-                case 'b': v += '\b'; break;
-                case 'f': v += '\f'; break;
-                case 'v': v += '\v'; break;
-                case '\\': v += '\\'; break;
-                case '\'': v += '\''; break;
-                case '"': v += '"'; break;
-                case '\n': ++line_; break;  // line continuation
+                case 'n':
+                    v += '\n';
+                    break;
+                case 't':
+                    v += '\t';
+                    break;
+                case 'r':
+                    v += '\r';
+                    break;
+                case '0':
+                    v += '\0';
+                    break;
+                case 'a':
+                    v += '\a';
+                    break;
+                case 'b':
+                    v += '\b';
+                    break;
+                case 'f':
+                    v += '\f';
+                    break;
+                case 'v':
+                    v += '\v';
+                    break;
+                case '\\':
+                    v += '\\';
+                    break;
+                case '\'':
+                    v += '\'';
+                    break;
+                case '"':
+                    v += '"';
+                    break;
+                case '\n':
+                    ++line_;
+                    break;  // line continuation
                 case 'x':
                 case 'u':
                 case 'U': {
@@ -325,9 +355,10 @@ private:
                         char h = s_[pos_ + k];
                         if (!std::isxdigit(static_cast<unsigned char>(h)))
                             syntax(line_, "bad escape in string");
-                        cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
-                                                                 ? h - '0'
-                                                                 : (std::tolower(h) - 'a' + 10));
+                        cp = cp * 16 +
+                             static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                                       ? h - '0'
+                                                       : (std::tolower(h) - 'a' + 10));
                     }
                     if (cp > 0x10ffff) syntax(line_, "bad escape in string");
                     pos_ += n;

@@ -8,7 +8,19 @@
 namespace hfk::chat {
 
 struct Token {
-    enum class Type { Text, VarBegin, VarEnd, BlockBegin, BlockEnd, Name, String, Int, Float, Op, End };
+    enum class Type {
+        Text,
+        VarBegin,
+        VarEnd,
+        BlockBegin,
+        BlockEnd,
+        Name,
+        String,
+        Int,
+        Float,
+        Op,
+        End
+    };
     Type type;
     std::string text;  // Text data, name, unescaped string, number spelling or operator
     int line = 1;

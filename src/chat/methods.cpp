@@ -48,7 +48,8 @@ std::string py_format(Interpreter &in, const std::string &fmt, CallArgs &a) {
             if (field.find(':') != std::string::npos || field.find('!') != std::string::npos)
                 fail("format specs are not supported in str.format");
             const Value *v = nullptr;
-            if (field.empty()) v = a.get(auto_idx++, nullptr);
+            if (field.empty())
+                v = a.get(auto_idx++, nullptr);
             else if (std::isdigit(static_cast<unsigned char>(field[0])))
                 v = a.get(static_cast<size_t>(std::atoi(field.c_str())), nullptr);
             else
@@ -80,7 +81,8 @@ Value string_method(const std::string &self, const std::string &name) {
             const Value *s = opt(a, 0, "sep");
             std::string sep = s ? need_str(s, "sep") : "";
             if (s && sep.empty()) fail("empty separator");
-            return str_list(py_split(self, s ? &sep : nullptr, need_long(opt(a, 1, "maxsplit"), -1)));
+            return str_list(
+                py_split(self, s ? &sep : nullptr, need_long(opt(a, 1, "maxsplit"), -1)));
         });
     }
     if (name == "splitlines")
@@ -93,7 +95,8 @@ Value string_method(const std::string &self, const std::string &name) {
             std::vector<std::string> cands;
             if (p->is_list())
                 for (auto &x : *p->list) cands.push_back(need_str(&x, "prefix"));
-            else cands.push_back(need_str(p, "prefix"));
+            else
+                cands.push_back(need_str(p, "prefix"));
             for (auto &c : cands) {
                 if (c.size() > self.size()) continue;
                 if (starts ? self.compare(0, c.size(), c) == 0
@@ -105,26 +108,32 @@ Value string_method(const std::string &self, const std::string &name) {
     }
     if (name == "replace")
         return bind([self](Interpreter &in, CallArgs &a) {
-            std::string r = py_replace(self, need_str(a.get(0, nullptr), "old"),
-                                       need_str(a.get(1, nullptr), "new"),
-                                       need_long(opt(a, 2, "count"), -1));
+            std::string r =
+                py_replace(self, need_str(a.get(0, nullptr), "old"),
+                           need_str(a.get(1, nullptr), "new"), need_long(opt(a, 2, "count"), -1));
             in.check_size(r.size());
             return Value::of(std::move(r));
         });
-    if (name == "upper") return bind([self](Interpreter &, CallArgs &) { return Value::of(py_upper(self)); });
-    if (name == "lower") return bind([self](Interpreter &, CallArgs &) { return Value::of(py_lower(self)); });
-    if (name == "title") return bind([self](Interpreter &, CallArgs &) { return Value::of(py_title(self)); });
+    if (name == "upper")
+        return bind([self](Interpreter &, CallArgs &) { return Value::of(py_upper(self)); });
+    if (name == "lower")
+        return bind([self](Interpreter &, CallArgs &) { return Value::of(py_lower(self)); });
+    if (name == "title")
+        return bind([self](Interpreter &, CallArgs &) { return Value::of(py_title(self)); });
     if (name == "capitalize")
         return bind([self](Interpreter &, CallArgs &) { return Value::of(py_capitalize(self)); });
     if (name == "format")
-        return bind([self](Interpreter &in, CallArgs &a) { return Value::of(py_format(in, self, a)); });
+        return bind(
+            [self](Interpreter &in, CallArgs &a) { return Value::of(py_format(in, self, a)); });
     if (name == "find" || name == "rfind" || name == "count") {
         return bind([self, name](Interpreter &, CallArgs &a) {
             std::string sub = need_str(a.get(0, nullptr), "sub");
             if (name == "count") {
                 if (sub.empty()) return Value::of(static_cast<int64_t>(utf8_length(self) + 1));
                 int64_t n = 0;
-                for (size_t p = self.find(sub); p != std::string::npos; p = self.find(sub, p + sub.size())) ++n;
+                for (size_t p = self.find(sub); p != std::string::npos;
+                     p = self.find(sub, p + sub.size()))
+                    ++n;
                 return Value::of(n);
             }
             size_t p = name == "find" ? self.find(sub) : self.rfind(sub);
@@ -167,8 +176,10 @@ Value dict_method(const Value &self, const std::string &name) {
         return Value::native(name, [d, name](Interpreter &, CallArgs &) {
             std::vector<Value> out;
             for (const auto &kv : d->items) {
-                if (name == "keys") out.push_back(Value::of(kv.first));
-                else if (name == "values") out.push_back(kv.second);
+                if (name == "keys")
+                    out.push_back(Value::of(kv.first));
+                else if (name == "values")
+                    out.push_back(kv.second);
                 else {
                     Value t = Value::new_list({Value::of(kv.first), kv.second});
                     t.is_tuple = true;

@@ -14,7 +14,7 @@ namespace {
 constexpr int kMaxNesting = 128;
 
 class Parser {
-public:
+  public:
     explicit Parser(std::vector<Token> toks) : t_(std::move(toks)) {}
 
     std::shared_ptr<Program> run() {
@@ -24,7 +24,7 @@ public:
         return p;
     }
 
-private:
+  private:
     struct DepthGuard {
         Parser &p;
         explicit DepthGuard(Parser &parser) : p(parser) {
@@ -36,9 +36,7 @@ private:
     const Token &cur() const { return t_[i_]; }
     const Token &next() { return t_[i_ < t_.size() - 1 ? i_++ : i_]; }
     bool is_op(const char *op) const { return cur().type == Token::Type::Op && cur().text == op; }
-    bool is_name(const char *n) const {
-        return cur().type == Token::Type::Name && cur().text == n;
-    }
+    bool is_name(const char *n) const { return cur().type == Token::Type::Name && cur().text == n; }
     [[noreturn]] void error(const std::string &msg) const {
         throw TemplateError(ErrorKind::Syntax, msg + " (line " + std::to_string(cur().line) + ")");
     }
@@ -63,7 +61,8 @@ private:
             const Token &tk = cur();
             switch (tk.type) {
                 case Token::Type::End:
-                    if (!ends.empty()) error("unexpected end of template, expected '" + *ends.begin() + "'");
+                    if (!ends.empty())
+                        error("unexpected end of template, expected '" + *ends.begin() + "'");
                     return "";
                 case Token::Type::Text: {
                     auto s = std::make_unique<Stmt>();
@@ -96,7 +95,8 @@ private:
                     body.push_back(parse_statement());
                     break;
                 }
-                default: error("unexpected token");
+                default:
+                    error("unexpected token");
             }
         }
     }
@@ -407,9 +407,12 @@ private:
             case Token::Type::Name: {
                 std::string n = next().text;
                 ExprP e = make(Expr::Kind::Literal, line);
-                if (n == "true" || n == "True") e->value = Value::of(true);
-                else if (n == "false" || n == "False") e->value = Value::of(false);
-                else if (n == "none" || n == "None") e->value = Value::none();
+                if (n == "true" || n == "True")
+                    e->value = Value::of(true);
+                else if (n == "false" || n == "False")
+                    e->value = Value::of(false);
+                else if (n == "none" || n == "None")
+                    e->value = Value::none();
                 else {
                     e->kind = Expr::Kind::Name;
                     e->name = n;
@@ -428,8 +431,10 @@ private:
                 int64_t v = 0;
                 auto r = std::from_chars(s.data(), s.data() + s.size(), v);
                 ExprP e = make(Expr::Kind::Literal, line);
-                if (r.ec != std::errc()) e->value = Value::of(std::strtod(s.c_str(), nullptr));
-                else e->value = Value::of(v);
+                if (r.ec != std::errc())
+                    e->value = Value::of(std::strtod(s.c_str(), nullptr));
+                else
+                    e->value = Value::of(v);
                 return e;
             }
             case Token::Type::Float: {
@@ -486,7 +491,8 @@ private:
                 }
                 error("unexpected '" + tk.text + "'");
             }
-            default: error("unexpected token in expression");
+            default:
+                error("unexpected token in expression");
         }
     }
 

@@ -10,4 +10,6 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/methods.cpp
     ${CMAKE_CURRENT_LIST_DIR}/globals.cpp
     ${CMAKE_CURRENT_LIST_DIR}/json_convert.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/template.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/template.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/chat_render.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model_templates.cpp)

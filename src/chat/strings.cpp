@@ -82,12 +82,14 @@ std::vector<std::string> py_split(const std::string &s, const std::string *sep, 
         if (maxsplit >= 0 && static_cast<long>(out.size()) >= maxsplit) {
             size_t e = cps.size();
             while (e > i && py_isspace(cps[e - 1])) --e;
-            out.push_back(from_codepoints({cps.begin() + static_cast<long>(i), cps.begin() + static_cast<long>(e)}));
+            out.push_back(from_codepoints(
+                {cps.begin() + static_cast<long>(i), cps.begin() + static_cast<long>(e)}));
             break;
         }
         size_t b = i;
         while (i < cps.size() && !py_isspace(cps[i])) ++i;
-        out.push_back(from_codepoints({cps.begin() + static_cast<long>(b), cps.begin() + static_cast<long>(i)}));
+        out.push_back(from_codepoints(
+            {cps.begin() + static_cast<long>(b), cps.begin() + static_cast<long>(i)}));
     }
     return out;
 }
@@ -120,8 +122,12 @@ static std::string map_case(const std::string &s, bool upper) {
     return from_codepoints(cps);
 }
 
-std::string py_upper(const std::string &s) { return map_case(s, true); }
-std::string py_lower(const std::string &s) { return map_case(s, false); }
+std::string py_upper(const std::string &s) {
+    return map_case(s, true);
+}
+std::string py_lower(const std::string &s) {
+    return map_case(s, false);
+}
 
 static bool is_cased_letter(uint32_t c) {
     auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
@@ -203,12 +209,23 @@ std::string html_escape(const std::string &s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&#34;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;

@@ -16,9 +16,10 @@ std::string Template::render(const Dict &vars, const RenderOptions &opt) const {
 }
 
 std::string Template::render_json(const nlohmann::ordered_json &vars,
-                                   const RenderOptions &opt) const {
+                                  const RenderOptions &opt) const {
     Value v = from_json(vars);
-    if (!v.is_dict()) throw TemplateError(ErrorKind::Runtime, "template variables must be a JSON object");
+    if (!v.is_dict())
+        throw TemplateError(ErrorKind::Runtime, "template variables must be a JSON object");
     return render(*v.dict, opt);
 }
 

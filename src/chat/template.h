@@ -18,16 +18,17 @@ struct RenderOptions {
 };
 
 class Template {
-public:
+  public:
     // Throws TemplateError(Syntax).
     explicit Template(const std::string &source);
 
     // Throws TemplateError (Runtime, Raised, Resource).
     std::string render(const Dict &vars, const RenderOptions &opt = {}) const;
     // `vars` is a JSON object; each key becomes a template variable.
-    std::string render_json(const nlohmann::ordered_json &vars, const RenderOptions &opt = {}) const;
+    std::string render_json(const nlohmann::ordered_json &vars,
+                            const RenderOptions &opt = {}) const;
 
-private:
+  private:
     std::shared_ptr<Program> program_;
 };
 

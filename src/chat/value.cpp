@@ -88,14 +88,22 @@ Value Value::native(std::string name, NativeFn fn) {
 bool Value::truthy() const {
     switch (type) {
         case Type::Undefined:
-        case Type::None: return false;
-        case Type::Bool: return boolean;
-        case Type::Int: return integer != 0;
-        case Type::Float: return number != 0.0;
-        case Type::String: return !str.empty();
-        case Type::List: return !list->empty();
-        case Type::Dict: return !dict->items.empty();
-        case Type::Callable: return true;
+        case Type::None:
+            return false;
+        case Type::Bool:
+            return boolean;
+        case Type::Int:
+            return integer != 0;
+        case Type::Float:
+            return number != 0.0;
+        case Type::String:
+            return !str.empty();
+        case Type::List:
+            return !list->empty();
+        case Type::Dict:
+            return !dict->items.empty();
+        case Type::Callable:
+            return true;
     }
     return false;
 }
@@ -146,16 +154,22 @@ static std::string repr_string(const std::string &s) {
     char q = (has_single && !has_double) ? '"' : '\'';
     std::string out(1, q);
     for (unsigned char c : s) {
-        if (c == '\\') out += "\\\\";
-        else if (c == static_cast<unsigned char>(q)) out += std::string("\\") + q;
-        else if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += "\\t";
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == static_cast<unsigned char>(q))
+            out += std::string("\\") + q;
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
         else if (c < 0x20 || c == 0x7f) {
             char b[8];
             std::snprintf(b, sizeof b, "\\x%02x", c);
             out += b;
-        } else out += static_cast<char>(c);
+        } else
+            out += static_cast<char>(c);
     }
     out += q;
     return out;
@@ -163,7 +177,8 @@ static std::string repr_string(const std::string &s) {
 
 std::string py_repr(const Value &v) {
     switch (v.type) {
-        case Value::Type::String: return repr_string(v.str);
+        case Value::Type::String:
+            return repr_string(v.str);
         case Value::Type::List: {
             std::string out = v.is_tuple ? "(" : "[";
             for (size_t i = 0; i < v.list->size(); ++i) {
@@ -184,21 +199,31 @@ std::string py_repr(const Value &v) {
             }
             return out + "}";
         }
-        case Value::Type::Undefined: return "Undefined";
-        default: return py_str(v);
+        case Value::Type::Undefined:
+            return "Undefined";
+        default:
+            return py_str(v);
     }
 }
 
 std::string py_str(const Value &v) {
     switch (v.type) {
-        case Value::Type::Undefined: return "";
-        case Value::Type::None: return "None";
-        case Value::Type::Bool: return v.boolean ? "True" : "False";
-        case Value::Type::Int: return std::to_string(v.integer);
-        case Value::Type::Float: return py_float_repr(v.number);
-        case Value::Type::String: return v.str;
-        case Value::Type::Callable: return "<function " + v.fn->name + ">";
-        default: return py_repr(v);
+        case Value::Type::Undefined:
+            return "";
+        case Value::Type::None:
+            return "None";
+        case Value::Type::Bool:
+            return v.boolean ? "True" : "False";
+        case Value::Type::Int:
+            return std::to_string(v.integer);
+        case Value::Type::Float:
+            return py_float_repr(v.number);
+        case Value::Type::String:
+            return v.str;
+        case Value::Type::Callable:
+            return "<function " + v.fn->name + ">";
+        default:
+            return py_repr(v);
     }
 }
 
@@ -213,8 +238,10 @@ bool py_equal(const Value &a, const Value &b) {
     if (a.type != b.type) return false;
     switch (a.type) {
         case Value::Type::Undefined:
-        case Value::Type::None: return true;
-        case Value::Type::String: return a.str == b.str;
+        case Value::Type::None:
+            return true;
+        case Value::Type::String:
+            return a.str == b.str;
         case Value::Type::List: {
             if (a.list->size() != b.list->size()) return false;
             for (size_t i = 0; i < a.list->size(); ++i)
@@ -230,8 +257,10 @@ bool py_equal(const Value &a, const Value &b) {
             }
             return true;
         }
-        case Value::Type::Callable: return a.fn == b.fn;
-        default: return false;
+        case Value::Type::Callable:
+            return a.fn == b.fn;
+        default:
+            return false;
     }
 }
 
@@ -257,15 +286,24 @@ bool py_less(const Value &a, const Value &b) {
 
 std::string type_name(const Value &v) {
     switch (v.type) {
-        case Value::Type::Undefined: return "Undefined";
-        case Value::Type::None: return "NoneType";
-        case Value::Type::Bool: return "bool";
-        case Value::Type::Int: return "int";
-        case Value::Type::Float: return "float";
-        case Value::Type::String: return "str";
-        case Value::Type::List: return v.is_tuple ? "tuple" : "list";
-        case Value::Type::Dict: return v.dict->is_namespace ? "Namespace" : "dict";
-        case Value::Type::Callable: return "function";
+        case Value::Type::Undefined:
+            return "Undefined";
+        case Value::Type::None:
+            return "NoneType";
+        case Value::Type::Bool:
+            return "bool";
+        case Value::Type::Int:
+            return "int";
+        case Value::Type::Float:
+            return "float";
+        case Value::Type::String:
+            return "str";
+        case Value::Type::List:
+            return v.is_tuple ? "tuple" : "list";
+        case Value::Type::Dict:
+            return v.dict->is_namespace ? "Namespace" : "dict";
+        case Value::Type::Callable:
+            return "function";
     }
     return "object";
 }

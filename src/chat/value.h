@@ -65,7 +65,9 @@ struct Value {
     bool is_string() const { return type == Type::String; }
     bool is_list() const { return type == Type::List; }
     bool is_dict() const { return type == Type::Dict; }
-    bool is_number() const { return type == Type::Int || type == Type::Float || type == Type::Bool; }
+    bool is_number() const {
+        return type == Type::Int || type == Type::Float || type == Type::Bool;
+    }
     bool is_callable() const { return type == Type::Callable; }
 
     bool truthy() const;

@@ -107,7 +107,8 @@ TEST(ChatReference, SharedTokenizerTemplatesRenderLikeTheReference) {
         std::string name = e.path().stem().string();
         json cfg = json::parse(read(shared_dir() / "tokenizers" / name / "tokenizer_config.json"));
         std::string source;
-        if (cfg["chat_template"].is_string()) source = cfg["chat_template"].get<std::string>();
+        if (cfg["chat_template"].is_string())
+            source = cfg["chat_template"].get<std::string>();
         else
             for (const auto &t : cfg["chat_template"])
                 if (t["name"] == "default") source = t["template"].get<std::string>();
