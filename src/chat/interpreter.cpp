@@ -599,7 +599,9 @@ Value Interpreter::make_macro(const Stmt &st, Scope &s) {
                                       ? eval(*p.default_value, *scope)
                                       : Value::undefined("'" + p.name + "' is undefined");
         }
-        scope->vars["varargs"] = Value::new_list(std::move(varargs));
+        Value va = Value::new_list(std::move(varargs));
+        va.is_tuple = true;
+        scope->vars["varargs"] = va;
         scope->vars["kwargs"] = kwargs;
         std::string out;
         exec(def->body, *scope, out);

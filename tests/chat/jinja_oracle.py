@@ -4,7 +4,8 @@ transformers' chat_template_utils configures it (ImmutableSandboxedEnvironment, 
 lstrip_blocks, loopcontrols, a {% generation %} tag, tojson over json.dumps with
 ensure_ascii=False, raise_exception, strftime_now) and transformers' continue_final_message.
 
-usage: jinja_oracle.py PLAN.json  ->  one JSON line per case: {"id", "rendered"} or
+usage: jinja_oracle.py PLAN.json (a list of {id, template, special_tokens, request} or
+{id, template, vars})  ->  one JSON line per case: {"id", "rendered"} or
 {"id", "error", "raised"} (raised: the template called raise_exception).
 The clock is fixed (2024-07-26 12:00) so renders are reproducible.
 """
@@ -94,7 +95,11 @@ def main():
     for case in plan:
         rec = {"id": case["id"]}
         try:
-            rec["rendered"] = render(env, case["template"], case["special_tokens"], case["request"])
+            if "vars" in case:  # a language-feature snippet: plain variables, no chat request
+                rec["rendered"] = env.from_string(case["template"]).render(**case["vars"])
+            else:
+                rec["rendered"] = render(env, case["template"], case["special_tokens"],
+                                         case["request"])
         except Raised as e:
             rec["error"], rec["raised"] = str(e), True
         except Exception as e:  # any other failure: hfkit must fail too
