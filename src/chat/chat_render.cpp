@@ -126,4 +126,27 @@ std::string render_chat(const Template &tpl, const std::string &template_source,
     return out;
 }
 
+std::string turn_terminator(const Template &tpl, const json &special_tokens) {
+    static const std::string kMark = "HFK_TURN_END_PROBE_7f3a";
+    json vars = json::object();
+    for (auto it = special_tokens.begin(); it != special_tokens.end(); ++it) vars[it.key()] = it.value();
+    vars["messages"] = json::array({{{"role", "user"}, {"content", "Hi"}},
+                                    {{"role", "assistant"}, {"content", kMark}}});
+    vars["tools"] = nullptr;
+    vars["documents"] = nullptr;
+    vars["add_generation_prompt"] = false;
+    std::string out;
+    try {
+        out = tpl.render_json(vars);
+    } catch (const TemplateError &) {
+        return "";
+    }
+    size_t at = out.rfind(kMark);
+    if (at == std::string::npos) return "";
+    std::string rest = out.substr(at + kMark.size());
+    rest = rest.substr(0, rest.find('\n'));
+    rest = strip(rest);
+    return rest.size() <= 64 ? rest : "";
+}
+
 }  // namespace hfk::chat

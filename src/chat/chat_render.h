@@ -29,4 +29,8 @@ std::string render_chat(const Template &tpl, const std::string &template_source,
                         const nlohmann::ordered_json &special_tokens, const ChatRequest &req,
                         const RenderOptions &opt = {});
 
+// The text a template puts right after an assistant message (up to the line end), e.g.
+// "<|im_end|>" or "<|eot_id|>": where a generated turn ends. "" when it cannot be found.
+std::string turn_terminator(const Template &tpl, const nlohmann::ordered_json &special_tokens);
+
 }  // namespace hfk::chat
