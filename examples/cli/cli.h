@@ -86,6 +86,7 @@ hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, h
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
