@@ -183,4 +183,17 @@ int cmd_chat(int argc, char **argv) {
     return code;
 }
 
+hfk_status chat_turn(hfk_session *session, const std::string &user, const std::string &system,
+                     const std::string &template_file, const hfk_gen_params &gp,
+                     hfk_piece_cb on_piece, char **text, hfk_gen_result *result) {
+    using json = nlohmann::ordered_json;
+    json messages = json::array();
+    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+    messages.push_back({{"role", "user"}, {"content", user}});
+    const std::string tpl = template_file.empty() ? "" : read_text_file(template_file);
+    const std::string conv = json{{"messages", messages}}.dump();
+    return hfk_session_chat(session, conv.c_str(), tpl.empty() ? nullptr : tpl.c_str(), &gp,
+                            on_piece, nullptr, text, result);
+}
+
 }  // namespace cli

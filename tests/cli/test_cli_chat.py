@@ -95,3 +95,16 @@ def test_template_command_prints_the_rendering(tmp_path):
                        timeout=60)
     assert r.returncode == OK, r.stderr
     assert '{"type": "function", "function": {"name": "f", "parameters": {}}}' in r.stdout and r.stdout.endswith("<|im_start|>assistant\n")
+
+
+def test_run_chat_is_one_templated_turn(tmp_path):
+    tpl = tmp_path / "t.jinja"
+    tpl.write_text(TEMPLATE)
+    r = subprocess.run([CLI, "run", MODEL, "--chat", "Hello", "--system", "Be brief.", "--chat-template",
+                        str(tpl), "--max-tokens", "5", "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == OK, r.stderr
+    out = json.loads(r.stdout)
+    assert out["prompt_tokens"] > 0 and "</s>" not in out["text"]
+    r = subprocess.run([CLI, "run", MODEL, "--chat", "Hello", "--quiet"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != OK and "no chat template" in r.stderr
