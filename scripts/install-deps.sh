@@ -5,7 +5,7 @@ packages=(
     cmake ninja-build g++ clang pkg-config git
     libcurl4-openssl-dev libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libssl-dev
     libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-venv
-    python3-pip python3-setuptools python3-wheel mypy
+    python3-pip python3-setuptools python3-wheel mypy python3-jinja2
     libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
     tmux curl
 )
