@@ -6,7 +6,8 @@ packages=(
     libcurl4-openssl-dev libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libssl-dev
     libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-venv
     python3-pip python3-setuptools python3-wheel mypy
-    python3-torch  # the model zoo's reference forward passes (tests/model/zoo/make_zoo.py)
+    python3-torch   # reference forward passes written from the HF modeling code (tests/model)
+    python3-jinja2  # the chat-template oracle, configured as transformers configures it
     libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
     tmux curl
 )

@@ -34,6 +34,9 @@ struct hfk_model {
     mutable std::shared_ptr<hfk::capi::ModelCore> core;
     mutable std::once_flag error_once;
     mutable std::string error_message;
+    // Where the model comes from, to find its chat template files (chat_api.cpp).
+    std::string source;
+    std::string source_revision, source_cache_dir;
 };
 
 namespace hfk::capi {
@@ -49,4 +52,5 @@ struct hfk_session {
     // (HFK_E_BUSY) from a callback calling back in (HFK_E_REENTRANT).
     std::atomic<std::thread::id> owner{};
     bool free_requested = false;  // hfk_session_free() from inside a callback: done on return
+    std::string source_dir;       // the model's files (chat templates), set at creation
 };

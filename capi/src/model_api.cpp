@@ -66,6 +66,9 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
         req.skip_resource_check = p.skip_resource_check != 0;
         auto handle = std::make_unique<hfk_model>();
         handle->n_threads = p.n_threads;
+        handle->source = req.id_or_path;
+        handle->source_revision = req.hub.revision;
+        handle->source_cache_dir = req.hub.cache_dir;
         handle->opening = hfk::ModelOpening::start(std::move(req), std::move(listener));
         *out = handle.release();
         return HFK_OK;

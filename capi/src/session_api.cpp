@@ -8,6 +8,7 @@
 
 #include "guard.h"
 #include "handles.h"
+#include "session_run.h"
 
 using hfk::capi::guard;
 using hfk::capi::set_error;
@@ -121,6 +122,7 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
                                           "(hfk_model_wait) before creating sessions");
         auto handle = std::make_unique<hfk_session>();
         handle->core = model->core;
+        handle->source_dir = hfk::capi::model_source_dir(model);
         handle->session = std::make_unique<hfk::Session>(
             core->lm, p.n_ctx, p.n_threads > 0 ? p.n_threads : core->n_threads);
         *out = handle.release();
@@ -176,6 +178,17 @@ HFK_API hfk_status hfk_session_generate(hfk_session *session, const char *prompt
                                         const hfk_gen_params *params, hfk_piece_cb on_piece,
                                         void *user_data, char **text_out,
                                         hfk_gen_result *result_out) noexcept {
+    return hfk::capi::session_generate(session, prompt, params, on_piece, user_data, text_out,
+                                       result_out, {});
+}
+
+}  // extern "C"
+
+hfk_status hfk::capi::session_generate(hfk_session *session, const char *prompt,
+                                       const hfk_gen_params *params, hfk_piece_cb on_piece,
+                                       void *user_data, char **text_out,
+                                       hfk_gen_result *result_out,
+                                       const SessionPrepare &prepare) noexcept {
     if (text_out) *text_out = nullptr;
     HFK_REQUIRE_ARG(session);
     HFK_REQUIRE_ARG(prompt);
@@ -195,7 +208,8 @@ HFK_API hfk_status hfk_session_generate(hfk_session *session, const char *prompt
         hfk::GenerateResult r;
         bool callback_failed = false;
         status = guard([&]() -> hfk_status {
-            const hfk::GenerateOptions opts = resolve(p, session->core->lm->generation);
+            hfk::GenerateOptions opts = resolve(p, session->core->lm->generation);
+            if (prepare) prepare(*session->session, opts);
             std::function<bool(std::string_view)> piece_fn;
             if (on_piece) {
                 piece_fn = [&](std::string_view piece) {
@@ -236,5 +250,3 @@ HFK_API hfk_status hfk_session_generate(hfk_session *session, const char *prompt
     if (session->free_requested) delete session;
     return status;
 }
-
-}  // extern "C"

@@ -86,6 +86,12 @@ hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, h
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+// One chat turn (hfkit run --chat): `user` as the only user message after an optional system
+// message, rendered with the model's template or the one in `template_file`.
+hfk_status chat_turn(hfk_session *session, const std::string &user, const std::string &system,
+                     const std::string &template_file, const hfk_gen_params &gp,
+                     hfk_piece_cb on_piece, char **text, hfk_gen_result *result);
 int cmd_embed(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

@@ -47,13 +47,16 @@ const char *stop_reason_name(hfk_stop_reason r) {
 int cmd_run(int argc, char **argv) {
     std::vector<std::string> value_options = kGenValueOptions;
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
-    const Args a =
-        parse_args(argc, argv, 2, value_options, {"help", "stats", "json", "quiet", "offline"});
+    value_options.insert(value_options.end(), {"system", "chat-template"});
+    const Args a = parse_args(argc, argv, 2, value_options,
+                              {"help", "stats", "json", "quiet", "offline", "chat"});
     if (a.flag("help")) {
         std::printf(
             "%s%s  --stats                print tokens/s and time to first token to stderr\n"
             "  --json                 print one JSON object instead of streaming\n"
-            "  --quiet                no progress on stderr\n%s",
+            "  --quiet                no progress on stderr\n"
+            "  --chat                 PROMPT is a user message: one chat turn with the model's\n"
+            "                         chat template (--system TEXT, --chat-template FILE)\n%s",
             kHelp, kGenOptionsHelp, kHubOptionsHelp);
         return kOk;
     }
@@ -89,8 +92,13 @@ int cmd_run(int argc, char **argv) {
     char *text = nullptr;
     {
         InterruptGuard guard([session] { hfk_session_cancel(session); });
-        s = hfk_session_generate(session, prompt.c_str(), &gp, json ? nullptr : print_piece,
-                                 nullptr, &text, &result);
+        if (a.flag("chat"))
+            s = chat_turn(session, prompt, a.get("system").value_or(""),
+                          a.get("chat-template").value_or(""), gp, json ? nullptr : print_piece,
+                          &text, &result);
+        else
+            s = hfk_session_generate(session, prompt.c_str(), &gp, json ? nullptr : print_piece,
+                                     nullptr, &text, &result);
     }
     if (!json && s != HFK_E_CANCELLED && text && *text) std::printf("\n");
     int code = kOk;

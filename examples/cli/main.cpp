@@ -13,6 +13,7 @@ const char *const kUsage =
     "commands:\n"
     "  run [MODEL] PROMPT   stream a continuation of PROMPT (default: the bundled model)\n"
     "  chat [MODEL]         talk to a model, one turn at a time\n"
+    "  template MODEL       print a conversation rendered by the model's chat template\n"
     "  embed MODEL TEXT...  print sentence embeddings (encoder models)\n"
     "  pull MODEL           download a model into the Hugging Face cache\n"
     "  ls                   list the models in the cache\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
     try {
         if (cmd == "run") return cli::cmd_run(argc, argv);
         if (cmd == "chat") return cli::cmd_chat(argc, argv);
+        if (cmd == "template") return cli::cmd_template(argc, argv);
         if (cmd == "embed") return cli::cmd_embed(argc, argv);
         if (cmd == "pull") return cli::cmd_pull(argc, argv);
         if (cmd == "ls" || cmd == "list") return cli::cmd_ls(argc, argv);

@@ -135,7 +135,9 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
                                     " (the weights may contain NaN/Inf)");
         const int32_t id = sampler.sample(logits_, tokens_, generated);
         if (generated.empty()) t_first = Clock::now();
-        if (!opts.ignore_eos && model_->is_eos(id)) {
+        if (!opts.ignore_eos &&
+            (model_->is_eos(id) ||
+             std::find(opts.stop_ids.begin(), opts.stop_ids.end(), id) != opts.stop_ids.end())) {
             finish(HFK_STOP_EOS);
             return;
         }

@@ -22,6 +22,7 @@ struct GenerateOptions {
     std::vector<std::string> stop_strings;
     bool add_special_tokens = true;  // for the start of the conversation (BOS, ...)
     bool ignore_eos = false;
+    std::vector<int32_t> stop_ids;  // more ids that end the generation, like EOS (chat turns)
 };
 
 struct GenerateResult {
@@ -47,6 +48,9 @@ public:
                   const std::function<bool(std::string_view)> &on_piece,
                   const std::atomic<bool> &cancel, std::string &text, GenerateResult &result);
     void reset();
+    // Chat: the next generate() continues `text` (the whole rendered conversation) instead of
+    // what the session has seen; the longest common token prefix stays in the KV cache.
+    void replace_conversation(std::string text) { conversation_ = std::move(text); }
 
     const LoadedModel &model() const { return *model_; }
     int32_t n_cached_tokens() const { return static_cast<int32_t>(tokens_.size()); }

@@ -63,7 +63,7 @@ def blobs(env, repo):
 def test_every_command_has_help():
     top = subprocess.run([CLI, "--help"], capture_output=True, text=True)
     assert top.returncode == OK
-    for cmd in ["run", "chat", "embed", "pull", "ls", "rm", "du", "inspect"]:
+    for cmd in ["run", "chat", "template", "embed", "pull", "ls", "rm", "du", "inspect"]:
         assert f"  {cmd} " in top.stdout, f"`hfkit --help` does not list {cmd}"
         r = subprocess.run([CLI, cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == OK, (cmd, r.stderr)

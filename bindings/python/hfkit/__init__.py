@@ -709,3 +709,11 @@ class Model:
         if self._native is None:
             return "<hfkit.Model closed>"
         return f"<hfkit.Model {self.architecture} context={self.context_length}>"
+
+
+# Chat templates (issue 16): Model.apply_chat_template and Model.chat.
+from . import _chat  # noqa: E402
+
+Model.apply_chat_template = _chat.apply_chat_template  # type: ignore[attr-defined]
+Model.chat = _chat.chat  # type: ignore[attr-defined]
+

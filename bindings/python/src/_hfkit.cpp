@@ -568,9 +568,68 @@ class Session {
                               r.prefill_tokens_per_s, r.decode_tokens_per_s);
     }
 
+    // One chat turn (hfk_session_chat): the whole conversation as JSON; the same tuple as
+    // generate.
+    py::tuple chat(const std::string &conversation_json, std::optional<std::string> chat_template,
+                   const GenOptions &o, py::object on_piece) {
+        auto h = live(handle_, "session");
+        std::vector<const char *> stop;
+        for (const auto &s : o.stop) stop.push_back(s.c_str());
+        hfk_gen_params p;
+        check(HFK_GEN_PARAMS_INIT(&p));
+        p.max_new_tokens = o.max_new_tokens;
+        p.temperature = o.temperature;
+        p.top_k = o.top_k;
+        p.top_p = o.top_p;
+        p.min_p = o.min_p;
+        p.repetition_penalty = o.repetition_penalty;
+        p.presence_penalty = o.presence_penalty;
+        p.frequency_penalty = o.frequency_penalty;
+        p.seed = o.seed;
+        p.stop = stop.empty() ? nullptr : stop.data();
+        p.n_stop = static_cast<int32_t>(stop.size());
+        p.ignore_eos = o.ignore_eos ? 1 : 0;
+        hfk_gen_result r;
+        check(HFK_GEN_RESULT_INIT(&r));
+        CallbackContext ctx{std::move(on_piece), std::nullopt};
+        char *text = nullptr;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_session_chat(h.get(), conversation_json.c_str(),
+                                      chat_template ? chat_template->c_str() : nullptr, &p,
+                                      piece_trampoline, &ctx, &text, &r);
+        }
+        std::unique_ptr<char, void (*)(void *)> owned(text, hfk_free);
+        ctx.rethrow();
+        check(status);
+        py::object s = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+            text ? text : "", static_cast<Py_ssize_t>(text ? std::strlen(text) : 0), "replace"));
+        if (!s) throw py::error_already_set();
+        return py::make_tuple(s, r.stop_reason, r.n_prompt_tokens, r.n_reused_tokens,
+                              r.n_generated_tokens, r.time_to_first_token_ms,
+                              r.prefill_tokens_per_s, r.decode_tokens_per_s);
+    }
+
   private:
     std::shared_ptr<hfk_session> handle_;
 };
+
+// hfk_chat_render: a conversation (JSON) rendered with the model's or the given template.
+std::string chat_render(const Model &model, const std::string &conversation_json,
+                        std::optional<std::string> chat_template) {
+    auto h = model.handle();
+    char *out = nullptr;
+    hfk_status status;
+    {
+        py::gil_scoped_release nogil;
+        status = hfk_chat_render(h.get(), conversation_json.c_str(),
+                                 chat_template ? chat_template->c_str() : nullptr, &out);
+    }
+    std::unique_ptr<char, void (*)(void *)> owned(out, hfk_free);
+    check(status);
+    return out ? out : "";
+}
 
 }  // namespace
 
@@ -666,6 +725,9 @@ PYBIND11_MODULE(_hfkit, m) {
         .def("classify", &Model::classify, py::arg("texts"),
              "Class probabilities, one (n, num_labels) float32 array.");
 
+    m.def("chat_render", &chat_render, py::arg("model"), py::arg("conversation_json"),
+          py::arg("chat_template"),
+          "A conversation rendered by a chat template (hfk_chat_render).");
     py::class_<Session>(m, "Session", "An open hfk_session handle.")
         .def(py::init<const Model &, int32_t, int32_t>(), py::arg("model"), py::arg("n_ctx") = 0,
              py::arg("n_threads") = 0, py::keep_alive<1, 2>(),
@@ -675,6 +737,9 @@ PYBIND11_MODULE(_hfkit, m) {
         .def("reset", &Session::reset, "Forgets the conversation.")
         .def("cancel", &Session::cancel, "Stops a running generate (any thread).")
         .def("last_tokens", &Session::last_tokens, "The ids the last generate produced.")
+        .def("chat", &Session::chat, py::arg("conversation_json"), py::arg("chat_template"),
+             py::arg("options"), py::arg("on_piece") = py::none(),
+             "One chat turn over the whole conversation (hfk_session_chat).")
         .def("generate", &Session::generate, py::arg("prompt"), py::arg("options"),
              py::arg("on_piece") = py::none(),
              "Generates; returns (text, stop_reason, n_prompt_tokens, n_reused_tokens, "

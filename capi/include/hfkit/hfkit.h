@@ -546,6 +546,51 @@ HFK_API const hfk_model_info *hfk_inspection_info(const hfk_inspection *inspecti
  * Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection.                      */
 HFK_API const char *hfk_inspection_json(const hfk_inspection *inspection) HFK_NOEXCEPT;
 
+/* ---- chat templates -----------------------------------------------------------------------
+ * A model's own chat template (chat_template in tokenizer_config.json, chat_template.jinja or
+ * chat_template.json) rendered by hfkit's sandboxed Jinja interpreter, as transformers'
+ * apply_chat_template does. A conversation is JSON: a list of messages, or an object
+ *   {"messages": [...], "tools": [...], "documents": [...], "add_generation_prompt": bool,
+ *    "continue_final_message": bool, "extra": {...template variables, e.g. enable_thinking}}
+ * with OpenAI/transformers messages (role, content as a string or a list of {"type": "text",
+ * "text"} parts, tool_calls, tool_call_id, name, reasoning_content). The template also sees
+ * the special-token strings of tokenizer_config.json (bos_token, eos_token, any *_token).
+ * chat_template: NULL for the model's own template ("tool_use" when tools are given and the
+ * model names one, else "default"), or the Jinja source of a template to use instead.
+ * Errors: HFK_E_NOT_FOUND (no template: a base model; pass one), HFK_E_FORMAT (the template
+ * does not parse, fails, or calls raise_exception(msg): the message is msg), HFK_E_RESOURCE
+ * (a sandbox limit: output size, loop iterations, recursion depth), HFK_E_INVALID_ARG (the
+ * conversation JSON is malformed).                                                            */
+
+/* Renders `conversation_json` with the template of the local model directory `model_dir`
+ * (which may be NULL when chat_template is given). *text_out: free with hfk_free.            */
+HFK_API HFK_NODISCARD hfk_status hfk_chat_render_dir(const char *model_dir,
+                                                     const char *conversation_json,
+                                                     const char *chat_template,
+                                                     char **text_out) HFK_NOEXCEPT;
+
+/* The same with the template of an opened model (READY, else HFK_E_STATE).                   */
+HFK_API HFK_NODISCARD hfk_status hfk_chat_render(const hfk_model *model,
+                                                 const char *conversation_json,
+                                                 const char *chat_template,
+                                                 char **text_out) HFK_NOEXCEPT;
+
+/* One chat turn on a session: renders the WHOLE conversation (with add_generation_prompt,
+ * unless the JSON sets continue_final_message) and generates the assistant's reply, reusing
+ * the KV cache for the longest token prefix shared with what the session already holds (so a
+ * turn costs only its new tokens; result_out->n_reused_tokens tells). The template's text is
+ * tokenized without adding special tokens (the template writes them). Generation stops at
+ * every eos_token_id of generation_config.json and at the template's turn terminator (e.g.
+ * <|im_end|>, <|eot_id|>), which is not part of *text_out. Other arguments and errors as
+ * hfk_session_generate, plus those of hfk_chat_render.                                       */
+HFK_API HFK_NODISCARD hfk_status hfk_session_chat(hfk_session *session,
+                                                  const char *conversation_json,
+                                                  const char *chat_template,
+                                                  const hfk_gen_params *params,
+                                                  hfk_piece_cb on_piece, void *user_data,
+                                                  char **text_out,
+                                                  hfk_gen_result *result_out) HFK_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif
