@@ -3,7 +3,7 @@
 turn one was cut by a stop string (the cut tokens stay in the KV cache while the conversation
 continues with other text, so the cache diverges from the new prompt mid-way).
 
-The chat format is the plain one of cmd_chat.cpp: "User: LINE\\nAssistant:" per turn, later turns
+The chat format is the plain one of cmd_chat.cpp (`--no-template`; aidreams260K has no template): "User: LINE\\nAssistant:" per turn, later turns
 preceded by "\\n", replies stopped before "\\nUser:" unless --stop says otherwise."""
 
 import json
@@ -30,7 +30,7 @@ def cli(args, stdin=None):
 
 
 def chat_replies(lines, options):
-    out = cli(["chat", MODEL, "--threads", "1", *options], "".join(l + "\n" for l in lines) + "/quit\n")
+    out = cli(["chat", MODEL, "--no-template", "--threads", "1", *options], "".join(l + "\n" for l in lines) + "/quit\n")
     # "> " REPLY "\n" per turn, then the last prompt "> "
     assert out.startswith("> ") and out.endswith("\n> "), out
     replies = out[2:-3].split("\n> ")
