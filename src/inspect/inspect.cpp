@@ -133,6 +133,15 @@ Inspection inspect_files(const std::string &what, ModelFiles &files, const std::
     uint64_t active_from_config = 0;
     const uint64_t from_config = count_parameters_from_config(cfg, &active_from_config);
     const inspect::WeightHeaders headers = inspect::read_weight_headers(files);
+    if (headers.files.empty() && r.supported_for_inference) {
+        // Without safetensors weights nothing can run, whatever the config says: the same
+        // reason prepare and the loader give (pickle-only, or no weights at all).
+        const std::string why = hub::missing_weights_reason(files.list(), nullptr);
+        if (!why.empty()) {
+            r.supported_for_inference = false;
+            r.unsupported_reason = why;
+        }
+    }
     if (!headers.files.empty()) {
         from_headers(headers, cfg, r);
         // MoE: the experts a token does not visit, from the config, off the exact total.
@@ -232,7 +241,7 @@ Inspection inspect_hub(const std::string &repo_id, const InspectOptions &opts) {
         opts.hub.cache_dir.empty() ? hub::default_cache_dir().string() : opts.hub.cache_dir;
     const std::string revision = opts.hub.revision.empty() ? "main" : opts.hub.revision;
     try {
-        auto files = inspect::hub_files(repo_id, opts.hub);
+        auto files = inspect::hub_files(repo_id, opts.hub, opts.write_cache);
         std::string text = files->read_small("config.json", kConfigMaxBytes);
         Inspection r = inspect_files(repo_id, *files, text, repo_id + "/config.json", opts);
         r.download_bytes =
