@@ -89,13 +89,13 @@ TEST_F(HubApiHardening, ResourceRefusalLeavesNoModelInTheCache) {
     HFK_LOAD_PARAMS_INIT(&lp);
     lp.hub = &h;
     hfk_model *model = nullptr;
-    const hfk_status s = hfk_model_load(&model, "hfkit-test/huge", &lp);
+    const hfk_status s = hfk_model_load(&model, "hfkit-test/huge-header", &lp);
     // Its header claims 256 TB of weights: refused for disk space or memory, whichever the
     // check looks at first; either way before any download.
     EXPECT_TRUE(s == HFK_E_NO_SPACE || s == HFK_E_RESOURCE)
         << hfk_status_name(s) << ": " << hfk_last_error_message();
     hfk_model_free(model);
-    EXPECT_FALSE(fs::exists(fs::path(cache_dir_) / "models--hfkit-test--huge"))
+    EXPECT_FALSE(fs::exists(fs::path(cache_dir_) / "models--hfkit-test--huge-header"))
         << "the refused model left files in the cache";
     EXPECT_EQ(downloaded().size(), 0u);
 }

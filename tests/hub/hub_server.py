@@ -39,7 +39,7 @@ $HFK_SHARED_DIR/models as repositories, with every case of the HUB.md 2.8 checkl
   hfkit-test/badsiblings the model info's siblings hold malformed entries
   hfkit-test/pickle-only config, tokenizer and pytorch_model.bin: no safetensors weights
   hfkit-test/noweights   config and tokenizer only
-  hfkit-test/huge        aidreams260K's files, but model.safetensors is only a header claiming a
+  hfkit-test/huge-header aidreams260K's files, but model.safetensors is only a header claiming a
                          256 TB tensor: the memory and disk checks refuse it before any download
   any bad token          401 "Invalid credentials in Authorization header"
 
@@ -184,7 +184,7 @@ class Hub:
             "data_offsets": [0, 4 * 8000000 * 8000000]}}).encode()
         huge = dict(base)
         huge["model.safetensors"] = Blob(data=len(header).to_bytes(8, "little") + header)
-        self.add(Repo("hfkit-test/huge", huge))
+        self.add(Repo("hfkit-test/huge-header", huge))
 
     def add(self, repo):
         self.repos[repo.repo_id] = repo
