@@ -562,10 +562,7 @@ typedef struct hfk_model_info {
 /* Inspects a Hub repo id, a local model directory or a path to a config.json. On success *out
  * owns the result (free with hfk_inspection_free). Errors: HFK_E_NOT_FOUND, HFK_E_FORMAT
  * (malformed config or headers), HFK_E_GATED (with the Hub's message), HFK_E_AUTH,
- * HFK_E_NETWORK, HFK_E_OFFLINE, HFK_E_INVALID_ARG and the other Hub codes of hfk_prepare.
- * A repo or directory without safetensors weights is reported with supported_for_inference 0
- * and the reason (naming a pickle-only checkpoint's file), as hfk_prepare and loading refuse
- * it; a bare config.json path is judged on its config alone.                                  */
+ * HFK_E_NETWORK, HFK_E_OFFLINE, HFK_E_INVALID_ARG and the other Hub codes of hfk_prepare.      */
 HFK_API HFK_NODISCARD hfk_status hfk_inspect(hfk_inspection **out, const char *id_or_path,
                                              const hfk_inspect_params *params) HFK_NOEXCEPT;
 HFK_API void hfk_inspection_free(hfk_inspection *inspection) HFK_NOEXCEPT; /* NULL ok */
