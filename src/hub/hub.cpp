@@ -279,8 +279,6 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
         throw;
     }
     RepoDir d = repo_dir(c.cache_dir, repo_id);
-    make_dirs(d.root);
-    write_cachedir_tag(c.cache_dir);
 
     // Select the files.
     std::vector<Sibling> files;
@@ -299,6 +297,8 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
             missing_weights_reason(std::vector<std::string>(names.begin(), names.end()), &st);
         if (!why.empty()) fail(st, what + ": " + why);
     }
+    make_dirs(d.root);  // only now: a refused repository leaves no folder in the cache
+    write_cachedir_tag(c.cache_dir);
     auto ignored = [&](const std::string &n) { return matches_any(opts.ignore_patterns, n); };
     if (!opts.allow_patterns.empty()) {
         for (const auto &s : info.siblings)

@@ -96,7 +96,7 @@ def test_pickle_only_repo_is_refused_everywhere_before_any_download(env):
         r = hfkit(env, *cmd)
         assert r.returncode == BAD_MODEL, (cmd, r.returncode, r.stderr)
         assert "pickle" in r.stderr and "HFK_E_UNSUPPORTED" in r.stderr, (cmd, r.stderr)
-    assert not (repo_dir(env, "hfkit-test/pickle-only") / "blobs").exists()
+    assert not repo_dir(env, "hfkit-test/pickle-only").exists(), "a refused repo left a folder"
     r = hfkit(env, "inspect", "hfkit-test/pickle-only")
     assert r.returncode == OK, r.stderr
     supported = [line for line in r.stdout.splitlines() if line.strip().startswith("supported")]

@@ -113,8 +113,8 @@ TEST_F(HubHardening, PickleOnlyAndWeightlessReposAreRefusedBeforeAnyDownload) {
     EXPECT_TRUE(contains(msg, "no weights")) << msg;
     EXPECT_EQ(server->count("hub", "GET", "/hfkit-test/pickle-only/resolve"), 0);
     EXPECT_EQ(server->count("hub", "HEAD"), 0) << "a file was asked for";
-    EXPECT_FALSE(fs::exists(repo("pickle-only") / "snapshots"));
-    EXPECT_FALSE(fs::exists(repo("noweights") / "snapshots"));
+    EXPECT_FALSE(fs::exists(repo("pickle-only")));
+    EXPECT_FALSE(fs::exists(repo("noweights")));
 }
 
 // Item 8: inspect reports such repositories and directories as not supported, with the reason.
