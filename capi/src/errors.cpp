@@ -8,6 +8,15 @@
 namespace hfk::capi {
 namespace {
 thread_local std::string t_last_error;
+thread_local std::string t_last_warning;
+}  // namespace
+
+void set_warning(std::string_view message) noexcept {
+    try {
+        t_last_warning.assign(message);
+    } catch (...) {
+        t_last_warning.clear();
+    }
 }
 
 hfk_status set_error(hfk_status status, std::string_view message) noexcept {
@@ -73,6 +82,10 @@ HFK_API const char *hfk_status_name(hfk_status code) noexcept {
 
 HFK_API const char *hfk_last_error_message(void) noexcept {
     return hfk::capi::t_last_error.c_str();
+}
+
+HFK_API const char *hfk_last_warning(void) noexcept {
+    return hfk::capi::t_last_warning.c_str();
 }
 
 HFK_API void hfk_free(void *ptr) noexcept { std::free(ptr); }

@@ -16,6 +16,8 @@ namespace hfk::capi {
 // Records `message` as this thread's last error and returns `status`. Never throws: if the
 // message cannot be stored, a fixed text is used instead.
 hfk_status set_error(hfk_status status, std::string_view message) noexcept;
+// The caveat hfk_last_warning() returns on this thread ("" clears it).
+void set_warning(std::string_view message) noexcept;
 
 // Runs `body` (returning hfk_status) and maps every exception to a status code.
 template <class Body>

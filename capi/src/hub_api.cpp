@@ -98,6 +98,7 @@ HFK_API hfk_status hfk_hub_params_init(hfk_hub_params *p, size_t caller_size) no
 
 HFK_API hfk_status hfk_prepare(const char *repo_id, const hfk_hub_params *params,
                                char **snapshot_dir_out) noexcept {
+    hfk::capi::set_warning("");
     HFK_REQUIRE_ARG(snapshot_dir_out);
     *snapshot_dir_out = nullptr;
     HFK_REQUIRE_ARG(repo_id);
@@ -105,6 +106,7 @@ HFK_API hfk_status hfk_prepare(const char *repo_id, const hfk_hub_params *params
                             [&](const hfk_hub_params &, const hfk::hub::Options &o) -> hfk_status {
                                 const hfk::hub::Snapshot snap = hfk::prepare_shared(repo_id, o);
                                 *snapshot_dir_out = hfk::capi::dup_string(snap.dir.string());
+                                hfk::capi::set_warning(snap.warning);
                                 return HFK_OK;
                             });
 }
@@ -130,6 +132,11 @@ HFK_API hfk_status hfk_remove_from_disk(const char *repo_id, const hfk_hub_param
                 return set_error(HFK_E_INVALID_ARG,
                                  std::string("invalid repository id: ") + repo_id);
             const std::string cache = cache_dir_of(o);
+            if (hfk::download_running(cache, repo_id))
+                return set_error(HFK_E_IN_USE,
+                                 std::string(repo_id) +
+                                     " is being downloaded in this process; cancel the download "
+                                     "(or wait for it), then remove it");
             if (!force && hfk::any_model_loaded_under(repo_folder(cache, repo_id)))
                 return set_error(HFK_E_IN_USE,
                                  std::string(repo_id) +
@@ -159,14 +166,19 @@ HFK_API hfk_status hfk_downloaded_models(const hfk_hub_params *params, char **js
             nlohmann::json out = nlohmann::json::array();
             for (const auto &repo : hfk::hub::scan_cache(cache_dir_of(o))) {
                 nlohmann::json revs = nlohmann::json::array();
-                for (const auto &r : repo.revisions)
+                bool any_complete = false;
+                for (const auto &r : repo.revisions) {
                     revs.push_back({{"commit", r.commit},
                                     {"refs", r.refs},
                                     {"size_on_disk", r.size_on_disk},
-                                    {"files", r.n_files}});
+                                    {"files", r.n_files},
+                                    {"complete", r.complete}});
+                    any_complete = any_complete || r.complete;
+                }
                 out.push_back({{"repo_id", repo.repo_id},
                                {"repo_type", repo.repo_type},
                                {"size_on_disk", repo.size_on_disk},
+                               {"complete", any_complete},
                                {"revisions", revs}});
             }
             // Names come from the disk: replace invalid UTF-8 rather than throw.

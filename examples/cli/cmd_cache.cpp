@@ -23,7 +23,9 @@ int cmd_ls(int argc, char **argv) {
     if (a.flag("help"))
         return help("ls",
                     "Lists the models in the Hugging Face cache, with their size on disk and\n"
-                    "the refs (branches, tags) of their revisions.",
+                    "the refs (branches, tags) of their revisions. A revision that cannot load\n"
+                    "without the network (an interrupted download) is marked [incomplete];\n"
+                    "--json has \"complete\" per model and per revision.",
                     true);
     if (!a.positional.empty()) throw UsageError{"ls takes no arguments"};
     HubOptions hub(a);
@@ -49,7 +51,8 @@ int cmd_ls(int argc, char **argv) {
             for (const auto &ref : r["refs"])
                 refs += (refs.empty() ? "" : ",") + ref.get<std::string>();
             revs += r["commit"].get<std::string>().substr(0, 8) +
-                    (refs.empty() ? "" : " (" + refs + ")");
+                    (refs.empty() ? "" : " (" + refs + ")") +
+                    (r.value("complete", false) ? "" : " [incomplete]");
         }
         std::printf("%-40s %10s  %s\n", m["repo_id"].get<std::string>().c_str(),
                     human_bytes(m["size_on_disk"].get<uint64_t>()).c_str(), revs.c_str());
@@ -62,7 +65,9 @@ int cmd_rm(int argc, char **argv) {
     if (a.flag("help"))
         return help("rm MODEL...",
                     "Removes models from the Hugging Face cache: the --revision\n"
-                    "given, or every revision, then the files no revision uses.",
+                    "given, or every revision, then the files no revision uses.\n"
+                    "A model that is not in the cache is an error (exit 3), as is\n"
+                    "one being downloaded (exit 1: cancel the download first).",
                     true);
     if (a.positional.empty()) throw UsageError{"rm takes MODEL... (see hfkit rm --help)"};
     HubOptions hub(a);

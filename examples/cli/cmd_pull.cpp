@@ -22,7 +22,9 @@ int cmd_pull(int argc, char **argv) {
             "  --quiet                no progress on stderr\n"
             "  --verify               re-hash the files already cached; download again\n"
             "                         any that do not match (a damaged cache)\n"
-            "  --force                download every file again, even when cached\n%s"
+            "  --force                download every file again, even when cached\n"
+            "                         (--verify and --force need the Hub: they fail rather\n"
+            "                         than fall back to the cached copy)\n%s"
             "\nThe Hub is $HF_ENDPOINT (default https://huggingface.co); the token is\n"
             "$HF_TOKEN or the one `huggingface-cli login` saved.\n",
             kHubOptionsHelp);
@@ -46,6 +48,9 @@ int cmd_pull(int argc, char **argv) {
     if (s == HFK_E_CANCELLED)
         exit_interrupted("\nhfkit: interrupted; run the same command again to resume");
     if (s != HFK_OK) return fail("cannot pull " + model, s);
+    // The Hub could not be asked and the cached copy was used: say so (exit 0, it is usable).
+    if (const char *w = hfk_last_warning(); w && *w)
+        std::fprintf(stderr, "hfkit: warning: %s\n", w);
     uint64_t size = 0;
     hub.params.progress = nullptr;
     if (hfk_disk_usage(model.c_str(), &hub.params, &size) != HFK_OK) size = 0;

@@ -71,6 +71,14 @@ std::optional<std::string> read_ref(const RepoDir &d, std::string_view revision)
 void write_ref(const RepoDir &d, std::string_view revision, const std::string &commit) {
     if (revision == commit) return;
     fs::path ref = d.root / "refs" / std::string(revision);
+    // Unchanged: no write at all, so a complete snapshot in a read-only cache (a shared NFS
+    // cache, a container's mounted volume) is usable online too.
+    {
+        std::ifstream f(ref, std::ios::binary);
+        std::string current;
+        if (f && std::getline(f, current) && current == commit) return;
+    }
+    std::error_code ignored;
     make_dirs(ref.parent_path());
     fs::path tmp = ref;
     tmp += temp_suffix();
@@ -80,14 +88,14 @@ void write_ref(const RepoDir &d, std::string_view revision, const std::string &c
         f.flush();
         if (!f) {
             int err = errno;
-            fs::remove(tmp);
+            fs::remove(tmp, ignored);
             fail_errno(err ? err : EIO, "cannot write " + ref.string());
         }
     }
     std::error_code ec;
     fs::rename(tmp, ref, ec);
     if (ec) {
-        fs::remove(tmp);
+        fs::remove(tmp, ignored);
         fail_errno(ec.value(), "cannot write " + ref.string());
     }
 }

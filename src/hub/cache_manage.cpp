@@ -1,6 +1,11 @@
 // Listing, measuring and removing cached repos (no network). Blobs are shared between
 // revisions, so sizes count each blob once, and removal collects only orphaned blobs.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <set>
 
 #include "hub/cache.h"
@@ -33,17 +38,36 @@ bool parse_folder(const std::string &folder, std::string &type, std::string &id)
     return false;
 }
 
-// Blob names (canonical paths) a snapshot dir points to, and their sizes.
+// The files (canonical paths) a snapshot dir holds in the cache: the blobs its pointers lead
+// to, and the files it holds itself (the no-symlink layout). A symlink leading anywhere else
+// (outside the cache, or to another repository) is not the cache's to count or free.
 void snapshot_blobs(const fs::path &snap, std::set<fs::path> &blobs, int32_t *n_files) {
     std::error_code ec;
+    const fs::path blobs_dir = fs::weakly_canonical(snap.parent_path().parent_path() / "blobs", ec);
     for (auto it = fs::recursive_directory_iterator(snap, ec); !ec && it != fs::end(it);
          it.increment(ec)) {
-        if (!it->is_regular_file(ec)) continue;  // follows the pointer symlink
-        fs::path target = fs::weakly_canonical(it->path(), ec);
-        if (ec) continue;
+        std::error_code ec2;
+        if (!it->is_regular_file(ec2)) continue;  // follows the pointer symlink
+        fs::path target = fs::weakly_canonical(it->path(), ec2);
+        if (ec2) continue;
+        if (it->is_symlink(ec2) && target.parent_path() != blobs_dir) continue;
         blobs.insert(target);
         if (n_files) ++*n_files;
     }
+}
+
+// A download holds an flock on .locks/<folder>/<etag>.lock while it writes a blob (this process
+// or another; flock locks of separate opens conflict even within one process).
+bool download_lock_held(const RepoDir &d) {
+    std::error_code ec;
+    for (const auto &e : fs::directory_iterator(d.locks, ec)) {
+        const int fd = open(e.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        const bool held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        close(fd);  // releases ours, if we got it
+        if (held) return true;
+    }
+    return false;
 }
 
 uint64_t sum_sizes(const std::set<fs::path> &blobs) {
@@ -74,6 +98,14 @@ std::vector<CachedRepo> scan_cache(const std::string &cache_dir_in) {
             std::set<fs::path> blobs;
             snapshot_blobs(s.path(), blobs, &rev.n_files);
             rev.size_on_disk = sum_sizes(blobs);
+            if (repo.repo_type == "model" && valid_repo_id(repo.repo_id) &&
+                valid_commit(rev.commit)) {
+                try {
+                    rev.complete = find_cached(repo.repo_id, rev.commit, cache_dir).has_value();
+                } catch (const Error &) {
+                    rev.complete = false;  // an unreadable index: not loadable
+                }
+            }
             all_blobs.insert(blobs.begin(), blobs.end());
             repo.revisions.push_back(std::move(rev));
         }
@@ -144,6 +176,11 @@ void remove_from_cache(const std::string &cache_dir_in, std::string_view repo_id
     std::error_code ec;
     if (!fs::is_directory(d.root, ec))
         fail(HFK_E_NOT_FOUND, std::string(repo_id) + " is not in the cache " + cache_dir);
+    // Removing files under a running download would only make it fail later with a confusing
+    // error: refuse, and let the caller cancel the download first.
+    if (download_lock_held(d))
+        fail(HFK_E_IN_USE,
+             std::string(repo_id) + " is being downloaded; cancel the download, then remove it");
     if (revision.empty()) {
         fs::remove_all(d.root, ec);
         if (ec) fail_errno(ec.value(), "cannot remove " + d.root.string());

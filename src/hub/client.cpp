@@ -1,11 +1,15 @@
 // Options and environment -> Client; requests with redirects, retries and the error mapping.
 #include "hub/client.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -51,12 +55,27 @@ std::optional<std::string> read_token_file(const std::string &path) {
     return line;
 }
 
+// "~" as huggingface_hub sees it (Python's os.path.expanduser): $HOME, else the user's entry in
+// the password database; "" when neither gives one.
+std::string home_dir() {
+    std::string h = env("HOME");
+    if (!h.empty()) return h;
+    struct passwd pw, *found = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_dir &&
+        found->pw_dir[0] == '/')
+        return found->pw_dir;
+    return {};
+}
+
+// $HF_HOME, $XDG_CACHE_HOME/huggingface, ~/.cache/huggingface; "" when there is no home.
 std::string hf_home() {
     std::string h = env("HF_HOME");
     if (!h.empty()) return h;
     std::string xdg = env("XDG_CACHE_HOME");
     if (!xdg.empty()) return xdg + "/huggingface";
-    return env("HOME") + "/.cache/huggingface";
+    std::string home = home_dir();
+    return home.empty() ? std::string() : home + "/.cache/huggingface";
 }
 
 }  // namespace
@@ -66,7 +85,13 @@ std::filesystem::path default_cache_dir() {
         std::string v = env(name);
         if (!v.empty()) return v;
     }
-    return std::filesystem::path(hf_home()) / "hub";
+    const std::string home = hf_home();
+    // Never a cache under "/" (HOME unset used to give /.cache/huggingface/hub).
+    if (home.empty())
+        fail(HFK_E_INVALID_ARG,
+             "cannot locate the Hugging Face cache: HOME is not set and the user has no home "
+             "directory; set HF_HUB_CACHE (or HF_HOME) or pass a cache directory");
+    return std::filesystem::path(home) / "hub";
 }
 
 Client Client::from_options(const Options &opts) {
@@ -86,7 +111,8 @@ Client Client::from_options(const Options &opts) {
             c.token = t;
         } else {
             std::string path = env("HF_TOKEN_PATH");
-            c.token = read_token_file(path.empty() ? hf_home() + "/token" : path);
+            if (path.empty() && !hf_home().empty()) path = hf_home() + "/token";
+            if (!path.empty()) c.token = read_token_file(path);
         }
     }
     if (c.token && c.token->find_first_of("\r\n") != std::string::npos)
@@ -158,6 +184,7 @@ HttpResponse Client::request(HttpRequest req, Follow follow, bool retry) const {
         for (int attempt = 1;; ++attempt) {
             if (is_cancelled()) fail(HFK_E_CANCELLED, "cancelled");
             r = http_perform(req);
+            r.sent_token = req.token != nullptr;
             if (r.cancelled) fail(HFK_E_CANCELLED, "cancelled");
             if (!retry || !retryable(r) || attempt >= max_tries) break;
             backoff(attempt, r);
@@ -211,14 +238,26 @@ void raise_for_response(const HttpResponse &r, const std::string &what) {
         fail(HFK_E_REVISION_NOT_FOUND, "revision not found for " + what + " (" + detail + ")");
     if (code == "EntryNotFound")
         fail(HFK_E_ENTRY_NOT_FOUND, "file not found: " + what + " (" + detail + ")");
-    if (code == "GatedRepo")
+    // A token the Hub does not accept is the token's fault whatever the repository is (gated
+    // ones included): HFK_E_AUTH, checked before the gated case.
+    if (r.status == 401 && msg.find("Invalid credentials") != std::string::npos)
+        fail(HFK_E_AUTH, "the token was refused for " + what +
+                             " (invalid or expired: check HF_TOKEN or the saved login; " + detail +
+                             ")");
+    // Gated: without a token the Hub answers 401 and a token is what is missing; with one it
+    // answers 403, and it is that account that has not been granted access.
+    if (code == "GatedRepo") {
+        if (r.sent_token || r.status == 403)
+            fail(HFK_E_GATED, "gated repository " + what +
+                                  ": the token given has no access to it; accept its conditions "
+                                  "on the Hub with the account the token belongs to (" +
+                                  detail + ")");
         fail(HFK_E_GATED, "gated repository " + what +
-                              ": accept its conditions on the Hub and pass a token (" + detail +
-                              ")");
+                              ": accept its conditions on the Hub and pass a token (HF_TOKEN) (" +
+                              detail + ")");
+    }
     if (msg == "Access to this resource is disabled.")
         fail(HFK_E_DISABLED, "repository " + what + " is disabled (" + detail + ")");
-    if (r.status == 401 && msg.find("Invalid credentials") != std::string::npos)
-        fail(HFK_E_AUTH, "the token was refused for " + what + " (" + detail + ")");
     if (code == "RepoNotFound" || r.status == 401)
         fail(HFK_E_NOT_FOUND, "repository not found: " + what +
                                   " (if it is private or gated, pass a token; " + detail + ")");

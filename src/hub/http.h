@@ -37,6 +37,7 @@ struct HttpResponse {
     bool aborted_by_callback = false;  // on_start/on_body refused, or cancelled
     bool cancelled = false;
     uint64_t body_bytes = 0;  // bytes handed to on_body
+    bool sent_token = false;  // the request carried Authorization (set by Client::request)
     std::string header(const std::string &lower_name) const {
         auto it = headers.find(lower_name);
         return it == headers.end() ? std::string() : it->second;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -94,9 +95,15 @@ RepoInfo repo_info(const Client &c, std::string_view repo_id, std::string_view r
     if (!valid_commit(info.commit))
         fail(HFK_E_FORMAT, "the Hub's model info for " + what + " has an invalid sha '" +
                                sanitize(info.commit, 80) + "'");
-    if (j.contains("siblings") && j["siblings"].is_array()) {
+    // Without a file list nothing can be selected: a missing or malformed one is the Hub's fault,
+    // never an empty (and "successful") download.
+    if (!j.contains("siblings") || !j["siblings"].is_array())
+        fail(HFK_E_FORMAT, "the Hub's model info for " + what + " has no file list (siblings)");
+    {
         for (const auto &s : j["siblings"]) {
-            if (!s.is_object() || !s.contains("rfilename") || !s["rfilename"].is_string()) continue;
+            if (!s.is_object() || !s.contains("rfilename") || !s["rfilename"].is_string())
+                fail(HFK_E_FORMAT, "the Hub's model info for " + what +
+                                       " has a malformed file list entry (no rfilename)");
             Sibling sib;
             sib.name = s["rfilename"].get<std::string>();
             if (!valid_repo_filename(sib.name))
@@ -178,7 +185,7 @@ std::optional<Snapshot> find_cached(std::string_view repo_id, std::string_view r
         }
         if (!any) return missing("no *.safetensors weights");
     }
-    return Snapshot{std::string(repo_id), revision, *commit, snap};
+    return Snapshot{std::string(repo_id), revision, *commit, snap, {}};
 }
 
 bool is_downloaded(std::string_view repo_id, std::string_view revision,
@@ -190,15 +197,19 @@ bool is_downloaded(std::string_view repo_id, std::string_view revision,
 namespace {
 
 // Brings one file of `commit` into the cache. `on_bytes` gets the file's bytes present.
+// `expected_size` is the Hub's size for the file (-1 unknown): a cached file of another size
+// (a blob truncated or grown in place) is repaired like a corrupt one, at the cost of a stat.
 void ensure_file(const Client &c, const RepoDir &d, std::string_view repo_id,
-                 const std::string &commit, const std::string &file,
+                 const std::string &commit, const std::string &file, int64_t expected_size,
                  const std::function<void(uint64_t, int64_t)> &on_bytes) {
     bool corrupt = false;
     if (pointer_ok(d, commit, file)) {
         std::error_code ec;
         const fs::path pointer = d.pointer(commit, file);
         const std::string etag = fs::read_symlink(pointer, ec).filename().string();
-        corrupt = c.force_download ||
+        ec.clear();
+        const bool wrong_size = expected_size >= 0 && !pointer_ok(d, commit, file, expected_size);
+        corrupt = c.force_download || wrong_size ||
                   (c.verify && (ec || !valid_etag(etag) || !blob_matches(pointer, etag)));
         if (!corrupt) {
             auto n = fs::file_size(pointer, ec);
@@ -251,20 +262,43 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
     try {
         info = repo_info(c, repo_id, revision);
     } catch (const Error &e) {
-        // HR11: fall back to a complete cached snapshot unless the revision is known not to exist.
+        // HR11: an implicit freshness check falls back to a complete cached snapshot, unless the
+        // revision is known not to exist, and says so (Snapshot::warning). An explicit request
+        // (force_download, verify) needs the Hub's answer: it fails with the Hub's status (a bad
+        // token is HFK_E_AUTH) rather than hand back the cached copy it was asked to replace.
         int s = e.status();
-        if (s != HFK_E_REVISION_NOT_FOUND && s != HFK_E_CANCELLED && s != HFK_E_INVALID_ARG)
-            if (auto snap = cached_fallback(c, repo_id, revision)) return *snap;
+        const bool explicit_request = opts.force_download || opts.verify;
+        if (!explicit_request && s != HFK_E_REVISION_NOT_FOUND && s != HFK_E_CANCELLED &&
+            s != HFK_E_INVALID_ARG)
+            if (auto snap = cached_fallback(c, repo_id, revision)) {
+                snap->warning = "using the cached snapshot " + snap->commit + " of " +
+                                std::string(repo_id) + "@" + revision +
+                                " without checking for updates: " + e.what();
+                return *snap;
+            }
         throw;
     }
     RepoDir d = repo_dir(c.cache_dir, repo_id);
-    make_dirs(d.root);
-    write_cachedir_tag(c.cache_dir);
 
     // Select the files.
     std::vector<Sibling> files;
     std::set<std::string> names;
-    for (const auto &s : info.siblings) names.insert(s.name);
+    std::map<std::string, int64_t> sizes;
+    for (const auto &s : info.siblings) names.insert(s.name), sizes[s.name] = s.size;
+    const std::string what = std::string(repo_id) + "@" + revision;
+    if (opts.allow_patterns.empty()) {
+        // Refuse what hfkit cannot load before downloading anything (a config-only or
+        // pickle-only repository would otherwise "succeed" with no usable weights).
+        if (!names.count("config.json"))
+            fail(HFK_E_ENTRY_NOT_FOUND,
+                 what + " has no config.json: it is not a model hfkit can load");
+        int32_t st = HFK_E_ENTRY_NOT_FOUND;
+        const std::string why =
+            missing_weights_reason(std::vector<std::string>(names.begin(), names.end()), &st);
+        if (!why.empty()) fail(st, what + ": " + why);
+    }
+    make_dirs(d.root);  // only now: a refused repository leaves no folder in the cache
+    write_cachedir_tag(c.cache_dir);
     auto ignored = [&](const std::string &n) { return matches_any(opts.ignore_patterns, n); };
     if (!opts.allow_patterns.empty()) {
         for (const auto &s : info.siblings)
@@ -274,7 +308,7 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
         if (names.count("model.safetensors.index.json") &&
             !ignored("model.safetensors.index.json")) {
             ensure_file(c, d, repo_id, info.commit, "model.safetensors.index.json",
-                        [](uint64_t, int64_t) {});
+                        sizes["model.safetensors.index.json"], [](uint64_t, int64_t) {});
             for (auto &s : index_shards(d.pointer(info.commit, "model.safetensors.index.json"))) {
                 if (!names.count(s))
                     fail(HFK_E_FORMAT, std::string(repo_id) + ": the index names shard '" + s +
@@ -293,6 +327,8 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
             if ((kDefaultFiles.count(s.name) || weights.count(s.name)) && !ignored(s.name))
                 files.push_back(s);
     }
+    if (files.empty())
+        fail(HFK_E_ENTRY_NOT_FOUND, "no file of " + what + " matches the allow patterns");
     // Small files first, so the weights finish last (a partial prepare rarely looks complete).
     std::stable_sort(files.begin(), files.end(),
                      [](const Sibling &a, const Sibling &b) { return a.size < b.size; });
@@ -317,12 +353,13 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
             try {
                 // No wake-up per received chunk (thousands for a large file): the waiting thread
                 // looks at the counters every 50 ms, which is as often as progress is reported.
-                ensure_file(c, d, repo_id, info.commit, files[i].name, [&](uint64_t b, int64_t t) {
-                    std::lock_guard<std::mutex> g(mu);
-                    done[i] = std::max<int64_t>(done[i], static_cast<int64_t>(b));
-                    total[i] = t;
-                    dirty[i] = 1;
-                });
+                ensure_file(c, d, repo_id, info.commit, files[i].name, files[i].size,
+                            [&](uint64_t b, int64_t t) {
+                                std::lock_guard<std::mutex> g(mu);
+                                done[i] = std::max<int64_t>(done[i], static_cast<int64_t>(b));
+                                total[i] = t;
+                                dirty[i] = 1;
+                            });
                 std::lock_guard<std::mutex> g(mu);
                 finished[i] = 1;
                 dirty[i] = 1;
@@ -395,8 +432,8 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
     if (user_cancelled) fail(HFK_E_CANCELLED, "download of " + std::string(repo_id) + " cancelled");
     if (first_error) std::rethrow_exception(first_error);
     write_ref(d, revision, info.commit);
-    return Snapshot{std::string(repo_id), revision, info.commit,
-                    d.root / "snapshots" / info.commit};
+    return Snapshot{
+        std::string(repo_id), revision, info.commit, d.root / "snapshots" / info.commit, {}};
 }
 
 fs::path fetch_file(std::string_view repo_id, std::string_view filename_in, const Options &opts) {

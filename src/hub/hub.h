@@ -50,6 +50,9 @@ struct Options {
 struct Snapshot {
     std::string repo_id, revision, commit;
     std::filesystem::path dir;
+    // Non-empty when the Hub could not be asked whether the revision moved and this cached
+    // snapshot is used instead (an implicit freshness check that fell back): says why.
+    std::string warning;
 };
 
 // Resolves the revision, selects files (config.json, generation_config.json, tokenizer files,
@@ -91,6 +94,7 @@ struct CachedRevision {
     std::vector<std::string> refs;
     uint64_t size_on_disk = 0;
     int32_t n_files = 0;
+    bool complete = false;  // a model revision that loads offline (as is_downloaded)
 };
 struct CachedRepo {
     std::string repo_id, repo_type;
@@ -104,6 +108,14 @@ uint64_t disk_usage(const std::string &cache_dir, std::string_view repo_id);
 // points to. HFK_E_NOT_FOUND when there is nothing to remove.
 void remove_from_cache(const std::string &cache_dir, std::string_view repo_id,
                        std::string_view revision);
+
+// ---- weights ----
+// *.bin, *.pt, *.pth, *.ckpt, *.pkl: formats that need an unpickler, which hfkit refuses to run.
+bool is_pickle_weight_name(const std::string &name);
+// "" when the top-level file names include safetensors weights (or their index); otherwise why
+// not, naming the pickle files when there are some. `status_out` (if given) gets
+// HFK_E_UNSUPPORTED (pickle only) or HFK_E_ENTRY_NOT_FOUND (no weights at all).
+std::string missing_weights_reason(const std::vector<std::string> &names, int32_t *status_out);
 
 // ---- validation (exposed for tests and fuzzing) ----
 bool valid_repo_id(std::string_view);        // RELIABILITY a.4

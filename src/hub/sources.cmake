@@ -7,4 +7,5 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/blob_hash.cpp
     ${CMAKE_CURRENT_LIST_DIR}/file_follower.cpp
     ${CMAKE_CURRENT_LIST_DIR}/download.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/weight_selection.cpp
     ${CMAKE_CURRENT_LIST_DIR}/hub.cpp)

@@ -104,8 +104,11 @@ void from_headers(const inspect::WeightHeaders &h, const ModelConfig &cfg, Inspe
     r.weight_files = h.files;
 }
 
+// `weights_expected`: a directory or Hub repo (a model), not a bare config.json, whose weights
+// are not part of the question.
 Inspection inspect_files(const std::string &what, ModelFiles &files, const std::string &config_text,
-                         const std::string &config_name, const InspectOptions &opts) {
+                         const std::string &config_name, const InspectOptions &opts,
+                         bool weights_expected) {
     Inspection r;
     r.source = what;
     const ModelConfig cfg = parse_config(config_text, config_name);
@@ -133,6 +136,15 @@ Inspection inspect_files(const std::string &what, ModelFiles &files, const std::
     uint64_t active_from_config = 0;
     const uint64_t from_config = count_parameters_from_config(cfg, &active_from_config);
     const inspect::WeightHeaders headers = inspect::read_weight_headers(files);
+    if (weights_expected && headers.files.empty() && r.supported_for_inference) {
+        // Without safetensors weights nothing can run, whatever the config says: the same
+        // reason prepare and the loader give (pickle-only, or no weights at all).
+        const std::string why = hub::missing_weights_reason(files.list(), nullptr);
+        if (!why.empty()) {
+            r.supported_for_inference = false;
+            r.unsupported_reason = why;
+        }
+    }
     if (!headers.files.empty()) {
         from_headers(headers, cfg, r);
         // MoE: the experts a token does not visit, from the config, off the exact total.
@@ -218,10 +230,10 @@ void fill_machine(Inspection &r, const fs::path &disk) {
 }
 
 Inspection inspect_local_dir(const std::string &what, const fs::path &dir, const fs::path &config,
-                             const InspectOptions &opts) {
+                             const InspectOptions &opts, bool weights_expected = true) {
     auto files = inspect::local_files(dir);
     std::string text = read_small_file(config, kConfigMaxBytes);
-    Inspection r = inspect_files(what, *files, text, config.string(), opts);
+    Inspection r = inspect_files(what, *files, text, config.string(), opts, weights_expected);
     r.download_bytes = 0;
     fill_machine(r, dir);
     return r;
@@ -232,9 +244,9 @@ Inspection inspect_hub(const std::string &repo_id, const InspectOptions &opts) {
         opts.hub.cache_dir.empty() ? hub::default_cache_dir().string() : opts.hub.cache_dir;
     const std::string revision = opts.hub.revision.empty() ? "main" : opts.hub.revision;
     try {
-        auto files = inspect::hub_files(repo_id, opts.hub);
+        auto files = inspect::hub_files(repo_id, opts.hub, opts.write_cache);
         std::string text = files->read_small("config.json", kConfigMaxBytes);
-        Inspection r = inspect_files(repo_id, *files, text, repo_id + "/config.json", opts);
+        Inspection r = inspect_files(repo_id, *files, text, repo_id + "/config.json", opts, true);
         r.download_bytes =
             hub::is_downloaded(repo_id, revision, cache_dir) ? 0 : r.stored_weight_bytes;
         fill_machine(r, cache_dir);
@@ -263,7 +275,7 @@ Inspection inspect_model(const std::string &what, const InspectOptions &opts) {
     if (fs::exists(p, ec)) {
         fs::path dir = p.parent_path();
         if (dir.empty()) dir = ".";
-        return inspect_local_dir(what, dir, p, opts);
+        return inspect_local_dir(what, dir, p, opts, /*weights_expected=*/false);
     }
     if (hub::valid_repo_id(what)) return inspect_hub(what, opts);
     fail(HFK_E_NOT_FOUND,

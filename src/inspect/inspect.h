@@ -85,6 +85,9 @@ struct InspectOptions {
     int64_t batch = 1;             // >= 1
     int kv_bytes_per_element = 2;  // 1 (8-bit), 2 (f16, the default) or 4 (f32)
     hub::Options hub;
+    // false: a Hub id's config.json and index are read without writing the cache (the memory
+    // check before a download, whose refusal must leave nothing that looks like a model).
+    bool write_cache = true;
 };
 
 // `what`: a local directory, a path to a config.json (headers are then read from its directory),

@@ -66,19 +66,29 @@ class LocalFiles final : public ModelFiles {
 
 class HubFiles final : public ModelFiles {
   public:
-    HubFiles(std::string repo_id, hub::Options opts)
-        : repo_(std::move(repo_id)), opts_(std::move(opts)) {}
+    HubFiles(std::string repo_id, hub::Options opts, bool write_cache)
+        : repo_(std::move(repo_id)), opts_(std::move(opts)), write_cache_(write_cache) {}
 
     std::string where() const override { return repo_; }
 
     std::vector<std::string> list() override {
-        std::vector<std::string> names = hub::list_files(repo_, opts_);
-        std::sort(names.begin(), names.end());
-        return names;
+        if (!listed_) {  // asked once per inspection, however many readers want it
+            names_ = hub::list_files(repo_, opts_);
+            std::sort(names_.begin(), names_.end());
+            listed_ = true;
+        }
+        return names_;
     }
 
     // Small files go through the cache, so a second inspection (or a later download) reuses them.
     std::string read_small(const std::string &name, size_t max_bytes) override {
+        if (!write_cache_) {
+            std::string text = hub::fetch_range(repo_, name, 0, max_bytes + 1, opts_);
+            if (text.size() > max_bytes)
+                fail(HFK_E_FORMAT, repo_ + "/" + name + ": exceeds the " +
+                                       std::to_string(max_bytes) + "-byte limit");
+            return text;
+        }
         fs::path p = hub::fetch_file(repo_, name, opts_);
         return read_small_file(p, max_bytes);
     }
@@ -92,6 +102,9 @@ class HubFiles final : public ModelFiles {
   private:
     std::string repo_;
     hub::Options opts_;
+    bool write_cache_ = true;
+    bool listed_ = false;
+    std::vector<std::string> names_;
 };
 
 }  // namespace
@@ -100,8 +113,9 @@ std::unique_ptr<ModelFiles> local_files(const fs::path &dir) {
     return std::make_unique<LocalFiles>(dir);
 }
 
-std::unique_ptr<ModelFiles> hub_files(const std::string &repo_id, const hub::Options &opts) {
-    return std::make_unique<HubFiles>(repo_id, opts);
+std::unique_ptr<ModelFiles> hub_files(const std::string &repo_id, const hub::Options &opts,
+                                      bool write_cache) {
+    return std::make_unique<HubFiles>(repo_id, opts, write_cache);
 }
 
 }  // namespace hfk::inspect

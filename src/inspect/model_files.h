@@ -30,6 +30,9 @@ class ModelFiles {
 };
 
 std::unique_ptr<ModelFiles> local_files(const std::filesystem::path &dir);
-std::unique_ptr<ModelFiles> hub_files(const std::string &repo_id, const hub::Options &opts);
+// `write_cache` false: small files are read with a Range request (or from a cached copy) and
+// nothing is written to the cache, so a look before a refused download leaves no trace there.
+std::unique_ptr<ModelFiles> hub_files(const std::string &repo_id, const hub::Options &opts,
+                                      bool write_cache = true);
 
 }  // namespace hfk::inspect

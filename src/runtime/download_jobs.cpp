@@ -105,6 +105,15 @@ void run_job(std::shared_ptr<Job> job, std::string repo_id, hub::Options opts, s
 
 }  // namespace
 
+bool download_running(const std::string &cache_dir, std::string_view repo_id) {
+    const std::string prefix = cache_dir + '\n' + std::string(repo_id) + '\n';
+    Registry &r = registry();
+    std::lock_guard lock(r.mu);
+    for (const auto &[key, job] : r.running)
+        if (key.compare(0, prefix.size(), prefix) == 0 && job && !job->cancel) return true;
+    return false;
+}
+
 int64_t download_jobs_started() {
     return registry().started.load();
 }

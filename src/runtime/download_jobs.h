@@ -19,6 +19,9 @@ namespace hfk {
 // once every prepare has returned. Throws what hub::prepare throws, or HFK_E_CANCELLED.
 hub::Snapshot prepare_shared(std::string_view repo_id, const hub::Options &opts);
 
+// Whether this process is preparing `repo_id` in `cache_dir` (any revision) right now.
+bool download_running(const std::string &cache_dir, std::string_view repo_id);
+
 // How many downloads this process started (for tests: a joined prepare starts none).
 int64_t download_jobs_started();
 

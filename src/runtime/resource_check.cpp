@@ -86,6 +86,7 @@ void check_before_download(const std::string &repo_id, const hub::Options &hub) 
     o.kv_bytes_per_element = sizeof(float);  // the runtime's KV cache, as check_memory_for
     o.hub = hub;
     o.hub.progress = nullptr;
+    o.write_cache = false;  // a refusal must leave nothing in the cache that looks like a model
     Inspection r;
     try {
         r = inspect_model(repo_id, o);

@@ -32,3 +32,7 @@ target_link_libraries(test_no_symlinks PRIVATE CURL::libcurl)
 target_include_directories(test_no_symlinks PRIVATE ${PROJECT_SOURCE_DIR}/src)
 # Multi-turn equivalence: a continued session equals a fresh one over the concatenated text.
 hfk_add_api_test(test_multiturn LABELS "capi;unit" SOURCES test_multiturn.cpp)
+# Issue 15's Hub hardening through the API (warnings, complete, removal), against the local Hub.
+hfk_add_api_test(test_hub_api_hardening LABELS "capi;unit;hub" SOURCES test_hub_api_hardening.cpp)
+target_link_libraries(test_hub_api_hardening PRIVATE CURL::libcurl)
+target_include_directories(test_hub_api_hardening PRIVATE ${PROJECT_SOURCE_DIR}/src)

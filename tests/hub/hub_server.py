@@ -37,6 +37,12 @@ $HFK_SHARED_DIR/models as repositories, with every case of the HUB.md 2.8 checkl
   hfkit-test/evil-etag   ETag "../../../tmp/pwn" and X-Repo-Commit "../x" on every file
   hfkit-test/evil-redirect  LFS redirects go to file:///etc/passwd
   hfkit-test/loop        a relative redirect loop
+  hfkit-test/nosiblings  the model info has no "siblings" (file list)
+  hfkit-test/badsiblings the model info's siblings hold malformed entries
+  hfkit-test/pickle-only config, tokenizer and pytorch_model.bin: no safetensors weights
+  hfkit-test/noweights   config and tokenizer only
+  hfkit-test/huge-header aidreams260K's files, but model.safetensors is only a header claiming a
+                         256 TB tensor: the memory and disk checks refuse it before any download
   any bad token          401 "Invalid credentials in Authorization header"
 
 LFS files (*.safetensors, *.bin, files >= 10 MiB) answer 302 to the CDN, a second listener on
@@ -73,7 +79,7 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 SPECIAL = {"private", "gated", "disabled", "flaky", "ratelimited", "norange", "drop", "slow", "stall",
            "corrupt", "moving", "evil-etag", "evil-redirect", "nobody", "badrange",
            "badrange-always", "toolong", "toolong-eof", "no-etag", "no-commit", "no-size",
-           "ratelimited-date", "corrupt-small"}
+           "ratelimited-date", "corrupt-small", "nosiblings", "badsiblings"}
 # The CDN modes: the repo's mode is put in the CDN URL of its LFS redirects.
 CDN_MODES = ("norange", "drop", "slow", "stall", "corrupt", "nobody", "badrange", "badrange-always",
              "toolong", "toolong-eof")
@@ -173,6 +179,17 @@ class Hub:
         for mode in SPECIAL:
             self.add(Repo("hfkit-test/" + mode, base, mode))
         self.base_files = base
+        small = {n: b for n, b in base.items() if not n.endswith(".safetensors")}
+        self.add(Repo("hfkit-test/noweights", small))
+        pickle = dict(small)
+        pickle["pytorch_model.bin"] = Blob(data=b"PK\x03\x04 not a real pickle archive")
+        self.add(Repo("hfkit-test/pickle-only", pickle))
+        header = json.dumps({"model.embed_tokens.weight": {
+            "dtype": "F32", "shape": [8000000, 8000000],
+            "data_offsets": [0, 4 * 8000000 * 8000000]}}).encode()
+        huge = dict(base)
+        huge["model.safetensors"] = Blob(data=len(header).to_bytes(8, "little") + header)
+        self.add(Repo("hfkit-test/huge-header", huge))
 
     def add(self, repo):
         self.repos[repo.repo_id] = repo
@@ -423,6 +440,10 @@ class Handler(BaseHTTPRequestHandler):
             body = {"_id": "x", "id": repo.repo_id, "modelId": repo.repo_id, "sha": r.commit,
                     "private": repo.mode == "private", "gated": "manual" if repo.mode == "gated" else False,
                     "disabled": False, "siblings": siblings, "tags": [], "lastModified": "2026-11-23T00:00:00.000Z"}
+            if repo.mode == "nosiblings":
+                del body["siblings"]
+            elif repo.mode == "badsiblings":
+                body["siblings"] = [{"name": "config.json"}, 5] + siblings
             return self.reply(200, body=json.dumps(body).encode())
         if rest[0] == "refs":
             body = {"branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": repo.commit}],

@@ -150,7 +150,10 @@ def prepare(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[_P
     and returns its snapshot directory. ``on_progress(Progress)`` follows the download;
     returning True cancels (:class:`CancelledError`). ``verify=True`` re-hashes the cached
     files and downloads again any that do not match; ``force_download=True`` downloads every
-    file again (an open model keeps its old mapping). The GIL is released meanwhile."""
+    file again (an open model keeps its old mapping). When the Hub cannot be asked (unreachable,
+    a refused token) a complete cached snapshot is returned with a ``UserWarning`` saying so;
+    ``verify`` and ``force_download`` never fall back (they raise, e.g. :class:`AuthError`).
+    The GIL is released meanwhile."""
     hub = _hub(revision, cache_dir, token, endpoint, offline)
     hub.verify = verify
     hub.force_download = force_download
@@ -166,8 +169,9 @@ def is_downloaded(repo_id: str, revision: Optional[str] = None,
 def remove_from_disk(repo_id: str, revision: Optional[str] = None,
                      cache_dir: Optional[_PathLike] = None, force: bool = False) -> None:
     """Removes a model from the cache (one revision, or all when revision is None). A model
-    loaded in this process is refused (:class:`StateError`, HFK_E_IN_USE) unless ``force``;
-    :class:`NotFoundError` when it is not in the cache."""
+    loaded in this process is refused (:class:`StateError`, HFK_E_IN_USE) unless ``force``; one
+    being downloaded is refused whatever ``force`` says; :class:`NotFoundError` when it is not in
+    the cache (catch it if "absent afterwards" is all you need)."""
     _hfkit.remove_from_disk(repo_id, _hub(revision, cache_dir), force)
 
 
@@ -177,8 +181,9 @@ def disk_usage(repo_id: Optional[str] = None, cache_dir: Optional[_PathLike] = N
 
 
 def downloaded_models(cache_dir: Optional[_PathLike] = None) -> List[Dict[str, Any]]:
-    """The models in the cache: a list of ``{"repo_id", "repo_type", "size_on_disk",
-    "revisions": [{"commit", "refs", "size_on_disk", "files"}]}``."""
+    """The models in the cache: a list of ``{"repo_id", "repo_type", "size_on_disk", "complete",
+    "revisions": [{"commit", "refs", "size_on_disk", "files", "complete"}]}``. ``complete``:
+    the revision loads without the network (an interrupted download is listed as False)."""
     models: List[Dict[str, Any]] = json.loads(_hfkit.downloaded_models(_hub(None, cache_dir)))
     return models
 

@@ -170,9 +170,13 @@ std::string prepare(const std::string &repo_id, const HubOptions &hub, py::objec
         py::gil_scoped_release nogil;
         status = hfk_prepare(repo_id.c_str(), &p, &dir);
     }
+    const std::string warning = status == HFK_OK ? hfk_last_warning() : "";
     std::string out = take_string(dir);
     ctx.rethrow();
     check(status);
+    // The cached snapshot was used without asking the Hub (see hfk_last_warning).
+    if (!warning.empty() && PyErr_WarnEx(PyExc_UserWarning, warning.c_str(), 1) != 0)
+        throw py::error_already_set();
     return out;
 }
 

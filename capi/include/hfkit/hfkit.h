@@ -109,6 +109,12 @@ HFK_API const char *hfk_status_name(hfk_status code) HFK_NOEXCEPT;
  * failing call, before any thread hop. A successful call does not clear it.                    */
 HFK_API const char *hfk_last_error_message(void) HFK_NOEXCEPT;
 
+/* A caveat of the most recent successful call on *this thread* that had one; "" otherwise. Never
+ * NULL; valid until the next hfk_* call on this thread. Set by hfk_prepare() when it could not
+ * ask the Hub whether the revision moved (unreachable, 5xx, a refused token) and returned the
+ * complete cached snapshot instead; hfk_prepare() clears it when it starts.                    */
+HFK_API const char *hfk_last_warning(void) HFK_NOEXCEPT;
+
 /* ---- memory ------------------------------------------------------------------------------ */
 /* Frees a buffer that a function below documents as "free with hfk_free". NULL is fine.      */
 HFK_API void hfk_free(void *ptr) HFK_NOEXCEPT;
@@ -309,11 +315,22 @@ HFK_API const hfk_tokenizer *hfk_model_tokenizer(const hfk_model *model) HFK_NOE
 
 /* Downloads what `repo_id` needs into the cache (nothing when it is complete already) and
  * returns its snapshot directory (free with hfk_free). A prepare of a model that this process
- * is already preparing joins it; after a failure the next prepare starts afresh. Offline or
- * with the Hub unreachable, a complete cached snapshot is used. Errors: HFK_E_NOT_FOUND,
- * HFK_E_GATED, HFK_E_AUTH, HFK_E_REVISION_NOT_FOUND, HFK_E_ENTRY_NOT_FOUND, HFK_E_DISABLED,
- * HFK_E_RATE_LIMITED, HFK_E_SERVER, HFK_E_NETWORK, HFK_E_OFFLINE, HFK_E_CHECKSUM,
- * HFK_E_NO_SPACE, HFK_E_CANCELLED (progress returned non-zero), HFK_E_INVALID_ARG.            */
+ * is already preparing joins it; after a failure the next prepare starts afresh. Offline, a
+ * complete cached snapshot is used. Online, a cached file whose size differs from the Hub's is
+ * downloaded again (a stat, no hashing), and an unchanged cache is not written (a complete
+ * snapshot in a read-only cache works). When the Hub cannot be asked (unreachable, 5xx, a
+ * refused token) a complete cached snapshot is returned with HFK_OK and hfk_last_warning()
+ * says so; with verify or force_download there is no such fallback: the Hub's status is
+ * returned (HFK_E_AUTH for a bad token). Without allow_patterns, a repository with no
+ * config.json or no safetensors weights is refused before any download: HFK_E_UNSUPPORTED
+ * for pickle-only weights (pytorch_model.bin), HFK_E_ENTRY_NOT_FOUND for none; allow_patterns
+ * that match no file are HFK_E_ENTRY_NOT_FOUND; a malformed file list is HFK_E_FORMAT.
+ * HFK_E_GATED: the repository is gated and no token was given, or the token given has not been
+ * granted access. Errors: HFK_E_NOT_FOUND, HFK_E_GATED, HFK_E_AUTH, HFK_E_REVISION_NOT_FOUND,
+ * HFK_E_ENTRY_NOT_FOUND, HFK_E_DISABLED, HFK_E_RATE_LIMITED, HFK_E_SERVER, HFK_E_NETWORK,
+ * HFK_E_OFFLINE, HFK_E_CHECKSUM, HFK_E_NO_SPACE, HFK_E_CANCELLED (progress returned non-zero),
+ * HFK_E_UNSUPPORTED, HFK_E_FORMAT, HFK_E_IO, HFK_E_INVALID_ARG (also when HOME, HF_HOME and
+ * HF_HUB_CACHE leave no cache directory).                                                      */
 HFK_API HFK_NODISCARD hfk_status hfk_prepare(const char *repo_id, const hfk_hub_params *params,
                                              char **snapshot_dir_out) HFK_NOEXCEPT;
 
@@ -323,18 +340,28 @@ HFK_API hfk_status hfk_is_downloaded(const char *repo_id, const hfk_hub_params *
 
 /* Removes a model from the cache: params->revision's snapshot, or every revision when revision
  * is NULL, then the blobs nothing points to. A model loaded in this process is refused with
- * HFK_E_IN_USE unless `force` is non-zero. HFK_E_NOT_FOUND when it is not in the cache.        */
+ * HFK_E_IN_USE unless `force` is non-zero. A model being downloaded (by this process or
+ * another: a download lock of the repository is held) is always refused with HFK_E_IN_USE,
+ * `force` or not: cancel the download first. HFK_E_NOT_FOUND when it is not in the cache
+ * (unlike a no-op removal, this tells a mistyped id from an absent one; treat it as success if
+ * "absent afterwards" is all you need). Symlinks leading outside the cache are removed, never
+ * their targets.                                                                               */
 HFK_API hfk_status hfk_remove_from_disk(const char *repo_id, const hfk_hub_params *params,
                                         int32_t force) HFK_NOEXCEPT;
 
 /* Bytes the cache uses for repo_id, or for the whole cache when repo_id is NULL; blobs shared
- * by several revisions are counted once.                                                       */
+ * by several revisions are counted once, and a snapshot symlink leading outside the cache's
+ * blobs is not counted.                                                                        */
 HFK_API hfk_status hfk_disk_usage(const char *repo_id, const hfk_hub_params *params,
                                   uint64_t *bytes_out) HFK_NOEXCEPT;
 
 /* The models in the cache as JSON (free with hfk_free):
- * [{"repo_id": "org/name", "repo_type": "model", "size_on_disk": N,
- *   "revisions": [{"commit": "<40 hex>", "refs": ["main"], "size_on_disk": N, "files": N}]}]  */
+ * [{"repo_id": "org/name", "repo_type": "model", "size_on_disk": N, "complete": true,
+ *   "revisions": [{"commit": "<40 hex>", "refs": ["main"], "size_on_disk": N, "files": N,
+ *                  "complete": true}]}]
+ * A revision is "complete" when it loads without the network (config.json and every weight
+ * file, as hfk_is_downloaded); an interrupted download is listed with "complete": false. A
+ * repository is complete when one of its revisions is.                                         */
 HFK_API hfk_status hfk_downloaded_models(const hfk_hub_params *params,
                                          char **json_out) HFK_NOEXCEPT;
 
