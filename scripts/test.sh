@@ -12,6 +12,10 @@ jobs=$(nproc)
 if [ -f tests/hub/js/package-lock.json ]; then
     (cd tests/hub/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The Rust tokenizers library (napi build), the oracle of the tokenizer tests.
+if [ -f tests/tokenizer/rust_oracle/package-lock.json ]; then
+    (cd tests/tokenizer/rust_oracle && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 stage_start=0  # seconds since this script started, when the stage began
 stage_done() { echo "== $1 took $((SECONDS - stage_start)) s (total $SECONDS s) =="; stage_start=$SECONDS; }
