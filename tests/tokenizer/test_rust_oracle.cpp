@@ -260,6 +260,12 @@ std::vector<json> run_oracle(const fs::path &tokenizer_json, const std::vector<f
                       << hfk_test::read_text(err);
         return {};
     }
+    // The pinned build (tokenizers 0.22.2), not whatever an older node_modules holds.
+    if (lines[0]["_header"].value("version", "") != "0.6.0") {
+        ADD_FAILURE() << "the oracle is not @anush008/tokenizers 0.6.0: " << lines[0].dump()
+                      << "\nrun `npm ci --prefix " << oracle_dir().string() << "`";
+        return {};
+    }
     for (auto &l : lines)
         if (l.is_discarded()) {
             ADD_FAILURE() << "unparsable oracle output for " << tokenizer_json;
