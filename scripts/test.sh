@@ -12,6 +12,10 @@ jobs=$(nproc)
 if [ -f tests/hub/js/package-lock.json ]; then
     (cd tests/hub/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The Rust tokenizers library (napi build), the oracle of the tokenizer tests.
+if [ -f tests/tokenizer/rust_oracle/package-lock.json ]; then
+    (cd tests/tokenizer/rust_oracle && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # Runs ctest in build dir $1 with the remaining arguments, then lists what was skipped: CTest's
 # summary names every test that did not run ("Skipped"); tests skipped inside a pytest run that

@@ -1,5 +1,7 @@
 // Legacy tokenizer files, converted to the tokenizer.json they stand for (as transformers'
 // "slow -> fast" converters do): GPT-2 style vocab.json + merges.txt, and BERT's vocab.txt.
+#include <algorithm>
+#include <cstdint>
 #include <sstream>
 
 #include "tokenizer/impl.h"
@@ -98,6 +100,14 @@ json legacy_gpt2(const std::string &vocab_json, const std::string &merges_txt, c
         if (t.is_object() && t.contains("content") && t.at("content").is_string() &&
             seen.emplace(t.at("content").get<std::string>(), true).second)
             unique.push_back(t);
+    // In id order, as a saved tokenizer.json has them: the Rust library ignores the listed ids
+    // and numbers added tokens in list order after the model's vocabulary.
+    auto id_of = [](const json &t) {
+        return t.contains("id") && t.at("id").is_number_integer() ? t.at("id").get<int64_t>()
+                                                                  : INT64_MAX;
+    };
+    std::stable_sort(unique.begin(), unique.end(),
+                     [&](const json &a, const json &b) { return id_of(a) < id_of(b); });
     tj["added_tokens"] = std::move(unique);
     return tj;
 }

@@ -112,6 +112,30 @@ class ByteLevelNormalizer final : public Normalizer {
     }
 };
 
+// What BertNormalizer's clean_text removes besides NUL and U+FFFD: Rust's is_control, i.e.
+// unicode_categories' is_other minus \t \n \r. That crate's tables are frozen at an old Unicode
+// version and its Cn table is empty, so this is Cc, Co and the Cf of that version, not today's
+// General_Category: U+FFFE, U+0378 and the Cf characters added since (U+08E2, U+0890, U+110CD,
+// U+13430...) are kept. The list was read off tokenizers 0.22.2 over every code point.
+bool rust_bert_control(char32_t c) {
+    if (c < 0x20) return c != '\t' && c != '\n' && c != '\r';
+    if (c < 0x7F) return false;
+    if (c <= 0x9F) return true;
+    if (c < 0xAD) return false;
+    static constexpr char32_t kRanges[][2] = {
+        {0xAD, 0xAD},       {0x600, 0x605},     {0x61C, 0x61C},     {0x6DD, 0x6DD},
+        {0x70F, 0x70F},     {0x180E, 0x180E},   {0x200B, 0x200F},   {0x202A, 0x202E},
+        {0x2060, 0x2064},   {0x2066, 0x206F},   {0xE000, 0xF8FF},   {0xFEFF, 0xFEFF},
+        {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+        {0xE0001, 0xE0001}, {0xE0020, 0xE007F}, {0xF0000, 0xFFFFD}, {0x100000, 0x10FFFD},
+    };
+    for (const auto &r : kRanges) {
+        if (c < r[0]) return false;
+        if (c <= r[1]) return true;
+    }
+    return false;
+}
+
 class BertNormalizer final : public Normalizer {
   public:
     bool clean_text = true, chinese = true, strip_accents = false, lowercase = true;
@@ -122,8 +146,7 @@ class BertNormalizer final : public Normalizer {
             char32_t c = utf8::next(s, i);
             if (clean_text) {
                 bool ws = c == '\t' || c == '\n' || c == '\r' || uni::is_whitespace(c);
-                bool control = !(c == '\t' || c == '\n' || c == '\r') && uni::is_other(c);
-                if (c == 0 || c == 0xFFFD || control) continue;
+                if (c == 0 || c == 0xFFFD || rust_bert_control(c)) continue;
                 if (ws) c = ' ';
             }
             if (chinese && uni::is_cjk(c)) {

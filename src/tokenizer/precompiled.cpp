@@ -1,9 +1,16 @@
-// The Precompiled normalizer: SentencePiece's precompiled_charsmap (T5, ALBERT, XLNet...).
+// The Precompiled normalizer: SentencePiece's precompiled_charsmap (T5, ALBERT, XLNet, Marian...).
 // Format (base64 in tokenizer.json): u32 LE trie size in bytes, the trie as u32 LE units (a
 // darts-clone double array over UTF-8 bytes whose values are offsets into the rest), then the
-// replacement strings, each NUL-terminated. At each position the longest key that prefixes the
-// rest of the text is replaced, as SentencePiece's own normalizer does (this composes
-// "e\u0301" even inside a long grapheme, which the reference outputs require).
+// replacement strings, each NUL-terminated.
+//
+// Applied as the Rust library does (normalizers/precompiled.rs over spm_precompiled), which is not
+// SentencePiece's own longest match: the text goes by extended grapheme cluster; a cluster shorter
+// than 6 bytes with any key of the charsmap as a prefix is replaced whole by the replacement of
+// the shortest such key (so "A\u0301\u0301" becomes "\u00C1": trailing marks do not survive,
+// and "\r\n" becomes the replacement of "\r"); otherwise each character of the cluster is
+// replaced by the shortest key that prefixes it, or kept.
+#include <utf8proc.h>
+
 #include <cstring>
 
 #include "tokenizer/components.h"
@@ -64,18 +71,41 @@ class Precompiled final : public Normalizer {
         if (trie_.empty()) return;
         std::string out;
         out.reserve(s.size());
-        std::string_view v = s, repl;
+        std::string_view v = s, repl;  // valid UTF-8: encode() sanitizes its input
+        utf8proc_int32_t state = 0;
         for (size_t i = 0; i < v.size();) {
-            size_t len = longest_match(v.substr(i), repl);
-            if (len) {
+            // The extended grapheme cluster [i, end). Two ASCII characters other than CR LF are
+            // always a boundary, which keeps utf8proc (and its state) off the common path; state
+            // 0 then makes its next call start from the actual previous character.
+            size_t end = i;
+            char32_t prev = utf8::next(v, end);
+            while (end < v.size()) {
+                size_t j = end;
+                char32_t c = utf8::next(v, j);
+                bool boundary;
+                if (prev < 0x80 && c < 0x80) {
+                    boundary = !(prev == '\r' && c == '\n');
+                    state = 0;
+                } else {
+                    boundary = utf8proc_grapheme_break_stateful(utf8proc_int32_t(prev),
+                                                                utf8proc_int32_t(c), &state);
+                }
+                if (boundary) break;
+                prev = c;
+                end = j;
+            }
+            std::string_view cluster = v.substr(i, end - i);
+            i = end;
+            if (cluster.size() < 6 && shortest_match(cluster, repl)) {
                 out.append(repl);
-                i += len;
                 continue;
             }
-            size_t n = utf8::valid_len(v, i);
-            n = n ? n : 1;
-            out.append(v.substr(i, n));
-            i += n;
+            for (size_t k = 0; k < cluster.size();) {
+                size_t n = utf8::seq_len(static_cast<unsigned char>(cluster[k]));
+                std::string_view ch = cluster.substr(k, n);
+                out.append(shortest_match(ch, repl) ? repl : ch);
+                k += n;
+            }
         }
         s = std::move(out);
     }
@@ -84,38 +114,34 @@ class Precompiled final : public Normalizer {
     std::vector<uint32_t> trie_;
     std::string normalized_;
 
-    // Length of the longest key that is a prefix of `key` (0 if none) and its replacement, as
-    // SentencePiece's normalizer. Bounds-checked: the trie is untrusted.
-    size_t longest_match(std::string_view key, std::string_view &repl) const {
+    // Whether some key of the charsmap is a prefix of `key` (stopping at a NUL byte); if so the
+    // replacement of the shortest one, as spm_precompiled's transform (the first result of its
+    // common prefix search). Bounds-checked: the trie is untrusted; a replacement that is not
+    // valid UTF-8 counts as no match (the Rust library rejects such a charsmap or panics).
+    bool shortest_match(std::string_view key, std::string_view &repl) const {
         auto offset = [](uint32_t u) -> size_t {
             return size_t(u >> 10) << ((u & (1u << 9)) >> 6);
         };
-        size_t pos = offset(trie_[0]), best = 0;
+        size_t pos = offset(trie_[0]);
         for (size_t k = 0; k < key.size(); ++k) {
             unsigned char c = static_cast<unsigned char>(key[k]);
-            if (c == 0) break;
+            if (c == 0) return false;
             pos ^= c;
-            if (pos >= trie_.size()) break;
+            if (pos >= trie_.size()) return false;
             uint32_t unit = trie_[pos];
-            if ((unit & ((1u << 31) | 0xFF)) != c) break;
+            if ((unit & ((1u << 31) | 0xFF)) != c) return false;
             pos ^= offset(unit);
-            if (pos >= trie_.size()) break;
+            if (pos >= trie_.size()) return false;
             if ((unit >> 8) & 1) {
                 size_t index = trie_[pos] & ((1u << 31) - 1);
-                if (index >= normalized_.size()) continue;
-                size_t end = normalized_.find('\0', index);
-                if (end == std::string::npos) end = normalized_.size();
-                std::string_view r = std::string_view(normalized_).substr(index, end - index);
-                // Only whole characters, and only valid UTF-8 replacements.
-                if (utf8::is_valid(r) &&
-                    (k + 1 == key.size() ||
-                     (static_cast<unsigned char>(key[k + 1]) & 0xC0) != 0x80)) {
-                    repl = r;
-                    best = k + 1;
-                }
+                if (index > normalized_.size()) return false;
+                size_t stop = normalized_.find('\0', index);
+                if (stop == std::string::npos) stop = normalized_.size();
+                repl = std::string_view(normalized_).substr(index, stop - index);
+                return utf8::is_valid(repl);
             }
         }
-        return best;
+        return false;
     }
 };
 

@@ -42,12 +42,6 @@ bool is_bert_punctuation(char32_t c) {
     return ascii || is_punctuation(c);
 }
 
-bool is_other(char32_t c) {
-    auto k = cat(c);
-    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CN ||
-           k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
-}
-
 bool is_mark_nonspacing(char32_t c) {
     return cat(c) == UTF8PROC_CATEGORY_MN;
 }

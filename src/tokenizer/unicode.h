@@ -12,7 +12,6 @@ bool is_alphanumeric(char32_t c);      // Rust char::is_alphanumeric (letters an
 bool is_numeric(char32_t c);           // Rust char::is_numeric (Nd, Nl, No)
 bool is_punctuation(char32_t c);       // unicode_categories is_punctuation (P*)
 bool is_bert_punctuation(char32_t c);  // ASCII punctuation or P*
-bool is_other(char32_t c);             // Cc, Cf, Cn, Co, Cs
 bool is_mark_nonspacing(char32_t c);   // Mn
 bool is_cjk(char32_t c);               // the BERT "Chinese character" ranges
 

@@ -1,7 +1,14 @@
 // The Unigram model (SentencePiece unigram, e.g. T5): the Viterbi path of highest total score
 // over all segmentations into vocabulary pieces. A character no piece covers becomes an unknown
 // node scored min_score - 10 (SentencePiece's kUnkPenalty); consecutive unknowns are fused.
+//
+// Scores are read as the Rust library reads them (serde_json without float_roundtrip), which is
+// not always the correctly rounded double: two segmentations with the same pieces in a different
+// order have equal scores on paper, and which one wins depends on those last bits.
+#include <array>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "tokenizer/json_util.h"
 #include "tokenizer/models.h"
@@ -11,6 +18,71 @@
 namespace hfk::tok {
 
 namespace {
+
+// serde_json's f64_from_parts without the float_roundtrip feature: the decimal significand
+// converted to f64 (rounded once if beyond 2^53), then multiplied or divided by a power of ten
+// (rounded again). 17-digit scores such as -12.486284255981445 come out one ulp away from the
+// correctly rounded value.
+double serde_f64_from_parts(bool positive, uint64_t significand, int exponent) {
+    static const std::array<double, 309> pow10 = [] {
+        std::array<double, 309> p{};
+        for (int i = 0; i < 309; ++i)
+            p[size_t(i)] = std::strtod(("1e" + std::to_string(i)).c_str(), nullptr);
+        return p;
+    }();
+    double f = double(significand);
+    for (;;) {
+        unsigned a = unsigned(exponent < 0 ? -exponent : exponent);
+        if (a < pow10.size()) {
+            if (exponent >= 0)
+                f *= pow10[a];
+            else
+                f /= pow10[a];
+            break;
+        }
+        if (f == 0.0 || exponent >= 0) break;  // (serde_json reports overflow; scores are finite)
+        f /= 1e308;
+        exponent += 308;
+    }
+    return positive ? f : -f;
+}
+
+// The double serde_json reads for the number a JSON score was written as. nlohmann's parse is
+// correctly rounded, so its shortest round-trip spelling is the text of the file (tokenizers and
+// Python's json both write shortest round-trip decimals); that text is parsed as serde_json does.
+double serde_json_score(const json &v) {
+    double d = v.get<double>();
+    if (!v.is_number_float() || !std::isfinite(d)) return d;
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    if (ec != std::errc()) return d;
+    const char *p = buf;
+    bool positive = true;
+    if (p < end && *p == '-') {
+        positive = false;
+        ++p;
+    }
+    uint64_t sig = 0;
+    int exponent = 0, digits = 0;
+    bool point = false;
+    for (; p < end; ++p) {
+        if (*p == '.') {
+            point = true;
+            continue;
+        }
+        if (*p < '0' || *p > '9') break;
+        if (++digits > 19) return d;  // never for a shortest spelling (at most 17 digits)
+        sig = sig * 10 + uint64_t(*p - '0');
+        if (point) --exponent;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int e = 0;
+        auto r = std::from_chars(p + 1 + (p[1] == '+'), end, e);
+        if (r.ec != std::errc()) return d;
+        exponent += e;
+    }
+    return serde_f64_from_parts(positive, sig, exponent);
+}
 
 class Unigram final : public Model {
   public:
@@ -24,7 +96,7 @@ class Unigram final : public Model {
             std::string at = where + ".vocab[" + std::to_string(i) + "]";
             if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
                 bad(at, "expected [piece, score]");
-            double score = e[1].get<double>();
+            double score = serde_json_score(e[1]);
             if (!std::isfinite(score)) bad(at, "score is not finite");
             const std::string &piece = e[0].get_ref<const std::string &>();
             vocab_.add(piece, int64_t(i), at);
