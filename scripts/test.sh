@@ -40,7 +40,8 @@ echo "== ThreadSanitizer (concurrency and model-state tests) =="
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=ON -DHFK_WERROR=ON \
     -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
-cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower
+cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
+    test_model_lifecycle
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest -j "$jobs" --output-on-failure --timeout 300 -R '^(Concurrency|ModelStates[A-Za-z]*)\.')
 stage_done "TSan build and tests"

@@ -21,7 +21,8 @@ int32_t print_piece(const char *piece, size_t len, void *) {
 int cmd_chat(int argc, char **argv) {
     std::vector<std::string> value_options = kGenValueOptions;
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
-    const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline"});
+    const Args a =
+        parse_args(argc, argv, 2, value_options, {"help", "offline", "skip-resource-check"});
     if (a.flag("help")) {
         std::printf(
             "usage: hfkit chat [MODEL] [options]\n\n"
@@ -43,7 +44,9 @@ int cmd_chat(int argc, char **argv) {
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params))
+    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params,
+                                  static_cast<int32_t>(a.get_int("ctx-size").value_or(0)),
+                                  a.flag("skip-resource-check")))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
