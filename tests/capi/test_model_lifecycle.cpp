@@ -175,19 +175,29 @@ TEST_F(ModelStatesLifecycle, StateCallbackMayFreeTheHandleItIsGiven) {
     hfk_model *first = nullptr;
     hfk_load_params plain = load_params(nullptr, nullptr, nullptr);
     ASSERT_EQ(hfk_model_load(&first, local.path.c_str(), &plain), HFK_OK);
-    for (int round = 0; round < 20; ++round) {
+    struct Ctx {
         Latch freed;
+        bool had_handle = false;  // written before freed.open(), read after freed.wait()
+        bool was_ready = false;
+    };
+    for (int round = 0; round < 20; ++round) {
+        Ctx ctx;
         auto cb = [](const hfk_model_status *s, void *ud) -> int32_t {
+            auto *c = static_cast<Ctx *>(ud);
             if (s->state == HFK_MODEL_READY || s->state == HFK_MODEL_FAILED) {
+                c->had_handle = s->model != nullptr;
+                c->was_ready = s->state == HFK_MODEL_READY;
                 hfk_model_free(s->model);  // nothing in the status is read after this
-                static_cast<Latch *>(ud)->open();
+                c->freed.open();
             }
             return 0;
         };
-        hfk_load_params lp = load_params(cb, &freed, nullptr);
+        hfk_load_params lp = load_params(cb, &ctx, nullptr);
         hfk_model *m = nullptr;
         ASSERT_EQ(hfk_model_open(&m, local.path.c_str(), &lp), HFK_OK);
-        ASSERT_TRUE(freed.wait());  // m belongs to the callback, which freed it
+        ASSERT_TRUE(ctx.freed.wait());  // m belongs to the callback, which freed it
+        EXPECT_TRUE(ctx.had_handle);
+        EXPECT_TRUE(ctx.was_ready);
     }
     hfk_model_free(first);
 }
