@@ -21,11 +21,10 @@ namespace fs = std::filesystem;
 // instead of hanging it (it is never a way to order threads by time).
 class Latch {
   public:
+    // Notifies under the lock: the waiter may destroy the latch as soon as it wakes.
     void open() {
-        {
-            std::lock_guard lock(mu_);
-            open_ = true;
-        }
+        std::lock_guard lock(mu_);
+        open_ = true;
         cv_.notify_all();
     }
     bool wait() {
