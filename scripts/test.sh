@@ -60,7 +60,8 @@ echo "== ThreadSanitizer (the tests labelled tsan) =="
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=ON -DHFK_WERROR=ON \
     -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
-cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower
+cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
+    test_model_lifecycle
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     run_ctest build/tsan -j "$jobs" --output-on-failure --timeout 300 -L tsan
 stage_done "TSan build and tests"

@@ -22,6 +22,7 @@ struct ModelCore {
     std::shared_ptr<const LoadedModel> lm;
     hfk_tokenizer tokenizer;  // what hfk_model_tokenizer() lends out
     int32_t n_threads = 0;    // this handle's default for its sessions
+    int32_t n_ctx = 0;        // this handle's default context for its sessions; 0: the model's
     int32_t n_labels = 0;     // classes of a sequence-classification head, else 0
 };
 }  // namespace hfk::capi
@@ -30,6 +31,7 @@ struct ModelCore {
 struct hfk_model {
     std::shared_ptr<hfk::ModelOpening> opening;
     int32_t n_threads = 0;
+    int32_t n_ctx = 0;
     mutable std::once_flag core_once;
     mutable std::shared_ptr<hfk::capi::ModelCore> core;
     mutable std::once_flag error_once;

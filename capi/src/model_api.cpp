@@ -1,5 +1,7 @@
 // C ABI: loading models, and what encoder models do (embeddings, classification).
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,13 +20,14 @@ using hfk::capi::set_error;
 
 namespace {
 
-const hfk_load_params kLoadDefaults = {sizeof(hfk_load_params), 0, nullptr, nullptr, nullptr,
-                                       nullptr, nullptr, 0};
-const hfk_model_status kStatusDefaults = {sizeof(hfk_model_status), HFK_MODEL_PENDING, HFK_OK,
-                                          0.0, 0, -1, 0, 0};
+const hfk_load_params kLoadDefaults = {
+    sizeof(hfk_load_params), 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0};
+const hfk_model_status kStatusDefaults = {
+    sizeof(hfk_model_status), HFK_MODEL_PENDING, HFK_OK, 0.0, 0, -1, 0, 0, nullptr};
 
-hfk_model_status to_c_status(const hfk::ModelStatus &s) {
+hfk_model_status to_c_status(const hfk::ModelStatus &s, hfk_model *model) {
     hfk_model_status c = kStatusDefaults;
+    c.model = model;
     c.state = static_cast<hfk_model_state>(s.state);
     c.error = s.state == hfk::ModelState::Failed ? s.error : HFK_OK;
     c.load_fraction = s.load_fraction;
@@ -51,9 +54,13 @@ const char *static_architecture(const std::string &arch) {
     return "unknown";
 }
 
+// Told every state change, with the handle it is about (which exists before the worker starts,
+// so a callback may use it even before hfk_model_open has returned it).
+using HandleListener = std::function<bool(const hfk::ModelStatus &, hfk_model *)>;
+
 // hfk_model_open's body, with the listener given directly (the blocking load uses its own).
 hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_params &p,
-                      hfk::ModelOpening::Listener listener) {
+                      HandleListener listener) {
     hfk_hub_params hp;
     if (hfk_status s = hfk::capi::read_options(hp, p.hub, hfk::capi::kHubDefaults); s != HFK_OK)
         return s;
@@ -64,13 +71,29 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
         req.hub = hfk::capi::hub_options_from(hp);
         req.n_threads = p.n_threads;
         req.skip_resource_check = p.skip_resource_check != 0;
+        req.n_ctx = p.n_ctx;
         auto handle = std::make_unique<hfk_model>();
         handle->n_threads = p.n_threads;
+        handle->n_ctx = p.n_ctx;
         handle->source = req.id_or_path;
         handle->source_revision = req.hub.revision;
         handle->source_cache_dir = req.hub.cache_dir;
-        handle->opening = hfk::ModelOpening::start(std::move(req), std::move(listener));
-        *out = handle.release();
+        hfk::ModelOpening::Listener with_handle;
+        if (listener)
+            with_handle = [listener = std::move(listener),
+                           h = handle.get()](const hfk::ModelStatus &s) { return listener(s, h); };
+        handle->opening = hfk::ModelOpening::create(std::move(req), std::move(with_handle));
+        // From here the state callback owns the handle as much as the caller does (it may free
+        // it, even before this function returns): the handle is complete before the worker
+        // starts, and nothing here touches it once the worker runs.
+        hfk_model *raw = handle.release();
+        try {
+            hfk::ModelOpening::begin(raw->opening);
+        } catch (...) {
+            delete raw;  // no worker: nothing else has seen the handle
+            throw;
+        }
+        *out = raw;
         return HFK_OK;
     });
 }
@@ -97,6 +120,9 @@ ModelCore *ready_core(const hfk_model *model) {
             core->lm = lm;
             core->tokenizer.tok = lm->tokenizer;
             core->n_threads = model->n_threads > 0 ? model->n_threads : lm->n_threads;
+            // The handle's context for its sessions, never beyond the model's own.
+            core->n_ctx =
+                model->n_ctx > 0 ? std::min(model->n_ctx, lm->model->context_length()) : 0;
             core->n_labels = is_classifier(lm->model->config())
                                  ? static_cast<int32_t>(lm->model->config().id2label.size())
                                  : 0;
@@ -131,10 +157,11 @@ HFK_API hfk_status hfk_model_open(hfk_model **out, const char *id_or_path,
     HFK_REQUIRE_ARG(id_or_path);
     hfk_load_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kLoadDefaults); s != HFK_OK) return s;
-    hfk::ModelOpening::Listener listener;
+    HandleListener listener;
     if (p.on_state) {
-        listener = [cb = p.on_state, ud = p.state_user_data](const hfk::ModelStatus &s) {
-            const hfk_model_status c = to_c_status(s);
+        listener = [cb = p.on_state, ud = p.state_user_data](const hfk::ModelStatus &s,
+                                                             hfk_model *handle) {
+            const hfk_model_status c = to_c_status(s, handle);
             try {
                 return cb(&c, ud) != 0;  // non-zero: stop, as for every callback
             } catch (...) {  // a C++ host's callback threw: it must not unwind our worker
@@ -150,10 +177,12 @@ HFK_API hfk_status hfk_model_get_status(const hfk_model *model,
     HFK_REQUIRE_ARG(model);
     HFK_REQUIRE_ARG(status_out);
     if (status_out->struct_size < sizeof(uint32_t) || status_out->struct_size > sizeof *status_out)
-        return set_error(HFK_E_INVALID_ARG, "status_out was not initialised with "
+        return set_error(HFK_E_INVALID_ARG,
+                         "status_out was not initialised with "
                                             "hfk_model_status_init");
     return guard([&]() -> hfk_status {
-        const hfk_model_status c = to_c_status(model->opening->status());
+        const hfk_model_status c =
+            to_c_status(model->opening->status(), const_cast<hfk_model *>(model));
         std::memcpy(reinterpret_cast<char *>(status_out) + sizeof(uint32_t),
                     reinterpret_cast<const char *>(&c) + sizeof(uint32_t),
                     status_out->struct_size - sizeof(uint32_t));
@@ -165,8 +194,8 @@ HFK_API hfk_status hfk_model_wait(const hfk_model *model, int32_t timeout_ms) no
     HFK_REQUIRE_ARG(model);
     return guard([&]() -> hfk_status {
         if (!model->opening->wait(std::chrono::milliseconds(timeout_ms)))
-            return set_error(HFK_E_STATE, "the model is not ready after " +
-                                              std::to_string(timeout_ms) + " ms");
+            return set_error(HFK_E_STATE,
+                             "the model is not ready after " + std::to_string(timeout_ms) + " ms");
         const hfk::ModelStatus s = model->opening->status();
         if (s.state == hfk::ModelState::Failed) return set_error(s.error, s.message);
         return HFK_OK;
@@ -194,7 +223,8 @@ HFK_API hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
     if (hfk_status s = hfk::capi::read_options(p, params, kLoadDefaults); s != HFK_OK) return s;
     auto queue = std::make_shared<StatusQueue>();
     hfk_model *model = nullptr;
-    hfk_status st = open_model(&model, id_or_path, p, [queue](const hfk::ModelStatus &s) {
+    hfk_status st =
+        open_model(&model, id_or_path, p, [queue](const hfk::ModelStatus &s, hfk_model *) {
         {
             std::lock_guard lock(queue->mu);
             queue->events.push_back(s);
@@ -232,6 +262,14 @@ HFK_API hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
                 info.file_name = s.file_name.empty() ? nullptr : s.file_name.c_str();
                 if (p.progress(&info, p.progress_user_data) != 0)
                     return set_error(HFK_E_CANCELLED, "loading cancelled by the progress callback");
+            }
+            // The one progress story: on_state sees the same hfk_model_status events as with
+            // hfk_model_open, here on the calling thread; non-zero cancels.
+            if (p.on_state) {
+                const hfk_model_status c = to_c_status(s, model);
+                if (p.on_state(&c, p.state_user_data) != 0 && s.state != hfk::ModelState::Ready &&
+                    s.state != hfk::ModelState::Failed)
+                    return set_error(HFK_E_CANCELLED, "loading cancelled by the state callback");
             }
             if (s.state == hfk::ModelState::Failed) return set_error(s.error, s.message);
             if (s.state == hfk::ModelState::Ready) {
@@ -274,8 +312,8 @@ HFK_API int32_t hfk_model_embedding_dim(const hfk_model *model) noexcept {
     return static_cast<int32_t>(core->lm->model->config().hidden_size);
 }
 
-HFK_API hfk_status hfk_model_embed(const hfk_model *model, const char *const *texts,
-                                   size_t n_texts, const hfk_embed_params *params, float *out,
+HFK_API hfk_status hfk_model_embed(const hfk_model *model, const char *const *texts, size_t n_texts,
+                                   const hfk_embed_params *params, float *out,
                                    size_t out_len) noexcept {
     HFK_REQUIRE_ARG(model);
     if (texts == nullptr && n_texts > 0) return set_error(HFK_E_INVALID_ARG, "texts is NULL");

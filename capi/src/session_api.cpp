@@ -42,15 +42,30 @@ hfk::GenerateOptions resolve(const hfk_gen_params &p, const hfk::GenerationDefau
     if (p.max_new_tokens < -1)
         hfk::fail(HFK_E_INVALID_ARG, "max_new_tokens must be >= 0 (or -1 for the model default)");
     const bool do_sample = g.do_sample.value_or(false);
-    // NaN compares false everywhere: route it to the validator instead of "unset".
-    auto pick = [](float given, float fallback) {
-        return std::isnan(given) || given >= 0 ? given : fallback;
+    // -1 (what hfk_gen_params_init writes) is "unset"; any other negative number is a mistake,
+    // named rather than read as "use the default". NaN compares false everywhere: it goes on to
+    // the validator, which names it too.
+    auto pick = [](float given, float fallback, const char *field) {
+        if (given == -1.0f) return fallback;
+        if (given < 0)
+            hfk::fail(HFK_E_INVALID_ARG, std::string(field) +
+                                             " must be >= 0, or -1 for the "
+                                             "model default; got " +
+                                             std::to_string(given));
+        return given;
     };
-    o.sampler.temperature = pick(p.temperature, do_sample ? g.temperature.value_or(1.0f) : 0.0f);
+    o.sampler.temperature =
+        pick(p.temperature, do_sample ? g.temperature.value_or(1.0f) : 0.0f, "temperature");
+    if (p.top_k < -1)
+        hfk::fail(HFK_E_INVALID_ARG,
+                  "top_k must be >= 0 (0 = off), or -1 for the model "
+                  "default; got " +
+                      std::to_string(p.top_k));
     o.sampler.top_k = p.top_k >= 0 ? p.top_k : (do_sample ? g.top_k.value_or(50) : 0);
-    o.sampler.top_p = pick(p.top_p, do_sample ? g.top_p.value_or(1.0f) : 1.0f);
-    o.sampler.min_p = pick(p.min_p, do_sample ? g.min_p.value_or(0.0f) : 0.0f);
-    o.sampler.repetition_penalty = pick(p.repetition_penalty, g.repetition_penalty.value_or(1.0f));
+    o.sampler.top_p = pick(p.top_p, do_sample ? g.top_p.value_or(1.0f) : 1.0f, "top_p");
+    o.sampler.min_p = pick(p.min_p, do_sample ? g.min_p.value_or(0.0f) : 0.0f, "min_p");
+    o.sampler.repetition_penalty =
+        pick(p.repetition_penalty, g.repetition_penalty.value_or(1.0f), "repetition_penalty");
     o.sampler.presence_penalty = p.presence_penalty;
     o.sampler.frequency_penalty = p.frequency_penalty;
     o.sampler.seed = p.seed;
@@ -75,8 +90,8 @@ public:
         if (s_->owner.compare_exchange_strong(idle, me)) {
             status_ = HFK_OK;
         } else if (idle == me) {
-            status_ = set_error(HFK_E_REENTRANT,
-                                "the session was called from inside its own callback");
+            status_ =
+                set_error(HFK_E_REENTRANT, "the session was called from inside its own callback");
         } else {
             status_ = set_error(HFK_E_BUSY, "the session is in use by another thread");
         }
@@ -113,18 +128,19 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
     *out = nullptr;
     HFK_REQUIRE_ARG(model);
     hfk_session_params p;
-    if (hfk_status s = hfk::capi::read_options(p, params, kSessionDefaults); s != HFK_OK)
-        return s;
+    if (hfk_status s = hfk::capi::read_options(p, params, kSessionDefaults); s != HFK_OK) return s;
     return guard([&]() -> hfk_status {
         hfk::capi::ModelCore *core = hfk::capi::ready_core(model);
         if (core == nullptr)
-            return set_error(HFK_E_STATE, "the model is not ready: wait for HFK_MODEL_READY "
+            return set_error(HFK_E_STATE,
+                             "the model is not ready: wait for HFK_MODEL_READY "
                                           "(hfk_model_wait) before creating sessions");
         auto handle = std::make_unique<hfk_session>();
         handle->core = model->core;
         handle->source_dir = hfk::capi::model_source_dir(model);
-        handle->session = std::make_unique<hfk::Session>(
-            core->lm, p.n_ctx, p.n_threads > 0 ? p.n_threads : core->n_threads);
+        handle->session =
+            std::make_unique<hfk::Session>(core->lm, p.n_ctx > 0 ? p.n_ctx : core->n_ctx,
+                                           p.n_threads > 0 ? p.n_threads : core->n_threads);
         *out = handle.release();
         return HFK_OK;
     });
@@ -194,7 +210,8 @@ hfk_status hfk::capi::session_generate(hfk_session *session, const char *prompt,
     HFK_REQUIRE_ARG(prompt);
     if (result_out && (result_out->struct_size < sizeof(uint32_t) ||
                        result_out->struct_size > sizeof(hfk_gen_result)))
-        return set_error(HFK_E_INVALID_ARG, "result_out was not initialised with "
+        return set_error(HFK_E_INVALID_ARG,
+                         "result_out was not initialised with "
                                             "hfk_gen_result_init");
     hfk_gen_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kGenDefaults); s != HFK_OK) return s;

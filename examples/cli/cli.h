@@ -76,8 +76,11 @@ struct HubOptions {
 
 // Loads MODEL (a checkpoint directory or a Hub id) with download and load progress on stderr.
 // Ctrl-C during the download or load cancels it (HFK_E_CANCELLED).
+// n_ctx is the context the memory check sizes the KV cache for (and the sessions' default);
+// skip_resource_check turns the check off (--ctx-size, --skip-resource-check).
 hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
-                      const hfk_hub_params *hub = nullptr);
+                      const hfk_hub_params *hub = nullptr, int32_t n_ctx = 0,
+                      bool skip_resource_check = false);
 
 // Prints `text` and leaves with the interrupted exit code at once: used once a download was
 // cancelled, so no thread finishing the cancelled transfer outlives main (the partial file stays

@@ -203,7 +203,7 @@ HubOptions::HubOptions(const Args &a) {
 }
 
 hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
-                      const hfk_hub_params *hub) {
+                      const hfk_hub_params *hub, int32_t n_ctx, bool skip_resource_check) {
     ProgressDisplay progress(model, quiet);
     hfk_load_params lp;
     HFK_LOAD_PARAMS_INIT(&lp);
@@ -211,6 +211,8 @@ hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, h
     lp.progress = ProgressDisplay::callback;
     lp.progress_user_data = &progress;
     lp.hub = hub;
+    lp.n_ctx = n_ctx;
+    lp.skip_resource_check = skip_resource_check ? 1 : 0;
     hfk_status s;
     {
         InterruptGuard guard([] { request_cancel(); });

@@ -88,7 +88,8 @@ int cmd_chat(int argc, char **argv) {
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     value_options.push_back("system");
     value_options.push_back("chat-template");
-    const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline", "no-template"});
+    const Args a = parse_args(argc, argv, 2, value_options,
+                              {"help", "offline", "no-template", "skip-resource-check"});
     if (a.flag("help")) {
         std::printf(
             "usage: hfkit chat [MODEL] [options]\n\n"
@@ -117,7 +118,9 @@ int cmd_chat(int argc, char **argv) {
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params))
+    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params,
+                                  static_cast<int32_t>(a.get_int("ctx-size").value_or(0)),
+                                  a.flag("skip-resource-check")))
         return fail("cannot load " + model_dir, s);
     std::string tpl_source;
     if (auto file = a.get("chat-template")) tpl_source = read_text_file(*file);

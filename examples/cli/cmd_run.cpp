@@ -48,8 +48,9 @@ int cmd_run(int argc, char **argv) {
     std::vector<std::string> value_options = kGenValueOptions;
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     value_options.insert(value_options.end(), {"system", "chat-template"});
-    const Args a = parse_args(argc, argv, 2, value_options,
-                              {"help", "stats", "json", "quiet", "offline", "chat"});
+    const Args a =
+        parse_args(argc, argv, 2, value_options,
+                   {"help", "stats", "json", "quiet", "offline", "chat", "skip-resource-check"});
     if (a.flag("help")) {
         std::printf(
             "%s%s  --stats                print tokens/s and time to first token to stderr\n"
@@ -75,8 +76,9 @@ int cmd_run(int argc, char **argv) {
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s =
-            load_model(model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params))
+    if (hfk_status s = load_model(
+            model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params,
+            static_cast<int32_t>(a.get_int("ctx-size").value_or(0)), a.flag("skip-resource-check")))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);

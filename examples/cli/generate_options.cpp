@@ -18,7 +18,9 @@ const char *const kGenOptionsHelp =
     "  --seed S               random seed (same seed and options: same text)\n"
     "  --stop S               stop before the text S (repeatable)\n"
     "  --threads N            compute threads (default: one per core)\n"
-    "  --ctx-size N           context size in tokens (default: the model's)\n";
+    "  --ctx-size N           context size in tokens (default: the model's); the memory\n"
+    "                         check sizes the KV cache for it (default min(the model's, 4096))\n"
+    "  --skip-resource-check  load even if the model looks too big for the memory available\n";
 
 void apply_gen_options(const Args &a, hfk_gen_params &p, std::vector<std::string> &stops,
                        std::vector<const char *> &stop_ptrs) {

@@ -20,7 +20,18 @@ EncoderOutput run_encoder(const LoadedModel &lm, std::string_view text, int32_t 
         fail(HFK_E_CONTEXT_FULL, "the text is " + std::to_string(ids.size()) +
                                      " tokens but the model takes at most " +
                                      std::to_string(net.context_length()));
-    return net.encode(ids, {}, n_threads > 0 ? n_threads : lm.n_threads);
+    lm.check_weights_intact();
+    EncoderOutput out = net.encode(ids, {}, n_threads > 0 ? n_threads : lm.n_threads);
+    // The same rule as generation (Session): NaN or infinity is a fault of the weights, reported,
+    // never passed on as a vector (or printed as "nan" into JSON).
+    auto finite = [](const std::vector<float> &v) {
+        return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+    };
+    if (!finite(out.last_hidden_state) || !finite(out.pooled) || !finite(out.logits))
+        fail(HFK_E_NUMERIC,
+             "the encoder produced NaN or infinite values (the weights may "
+             "contain NaN/Inf)");
+    return out;
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "runtime/model_opening.h"
 
+#include <algorithm>
+#include <future>
+#include <optional>
+
 #include "runtime/download_jobs.h"
 #include "runtime/model_registry.h"
 #include "runtime/resource_check.h"
@@ -21,9 +25,25 @@ bool looks_like_path(const std::string &s) {
 }  // namespace
 
 std::shared_ptr<ModelOpening> ModelOpening::start(OpenRequest request, Listener listener) {
-    std::shared_ptr<ModelOpening> m(new ModelOpening(std::move(request), std::move(listener)));
-    m->worker_ = std::thread([self = m] { self->run(); });
+    auto m = create(std::move(request), std::move(listener));
+    begin(m);
     return m;
+}
+
+std::shared_ptr<ModelOpening> ModelOpening::create(OpenRequest request, Listener listener) {
+    return std::shared_ptr<ModelOpening>(new ModelOpening(std::move(request), std::move(listener)));
+}
+
+void ModelOpening::begin(const std::shared_ptr<ModelOpening> &m) {
+    // The worker waits until worker_ is assigned: a listener may free the model (close() reads
+    // worker_) and the worker may drop the last reference (the destructor reads it) before
+    // this function returns.
+    std::promise<void> assigned;
+    m->worker_ = std::thread([self = m, go = assigned.get_future()] {
+        go.wait();
+        self->run();
+    });
+    assigned.set_value();
 }
 
 ModelOpening::ModelOpening(OpenRequest request, Listener listener)
@@ -99,14 +119,30 @@ void ModelOpening::stop_if_cancelled() const {
     if (cancel_) fail(HFK_E_CANCELLED, "the model's opening was cancelled");
 }
 
+// The snapshot of a Hub id whose model this process already has (alive or being loaded), from
+// the cache alone: opening it again shares that model, with no Hub request. Not when the caller
+// asked for the Hub to be consulted (verify, force_download).
+std::optional<std::filesystem::path> registered_snapshot(const std::string &id,
+                                                         const hub::Options &o) {
+    if (o.verify || o.force_download) return std::nullopt;
+    auto snap = hub::find_cached(id, o.revision, o.cache_dir);
+    if (!snap || !model_is_registered(snap->dir)) return std::nullopt;
+    return snap->dir;
+}
+
 void ModelOpening::run() {
     update([](ModelStatus &) {});  // listeners see PENDING first, whatever comes next
     try {
         std::filesystem::path dir;
+        bool shared = false;  // the registry has it: no download, no memory check
         if (is_local_model_path(request_.id_or_path)) {
             dir = request_.id_or_path;
+            shared = model_is_registered(dir);
         } else if (looks_like_path(request_.id_or_path)) {
             fail(HFK_E_NOT_FOUND, "model directory not found: " + request_.id_or_path);
+        } else if (auto snap = registered_snapshot(request_.id_or_path, request_.hub)) {
+            dir = *snap;
+            shared = true;
         } else {
             update([](ModelStatus &s) { s.state = ModelState::Downloading; });
             stop_if_cancelled();
@@ -125,23 +161,27 @@ void ModelOpening::run() {
             // Refuse a model that cannot fit before its weights arrive, not after.
             if (!request_.skip_resource_check &&
                 !hub::is_downloaded(request_.id_or_path, opts.revision, opts.cache_dir))
-                check_before_download(request_.id_or_path, opts);
+                check_before_download(request_.id_or_path, opts, request_.n_ctx);
             dir = prepare_shared(request_.id_or_path, opts).dir;
         }
-        if (!request_.skip_resource_check) check_memory_for(dir);
+        if (!request_.skip_resource_check && !shared) check_memory_for(dir, request_.n_ctx);
         stop_if_cancelled();
-        update([](ModelStatus &s) {
-            s.state = ModelState::Loading;
-            s.load_fraction = 0;
-        });
+        // A model alive in the registry is READY at once; LOADING is only reported when a load
+        // (ours, or another opening's that we wait for) is under way.
+        std::shared_ptr<const LoadedModel> loaded;
+        if (shared) loaded = find_loaded_model(dir);
+        if (!loaded) {
+            update([](ModelStatus &s) { s.state = ModelState::Loading; });
         stop_if_cancelled();
-        auto loaded = acquire_loaded_model(
+            loaded = acquire_loaded_model(
             dir, request_.n_threads,
             [this](double f) {
-                update([f](ModelStatus &s) { s.load_fraction = f; });
+                    // Never backwards: a wait on another opening's load reports its fraction.
+                    update([f](ModelStatus &s) { s.load_fraction = std::max(s.load_fraction, f); });
                 return cancel_.load();
             },
             &cancel_);
+        }
         stop_if_cancelled();
         {
             std::lock_guard lock(mu_);

@@ -1,7 +1,9 @@
 // A model being opened: by Hub id (download, then load) or local directory (load). The caller
 // gets the object at once; a worker thread moves it PENDING -> DOWNLOADING -> LOADING -> READY,
-// or to FAILED with a status and message. The state can be polled, waited on, or watched through
-// a callback that the worker thread calls on every change and progress step.
+// or to FAILED with a status and message. A model already alive in this process (the registry)
+// goes PENDING -> READY, and one that another opening is loading PENDING -> LOADING -> READY,
+// with no Hub request. load_fraction never decreases. The state can be polled, waited on, or
+// watched through a callback that the worker thread calls on every change and progress step.
 #pragma once
 
 #include <atomic>
@@ -34,6 +36,7 @@ struct OpenRequest {
     std::string id_or_path;
     hub::Options hub;              // revision, cache_dir, token, endpoint, offline
     int32_t n_threads = 0;
+    int32_t n_ctx = 0;  // the context the memory check assumes; <= 0: kDefaultCheckContext
     bool skip_resource_check = false;
 };
 
@@ -45,6 +48,10 @@ public:
     // Starts the worker. `listener` (may be empty) is called from the worker thread. The worker
     // holds a reference to the object, so it stays valid until the worker is done.
     static std::shared_ptr<ModelOpening> start(OpenRequest request, Listener listener);
+    // The same in two steps, for an owner that must be complete before the listener can run
+    // (the listener may be handed the owner, and free it): create, store, then begin.
+    static std::shared_ptr<ModelOpening> create(OpenRequest request, Listener listener);
+    static void begin(const std::shared_ptr<ModelOpening> &m);
     ~ModelOpening();
 
     // What a handle's free does: cancel, and guarantee the listener is never called again once

@@ -30,7 +30,9 @@ Registry &registry() {
 
 }  // namespace
 
-int64_t model_loads_performed() { return registry().loads.load(); }
+int64_t model_loads_performed() {
+    return registry().loads.load();
+}
 
 std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::path &dir,
                                                         int32_t n_threads,
@@ -51,11 +53,15 @@ std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::p
             e.loading = true;
             break;  // this caller loads it
         }
-        // Someone else is loading it: wait, reporting their progress as ours.
+        // Someone else is loading it: wait, reporting their progress as ours. Once their load
+        // is over the loop returns its model (or takes over after a failure): the fraction is
+        // only read while the load runs, so a finished load never reads as 0 here.
         r.changed.wait_for(lock, std::chrono::milliseconds(50));
-        const double f = r.entries[key].fraction;
+        const Entry &now = r.entries[key];
+        const bool still_loading = now.loading && now.model.expired();
+        const double f = now.fraction;
         lock.unlock();
-        const bool stop = (progress && progress(f)) || is_cancelled();
+        const bool stop = (still_loading && progress && progress(f)) || is_cancelled();
         lock.lock();
         if (stop) fail(HFK_E_CANCELLED, "load of " + key + " cancelled");
     }
@@ -85,6 +91,26 @@ std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::p
     r.changed.notify_all();
     if (err) std::rethrow_exception(err);
     return loaded;
+}
+
+std::shared_ptr<const LoadedModel> find_loaded_model(const std::filesystem::path &dir) {
+    std::error_code ec;
+    const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
+    if (ec) return nullptr;
+    Registry &r = registry();
+    std::lock_guard lock(r.mu);
+    auto it = r.entries.find(canonical.string());
+    return it == r.entries.end() ? nullptr : it->second.model.lock();
+}
+
+bool model_is_registered(const std::filesystem::path &dir) {
+    std::error_code ec;
+    const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
+    if (ec) return false;
+    Registry &r = registry();
+    std::lock_guard lock(r.mu);
+    auto it = r.entries.find(canonical.string());
+    return it != r.entries.end() && (it->second.loading || !it->second.model.expired());
 }
 
 bool any_model_loaded_under(const std::filesystem::path &root) {

@@ -19,6 +19,13 @@ std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::p
                                                         const std::function<bool(double)> &progress,
                                                         const std::atomic<bool> *cancel);
 
+// The model from `dir` if one is alive in this process (no load, no wait), else null.
+std::shared_ptr<const LoadedModel> find_loaded_model(const std::filesystem::path &dir);
+
+// True while a model from `dir` is alive in this process or being loaded: acquiring it then
+// shares that model, with no download or load of its own.
+bool model_is_registered(const std::filesystem::path &dir);
+
 // True while a model loaded from a directory under `root` is alive in this process.
 bool any_model_loaded_under(const std::filesystem::path &root);
 

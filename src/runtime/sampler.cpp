@@ -68,7 +68,14 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> contex
         }
     }
     if (p_.temperature == 0.0f || p_.top_k == 1) return argmax(logits);
-    for (float &l : logits) l /= p_.temperature;
+    // Scale the distance to the best logit, not the logit itself: (l - max) / T is <= 0 for any
+    // T > 0, so a tiny temperature sends the others to -inf (probability 0) and the best to 0,
+    // which is greedy, instead of overflowing to +inf and making exp(inf - inf) a NaN.
+    float best = -INFINITY;
+    for (float l : logits)
+        if (l > best) best = l;  // NaN compares false and is skipped
+    if (!std::isfinite(best)) return argmax(logits);
+    for (float &l : logits) l = (l - best) / p_.temperature;
     return draw(logits);
 }
 

@@ -16,7 +16,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-bool has_non_finite(const std::vector<float> &v) {
+bool has_non_finite(std::span<const float> v) {
     for (float x : v)
         if (!std::isfinite(x) && !(std::isinf(x) && x < 0)) return true;  // -inf is a mask
     return false;
@@ -25,8 +25,7 @@ bool has_non_finite(const std::vector<float> &v) {
 }  // namespace
 
 Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads)
-    : model_(std::move(model)),
-      n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
+    : model_(std::move(model)), n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
     if (!model_->model->is_causal())
         fail(HFK_E_UNSUPPORTED, std::string("a '") + model_->model->architecture() +
                                     "' model is an encoder: it embeds and classifies, it does "
@@ -43,9 +42,9 @@ void Session::reset() {
 
 void Session::generate(std::string_view prompt, const GenerateOptions &opts,
                        const std::function<bool(std::string_view)> &on_piece,
-                       const std::atomic<bool> &cancel, std::string &text,
-                       GenerateResult &result) {
+                       const std::atomic<bool> &cancel, std::string &text, GenerateResult &result) {
     validate(opts.sampler);
+    model_->check_weights_intact();
     if (opts.max_new_tokens < 0)
         fail(HFK_E_INVALID_ARG,
              "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
@@ -90,6 +89,8 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
         static_cast<double>(suffix.size()) / std::max(1e-9, ms_between(t_start, t_prefilled) / 1e3);
 
     Sampler sampler(opts.sampler);
+    const size_t sampleable =
+        std::min(logits_.size(), static_cast<size_t>(std::max(model_->n_decodable, 1)));
     DecodeStream stream(model_->tokenizer, /*skip_special_tokens=*/true);
     TextEmitter emitter(opts.stop_strings);
     std::vector<int32_t> &generated = result.tokens;
@@ -126,14 +127,17 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     for (;;) {
         if (cancel.load(std::memory_order_relaxed)) {
             finish(HFK_STOP_CANCELLED);
-            fail(HFK_E_CANCELLED, "generation cancelled after " +
-                                      std::to_string(generated.size()) + " tokens");
+            fail(HFK_E_CANCELLED,
+                 "generation cancelled after " + std::to_string(generated.size()) + " tokens");
         }
-        if (has_non_finite(logits_))
+        // Only ids the tokenizer can decode are candidates: the logits of a padded vocabulary's
+        // extra rows are neither checked nor sampled.
+        const std::span<float> candidates(logits_.data(), sampleable);
+        if (has_non_finite(candidates))
             fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
                                     std::to_string(tokens_.size()) +
                                     " (the weights may contain NaN/Inf)");
-        const int32_t id = sampler.sample(logits_, tokens_, generated);
+        const int32_t id = sampler.sample(candidates, tokens_, generated);
         if (generated.empty()) t_first = Clock::now();
         if (!opts.ignore_eos &&
             (model_->is_eos(id) ||

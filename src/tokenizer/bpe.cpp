@@ -49,14 +49,7 @@ Bpe::Bpe(const json &j, const std::string &where) {
     if (!vocab.is_object()) bad(where + ".vocab", "expected an object of token -> id");
     vocab_.reserve(vocab.size());
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-        if (!it.value().is_number_integer())
-            bad(where + ".vocab", "id of '" + it.key().substr(0, 64) + "' is not an integer");
-        vocab_.add(
-            it.key(),
-            it.value().is_number_unsigned() && it.value().get<uint64_t>() > uint64_t(Vocab::kMaxId)
-                ? -1
-                : it.value().get<int64_t>(),
-            where + ".vocab");
+        vocab_.add(it.key(), it.value(), where + ".vocab");
     }
     prefix_ = opt_string(j, "continuing_subword_prefix", where, "");
     suffix_ = opt_string(j, "end_of_word_suffix", where, "");

@@ -28,4 +28,15 @@ void Vocab::add(std::string token, int64_t id, const std::string &where) {
     present_[i] = true;
 }
 
+void Vocab::add(std::string token, const json &id, const std::string &where) {
+    if (!id.is_number_integer())
+        bad(where, "id of '" + token.substr(0, 64) + "' is not an integer");
+    const bool in_range = id.is_number_unsigned() ? id.get<uint64_t>() <= uint64_t(kMaxId)
+                                                  : id.get<int64_t>() >= 0;  // <= kMaxId here
+    if (!in_range)
+        bad(where, "token id " + id.dump() + " of '" + token.substr(0, 64) + "' out of range [0, " +
+                       std::to_string(kMaxId) + "]");
+    add(std::move(token), id.get<int64_t>(), where);
+}
+
 }  // namespace hfk::tok

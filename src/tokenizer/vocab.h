@@ -20,6 +20,9 @@ class Vocab {
 
     // Throws HFK_E_FORMAT (naming `where`) on a duplicate, an out-of-range id or an oversize token.
     void add(std::string token, int64_t id, const std::string &where);
+    // The same, with the id as tokenizer.json gives it: an integer in [0, kMaxId], else
+    // HFK_E_FORMAT quoting the number as written (never a wrapped or clamped value).
+    void add(std::string token, const nlohmann::json &id, const std::string &where);
     // The number of tokens that will be added: bounds the id gaps (ids come in any order).
     void reserve(size_t n) {
         expected_ = n;

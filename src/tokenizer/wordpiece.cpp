@@ -13,13 +13,7 @@ void load_vocab(Vocab &v, const json &j, const std::string &where) {
     if (!vocab.is_object()) bad(where + ".vocab", "expected an object of token -> id");
     v.reserve(vocab.size());
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-        if (!it.value().is_number_integer())
-            bad(where + ".vocab", "id of '" + it.key().substr(0, 64) + "' is not an integer");
-        int64_t id =
-            it.value().is_number_unsigned() && it.value().get<uint64_t>() > uint64_t(Vocab::kMaxId)
-                ? -1
-                : it.value().get<int64_t>();
-        v.add(it.key(), id, where + ".vocab");
+        v.add(it.key(), it.value(), where + ".vocab");
     }
 }
 

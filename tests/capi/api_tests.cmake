@@ -36,3 +36,11 @@ hfk_add_api_test(test_multiturn LABELS "capi;unit" SOURCES test_multiturn.cpp)
 hfk_add_api_test(test_hub_api_hardening LABELS "capi;unit;hub" SOURCES test_hub_api_hardening.cpp)
 target_link_libraries(test_hub_api_hardening PRIVATE CURL::libcurl)
 target_include_directories(test_hub_api_hardening PRIVATE ${PROJECT_SOURCE_DIR}/src)
+# Issue 15, runtime items: memory check context, padded vocabularies, tiny temperatures, encoder
+# NaN, truncated weights, huge vocabulary ids, nonsense sampling options.
+hfk_add_api_test(test_hardening_runtime LABELS "capi;unit" SOURCES test_hardening_runtime.cpp)
+# Issue 15, model lifecycle: the handle in the state callback, reopening a loaded model, progress
+# that never goes back, one progress story. Against the local Hub; also run under TSan.
+hfk_add_api_test(test_model_lifecycle LABELS "capi;unit;hub;tsan" SOURCES test_model_lifecycle.cpp)
+target_link_libraries(test_model_lifecycle PRIVATE CURL::libcurl)
+target_include_directories(test_model_lifecycle PRIVATE ${PROJECT_SOURCE_DIR}/src)

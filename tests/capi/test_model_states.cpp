@@ -291,7 +291,9 @@ class ModelStatesHugeRepo : public ModelStates {
         for (const auto &e : std::filesystem::directory_iterator(src))
             std::filesystem::copy(e.path(), huge.path / e.path().filename());
         auto cfg = nlohmann::json::parse(std::ifstream(huge.path / "config.json"));
-        cfg["num_hidden_layers"] = 200;  // a full-context KV cache of terabytes
+        // A KV cache of terabytes even for the 4096 tokens the check assumes by default.
+        cfg["num_hidden_layers"] = 1024;
+        cfg["hidden_size"] = 1 << 16;
         cfg["num_key_value_heads"] = cfg["num_attention_heads"];
         cfg["max_position_embeddings"] = 1 << 24;
         std::ofstream(huge.path / "config.json") << cfg.dump();
@@ -509,11 +511,12 @@ TEST_F(ModelStates, MemoryCheckRefusesAModelTooLargeForThisMachine) {
     for (const auto &e : std::filesystem::directory_iterator(src))
         std::filesystem::copy(e.path(), dir.path / e.path().filename());
     auto cfg = nlohmann::json::parse(std::ifstream(dir.path / "config.json"));
-    // A KV cache of 2 x 200 layers x 32 heads x 128 x 1M positions x 4 bytes: terabytes.
-    cfg["hidden_size"] = 4096;
+    // A KV cache of 2 x 1024 layers x 2^16 x 4096 positions (the context the check assumes)
+    // x 4 bytes: terabytes.
+    cfg["hidden_size"] = 1 << 16;
     cfg["num_attention_heads"] = 32;
     cfg["num_key_value_heads"] = 32;
-    cfg["num_hidden_layers"] = 200;
+    cfg["num_hidden_layers"] = 1024;
     cfg["max_position_embeddings"] = 1 << 20;
     std::ofstream(dir.path / "config.json") << cfg.dump();
     hfk_model *m = nullptr;

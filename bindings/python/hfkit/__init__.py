@@ -390,6 +390,14 @@ def _check_local(path: str) -> str:
     return path
 
 
+def _int_option(name: str, value: Any) -> int:
+    """An int argument that fits the C API's int32_t, else InvalidArgumentError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -2**31 <= value < 2**31:
+        raise InvalidArgumentError(f"{name} must be an int in [-2**31, 2**31), not {value!r}",
+                                   -1, "HFK_E_INVALID_ARG")
+    return value
+
+
 class Session:
     """A conversation on a generator model: its own KV cache and sampler state.
 
@@ -499,6 +507,8 @@ class Model:
         *,
         endpoint: Optional[str] = None,
         offline: Optional[bool] = None,
+        n_ctx: int = 0,
+        skip_resource_check: bool = False,
     ) -> "Model":
         """Loads a model (blocking; the GIL is released meanwhile).
 
@@ -509,6 +519,10 @@ class Model:
         ``on_progress(Progress)`` follows the download and the load on this thread; returning
         True cancels (:class:`CancelledError`), raising cancels with that exception.
         ``n_threads`` <= 0 uses one thread per core.
+        ``n_ctx`` is the context (tokens) sessions on this model use: the memory check sizes
+        the KV cache for it (<= 0: min(the model's context length, 4096)) and it is the default
+        of :meth:`session`. ``skip_resource_check=True`` loads even when the model looks too big
+        for the available memory (:class:`ResourceError` otherwise).
 
         Raises :class:`NotFoundError` (status -6) for a missing directory or repository,
         :class:`FormatError` for a malformed checkpoint, :class:`UnsupportedError` for an
@@ -517,7 +531,8 @@ class Model:
         """
         path = _check_local(os.fspath(id_or_path))
         native = _hfkit.Model.load(path, n_threads, _progress_callback(on_progress),
-                                   _hub(revision, cache_dir, token, endpoint, offline))
+                                   _hub(revision, cache_dir, token, endpoint, offline),
+                                   _int_option("n_ctx", n_ctx), bool(skip_resource_check))
         return cls(native)
 
     @classmethod
@@ -531,13 +546,17 @@ class Model:
         *,
         endpoint: Optional[str] = None,
         offline: Optional[bool] = None,
+        n_ctx: int = 0,
+        skip_resource_check: bool = False,
     ) -> "Model":
         """Opens a model without blocking: a library worker downloads and loads it while this
         returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`.
-        :meth:`close` cancels a download or load in flight."""
+        :meth:`close` cancels a download or load in flight. ``n_ctx`` and
+        ``skip_resource_check`` as for :meth:`from_pretrained`."""
         path = _check_local(os.fspath(id_or_path))
         return cls(_hfkit.Model.open(path, n_threads,
-                                     _hub(revision, cache_dir, token, endpoint, offline)))
+                                     _hub(revision, cache_dir, token, endpoint, offline),
+                                     _int_option("n_ctx", n_ctx), bool(skip_resource_check)))
 
     @property
     def state(self) -> str:

@@ -258,7 +258,8 @@ class Model {
     // Blocking load of a local directory or a Hub id (downloaded first). Progress of both the
     // download and the load goes to on_progress, on this thread.
     static std::unique_ptr<Model> load(const std::string &id_or_path, int32_t n_threads,
-                                       py::object on_progress, const HubOptions &hub) {
+                                       py::object on_progress, const HubOptions &hub, int32_t n_ctx,
+                                       bool skip_resource_check) {
         CallbackContext ctx{std::move(on_progress), std::nullopt};
         hfk_hub_params hp;
         hub.fill(hp, &ctx);
@@ -268,6 +269,8 @@ class Model {
         params.progress = progress_trampoline;
         params.progress_user_data = &ctx;
         params.hub = &hp;
+        params.n_ctx = n_ctx;
+        params.skip_resource_check = skip_resource_check ? 1 : 0;
         hfk_model *raw = nullptr;
         hfk_status status;
         {
@@ -285,13 +288,16 @@ class Model {
     // Non-blocking open: returns at once; a library worker downloads and loads. Poll status()
     // or wait(). Freeing (close) cancels the worker.
     static std::unique_ptr<Model> open(const std::string &id_or_path, int32_t n_threads,
-                                       const HubOptions &hub) {
+                                       const HubOptions &hub, int32_t n_ctx,
+                                       bool skip_resource_check) {
         hfk_hub_params hp;
         hub.fill(hp, nullptr);
         hfk_load_params params;
         check(HFK_LOAD_PARAMS_INIT(&params));
         params.n_threads = n_threads;
         params.hub = &hp;
+        params.n_ctx = n_ctx;
+        params.skip_resource_check = skip_resource_check ? 1 : 0;
         hfk_model *raw = nullptr;
         check(hfk_model_open(&raw, id_or_path.c_str(), &params));
         auto m = std::make_unique<Model>();
@@ -698,11 +704,13 @@ PYBIND11_MODULE(_hfkit, m) {
 
     py::class_<Model>(m, "Model", "An open hfk_model handle.")
         .def_static("load", &Model::load, py::arg("id_or_path"), py::arg("n_threads"),
-                    py::arg("on_progress"), py::arg("hub"),
+                    py::arg("on_progress"), py::arg("hub"), py::arg("n_ctx") = 0,
+                    py::arg("skip_resource_check") = false,
                     "Loads (downloading first if needed); on_progress(tuple) may return True to "
                     "cancel.")
         .def_static("open", &Model::open, py::arg("id_or_path"), py::arg("n_threads"),
-                    py::arg("hub"), "Opens without blocking; poll status() or wait().")
+                    py::arg("hub"), py::arg("n_ctx") = 0, py::arg("skip_resource_check") = false,
+                    "Opens without blocking; poll status() or wait().")
         .def("status", &Model::status,
              "(state, error, load_fraction, bytes_done, bytes_total, "
              "files_done, files_total)")

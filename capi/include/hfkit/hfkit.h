@@ -165,7 +165,11 @@ HFK_API HFK_NODISCARD hfk_status hfk_tokenizer_id_to_token(const hfk_tokenizer *
                                                            char *buf, size_t buf_size,
                                                            size_t *len_out) HFK_NOEXCEPT;
 
-/* ---- progress of long calls (downloading, loading) ---------------------------------------- */
+/* ---- progress of long calls (downloading, loading) ----------------------------------------
+ * One story: hfk_prepare() reports its download through hfk_progress (hfk_hub_params.progress).
+ * Models report hfk_model_status events to hfk_load_params.on_state (HFK_MODEL_* states), from
+ * hfk_model_open() and hfk_model_load() alike. hfk_load_params.progress, which maps those states
+ * onto the HFK_PHASE_* values below for hfk_model_load(), is deprecated but keeps working.      */
 typedef int32_t hfk_phase;
 enum {
     HFK_PHASE_RESOLVING = 1,   /* asking the Hub which files make up the revision */
@@ -227,7 +231,8 @@ typedef struct hfk_model hfk_model;
 /* The state of a model opened with hfk_model_open(). */
 typedef int32_t hfk_model_state;
 enum {
-    HFK_MODEL_PENDING = 0,     /* created; the worker has not started               */
+    HFK_MODEL_PENDING = 0,     /* opened, nothing downloaded or loaded yet: always the
+                                  first state reported                               */
     HFK_MODEL_DOWNLOADING = 1, /* bytes_done / bytes_total, files_done / files_total */
     HFK_MODEL_LOADING = 2,     /* load_fraction                                      */
     HFK_MODEL_READY = 3,       /* sessions may be created                            */
@@ -243,36 +248,54 @@ typedef struct hfk_model_status {
     int64_t bytes_total;  /* -1 while unknown                                         */
     int32_t files_done;
     int32_t files_total;
+    hfk_model *model; /* the handle this status is about. In the state callback it is
+                         the handle hfk_model_open() returns, valid even when the callback
+                         runs before open has returned (READY can arrive that early)  */
 } hfk_model_status;
 
 HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size) HFK_NOEXCEPT;
 #define HFK_MODEL_STATUS_INIT(p) hfk_model_status_init((p), sizeof *(p))
 
-/* Called by hfk_model_open()'s worker thread (NOT the thread that called open) on every state
- * change and progress step. It may poll the model, but must not wait on it; hfk_model_free()
- * from inside it is allowed. A non-zero return cancels the opening: the model ends FAILED with
- * HFK_E_CANCELLED (once READY or FAILED has been reported, the return value changes nothing). */
+/* Called on every state change and progress step: by hfk_model_open()'s worker thread (NOT the
+ * thread that called open, and possibly before open has returned: status->model is the handle),
+ * or by hfk_model_load() on its calling thread. States only move forward, load_fraction and
+ * bytes_done never decrease. Reaching READY, a Hub id goes PENDING -> DOWNLOADING -> LOADING ->
+ * READY; a model already loaded in this process PENDING -> READY, and one another handle is
+ * loading PENDING -> LOADING -> READY, without any Hub request. The callback may poll the
+ * model, but must not wait on it; hfk_model_free(status->model) from inside it is allowed. A
+ * non-zero return cancels the opening: the model ends FAILED with HFK_E_CANCELLED (once READY
+ * or FAILED has been reported, the return value changes nothing).                             */
 typedef int32_t (*hfk_state_cb)(const hfk_model_status *status, void *user_data);
 
 typedef struct hfk_load_params {
     uint32_t struct_size;
     int32_t n_threads;        /* default for sessions on this model; <= 0: one per core  */
-    hfk_progress_cb progress; /* hfk_model_load only: on the calling thread          */
+    hfk_progress_cb progress; /* DEPRECATED (use on_state): hfk_model_load only, on the
+                                 calling thread, states mapped to HFK_PHASE_*            */
     void *progress_user_data;
     const hfk_hub_params *hub; /* where and how to download a Hub id; NULL: defaults */
-    hfk_state_cb on_state;     /* hfk_model_open only: from the worker thread          */
+    hfk_state_cb on_state;     /* hfk_model_open: from the worker thread; hfk_model_load:
+                                  on the calling thread                                  */
     void *state_user_data;
     int32_t skip_resource_check; /* non-zero: load even if it looks too big for memory */
+    int32_t n_ctx; /* the context (tokens) one session will use: the memory check sizes the
+                      KV cache for it, and it is the default n_ctx of sessions on this
+                      handle (capped at the model's context length). <= 0: the check
+                      assumes min(the model's context length, 4096) and sessions default
+                      to the model's context length                                       */
 } hfk_load_params;
 
 HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) HFK_NOEXCEPT;
 #define HFK_LOAD_PARAMS_INIT(p) hfk_load_params_init((p), sizeof *(p))
 
 /* Opens a model without blocking: `id_or_path` is a local checkpoint directory (config.json,
- * *.safetensors, tokenizer files) or a Hub id ("gpt2", "org/name"). *out is returned at once in
- * state HFK_MODEL_PENDING; a worker downloads (Hub ids), checks the memory estimate, and loads.
- * Opening a model that is already loaded in this process shares its weights; concurrent opens of
- * one model download and load it once. Fails at once only on bad arguments.                    */
+ * *.safetensors, tokenizer files) or a Hub id ("gpt2", "org/name"). *out is returned at once; a
+ * worker downloads (Hub ids), checks the memory estimate, and loads. The memory check refuses
+ * (HFK_E_RESOURCE) when the weights plus an F32 KV cache for params->n_ctx tokens (default
+ * min(context length, 4096)) exceed available memory; its message names the context assumed;
+ * skip_resource_check turns it off. Opening a model that is already loaded in this process
+ * shares its weights and makes no Hub request (PENDING -> READY); concurrent opens of one model
+ * download and load it once. Fails at once only on bad arguments.                              */
 HFK_API HFK_NODISCARD hfk_status hfk_model_open(hfk_model **out, const char *id_or_path,
                                                 const hfk_load_params *params) HFK_NOEXCEPT;
 
@@ -288,8 +311,9 @@ HFK_API hfk_status hfk_model_wait(const hfk_model *model, int32_t timeout_ms) HF
 /* Why the model FAILED ("" otherwise); borrowed, valid until the model is freed. */
 HFK_API const char *hfk_model_error_message(const hfk_model *model) HFK_NOEXCEPT;
 
-/* Blocking open: hfk_model_open() then hfk_model_wait(), with load progress reported to
- * params->progress on the calling thread. *out is owned by the caller: hfk_model_free().
+/* Blocking open: hfk_model_open() then hfk_model_wait(), with its state changes reported to
+ * params->on_state (and the deprecated params->progress) on the calling thread. *out is owned
+ * by the caller: hfk_model_free().
  * HFK_E_NOT_FOUND, HFK_E_FORMAT (naming the file and tensor), HFK_E_UNSUPPORTED (architecture,
  * pickle-only checkpoint), HFK_E_RESOURCE, HFK_E_IO, HFK_E_CANCELLED, and the Hub's errors.    */
 HFK_API HFK_NODISCARD hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
@@ -372,7 +396,8 @@ typedef struct hfk_session hfk_session;
 
 typedef struct hfk_session_params {
     uint32_t struct_size;
-    int32_t n_ctx;     /* context size in tokens; <= 0: the model's context length   */
+    int32_t n_ctx;     /* context size in tokens; <= 0: hfk_load_params.n_ctx if set,
+                          else the model's context length                            */
     int32_t n_threads; /* <= 0: the model's default                                  */
 } hfk_session_params;
 
@@ -392,16 +417,20 @@ HFK_API hfk_status hfk_session_reset(hfk_session *session) HFK_NOEXCEPT;
  * step. Any thread, any time; idempotent. A cancel with no generate running is forgotten.      */
 HFK_API void hfk_session_cancel(hfk_session *session) HFK_NOEXCEPT;
 
-/* Sampling options. "Unset" values (negative numbers, see each field) take the model's
- * generation_config.json value where it has one, else the library default in brackets.        */
+/* Sampling options. "Unset" values (-1, what hfk_gen_params_init writes) take the model's
+ * generation_config.json value where it has one, else the library default in brackets. Any
+ * other negative value, NaN, or a value outside a field's range is HFK_E_INVALID_ARG naming
+ * the field. Only ids the tokenizer can decode are ever generated (a model vocabulary padded
+ * beyond the tokenizer's never yields its extra ids).                                          */
 typedef struct hfk_gen_params {
     uint32_t struct_size;
     int32_t max_new_tokens;     /* -1: model default [256]; 0: generate nothing              */
-    float temperature;          /* < 0: model default [1.0 if do_sample else 0]; 0 = greedy   */
-    int32_t top_k;              /* < 0: model default [0]; 0 = off                            */
-    float top_p;                /* < 0: model default [1.0]; 1 = off; must be > 0             */
-    float min_p;                /* < 0: model default [0]; 0 = off                            */
-    float repetition_penalty;   /* < 0: model default [1.0]; 1 = off (CTRL-style, > 0)        */
+    float temperature;          /* -1: model default [1.0 if do_sample else 0]; 0 = greedy;
+                                   a tiny positive value tends to greedy (never overflows) */
+    int32_t top_k;              /* -1: model default [0]; 0 = off                             */
+    float top_p;                /* -1: model default [1.0]; 1 = off; in (0, 1]                */
+    float min_p;                /* -1: model default [0]; 0 = off; in [0, 1]                  */
+    float repetition_penalty;   /* -1: model default [1.0]; 1 = off (CTRL-style, > 0)         */
     float presence_penalty;     /* 0 = off (OpenAI-style, subtracted once per seen token)     */
     float frequency_penalty;    /* 0 = off (subtracted per occurrence)                        */
     uint64_t seed;              /* the same seed and options give the same tokens             */
