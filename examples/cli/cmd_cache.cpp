@@ -10,9 +10,9 @@ namespace cli {
 
 namespace {
 
-int help(const char *usage, const char *what, bool json) {
+int help(const char *usage, const char *what, bool json, const char *hub_help = kHubOptionsHelp) {
     std::printf("usage: hfkit %s [options]\n\n%s\n\noptions:\n%s%s", usage, what,
-                json ? "  --json                 machine-readable output\n" : "", kHubOptionsHelp);
+                json ? "  --json                 machine-readable output\n" : "", hub_help);
     return kOk;
 }
 
@@ -30,8 +30,10 @@ int cmd_ls(int argc, char **argv) {
     char *json = nullptr;
     if (hfk_status s = hfk_downloaded_models(&hub.params, &json))
         return fail("cannot list the cache", s);
-    const nlohmann::json models = nlohmann::json::parse(json, nullptr, false);
+    // Directory names are bytes: valid_utf8 first, so the JSON parses and prints as UTF-8.
+    const nlohmann::json models = nlohmann::json::parse(valid_utf8(json), nullptr, false);
     hfk_free(json);
+    if (models.is_discarded()) return fail("cannot list the cache", HFK_E_INTERNAL);
     if (a.flag("json")) {
         std::printf("%s\n", models.dump().c_str());
         return kOk;
@@ -51,8 +53,9 @@ int cmd_ls(int argc, char **argv) {
             revs += r["commit"].get<std::string>().substr(0, 8) +
                     (refs.empty() ? "" : " (" + refs + ")");
         }
-        std::printf("%-40s %10s  %s\n", m["repo_id"].get<std::string>().c_str(),
-                    human_bytes(m["size_on_disk"].get<uint64_t>()).c_str(), revs.c_str());
+        std::printf("%-40s %10s  %s\n", terminal_safe(m["repo_id"].get<std::string>()).c_str(),
+                    human_bytes(m["size_on_disk"].get<uint64_t>()).c_str(),
+                    terminal_safe(revs).c_str());
     }
     return kOk;
 }
@@ -61,9 +64,14 @@ int cmd_rm(int argc, char **argv) {
     const Args a = parse_args(argc, argv, 2, kHubValueOptions, {"help", "json", "offline"});
     if (a.flag("help"))
         return help("rm MODEL...",
-                    "Removes models from the Hugging Face cache: the --revision\n"
-                    "given, or every revision, then the files no revision uses.",
-                    true);
+                    "Removes models from the Hugging Face cache: with --revision, that\n"
+                    "revision only; without it, every revision. Then the files no revision\n"
+                    "left uses.",
+                    true,
+                    (std::string("  --revision REV         remove only this branch, tag or commit\n"
+                                 "                         (default: every revision)\n") +
+                     kCacheOptionsHelp)
+                        .c_str());
     if (a.positional.empty()) throw UsageError{"rm takes MODEL... (see hfkit rm --help)"};
     HubOptions hub(a);
     int code = kOk;
@@ -82,7 +90,8 @@ int cmd_rm(int argc, char **argv) {
             json += std::string(json.size() > 1 ? ", " : "") + "{\"model\": " + json_string(model) +
                     ", \"freed\": " + std::to_string(freed) + "}";
         else
-            std::printf("removed %s (%s freed)\n", model.c_str(), human_bytes(freed).c_str());
+            std::printf("removed %s (%s freed)\n", terminal_safe(model).c_str(),
+                        human_bytes(freed).c_str());
     }
     if (a.flag("json")) std::printf("%s]\n", json.c_str());
     return code;
@@ -106,7 +115,7 @@ int cmd_du(int argc, char **argv) {
         if (hfk_status s = hfk_disk_usage(model, &hub.params, &bytes))
             return fail(std::string("cannot measure ") + model, s);
         if (!present && bytes == 0) {
-            std::fprintf(stderr, "hfkit: %s is not in the cache\n", model);
+            std::fprintf(stderr, "hfkit: %s is not in the cache\n", terminal_safe(model).c_str());
             return kNotFound;
         }
     }
@@ -119,8 +128,8 @@ int cmd_du(int argc, char **argv) {
                     model ? json_string(model).c_str() : "null",
                     static_cast<unsigned long long>(bytes));
     else
-        std::printf("%s\t%s (%llu bytes)\n", name.c_str(), human_bytes(bytes).c_str(),
-                    static_cast<unsigned long long>(bytes));
+        std::printf("%s\t%s (%llu bytes)\n", terminal_safe(name).c_str(),
+                    human_bytes(bytes).c_str(), static_cast<unsigned long long>(bytes));
     return kOk;
 }
 

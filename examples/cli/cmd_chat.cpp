@@ -1,11 +1,11 @@
 // hfkit chat [MODEL]: an interactive multi-turn loop on one session (plain prompt format until
 // chat templates exist: each turn is "User: ...\nAssistant:" and the reply stops at "\nUser:").
 #include <cstdio>
-#include <iostream>
 #include <string>
 
 #include "cli.h"
 #include "generate_options.h"
+#include "line_input.h"
 
 namespace cli {
 namespace {
@@ -39,7 +39,7 @@ int cmd_chat(int argc, char **argv) {
     std::vector<std::string> stops = {"\nUser:"};
     std::vector<const char *> stop_ptrs;
     apply_gen_options(a, gp, stops, stop_ptrs);
-    const int32_t n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
+    const int32_t n_threads = thread_option(a);
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
@@ -47,8 +47,11 @@ int cmd_chat(int argc, char **argv) {
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
-    sp.n_ctx = static_cast<int32_t>(a.get_int("ctx-size").value_or(0));
+    sp.n_ctx = context_option(a);
     sp.n_threads = n_threads;
+    // A line longer than the context's worth of bytes cannot fit: refuse it before reading more.
+    const size_t max_line =
+        max_prompt_bytes(sp.n_ctx > 0 ? sp.n_ctx : hfk_model_context_length(model));
     hfk_session *session = nullptr;
     hfk_status s = hfk_session_create(&session, model, &sp);
     hfk_model_free(model);
@@ -61,7 +64,15 @@ int cmd_chat(int argc, char **argv) {
     for (;;) {
         std::printf("> ");
         std::fflush(stdout);
-        if (!std::getline(std::cin, line) || line == "/quit") break;
+        const LineStatus got = read_line(stdin, max_line, line);
+        if (got == LineStatus::kTooLong) {
+            std::fprintf(stderr,
+                         "\nhfkit chat: a line longer than %zu bytes cannot fit the context\n",
+                         max_line);
+            code = kUsage;
+            break;
+        }
+        if (got == LineStatus::kEnd || line == "/quit") break;
         if (line == "/reset") {
             if (hfk_session_reset(session) != HFK_OK) return fail("reset", HFK_E_INTERNAL);
             std::printf("(conversation cleared)\n");
