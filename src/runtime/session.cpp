@@ -25,8 +25,7 @@ bool has_non_finite(const std::vector<float> &v) {
 }  // namespace
 
 Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads)
-    : model_(std::move(model)),
-      n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
+    : model_(std::move(model)), n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
     if (!model_->model->is_causal())
         fail(HFK_E_UNSUPPORTED, std::string("a '") + model_->model->architecture() +
                                     "' model is an encoder: it embeds and classifies, it does "
@@ -36,15 +35,15 @@ Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_
 }
 
 void Session::reset() {
-    cache_->truncate(0);
-    tokens_.clear();
+    // Only the text is forgotten. The KV entries are a function of the tokens alone, so they
+    // stay valid: generate() keeps the prefix the new prompt shares with tokens_ and truncates
+    // the rest, which makes a reset session reuse a repeated prompt's prefill.
     conversation_.clear();
 }
 
 void Session::generate(std::string_view prompt, const GenerateOptions &opts,
                        const std::function<bool(std::string_view)> &on_piece,
-                       const std::atomic<bool> &cancel, std::string &text,
-                       GenerateResult &result) {
+                       const std::atomic<bool> &cancel, std::string &text, GenerateResult &result) {
     validate(opts.sampler);
     if (opts.max_new_tokens < 0)
         fail(HFK_E_INVALID_ARG,
@@ -126,8 +125,8 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     for (;;) {
         if (cancel.load(std::memory_order_relaxed)) {
             finish(HFK_STOP_CANCELLED);
-            fail(HFK_E_CANCELLED, "generation cancelled after " +
-                                      std::to_string(generated.size()) + " tokens");
+            fail(HFK_E_CANCELLED,
+                 "generation cancelled after " + std::to_string(generated.size()) + " tokens");
         }
         if (has_non_finite(logits_))
             fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +

@@ -24,6 +24,8 @@ class HubOptions:
     max_parallel: int
     verify: bool
     force_download: bool
+    allow_patterns: Optional[List[str]]
+    ignore_patterns: Optional[List[str]]
     def __init__(self) -> None: ...
 
 def prepare(
