@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
 import types
 
 import pytest
@@ -157,3 +158,30 @@ def test_prepare_fetches_only_the_allowed_files(hfkit, endpoint, tmp_path):
 def test_patterns_must_be_strings(hfkit, tmp_path):
     with pytest.raises(TypeError, match="allow_patterns must be str patterns"):
         hfkit.prepare(REPO, cache_dir=tmp_path, offline=True, allow_patterns=[None])
+
+
+# ---- the state callback of Model.open --------------------------------------------------------
+
+def test_open_reports_its_states_to_a_callback_on_the_worker_thread(hfkit, model_dir):
+    seen = []
+    finished = threading.Event()
+
+    def on_state(status):
+        assert isinstance(status, hfkit.ModelStatus)
+        seen.append((status.state, threading.get_ident()))
+        if status.state in ("ready", "failed"):
+            finished.set()
+
+    with hfkit.Model.open(model_dir, n_threads=1, on_state=on_state) as m:
+        assert m.wait(60)
+        assert finished.wait(60), seen
+        assert m.generate("Once", max_new_tokens=2)
+    states = [s for s, _ in seen]
+    assert states[-1] == "ready" and "loading" in states, states
+    assert threading.get_ident() not in {t for _, t in seen}
+
+
+def test_a_true_return_from_on_state_cancels_the_open(hfkit, model_dir):
+    with hfkit.Model.open(model_dir, n_threads=1, on_state=lambda status: True) as m:
+        with pytest.raises(hfkit.CancelledError):
+            m.wait(60)

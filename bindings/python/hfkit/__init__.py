@@ -81,6 +81,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "Model",
+    "ModelStatus",
     "NetworkError",
     "NotFoundError",
     "NumericError",
@@ -249,6 +250,23 @@ class Progress(NamedTuple):
     files_done: int
     files_total: int
     file_name: Optional[str]
+
+
+class ModelStatus(NamedTuple):
+    """What ``Model.open(on_state=...)`` passes on every state change and progress step.
+
+    ``state`` is ``"pending"``, ``"downloading"``, ``"loading"``, ``"ready"`` or ``"failed"``;
+    ``error`` the status code when failed (0 otherwise); ``load_fraction`` 0..1 while loading;
+    byte and file counts are for the download (``bytes_total`` -1 while unknown).
+    """
+
+    state: str
+    error: int
+    load_fraction: float
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
 
 
 @dataclass(frozen=True)
@@ -544,13 +562,16 @@ class Model:
         *,
         endpoint: Optional[str] = None,
         offline: Optional[bool] = None,
+        allow_patterns: Union[None, str, Sequence[str]] = None,
+        ignore_patterns: Union[None, str, Sequence[str]] = None,
     ) -> "Model":
         """Loads a model (blocking; the GIL is released meanwhile).
 
         ``id_or_path`` is a local checkpoint directory (config.json, *.safetensors, tokenizer
         files) or a Hub id ("gpt2", "org/name"), downloaded first into the Hugging Face cache
         (``revision``, ``cache_dir``, ``token``, ``endpoint``, ``offline``; None: the HF_*
-        environment variables, then huggingface_hub's defaults).
+        environment variables, then huggingface_hub's defaults; ``allow_patterns`` /
+        ``ignore_patterns``: fnmatch patterns of the files to fetch and to skip).
         ``on_progress(Progress)`` follows the download and the load on this thread; returning
         True cancels (:class:`CancelledError`), raising cancels with that exception.
         ``n_threads`` <= 0 uses one thread per core.
@@ -562,7 +583,8 @@ class Model:
         """
         path = _check_local(_os.fspath(id_or_path))
         native = _hfkit.Model.load(path, n_threads, _progress_callback(on_progress),
-                                   _hub(revision, cache_dir, token, endpoint, offline))
+                                   _hub(revision, cache_dir, token, endpoint, offline,
+                                        allow_patterns, ignore_patterns))
         return cls(native)
 
     @classmethod
@@ -576,13 +598,27 @@ class Model:
         *,
         endpoint: Optional[str] = None,
         offline: Optional[bool] = None,
+        on_state: Optional[Callable[[ModelStatus], Any]] = None,
+        allow_patterns: Union[None, str, Sequence[str]] = None,
+        ignore_patterns: Union[None, str, Sequence[str]] = None,
     ) -> "Model":
         """Opens a model without blocking: a library worker downloads and loads it while this
-        returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`.
-        :meth:`close` cancels a download or load in flight."""
+        returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`, or
+        pass ``on_state(ModelStatus)``: called from the library's worker thread on every state
+        change and progress step (it may read the model's state, but must not wait on it);
+        returning True cancels the opening, and an exception it raises is reported as
+        unraisable and cancels too. :meth:`close` cancels a download or load in flight."""
         path = _check_local(_os.fspath(id_or_path))
+        callback = None
+        if on_state is not None:
+            user = on_state
+
+            def callback(t: tuple) -> Any:
+                return user(ModelStatus(_STATES.get(t[0], str(t[0])), *t[1:]))
+
         return cls(_hfkit.Model.open(path, n_threads,
-                                     _hub(revision, cache_dir, token, endpoint, offline)))
+                                     _hub(revision, cache_dir, token, endpoint, offline,
+                                          allow_patterns, ignore_patterns), callback))
 
     @property
     def state(self) -> str:

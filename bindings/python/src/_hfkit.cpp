@@ -316,19 +316,32 @@ class Model {
     }
 
     // Non-blocking open: returns at once; a library worker downloads and loads. Poll status()
-    // or wait(). Freeing (close) cancels the worker.
+    // or wait(). Freeing (close) cancels the worker. on_state(tuple), if not None, is called
+    // from the library's worker thread (with the GIL taken there) on every state change and
+    // progress step; a true return cancels the opening.
     static std::unique_ptr<Model> open(const std::string &id_or_path, int32_t n_threads,
-                                       const HubOptions &hub) {
+                                       const HubOptions &hub, py::object on_state) {
         hfk_hub_params hp;
         hub.fill(hp, nullptr);
         hfk_load_params params;
         check(HFK_LOAD_PARAMS_INIT(&params));
         params.n_threads = n_threads;
         params.hub = &hp;
-        hfk_model *raw = nullptr;
-        check(hfk_model_open(&raw, c_string(id_or_path, "id_or_path"), &params));
         auto m = std::make_unique<Model>();
-        m->handle_.reset(raw, hfk_model_free);
+        if (!on_state.is_none()) {
+            m->on_state_ = std::make_shared<py::object>(std::move(on_state));
+            params.on_state = state_trampoline;
+            params.state_user_data = m->on_state_.get();
+        }
+        const char *id = c_string(id_or_path, "id_or_path");
+        hfk_model *raw = nullptr;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;  // the worker may call on_state at once
+            status = hfk_model_open(&raw, id, &params);
+        }
+        check(status);
+        m->handle_.reset(raw, free_model);
         return m;
     }
 
@@ -370,6 +383,8 @@ class Model {
     void close() { handle_.reset(); }
     bool closed() const { return !handle_; }
     std::shared_ptr<hfk_model> handle() const { return live(handle_, "model"); }
+
+    ~Model() { handle_.reset(); }  // before on_state_: freeing joins the worker that calls it
 
     std::string architecture() const { return hfk_model_architecture(handle().get()); }
     bool is_generator() const { return hfk_model_is_generator(handle().get()) != 0; }
@@ -490,6 +505,35 @@ class Model {
     }
 
   private:
+    // hfk_model_free() joins an opening's worker, which may be waiting for the GIL to call
+    // on_state: free without holding it.
+    static void free_model(hfk_model *model) {
+        if (PyGILState_Check()) {
+            py::gil_scoped_release nogil;
+            hfk_model_free(model);
+        } else {
+            hfk_model_free(model);
+        }
+    }
+
+    static int32_t state_trampoline(const hfk_model_status *st, void *user_data) noexcept {
+        if (!Py_IsInitialized()) return 1;
+        py::gil_scoped_acquire gil;
+        try {
+            const auto &fn = *static_cast<py::object *>(user_data);
+            py::object r =
+                fn(py::make_tuple(st->state, st->error, st->load_fraction, st->bytes_done,
+                                  st->bytes_total, st->files_done, st->files_total));
+            return !r.is_none() && PyObject_IsTrue(r.ptr()) == 1 ? 1 : 0;
+        } catch (py::error_already_set &e) {
+            // No caller to raise it to (a worker thread): report it as unraisable, and cancel.
+            e.discard_as_unraisable("hfkit on_state callback");
+        } catch (...) {
+        }
+        return 1;
+    }
+
+    std::shared_ptr<py::object> on_state_;  // declared first: destroyed after handle_
     std::shared_ptr<hfk_model> handle_;
 };
 
@@ -680,7 +724,9 @@ PYBIND11_MODULE(_hfkit, m) {
                     "Loads (downloading first if needed); on_progress(tuple) may return True to "
                     "cancel.")
         .def_static("open", &Model::open, py::arg("id_or_path"), py::arg("n_threads"),
-                    py::arg("hub"), "Opens without blocking; poll status() or wait().")
+                    py::arg("hub"), py::arg("on_state") = py::none(),
+                    "Opens without blocking; poll status() or wait(). on_state(tuple) runs on "
+                    "the library's worker thread; a true return cancels.")
         .def("status", &Model::status,
              "(state, error, load_fraction, bytes_done, bytes_total, "
              "files_done, files_total)")
