@@ -40,6 +40,7 @@ int cmd_chat(int argc, char **argv) {
     std::vector<const char *> stop_ptrs;
     apply_gen_options(a, gp, stops, stop_ptrs);
     const int32_t n_threads = thread_option(a);
+    const int32_t n_ctx = context_option(a);  // checked before the model loads
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
@@ -47,7 +48,7 @@ int cmd_chat(int argc, char **argv) {
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
-    sp.n_ctx = context_option(a);
+    sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
     // A line longer than the context's worth of bytes cannot fit: refuse it before reading more.
     const size_t max_line =
