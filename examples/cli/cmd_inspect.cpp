@@ -132,7 +132,7 @@ int cmd_inspect(int argc, char **argv) {
     HubOptions hub(a);
     hfk_inspect_params ip;
     HFK_INSPECT_PARAMS_INIT(&ip);
-    ip.context_length = a.get_int("context", 1, INT32_MAX).value_or(0);
+    ip.context_length = a.get_int("context", 0, INT32_MAX).value_or(0);  // 0: the model's
     ip.batch = static_cast<int32_t>(a.get_int("batch", 1, 1 << 20).value_or(0));
     ip.kv_bytes_per_element = static_cast<int32_t>(a.get_int("kv-bytes", 1, 4).value_or(0));
     if (ip.kv_bytes_per_element == 3) throw UsageError{"--kv-bytes takes 1, 2 or 4, got '3'"};
