@@ -2,6 +2,7 @@
 // The CLI uses only the public C API (hfkit.h): it is also the API's first real client.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -9,23 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "exit_codes.h"
 #include "hfkit/hfkit.h"
+#include "output.h"
 
 namespace cli {
 
-// Exit codes (documented in `hfkit --help` and the README).
-enum Exit : int {
-    kOk = 0,
-    kError = 1,         // any other failure
-    kUsage = 2,         // bad command line
-    kNotFound = 3,      // model, revision or file not found
-    kAuth = 4,          // gated repository or bad token
-    kNetwork = 5,       // network down, offline and not cached, server errors
-    kBadModel = 6,      // malformed or unsupported checkpoint
-    kInterrupted = 130  // Ctrl-C
-};
-
-// Maps a failed status to an exit code after printing "hfkit: <what>: <message> (<NAME>)".
+// Maps a failed status to its exit code (exit_codes.cpp) after printing
+// "hfkit: <what>: <message> (<NAME>)".
 int fail(const std::string &what, hfk_status status);
 
 // A parsed command line: positional words and --options (value or flag).
@@ -34,9 +26,12 @@ struct Args {
     std::map<std::string, std::vector<std::string>> options;  // repeated options keep all values
     bool flag(const std::string &name) const { return options.count(name) > 0; }
     std::optional<std::string> get(const std::string &name) const;
-    // Numeric getters print a usage error and throw UsageError on a malformed number.
-    std::optional<long long> get_int(const std::string &name) const;
-    std::optional<double> get_double(const std::string &name) const;
+    // Numeric getters (numeric_options.cpp): the whole value must be a number within the
+    // range, else UsageError naming the option. Never truncated, wrapped or saturated.
+    std::optional<int64_t> get_int(const std::string &name, int64_t min, int64_t max) const;
+    std::optional<uint64_t> get_uint64(const std::string &name) const;
+    std::optional<double> get_double(const std::string &name, double min, double max,
+                                     bool min_excluded = false) const;
 };
 
 struct UsageError {
@@ -55,9 +50,6 @@ class InterruptGuard {
     bool interrupted() const;
 };
 
-// `s` as a quoted JSON string.
-std::string json_string(std::string_view s);
-
 // The model shipped with hfkit: $HFK_DEFAULT_MODEL, else the installed copy, else the source tree.
 std::string default_model_dir();
 
@@ -66,6 +58,7 @@ std::string default_model_dir();
 // touches the Hub or its cache. `params` points into this object: keep it alive while used.
 extern const std::vector<std::string> kHubValueOptions;
 extern const char *const kHubOptionsHelp;
+extern const char *const kCacheOptionsHelp;  // kHubOptionsHelp without --revision
 struct HubOptions {
     explicit HubOptions(const Args &a);
     HubOptions(const HubOptions &) = delete;

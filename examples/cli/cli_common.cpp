@@ -13,58 +13,15 @@
 namespace cli {
 
 int fail(const std::string &what, hfk_status status) {
-    std::fprintf(stderr, "hfkit: %s: %s (%s)\n", what.c_str(), hfk_last_error_message(),
-                 hfk_status_name(status));
-    switch (status) {
-        case HFK_E_NOT_FOUND:
-        case HFK_E_REVISION_NOT_FOUND:
-        case HFK_E_ENTRY_NOT_FOUND:
-            return kNotFound;
-        case HFK_E_AUTH:
-        case HFK_E_GATED:
-            return kAuth;
-        case HFK_E_NETWORK:
-        case HFK_E_OFFLINE:
-        case HFK_E_SERVER:
-        case HFK_E_RATE_LIMITED:
-            return kNetwork;
-        case HFK_E_FORMAT:
-        case HFK_E_UNSUPPORTED:
-        case HFK_E_CHECKSUM:
-            return kBadModel;
-        case HFK_E_CANCELLED:
-            return kInterrupted;
-        case HFK_E_INVALID_ARG:
-            return kUsage;
-        default:
-            return kError;
-    }
+    std::fprintf(stderr, "hfkit: %s: %s (%s)\n", terminal_safe(what).c_str(),
+                 terminal_safe(hfk_last_error_message()).c_str(), hfk_status_name(status));
+    return exit_code(status);
 }
 
 std::optional<std::string> Args::get(const std::string &name) const {
     auto it = options.find(name);
     if (it == options.end() || it->second.empty()) return std::nullopt;
     return it->second.back();
-}
-
-std::optional<long long> Args::get_int(const std::string &name) const {
-    auto v = get(name);
-    if (!v) return std::nullopt;
-    char *end = nullptr;
-    const long long n = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0')
-        throw UsageError{"--" + name + " takes a whole number, got '" + *v + "'"};
-    return n;
-}
-
-std::optional<double> Args::get_double(const std::string &name) const {
-    auto v = get(name);
-    if (!v) return std::nullopt;
-    char *end = nullptr;
-    const double d = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end != '\0')
-        throw UsageError{"--" + name + " takes a number, got '" + *v + "'"};
-    return d;
 }
 
 Args parse_args(int argc, char **argv, int first, const std::vector<std::string> &value_options,
@@ -159,26 +116,6 @@ bool InterruptGuard::interrupted() const {
     return g_interrupted;
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (u < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
 std::string default_model_dir() {
     if (const char *env = std::getenv("HFK_DEFAULT_MODEL"); env && *env) return env;
     struct stat st {};
@@ -187,11 +124,13 @@ std::string default_model_dir() {
 }
 
 const std::vector<std::string> kHubValueOptions = {"revision", "cache-dir"};
+#define HFK_CLI_CACHE_OPTIONS_HELP                                                            \
+    "  --cache-dir DIR        the Hugging Face cache (default $HF_HUB_CACHE, $HF_HOME/hub,\n" \
+    "                         ~/.cache/huggingface/hub)\n"                                    \
+    "  --offline              never touch the network; use the cache\n"
 const char *const kHubOptionsHelp =
-    "  --revision REV         a branch, tag or commit (default main)\n"
-    "  --cache-dir DIR        the Hugging Face cache (default $HF_HUB_CACHE, $HF_HOME/hub,\n"
-    "                         ~/.cache/huggingface/hub)\n"
-    "  --offline              never touch the network; use the cache\n";
+    "  --revision REV         a branch, tag or commit (default main)\n" HFK_CLI_CACHE_OPTIONS_HELP;
+const char *const kCacheOptionsHelp = HFK_CLI_CACHE_OPTIONS_HELP;
 
 HubOptions::HubOptions(const Args &a) {
     HFK_HUB_PARAMS_INIT(&params);

@@ -10,9 +10,9 @@ namespace cli {
 
 namespace {
 
-int help(const char *usage, const char *what, bool json) {
+int help(const char *usage, const char *what, bool json, const char *hub_help = kHubOptionsHelp) {
     std::printf("usage: hfkit %s [options]\n\n%s\n\noptions:\n%s%s", usage, what,
-                json ? "  --json                 machine-readable output\n" : "", kHubOptionsHelp);
+                json ? "  --json                 machine-readable output\n" : "", hub_help);
     return kOk;
 }
 
@@ -32,8 +32,10 @@ int cmd_ls(int argc, char **argv) {
     char *json = nullptr;
     if (hfk_status s = hfk_downloaded_models(&hub.params, &json))
         return fail("cannot list the cache", s);
-    const nlohmann::json models = nlohmann::json::parse(json, nullptr, false);
+    // Directory names are bytes: valid_utf8 first, so the JSON parses and prints as UTF-8.
+    const nlohmann::json models = nlohmann::json::parse(valid_utf8(json), nullptr, false);
     hfk_free(json);
+    if (models.is_discarded()) return fail("cannot list the cache", HFK_E_INTERNAL);
     if (a.flag("json")) {
         std::printf("%s\n", models.dump().c_str());
         return kOk;
@@ -54,8 +56,9 @@ int cmd_ls(int argc, char **argv) {
                     (refs.empty() ? "" : " (" + refs + ")") +
                     (r.value("complete", false) ? "" : " [incomplete]");
         }
-        std::printf("%-40s %10s  %s\n", m["repo_id"].get<std::string>().c_str(),
-                    human_bytes(m["size_on_disk"].get<uint64_t>()).c_str(), revs.c_str());
+        std::printf("%-40s %10s  %s\n", terminal_safe(m["repo_id"].get<std::string>()).c_str(),
+                    human_bytes(m["size_on_disk"].get<uint64_t>()).c_str(),
+                    terminal_safe(revs).c_str());
     }
     return kOk;
 }
@@ -64,11 +67,15 @@ int cmd_rm(int argc, char **argv) {
     const Args a = parse_args(argc, argv, 2, kHubValueOptions, {"help", "json", "offline"});
     if (a.flag("help"))
         return help("rm MODEL...",
-                    "Removes models from the Hugging Face cache: the --revision\n"
-                    "given, or every revision, then the files no revision uses.\n"
-                    "A model that is not in the cache is an error (exit 3), as is\n"
+                    "Removes models from the Hugging Face cache: with --revision, that\n"
+                    "revision only; without it, every revision. Then the files no revision\n"
+                    "left uses. A model that is not in the cache is an error (exit 3), as is\n"
                     "one being downloaded (exit 1: cancel the download first).",
-                    true);
+                    true,
+                    (std::string("  --revision REV         remove only this branch, tag or commit\n"
+                                 "                         (default: every revision)\n") +
+                     kCacheOptionsHelp)
+                        .c_str());
     if (a.positional.empty()) throw UsageError{"rm takes MODEL... (see hfkit rm --help)"};
     HubOptions hub(a);
     int code = kOk;
@@ -87,7 +94,8 @@ int cmd_rm(int argc, char **argv) {
             json += std::string(json.size() > 1 ? ", " : "") + "{\"model\": " + json_string(model) +
                     ", \"freed\": " + std::to_string(freed) + "}";
         else
-            std::printf("removed %s (%s freed)\n", model.c_str(), human_bytes(freed).c_str());
+            std::printf("removed %s (%s freed)\n", terminal_safe(model).c_str(),
+                        human_bytes(freed).c_str());
     }
     if (a.flag("json")) std::printf("%s]\n", json.c_str());
     return code;
@@ -111,7 +119,7 @@ int cmd_du(int argc, char **argv) {
         if (hfk_status s = hfk_disk_usage(model, &hub.params, &bytes))
             return fail(std::string("cannot measure ") + model, s);
         if (!present && bytes == 0) {
-            std::fprintf(stderr, "hfkit: %s is not in the cache\n", model);
+            std::fprintf(stderr, "hfkit: %s is not in the cache\n", terminal_safe(model).c_str());
             return kNotFound;
         }
     }
@@ -124,8 +132,8 @@ int cmd_du(int argc, char **argv) {
                     model ? json_string(model).c_str() : "null",
                     static_cast<unsigned long long>(bytes));
     else
-        std::printf("%s\t%s (%llu bytes)\n", name.c_str(), human_bytes(bytes).c_str(),
-                    static_cast<unsigned long long>(bytes));
+        std::printf("%s\t%s (%llu bytes)\n", terminal_safe(name).c_str(),
+                    human_bytes(bytes).c_str(), static_cast<unsigned long long>(bytes));
     return kOk;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "generate_options.h"
+#include "line_input.h"
 
 namespace cli {
 namespace {
@@ -114,12 +115,13 @@ int cmd_chat(int argc, char **argv) {
     if (plain) stops.push_back("\nUser:");
     std::vector<const char *> stop_ptrs;
     apply_gen_options(a, gp, stops, stop_ptrs);
-    const int32_t n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
+    const int32_t n_threads = thread_option(a);
+    const int32_t n_ctx = context_option(a);  // checked before the model loads
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
     if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params,
-                                  static_cast<int32_t>(a.get_int("ctx-size").value_or(0)),
+                                  n_ctx,
                                   a.flag("skip-resource-check")))
         return fail("cannot load " + model_dir, s);
     std::string tpl_source;
@@ -141,8 +143,11 @@ int cmd_chat(int argc, char **argv) {
     }
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
-    sp.n_ctx = static_cast<int32_t>(a.get_int("ctx-size").value_or(0));
+    sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
+    // A line longer than the context's worth of bytes cannot fit: refuse it before reading more.
+    const size_t max_line =
+        max_prompt_bytes(sp.n_ctx > 0 ? sp.n_ctx : hfk_model_context_length(model));
     hfk_session *session = nullptr;
     hfk_status s = hfk_session_create(&session, model, &sp);
     hfk_model_free(model);
@@ -160,7 +165,15 @@ int cmd_chat(int argc, char **argv) {
     for (;;) {
         std::printf("> ");
         std::fflush(stdout);
-        if (!std::getline(std::cin, line) || line == "/quit") break;
+        const LineStatus got = read_line(stdin, max_line, line);
+        if (got == LineStatus::kTooLong) {
+            std::fprintf(stderr,
+                         "\nhfkit chat: a line longer than %zu bytes cannot fit the context\n",
+                         max_line);
+            code = kUsage;
+            break;
+        }
+        if (got == LineStatus::kEnd || line == "/quit") break;
         if (line == "/reset") {
             if (hfk_session_reset(session) != HFK_OK) return fail("reset", HFK_E_INTERNAL);
             std::printf("(conversation cleared)\n");

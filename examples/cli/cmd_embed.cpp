@@ -4,8 +4,18 @@
 #include <vector>
 
 #include "cli.h"
+#include "generate_options.h"
 
 namespace cli {
+namespace {
+
+std::string plain_number(float x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7g", x);
+    return buf;
+}
+
+}  // namespace
 
 int cmd_embed(int argc, char **argv) {
     const Args a =
@@ -31,7 +41,7 @@ int cmd_embed(int argc, char **argv) {
     else if (pooling != "mean")
         throw UsageError{"--pooling is mean or cls, got '" + pooling + "'"};
     ep.normalize = a.flag("no-normalize") ? 0 : 1;
-    ep.n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
+    ep.n_threads = thread_option(a);
 
     hfk_model *model = nullptr;
     if (hfk_status s = load_model(a.positional[0], ep.n_threads, true, &model))
@@ -39,20 +49,23 @@ int cmd_embed(int argc, char **argv) {
     std::vector<const char *> texts;
     for (size_t i = 1; i < a.positional.size(); ++i) texts.push_back(a.positional[i].c_str());
     const size_t dim = static_cast<size_t>(hfk_model_embedding_dim(model));
-    std::vector<float> out(texts.size() * dim);
-    const hfk_status s =
-        hfk_model_embed(model, texts.data(), texts.size(), &ep, out.data(), out.size());
+    std::vector<float> out_vectors(texts.size() * dim);
+    const hfk_status s = hfk_model_embed(model, texts.data(), texts.size(), &ep, out_vectors.data(),
+                                         out_vectors.size());
     hfk_model_free(model);
     if (s != HFK_OK) return fail("embedding failed", s);
     const bool json = a.flag("json");
-    if (json) std::printf("[");
+    std::string out = json ? "[" : "";
     for (size_t i = 0; i < texts.size(); ++i) {
-        std::printf(json ? (i ? ", [" : "[") : "");
-        for (size_t j = 0; j < dim; ++j)
-            std::printf(json ? (j ? ", %.7g" : "%.7g") : (j ? " %.7g" : "%.7g"), out[i * dim + j]);
-        std::printf(json ? "]" : "\n");
+        if (json) out += i ? ", [" : "[";
+        for (size_t j = 0; j < dim; ++j) {
+            const float x = out_vectors[i * dim + j];
+            if (j) out += json ? ", " : " ";
+            out += json ? json_number(x) : plain_number(x);
+        }
+        out += json ? "]" : "\n";
     }
-    if (json) std::printf("]\n");
+    std::fputs(json ? (out + "]\n").c_str() : out.c_str(), stdout);
     return kOk;
 }
 

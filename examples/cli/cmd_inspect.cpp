@@ -3,11 +3,12 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli.h"
+#include "line_input.h"
 #include "progress.h"
 
 namespace cli {
@@ -44,12 +45,22 @@ std::string human_count(uint64_t n) {
     return buf;
 }
 
+// Lines longer than this are refused (a Hub id is at most 96 + 1 + 96 bytes; a path rarely
+// passes 4 KiB): --file /dev/zero must not grow one line until memory runs out.
+constexpr size_t kMaxListLine = 1 << 20;
+
 std::vector<std::string> read_list(const std::string &path) {
-    std::ifstream in(path);
-    if (!in) throw UsageError{"cannot read --file " + path};
+    std::unique_ptr<std::FILE, int (*)(std::FILE *)> in(std::fopen(path.c_str(), "rb"),
+                                                        std::fclose);
+    if (!in) throw UsageError{"cannot read --file " + terminal_safe(path)};
     std::vector<std::string> ids;
     std::string line;
-    while (std::getline(in, line)) {
+    LineStatus got;
+    for (size_t number = 1; (got = read_line(in.get(), kMaxListLine, line)) != LineStatus::kEnd;
+         ++number) {
+        if (got == LineStatus::kTooLong)
+            throw UsageError{"--file " + terminal_safe(path) + ": line " + std::to_string(number) +
+                             " is longer than 1 MiB"};
         if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
         const auto b = line.find_first_not_of(" \t\r");
         if (b == std::string::npos) continue;
@@ -61,10 +72,10 @@ std::vector<std::string> read_list(const std::string &path) {
 
 void print_details(const hfk_model_info &i) {
     auto row = [](const char *k, const std::string &v) {
-        std::printf("  %-22s %s\n", k, v.c_str());
+        std::printf("  %-22s %s\n", k, terminal_safe(v).c_str());
     };
     auto bytes = [](uint64_t b) { return human_bytes(b) + " (" + std::to_string(b) + ")"; };
-    std::printf("%s\n", i.source);
+    std::printf("%s\n", terminal_safe(i.source).c_str());
     row("architecture", std::string(i.architecture) + " (" + i.model_type + ")");
     row("supported",
         i.supported_for_inference ? "yes" : std::string("no: ") + i.unsupported_reason);
@@ -121,9 +132,10 @@ int cmd_inspect(int argc, char **argv) {
     HubOptions hub(a);
     hfk_inspect_params ip;
     HFK_INSPECT_PARAMS_INIT(&ip);
-    ip.context_length = a.get_int("context").value_or(0);
-    ip.batch = static_cast<int32_t>(a.get_int("batch").value_or(0));
-    ip.kv_bytes_per_element = static_cast<int32_t>(a.get_int("kv-bytes").value_or(0));
+    ip.context_length = a.get_int("context", 0, INT32_MAX).value_or(0);  // 0: the model's
+    ip.batch = static_cast<int32_t>(a.get_int("batch", 1, 1 << 20).value_or(0));
+    ip.kv_bytes_per_element = static_cast<int32_t>(a.get_int("kv-bytes", 1, 4).value_or(0));
+    if (ip.kv_bytes_per_element == 3) throw UsageError{"--kv-bytes takes 1, 2 or 4, got '3'"};
     ip.hub = &hub.params;
     const bool json = a.flag("json"), table = models.size() > 1 && !json;
     const bool tty = isatty(1) == 1;
@@ -149,7 +161,7 @@ int cmd_inspect(int argc, char **argv) {
         }
         const hfk_model_info &i = *hfk_inspection_info(ins);
         if (json) {
-            out += std::string(out.size() > 1 ? ", " : "") + hfk_inspection_json(ins);
+            out += std::string(out.size() > 1 ? ", " : "") + valid_utf8(hfk_inspection_json(ins));
         } else if (table) {
             const std::string fits = !i.supported_for_inference     ? "unsupported"
                                      : i.fits_memory && i.fits_disk ? "yes"
@@ -158,7 +170,8 @@ int cmd_inspect(int argc, char **argv) {
             std::printf(
                 tty ? "%-36s %-10s %9s %-5s %10s %10s %10s %s\n"
                     : "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-                model.c_str(), i.model_type, human_count(i.parameters).c_str(), i.stored_dtype,
+                terminal_safe(model).c_str(), terminal_safe(i.model_type).c_str(),
+                human_count(i.parameters).c_str(), terminal_safe(i.stored_dtype).c_str(),
                 human_bytes(i.stored_weight_bytes ? i.stored_weight_bytes : i.weight_bytes_f16)
                     .c_str(),
                 human_bytes(i.kv_bytes_total).c_str(), human_bytes(i.resident_estimate).c_str(),

@@ -1,9 +1,13 @@
 // hfkit run [MODEL] PROMPT: stream a continuation of PROMPT to stdout.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
 #include "cli.h"
 #include "generate_options.h"
+#include "line_input.h"
+#include "run_input.h"
 
 namespace cli {
 namespace {
@@ -13,7 +17,9 @@ const char *const kHelp =
     "\n"
     "Streams a continuation of PROMPT to stdout. MODEL is a checkpoint directory or a Hub id\n"
     "(\"gpt2\", \"org/name\"; downloaded into the cache first, with progress on stderr);\n"
-    "without it, the small model shipped with hfkit runs.\n"
+    "without it, the small model shipped with hfkit runs. PROMPT \"-\" reads the prompt from\n"
+    "stdin (one trailing newline dropped), and so does a lone MODEL when stdin is not a\n"
+    "terminal; a lone word that names a model on a terminal is an error (prompt missing).\n"
     "\n"
     "options:\n";
 
@@ -25,14 +31,14 @@ int32_t print_piece(const char *piece, size_t len, void *) {
 
 const char *stop_reason_name(hfk_stop_reason r) {
     switch (r) {
-        case HFK_STOP_EOS:
-            return "end of sequence";
+        case HFK_STOP_EOS:  // the C API's names (HFK_STOP_*), as the Python package has them
+            return "eos";
         case HFK_STOP_STRING:
-            return "stop string";
+            return "stop_string";
         case HFK_STOP_MAX_TOKENS:
-            return "max tokens";
+            return "max_tokens";
         case HFK_STOP_CONTEXT_FULL:
-            return "context full";
+            return "context_full";
         case HFK_STOP_CALLBACK:
             return "callback";
         case HFK_STOP_CANCELLED:
@@ -61,29 +67,43 @@ int cmd_run(int argc, char **argv) {
             kHelp, kGenOptionsHelp, kHubOptionsHelp);
         return kOk;
     }
-    if (a.positional.empty() || a.positional.size() > 2)
-        throw UsageError{"run takes [MODEL] PROMPT (see hfkit run --help)"};
-    const std::string model_dir = a.positional.size() == 2 ? a.positional[0] : default_model_dir();
-    const std::string prompt = a.positional.back();
+    const RunInput input = resolve_run_input(a.positional, isatty(0) == 1);
+    const std::string model_dir = input.model.empty() ? default_model_dir() : input.model;
 
     hfk_gen_params gp;
     HFK_GEN_PARAMS_INIT(&gp);
     std::vector<std::string> stops;
     std::vector<const char *> stop_ptrs;
     apply_gen_options(a, gp, stops, stop_ptrs);
-    const int32_t n_threads = static_cast<int32_t>(a.get_int("threads").value_or(0));
+    const int32_t n_threads = thread_option(a);
+    const int32_t n_ctx = context_option(a);
     const bool json = a.flag("json");
+    std::string prompt = input.prompt;
+    if (input.prompt_from_stdin) {
+        prompt = read_prompt(stdin, n_ctx > 0 ? max_prompt_bytes(n_ctx) : kMaxStdinPrompt);
+        if (prompt.empty() && !input.model.empty() && a.positional.size() == 1)
+            throw UsageError{"'" + terminal_safe(input.model) +
+                             "' names a model but the prompt is missing (stdin was empty)"};
+    }
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
     if (hfk_status s = load_model(
             model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params,
-            static_cast<int32_t>(a.get_int("ctx-size").value_or(0)), a.flag("skip-resource-check")))
+            n_ctx, a.flag("skip-resource-check")))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);
-    sp.n_ctx = static_cast<int32_t>(a.get_int("ctx-size").value_or(0));
+    sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
+    if (input.prompt_from_stdin) {
+        try {
+            check_prompt_size(prompt, n_ctx > 0 ? n_ctx : hfk_model_context_length(model));
+        } catch (const UsageError &) {
+            hfk_model_free(model);
+            throw;
+        }
+    }
     hfk_session *session = nullptr;
     hfk_status s = hfk_session_create(&session, model, &sp);
     hfk_model_free(model);  // the session keeps what it needs
@@ -112,12 +132,13 @@ int cmd_run(int argc, char **argv) {
     }
     if (json && (s == HFK_OK || s == HFK_E_CANCELLED)) {
         std::printf(
-            "{\"text\": %s, \"stop_reason\": \"%s\", \"prompt_tokens\": %d, "
-            "\"generated_tokens\": %d, \"time_to_first_token_ms\": %.3f, "
+            "{\"text\": %s, \"stop_reason\": \"%s\", \"n_prompt_tokens\": %d, "
+            "\"n_reused_tokens\": %d, \"n_generated_tokens\": %d, "
+            "\"time_to_first_token_ms\": %.3f, "
             "\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f}\n",
-            json_string(text).c_str(), stop_reason_name(result.stop_reason), result.n_prompt_tokens,
-            result.n_generated_tokens, result.time_to_first_token_ms, result.prefill_tokens_per_s,
-            result.decode_tokens_per_s);
+            json_string(text ? text : "").c_str(), stop_reason_name(result.stop_reason),
+            result.n_prompt_tokens, result.n_reused_tokens, result.n_generated_tokens,
+            result.time_to_first_token_ms, result.prefill_tokens_per_s, result.decode_tokens_per_s);
     }
     if (a.flag("stats") && (s == HFK_OK || s == HFK_E_CANCELLED))
         std::fprintf(stderr,

@@ -1,5 +1,8 @@
 #include "generate_options.h"
 
+#include <cstdint>
+#include <limits>
+
 namespace cli {
 
 const std::vector<std::string> kGenValueOptions = {
@@ -22,17 +25,29 @@ const char *const kGenOptionsHelp =
     "                         check sizes the KV cache for it (default min(the model's, 4096))\n"
     "  --skip-resource-check  load even if the model looks too big for the memory available\n";
 
+int32_t thread_option(const Args &a) {
+    return static_cast<int32_t>(a.get_int("threads", 0, kMaxThreads).value_or(0));
+}
+
+int32_t context_option(const Args &a) {
+    return static_cast<int32_t>(a.get_int("ctx-size", 0, INT32_MAX).value_or(0));
+}
+
 void apply_gen_options(const Args &a, hfk_gen_params &p, std::vector<std::string> &stops,
                        std::vector<const char *> &stop_ptrs) {
-    if (auto v = a.get_int("max-tokens")) p.max_new_tokens = static_cast<int32_t>(*v);
-    if (auto v = a.get_double("temperature")) p.temperature = static_cast<float>(*v);
-    if (auto v = a.get_int("top-k")) p.top_k = static_cast<int32_t>(*v);
-    if (auto v = a.get_double("top-p")) p.top_p = static_cast<float>(*v);
-    if (auto v = a.get_double("min-p")) p.min_p = static_cast<float>(*v);
-    if (auto v = a.get_double("repeat-penalty")) p.repetition_penalty = static_cast<float>(*v);
-    if (auto v = a.get_double("presence-penalty")) p.presence_penalty = static_cast<float>(*v);
-    if (auto v = a.get_double("frequency-penalty")) p.frequency_penalty = static_cast<float>(*v);
-    if (auto v = a.get_int("seed")) p.seed = static_cast<uint64_t>(*v);
+    constexpr double kFloatMax = std::numeric_limits<float>::max();
+    if (auto v = a.get_int("max-tokens", 0, INT32_MAX)) p.max_new_tokens = static_cast<int32_t>(*v);
+    if (auto v = a.get_double("temperature", 0, kFloatMax)) p.temperature = static_cast<float>(*v);
+    if (auto v = a.get_int("top-k", 0, INT32_MAX)) p.top_k = static_cast<int32_t>(*v);
+    if (auto v = a.get_double("top-p", 0, 1, true)) p.top_p = static_cast<float>(*v);
+    if (auto v = a.get_double("min-p", 0, 1)) p.min_p = static_cast<float>(*v);
+    if (auto v = a.get_double("repeat-penalty", 0, kFloatMax, true))
+        p.repetition_penalty = static_cast<float>(*v);
+    if (auto v = a.get_double("presence-penalty", -kFloatMax, kFloatMax))
+        p.presence_penalty = static_cast<float>(*v);
+    if (auto v = a.get_double("frequency-penalty", -kFloatMax, kFloatMax))
+        p.frequency_penalty = static_cast<float>(*v);
+    if (auto v = a.get_uint64("seed")) p.seed = *v;
     if (auto it = a.options.find("stop"); it != a.options.end()) stops = it->second;
     stop_ptrs.clear();
     for (const auto &s : stops) stop_ptrs.push_back(s.c_str());

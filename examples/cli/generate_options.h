@@ -16,4 +16,9 @@ void apply_gen_options(const Args &a, hfk_gen_params &p, std::vector<std::string
 
 extern const char *const kGenOptionsHelp;
 
+// --threads (0: one per core; at most kMaxThreads) and --ctx-size (0: the model's), checked.
+constexpr int64_t kMaxThreads = 4096;
+int32_t thread_option(const Args &a);
+int32_t context_option(const Args &a);
+
 }  // namespace cli

@@ -27,16 +27,21 @@ const char *const kUsage =
     "https://huggingface.co), the cache $HF_HUB_CACHE or ~/.cache/huggingface/hub, shared with\n"
     "huggingface_hub. `hfkit COMMAND --help` tells more.\n"
     "\n"
-    "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 gated or bad token, 5 network,\n"
-    "            6 malformed or unsupported model, 130 interrupted\n";
+    "exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 gated or bad token, 5 network or\n"
+    "            offline, 6 bad model (malformed, unsupported, NaN), 130 interrupted;\n"
+    "            `hfkit help exit-codes` lists the code of every library status\n";
 
 }  // namespace
 
 int main(int argc, char **argv) {
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-        !std::strcmp(argv[1], "help")) {
+        (!std::strcmp(argv[1], "help") && argc == 2)) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? cli::kUsage : cli::kOk;
+    }
+    if (argc == 3 && !std::strcmp(argv[1], "help") && !std::strcmp(argv[2], "exit-codes")) {
+        cli::print_exit_code_table();
+        return cli::kOk;
     }
     const std::string cmd = argv[1];
     try {

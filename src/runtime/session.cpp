@@ -35,8 +35,9 @@ Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_
 }
 
 void Session::reset() {
-    cache_->truncate(0);
-    tokens_.clear();
+    // Only the text is forgotten. The KV entries are a function of the tokens alone, so they
+    // stay valid: generate() keeps the prefix the new prompt shares with tokens_ and truncates
+    // the rest, which makes a reset session reuse a repeated prompt's prefill.
     conversation_.clear();
 }
 

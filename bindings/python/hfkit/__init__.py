@@ -21,6 +21,9 @@ Generation options (keyword arguments of every ``generate``/``generate_result``/
 model asks for sampling), ``presence_penalty``, ``frequency_penalty`` (0: off), ``seed``,
 ``stop`` (a list of strings; the text ends before the first match), ``add_special_tokens``
 (``None``: the tokenizer's default, e.g. BOS on a fresh prompt) and ``ignore_eos``.
+``max_tokens`` and ``repeat_penalty`` (llama.cpp, OpenAI) are accepted for ``max_new_tokens``
+and ``repetition_penalty``. Every string argument is a C string underneath: one with a NUL
+character raises ValueError.
 
 Hub ids ("org/name") are downloaded into the Hugging Face cache by ``Model.from_pretrained``
 and ``prepare``; ``Model.open`` loads without blocking; ``is_downloaded``,
@@ -29,14 +32,14 @@ and ``prepare``; ``Model.open`` loads without blocking; ``is_downloaded``,
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import threading
+import json as _json
+import os as _os
+import queue as _queue
+import threading as _threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
 
-import numpy as np
+import numpy as _np
 
 from . import _hfkit
 from ._errors import (
@@ -78,6 +81,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "Model",
+    "ModelStatus",
     "NetworkError",
     "NotFoundError",
     "NumericError",
@@ -114,17 +118,33 @@ def abi_version() -> int:
     return _hfkit.abi_version()
 
 
-_PathLike = Union[str, "os.PathLike[str]"]
+_PathLike = Union[str, "_os.PathLike[str]"]
+
+
+def _patterns(patterns: Union[None, str, Sequence[str]], what: str) -> Optional[List[str]]:
+    if patterns is None:
+        return None
+    if isinstance(patterns, str):
+        return [patterns]
+    out = list(patterns)
+    for p in out:
+        if not isinstance(p, str):
+            raise TypeError(f"{what} must be str patterns, not {type(p).__name__}")
+    return out
 
 
 def _hub(revision: Optional[str] = None, cache_dir: Optional[_PathLike] = None,
          token: Optional[str] = None, endpoint: Optional[str] = None,
-         offline: Optional[bool] = None) -> "_hfkit.HubOptions":
+         offline: Optional[bool] = None, allow_patterns: Union[None, str, Sequence[str]] = None,
+         ignore_patterns: Union[None, str, Sequence[str]] = None) -> "_hfkit.HubOptions":
     """Hub options for the C API; None leaves the library default (HF_* environment
-    variables, then huggingface_hub's defaults)."""
+    variables, then huggingface_hub's defaults). Patterns are fnmatch patterns of the files
+    to fetch (None: what a model needs: config, tokenizer, safetensors) and to skip."""
     h = _hfkit.HubOptions()
+    h.allow_patterns = _patterns(allow_patterns, "allow_patterns")
+    h.ignore_patterns = _patterns(ignore_patterns, "ignore_patterns")
     h.revision = revision
-    h.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+    h.cache_dir = None if cache_dir is None else _os.fspath(cache_dir)
     h.token = token
     h.endpoint = endpoint
     h.offline = -1 if offline is None else int(bool(offline))
@@ -145,16 +165,19 @@ def _progress_callback(on_progress: Optional[Callable[["Progress"], Any]]) -> An
 def prepare(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[_PathLike] = None,
             token: Optional[str] = None, on_progress: Optional[Callable[["Progress"], Any]] = None,
             *, endpoint: Optional[str] = None, offline: Optional[bool] = None,
-            verify: bool = False, force_download: bool = False) -> str:
+            verify: bool = False, force_download: bool = False,
+            allow_patterns: Union[None, str, Sequence[str]] = None,
+            ignore_patterns: Union[None, str, Sequence[str]] = None) -> str:
     """Downloads what a Hub model needs into the Hugging Face cache (nothing if it is complete)
     and returns its snapshot directory. ``on_progress(Progress)`` follows the download;
     returning True cancels (:class:`CancelledError`). ``verify=True`` re-hashes the cached
     files and downloads again any that do not match; ``force_download=True`` downloads every
-    file again (an open model keeps its old mapping). When the Hub cannot be asked (unreachable,
-    a refused token) a complete cached snapshot is returned with a ``UserWarning`` saying so;
-    ``verify`` and ``force_download`` never fall back (they raise, e.g. :class:`AuthError`).
-    The GIL is released meanwhile."""
-    hub = _hub(revision, cache_dir, token, endpoint, offline)
+    file again (an open model keeps its old mapping). ``allow_patterns`` /
+    ``ignore_patterns`` (fnmatch, as huggingface_hub's) choose other files than the ones a
+    model needs. When the Hub cannot be asked (unreachable, a refused token) a complete cached
+    snapshot is returned with a ``UserWarning`` saying so; ``verify`` and ``force_download``
+    never fall back (they raise, e.g. :class:`AuthError`). The GIL is released meanwhile."""
+    hub = _hub(revision, cache_dir, token, endpoint, offline, allow_patterns, ignore_patterns)
     hub.verify = verify
     hub.force_download = force_download
     return _hfkit.prepare(repo_id, hub, _progress_callback(on_progress))
@@ -184,7 +207,7 @@ def downloaded_models(cache_dir: Optional[_PathLike] = None) -> List[Dict[str, A
     """The models in the cache: a list of ``{"repo_id", "repo_type", "size_on_disk", "complete",
     "revisions": [{"commit", "refs", "size_on_disk", "files", "complete"}]}``. ``complete``:
     the revision loads without the network (an interrupted download is listed as False)."""
-    models: List[Dict[str, Any]] = json.loads(_hfkit.downloaded_models(_hub(None, cache_dir)))
+    models: List[Dict[str, Any]] = _json.loads(_hfkit.downloaded_models(_hub(None, cache_dir)))
     return models
 
 
@@ -198,8 +221,8 @@ def inspect(model: _PathLike, context_length: int = 0, batch: int = 1,
     Returns the library's JSON object as a dict (keys as ``hfk_model_info`` plus
     ``weight_bytes``, ``parameters_by_dtype``, ``weight_files`` and ``notes``). Gated
     repositories raise :class:`GatedRepoError`. The GIL is released meanwhile."""
-    info: Dict[str, Any] = json.loads(_hfkit.inspect(
-        os.fspath(model), context_length, batch, kv_bytes_per_element,
+    info: Dict[str, Any] = _json.loads(_hfkit.inspect(
+        _os.fspath(model), context_length, batch, kv_bytes_per_element,
         _hub(revision, cache_dir, token, endpoint, offline)))
     return info
 
@@ -231,6 +254,23 @@ class Progress(NamedTuple):
     files_done: int
     files_total: int
     file_name: Optional[str]
+
+
+class ModelStatus(NamedTuple):
+    """What ``Model.open(on_state=...)`` passes on every state change and progress step.
+
+    ``state`` is ``"pending"``, ``"downloading"``, ``"loading"``, ``"ready"`` or ``"failed"``;
+    ``error`` the status code when failed (0 otherwise); ``load_fraction`` 0..1 while loading;
+    byte and file counts are for the download (``bytes_total`` -1 while unknown).
+    """
+
+    state: str
+    error: int
+    load_fraction: float
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
 
 
 @dataclass(frozen=True)
@@ -270,13 +310,33 @@ _OPTION_NAMES = (
 )
 
 
+# Names other libraries use for the same option (llama.cpp, OpenAI, Ollama), accepted where
+# they mean exactly what ours do. transformers' max_length counts the prompt too, so it is not.
+_OPTION_ALIASES = {
+    "max_tokens": "max_new_tokens",
+    "repeat_penalty": "repetition_penalty",
+}
+_NOT_ALIASES = {
+    "max_length": "max_length counts the prompt too (transformers); use max_new_tokens",
+    "n_predict": "use max_new_tokens (or max_tokens)",
+}
+
+
 def _gen_options(options: Dict[str, Any]) -> "_hfkit.GenOptions":
     """Turns keyword options into the C struct's values; None means "the model's default"."""
+    options = dict(options)
+    for alias, name in _OPTION_ALIASES.items():
+        if alias in options:
+            if name in options:
+                raise TypeError(f"{alias} and {name} are the same option: give one of them")
+            options[name] = options.pop(alias)
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
+        hints = "".join(f" ({n}: {_NOT_ALIASES[n]})" for n in unknown if n in _NOT_ALIASES)
+        aliases = ", ".join(f"{a} = {n}" for a, n in _OPTION_ALIASES.items())
         raise TypeError(
-            f"unknown generation option(s) {', '.join(unknown)}; "
-            f"known: {', '.join(_OPTION_NAMES)}"
+            f"unknown generation option(s) {', '.join(unknown)}{hints}; "
+            f"known: {', '.join(_OPTION_NAMES)} (also {aliases})"
         )
     o = _hfkit.GenOptions()
     for name in ("max_new_tokens", "top_k"):
@@ -302,7 +362,11 @@ def _gen_options(options: Dict[str, Any]) -> "_hfkit.GenOptions":
     if stop is not None:
         if isinstance(stop, str):
             stop = [stop]
-        o.stop = [str(s) for s in stop]
+        stop = list(stop)
+        for s in stop:
+            if not isinstance(s, str):
+                raise TypeError(f"stop strings must be str, not {type(s).__name__}")
+        o.stop = stop  # NUL inside one is a ValueError from the binding
     special = options.get("add_special_tokens")
     if special is not None:
         o.add_special_tokens = 1 if special else 0
@@ -340,8 +404,8 @@ def _stream(native: "_hfkit.Session", prompt: str, opts: "_hfkit.GenOptions") ->
     callback answers "stop" and the session is cancelled; the worker is joined before the
     generator finishes, so the session is free again afterwards.
     """
-    pieces: "queue.SimpleQueue[object]" = queue.SimpleQueue()
-    stop = threading.Event()
+    pieces: "_queue.SimpleQueue[object]" = _queue.SimpleQueue()
+    stop = _threading.Event()
 
     def on_piece(piece: str) -> bool:
         pieces.put(piece)
@@ -354,7 +418,7 @@ def _stream(native: "_hfkit.Session", prompt: str, opts: "_hfkit.GenOptions") ->
         except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
             pieces.put(_Failure(e))
 
-    worker = threading.Thread(target=run, name="hfkit-stream", daemon=True)
+    worker = _threading.Thread(target=run, name="hfkit-stream", daemon=True)
     worker.start()
     try:
         while True:
@@ -382,11 +446,14 @@ _STATES = {0: "pending", 1: "downloading", 2: "loading", 3: "ready", 4: "failed"
 
 def _check_local(path: str) -> str:
     """A string that is clearly a filesystem path (absolute, ./, ../, ~) is never a Hub id: a
-    missing one is NotFoundError, as for a missing directory."""
+    missing one is NotFoundError, as for a missing directory. A NUL is a ValueError (C strings
+    end there: 'dir\\0/x' would name 'dir')."""
+    if "\0" in path:
+        raise ValueError("the model path or id contains a NUL character")
     if path.startswith(("/", "./", "../", "~")) or path in (".", ".."):
-        if not os.path.isdir(os.path.expanduser(path)):
+        if not _os.path.isdir(_os.path.expanduser(path)):
             raise NotFoundError(f"model directory not found: {path}", -6, "HFK_E_NOT_FOUND")
-        return os.path.expanduser(path)
+        return _os.path.expanduser(path)
     return path
 
 
@@ -493,14 +560,14 @@ class Model:
         """Wraps a native handle; use :meth:`from_pretrained` to load a model."""
         self._native: Optional[_hfkit.Model] = native
         self._idle: List[_hfkit.Session] = []
-        self._lock = threading.Lock()
+        self._lock = _threading.Lock()
 
     @classmethod
     def from_pretrained(
         cls,
-        id_or_path: Union[str, "os.PathLike[str]"],
+        id_or_path: Union[str, "_os.PathLike[str]"],
         revision: Optional[str] = None,
-        cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+        cache_dir: Optional[Union[str, "_os.PathLike[str]"]] = None,
         token: Optional[str] = None,
         on_progress: Optional[Callable[[Progress], Any]] = None,
         n_threads: int = 0,
@@ -509,13 +576,16 @@ class Model:
         offline: Optional[bool] = None,
         n_ctx: int = 0,
         skip_resource_check: bool = False,
+        allow_patterns: Union[None, str, Sequence[str]] = None,
+        ignore_patterns: Union[None, str, Sequence[str]] = None,
     ) -> "Model":
         """Loads a model (blocking; the GIL is released meanwhile).
 
         ``id_or_path`` is a local checkpoint directory (config.json, *.safetensors, tokenizer
         files) or a Hub id ("gpt2", "org/name"), downloaded first into the Hugging Face cache
         (``revision``, ``cache_dir``, ``token``, ``endpoint``, ``offline``; None: the HF_*
-        environment variables, then huggingface_hub's defaults).
+        environment variables, then huggingface_hub's defaults; ``allow_patterns`` /
+        ``ignore_patterns``: fnmatch patterns of the files to fetch and to skip).
         ``on_progress(Progress)`` follows the download and the load on this thread; returning
         True cancels (:class:`CancelledError`), raising cancels with that exception.
         ``n_threads`` <= 0 uses one thread per core.
@@ -529,9 +599,10 @@ class Model:
         unsupported architecture, and the Hub's errors (:class:`GatedRepoError`,
         :class:`AuthError`, :class:`NetworkError`, :class:`ChecksumError`, ...).
         """
-        path = _check_local(os.fspath(id_or_path))
+        path = _check_local(_os.fspath(id_or_path))
         native = _hfkit.Model.load(path, n_threads, _progress_callback(on_progress),
-                                   _hub(revision, cache_dir, token, endpoint, offline),
+                                   _hub(revision, cache_dir, token, endpoint, offline,
+                                        allow_patterns, ignore_patterns),
                                    _int_option("n_ctx", n_ctx), bool(skip_resource_check))
         return cls(native)
 
@@ -548,15 +619,30 @@ class Model:
         offline: Optional[bool] = None,
         n_ctx: int = 0,
         skip_resource_check: bool = False,
+        on_state: Optional[Callable[[ModelStatus], Any]] = None,
+        allow_patterns: Union[None, str, Sequence[str]] = None,
+        ignore_patterns: Union[None, str, Sequence[str]] = None,
     ) -> "Model":
         """Opens a model without blocking: a library worker downloads and loads it while this
-        returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`.
-        :meth:`close` cancels a download or load in flight. ``n_ctx`` and
-        ``skip_resource_check`` as for :meth:`from_pretrained`."""
-        path = _check_local(os.fspath(id_or_path))
+        returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`, or
+        pass ``on_state(ModelStatus)``: called from the library's worker thread on every state
+        change and progress step (it may read the model's state, but must not wait on it);
+        returning True cancels the opening, and an exception it raises is reported as
+        unraisable and cancels too. :meth:`close` cancels a download or load in flight.
+        ``n_ctx`` and ``skip_resource_check`` as for :meth:`from_pretrained`."""
+        path = _check_local(_os.fspath(id_or_path))
+        callback = None
+        if on_state is not None:
+            user = on_state
+
+            def callback(t: tuple) -> Any:
+                return user(ModelStatus(_STATES.get(t[0], str(t[0])), *t[1:]))
+
         return cls(_hfkit.Model.open(path, n_threads,
-                                     _hub(revision, cache_dir, token, endpoint, offline),
-                                     _int_option("n_ctx", n_ctx), bool(skip_resource_check)))
+                                     _hub(revision, cache_dir, token, endpoint, offline,
+                                          allow_patterns, ignore_patterns),
+                                     _int_option("n_ctx", n_ctx), bool(skip_resource_check),
+                                     callback))
 
     @property
     def state(self) -> str:
@@ -651,6 +737,8 @@ class Model:
     def generate(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
                  **options: Any) -> str:
         """Generates a continuation of ``prompt`` (a fresh context each call) and returns it.
+        The pooled session keeps its computed tokens, so a prompt that repeats the beginning of
+        the previous one is not recomputed (``n_reused_tokens``).
 
         ``on_piece(piece)`` receives each piece as it is produced; returning True stops.
         Thread-safe: concurrent calls use separate sessions. See the module docstring for
@@ -688,7 +776,7 @@ class Model:
         pooling: str = "mean",
         normalize: bool = True,
         n_threads: int = 0,
-    ) -> np.ndarray:
+    ) -> _np.ndarray:
         """Embeds texts with an encoder model: a float32 array of shape (len(texts), dim).
 
         ``pooling`` is "mean" (over the tokens) or "cls"; ``normalize`` L2-normalises each
@@ -700,7 +788,7 @@ class Model:
             raise InvalidArgumentError(f"pooling must be 'mean' or 'cls', not {pooling!r}", -1, "HFK_E_INVALID_ARG")
         return self._handle().embed(_texts(texts), modes[pooling], normalize, n_threads)
 
-    def classify(self, texts: Union[str, Sequence[str]]) -> np.ndarray:
+    def classify(self, texts: Union[str, Sequence[str]]) -> _np.ndarray:
         """Class probabilities of a sequence-classification checkpoint: a float32 array of
         shape (len(texts), len(labels)); the names are :attr:`labels`. Raises
         :class:`UnsupportedError` when the checkpoint has no classifier head."""

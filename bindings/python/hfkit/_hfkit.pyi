@@ -24,6 +24,8 @@ class HubOptions:
     max_parallel: int
     verify: bool
     force_download: bool
+    allow_patterns: Optional[List[str]]
+    ignore_patterns: Optional[List[str]]
     def __init__(self) -> None: ...
 
 def prepare(
@@ -69,6 +71,7 @@ class Model:
         hub: HubOptions,
         n_ctx: int = 0,
         skip_resource_check: bool = False,
+        on_state: Optional[Callable[[tuple], Any]] = None,
     ) -> Model: ...
     def status(self) -> Tuple[int, int, float, int, int, int, int]: ...
     def error_message(self) -> str: ...

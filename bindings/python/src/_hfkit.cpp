@@ -116,6 +116,18 @@ std::string utf8_of(const py::handle &text, const char *what) {
     return std::string(data, static_cast<size_t>(len));
 }
 
+// C strings end at the first NUL: a str with one inside would silently name something else
+// ('dir\0/x' would load 'dir'), so every string handed to the C API goes through here.
+const char *c_string(const std::string &s, const char *what) {
+    if (s.find('\0') != std::string::npos)
+        throw py::value_error(std::string(what) + " contains a NUL character");
+    return s.c_str();
+}
+
+const char *c_string_or_null(const std::optional<std::string> &s, const char *what) {
+    return s ? c_string(*s, what) : nullptr;
+}
+
 // A handle that is either open or closed. Every call copies the shared_ptr under the GIL before
 // releasing it, so close() from another thread frees the handle only after that call returns.
 template <class T>
@@ -135,14 +147,21 @@ struct HubOptions {
     int32_t max_parallel = 0;
     bool verify = false;
     bool force_download = false;
+    // fnmatch patterns of the files to fetch (None: what a model needs) and to skip.
+    std::optional<std::vector<std::string>> allow_patterns;
+    std::optional<std::vector<std::string>> ignore_patterns;
 
     // Fills `p`; the pointers borrow from this object, which must outlive the call.
     void fill(hfk_hub_params &p, CallbackContext *progress) const {
         check(HFK_HUB_PARAMS_INIT(&p));
-        p.endpoint = endpoint ? endpoint->c_str() : nullptr;
-        p.token = token ? token->c_str() : nullptr;
-        p.cache_dir = cache_dir ? cache_dir->c_str() : nullptr;
-        p.revision = revision ? revision->c_str() : nullptr;
+        p.endpoint = c_string_or_null(endpoint, "endpoint");
+        p.token = c_string_or_null(token, "token");
+        p.cache_dir = c_string_or_null(cache_dir, "cache_dir");
+        p.revision = c_string_or_null(revision, "revision");
+        fill_patterns(allow_patterns, allow_ptrs_, "allow_patterns", p.allow_patterns,
+                      p.n_allow_patterns);
+        fill_patterns(ignore_patterns, ignore_ptrs_, "ignore_patterns", p.ignore_patterns,
+                      p.n_ignore_patterns);
         p.offline = offline;
         p.max_parallel = max_parallel;
         p.verify = verify ? 1 : 0;
@@ -152,6 +171,18 @@ struct HubOptions {
             p.progress_user_data = progress;
         }
     }
+
+  private:
+    static void fill_patterns(const std::optional<std::vector<std::string>> &patterns,
+                              std::vector<const char *> &ptrs, const char *what,
+                              const char *const *&out, int32_t &n_out) {
+        ptrs.clear();
+        if (!patterns) return;
+        for (const auto &s : *patterns) ptrs.push_back(c_string(s, what));
+        out = ptrs.data();
+        n_out = static_cast<int32_t>(ptrs.size());
+    }
+    mutable std::vector<const char *> allow_ptrs_, ignore_ptrs_;
 };
 
 std::string take_string(char *s) {
@@ -165,10 +196,11 @@ std::string prepare(const std::string &repo_id, const HubOptions &hub, py::objec
     hfk_hub_params p;
     hub.fill(p, &ctx);
     char *dir = nullptr;
+    const char *id = c_string(repo_id, "repo_id");
     hfk_status status;
     {
         py::gil_scoped_release nogil;
-        status = hfk_prepare(repo_id.c_str(), &p, &dir);
+        status = hfk_prepare(id, &p, &dir);
     }
     const std::string warning = status == HFK_OK ? hfk_last_warning() : "";
     std::string out = take_string(dir);
@@ -184,10 +216,11 @@ bool is_downloaded(const std::string &repo_id, const HubOptions &hub) {
     hfk_hub_params p;
     hub.fill(p, nullptr);
     int32_t yes = 0;
+    const char *id = c_string(repo_id, "repo_id");
     hfk_status status;
     {
         py::gil_scoped_release nogil;
-        status = hfk_is_downloaded(repo_id.c_str(), &p, &yes);
+        status = hfk_is_downloaded(id, &p, &yes);
     }
     check(status);
     return yes != 0;
@@ -196,10 +229,11 @@ bool is_downloaded(const std::string &repo_id, const HubOptions &hub) {
 void remove_from_disk(const std::string &repo_id, const HubOptions &hub, bool force) {
     hfk_hub_params p;
     hub.fill(p, nullptr);
+    const char *id = c_string(repo_id, "repo_id");
     hfk_status status;
     {
         py::gil_scoped_release nogil;
-        status = hfk_remove_from_disk(repo_id.c_str(), &p, force ? 1 : 0);
+        status = hfk_remove_from_disk(id, &p, force ? 1 : 0);
     }
     check(status);
 }
@@ -208,10 +242,11 @@ uint64_t disk_usage(const std::optional<std::string> &repo_id, const HubOptions 
     hfk_hub_params p;
     hub.fill(p, nullptr);
     uint64_t bytes = 0;
+    const char *id = c_string_or_null(repo_id, "repo_id");
     hfk_status status;
     {
         py::gil_scoped_release nogil;
-        status = hfk_disk_usage(repo_id ? repo_id->c_str() : nullptr, &p, &bytes);
+        status = hfk_disk_usage(id, &p, &bytes);
     }
     check(status);
     return bytes;
@@ -243,10 +278,11 @@ std::string inspect(const std::string &id_or_path, int64_t context_length, int32
     ip.kv_bytes_per_element = kv_bytes_per_element;
     ip.hub = &hp;
     hfk_inspection *ins = nullptr;
+    const char *id = c_string(id_or_path, "id_or_path");
     hfk_status status;
     {
         py::gil_scoped_release nogil;
-        status = hfk_inspect(&ins, id_or_path.c_str(), &ip);
+        status = hfk_inspect(&ins, id, &ip);
     }
     check(status);
     std::unique_ptr<hfk_inspection, void (*)(hfk_inspection *)> owned(ins, hfk_inspection_free);
@@ -272,10 +308,11 @@ class Model {
         params.n_ctx = n_ctx;
         params.skip_resource_check = skip_resource_check ? 1 : 0;
         hfk_model *raw = nullptr;
+        const char *id = c_string(id_or_path, "id_or_path");
         hfk_status status;
         {
             py::gil_scoped_release nogil;
-            status = hfk_model_load(&raw, id_or_path.c_str(), &params);
+            status = hfk_model_load(&raw, id, &params);
         }
         std::shared_ptr<hfk_model> handle(raw, hfk_model_free);
         ctx.rethrow();  // the callback raised (or Ctrl-C): that beats HFK_E_CANCELLED
@@ -286,10 +323,12 @@ class Model {
     }
 
     // Non-blocking open: returns at once; a library worker downloads and loads. Poll status()
-    // or wait(). Freeing (close) cancels the worker.
+    // or wait(). Freeing (close) cancels the worker. on_state(tuple), if not None, is called
+    // from the library's worker thread (with the GIL taken there) on every state change and
+    // progress step; a true return cancels the opening.
     static std::unique_ptr<Model> open(const std::string &id_or_path, int32_t n_threads,
                                        const HubOptions &hub, int32_t n_ctx,
-                                       bool skip_resource_check) {
+                                       bool skip_resource_check, py::object on_state) {
         hfk_hub_params hp;
         hub.fill(hp, nullptr);
         hfk_load_params params;
@@ -298,10 +337,21 @@ class Model {
         params.hub = &hp;
         params.n_ctx = n_ctx;
         params.skip_resource_check = skip_resource_check ? 1 : 0;
-        hfk_model *raw = nullptr;
-        check(hfk_model_open(&raw, id_or_path.c_str(), &params));
         auto m = std::make_unique<Model>();
-        m->handle_.reset(raw, hfk_model_free);
+        if (!on_state.is_none()) {
+            m->on_state_ = std::make_shared<py::object>(std::move(on_state));
+            params.on_state = state_trampoline;
+            params.state_user_data = m->on_state_.get();
+        }
+        const char *id = c_string(id_or_path, "id_or_path");
+        hfk_model *raw = nullptr;
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;  // the worker may call on_state at once
+            status = hfk_model_open(&raw, id, &params);
+        }
+        check(status);
+        m->handle_.reset(raw, free_model);
         return m;
     }
 
@@ -343,6 +393,8 @@ class Model {
     void close() { handle_.reset(); }
     bool closed() const { return !handle_; }
     std::shared_ptr<hfk_model> handle() const { return live(handle_, "model"); }
+
+    ~Model() { handle_.reset(); }  // before on_state_: freeing joins the worker that calls it
 
     std::string architecture() const { return hfk_model_architecture(handle().get()); }
     bool is_generator() const { return hfk_model_is_generator(handle().get()) != 0; }
@@ -463,6 +515,35 @@ class Model {
     }
 
   private:
+    // hfk_model_free() joins an opening's worker, which may be waiting for the GIL to call
+    // on_state: free without holding it.
+    static void free_model(hfk_model *model) {
+        if (PyGILState_Check()) {
+            py::gil_scoped_release nogil;
+            hfk_model_free(model);
+        } else {
+            hfk_model_free(model);
+        }
+    }
+
+    static int32_t state_trampoline(const hfk_model_status *st, void *user_data) noexcept {
+        if (!Py_IsInitialized()) return 1;
+        py::gil_scoped_acquire gil;
+        try {
+            const auto &fn = *static_cast<py::object *>(user_data);
+            py::object r =
+                fn(py::make_tuple(st->state, st->error, st->load_fraction, st->bytes_done,
+                                  st->bytes_total, st->files_done, st->files_total));
+            return !r.is_none() && PyObject_IsTrue(r.ptr()) == 1 ? 1 : 0;
+        } catch (py::error_already_set &e) {
+            // No caller to raise it to (a worker thread): report it as unraisable, and cancel.
+            e.discard_as_unraisable("hfkit on_state callback");
+        } catch (...) {
+        }
+        return 1;
+    }
+
+    std::shared_ptr<py::object> on_state_;  // declared first: destroyed after handle_
     std::shared_ptr<hfk_model> handle_;
 };
 
@@ -539,7 +620,7 @@ class Session {
         if (std::memchr(utf8.data(), '\0', utf8.size()))
             throw py::value_error("the prompt contains a NUL character");
         std::vector<const char *> stop;
-        for (const auto &s : o.stop) stop.push_back(s.c_str());
+        for (const auto &s : o.stop) stop.push_back(c_string(s, "a stop string"));
         hfk_gen_params p;
         check(HFK_GEN_PARAMS_INIT(&p));
         p.max_new_tokens = o.max_new_tokens;
@@ -685,7 +766,11 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_readwrite("verify", &HubOptions::verify,
                        "re-hash cached files and download again any that do not match")
         .def_readwrite("force_download", &HubOptions::force_download,
-                       "download every file again, even when cached");
+                       "download every file again, even when cached")
+        .def_readwrite("allow_patterns", &HubOptions::allow_patterns,
+                       "fnmatch patterns of the files to fetch; None: what a model needs")
+        .def_readwrite("ignore_patterns", &HubOptions::ignore_patterns,
+                       "fnmatch patterns of files not to fetch; None: none");
 
     m.def("prepare", &prepare, py::arg("repo_id"), py::arg("hub"),
           py::arg("on_progress") = py::none(),
@@ -710,7 +795,9 @@ PYBIND11_MODULE(_hfkit, m) {
                     "cancel.")
         .def_static("open", &Model::open, py::arg("id_or_path"), py::arg("n_threads"),
                     py::arg("hub"), py::arg("n_ctx") = 0, py::arg("skip_resource_check") = false,
-                    "Opens without blocking; poll status() or wait().")
+                    py::arg("on_state") = py::none(),
+                    "Opens without blocking; poll status() or wait(). on_state(tuple) runs on "
+                    "the library's worker thread; a true return cancels.")
         .def("status", &Model::status,
              "(state, error, load_fraction, bytes_done, bytes_total, "
              "files_done, files_total)")

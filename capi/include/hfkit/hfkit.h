@@ -410,7 +410,9 @@ HFK_API HFK_NODISCARD hfk_status hfk_session_create(hfk_session **out, hfk_model
                                                     const hfk_session_params *params) HFK_NOEXCEPT;
 HFK_API void hfk_session_free(hfk_session *session) HFK_NOEXCEPT; /* NULL ok */
 
-/* Forgets the conversation: the next generate starts from an empty KV cache. */
+/* Forgets the conversation: the next generate starts a new one, as on a fresh session. The KV
+ * entries stay as a cache of computed tokens: a next prompt that begins with the same tokens
+ * reuses them (n_reused_tokens), so one session can serve a stream of related prompts.      */
 HFK_API hfk_status hfk_session_reset(hfk_session *session) HFK_NOEXCEPT;
 
 /* Asks the running generate on `session` to stop; it returns HFK_E_CANCELLED within one decode
