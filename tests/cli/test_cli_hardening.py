@@ -179,8 +179,6 @@ def test_a_model_that_computes_nan_exits_bad_model(env, tmp_path):
     assert r.returncode == BAD_MODEL, r.returncode
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 5: the library reports a vocabulary "
-                   "mismatch as HFK_E_INVALID_ARG during generate instead of HFK_E_FORMAT at load")
 def test_a_model_and_tokenizer_that_do_not_match_exit_bad_model(env, tmp_path):
     model = tmp_path / "mismatch"
     model.mkdir()
