@@ -104,7 +104,7 @@ def test_run_chat_is_one_templated_turn(tmp_path):
                         str(tpl), "--max-tokens", "5", "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == OK, r.stderr
     out = json.loads(r.stdout)
-    assert out["prompt_tokens"] > 0 and "</s>" not in out["text"]
+    assert out["n_prompt_tokens"] > 0 and "</s>" not in out["text"]
     r = subprocess.run([CLI, "run", MODEL, "--chat", "Hello", "--quiet"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode != OK and "no chat template" in r.stderr

@@ -293,7 +293,7 @@ def test_inspect_file_refuses_a_line_over_one_mib(env, tmp_path):
 
 
 def test_chat_refuses_a_line_longer_than_the_context_can_hold(env):
-    r = hfkit(env, "chat", str(MODEL_DIR), "--max-tokens", "2", input=b"y" * (1 << 20),
+    r = hfkit(env, "chat", str(MODEL_DIR), "--no-template", "--max-tokens", "2", input=b"y" * (1 << 20),
               timeout=60)
     assert r.returncode == USAGE, (r.returncode, r.stderr[-300:])
     assert b"cannot fit the context" in r.stderr, r.stderr[-300:]
