@@ -82,6 +82,16 @@ void CausalCache::truncate(int32_t n) {
     if (n < n_past_) n_past_ = n;
 }
 
+std::unique_ptr<KvCache> new_causal_cache(const Model &model, int64_t n_layers, int64_t kv_dim,
+                                          int32_t n_ctx) {
+    if (n_ctx <= 0) n_ctx = model.context_length();
+    if (n_ctx > model.context_length())
+        fail(HFK_E_INVALID_ARG, "n_ctx " + std::to_string(n_ctx) +
+                                    " exceeds the model's context length " +
+                                    std::to_string(model.context_length()));
+    return std::make_unique<CausalCache>(&model, n_layers, kv_dim, n_ctx);
+}
+
 CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,
                            int64_t vocab) {
     auto *c = dynamic_cast<CausalCache *>(&cache);

@@ -69,6 +69,11 @@ class CausalCache final : public KvCache {
     float *base_ = nullptr;
 };
 
+// A causal model's new_cache(): n_ctx <= 0 means the model's whole context; more than that is
+// HFK_E_INVALID_ARG.
+std::unique_ptr<KvCache> new_causal_cache(const Model &model, int64_t n_layers, int64_t kv_dim,
+                                          int32_t n_ctx);
+
 // Validates a forward() call before anything changes: the cache belongs to `model`, every id is
 // in [0, vocab), and n_past + tokens fits the capacity. Returns the cache.
 CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,

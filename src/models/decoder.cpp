@@ -276,12 +276,7 @@ class Decoder final : public Model {
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
     std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const override {
-        if (n_ctx <= 0) n_ctx = context_length();
-        if (n_ctx > context_length())
-            fail(HFK_E_INVALID_ARG, "n_ctx " + std::to_string(n_ctx) +
-                                        " exceeds the model's context length " +
-                                        std::to_string(context_length()));
-        return std::make_unique<CausalCache>(this, cfg_.num_layers, kv_dim_, n_ctx);
+        return new_causal_cache(*this, cfg_.num_layers, kv_dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import subprocess
 import sys
 
 import pytest
@@ -41,3 +42,18 @@ def reference():
 def model(hfkit, model_dir):
     with hfkit.Model.from_pretrained(model_dir, n_threads=1) as m:
         yield m
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    """A local Hub (tests/hub/hub_server.py) on loopback for the module's tests: its URL."""
+    server = SOURCE_DIR / "tests" / "hub" / "hub_server.py"
+    proc = subprocess.Popen([sys.executable, str(server), "--shared-dir", str(SHARED_DIR)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line, "hub_server.py did not start"
+        yield f"http://127.0.0.1:{json.loads(line)['port']}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

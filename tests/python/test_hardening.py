@@ -3,33 +3,16 @@ strings, wrong stop types, option names from other libraries, what the module ex
 reuse of Model.generate, and the Hub file patterns."""
 
 import fnmatch
-import json
 import os
 import pathlib
-import subprocess
-import sys
 import threading
 import types
 
 import pytest
 
-from conftest import SHARED_DIR, SOURCE_DIR
+from conftest import SHARED_DIR
 
 REPO = "hfkit-test/aidreams260K"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    server = SOURCE_DIR / "tests" / "hub" / "hub_server.py"
-    proc = subprocess.Popen([sys.executable, str(server), "--shared-dir", str(SHARED_DIR)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line, "hub_server.py did not start"
-        yield f"http://127.0.0.1:{json.loads(line)['port']}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # ---- item 13: a NUL in any string argument is a ValueError -----------------------------------

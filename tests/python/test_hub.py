@@ -1,31 +1,14 @@
 """Hub functions against the local Hub of tests/hub/hub_server.py (loopback, no network)."""
 
-import json
 import pathlib
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from conftest import SHARED_DIR, SOURCE_DIR
+from conftest import SHARED_DIR
 
 TOKEN_OK = "hf_hfkitTestTokenValidAAAAAAAAAAAAAAAAAAAA"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    server = SOURCE_DIR / "tests" / "hub" / "hub_server.py"
-    proc = subprocess.Popen([sys.executable, str(server), "--shared-dir", str(SHARED_DIR)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line, "hub_server.py did not start"
-        yield f"http://127.0.0.1:{json.loads(line)['port']}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture()

@@ -1,31 +1,13 @@
 """issue 15 through Python: the cache fallback warns, explicit requests raise (item 2), and
 downloaded_models() says which revisions are complete (item 21)."""
 
-import json
-import subprocess
-import sys
 import warnings
 
 import pytest
 
-from conftest import SHARED_DIR, SOURCE_DIR
 
 MODEL = "hfkit-test/aidreams260K"
 BAD_TOKEN = "hf_thisIsNotAValidTokenXXXXXXXXXXXXXXXXXXX"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    server = SOURCE_DIR / "tests" / "hub" / "hub_server.py"
-    proc = subprocess.Popen([sys.executable, str(server), "--shared-dir", str(SHARED_DIR)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line, "hub_server.py did not start"
-        yield f"http://127.0.0.1:{json.loads(line)['port']}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_fallback_to_the_cache_warns_and_explicit_requests_raise(hfkit, endpoint, tmp_path):

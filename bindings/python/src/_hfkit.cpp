@@ -615,10 +615,38 @@ class Session {
     // Returns (text, stop_reason, n_prompt_tokens, n_reused_tokens, n_generated_tokens,
     // time_to_first_token_ms, prefill_tokens_per_s, decode_tokens_per_s).
     py::tuple generate(const py::handle &prompt, const GenOptions &o, py::object on_piece) {
-        auto h = live(handle_, "session");
         const std::string utf8 = utf8_of(prompt, "prompt");
         if (std::memchr(utf8.data(), '\0', utf8.size()))
             throw py::value_error("the prompt contains a NUL character");
+        return run(o, std::move(on_piece),
+                   [&](hfk_session *h, const hfk_gen_params *p, void *ctx, char **text,
+                       hfk_gen_result *r) {
+                       return hfk_session_generate(h, utf8.c_str(), p, piece_trampoline, ctx, text,
+                                                   r);
+                   });
+    }
+
+    // One chat turn (hfk_session_chat): the whole conversation as JSON; the same tuple as
+    // generate.
+    py::tuple chat(const std::string &conversation_json, std::optional<std::string> chat_template,
+                   const GenOptions &o, py::object on_piece) {
+        const char *conversation = c_string(conversation_json, "the conversation");
+        const char *tpl = c_string_or_null(chat_template, "chat_template");
+        return run(o, std::move(on_piece),
+                   [&](hfk_session *h, const hfk_gen_params *p, void *ctx, char **text,
+                       hfk_gen_result *r) {
+                       return hfk_session_chat(h, conversation, tpl, p, piece_trampoline, ctx, text,
+                                               r);
+                   });
+    }
+
+  private:
+    // Fills hfk_gen_params from the options, runs `call` without the GIL, and returns the
+    // generate tuple. The trampoline is installed even without on_piece: it is where Ctrl-C is
+    // noticed.
+    template <typename Call>
+    py::tuple run(const GenOptions &o, py::object on_piece, Call call) {
+        auto h = live(handle_, "session");
         std::vector<const char *> stop;
         for (const auto &s : o.stop) stop.push_back(c_string(s, "a stop string"));
         hfk_gen_params p;
@@ -639,14 +667,12 @@ class Session {
         hfk_gen_result r;
         check(HFK_GEN_RESULT_INIT(&r));
 
-        // The trampoline is installed even without on_piece: it is where Ctrl-C is noticed.
         CallbackContext ctx{std::move(on_piece), std::nullopt};
         char *text = nullptr;
         hfk_status status;
         {
             py::gil_scoped_release nogil;
-            status =
-                hfk_session_generate(h.get(), utf8.c_str(), &p, piece_trampoline, &ctx, &text, &r);
+            status = call(h.get(), &p, &ctx, &text, &r);
         }
         std::unique_ptr<char, void (*)(void *)> owned(text, hfk_free);
         ctx.rethrow();  // KeyboardInterrupt, or the callback's own exception, with traceback
@@ -659,50 +685,6 @@ class Session {
                               r.prefill_tokens_per_s, r.decode_tokens_per_s);
     }
 
-    // One chat turn (hfk_session_chat): the whole conversation as JSON; the same tuple as
-    // generate.
-    py::tuple chat(const std::string &conversation_json, std::optional<std::string> chat_template,
-                   const GenOptions &o, py::object on_piece) {
-        auto h = live(handle_, "session");
-        std::vector<const char *> stop;
-        for (const auto &s : o.stop) stop.push_back(s.c_str());
-        hfk_gen_params p;
-        check(HFK_GEN_PARAMS_INIT(&p));
-        p.max_new_tokens = o.max_new_tokens;
-        p.temperature = o.temperature;
-        p.top_k = o.top_k;
-        p.top_p = o.top_p;
-        p.min_p = o.min_p;
-        p.repetition_penalty = o.repetition_penalty;
-        p.presence_penalty = o.presence_penalty;
-        p.frequency_penalty = o.frequency_penalty;
-        p.seed = o.seed;
-        p.stop = stop.empty() ? nullptr : stop.data();
-        p.n_stop = static_cast<int32_t>(stop.size());
-        p.ignore_eos = o.ignore_eos ? 1 : 0;
-        hfk_gen_result r;
-        check(HFK_GEN_RESULT_INIT(&r));
-        CallbackContext ctx{std::move(on_piece), std::nullopt};
-        char *text = nullptr;
-        hfk_status status;
-        {
-            py::gil_scoped_release nogil;
-            status = hfk_session_chat(h.get(), conversation_json.c_str(),
-                                      chat_template ? chat_template->c_str() : nullptr, &p,
-                                      piece_trampoline, &ctx, &text, &r);
-        }
-        std::unique_ptr<char, void (*)(void *)> owned(text, hfk_free);
-        ctx.rethrow();
-        check(status);
-        py::object s = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
-            text ? text : "", static_cast<Py_ssize_t>(text ? std::strlen(text) : 0), "replace"));
-        if (!s) throw py::error_already_set();
-        return py::make_tuple(s, r.stop_reason, r.n_prompt_tokens, r.n_reused_tokens,
-                              r.n_generated_tokens, r.time_to_first_token_ms,
-                              r.prefill_tokens_per_s, r.decode_tokens_per_s);
-    }
-
-  private:
     std::shared_ptr<hfk_session> handle_;
 };
 
