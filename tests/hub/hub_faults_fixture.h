@@ -28,16 +28,7 @@ using hfk::hub::Options;
 
 using hfk_test::read_all;
 
-template <class F>
-inline int status_of(F &&f, std::string *message = nullptr) {
-    try {
-        f();
-    } catch (const hfk::Error &e) {
-        if (message) *message = e.what();
-        return e.status();
-    }
-    return 0;
-}
+using hfk_test::status_of;
 
 inline const std::string kModelSha =
     "255f510375d6fdceeae590cc9b07ddbbe124610ac805bd15e80b9026f12dcbfd";

@@ -7,11 +7,26 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "hub/hub.h"
 #include "hub_server.h"
+#include "util/error.h"
 
 namespace hfk_test {
+
+// Runs f and returns the hfk::Error status it throws (0 when it does not throw); the error's
+// message goes to *message.
+template <class F>
+int status_of(F &&f, std::string *message = nullptr) {
+    try {
+        f();
+    } catch (const hfk::Error &e) {
+        if (message) *message = e.what();
+        return e.status();
+    }
+    return 0;
+}
 
 class HubServerTest : public ::testing::Test {
   protected:

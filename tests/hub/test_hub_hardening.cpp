@@ -23,23 +23,8 @@ using hfk_test::HubServerTest;
 
 namespace {
 
-std::string read_all(const fs::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-template <class F>
-int status_of(F &&f, std::string *message = nullptr) {
-    try {
-        f();
-    } catch (const hfk::Error &e) {
-        if (message) *message = e.what();
-        return e.status();
-    }
-    return 0;
-}
+using hfk_test::read_all;
+using hfk_test::status_of;
 
 bool contains(const std::string &s, const std::string &part) {
     return s.find(part) != std::string::npos;

@@ -13,17 +13,7 @@ namespace {
 
 using hfk_test::read_all;
 
-// Runs f and returns the hfk::Error status it throws (0 when it does not throw).
-template <class F>
-int status_of(F &&f, std::string *message = nullptr) {
-    try {
-        f();
-    } catch (const hfk::Error &e) {
-        if (message) *message = e.what();
-        return e.status();
-    }
-    return 0;
-}
+using hfk_test::status_of;
 
 const char *kAidreamsFiles[] = {"config.json",       "generation_config.json",
                                 "model.safetensors", "special_tokens_map.json",

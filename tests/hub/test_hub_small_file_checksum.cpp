@@ -18,12 +18,7 @@ using hfk::hub::Options;
 
 namespace {
 
-std::string read_all(const fs::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using hfk_test::read_all;
 
 class SmallFileChecksum : public hfk_test::HubServerTest {
   protected:
