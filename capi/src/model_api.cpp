@@ -179,7 +179,7 @@ HFK_API hfk_status hfk_model_get_status(const hfk_model *model,
     if (status_out->struct_size < sizeof(uint32_t) || status_out->struct_size > sizeof *status_out)
         return set_error(HFK_E_INVALID_ARG,
                          "status_out was not initialised with "
-                                            "hfk_model_status_init");
+                         "hfk_model_status_init");
     return guard([&]() -> hfk_status {
         const hfk_model_status c =
             to_c_status(model->opening->status(), const_cast<hfk_model *>(model));
@@ -225,13 +225,13 @@ HFK_API hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
     hfk_model *model = nullptr;
     hfk_status st =
         open_model(&model, id_or_path, p, [queue](const hfk::ModelStatus &s, hfk_model *) {
-        {
-            std::lock_guard lock(queue->mu);
-            queue->events.push_back(s);
-        }
-        queue->cv.notify_one();
-        return false;  // the caller's progress callback stops through hfk_model_free
-    });
+            {
+                std::lock_guard lock(queue->mu);
+                queue->events.push_back(s);
+            }
+            queue->cv.notify_one();
+            return false;  // the caller's progress callback stops through hfk_model_free
+        });
     if (st != HFK_OK) return st;
     return guard([&]() -> hfk_status {
         std::unique_ptr<hfk_model, void (*)(hfk_model *)> owned(model, hfk_model_free);
@@ -273,6 +273,7 @@ HFK_API hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
             }
             if (s.state == hfk::ModelState::Failed) return set_error(s.error, s.message);
             if (s.state == hfk::ModelState::Ready) {
+                hfk::capi::set_warning(s.warning);  // as hfk_prepare: the cache fallback
                 *out = owned.release();
                 return HFK_OK;
             }

@@ -158,6 +158,8 @@ hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, h
         s = hfk_model_load(out, model.c_str(), &lp);
     }
     progress.finish(s == HFK_OK);
+    if (const char *w = hfk_last_warning(); s == HFK_OK && w && *w)
+        std::fprintf(stderr, "hfkit: warning: %s\n", w);
     if (s == HFK_E_CANCELLED)
         exit_interrupted(
             "\nhfkit: interrupted (a partial download stays in the cache and resumes)");

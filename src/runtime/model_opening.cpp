@@ -135,6 +135,7 @@ void ModelOpening::run() {
     try {
         std::filesystem::path dir;
         bool shared = false;  // the registry has it: no download, no memory check
+        std::string warning;  // the Hub's caveat, reported with READY
         if (is_local_model_path(request_.id_or_path)) {
             dir = request_.id_or_path;
             shared = model_is_registered(dir);
@@ -162,7 +163,9 @@ void ModelOpening::run() {
             if (!request_.skip_resource_check &&
                 !hub::is_downloaded(request_.id_or_path, opts.revision, opts.cache_dir))
                 check_before_download(request_.id_or_path, opts, request_.n_ctx);
-            dir = prepare_shared(request_.id_or_path, opts).dir;
+            hub::Snapshot prepared = prepare_shared(request_.id_or_path, opts);
+            dir = std::move(prepared.dir);
+            warning = std::move(prepared.warning);
         }
         if (!request_.skip_resource_check && !shared) check_memory_for(dir, request_.n_ctx);
         stop_if_cancelled();
@@ -172,24 +175,25 @@ void ModelOpening::run() {
         if (shared) loaded = find_loaded_model(dir);
         if (!loaded) {
             update([](ModelStatus &s) { s.state = ModelState::Loading; });
-        stop_if_cancelled();
+            stop_if_cancelled();
             loaded = acquire_loaded_model(
-            dir, request_.n_threads,
-            [this](double f) {
+                dir, request_.n_threads,
+                [this](double f) {
                     // Never backwards: a wait on another opening's load reports its fraction.
                     update([f](ModelStatus &s) { s.load_fraction = std::max(s.load_fraction, f); });
-                return cancel_.load();
-            },
-            &cancel_);
+                    return cancel_.load();
+                },
+                &cancel_);
         }
         stop_if_cancelled();
         {
             std::lock_guard lock(mu_);
             model_ = std::move(loaded);
         }
-        update([](ModelStatus &s) {
+        update([&](ModelStatus &s) {
             s.state = ModelState::Ready;
             s.load_fraction = 1;
+            s.warning = warning;
         });
     } catch (const Error &e) {
         update([&](ModelStatus &s) {

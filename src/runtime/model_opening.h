@@ -20,28 +20,36 @@
 
 namespace hfk {
 
-enum class ModelState : int32_t { Pending = 0, Downloading = 1, Loading = 2, Ready = 3, Failed = 4 };
+enum class ModelState : int32_t {
+    Pending = 0,
+    Downloading = 1,
+    Loading = 2,
+    Ready = 3,
+    Failed = 4
+};
 
 struct ModelStatus {
     ModelState state = ModelState::Pending;
-    int32_t error = 0;      // HFK_E_* when Failed
-    std::string message;    // when Failed
+    int32_t error = 0;    // HFK_E_* when Failed
+    std::string message;  // when Failed
     double load_fraction = 0;
     int64_t bytes_done = 0, bytes_total = -1;
     int32_t files_done = 0, files_total = 0;
     std::string file_name;  // the file last reported while downloading
+    std::string warning;    // when Ready: a caveat, e.g. the Hub could not be asked and the
+                            // cached snapshot was used (hub::Snapshot::warning)
 };
 
 struct OpenRequest {
     std::string id_or_path;
-    hub::Options hub;              // revision, cache_dir, token, endpoint, offline
+    hub::Options hub;  // revision, cache_dir, token, endpoint, offline
     int32_t n_threads = 0;
     int32_t n_ctx = 0;  // the context the memory check assumes; <= 0: kDefaultCheckContext
     bool skip_resource_check = false;
 };
 
 class ModelOpening {
-public:
+  public:
     // Returns true to stop: the opening is cancelled and ends FAILED with HFK_E_CANCELLED.
     using Listener = std::function<bool(const ModelStatus &)>;
 
@@ -66,7 +74,7 @@ public:
     void cancel() { cancel_ = true; }
     std::thread::id worker_id() const { return worker_.get_id(); }
 
-private:
+  private:
     ModelOpening(OpenRequest request, Listener listener);
     void run();
     void stop_if_cancelled() const;

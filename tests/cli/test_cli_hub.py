@@ -80,6 +80,12 @@ def test_force_and_verify_with_a_bad_token_fail_and_the_implicit_check_warns(env
     r = hfkit(bad, "pull", MODEL)
     assert r.returncode == OK, r.stderr
     assert "warning" in r.stderr and "without checking for updates" in r.stderr, r.stderr
+    # Loading goes through the same implicit check: it runs the cached copy and says so.
+    r = hfkit(bad, "run", MODEL, "Once upon a time", "--max-tokens", "3")
+    assert r.returncode == OK, r.stderr
+    assert "warning" in r.stderr and "without checking for updates" in r.stderr, r.stderr
+    r = hfkit(env, "run", MODEL, "Once upon a time", "--max-tokens", "3")
+    assert r.returncode == OK and "warning" not in r.stderr, r.stderr
 
 
 def test_gated_with_a_token_without_access_does_not_ask_for_a_token(env, hub):

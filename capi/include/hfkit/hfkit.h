@@ -110,9 +110,10 @@ HFK_API const char *hfk_status_name(hfk_status code) HFK_NOEXCEPT;
 HFK_API const char *hfk_last_error_message(void) HFK_NOEXCEPT;
 
 /* A caveat of the most recent successful call on *this thread* that had one; "" otherwise. Never
- * NULL; valid until the next hfk_* call on this thread. Set by hfk_prepare() when it could not
- * ask the Hub whether the revision moved (unreachable, 5xx, a refused token) and returned the
- * complete cached snapshot instead; hfk_prepare() clears it when it starts.                    */
+ * NULL; valid until the next hfk_* call on this thread. Set by hfk_prepare() and
+ * hfk_model_load() when they could not ask the Hub whether the revision moved (unreachable,
+ * 5xx, a refused token) and used the complete cached snapshot instead; both clear it on
+ * success otherwise.                                                                           */
 HFK_API const char *hfk_last_warning(void) HFK_NOEXCEPT;
 
 /* ---- memory ------------------------------------------------------------------------------ */
@@ -313,7 +314,8 @@ HFK_API const char *hfk_model_error_message(const hfk_model *model) HFK_NOEXCEPT
 
 /* Blocking open: hfk_model_open() then hfk_model_wait(), with its state changes reported to
  * params->on_state (and the deprecated params->progress) on the calling thread. *out is owned
- * by the caller: hfk_model_free().
+ * by the caller: hfk_model_free(). Like hfk_prepare(), a success sets hfk_last_warning() when
+ * the Hub could not be asked and the complete cached snapshot was loaded ("" otherwise).
  * HFK_E_NOT_FOUND, HFK_E_FORMAT (naming the file and tensor), HFK_E_UNSUPPORTED (architecture,
  * pickle-only checkpoint), HFK_E_RESOURCE, HFK_E_IO, HFK_E_CANCELLED, and the Hub's errors.    */
 HFK_API HFK_NODISCARD hfk_status hfk_model_load(hfk_model **out, const char *id_or_path,
