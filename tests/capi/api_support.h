@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -106,6 +107,45 @@ inline std::vector<int32_t> tokenize(const hfk_tokenizer *tok, const std::string
 inline void link_all(const std::filesystem::path &from, const std::filesystem::path &to) {
     for (const auto &e : std::filesystem::directory_iterator(from))
         std::filesystem::create_symlink(e.path(), to / e.path().filename());
+}
+
+// A WordLevel tokenizer where the word "t<i>" is id i and nothing is added, so that a text of such
+// words encodes to exactly the ids a reference was computed from (tiny-bert-f32 ships no
+// tokenizer; tests/python/test_embed.py builds the same fixture).
+inline void write_word_level_tokenizer(const std::filesystem::path &dir, int64_t vocab_size) {
+    nlohmann::json vocab = nlohmann::json::object();
+    for (int64_t i = 0; i < vocab_size; ++i) vocab["t" + std::to_string(i)] = i;
+    const nlohmann::json tj = {
+        {"version", "1.0"},
+        {"truncation", nullptr},
+        {"padding", nullptr},
+        {"added_tokens", nlohmann::json::array()},
+        {"normalizer", nullptr},
+        {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
+        {"post_processor", nullptr},
+        {"decoder", nullptr},
+        {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "t0"}}}};
+    std::ofstream(dir / "tokenizer.json") << tj.dump();
+}
+
+// One bad generation option: `set` breaks the field named `field`, which the error must name.
+struct BadGenOption {
+    const char *field;
+    void (*set)(hfk_gen_params &);
+};
+
+// Each case makes hfk_session_generate fail with HFK_E_INVALID_ARG and a message naming its field.
+inline void expect_bad_options_named(hfk_session *s, const hfk_gen_params &base,
+                                     std::initializer_list<BadGenOption> cases) {
+    for (const auto &c : cases) {
+        hfk_gen_params p = base;
+        c.set(p);
+        EXPECT_EQ(hfk_session_generate(s, "x", &p, nullptr, nullptr, nullptr, nullptr),
+                  HFK_E_INVALID_ARG)
+            << c.field;
+        EXPECT_NE(std::string(hfk_last_error_message()).find(c.field), std::string::npos)
+            << hfk_last_error_message();
+    }
 }
 
 }  // namespace hfk_api_test

@@ -18,24 +18,6 @@ fs::path bert_reference() {
     return shared_dir() / "reference/forward/tiny-bert-f32";
 }
 
-// tiny-bert-f32 ships no tokenizer and its reference was computed from ids: a WordLevel
-// tokenizer where the word "t<i>" is id i and nothing is added makes a text encode to exactly
-// the reference ids (the same fixture as tests/python/test_embed.py).
-void write_word_level_tokenizer(const fs::path &dir, int64_t vocab_size) {
-    json vocab = json::object();
-    for (int64_t i = 0; i < vocab_size; ++i) vocab["t" + std::to_string(i)] = i;
-    const json tj = {{"version", "1.0"},
-                     {"truncation", nullptr},
-                     {"padding", nullptr},
-                     {"added_tokens", json::array()},
-                     {"normalizer", nullptr},
-                     {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
-                     {"post_processor", nullptr},
-                     {"decoder", nullptr},
-                     {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "t0"}}}};
-    std::ofstream(dir / "tokenizer.json") << tj.dump();
-}
-
 std::string text_of(const std::vector<int32_t> &ids) {
     std::string t;
     for (int32_t id : ids) t += (t.empty() ? "t" : " t") + std::to_string(id);

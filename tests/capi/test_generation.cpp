@@ -454,29 +454,20 @@ TEST(Generation, ModelFreedBeforeItsSessionStaysUsable) {
 TEST(Generation, BadOptionsNameTheField) {
     auto model = load(default_model());
     auto s = session(model.get());
-    struct Case {
-        const char *field;
-        void (*set)(hfk_gen_params &);
-    } cases[] = {
-        {"temperature", [](hfk_gen_params &p) { p.temperature = NAN; }},
-        {"top_p", [](hfk_gen_params &p) { p.top_p = 0.0f; }},
-        {"top_p", [](hfk_gen_params &p) { p.top_p = 1.5f; }},
-        {"min_p", [](hfk_gen_params &p) { p.min_p = 2.0f; }},
-        {"repetition_penalty", [](hfk_gen_params &p) { p.repetition_penalty = 0.0f; }},
-        {"max_new_tokens", [](hfk_gen_params &p) { p.max_new_tokens = -5; }},
-        {"stop", [](hfk_gen_params &p) { p.n_stop = 2; }},
-        {"presence_penalty", [](hfk_gen_params &p) { p.presence_penalty = INFINITY; }},
-    };
-    for (const auto &c : cases) {
-        hfk_gen_params p;
-        HFK_GEN_PARAMS_INIT(&p);
-        c.set(p);
-        EXPECT_EQ(hfk_session_generate(s.get(), "x", &p, nullptr, nullptr, nullptr, nullptr),
-                  HFK_E_INVALID_ARG)
-            << c.field;
-        EXPECT_NE(std::string(hfk_last_error_message()).find(c.field), std::string::npos)
-            << hfk_last_error_message();
-    }
+    hfk_gen_params defaults;
+    HFK_GEN_PARAMS_INIT(&defaults);
+    expect_bad_options_named(
+        s.get(), defaults,
+        {
+            {"temperature", [](hfk_gen_params &p) { p.temperature = NAN; }},
+            {"top_p", [](hfk_gen_params &p) { p.top_p = 0.0f; }},
+            {"top_p", [](hfk_gen_params &p) { p.top_p = 1.5f; }},
+            {"min_p", [](hfk_gen_params &p) { p.min_p = 2.0f; }},
+            {"repetition_penalty", [](hfk_gen_params &p) { p.repetition_penalty = 0.0f; }},
+            {"max_new_tokens", [](hfk_gen_params &p) { p.max_new_tokens = -5; }},
+            {"stop", [](hfk_gen_params &p) { p.n_stop = 2; }},
+            {"presence_penalty", [](hfk_gen_params &p) { p.presence_penalty = INFINITY; }},
+        });
     hfk_gen_params p;
     HFK_GEN_PARAMS_INIT(&p);
     p.struct_size = 0;

@@ -254,19 +254,7 @@ TEST(HardeningRuntime, EncoderNanIsANumericErrorLikeTheGenerator) {
     const fs::path bert = shared_dir() / "models/tiny/tiny-bert-f32";
     fs::copy_file(bert / "config.json", dir.path / "config.json");
     const int64_t vocab = read_json(bert / "config.json")["vocab_size"].get<int64_t>();
-    json vocab_json = json::object();
-    for (int64_t i = 0; i < vocab; ++i) vocab_json["t" + std::to_string(i)] = i;
-    const json tj = {
-        {"version", "1.0"},
-        {"truncation", nullptr},
-        {"padding", nullptr},
-        {"added_tokens", json::array()},
-        {"normalizer", nullptr},
-        {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
-        {"post_processor", nullptr},
-        {"decoder", nullptr},
-        {"model", {{"type", "WordLevel"}, {"vocab", vocab_json}, {"unk_token", "t0"}}}};
-    std::ofstream(dir.path / "tokenizer.json") << tj.dump();
+    write_word_level_tokenizer(dir.path, vocab);
     Tensors t = read_tensors(bert / "model.safetensors");
     Tensor &w = t.at("embeddings.word_embeddings.weight");
     const auto hidden = static_cast<size_t>(w.shape[1]);
@@ -330,26 +318,16 @@ TEST(HardeningRuntime, HugeVocabularyIdIsReportedAsWritten) {
 TEST(HardeningRuntime, NegativeSamplingOptionsOtherThanUnsetAreRefused) {
     auto model = load(default_model());
     auto s = session(model.get());
-    struct Case {
-        const char *field;
-        void (*set)(hfk_gen_params &);
-    } bad[] = {
-        {"top_k", [](hfk_gen_params &p) { p.top_k = -5; }},
-        {"temperature", [](hfk_gen_params &p) { p.temperature = -5.0f; }},
-        {"top_p", [](hfk_gen_params &p) { p.top_p = -0.5f; }},
-        {"min_p", [](hfk_gen_params &p) { p.min_p = -2.0f; }},
-        {"repetition_penalty", [](hfk_gen_params &p) { p.repetition_penalty = -0.5f; }},
-        {"repetition_penalty", [](hfk_gen_params &p) { p.repetition_penalty = 0.0f; }},
-    };
-    for (const auto &c : bad) {
-        hfk_gen_params p = greedy(2);
-        c.set(p);
-        EXPECT_EQ(hfk_session_generate(s.get(), "x", &p, nullptr, nullptr, nullptr, nullptr),
-                  HFK_E_INVALID_ARG)
-            << c.field;
-        EXPECT_NE(std::string(hfk_last_error_message()).find(c.field), std::string::npos)
-            << hfk_last_error_message();
-    }
+    expect_bad_options_named(
+        s.get(), greedy(2),
+        {
+            {"top_k", [](hfk_gen_params &p) { p.top_k = -5; }},
+            {"temperature", [](hfk_gen_params &p) { p.temperature = -5.0f; }},
+            {"top_p", [](hfk_gen_params &p) { p.top_p = -0.5f; }},
+            {"min_p", [](hfk_gen_params &p) { p.min_p = -2.0f; }},
+            {"repetition_penalty", [](hfk_gen_params &p) { p.repetition_penalty = -0.5f; }},
+            {"repetition_penalty", [](hfk_gen_params &p) { p.repetition_penalty = 0.0f; }},
+        });
     // -1 is "unset" (the model's default) for every one of them, as hfk_gen_params_init writes.
     hfk_gen_params p;
     HFK_GEN_PARAMS_INIT(&p);

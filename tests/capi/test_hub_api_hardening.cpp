@@ -6,29 +6,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../hub/hub_server_fixture.h"
+#include "capi_hub_fixture.h"
 #include "hfkit/hfkit.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using hfk_test::HubServerTest;
+using hfk_test::CapiHubServerTest;
 
-class HubApiHardening : public HubServerTest {
+class HubApiHardening : public CapiHubServerTest {
   protected:
-    void SetUp() override {
-        HubServerTest::SetUp();
-        endpoint_ = server->endpoint;
-        cache_dir_ = (cache.path / "hub").string();
-    }
-    hfk_hub_params hub(const char *token = "") const {
-        hfk_hub_params h;
-        HFK_HUB_PARAMS_INIT(&h);
-        h.endpoint = endpoint_.c_str();
-        h.cache_dir = cache_dir_.c_str();
-        h.token = token;
-        return h;
-    }
     nlohmann::json downloaded() const {
         const hfk_hub_params h = hub();
         char *json = nullptr;
@@ -37,7 +24,6 @@ class HubApiHardening : public HubServerTest {
         hfk_free(json);
         return j;
     }
-    std::string endpoint_, cache_dir_;
 };
 
 // Item 2: the implicit fallback succeeds and says so in hfk_last_warning(); a clean prepare

@@ -9,12 +9,12 @@
 #include <mutex>
 #include <thread>
 
-#include "../hub/hub_server_fixture.h"
+#include "capi_hub_fixture.h"
 #include "hfkit/hfkit.h"
 
 namespace {
 
-using hfk_test::HubServerTest;
+using hfk_test::CapiHubServerTest;
 namespace fs = std::filesystem;
 
 // A one-shot signal between threads; wait() has a generous bound so that a bug fails the test
@@ -59,23 +59,13 @@ int32_t record(const hfk_model_status *s, void *ud) {
     return 0;
 }
 
-class ModelStatesLifecycle : public HubServerTest {
+class ModelStatesLifecycle : public CapiHubServerTest {
   protected:
     void SetUp() override {
-        HubServerTest::SetUp();
-        endpoint_ = server->endpoint;
-        cache_dir_ = (cache.path / "hub").string();
+        CapiHubServerTest::SetUp();
         for (const auto &e :
              fs::directory_iterator(fs::path(hfk_test::source_dir()) / "models/aidreams260K"))
             fs::copy_file(e.path(), local.path / e.path().filename());
-    }
-    hfk_hub_params hub() const {
-        hfk_hub_params h;
-        HFK_HUB_PARAMS_INIT(&h);
-        h.endpoint = endpoint_.c_str();
-        h.cache_dir = cache_dir_.c_str();
-        h.token = "";
-        return h;
     }
     hfk_load_params load_params(hfk_state_cb cb, void *ud, const hfk_hub_params *h) const {
         hfk_load_params lp;
@@ -86,7 +76,6 @@ class ModelStatesLifecycle : public HubServerTest {
         lp.state_user_data = ud;
         return lp;
     }
-    std::string endpoint_, cache_dir_;
     hfk_test::TempDir local;  // a private copy of the default model: nobody else has it loaded
 };
 

@@ -10,13 +10,13 @@
 #include <thread>
 #include <vector>
 
-#include "../hub/hub_server_fixture.h"
+#include "capi_hub_fixture.h"
 #include "hfkit/hfkit.h"
 
 namespace {
 
+using hfk_test::CapiHubServerTest;
 using hfk_test::HubServer;
-using hfk_test::HubServerTest;
 
 struct Recorder {
     std::mutex mu;
@@ -30,22 +30,8 @@ int32_t record(const hfk_model_status *s, void *ud) {
     return 0;
 }
 
-class ModelStates : public HubServerTest {
+class ModelStates : public CapiHubServerTest {
   protected:
-    void SetUp() override {
-        HubServerTest::SetUp();
-        // Set once here: hub() is called from several threads in one test.
-        endpoint_ = server->endpoint;
-        cache_dir_ = (cache.path / "hub").string();
-    }
-    hfk_hub_params hub() const {
-        hfk_hub_params h;
-        HFK_HUB_PARAMS_INIT(&h);
-        h.endpoint = endpoint_.c_str();
-        h.cache_dir = cache_dir_.c_str();
-        h.token = "";
-        return h;
-    }
     // Opens without blocking and waits; returns the final status.
     hfk_status open_and_wait(const std::string &id, Recorder *rec, hfk_model **out,
                              const hfk_hub_params *hp = nullptr) {
@@ -59,7 +45,6 @@ class ModelStates : public HubServerTest {
         EXPECT_EQ(hfk_model_open(out, id.c_str(), &lp), HFK_OK) << hfk_last_error_message();
         return hfk_model_wait(*out, 60000);
     }
-    std::string endpoint_, cache_dir_;
 };
 
 // Mappings of files under `dir_part` in this process (one per mmap of a checkpoint file).

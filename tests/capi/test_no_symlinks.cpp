@@ -4,35 +4,24 @@
 // nothing, the model loads and generates. Its own binary: the variable is process-wide.
 #include <sys/stat.h>
 
-#include "../hub/hub_server_fixture.h"
+#include "capi_hub_fixture.h"
 #include "hfkit/hfkit.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using hfk_test::HubServerTest;
+using hfk_test::CapiHubServerTest;
 
-class NoSymlinks : public HubServerTest {
+class NoSymlinks : public CapiHubServerTest {
   protected:
     void SetUp() override {
-        HubServerTest::SetUp();
+        CapiHubServerTest::SetUp();
         setenv("HF_HUB_DISABLE_SYMLINKS", "1", 1);
-        endpoint_ = server->endpoint;
-        cache_dir_ = (cache.path / "hub").string();
     }
     void TearDown() override {
         unsetenv("HF_HUB_DISABLE_SYMLINKS");
-        HubServerTest::TearDown();
+        CapiHubServerTest::TearDown();
     }
-    hfk_hub_params hub() const {
-        hfk_hub_params h;
-        HFK_HUB_PARAMS_INIT(&h);
-        h.endpoint = endpoint_.c_str();
-        h.cache_dir = cache_dir_.c_str();
-        h.token = "";
-        return h;
-    }
-    std::string endpoint_, cache_dir_;
 };
 
 TEST_F(NoSymlinks, SnapshotsHoldTheFilesAndEverythingStillWorks) {
