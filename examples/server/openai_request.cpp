@@ -66,7 +66,8 @@ std::optional<int64_t> get_integer(const json &j, const char *name, int64_t lo, 
     if (v->is_number_integer()) {
         if (v->is_number_unsigned()) {
             const uint64_t u = v->get<uint64_t>();
-            if (u > static_cast<uint64_t>(hi)) throw bad_request(name, msg + ", got " + v->dump());
+            if (u > static_cast<uint64_t>(hi) || (lo > 0 && u < static_cast<uint64_t>(lo)))
+                throw bad_request(name, msg + ", got " + v->dump());
             return static_cast<int64_t>(u);
         }
         const int64_t i = v->get<int64_t>();
