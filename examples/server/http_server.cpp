@@ -74,6 +74,16 @@ ApiError generation_error(const GenOutcome &out) {
     return ApiError{500, "Generation failed: " + out.message, "", hfk_status_name(out.status)};
 }
 
+// Counts a request in flight while alive. It is released last, after the request's other
+// counters, so a reader that sees nothing in flight sees every count of the finished requests.
+struct InFlight {
+    Metrics &m;
+    explicit InFlight(Metrics &metrics) : m(metrics) { m.in_flight(1); }
+    ~InFlight() { m.in_flight(-1); }
+    InFlight(const InFlight &) = delete;
+    InFlight &operator=(const InFlight &) = delete;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -93,8 +103,9 @@ struct HttpServer::Impl {
     // Runs a handler body, answering ApiError (and anything unexpected) in OpenAI's shape.
     template <typename F>
     void guarded(const char *endpoint, httplib::Response &res, F &&body) {
+        std::shared_ptr<InFlight> flight;  // set by handlers that run inference
         try {
-            body();
+            body(flight);
         } catch (const ApiError &e) {
             send_error(res, e);
         } catch (const std::bad_alloc &) {
@@ -143,12 +154,12 @@ struct HttpServer::Impl {
                             "text/plain; version=0.0.4");
         });
         http.Get("/v1/models", [this](const httplib::Request &, httplib::Response &res) {
-            guarded("/v1/models", res, [&] {
+            guarded("/v1/models", res, [&](auto &) {
                 res.set_content(models_body(backend.models(), started), "application/json");
             });
         });
         http.Get(R"(/v1/models/(.+))", [this](const httplib::Request &req, httplib::Response &res) {
-            guarded("/v1/models/{id}", res, [&] {
+            guarded("/v1/models/{id}", res, [&](auto &) {
                 const std::string id = req.matches[1];
                 for (const ModelState &m : backend.models())
                     if (m.id == id)
@@ -158,26 +169,22 @@ struct HttpServer::Impl {
         });
         http.Post("/v1/chat/completions",
                   [this](const httplib::Request &req, httplib::Response &res) {
-                      guarded("/v1/chat/completions", res, [&] {
+                      guarded("/v1/chat/completions", res, [&](auto &flight) {
                           ChatRequest r = parse_chat_request(req.body, options.limits);
-                          generate(res, true, r.model, r.conversation_json, r.sampling);
+                          generate(res, flight, true, r.model, r.conversation_json, r.sampling);
                       });
                   });
         http.Post("/v1/completions", [this](const httplib::Request &req, httplib::Response &res) {
-            guarded("/v1/completions", res, [&] {
+            guarded("/v1/completions", res, [&](auto &flight) {
                 CompletionRequest r = parse_completion_request(req.body, options.limits);
-                generate(res, false, r.model, r.prompt, r.sampling);
+                generate(res, flight, false, r.model, r.prompt, r.sampling);
             });
         });
         http.Post("/v1/embeddings", [this](const httplib::Request &req, httplib::Response &res) {
-            guarded("/v1/embeddings", res, [&] {
+            guarded("/v1/embeddings", res, [&](auto &flight) {
                 EmbeddingRequest r = parse_embedding_request(req.body, options.limits);
                 const std::string model = r.model.empty() ? default_model() : r.model;
-                metrics.in_flight(1);
-                struct Done {
-                    Metrics &m;
-                    ~Done() { m.in_flight(-1); }
-                } done{metrics};
+                flight = std::make_shared<InFlight>(metrics);
                 EmbedOutcome out = backend.embed(model, r.inputs);
                 metrics.tokens(out.prompt_tokens, 0);
                 res.set_content(embeddings_body(model, out, r.base64), "application/json");
@@ -185,8 +192,8 @@ struct HttpServer::Impl {
         });
     }
 
-    void generate(httplib::Response &res, bool chat, const std::string &model,
-                  const std::string &text, const Sampling &s) {
+    void generate(httplib::Response &res, std::shared_ptr<InFlight> &flight, bool chat,
+                  const std::string &model, const std::string &text, const Sampling &s) {
         const auto t0 = Clock::now();
         GenRequest g;
         g.model = model.empty() ? default_model() : model;
@@ -203,13 +210,8 @@ struct HttpServer::Impl {
 
         ResponseHead head{new_response_id(chat), g.model, unix_now(), chat};
         std::shared_ptr<Job> job = backend.submit(std::move(g));
-        // Counts the request in flight until the last holder (this call or the stream) is done.
-        struct InFlight {
-            Metrics &m;
-            explicit InFlight(Metrics &metrics) : m(metrics) { m.in_flight(1); }
-            ~InFlight() { m.in_flight(-1); }
-        };
-        auto flight = std::make_shared<InFlight>(metrics);
+        // In flight until the last holder (the handler, or the stream) lets go.
+        flight = std::make_shared<InFlight>(metrics);
         // Times the first piece and the rest of the stream.
         struct Timing {
             Clock::time_point t0, first;
@@ -268,11 +270,11 @@ struct HttpServer::Impl {
                     return send(stream_chunk(head, piece, false, nullptr, include_usage));
                 });
                 job.reset();
-                flight.reset();
                 gone = gone || out.stop_reason == HFK_STOP_CALLBACK;
                 finish(out, gone);
                 if (gone) {
                     metrics.request_done(endpoint, 499);  // nginx's "client closed request"
+                    flight.reset();
                     return false;
                 }
                 if (out.status != HFK_OK) {
@@ -285,6 +287,7 @@ struct HttpServer::Impl {
                 }
                 send(std::string(kSseDone));
                 metrics.request_done(endpoint, out.status == HFK_OK ? 200 : 500);
+                flight.reset();
                 if (!gone) sink.done();
                 return !gone;
             });
