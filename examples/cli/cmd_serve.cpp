@@ -114,6 +114,10 @@ int cmd_serve(int argc, char **argv) {
     std::condition_variable cv;
     bool stopping = false, done = false;
     std::thread deadline;
+    // Signals ignored once the guard is gone: a signal that lands while the server is exiting
+    // (after it stopped) must not turn the clean exit into a kill.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
     {
         InterruptGuard guard([&] {
             std::lock_guard<std::mutex> lock(mu);

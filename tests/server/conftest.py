@@ -55,11 +55,16 @@ class Server:
         self.host, self.port = m.group(1), int(m.group(2))
         self.url = f"http://{self.host}:{self.port}"
         self.stderr = ""
+        self.signalled = False
+
+    def terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.signalled = True
 
     def stop(self, timeout=60):
         """SIGTERM; returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None and not self.signalled:
+            self.terminate()
         try:
             _, self.stderr = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -150,7 +150,7 @@ def test_sigterm_lets_a_running_request_finish(long_model):
     wait_ready(s)
     conn, r, first = open_stream(s, {"prompt": "Hello", "max_tokens": 1000, "temperature": 0,
                                      "stream_options": {"include_usage": True}})
-    s.proc.send_signal(15)
+    s.terminate()
     events = read_events(r, first)
     conn.close()
     assert s.stop() == 0, s.stderr
@@ -164,7 +164,7 @@ def test_sigterm_cancels_after_the_deadline(long_model):
     s = Server([long_model, "--threads", "1", "--shutdown-timeout", "0"])
     wait_ready(s)
     conn, r, first = open_stream(s, {"prompt": "Hello", "max_tokens": LONG, "temperature": 0})
-    s.proc.send_signal(15)
+    s.terminate()
     events = read_events(r, first)
     conn.close()
     assert s.stop() == 0, s.stderr
@@ -173,3 +173,17 @@ def test_sigterm_cancels_after_the_deadline(long_model):
     assert err["code"] == "shutting_down"
     pieces = [json.loads(e)["choices"][0]["text"] for e in events[:-2]]
     assert len(pieces) < LONG
+
+
+def test_second_signal_cancels_at_once(long_model):
+    s = Server([long_model, "--threads", "1", "--shutdown-timeout", "300"])
+    wait_ready(s)
+    conn, r, first = open_stream(s, {"prompt": "Hello", "max_tokens": LONG, "temperature": 0})
+    s.terminate()
+    assert "stopping" in s.proc.stderr.readline()  # the first signal was handled
+    s.proc.send_signal(15)
+    events = read_events(r, first)
+    conn.close()
+    assert s.stop() == 0, s.stderr
+    assert json.loads(events[-2])["error"]["code"] == "shutting_down"
+    assert len(events) - 2 < LONG
