@@ -105,8 +105,6 @@ int cmd_serve(int argc, char **argv) {
                      "reach this address can use the models (set --api-key or HFKIT_API_KEY)\n",
                      http.host.c_str());
     backend.open_default();
-    std::printf("hfkit serve: listening on http://%s:%d\n", http.host.c_str(), port);
-    std::fflush(stdout);
 
     // SIGTERM/Ctrl-C: stop accepting and refuse queued requests; running ones get the grace
     // period, then are cancelled. A second signal cancels at once.
@@ -136,6 +134,9 @@ int cmd_serve(int argc, char **argv) {
             });
             srv.stop();
         });
+        // Printed once signals are handled: a client may stop the server as soon as it reads it.
+        std::printf("hfkit serve: listening on http://%s:%d\n", http.host.c_str(), port);
+        std::fflush(stdout);
         srv.serve();  // returns once every connection is finished
         {
             std::lock_guard<std::mutex> lock(mu);  // after the callback that stopped it

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "api_error.h"
 #include "auth.h"
@@ -92,6 +93,7 @@ struct HttpServer::Impl {
     Metrics metrics;
     httplib::Server http;
     int64_t started = unix_now();
+    std::atomic<bool> serving{false}, stop_requested{false}, finished{false};
 
     Impl(Backend &b, HttpOptions o) : backend(b), options(std::move(o)) { routes(); }
 
@@ -322,10 +324,17 @@ int HttpServer::bind(std::string &error) {
 }
 
 void HttpServer::serve() {
-    impl_->http.listen_after_bind();
+    impl_->serving = true;
+    if (!impl_->stop_requested) impl_->http.listen_after_bind();
+    impl_->finished = true;
 }
 
 void HttpServer::stop() {
+    // cpp-httplib's stop() does nothing before its listen loop runs: a stop that comes between
+    // bind() and that moment waits for the loop to start (or for serve() to give up).
+    impl_->stop_requested = true;
+    if (impl_->serving)
+        while (!impl_->http.is_running() && !impl_->finished) std::this_thread::yield();
     impl_->http.stop();
 }
 

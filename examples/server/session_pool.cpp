@@ -158,6 +158,27 @@ hfk_model *SessionPool::ready_model(Model &m) {
         }
         handle = m.handle;  // freed only by the destructor
     }
+    hfk_model_status st;
+    HFK_MODEL_STATUS_INIT(&st);
+    if (hfk_model_get_status(handle, &st) == HFK_OK && st.state != HFK_MODEL_READY &&
+        st.state != HFK_MODEL_FAILED) {
+        // Requests waiting for a download or load count against the queue like any other.
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (m.waiting >= options_.queue)
+                throw busy("Model '" + m.id + "' is loading and " + std::to_string(m.waiting) +
+                           " requests are waiting for it; retry later");
+            ++m.waiting;
+        }
+        const hfk_status s = hfk_model_wait(handle, -1);
+        std::lock_guard<std::mutex> lock(mu_);
+        --m.waiting;
+        if (s != HFK_OK)
+            throw unavailable(
+                "Model '" + m.id + "' failed to load: " + hfk_model_error_message(handle),
+                "model_load_failed");
+        return handle;
+    }
     if (hfk_model_wait(handle, -1) != HFK_OK)
         throw unavailable("Model '" + m.id + "' failed to load: " + hfk_model_error_message(handle),
                           "model_load_failed");
