@@ -10,6 +10,8 @@ packages=(
     python3-jinja2  # the chat-template oracle, configured as transformers configures it
     libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
     tmux curl
+    libcpp-httplib-dev zlib1g-dev libbrotli-dev  # hfkit serve (cpp-httplib's pkg-config needs zlib, brotli)
+    nginx  # hfkit serve replicas behind a load balancer (tests/server)
 )
 # Node.js (npm interop tests) and cargo (the Rust example) may come from elsewhere on a machine
 # (NodeSource, rustup); install Debian's only when the command is missing.

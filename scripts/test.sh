@@ -12,6 +12,9 @@ jobs=$(nproc)
 if [ -f tests/hub/js/package-lock.json ]; then
     (cd tests/hub/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [ -f tests/server/js/package-lock.json ]; then
+    (cd tests/server/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The Rust tokenizers library (napi build), the oracle of the tokenizer tests.
 if [ -f tests/tokenizer/rust_oracle/package-lock.json ]; then
     (cd tests/tokenizer/rust_oracle && npm ci --no-audit --no-fund --loglevel=error)

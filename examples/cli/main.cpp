@@ -20,6 +20,7 @@ const char *const kUsage =
     "  rm MODEL...          remove models from the cache\n"
     "  du [MODEL]           disk space the cache (or one model) uses\n"
     "  inspect MODEL...     parameters, memory and fit, without downloading the weights\n"
+    "  serve [MODEL...]     an OpenAI-compatible HTTP server (chat, completions, embeddings)\n"
     "  version              print the library version\n"
     "\n"
     "MODEL is a Hub id (gpt2, org/name) or a checkpoint directory in Hugging Face layout\n"
@@ -54,6 +55,7 @@ int main(int argc, char **argv) {
         if (cmd == "rm") return cli::cmd_rm(argc, argv);
         if (cmd == "du") return cli::cmd_du(argc, argv);
         if (cmd == "inspect") return cli::cmd_inspect(argc, argv);
+        if (cmd == "serve") return cli::cmd_serve(argc, argv);
         if (cmd == "version" || cmd == "--version") {
             std::printf("hfkit %s (ABI %u)\n", hfk_version_string(), hfk_abi_version());
             return cli::kOk;

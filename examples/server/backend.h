@@ -1,0 +1,80 @@
+// What the HTTP layer asks of an inference backend. Today SessionPool (a pool of C API
+// sessions per model) implements it; a continuous-batching engine can replace it without any
+// change to the routes: a request goes in, pieces of text stream out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hfkit/hfkit.h"
+
+namespace server {
+
+struct GenRequest {
+    std::string model;  // "" picks the first model
+    bool chat = false;  // text is a conversation JSON for the chat template, else a raw prompt
+    std::string text;
+    std::vector<std::string> stop;
+    hfk_gen_params params;  // stop/n_stop are filled by the backend from `stop`
+};
+
+struct GenOutcome {
+    hfk_status status = HFK_OK;
+    std::string message;  // when status != HFK_OK
+    std::string text;
+    hfk_stop_reason stop_reason = HFK_STOP_NONE;
+    int32_t prompt_tokens = 0;
+    int32_t completion_tokens = 0;
+};
+
+// A request admitted to run: it holds its share of the backend until destroyed.
+class Job {
+  public:
+    virtual ~Job() = default;
+    // Tokens of the prompt as the model sees it (chat template applied).
+    virtual int32_t prompt_tokens() const = 0;
+    // Generates, passing each piece of text to on_piece as it comes; on_piece returning false
+    // stops the generation (the client went away). Called once.
+    virtual GenOutcome run(const std::function<bool(std::string_view)> &on_piece) = 0;
+};
+
+struct EmbedOutcome {
+    int32_t dim = 0;
+    std::vector<float> vectors;  // inputs x dim, L2-normalised mean pooling
+    int32_t prompt_tokens = 0;
+};
+
+struct ModelState {
+    std::string id;
+    hfk_model_state state = HFK_MODEL_PENDING;
+    bool requested = false;  // opened (at start for the first model, else on first use)
+    double load_fraction = 0;
+    int64_t bytes_done = 0, bytes_total = -1;
+    std::string error;
+    int32_t busy = 0, waiting = 0;  // requests running and queued
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual std::vector<ModelState> models() = 0;
+    // Admits a generation: loads the model on first use, checks the prompt fits, and waits in
+    // the bounded queue for capacity. Throws ApiError: 404 unknown model, 400 bad prompt or
+    // parameters, 503 queue full, model failed, or shutting down.
+    virtual std::unique_ptr<Job> submit(GenRequest request) = 0;
+    // Embeds `inputs` with an encoder model (same admission and errors as submit).
+    virtual EmbedOutcome embed(const std::string &model,
+                               const std::vector<std::string> &inputs) = 0;
+    // Requests waiting for capacity, over all models.
+    virtual int32_t queue_depth() = 0;
+    // Shutdown: refuse new and queued requests (503) ...
+    virtual void stop_admitting() = 0;
+    // ... and, once the grace period is over, cancel the running ones.
+    virtual void cancel_running() = 0;
+};
+
+}  // namespace server
