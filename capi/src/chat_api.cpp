@@ -145,15 +145,13 @@ HFK_API hfk_status hfk_session_chat(hfk_session *session, const char *conversati
         hfk::chat::ChatRequest req = parse_request(conversation_json);
         if (!req.continue_final_message) req.add_generation_prompt = true;
         // The session's model was opened from a path or the Hub cache; the tokenizer knows no
-        // directory, so the template comes from where the model handle came from.
-        std::string dir;
-        if (!chat_template) {
-            if (!session->source_dir.empty())
-                dir = session->source_dir;
-            else
-                throw hfk::Error(HFK_E_NOT_FOUND,
-                                 "the session does not know its model's files: pass chat_template");
-        }
+        // directory, so the template comes from where the model handle came from. A caller's
+        // template still gets the model's special tokens (bos_token, ...), as in
+        // hfk_chat_render.
+        const std::string &dir = session->source_dir;
+        if (!chat_template && dir.empty())
+            throw hfk::Error(HFK_E_NOT_FOUND,
+                             "the session does not know its model's files: pass chat_template");
         r = render(dir, chat_template, req, true);
         if (!r.terminator.empty()) {
             // The terminator as one vocabulary entry (special tokens such as <|im_end|>, or

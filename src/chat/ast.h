@@ -41,6 +41,7 @@ struct Expr {
     bool negated = false;  // Test: "is not"
     std::vector<ExprP> args;
     std::vector<std::pair<std::string, ExprP>> kwargs;
+    ExprP star_args, star_kwargs;  // Call, Filter, Test: f(..., *star_args, **star_kwargs)
 };
 
 struct Stmt;
@@ -66,6 +67,7 @@ struct Stmt {
         Break,
         Continue,
         Block,  // body only (e.g. {% generation %}): rendered in place
+        With,   // {% with a = x, ... %}body{% endwith %}: params are the assignments
     };
     Kind kind;
     int line = 0;
@@ -74,6 +76,7 @@ struct Stmt {
     ExprP cond;  // For filter
     std::vector<std::string> targets;  // For / Set names; Set of an attribute: {owner, attr}
     bool attr_target = false;          // Set ns.attr
+    bool recursive = false;            // For ... recursive: loop(items) renders a level
     std::vector<std::pair<ExprP, Body>> branches;
     Body body, else_body;
     std::string name;  // Macro

@@ -6,6 +6,7 @@
 #include "chat/error.h"
 #include "chat/interpreter.h"
 #include "chat/json_convert.h"
+#include "chat/percent_format.h"
 #include "chat/strings.h"
 
 namespace hfk::chat {
@@ -43,6 +44,30 @@ int64_t int_arg(CallArgs &a, size_t i, const char *name, int64_t def) {
 
 std::string soft_str(const Value &v) {
     return py_str(v);
+}
+
+// Jinja's make_attrgetter: "a.b.0" walks items and attributes (digit parts index); an
+// Undefined result becomes `def` when one is given.
+Value attr_path(const Value &v, const Value &attribute, const Value &def = Value::undefined()) {
+    Value cur = v;
+    if (attribute.is_string()) {
+        size_t start = 0;
+        while (true) {
+            const size_t dot = attribute.str.find('.', start);
+            const std::string part = attribute.str.substr(start, dot - start);
+            const bool digits = !part.empty() &&
+                                part.find_first_not_of("0123456789") == std::string::npos &&
+                                part.size() < 18;
+            cur = get_item(
+                cur, digits ? Value::of(static_cast<int64_t>(std::stoll(part))) : Value::of(part));
+            if (dot == std::string::npos) break;
+            start = dot + 1;
+        }
+    } else if (!attribute.is_undefined() && !attribute.is_none()) {
+        cur = get_item(cur, attribute);
+    }
+    if (cur.is_undefined() && !def.is_undefined() && !def.is_none()) return def;
+    return cur;
 }
 
 Value length(Interpreter &, CallArgs &a) {
@@ -254,8 +279,7 @@ Value map_(Interpreter &in, CallArgs &a) {
         Value def = arg(a, 99, "default");
         for (auto &v : items) {
             in.count_iteration();
-            Value r = get_attr(v, soft_str(attr));
-            out.push_back(r.is_undefined() && !def.is_undefined() ? def : r);
+            out.push_back(attr_path(v, attr, def));
         }
         return Value::new_list(std::move(out));
     }
@@ -283,10 +307,13 @@ Value select_impl(Interpreter &in, CallArgs &a, bool want, bool by_attr) {
         attr = soft_str(a.pos[1]);
         k = 2;
     }
+    Value attr_value = Value::of(attr);
+    if (by_attr) {
+    }
     std::vector<Value> out;
     for (auto &v : items) {
         in.count_iteration();
-        Value subject = by_attr ? get_attr(v, attr) : v;
+        Value subject = by_attr ? attr_path(v, attr_value) : v;
         bool ok;
         if (a.pos.size() > k) {
             CallArgs ta;
@@ -315,7 +342,7 @@ Value rejectattr(Interpreter &in, CallArgs &a) {
 }
 
 Value sort_key(const Value &v, bool case_sensitive, const std::string &attr) {
-    Value k = attr.empty() ? v : get_attr(v, attr);
+    Value k = attr.empty() ? v : attr_path(v, Value::of(attr));
     if (!case_sensitive && k.is_string()) return Value::of(py_lower(k.str));
     return k;
 }
@@ -344,7 +371,22 @@ Value sort(Interpreter &, CallArgs &a) {
     std::string at = attr.is_undefined() ? "" : soft_str(attr);
     auto items = iterate(input(a));
     std::vector<std::pair<Value, Value>> keyed;
-    for (auto &v : items) keyed.emplace_back(sort_key(v, cs, at), v);
+    std::vector<std::string> attrs;  // sort(attribute="a,b"): Jinja's multi-attribute key
+    for (size_t start = 0; !at.empty();) {
+        const size_t comma = at.find(',', start);
+        attrs.push_back(at.substr(start, comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    for (auto &v : items) {
+        if (attrs.size() <= 1) {
+            keyed.emplace_back(sort_key(v, cs, at), v);
+            continue;
+        }
+        std::vector<Value> parts;
+        for (const auto &one : attrs) parts.push_back(sort_key(v, cs, one));
+        keyed.emplace_back(Value::new_list(std::move(parts)), v);
+    }
     std::stable_sort(keyed.begin(), keyed.end(), [&](const auto &x, const auto &y) {
         return reverse ? py_less(y.first, x.first) : py_less(x.first, y.first);
     });
@@ -481,7 +523,7 @@ Value sum(Interpreter &in, CallArgs &a) {
     Value acc = arg(a, 1, "start");
     if (acc.is_undefined()) acc = Value::of(0);
     for (auto &v : iterate(input(a))) {
-        Value x = attr.is_undefined() ? v : get_attr(v, soft_str(attr));
+        Value x = attr.is_undefined() ? v : attr_path(v, attr);
         if (!acc.is_number() || !x.is_number()) fail("sum: unsupported operand types");
         if (acc.type == Value::Type::Float || x.type == Value::Type::Float) {
             acc = Value::of(acc.as_double() + x.as_double());
@@ -510,25 +552,249 @@ Value reverse(Interpreter &, CallArgs &a) {
 }
 
 Value format(Interpreter &in, CallArgs &a) {
-    // "%s, %s"|format(a, b): printf-style, through the % operator's rules
-    std::string fmt = soft_str(input(a));
+    // "%s, %s"|format(a, b) or "%(x)s"|format(x=1): Python's str % (args or kwargs)
+    if (a.pos.size() > 1 && !a.kw.empty())
+        fail("can't handle positional and keyword arguments at the same time");
     std::string out;
-    size_t k = 1;
-    for (size_t i = 0; i < fmt.size(); ++i) {
-        if (fmt[i] != '%' || i + 1 >= fmt.size()) {
-            out += fmt[i];
-            continue;
-        }
-        char c = fmt[++i];
-        if (c == '%') {
-            out += '%';
-            continue;
-        }
-        if (k >= a.pos.size()) fail("not enough arguments for format string");
-        const Value &v = a.pos[k++];
-        out += c == 'r' ? py_repr(v) : py_str(v);
+    if (!a.kw.empty()) {
+        Value mapping = Value::new_dict();
+        for (auto &kv : a.kw) mapping.dict->set(kv.first, kv.second);
+        out = py_percent_format(soft_str(input(a)), {mapping}, mapping.dict.get());
+    } else {
+        out = py_percent_format(soft_str(input(a)), {a.pos.begin() + 1, a.pos.end()}, nullptr);
     }
     in.check_size(out.size());
+    return Value::of(out);
+}
+
+// groupby(attribute, default=None, case_sensitive=False): (grouper, list) tuples sorted by the
+// key; without case_sensitive, strings group case-insensitively and the grouper is the first
+// item's own value.
+Value groupby(Interpreter &in, CallArgs &a) {
+    const Value attr = arg(a, 0, "attribute"), def = arg(a, 1, "default");
+    const bool cs = flag(a, 2, "case_sensitive", false);
+    auto key = [&](const Value &v, bool fold) {
+        Value k = attr_path(v, attr, def);
+        if (fold && k.is_string()) return Value::of(py_lower(k.str));
+        return k;
+    };
+    std::vector<std::pair<Value, Value>> keyed;
+    for (auto &v : iterate(input(a))) {
+        in.count_iteration();
+        keyed.emplace_back(key(v, !cs), v);
+    }
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto &x, const auto &y) { return py_less(x.first, y.first); });
+    std::vector<Value> out;
+    for (size_t i = 0; i < keyed.size();) {
+        std::vector<Value> members;
+        size_t j = i;
+        for (; j < keyed.size() && py_equal(keyed[j].first, keyed[i].first); ++j)
+            members.push_back(keyed[j].second);
+        Value grouper = cs ? keyed[i].first : key(members[0], false);
+        Value g = Value::new_list({grouper, Value::new_list(std::move(members))});
+        g.is_tuple = g.is_group = true;
+        out.push_back(std::move(g));
+        i = j;
+    }
+    return Value::new_list(std::move(out));
+}
+
+// slice(slices, fill_with=None): the items in `slices` columns, the first ones one longer.
+Value slice_(Interpreter &in, CallArgs &a) {
+    const int64_t slices = int_arg(a, 0, "slices", 0);
+    if (slices <= 0) fail("slice: the number of slices must be positive");
+    in.check_size(static_cast<size_t>(std::min<int64_t>(slices, 1 << 30)) * sizeof(Value));
+    const Value fill = arg(a, 1, "fill_with");
+    const auto seq = iterate(input(a));
+    const int64_t length = static_cast<int64_t>(seq.size());
+    const int64_t per = length / slices, extra = length % slices;
+    int64_t offset = 0;
+    std::vector<Value> out;
+    for (int64_t k = 0; k < slices; ++k) {
+        in.count_iteration();
+        const int64_t start = offset + k * per;
+        if (k < extra) ++offset;
+        const int64_t end = offset + (k + 1) * per;
+        std::vector<Value> part(seq.begin() + start, seq.begin() + end);
+        if (!fill.is_undefined() && !fill.is_none() && k >= extra) part.push_back(fill);
+        out.push_back(Value::new_list(std::move(part)));
+    }
+    return Value::new_list(std::move(out));
+}
+
+// wordwrap(width=79, break_long_words=True, wrapstring="\n", break_on_hyphens=True): Python's
+// textwrap.wrap per line (expand_tabs and replace_whitespace off, as Jinja calls it). (Not done:
+// textwrap's em-dash rule, "--" between words.)
+Value wordwrap(Interpreter &in, CallArgs &a) {
+    const int64_t width = int_arg(a, 0, "width", 79);
+    if (width <= 0) fail("invalid width " + std::to_string(width) + " (must be > 0)");
+    const bool break_long = flag(a, 1, "break_long_words", true);
+    const Value ws = arg(a, 2, "wrapstring");
+    const std::string wrapstring = ws.is_undefined() || ws.is_none() ? "\n" : soft_str(ws);
+    const bool break_on_hyphens = flag(a, 3, "break_on_hyphens", true);
+    auto is_space = [](uint32_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    auto blank = [&](const std::vector<uint32_t> &c) {
+        for (uint32_t x : c)
+            if (!is_space(x)) return false;
+        return true;
+    };
+    const size_t w = static_cast<size_t>(std::min<int64_t>(width, 1 << 30));
+    std::string out;
+    bool first_line = true;
+    for (const auto &line : py_splitlines(soft_str(input(a)))) {
+        std::vector<std::vector<uint32_t>> chunks;  // alternating words and whitespace runs
+        const std::vector<uint32_t> cps = to_codepoints(line);
+        // textwrap's wordsep_re: a word also splits after a hyphen between letters ("well-"
+        // "known"), when two letters (or letter-letter-) precede it and letter [-] letter follow.
+        auto letter = [&](size_t k) {
+            if (k >= cps.size()) return false;
+            const uint32_t c = cps[k];
+            return (c < 0x80 && std::isalpha(static_cast<int>(c))) || c >= 0x80;
+        };
+        auto hyphen_break = [&](size_t k) {  // split after cps[k] == '-'
+            if (!break_on_hyphens || cps[k] != '-' || k < 2) return false;
+            const bool before = (letter(k - 2) && letter(k - 1)) ||
+                                (k >= 3 && letter(k - 3) && cps[k - 2] == '-' && letter(k - 1));
+            const bool after =
+                letter(k + 1) &&
+                (letter(k + 2) || (k + 3 < cps.size() && cps[k + 2] == '-' && letter(k + 3)));
+            return before && after;
+        };
+        bool split_next = false;
+        for (size_t k = 0; k < cps.size(); ++k) {
+            const uint32_t c = cps[k];
+            if (chunks.empty() || split_next || is_space(c) != is_space(chunks.back().back()))
+                chunks.emplace_back();
+            chunks.back().push_back(c);
+            split_next = hyphen_break(k);
+        }
+        std::reverse(chunks.begin(), chunks.end());
+        std::vector<std::string> lines;
+        while (!chunks.empty()) {
+            in.count_iteration();
+            std::vector<std::vector<uint32_t>> cur;
+            size_t cur_len = 0;
+            if (blank(chunks.back()) && !lines.empty()) chunks.pop_back();
+            while (!chunks.empty() && cur_len + chunks.back().size() <= w) {
+                cur_len += chunks.back().size();
+                cur.push_back(std::move(chunks.back()));
+                chunks.pop_back();
+            }
+            if (!chunks.empty() && chunks.back().size() > w) {  // textwrap's _handle_long_word
+                auto &chunk = chunks.back();
+                const size_t space_left = cur_len < w ? w - cur_len : 1;
+                if (break_long) {
+                    size_t end = space_left;
+                    if (break_on_hyphens && chunk.size() > space_left) {
+                        size_t hyphen = std::string::npos;
+                        for (size_t k = 0; k < space_left; ++k)
+                            if (chunk[k] == '-') hyphen = k;
+                        bool other = false;
+                        for (size_t k = 0; hyphen != std::string::npos && k < hyphen; ++k)
+                            other = other || chunk[k] != '-';
+                        if (hyphen != std::string::npos && hyphen > 0 && other) end = hyphen + 1;
+                    }
+                    cur.emplace_back(chunk.begin(), chunk.begin() + static_cast<long>(end));
+                    chunk.erase(chunk.begin(), chunk.begin() + static_cast<long>(end));
+                } else if (cur.empty()) {
+                    cur.push_back(std::move(chunk));
+                    chunks.pop_back();
+                }
+            }
+            if (!cur.empty() && blank(cur.back())) cur.pop_back();
+            if (!cur.empty()) {
+                std::string text;
+                for (const auto &c : cur) text += from_codepoints(c);
+                lines.push_back(std::move(text));
+            }
+        }
+        if (!first_line) out += wrapstring;
+        first_line = false;
+        for (size_t k = 0; k < lines.size(); ++k) {
+            if (k) out += wrapstring;
+            out += lines[k];
+        }
+        in.check_size(out.size());
+    }
+    return Value::of(out);
+}
+
+// truncate(length=255, killwords=False, end="...", leeway=5): Jinja's, in code points.
+Value truncate(Interpreter &, CallArgs &a) {
+    const std::string s = soft_str(input(a));
+    const int64_t length = int_arg(a, 0, "length", 255);
+    const bool killwords = flag(a, 1, "killwords", false);
+    const Value endv = arg(a, 2, "end");
+    const std::string end = endv.is_undefined() ? "..." : soft_str(endv);
+    const int64_t leeway = int_arg(a, 3, "leeway", 5);
+    const auto chars = utf8_chars(s);
+    const int64_t n = static_cast<int64_t>(chars.size()),
+                  end_len = static_cast<int64_t>(utf8_length(end));
+    if (length < end_len)
+        fail("expected length >= " + std::to_string(end_len) + ", got " + std::to_string(length));
+    if (leeway < 0) fail("expected leeway >= 0, got " + std::to_string(leeway));
+    if (n <= length + leeway) return Value::of(s);
+    std::string head;
+    for (int64_t k = 0; k < length - end_len; ++k) head += chars[static_cast<size_t>(k)];
+    if (!killwords) {
+        const size_t space = head.rfind(' ');
+        if (space != std::string::npos) head.resize(space);
+    }
+    return Value::of(head + end);
+}
+
+// attr(name): the attribute only (Jinja's getattr), never an item of a dict.
+Value attr(Interpreter &, CallArgs &a) {
+    const Value &obj = input(a);
+    const std::string name = soft_str(arg(a, 0, "name"));
+    if (obj.is_list() && obj.is_group && obj.list->size() == 2) {
+        if (name == "grouper") return (*obj.list)[0];
+        if (name == "list") return (*obj.list)[1];
+    }
+    if (obj.is_dict() && obj.dict->is_namespace) {
+        if (const Value *v = obj.dict->find(name)) return *v;
+    } else if (!obj.is_undefined()) {
+        Value m = find_method(obj, name);
+        if (!m.is_undefined()) return m;
+    }
+    return Value::undefined(type_name(obj) + " object has no attribute '" + name + "'");
+}
+
+Value forceescape(Interpreter &, CallArgs &a) {
+    return Value::of(html_escape(soft_str(input(a))));
+}
+
+// striptags: tags and comments removed, the basic entities unescaped, whitespace collapsed.
+Value striptags(Interpreter &, CallArgs &a) {
+    const std::string s = soft_str(input(a));
+    std::string text;
+    for (size_t i = 0; i < s.size();) {
+        if (s.compare(i, 4, "<!--") == 0) {
+            const size_t end = s.find("-->", i + 4);
+            if (end != std::string::npos) {
+                i = end + 3;
+                continue;
+            }
+        }
+        if (s[i] == '<') {
+            const size_t end = s.find('>', i + 1);
+            if (end != std::string::npos) {
+                i = end + 1;
+                continue;
+            }
+        }
+        text += s[i++];
+    }
+    static const std::pair<const char *, const char *> kEntities[] = {
+        {"&lt;", "<"},  {"&gt;", ">"},   {"&quot;", "\""},
+        {"&#39;", "'"}, {"&#34;", "\""}, {"&amp;", "&"}};
+    for (const auto &e : kEntities) text = py_replace(text, e.first, e.second, -1);
+    std::string out;
+    for (const auto &word : py_split(text, nullptr, -1)) {
+        if (!out.empty()) out += ' ';
+        out += word;
+    }
     return Value::of(out);
 }
 
@@ -575,6 +841,13 @@ const std::unordered_map<std::string, Filter> &table() {
         {"sum", sum},
         {"reverse", reverse},
         {"format", format},
+        {"groupby", groupby},
+        {"slice", slice_},
+        {"wordwrap", wordwrap},
+        {"truncate", truncate},
+        {"attr", attr},
+        {"forceescape", forceescape},
+        {"striptags", striptags},
     };
     return t;
 }

@@ -7,8 +7,13 @@
 #include <optional>
 
 #include "chat/error.h"
+#include "chat/percent_format.h"
 
 namespace hfk::chat {
+
+// The loop object's entry that makes it callable in a recursive loop (not a valid Jinja name,
+// so a template cannot reach it as an attribute).
+static const char *const kLoopCall = "<loop>";
 
 const Value *Scope::lookup(const std::string &name) const {
     for (const Scope *s = this; s; s = s->parent.get()) {
@@ -36,6 +41,10 @@ Value get_attr(const Value &obj, const std::string &name) {
         }
         if (const Value *v = obj.dict->find(name)) return *v;
     } else {
+        if (obj.is_list() && obj.is_group && obj.list->size() == 2) {
+            if (name == "grouper") return (*obj.list)[0];
+            if (name == "list") return (*obj.list)[1];
+        }
         Value m = find_method(obj, name);
         if (!m.is_undefined()) return m;
     }
@@ -146,6 +155,10 @@ std::string Interpreter::render(const Program &program, const Dict &globals) {
 Value Interpreter::call(const Value &callee, CallArgs &args, int line) {
     (void)line;
     if (callee.is_undefined()) undefined_error(callee);
+    if (callee.is_dict()) {  // the loop object of a recursive for: loop(items)
+        const Value *f = callee.dict->find(kLoopCall);
+        if (f && f->is_callable()) return f->fn->fn(*this, args);
+    }
     if (!callee.is_callable()) fail("'" + type_name(callee) + "' object is not callable");
     return callee.fn->fn(*this, args);
 }
@@ -162,7 +175,18 @@ bool Interpreter::apply_test(const std::string &name, CallArgs &args) {
 
 void Interpreter::collect_args(const Expr &e, size_t first_arg, Scope &s, CallArgs &args) {
     for (size_t i = first_arg; i < e.args.size(); ++i) args.pos.push_back(eval(*e.args[i], s));
+    if (e.star_args) {
+        Value v = eval(*e.star_args, s);
+        if (v.is_undefined()) undefined_error(v);
+        for (auto &x : iterate(v)) args.pos.push_back(std::move(x));
+    }
     for (const auto &kv : e.kwargs) args.kw.emplace_back(kv.first, eval(*kv.second, s));
+    if (e.star_kwargs) {
+        Value v = eval(*e.star_kwargs, s);
+        if (v.is_undefined()) undefined_error(v);
+        if (!v.is_dict()) fail("argument after ** must be a mapping, not " + type_name(v));
+        for (const auto &kv : v.dict->items) args.kw.emplace_back(kv.first, kv.second);
+    }
 }
 
 static int64_t as_int(const Value &v) {
@@ -213,35 +237,11 @@ static Value arith(Interpreter &in, const std::string &op, const Value &a, const
         if ((a.is_string() || a.is_list()) && is_intlike(b)) return repeat(in, a, as_int(b));
         if ((b.is_string() || b.is_list()) && is_intlike(a)) return repeat(in, b, as_int(a));
     }
-    if (op == "%" && a.is_string()) {
-        // printf-style formatting with %s / %d and one value or a tuple
+    if (op == "%" && a.is_string()) {  // printf-style: one value, a tuple or a mapping
         std::vector<Value> vals = b.is_list() && b.is_tuple ? *b.list : std::vector<Value>{b};
-        std::string out;
-        size_t k = 0;
-        for (size_t i = 0; i < a.str.size(); ++i) {
-            if (a.str[i] != '%' || i + 1 >= a.str.size()) {
-                out += a.str[i];
-                continue;
-            }
-            char c = a.str[++i];
-            if (c == '%') {
-                out += '%';
-                continue;
-            }
-            if (k >= vals.size()) fail("not enough arguments for format string");
-            const Value &v = vals[k++];
-            if (c == 's')
-                out += py_str(v);
-            else if (c == 'r')
-                out += py_repr(v);
-            else if (c == 'd' || c == 'i') {
-                if (!v.is_number()) fail("%d format: a number is required");
-                out += std::to_string(v.type == Value::Type::Float ? static_cast<int64_t>(v.number)
-                                                                   : as_int(v));
-            } else
-                fail(std::string("unsupported format character '") + c + "'");
-        }
-        return Value::of(out);
+        std::string out = py_percent_format(a.str, vals, b.is_dict() ? b.dict.get() : nullptr);
+        in.check_size(out.size());
+        return Value::of(std::move(out));
     }
     if (!a.is_number() || !b.is_number()) bad_operands(op, a, b);
     bool ints = is_intlike(a) && is_intlike(b);
@@ -510,7 +510,13 @@ void Interpreter::exec_set(const Stmt &st, Scope &s) {
 }
 
 Interpreter::Flow Interpreter::exec_for(const Stmt &st, Scope &s, std::string &out) {
-    Value seq = eval(*st.expr, s);
+    return run_loop(st, s, eval(*st.expr, s), 0, out);
+}
+
+// One level of a for loop over `seq` (depth0 > 0: a level of a recursive loop, rendered by
+// loop(items) from the level above).
+Interpreter::Flow Interpreter::run_loop(const Stmt &st, Scope &s, const Value &seq, int64_t depth0,
+                                        std::string &out) {
     std::vector<Value> all = iterate(seq);
     auto scope = std::make_shared<Scope>();
     scope->parent = s.shared_from_this();
@@ -529,6 +535,41 @@ Interpreter::Flow Interpreter::exec_for(const Stmt &st, Scope &s, std::string &o
         return exec(st.else_body, s, out);
     }
     const int64_t n = static_cast<int64_t>(items.size());
+    // loop.changed(*values): true when the values differ from the previous call's (one state
+    // per loop level, as Jinja's LoopContext).
+    auto last_changed = std::make_shared<std::optional<std::vector<Value>>>();
+    Value changed = Value::native("changed", [last_changed](Interpreter &, CallArgs &a) -> Value {
+        bool same = last_changed->has_value() && (*last_changed)->size() == a.pos.size();
+        for (size_t k = 0; same && k < a.pos.size(); ++k)
+            same = py_equal((**last_changed)[k], a.pos[k]);
+        if (same) return Value::of(false);
+        *last_changed = a.pos;
+        return Value::of(true);
+    });
+    Value recurse;
+    if (st.recursive) {
+        std::weak_ptr<Scope> home = s.shared_from_this();
+        const Stmt *def = &st;
+        recurse = Value::native("loop", [this, home, def, depth0](Interpreter &, CallArgs &a) {
+            auto parent = home.lock();
+            if (!parent) fail("loop() called outside its loop");
+            if (a.pos.size() != 1 || !a.kw.empty())
+                fail("loop() takes exactly one argument (the items of the next level)");
+            if (++call_depth_ > limits_.max_call_depth) {
+                --call_depth_;
+                throw TemplateError(
+                    ErrorKind::Resource,
+                    "recursive loop nested deeper than " + std::to_string(limits_.max_call_depth));
+            }
+            struct Leave {
+                int &d;
+                ~Leave() { --d; }
+            } leave{call_depth_};
+            std::string level;
+            run_loop(*def, *parent, a.pos[0], depth0 + 1, level);
+            return Value::of(std::move(level));
+        });
+    }
     ++loop_depth_;
     for (int64_t i = 0; i < n; ++i) {
         count_iteration();
@@ -543,14 +584,16 @@ Interpreter::Flow Interpreter::exec_for(const Stmt &st, Scope &s, std::string &o
         d.set("first", Value::of(i == 0));
         d.set("last", Value::of(i == n - 1));
         d.set("length", Value::of(n));
-        d.set("depth", Value::of(1));
-        d.set("depth0", Value::of(0));
+        d.set("depth", Value::of(depth0 + 1));
+        d.set("depth0", Value::of(depth0));
         d.set("previtem", i > 0 ? items[ui - 1] : Value::undefined("there is no previous item"));
         d.set("nextitem", i + 1 < n ? items[ui + 1] : Value::undefined("there is no next item"));
         d.set("cycle", Value::native("cycle", [i](Interpreter &, CallArgs &a) -> Value {
                   if (a.pos.empty()) fail("no items for cycling given");
                   return a.pos[static_cast<size_t>(i) % a.pos.size()];
               }));
+        d.set("changed", changed);
+        if (st.recursive) d.set(kLoopCall, recurse);
         scope->vars["loop"] = loop;
         Flow f = exec(st.body, *scope, out);
         if (f == Flow::Break) break;
@@ -691,6 +734,16 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt &st, Scope &s, std::string &
             return loop_depth_ > 0 ? Flow::Continue : Flow::Normal;
         case Stmt::Kind::Block:
             return exec(st.body, s, out);
+        case Stmt::Kind::With: {
+            // The values are computed in the enclosing scope; the names (and any set inside)
+            // live only in the block.
+            auto scope = std::make_shared<Scope>();
+            scope->parent = s.shared_from_this();
+            for (const auto &p : st.params) scope->vars[p.name] = eval(*p.default_value, s);
+            Flow f = exec(st.body, *scope, out);
+            scope->vars.clear();
+            return f;
+        }
     }
     return Flow::Normal;
 }

@@ -55,6 +55,7 @@ class Interpreter {
     Flow exec(const Body &body, Scope &s, std::string &out);
     Flow exec_stmt(const Stmt &st, Scope &s, std::string &out);
     Flow exec_for(const Stmt &st, Scope &s, std::string &out);
+    Flow run_loop(const Stmt &st, Scope &s, const Value &seq, int64_t depth0, std::string &out);
     void exec_set(const Stmt &st, Scope &s);
     Value make_macro(const Stmt &st, Scope &s);
     void step();

@@ -140,7 +140,10 @@ class Parser {
                 next();
                 s->cond = parse_or_ternary(false);
             }
-            if (is_name("recursive")) error("recursive loops are not supported");
+            if (is_name("recursive")) {
+                next();
+                s->recursive = true;
+            }
             expect_block_end();
             std::string end = parse_body(s->body, {"else", "endfor"});
             if (end == "else") {
@@ -206,6 +209,19 @@ class Parser {
             expect_block_end();
         } else if (name == "break" || name == "continue") {
             s->kind = name == "break" ? Stmt::Kind::Break : Stmt::Kind::Continue;
+            expect_block_end();
+        } else if (name == "with") {
+            s->kind = Stmt::Kind::With;
+            while (cur().type != Token::Type::BlockEnd) {
+                if (!s->params.empty()) expect_op(",");
+                MacroParam p;
+                p.name = expect_name();
+                expect_op("=");
+                p.default_value = parse_expr();
+                s->params.push_back(std::move(p));
+            }
+            expect_block_end();
+            parse_body(s->body, {"endwith"});
             expect_block_end();
         } else if (name == "generation") {
             // transformers' AssistantTracker tag: renders its body in place.
@@ -565,13 +581,20 @@ class Parser {
             if (!first) expect_op(",");
             first = false;
             if (is_op(")")) break;
+            if (is_op("*") || is_op("**")) {  // f(*list, **dict), as Jinja's call syntax
+                const bool dict = next().text == "**";
+                (dict ? call.star_kwargs : call.star_args) = parse_expr();
+                continue;
+            }
             if (cur().type == Token::Type::Name && i_ + 1 < t_.size() &&
                 t_[i_ + 1].type == Token::Type::Op && t_[i_ + 1].text == "=") {
+                if (call.star_kwargs) error("keyword argument after **kwargs");
                 std::string k = next().text;
                 next();
                 call.kwargs.emplace_back(k, parse_expr());
             } else {
-                if (!call.kwargs.empty()) error("positional argument after keyword argument");
+                if (!call.kwargs.empty() || call.star_args || call.star_kwargs)
+                    error("positional argument after keyword or *args argument");
                 call.args.push_back(parse_expr());
             }
         }

@@ -2,6 +2,7 @@
 list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/value.cpp
     ${CMAKE_CURRENT_LIST_DIR}/strings.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/percent_format.cpp
     ${CMAKE_CURRENT_LIST_DIR}/lexer.cpp
     ${CMAKE_CURRENT_LIST_DIR}/parser.cpp
     ${CMAKE_CURRENT_LIST_DIR}/interpreter.cpp

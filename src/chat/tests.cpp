@@ -142,6 +142,14 @@ bool sameas(Interpreter &, CallArgs &a) {
     }
 }
 
+// "'upper' is filter", "'odd' is test": whether the name is a known filter or test.
+bool is_filter(Interpreter &, CallArgs &a) {
+    return subject(a).is_string() && has_filter(subject(a).str);
+}
+bool is_test(Interpreter &, CallArgs &a) {
+    return subject(a).is_string() && has_test(subject(a).str);
+}
+
 const std::unordered_map<std::string, Test> &table() {
     static const std::unordered_map<std::string, Test> t = {
         {"defined", defined},
@@ -180,6 +188,8 @@ const std::unordered_map<std::string, Test> &table() {
         {"upper", upper},
         {"callable", callable},
         {"sameas", sameas},
+        {"filter", is_filter},
+        {"test", is_test},
     };
     return t;
 }

@@ -41,6 +41,7 @@ struct Value {
     Type type = Type::Undefined;
     bool boolean = false;
     bool is_tuple = false;  // a list that prints as a Python tuple
+    bool is_group = false;  // groupby's (grouper, list) tuple: also .grouper and .list
     int64_t integer = 0;
     double number = 0;
     std::string str;  // the String, or for Undefined the reason it is undefined

@@ -328,6 +328,14 @@ namespace {
 // window's decode normally extends its prefix's, but it can differ inside a character (a stray
 // byte's U+FFFD that a later byte turns into a real character, a decoder that rewrites earlier
 // text): a piece must never start in the middle of a character.
+// "<0xHH>": a byte-fallback token (as the ByteFallback decoder recognises them).
+bool is_byte_token(const std::string &t) {
+    auto hex = [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    };
+    return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && hex(t[3]) && hex(t[4]);
+}
+
 std::string new_suffix(const std::string &text, const std::string &prefix) {
     size_t common = 0;
     while (common < prefix.size() && common < text.size() && text[common] == prefix[common])
@@ -344,11 +352,24 @@ DecodeStream::DecodeStream(std::shared_ptr<const Tokenizer> tok, bool skip_speci
     if (!tok_) fail(HFK_E_INVALID_ARG, "DecodeStream: null tokenizer");
 }
 
+bool DecodeStream::ends_in_byte_token() const {
+    for (auto it = ids_.rbegin(); it != ids_.rend(); ++it) {
+        if (skip_special_ && tok_->is_special(*it)) continue;  // decode() drops it: no boundary
+        return is_byte_token(tok_->id_to_token(*it));
+    }
+    return false;
+}
+
 std::string DecodeStream::step(int32_t id) {
     ids_.push_back(id);
     std::string text = tok_->decode(ids_, skip_special_);
     bool incomplete = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
-    if (text.size() <= prefix_.size() || incomplete) return "";
+    // A run of byte-fallback tokens ("<0xE2>") is decoded as a whole: valid UTF-8, or one
+    // U+FFFD per byte. The next byte token can still turn a valid run ("t") into replacement
+    // characters ("<0x74><0x82>" is "\uFFFD\uFFFD"), so text that ends in such a run waits for
+    // the next other token (or flush()); else the pieces would not join to decode(). The Rust
+    // DecodeStream fails with InvalidPrefix there.
+    if (text.size() <= prefix_.size() || incomplete || ends_in_byte_token()) return "";
     std::string out = new_suffix(text, prefix_);
     size_t new_prefix_ids = ids_.size() - prefix_ids_;
     ids_.erase(ids_.begin(), ids_.begin() + std::ptrdiff_t(prefix_ids_));

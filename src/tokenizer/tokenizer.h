@@ -62,8 +62,9 @@ class Tokenizer {
 };
 
 // Incremental decoding for streaming generation, like Rust tokenizers' DecodeStream: step()
-// returns the new text that the id completes (possibly "" while a UTF-8 character or a
-// byte-fallback sequence is incomplete); the concatenation of all step() results plus flush()
+// returns the new text that the id completes (possibly "" while a UTF-8 character is
+// incomplete or the text ends in byte-fallback tokens, which a next byte token could still turn
+// into U+FFFD); the concatenation of all step() results plus flush()
 // equals decode(all ids, skip_special_tokens). Not thread-safe (one stream per generation).
 class DecodeStream {
   public:
@@ -73,6 +74,8 @@ class DecodeStream {
     flush();  // whatever is held back at the end (e.g. an incomplete sequence as U+FFFD)
 
   private:
+    bool ends_in_byte_token() const;  // the last id decode() keeps is a "<0xHH>" token
+
     std::shared_ptr<const Tokenizer> tok_;
     bool skip_special_;
     std::vector<int32_t> ids_;  // the ids since the window start

@@ -43,6 +43,9 @@ $HFK_SHARED_DIR/models as repositories, with every case of the HUB.md 2.8 checkl
   hfkit-test/noweights   config and tokenizer only
   hfkit-test/huge-header aidreams260K's files, but model.safetensors is only a header claiming a
                          256 TB tensor: the memory and disk checks refuse it before any download
+  hfkit-test/chat-config, chat-named, chat-jinja, chat-json
+                         aidreams260K with a real chat template in tokenizer_config.json (a string,
+                         or named default/tool_use), chat_template.jinja or chat_template.json
   any bad token          401 "Invalid credentials in Authorization header"
 
 LFS files (*.safetensors, *.bin, files >= 10 MiB) answer 302 to the CDN, a second listener on
@@ -190,6 +193,38 @@ class Hub:
         huge = dict(base)
         huge["model.safetensors"] = Blob(data=len(header).to_bytes(8, "little") + header)
         self.add(Repo("hfkit-test/huge-header", huge))
+        self.add_chat_repos(base)
+
+    def add_chat_repos(self, base):
+        """aidreams260K with a real chat template (../shared/reference/chat/templates) in each
+        place transformers reads one from (issue 16): chat-config (tokenizer_config.json's
+        chat_template string), chat-named (its list of named templates: default and tool_use),
+        chat-jinja (chat_template.jinja, which takes precedence over the config's template) and
+        chat-json (chat_template.json)."""
+        tdir = os.path.join(self.args.shared_dir, "reference", "chat", "templates")
+
+        def template(name):
+            with open(os.path.join(tdir, name + ".jinja"), encoding="utf-8") as f:
+                return f.read()
+
+        cfg = json.loads(base["tokenizer_config.json"].data())
+
+        def with_config(**extra):
+            files = dict(base)
+            files["tokenizer_config.json"] = Blob(data=json.dumps(dict(cfg, **extra), indent=2).encode())
+            return files
+
+        qwen, gemma, llama = (template("Qwen-Qwen2.5-7B-Instruct"), template("google-gemma-2-2b-it"),
+                              template("meta-llama-Llama-3.1-8B-Instruct"))
+        self.add(Repo("hfkit-test/chat-config", with_config(chat_template=qwen)))
+        self.add(Repo("hfkit-test/chat-named", with_config(chat_template=[
+            {"name": "default", "template": gemma}, {"name": "tool_use", "template": qwen}])))
+        files = with_config(chat_template=qwen)
+        files["chat_template.jinja"] = Blob(data=llama.encode())
+        self.add(Repo("hfkit-test/chat-jinja", files))
+        files = dict(base)
+        files["chat_template.json"] = Blob(data=json.dumps({"chat_template": gemma}).encode())
+        self.add(Repo("hfkit-test/chat-json", files))
 
     def add(self, repo):
         self.repos[repo.repo_id] = repo

@@ -71,6 +71,7 @@ __all__ = [
     "BufferTooSmallError",
     "CallbackError",
     "CancelledError",
+    "ChatStream",
     "ChecksumError",
     "ContextFullError",
     "FormatError",
@@ -397,7 +398,14 @@ class _Failure:
 
 
 def _stream(native: "_hfkit.Session", prompt: str, opts: "_hfkit.GenOptions") -> Iterator[str]:
-    """Runs one generate on a worker thread and yields its pieces as they arrive.
+    """Runs one generate on a worker thread and yields its pieces as they arrive."""
+    return _stream_call(native, lambda on_piece: native.generate(prompt, opts, on_piece))
+
+
+def _stream_call(native: "_hfkit.Session", call: Callable[[Callable[[str], bool]], Any],
+                 result: Optional[List[Any]] = None) -> Iterator[str]:
+    """Runs ``call(on_piece)`` (a generate or a chat turn of ``native``) on a worker thread and
+    yields its pieces as they arrive; the call's return value is appended to ``result``.
 
     The worker releases the GIL inside the C call and takes it back per piece to queue it. If
     the consumer stops early (break, close(), an exception, Ctrl-C while waiting), the piece
@@ -413,7 +421,9 @@ def _stream(native: "_hfkit.Session", prompt: str, opts: "_hfkit.GenOptions") ->
 
     def run() -> None:
         try:
-            native.generate(prompt, opts, on_piece)
+            returned = call(on_piece)
+            if result is not None:
+                result.append(returned)
             pieces.put(_DONE)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
             pieces.put(_Failure(e))
@@ -825,6 +835,7 @@ class Model:
 
 # Chat templates (issue 16): Model.apply_chat_template and Model.chat.
 from . import _chat  # noqa: E402
+from ._chat import ChatStream  # noqa: E402
 
 Model.apply_chat_template = _chat.apply_chat_template  # type: ignore[attr-defined]
 Model.chat = _chat.chat  # type: ignore[attr-defined]

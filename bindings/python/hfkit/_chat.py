@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _hfkit
 
@@ -86,21 +86,71 @@ def parse_assistant(text: str) -> Dict[str, Any]:
     return msg
 
 
+class ChatStream:
+    """The pieces of one streamed assistant turn (``Model.chat(..., stream=True)``).
+
+    Iterate to receive the text as it is produced; the pieces join to the raw reply (the
+    end-of-turn marker stripped), the text the non-streaming call parses. Once the iteration
+    is over, :attr:`message` holds the parsed assistant message (as ``chat`` returns it).
+    Breaking out early (or :meth:`close`) cancels the generation; ``message`` then stays None.
+    """
+
+    def __init__(self, pieces: Iterator[str], result: List[Any]):
+        self._pieces = pieces
+        self._result = result
+        self.message: Optional[Dict[str, Any]] = None
+
+    def __iter__(self) -> "ChatStream":
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._pieces)
+        except StopIteration:
+            if self.message is None and self._result:
+                self.message = parse_assistant(self._result[0][0])
+            raise
+
+    def close(self) -> None:
+        """Stops the generation (if still running) and frees the session."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+
 def chat(model: Any, messages: Sequence[Dict[str, Any]], stream: bool = False,
          tools: Optional[Sequence[Dict[str, Any]]] = None, chat_template: Optional[str] = None,
          template_kwargs: Optional[Dict[str, Any]] = None, on_piece: Any = None,
-         **gen: Any) -> Dict[str, Any]:
+         **gen: Any) -> Union[Dict[str, Any], ChatStream]:
     """One assistant turn for ``messages``: renders them with the chat template, generates
     until the end of the turn and returns the assistant message (``content``, and
     ``tool_calls``/``reasoning_content`` when the reply has them). Generation options as
-    ``generate``; ``on_piece(piece)`` receives the text as it is produced."""
-    if stream:
-        raise NotImplementedError("Model.chat(stream=True) is not implemented yet: use on_piece")
+    ``generate``; ``on_piece(piece)`` receives the text as it is produced.
+
+    With ``stream=True`` it returns a :class:`ChatStream` instead: an iterator of the text
+    pieces (generated on a worker thread with the GIL released, as ``Model.stream``), whose
+    ``message`` is the parsed assistant message once the iteration is over."""
     from . import _gen_options  # late: the package imports this module
     conv = _conversation(messages, tools, None, True, False, template_kwargs or {})
+    opts = _gen_options(gen)
+    if stream:
+        if on_piece is not None:
+            raise TypeError("Model.chat(stream=True) yields the pieces: on_piece is not taken")
+        result: List[Any] = []
+        return ChatStream(_stream_chat(model, conv, chat_template, opts, result), result)
     s = model._take_session()
     try:
-        t = s.chat(conv, chat_template, _gen_options(gen), on_piece)
+        t = s.chat(conv, chat_template, opts, on_piece)
     finally:
         model._give_back(s)
     return parse_assistant(t[0])
+
+
+def _stream_chat(model: Any, conv: str, chat_template: Optional[str], opts: Any,
+                 result: List[Any]) -> Iterator[str]:
+    from . import _stream_call
+    s = model._take_session()
+    try:
+        yield from _stream_call(s, lambda piece: s.chat(conv, chat_template, opts, piece), result)
+    finally:
+        model._give_back(s)
