@@ -241,8 +241,8 @@ class Decoder final : public Model {
             if (spec_.moe.sparse(l)) {
                 L.sparse = true;
                 L.moe = load_moe(w, p, spec_.moe, dim_);
-                // A token reads the router and top_k experts of this layer, not the others.
-                sparse_bytes_ += w.bound_bytes() - before_mlp - L.moe.router_bytes;
+                // What moe_forward counts when it reads it: the router, the experts used.
+                sparse_bytes_ += w.bound_bytes() - before_mlp;
             } else if (spec_.fused_gate_up) {
                 const Mat gate_up = w.matrix(p + "mlp.gate_up_proj.weight", 2 * ffn_, dim_);
                 L.w_gate = rows(gate_up, 0, ffn_);
