@@ -7,9 +7,14 @@
 //
 //   bench_model /tmp/llama-135m-bf16 [--threads 1,2] [--runs 5] [--pp 512] [--tg 128] [--warm 1]
 //
-// Last, it gives one-thread decode as a share of the bandwidth of a plain read alternated with it
-// token by token: the figure to set beside llama.cpp's tg128 over its roofline, since both runs
-// see the same memory traffic of the machine's other tenants.
+// For a mixture-of-experts checkpoint it prints the bytes of weights a decode token reads (the
+// model's own count: the dense weights and the routed experts only) beside the inspector's
+// active parameters and the total.
+//
+// Last, it gives one-thread decode as a share of the bandwidth of a plain read alternated with
+// it token by token (as many bytes as a decode token reads): the figure to set beside
+// llama.cpp's tg128 over its roofline, since both runs see the same memory traffic of the
+// machine's other tenants.
 //
 // Page cache: by default the checkpoint is first evicted from the page cache (a cold start, as
 // after a reboot), and the load + first token time from disk is printed. The load reads it back
@@ -33,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "inspect/inspect.h"
 #include "kernels/cpu.h"
 #include "read_bandwidth.h"
 #include "kernels/ops.h"
@@ -351,6 +357,43 @@ int main(int argc, char **argv) {
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
 
+        // Bytes of weights one decode token reads, as the model counts them (every weight once,
+        // a MoE layer's experts only when routed to): all the weights for a dense model, the
+        // active parameters' bytes for a MoE one. 0 when the architecture does not count.
+        uint64_t decode_bytes = model->weight_bytes();
+        {
+            auto cache = model->new_cache(tg + 1);
+            int32_t next = 1;
+            const uint64_t before = cache->weight_bytes_read();
+            for (int i = 0; i < tg; ++i) {
+                model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(), false, 1);
+                next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+            }
+            const uint64_t read = cache->weight_bytes_read() - before;
+            if (read > 0) decode_bytes = read / uint64_t(tg);
+            if (cfg.num_experts > 1) {
+                uint64_t active = 0;
+                const uint64_t total = count_parameters_from_config(cfg, &active);
+                // The inspector's active parameters at the checkpoint's bytes per parameter.
+                const uint64_t expected =
+                    total > 0
+                        ? uint64_t(double(active) * double(model->weight_bytes()) / double(total))
+                        : 0;
+                std::printf(
+                    "MoE: %lld experts, %lld per token; decode reads %llu bytes/token (counted "
+                    "over %d tokens) of %llu bytes of weights (%.1f%%); the inspector's active "
+                    "parameters give %llu bytes/token: %s\n",
+                    static_cast<long long>(cfg.num_experts),
+                    static_cast<long long>(cfg.num_experts_per_tok),
+                    static_cast<unsigned long long>(decode_bytes), tg,
+                    static_cast<unsigned long long>(model->weight_bytes()),
+                    100.0 * double(decode_bytes) / double(model->weight_bytes()),
+                    static_cast<unsigned long long>(expected),
+                    decode_bytes == expected ? "decode bytes = the active parameters"
+                                             : "MISMATCH with the active parameters");
+            }
+        }
+
         // One-thread decode against the memory of the same moment. On a shared machine decode
         // moves by 15% within minutes with the neighbours' memory traffic, so a figure taken now
         // cannot settle a comparison with one taken on another day. Decode streams every weight
@@ -360,12 +403,13 @@ int main(int argc, char **argv) {
         // CPU, over a buffer the size of the weights: a weaker read would flatter the kernels.
         // llama.cpp's share is its tg128 over the roofline of BENCH.md's bandwidth.
         if (std::find(thread_counts.begin(), thread_counts.end(), 1) != thread_counts.end()) {
-            hfk_bench::AlignedBuffer buf(size_t(model->weight_bytes()));
+            hfk_bench::AlignedBuffer buf{static_cast<size_t>(decode_bytes)};
             const hfk_bench::SweptRead swept = hfk_bench::sweep_read_loops(buf.data, buf.size);
             const hfk_bench::ReadLoop &loop = swept.loop;
             const size_t read_bytes = loop.bytes_read(buf.size);
             std::printf(
-                "\nplain read baseline (one thread, %.1f MiB buffer = the weights): %s; the "
+                "\nplain read baseline (one thread, %.1f MiB buffer = the weights a decode "
+                "token reads): %s; the "
                 "fastest of %d loops swept now (streams x accumulators, prefetch distance and "
                 "hint), best pass %.1f GB/s\n",
                 double(buf.size) / (1 << 20), loop.describe().c_str(), swept.loops_tried,
@@ -388,7 +432,7 @@ int main(int argc, char **argv) {
                     t_decode += seconds(b, Clock::now());
                 }
                 read_gbs.push_back(double(tg) * double(read_bytes) / t_read / 1e9);
-                decode_gbs.push_back(double(tg) * double(model->weight_bytes()) / t_decode / 1e9);
+                decode_gbs.push_back(double(tg) * double(decode_bytes) / t_decode / 1e9);
                 shares.push_back(100 * decode_gbs.back() / read_gbs.back());
             }
             const RefRow *ref = reference_row(ref_machine, preset, precision, 1);

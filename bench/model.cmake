@@ -20,4 +20,14 @@ if(HFK_BUILD_TESTS)
                          --threads 1,2 --runs 1 --pp 8 --tg 4)
         set_tests_properties(bench.model_runs.${model} PROPERTIES LABELS unit)
     endforeach()
+    # A MoE checkpoint (the model zoo's Mixtral): its row, and decode's bytes per token equal to
+    # the inspector's active parameters, not the total.
+    add_test(NAME bench.model_runs.zoo-mixtral
+             COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
+                            [ $(printf '%s\\n' \"$out\" | grep -c '^| other |') -eq 2 ] &&
+                            printf '%s\\n' \"$out\" | grep -q 'decode bytes = the active parameters'"
+                     $<TARGET_FILE:bench_model> ${PROJECT_BINARY_DIR}/tests/model/zoo/mixtral
+                     --threads 1,2 --runs 1 --pp 8 --tg 4 --warm 1)
+    set_tests_properties(bench.model_runs.zoo-mixtral PROPERTIES LABELS unit
+                         FIXTURES_REQUIRED zoo_reference)
 endif()

@@ -49,7 +49,8 @@ Family family_of(const ModelConfig &c) {
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
     if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
-        t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" || t == "phi3")
+        t == "qwen3_moe" || t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" ||
+        t == "phi3")
         return Family::LlamaLike;
     if (c.vocab_size > 0 && c.hidden_size > 0 && c.num_layers > 0 && c.num_heads > 0 &&
         c.intermediate_size > 0)
@@ -156,7 +157,8 @@ uint64_t count_bert(const ModelConfig &c) {
 // LlamaModel and its relatives: embed_tokens; per layer q/k/v/o with grouped KV heads (q/k/v
 // biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
 // down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
-// Mixtral replaces the MLP with num_local_experts gated MLPs and a router (hidden -> experts).
+// Mixtral replaces the MLP with num_local_experts gated MLPs and a router (hidden -> experts);
+// Qwen3-MoE does so on its sparse layers, experts of moe_intermediate_size.
 // Qwen3 and Gemma 3 add q_norm and k_norm (head_dim each) per layer; Gemma 2 and 3 two more
 // norms per layer (pre_feedforward_layernorm, post_feedforward_layernorm).
 uint64_t count_llama_like(const ModelConfig &c, uint64_t *active_out) {
@@ -173,24 +175,37 @@ uint64_t count_llama_like(const ModelConfig &c, uint64_t *active_out) {
     const bool moe = c.num_experts > 1;
     const int64_t experts = moe ? c.num_experts : 1;
     const int64_t routed = moe ? (c.num_experts_per_tok > 0 ? c.num_experts_per_tok : 1) : 1;
+    // One expert: a gated MLP of moe_intermediate_size (Qwen3-MoE) or intermediate_size.
+    Count expert(c);
+    expert.add({3, h, c.moe_intermediate_size > 0 ? c.moe_intermediate_size : c.intermediate_size});
 
     const std::string t = text_model_type(c);
-    if (t == "qwen3" || t == "gemma3_text") attn.add({2, hd});  // q_norm, k_norm
+    if (t == "qwen3" || t == "qwen3_moe" || t == "gemma3_text")
+        attn.add({2, hd});  // q_norm, k_norm
     const int64_t norms = t == "gemma2" || t == "gemma3_text" ? 4 : 2;
-    Count layer(c), layer_active(c);
-    for (Count *l : {&layer, &layer_active}) {
-        l->add_times(1, attn.total()).add({norms, h});  // attention, the block's norms
-        if (moe) l->add({h, experts});                  // router
+    Count shared(c);
+    shared.add_times(1, attn.total()).add({norms, h});  // attention, the block's norms
+    // Per layer: the dense MLP, or (MoE layers: all of Mixtral's, Qwen3-MoE's by
+    // decoder_sparse_step / mlp_only_layers) a router and the experts, top-k of them active.
+    Count n(c), active(c);
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+        const bool sparse = moe && (c.layer_sparse.empty() || (size_t(l) < c.layer_sparse.size() &&
+                                                               c.layer_sparse[size_t(l)]));
+        for (Count *x : {&n, &active}) x->add_times(1, shared.total());
+        if (!sparse) {
+            for (Count *x : {&n, &active}) x->add_times(1, mlp.total());
+            continue;
+        }
+        for (Count *x : {&n, &active}) x->add({h, experts});  // router
+        n.add_times(experts, expert.total());
+        active.add_times(routed, expert.total());
     }
-    layer.add_times(experts, mlp.total());
-    layer_active.add_times(routed, mlp.total());
 
     Count outer(c);
     outer.add({c.vocab_size, h}).add({h});  // embed_tokens, norm
     if (!tied(c)) outer.add({c.vocab_size, h});
-    Count n(c), active(c);
-    n.add_times(1, outer.total()).add_times(c.num_layers, layer.total());
-    active.add_times(1, outer.total()).add_times(c.num_layers, layer_active.total());
+    n.add_times(1, outer.total());
+    active.add_times(1, outer.total());
     if (active_out) *active_out = active.total();
     return n.total();
 }

@@ -218,6 +218,8 @@ std::string family(const ModelConfig &c) {
     if (starts("Qwen2") && !starts("Qwen2Moe") && !starts("Qwen2VL") && !starts("Qwen2_5"))
         return "qwen2";
     if (starts("Qwen3") && !starts("Qwen3Moe") && !starts("Qwen3VL")) return "qwen3";
+    if (starts("Qwen3MoeFor")) return "qwen3_moe";
+    if (starts("Mixtral")) return "mixtral";
     if (starts("Gemma3ForCausalLM")) return "gemma3_text";
     if (starts("Gemma2")) return "gemma2";
     if (starts("GemmaFor")) return "gemma";
@@ -228,24 +230,62 @@ std::string family(const ModelConfig &c) {
 }
 
 constexpr const char *kSupported =
-    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3";
+    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3, "
+    "mixtral, qwen3_moe";
 
 // Pre-norm decoders with rotary attention and a gated MLP (src/models/decoder.h).
 bool is_rotary_decoder(const std::string &f) {
     return is_one_of(f, {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
-                         "smollm3", "phi3"});
+                         "smollm3", "phi3", "mixtral", "qwen3_moe"});
 }
 
 bool is_supported_family(const std::string &f) {
     return f == "gpt2" || f == "bert" || is_rotary_decoder(f);
 }
 
+// The sparse MoE fields of Mixtral and Qwen3-MoE (ModelConfig::layer_sparse and the rest), with
+// MixtralConfig's / Qwen3MoeConfig's defaults.
+void parse_sparse_layers(const Fields &f, const std::string &fam, ModelConfig &c) {
+    const int64_t n = c.num_layers;
+    c.layer_sparse.assign(size_t(n), true);
+    if (fam == "mixtral") {
+        if (c.num_experts == 0) c.num_experts = 8;
+        if (c.num_experts_per_tok == 0) c.num_experts_per_tok = 2;
+        c.moe_intermediate_size = c.intermediate_size;
+        c.norm_topk_prob = true;
+    } else {
+        if (c.num_experts == 0) c.num_experts = 128;
+        if (c.num_experts_per_tok == 0) c.num_experts_per_tok = 8;
+        c.moe_intermediate_size = f.size({"moe_intermediate_size"}, kConfigMaxDim, false, 768);
+        c.norm_topk_prob = f.boolean({"norm_topk_prob"}).value_or(false);
+        const int64_t step = f.size({"decoder_sparse_step"}, kConfigMaxLayers, false, 1);
+        for (int64_t i = 0; i < n; ++i) c.layer_sparse[size_t(i)] = (i + 1) % step == 0;
+        if (const json *only = f.find({"mlp_only_layers"})) {
+            if (!only->is_array() && !only->is_null())
+                f.bad("mlp_only_layers", "must be a list of layer indices");
+            if (only->is_array())
+                for (const json &v : *only) {
+                    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= n)
+                        f.bad("mlp_only_layers", "must hold layer indices below num_hidden_layers");
+                    c.layer_sparse[size_t(v.get<int64_t>())] = false;
+                }
+        }
+        // Qwen3MoeConfig keeps sliding_window only with use_sliding_window, and its modeling
+        // code and max_window_layers disagree across transformers versions: refused, not guessed.
+        if (f.boolean({"use_sliding_window"}).value_or(false) && c.unsupported_reason.empty())
+            c.unsupported_reason = "field \"use_sliding_window\" is true for qwen3_moe";
+    }
+    if (c.num_experts_per_tok > c.num_experts)
+        f.bad("num_experts_per_tok", "is larger than the number of experts");
+    if (c.moe_intermediate_size <= 0) f.bad("moe_intermediate_size", "must be > 0");
+}
+
 // max_position_embeddings when config.json leaves it out: the family's configuration class
 // default in transformers (LlamaConfig 2048, MistralConfig 4096 * 32, ...).
 int64_t default_context(const std::string &f) {
     if (f == "llama") return 2048;
-    if (f == "mistral" || f == "gemma3_text") return 131072;
-    if (f == "qwen2" || f == "qwen3") return 32768;
+    if (f == "mistral" || f == "gemma3_text" || f == "mixtral") return 131072;
+    if (f == "qwen2" || f == "qwen3" || f == "qwen3_moe") return 32768;
     if (f == "gemma" || f == "gemma2") return 8192;
     if (f == "smollm3") return 32768;
     if (f == "phi3") return 4096;
@@ -497,8 +537,8 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
                 f.size({"original_max_position_embeddings"}, kConfigMaxDim, false,
                        c.max_position_embeddings);
     }
-    if (fam == "mistral" || fam == "phi3" || fam == "gemma2" || fam == "gemma3_text" ||
-        (qwen && f.boolean({"use_sliding_window"}).value_or(false)))
+    if (fam == "mistral" || fam == "mixtral" || fam == "phi3" || fam == "gemma2" ||
+        fam == "gemma3_text" || (qwen && f.boolean({"use_sliding_window"}).value_or(false)))
         c.sliding_window = f.size({"sliding_window"}, kConfigMaxDim, false, gemma ? 4096 : 0);
     if (llama_like) parse_layer_kinds(f, fam, c);
     if (gemma) {
@@ -548,6 +588,7 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
     c.num_experts_per_tok = f.size({"num_experts_per_tok"}, 1 << 16, false);
     if (c.num_experts > 0 && c.num_experts_per_tok > c.num_experts)
         f.bad("num_experts_per_tok", "is larger than the number of experts");
+    if (fam == "mixtral" || fam == "qwen3_moe") parse_sparse_layers(f, fam, c);
     return c;
 }
 
@@ -596,8 +637,10 @@ void check_supported_for_inference(const ModelConfig &cfg) {
                 HFK_E_UNSUPPORTED,
                 "unsupported model: quantized checkpoints (quantization_config) are not supported");
     }
-    if (cfg.num_experts > 1)
-        fail(HFK_E_UNSUPPORTED, "unsupported model: mixture-of-experts models are not supported");
+    if (cfg.num_experts > 1 && fam != "mixtral" && fam != "qwen3_moe")
+        fail(HFK_E_UNSUPPORTED,
+             "unsupported model: mixture-of-experts models other than "
+             "mixtral and qwen3_moe are not supported");
 }
 
 }  // namespace hfk

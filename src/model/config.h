@@ -58,7 +58,15 @@ struct ModelConfig {
     std::vector<int32_t> bos_token_ids, eos_token_ids;
     int32_t pad_token_id = -1;
     std::vector<std::string> id2label;  // sequence-classification labels, index = class id
-    int64_t num_experts = 0, num_experts_per_tok = 0;  // MoE (inspector only)
+    int64_t num_experts = 0, num_experts_per_tok = 0;  // MoE (num_local_experts / num_experts)
+    // Sparse MoE (mixtral, qwen3_moe): the intermediate size of one expert (Mixtral:
+    // intermediate_size; Qwen3-MoE: moe_intermediate_size), whether the top-k routing weights are
+    // renormalized to sum 1 (Mixtral always; Qwen3-MoE when norm_topk_prob), and per layer
+    // whether its MLP is the routed experts (Qwen3-MoE: not in mlp_only_layers and
+    // (i + 1) % decoder_sparse_step == 0; a dense MLP of intermediate_size otherwise).
+    int64_t moe_intermediate_size = 0;
+    bool norm_topk_prob = false;
+    std::vector<bool> layer_sparse;
     bool multimodal = false;
     std::string multimodal_reason;  // vision/audio sub-configs
     nlohmann::json raw;             // the (depth-bounded) parsed object, for anything else

@@ -49,6 +49,10 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
         model = models::make_gemma(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "phi3")
         model = models::make_phi3(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "mixtral")
+        model = models::make_mixtral(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "qwen3_moe")
+        model = models::make_qwen3_moe(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "smollm3")
         model = models::make_smollm3(std::move(cfg), std::move(store), opts, binding_progress);
     else

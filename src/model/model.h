@@ -25,6 +25,10 @@ class KvCache {
     virtual int32_t n_past() const = 0;    // tokens already in the cache
     virtual int32_t capacity() const = 0;  // max tokens
     virtual void truncate(int32_t n) = 0;  // keep the first n tokens (prefix reuse); 0 = clear
+    // Bytes of weights the forward passes on this cache have read so far, for benchmarks: every
+    // weight once per call, except a MoE layer's experts, counted only when a token is routed to
+    // them. 0 for architectures that do not count.
+    virtual uint64_t weight_bytes_read() const { return 0; }
 };
 
 struct EncoderOutput {  // BERT, one sequence

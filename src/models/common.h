@@ -59,12 +59,16 @@ class CausalCache final : public KvCache {
 
     // Scratch activations, sized by the architecture.
     std::vector<float> x, xb, q, att, tmp, hb, hb2, logits_in;
+    std::vector<float> moe;  // moe_forward's (moe.h)
+    uint64_t weight_bytes_read() const override { return weight_bytes_read_; }
+    void count_weight_bytes_read(uint64_t n) { weight_bytes_read_ += n; }
 
   private:
     const Model *owner_;
     int32_t capacity_;
     int32_t n_past_ = 0;
     int64_t layer_floats_ = 0;
+    uint64_t weight_bytes_read_ = 0;
     size_t mapped_bytes_ = 0;
     float *base_ = nullptr;
 };

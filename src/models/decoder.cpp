@@ -157,6 +157,8 @@ struct Layer {
     std::vector<float> bq, bk, bv, bo, b_gate, b_up, b_down;  // empty when absent
     const Rope *rope = nullptr;                               // nullptr: NoPE layer
     int64_t window = 0;
+    bool sparse = false;  // routed experts (moe) instead of w_gate / w_up / w_down
+    MoeBlock moe;
 };
 
 const float *bias(const std::vector<float> &b) {
@@ -235,7 +237,13 @@ class Decoder final : public Model {
                 L.q_norm = norm(p + "self_attn.q_norm.weight", head_dim_);
                 L.k_norm = norm(p + "self_attn.k_norm.weight", head_dim_);
             }
-            if (spec_.fused_gate_up) {
+            const uint64_t before_mlp = w.bound_bytes();
+            if (spec_.moe.sparse(l)) {
+                L.sparse = true;
+                L.moe = load_moe(w, p, spec_.moe, dim_);
+                // What moe_forward counts when it reads it: the router, the experts used.
+                sparse_bytes_ += w.bound_bytes() - before_mlp;
+            } else if (spec_.fused_gate_up) {
                 const Mat gate_up = w.matrix(p + "mlp.gate_up_proj.weight", 2 * ffn_, dim_);
                 L.w_gate = rows(gate_up, 0, ffn_);
                 L.w_up = rows(gate_up, ffn_, ffn_);
@@ -243,10 +251,12 @@ class Decoder final : public Model {
                 L.w_gate = w.matrix(p + "mlp.gate_proj.weight", ffn_, dim_);
                 L.w_up = w.matrix(p + "mlp.up_proj.weight", ffn_, dim_);
             }
-            L.w_down = w.matrix(p + "mlp.down_proj.weight", dim_, ffn_);
-            L.b_gate = w.optional_vector(p + "mlp.gate_proj.bias", ffn_);
-            L.b_up = w.optional_vector(p + "mlp.up_proj.bias", ffn_);
-            L.b_down = w.optional_vector(p + "mlp.down_proj.bias", dim_);
+            if (!L.sparse) {
+                L.w_down = w.matrix(p + "mlp.down_proj.weight", dim_, ffn_);
+                L.b_gate = w.optional_vector(p + "mlp.gate_proj.bias", ffn_);
+                L.b_up = w.optional_vector(p + "mlp.up_proj.bias", ffn_);
+                L.b_down = w.optional_vector(p + "mlp.down_proj.bias", dim_);
+            }
             const int r = size_t(l) < spec_.layer_rope.size() ? spec_.layer_rope[size_t(l)] : 0;
             L.rope = r >= 0 && size_t(r) < spec_.ropes.size() ? &spec_.ropes[size_t(r)] : nullptr;
             L.window = size_t(l) < spec_.layer_window.size() ? spec_.layer_window[size_t(l)] : 0;
@@ -313,6 +323,8 @@ class Decoder final : public Model {
             });
         };
 
+        // Every weight but the experts is read once per call; moe_forward adds what it reads.
+        uint64_t read = weight_bytes_ - sparse_bytes_;
         const kern::AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Layer &L = layers_[l];
@@ -342,17 +354,23 @@ class Decoder final : public Model {
             kern::linear(L.wo, Layout::OutIn, att, m, bias(L.bo), tmp, nt);
             if (!L.post_attn_norm.empty()) rows_norm(tmp, tmp, L.post_attn_norm);
             kern::add(x, tmp, m * dim_);
-            // Feed-forward block: down(act(gate(x)) * up(x)).
+            // Feed-forward block: down(act(gate(x)) * up(x)), or the routed experts' (moe.h).
             rows_norm(xb, x, L.ffn_norm);
-            kern::linear(L.w_gate, Layout::OutIn, xb, m, bias(L.b_gate), hb, nt);
-            kern::linear(L.w_up, Layout::OutIn, xb, m, bias(L.b_up), hb2, nt);
-            for_rows(m, nt,
-                     [&](int64_t i) { gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act); });
-            kern::linear(L.w_down, Layout::OutIn, hb, m, bias(L.b_down), tmp, nt);
+            if (L.sparse) {
+                read += moe_forward(L.moe, xb, m, dim_, spec_.act, tmp, c.moe, nt);
+            } else {
+                kern::linear(L.w_gate, Layout::OutIn, xb, m, bias(L.b_gate), hb, nt);
+                kern::linear(L.w_up, Layout::OutIn, xb, m, bias(L.b_up), hb2, nt);
+                for_rows(m, nt, [&](int64_t i) {
+                    gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act);
+                });
+                kern::linear(L.w_down, Layout::OutIn, hb, m, bias(L.b_down), tmp, nt);
+            }
             if (!L.post_ffn_norm.empty()) rows_norm(tmp, tmp, L.post_ffn_norm);
             kern::add(x, tmp, m * dim_);
         }
         c.advance(int32_t(m));
+        c.count_weight_bytes_read(read);
 
         // Logits of every position, or of the last one only.
         const int64_t first = all_positions ? 0 : m - 1, rows = m - first;
@@ -377,6 +395,7 @@ class Decoder final : public Model {
     std::vector<Layer> layers_;
     std::vector<float> final_norm_;
     uint64_t weight_bytes_ = 0;
+    uint64_t sparse_bytes_ = 0;  // the experts of every MoE layer (read only when routed to)
 };
 
 }  // namespace

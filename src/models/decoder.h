@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/common.h"
+#include "models/moe.h"
 
 namespace hfk::models {
 
@@ -65,6 +66,8 @@ struct DecoderSpec {
     std::vector<Rope> ropes;
     std::vector<int> layer_rope;
     std::vector<int64_t> layer_window;
+    // Sparse MoE layers (Mixtral, Qwen3-MoE; moe.h): routed experts in place of the dense MLP.
+    MoeSpec moe;
 };
 
 // The spec's defaults filled from the config: activation, one RoPE (or NoPE per
@@ -86,6 +89,13 @@ std::shared_ptr<const Model> make_gemma(ModelConfig cfg, std::shared_ptr<const W
 std::shared_ptr<const Model> make_phi3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                        const LoadOptions &opts,
                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_mixtral(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                          const LoadOptions &opts,
+                                          const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_qwen3_moe(ModelConfig cfg,
+                                            std::shared_ptr<const WeightStore> store,
+                                            const LoadOptions &opts,
+                                            const std::function<bool(double)> &progress);
 std::shared_ptr<const Model> make_smollm3(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                           const LoadOptions &opts,
                                           const std::function<bool(double)> &progress);

@@ -6,5 +6,8 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/gemma.cpp
     ${CMAKE_CURRENT_LIST_DIR}/smollm3.cpp
     ${CMAKE_CURRENT_LIST_DIR}/phi3.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/moe.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/mixtral.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/qwen3_moe.cpp
     ${CMAKE_CURRENT_LIST_DIR}/gpt2.cpp
     ${CMAKE_CURRENT_LIST_DIR}/bert.cpp)

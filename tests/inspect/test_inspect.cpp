@@ -37,6 +37,7 @@ const Published kPublished[] = {
     {"Mistral-7B-v0.1", 7'241'732'096},
     {"Meta-Llama-3-8B", 8'030'261'248},
     {"Mixtral-8x7B-v0.1", 46'702'792'704},
+    {"Qwen3-30B-A3B", 30'532'122'624},  // the Hub's safetensors total
 };
 
 TEST(InspectConfigCount, PublishedConfigsWithinPointOnePercent) {
@@ -60,6 +61,21 @@ TEST(InspectConfigCount, MixtralActiveParameters) {
     uint64_t dense_active = 0;
     EXPECT_EQ(hfk::count_parameters_from_config(fixture_config("Llama-2-7b"), &dense_active),
               dense_active);
+}
+
+// Qwen3-MoE (issue 17): 8 of 128 experts of moe_intermediate_size 768 per token. By hand: per
+// layer attention 18'874'368 + q/k norms 256 + 2 norms 4'096 + router 262'144 + 8 experts of
+// 3 * 2048 * 768 = 37'748'736; x 48 layers, + embeddings, head and final norm 622'331'904.
+TEST(InspectConfigCount, Qwen3MoeActiveParameters) {
+    uint64_t active = 0;
+    EXPECT_EQ(hfk::count_parameters_from_config(fixture_config("Qwen3-30B-A3B"), &active),
+              30'532'122'624u);
+    EXPECT_EQ(active, 3'353'032'704u);  // "3.3B activated"
+    Inspection r = hfk::inspect_model((fixtures() / "Qwen3-30B-A3B.json").string(), {});
+    EXPECT_EQ(r.num_experts, 128);
+    EXPECT_EQ(r.experts_per_token, 8);
+    EXPECT_EQ(r.active_parameters, 3'353'032'704u);
+    EXPECT_TRUE(r.supported_for_inference) << r.unsupported_reason;
 }
 
 TEST(InspectConfigCount, InspectingAFixturePathReportsTheConfigFields) {
@@ -89,14 +105,13 @@ TEST(InspectConfigCount, InspectingAFixturePathReportsTheConfigFields) {
     EXPECT_EQ(r.download_bytes, 0u);  // a local path
 }
 
-TEST(InspectConfigCount, MixtralIsReportedAsMoeAndNotRunnable) {
+TEST(InspectConfigCount, MixtralIsReportedAsMoeAndRunnable) {
     Inspection r = hfk::inspect_model((fixtures() / "Mixtral-8x7B-v0.1.json").string(), {});
     EXPECT_EQ(r.num_experts, 8);
     EXPECT_EQ(r.experts_per_token, 2);
     EXPECT_EQ(r.parameters, 46'702'792'704u);
     EXPECT_EQ(r.active_parameters, 12'879'925'248u);
-    EXPECT_FALSE(r.supported_for_inference);
-    EXPECT_NE(r.unsupported_reason.find("mixtral"), std::string::npos) << r.unsupported_reason;
+    EXPECT_TRUE(r.supported_for_inference) << r.unsupported_reason;  // issue 17
 }
 
 // ---- exact counts from the headers of every shared checkpoint ----

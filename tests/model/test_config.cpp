@@ -113,8 +113,15 @@ TEST(Config, Llama3RopeScalingAndMoE) {
         "num_attention_heads":32,"num_key_value_heads":8,"intermediate_size":14336,"num_local_experts":8,"num_experts_per_tok":2})"));
     EXPECT_EQ(c.num_experts, 8);
     EXPECT_EQ(c.num_experts_per_tok, 2);
-    expect_error([&] { check_supported_for_inference(c); }, HFK_E_UNSUPPORTED,
-                 {"mixtral", "gpt2, llama"});
+    EXPECT_EQ(c.moe_intermediate_size, 14336);  // Mixtral's experts are intermediate_size wide
+    EXPECT_TRUE(c.norm_topk_prob);              // and always renormalized
+    EXPECT_EQ(c.layer_sparse, std::vector<bool>(32, true));
+    check_supported_for_inference(c);  // issue 17: Mixtral runs
+    // Other MoE families are still refused, never run as if dense.
+    c = parse_config(std::string(
+        R"({"model_type":"qwen2_moe","vocab_size":32000,"hidden_size":4096,"num_hidden_layers":32,
+        "num_attention_heads":32,"num_key_value_heads":8,"intermediate_size":14336,"num_experts":8,"num_experts_per_tok":2})"));
+    expect_error([&] { check_supported_for_inference(c); }, HFK_E_UNSUPPORTED, {"qwen2_moe"});
 }
 
 TEST(Config, MultimodalUsesTextConfigAndIsFlagged) {

@@ -8,7 +8,8 @@ reference.json: {"ids": prompt, "logits": [[vocab floats] per position], "greedy
 (greedy = continuation by full recomputation, no cache).
 
 The forward passes here are written from the Hugging Face modeling files of each architecture
-(modeling_llama / mistral / qwen2 / qwen3 / gemma / gemma2 / gemma3 / smollm3), in plain torch
+(modeling_llama / mistral / qwen2 / qwen3 / gemma / gemma2 / gemma3 / smollm3 / phi3 / mixtral /
+qwen3_moe), in plain torch
 float32, never from hfkit's C++. Each case is small but has the features that matter: GQA, a
 prompt longer than every sliding window, soft-caps that bite (q/k weights scaled up so scores
 exceed the cap), NoPE layers, head_dim != hidden / heads.
@@ -82,13 +83,23 @@ def make_weights(cfg, gen, qk_gain=1.0, norm_jitter=True):
             w[p + "self_attn.q_proj.bias"] = rnd(nh * hd)
             w[p + "self_attn.k_proj.bias"] = rnd(nkv * hd)
             w[p + "self_attn.v_proj.bias"] = rnd(nkv * hd)
-        if cfg["model_type"] in ("qwen3", "gemma3_text"):
+        if cfg["model_type"] in ("qwen3", "qwen3_moe", "gemma3_text"):
             w[p + "self_attn.q_norm.weight"] = norm(hd)
             w[p + "self_attn.k_norm.weight"] = norm(hd)
         w[p + "post_attention_layernorm.weight"] = norm(h)
         if cfg["model_type"] in ("gemma2", "gemma3_text"):
             w[p + "pre_feedforward_layernorm.weight"] = norm(h)
             w[p + "post_feedforward_layernorm.weight"] = norm(h)
+        if sparse_layer(cfg, l):  # MixtralSparseMoeBlock / Qwen3MoeSparseMoeBlock
+            router, experts, (gate, up, down), e_ffn = moe_names(cfg)
+            # A router wide enough that tokens go different ways (and top-k gaps are not ties).
+            w[p + router + ".weight"] = rnd(moe_count(cfg), h, std=0.5)
+            for e in range(moe_count(cfg)):
+                q = f"{p}{experts}{e}."
+                w[q + gate + ".weight"] = rnd(e_ffn, h)
+                w[q + up + ".weight"] = rnd(e_ffn, h)
+                w[q + down + ".weight"] = rnd(h, e_ffn, std=0.3 if tied else 0.08)
+            continue
         if cfg["model_type"] == "phi3":  # Phi3MLP.gate_up_proj: [gate; up] output rows
             w[p + "mlp.gate_up_proj.weight"] = torch.cat([rnd(ffn, h), rnd(ffn, h)])
         else:
@@ -99,6 +110,57 @@ def make_weights(cfg, gen, qk_gain=1.0, norm_jitter=True):
     if not cfg.get("tie_word_embeddings", False):
         w["lm_head.weight"] = rnd(v, h, std=0.2)
     return w
+
+
+# --------------------------------------------------------------------------- sparse MoE
+def sparse_layer(cfg, l):
+    """Whether layer l's MLP is the routed experts (MixtralDecoderLayer: always;
+    Qwen3MoeDecoderLayer: not in mlp_only_layers and (l + 1) % decoder_sparse_step == 0)."""
+    t = cfg["model_type"]
+    if t == "mixtral":
+        return True
+    if t == "qwen3_moe":
+        return (l not in cfg.get("mlp_only_layers", [])) and (
+            cfg["num_experts"] > 0 and (l + 1) % cfg.get("decoder_sparse_step", 1) == 0)
+    return False
+
+
+def moe_count(cfg):
+    return cfg["num_local_experts"] if cfg["model_type"] == "mixtral" else cfg["num_experts"]
+
+
+def moe_names(cfg):
+    """(router, experts prefix, (gate, up, down), expert intermediate size) inside the layer."""
+    if cfg["model_type"] == "mixtral":  # MixtralBlockSparseTop2MLP: w1 gate, w3 up, w2 down
+        return ("block_sparse_moe.gate", "block_sparse_moe.experts.", ("w1", "w3", "w2"),
+                cfg["intermediate_size"])
+    return ("mlp.gate", "mlp.experts.", ("gate_proj", "up_proj", "down_proj"),
+            cfg["moe_intermediate_size"])
+
+
+def sparse_moe(cfg, w, p, hidden_states, act):
+    """MixtralSparseMoeBlock.forward / Qwen3MoeSparseMoeBlock.forward (inference)."""
+    router, experts, (gate, up, down), _ = moe_names(cfg)
+    n_exp, top_k = moe_count(cfg), cfg["num_experts_per_tok"]
+    renorm = cfg["model_type"] == "mixtral" or cfg.get("norm_topk_prob", False)
+    hidden_dim = hidden_states.shape[-1]
+    router_logits = hidden_states @ w[p + router + ".weight"].T
+    routing_weights = torch.nn.functional.softmax(router_logits, dim=1, dtype=torch.float)
+    routing_weights, selected_experts = torch.topk(routing_weights, top_k, dim=-1)
+    if renorm:
+        routing_weights /= routing_weights.sum(dim=-1, keepdim=True)
+    final = torch.zeros_like(hidden_states)
+    expert_mask = torch.nn.functional.one_hot(selected_experts, num_classes=n_exp).permute(2, 1, 0)
+    expert_hit = torch.greater(expert_mask.sum(dim=(-1, -2)), 0).nonzero()
+    for expert_idx in expert_hit:
+        e = int(expert_idx)
+        idx, top_x = torch.where(expert_mask[e])
+        current = hidden_states[None, top_x].reshape(-1, hidden_dim)
+        q = f"{p}{experts}{e}."
+        y = (act(current @ w[q + gate + ".weight"].T) * (current @ w[q + up + ".weight"].T)) \
+            @ w[q + down + ".weight"].T
+        final.index_add_(0, top_x, y * routing_weights[top_x, idx, None])
+    return final
 
 
 # --------------------------------------------------------------------------- modeling code
@@ -165,7 +227,7 @@ def layer_types(cfg):
     n = cfg["num_hidden_layers"]
     if "layer_types" in cfg:
         return cfg["layer_types"]
-    if t in ("mistral", "phi3") and cfg.get("sliding_window"):
+    if t in ("mistral", "mixtral", "phi3") and cfg.get("sliding_window"):
         return ["sliding_attention"] * n
     if t in ("qwen2", "qwen3"):
         sw = cfg.get("sliding_window") if cfg.get("use_sliding_window") else None
@@ -234,7 +296,7 @@ def forward(cfg, w, ids):
             q = lin(p + "self_attn.q_proj", hs).view(n, nh, hd).transpose(0, 1)
             k = lin(p + "self_attn.k_proj", hs).view(n, nkv, hd).transpose(0, 1)
             v = lin(p + "self_attn.v_proj", hs).view(n, nkv, hd).transpose(0, 1)
-        if t in ("qwen3", "gemma3_text"):
+        if t in ("qwen3", "qwen3_moe", "gemma3_text"):
             q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps, gemma)
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps, gemma)
         if use_rope[l]:
@@ -258,7 +320,9 @@ def forward(cfg, w, ids):
         res = x
         pre = p + ("pre_feedforward_layernorm" if sandwich else "post_attention_layernorm")
         hs = rms_norm(x, w[pre + ".weight"], eps, gemma)
-        if t == "phi3":
+        if sparse_layer(cfg, l):
+            m = sparse_moe(cfg, w, p, hs, act)
+        elif t == "phi3":
             gate, up = lin(p + "mlp.gate_up_proj", hs).chunk(2, dim=-1)
             m = lin(p + "mlp.down_proj", up * act(gate))
         else:
@@ -330,6 +394,22 @@ CASES = {
                        rope_scaling={"type": "longrope",
                                      "short_factor": [1.0, 1.3, 1.7, 2.0, 3.5, 5.0],
                                      "long_factor": [1.2, 2.0, 4.0, 8.0, 16.0, 30.0]}), 1.5),
+    # Mixtral: 4 experts, top-2 (always renormalized), GQA, window 6 on every layer
+    "mixtral": (base("mixtral", hidden_act="silu", num_local_experts=4, num_experts_per_tok=2,
+                     intermediate_size=40, sliding_window=6), 1.5),
+    # Qwen3-MoE: q/k norm, head_dim 16, 6 experts top-2 of moe_intermediate_size 24,
+    # norm_topk_prob; layer 2 is mlp_only (a dense MLP of intermediate_size 80)
+    "qwen3-moe": (base("qwen3_moe", hidden_act="silu", head_dim=16, num_hidden_layers=4,
+                       num_experts=6, num_experts_per_tok=2, moe_intermediate_size=24,
+                       norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[2]), 1.0),
+    # decoder_sparse_step 2 (experts on layers 1 and 3 only), top-3 weights not renormalized
+    "qwen3-moe-step": (base("qwen3_moe", hidden_act="silu", head_dim=16, num_hidden_layers=4,
+                            num_experts=5, num_experts_per_tok=3, moe_intermediate_size=24,
+                            norm_topk_prob=False, decoder_sparse_step=2, mlp_only_layers=[]),
+                       1.0),
+    # Mixtral with a real tokenizer, for the CLI and Python (test_zoo_cli.py, test_zoo_python.py)
+    "mixtral-tok": (base("mixtral", hidden_act="silu", num_local_experts=4, num_experts_per_tok=2,
+                         intermediate_size=40, vocab_size=512), 1.0),
     # SmolLM3: every 2nd layer is NoPE
     "smollm3": (base("smollm3", hidden_act="silu", num_hidden_layers=4, no_rope_layer_interval=2,
                      tie_word_embeddings=True), 1.0),
@@ -338,6 +418,8 @@ CASES = {
 
 # Fixed seeds where the draw matters beyond the logits (a clean greedy text for the CLI).
 SEEDS = {"qwen3-tok": 7}
+# Cases with their own seed that do not shift the sorted-index seeds of the others.
+OWN_SEEDS = {"mixtral": 2001, "mixtral-tok": 2002, "qwen3-moe": 2003, "qwen3-moe-step": 2004}
 
 
 def greedy(cfg, w, ids, n):
@@ -355,10 +437,12 @@ def main():
                     help="tokenizer files for the *-tok cases (shared/models/aidreams260K)")
     args = ap.parse_args()
     only = [s for s in args.only.split(",") if s]
-    for i, (name, (cfg, qk_gain)) in enumerate(sorted(CASES.items())):
+    indexed = [n for n in sorted(CASES) if n not in OWN_SEEDS]
+    for name, (cfg, qk_gain) in sorted(CASES.items()):
         if only and name not in only:
             continue
-        gen = torch.Generator().manual_seed(SEEDS.get(name, 1000 + i))
+        seed = OWN_SEEDS[name] if name in OWN_SEEDS else SEEDS.get(name, 1000 + indexed.index(name))
+        gen = torch.Generator().manual_seed(seed)
         w = make_weights(cfg, gen, qk_gain=qk_gain)
         if name.endswith("-tok"):
             # Zero head rows for special and byte-fallback tokens: their logits are 0 while

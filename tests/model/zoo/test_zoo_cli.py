@@ -1,6 +1,7 @@
-"""A new architecture (Qwen3, make_zoo.py's qwen3-tok case) through the hfkit command: `run`
-prints the torch reference's greedy text, `inspect --json` counts its parameters exactly and
-calls it runnable. Nothing in the CLI is architecture-specific: model_type dispatch does it."""
+"""New architectures (Qwen3 and Mixtral, make_zoo.py's qwen3-tok and mixtral-tok cases) through
+the hfkit command: `run` prints the torch reference's greedy text, `inspect --json` counts their
+parameters exactly (MoE: the active ones too) and calls them runnable. Nothing in the CLI is
+architecture-specific: model_type dispatch does it."""
 import json
 import os
 import struct
@@ -8,26 +9,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SOURCE_DIR = Path(os.environ["HFK_SOURCE_DIR"])
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "examples"))
 from reference_text import decode  # noqa: E402
 
-MODEL = Path(os.environ["HFK_ZOO_DIR"]) / "qwen3-tok"
+ZOO = Path(os.environ["HFK_ZOO_DIR"])
+MODEL = ZOO / "qwen3-tok"
 
 
 def hfkit(*args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(MODEL.parent / "hf-home"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(ZOO / "hf-home"))
     return subprocess.run([os.environ["HFK_CLI"], *args], capture_output=True, text=True,
                           env=env, timeout=120)
 
 
-def test_run_prints_the_torch_greedy_text():
-    ref = json.loads((MODEL / "reference.json").read_text())
-    tokenizer = json.loads((MODEL / "tokenizer.json").read_text())
+@pytest.mark.parametrize("case", ["qwen3-tok", "mixtral-tok"])
+def test_run_prints_the_torch_greedy_text(case):
+    model = ZOO / case
+    ref = json.loads((model / "reference.json").read_text())
+    tokenizer = json.loads((model / "tokenizer.json").read_text())
     expected = decode(tokenizer, ref["greedy_from_bos"])
     n = len(ref["greedy_from_bos"])
     assert n >= 4, ref["greedy_from_bos"]
-    r = hfkit("run", str(MODEL), "", "--max-tokens", str(n), "--temperature", "0", "--quiet")
+    r = hfkit("run", str(model), "", "--max-tokens", str(n), "--temperature", "0", "--quiet")
     assert r.returncode == 0, r.stderr
     assert r.stdout == expected + "\n"
 
@@ -47,4 +53,34 @@ def test_inspect_counts_qwen3_exactly():
                 size *= d
             elements += size
     assert info["parameters"] == elements
+    assert info["supported_for_inference"] is True, info
+
+
+def test_inspect_counts_mixtral_total_and_active_exactly():
+    """Active = every tensor outside the experts + top-k experts of each layer (expert 0's size),
+    from the checkpoint's header alone."""
+    model = ZOO / "mixtral-tok"
+    r = hfkit("inspect", str(model), "--json")
+    assert r.returncode == 0, r.stderr
+    [info] = json.loads(r.stdout)
+    config = json.loads((model / "config.json").read_text())
+    blob = (model / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    total = shared = expert0 = 0
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        size = 1
+        for d in t["shape"]:
+            size *= d
+        total += size
+        if ".experts." not in name:
+            shared += size
+        elif ".experts.0." in name:
+            expert0 += size
+    assert info["parameters"] == total
+    assert info["active_parameters"] == shared + config["num_experts_per_tok"] * expert0
+    assert info["active_parameters"] < total
+    assert info["num_experts"] == 4 and info["experts_per_token"] == 2
     assert info["supported_for_inference"] is True, info
