@@ -268,6 +268,22 @@ HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size
  * or FAILED has been reported, the return value changes nothing).                             */
 typedef int32_t (*hfk_state_cb)(const hfk_model_status *status, void *user_data);
 
+/* Weight formats at load (hfk_load_params.quantization). Only matrices change: norms and biases
+ * are F32 in every format. AUTO: as stored (F32/F16/BF16, used in place from the memory map).
+ * F32, BF16: converted at load. Q8: symmetric int8 in blocks of 32 with an F16 scale (llama.cpp's
+ * Q8_0, 8.5 bits per weight). Q4: 4-bit in blocks of 32 with an F16 scale and minimum (Q4_1, 5
+ * bits per weight). Quantized products quantize the activations to int8 per block of 32.
+ * Converted matrices give the pages of their source back after load. Anything else:
+ * HFK_E_INVALID_ARG.                                                                          */
+typedef int32_t hfk_quantization;
+enum {
+    HFK_QUANT_AUTO = 0,
+    HFK_QUANT_F32 = 1,
+    HFK_QUANT_BF16 = 2,
+    HFK_QUANT_Q8 = 3,
+    HFK_QUANT_Q4 = 4
+};
+
 typedef struct hfk_load_params {
     uint32_t struct_size;
     int32_t n_threads;        /* default for sessions on this model; <= 0: one per core  */
@@ -284,6 +300,10 @@ typedef struct hfk_load_params {
                       handle (capped at the model's context length). <= 0: the check
                       assumes min(the model's context length, 4096) and sessions default
                       to the model's context length                                       */
+    hfk_quantization quantization; /* how weight matrices are held: HFK_QUANT_*; models loaded
+                                      with different values are different models              */
+    int32_t quantize_embeddings; /* non-zero: HFK_QUANT_Q8/Q4 also quantize the embedding and
+                                    lm_head (default: they stay as stored)                    */
 } hfk_load_params;
 
 HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) HFK_NOEXCEPT;
