@@ -11,6 +11,7 @@
 #include "kernels/quant.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "runtime/model_registry.h"
 #include "../support/test_support.h"
 #include "util/error.h"
 
@@ -127,6 +128,22 @@ TEST(QuantModel, LoadVariantsAreDistinct) {
     EXPECT_EQ(load_variant(o), "q8+embeddings");
     EXPECT_EQ(weight_format_from_name("q4"), WeightFormat::Q4);
     EXPECT_FALSE(weight_format_from_name("q5").has_value());
+}
+
+// The registry keys models by directory and load variant: the same directory as stored and in q8
+// are two models, the same variant twice is one.
+TEST(QuantModel, RegistryKeepsVariantsApart) {
+    LoadOptions plain, q8;
+    plain.n_threads = q8.n_threads = 1;
+    q8.format = WeightFormat::Q8;
+    const auto a = acquire_loaded_model(aidreams(), plain, {}, nullptr);
+    const auto b = acquire_loaded_model(aidreams(), q8, {}, nullptr);
+    const auto c = acquire_loaded_model(aidreams(), q8, {}, nullptr);
+    EXPECT_NE(a.get(), b.get());
+    EXPECT_EQ(b.get(), c.get());
+    EXPECT_LT(b->model->weight_bytes(), a->model->weight_bytes());
+    EXPECT_EQ(find_loaded_model(aidreams(), "q8").get(), b.get());
+    EXPECT_EQ(find_loaded_model(aidreams()).get(), a.get());
 }
 
 namespace {

@@ -610,6 +610,8 @@ typedef struct hfk_model_info {
     uint64_t available_memory;   /* MemAvailable, capped by a cgroup limit            */
     uint64_t free_disk;          /* where the weights would go                        */
     int32_t fits_memory, fits_disk;
+    uint64_t weight_bytes_q4_1; /* 20 bytes per block of 32 (Q4_1: hfkit's q4); q8_0 is
+                                   hfkit's q8                                           */
 } hfk_model_info;
 
 /* Inspects a Hub repo id, a local model directory or a path to a config.json. On success *out
@@ -622,7 +624,7 @@ HFK_API void hfk_inspection_free(hfk_inspection *inspection) HFK_NOEXCEPT; /* NU
 /* Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection. */
 HFK_API const hfk_model_info *hfk_inspection_info(const hfk_inspection *inspection) HFK_NOEXCEPT;
 /* The same as one JSON object (keys as the fields above, plus "weight_bytes" {f32, f16, q8_0,
- * q4_0}, "parameters_by_dtype", "weight_files" and "notes"); keys are only ever added.
+ * q4_0, q4_1}, "parameters_by_dtype", "weight_files" and "notes"); keys are only ever added.
  * Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection.                      */
 HFK_API const char *hfk_inspection_json(const hfk_inspection *inspection) HFK_NOEXCEPT;
 
