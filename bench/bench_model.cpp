@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         std::fprintf(stderr,
                      "usage: %s CHECKPOINT_DIR [--threads 1,2] [--runs 5] [--pp 512] [--tg 128] "
-                     "[--warm 1]\n",
+                     "[--warm 1] [--quant q8,q4]\n",
                      argv[0]);
         return 2;
     }
@@ -215,6 +215,7 @@ int main(int argc, char **argv) {
     std::vector<int> thread_counts = {1, 2};
     int runs = 5, pp = 512, tg = 128;
     bool warm = false;
+    std::vector<std::string> quant_formats;
     for (int i = 2; i + 1 < argc; i += 2) {
         std::string a = argv[i], v = argv[i + 1];
         if (a == "--threads") {
@@ -232,6 +233,18 @@ int main(int argc, char **argv) {
             tg = std::max(1, std::stoi(v));
         else if (a == "--warm")
             warm = std::stoi(v) != 0;
+        else if (a == "--quant") {
+            for (size_t p = 0; p < v.size();) {
+                size_t q = v.find(',', p);
+                const std::string f = v.substr(p, q - p);
+                if (!weight_format_from_name(f) || f == "auto") {
+                    std::fprintf(stderr, "--quant takes q8, q4, bf16 or f32 (comma-separated)\n");
+                    return 2;
+                }
+                quant_formats.push_back(f);
+                p = q == std::string::npos ? v.size() : q + 1;
+            }
+        }
     }
     try {
         // Load to first token: one decode step (touches every weight page once).
@@ -311,49 +324,62 @@ int main(int argc, char **argv) {
             "tok/s (min-max) | ref llama.cpp tg128 | ref roofline | ref precision | pp per CPU-s "
             "| tg per CPU-s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
             pp, tg);
-        for (int nt : thread_counts) {
-            std::vector<double> pps, tgs, pp_cpu, tg_cpu;
-            // As llama-bench does: one context for all runs (cleared before each), after a
-            // warm-up prefill, so the runs measure compute rather than first-touch page faults.
-            auto cache = model->new_cache(std::max(pp, tg) + 1);
-            model->forward(*cache, prompt, logits.data(), false, nt);
-            for (int r = 0; r < runs; ++r) {
-                cache->truncate(0);
-                double c0 = cpu_now();
-                auto a = Clock::now();
-                model->forward(*cache, prompt, logits.data(), false, nt);
-                auto b = Clock::now();
-                pps.push_back(pp / seconds(a, b));
-                pp_cpu.push_back(pp / (cpu_now() - c0));
-                cache->truncate(0);
-                int32_t next = 1;
-                c0 = cpu_now();
-                a = Clock::now();
-                for (int i = 0; i < tg; ++i) {
-                    model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(), false,
-                                   nt);
-                    next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+        // The table rows of one model: prefill and decode at each thread count.
+        auto rows_of = [&](const Model &m, const std::string &prec) {
+            for (int nt : thread_counts) {
+                std::vector<double> pps, tgs, pp_cpu, tg_cpu;
+                // As llama-bench does: one context for all runs (cleared before each), after a
+                // warm-up prefill, so the runs measure compute rather than first-touch page faults.
+                auto cache = m.new_cache(std::max(pp, tg) + 1);
+                m.forward(*cache, prompt, logits.data(), false, nt);
+                for (int r = 0; r < runs; ++r) {
+                    cache->truncate(0);
+                    double c0 = cpu_now();
+                    auto a = Clock::now();
+                    m.forward(*cache, prompt, logits.data(), false, nt);
+                    auto b = Clock::now();
+                    pps.push_back(pp / seconds(a, b));
+                    pp_cpu.push_back(pp / (cpu_now() - c0));
+                    cache->truncate(0);
+                    int32_t next = 1;
+                    c0 = cpu_now();
+                    a = Clock::now();
+                    for (int i = 0; i < tg; ++i) {
+                        m.forward(*cache, std::span<const int32_t>(&next, 1), logits.data(), false,
+                                  nt);
+                        next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+                    }
+                    b = Clock::now();
+                    tgs.push_back(tg / seconds(a, b));
+                    tg_cpu.push_back(tg / (cpu_now() - c0));
                 }
-                b = Clock::now();
-                tgs.push_back(tg / seconds(a, b));
-                tg_cpu.push_back(tg / (cpu_now() - c0));
+                Stat p = summary(pps), g = summary(tgs);
+                const RefRow *ref = reference_row(ref_machine, preset, prec, nt);
+                char rp[32] = "-", rt[32] = "-", rr[32] = "-";
+                if (ref) {
+                    std::snprintf(rp, sizeof rp, "%.0f", ref->pp512);
+                    std::snprintf(rt, sizeof rt, "%.1f", ref->tg128);
+                    std::snprintf(rr, sizeof rr, "%.0f",
+                                  roofline_of(*ref_machine, *ref, m.weight_bytes()));
+                }
+                std::printf(
+                    "| %s | %s | %d | %.0f (%.0f-%.0f) | %s | %.1f (%.1f-%.1f) | %s | %s | %s | "
+                    "%.0f | "
+                    "%.1f |\n",
+                    preset.c_str(), prec.c_str(), nt, p.median, p.lo, p.hi, rp, g.median, g.lo,
+                    g.hi, rt, rr, ref ? ref->precision : "-", summary(pp_cpu).median,
+                    summary(tg_cpu).median);
+                std::fflush(stdout);
             }
-            Stat p = summary(pps), g = summary(tgs);
-            const RefRow *ref = reference_row(ref_machine, preset, precision, nt);
-            char rp[32] = "-", rt[32] = "-", rr[32] = "-";
-            if (ref) {
-                std::snprintf(rp, sizeof rp, "%.0f", ref->pp512);
-                std::snprintf(rt, sizeof rt, "%.1f", ref->tg128);
-                std::snprintf(rr, sizeof rr, "%.0f",
-                              roofline_of(*ref_machine, *ref, model->weight_bytes()));
-            }
-            std::printf(
-                "| %s | %s | %d | %.0f (%.0f-%.0f) | %s | %.1f (%.1f-%.1f) | %s | %s | %s | %.0f | "
-                "%.1f |\n",
-                preset.c_str(), precision.c_str(), nt, p.median, p.lo, p.hi, rp, g.median, g.lo,
-                g.hi, rt, rr, ref ? ref->precision : "-", summary(pp_cpu).median,
-                summary(tg_cpu).median);
-            std::fflush(stdout);
+        };
+        rows_of(*model, precision);
+        // --quant q8,q4: the same rows for the checkpoint quantized at load, in this run.
+        for (const std::string &q : quant_formats) {
+            LoadOptions qo{thread_counts.front()};
+            qo.format = *weight_format_from_name(q);
+            const auto qm = Model::load(dir, qo);
+            first_token(*qm);
+            rows_of(*qm, q == "q8" ? "Q8_0" : q == "q4" ? "Q4_1" : q == "bf16" ? "BF16" : "F32");
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
 

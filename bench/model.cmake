@@ -31,3 +31,21 @@ if(HFK_BUILD_TESTS)
     set_tests_properties(bench.model_runs.zoo-mixtral PROPERTIES LABELS unit
                          FIXTURES_REQUIRED zoo_reference)
 endif()
+
+# quant_quality CHECKPOINT_DIR --quant q8|q4 [--text FILE]: mean / p99 KL divergence, top-1
+# agreement and perplexity of a quantized model against the model as stored (issue 18).
+add_executable(quant_quality ${CMAKE_CURRENT_LIST_DIR}/quant_quality.cpp)
+target_link_libraries(quant_quality PRIVATE hfkit_engine)
+
+# bench_model --quant q8,q4: the quantized rows beside the checkpoint's own in one run (two more
+# rows per thread count). A smoke run: the figures mean nothing on a tiny checkpoint.
+if(HFK_BUILD_TESTS)
+    add_test(NAME bench.model_runs_quant
+             COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
+                            [ $(printf '%s\\n' \"$out\" | grep -c '^| other |') -eq 6 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -c '| Q8_0 |') -eq 2 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -c '| Q4_1 |') -eq 2 ]"
+                     $<TARGET_FILE:bench_model> ${HFK_SHARED_DIR}/models/tiny/tiny-llama-gqa-bf16
+                     --threads 1,2 --runs 1 --pp 8 --tg 4 --quant q8,q4)
+    set_tests_properties(bench.model_runs_quant PROPERTIES LABELS unit)
+endif()

@@ -51,6 +51,7 @@ void fill_info(hfk_inspection &h) {
     i.weight_bytes_f16 = r.weight_bytes.f16;
     i.weight_bytes_q8_0 = r.weight_bytes.q8;
     i.weight_bytes_q4_0 = r.weight_bytes.q4;
+    i.weight_bytes_q4_1 = r.weight_bytes.q4_1;
     i.kv_context_length = r.kv_context_length;
     i.batch = r.batch;
     i.kv_bytes_per_token = r.kv_bytes_per_token;

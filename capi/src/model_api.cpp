@@ -21,7 +21,8 @@ using hfk::capi::set_error;
 namespace {
 
 const hfk_load_params kLoadDefaults = {
-    sizeof(hfk_load_params), 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0};
+    sizeof(hfk_load_params), 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0,
+    HFK_QUANT_AUTO,          0};
 const hfk_model_status kStatusDefaults = {
     sizeof(hfk_model_status), HFK_MODEL_PENDING, HFK_OK, 0.0, 0, -1, 0, 0, nullptr};
 
@@ -66,6 +67,10 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
     hfk_hub_params hp;
     if (hfk_status s = hfk::capi::read_options(hp, p.hub, hfk::capi::kHubDefaults); s != HFK_OK)
         return s;
+    if (p.quantization < HFK_QUANT_AUTO || p.quantization > HFK_QUANT_Q4)
+        return set_error(HFK_E_INVALID_ARG, "hfk_load_params.quantization " +
+                                                std::to_string(p.quantization) +
+                                                " is not one of HFK_QUANT_AUTO .. HFK_QUANT_Q4");
     return guard([&]() -> hfk_status {
         hfk::OpenRequest req;
         req.id_or_path = id_or_path;
@@ -73,6 +78,8 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
         req.hub = hfk::capi::hub_options_from(hp);
         req.n_threads = p.n_threads;
         req.skip_resource_check = p.skip_resource_check != 0;
+        req.format = static_cast<hfk::WeightFormat>(p.quantization);
+        req.quantize_embeddings = p.quantize_embeddings != 0;
         req.n_ctx = p.n_ctx;
         auto handle = std::make_unique<hfk_model>();
         handle->n_threads = p.n_threads;

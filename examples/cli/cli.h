@@ -73,7 +73,7 @@ struct HubOptions {
 // skip_resource_check turns the check off (--ctx-size, --skip-resource-check).
 hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
                       const hfk_hub_params *hub = nullptr, int32_t n_ctx = 0,
-                      bool skip_resource_check = false);
+                      bool skip_resource_check = false, int32_t quantization = 0);
 
 // Prints `text` and leaves with the interrupted exit code at once: used once a download was
 // cancelled, so no thread finishing the cancelled transfer outlives main (the partial file stays

@@ -142,7 +142,8 @@ HubOptions::HubOptions(const Args &a) {
 }
 
 hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
-                      const hfk_hub_params *hub, int32_t n_ctx, bool skip_resource_check) {
+                      const hfk_hub_params *hub, int32_t n_ctx, bool skip_resource_check,
+                      int32_t quantization) {
     ProgressDisplay progress(model, quiet);
     hfk_load_params lp;
     HFK_LOAD_PARAMS_INIT(&lp);
@@ -152,6 +153,7 @@ hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, h
     lp.hub = hub;
     lp.n_ctx = n_ctx;
     lp.skip_resource_check = skip_resource_check ? 1 : 0;
+    lp.quantization = quantization;
     hfk_status s;
     {
         InterruptGuard guard([] { request_cancel(); });

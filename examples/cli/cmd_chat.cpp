@@ -120,9 +120,8 @@ int cmd_chat(int argc, char **argv) {
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params,
-                                  n_ctx,
-                                  a.flag("skip-resource-check")))
+    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params, n_ctx,
+                                  a.flag("skip-resource-check"), quant_option(a)))
         return fail("cannot load " + model_dir, s);
     std::string tpl_source;
     if (auto file = a.get("chat-template")) tpl_source = read_text_file(*file);

@@ -100,8 +100,9 @@ void print_details(const hfk_model_info &i) {
     if (i.stored_weight_bytes) row("weights as stored", bytes(i.stored_weight_bytes));
     row("weights f32", bytes(i.weight_bytes_f32));
     row("weights f16/bf16", bytes(i.weight_bytes_f16));
-    row("weights 8-bit", bytes(i.weight_bytes_q8_0));
-    row("weights 4-bit", bytes(i.weight_bytes_q4_0));
+    row("weights 8-bit", bytes(i.weight_bytes_q8_0) + " (q8_0, --quant q8)");
+    row("weights 4-bit", bytes(i.weight_bytes_q4_0) + " (q4_0)");
+    row("weights 4-bit+min", bytes(i.weight_bytes_q4_1) + " (q4_1, --quant q4)");
     row("kv cache per token", bytes(i.kv_bytes_per_token) + " at " +
                                   std::to_string(i.kv_bytes_per_element) + " B/element");
     row("kv cache total", bytes(i.kv_bytes_total) + " for " + std::to_string(i.kv_context_length) +

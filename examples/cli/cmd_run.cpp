@@ -88,9 +88,9 @@ int cmd_run(int argc, char **argv) {
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(
-            model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params,
-            n_ctx, a.flag("skip-resource-check")))
+    if (hfk_status s =
+            load_model(model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params, n_ctx,
+                       a.flag("skip-resource-check"), quant_option(a)))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);

@@ -5,9 +5,19 @@
 
 namespace cli {
 
-const std::vector<std::string> kGenValueOptions = {
-    "max-tokens",       "temperature",       "top-k", "top-p", "min-p",   "repeat-penalty",
-    "presence-penalty", "frequency-penalty", "seed",  "stop",  "threads", "ctx-size"};
+const std::vector<std::string> kGenValueOptions = {"max-tokens",
+                                                   "temperature",
+                                                   "top-k",
+                                                   "top-p",
+                                                   "min-p",
+                                                   "repeat-penalty",
+                                                   "presence-penalty",
+                                                   "frequency-penalty",
+                                                   "seed",
+                                                   "stop",
+                                                   "threads",
+                                                   "ctx-size",
+                                                   "quant"};
 
 const char *const kGenOptionsHelp =
     "  --max-tokens N         tokens to generate at most (default: the model's, else 256)\n"
@@ -23,10 +33,23 @@ const char *const kGenOptionsHelp =
     "  --threads N            compute threads (default: one per core)\n"
     "  --ctx-size N           context size in tokens (default: the model's); the memory\n"
     "                         check sizes the KV cache for it (default min(the model's, 4096))\n"
-    "  --skip-resource-check  load even if the model looks too big for the memory available\n";
+    "  --skip-resource-check  load even if the model looks too big for the memory available\n"
+    "  --quant FORMAT         weights in memory: q8 (int8 blocks), q4 (4-bit blocks), bf16, f32\n"
+    "                         or auto (as stored, the default); the embedding and\n"
+    "                         lm_head stay as stored\n";
 
 int32_t thread_option(const Args &a) {
     return static_cast<int32_t>(a.get_int("threads", 0, kMaxThreads).value_or(0));
+}
+
+int32_t quant_option(const Args &a) {
+    const auto v = a.get("quant");
+    if (!v || *v == "auto") return HFK_QUANT_AUTO;
+    if (*v == "f32") return HFK_QUANT_F32;
+    if (*v == "bf16") return HFK_QUANT_BF16;
+    if (*v == "q8") return HFK_QUANT_Q8;
+    if (*v == "q4") return HFK_QUANT_Q4;
+    throw UsageError{"--quant takes auto, f32, bf16, q8 or q4, got '" + *v + "'"};
 }
 
 int32_t context_option(const Args &a) {

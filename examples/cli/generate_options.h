@@ -20,5 +20,7 @@ extern const char *const kGenOptionsHelp;
 constexpr int64_t kMaxThreads = 4096;
 int32_t thread_option(const Args &a);
 int32_t context_option(const Args &a);
+// --quant: an HFK_QUANT_* value (UsageError for anything else).
+int32_t quant_option(const Args &a);
 
 }  // namespace cli

@@ -178,6 +178,7 @@ Inspection inspect_files(const std::string &what, ModelFiles &files, const std::
     const uint64_t blocks = p / 32 + (p % 32 != 0);
     r.weight_bytes.q8 = mul(blocks, 34, "the Q8_0 size");
     r.weight_bytes.q4 = mul(blocks, 18, "the Q4_0 size");
+    r.weight_bytes.q4_1 = mul(blocks, 20, "the Q4_1 size");
 
     // KV cache.
     r.kv_bytes_per_element = opts.kv_bytes_per_element;
@@ -314,7 +315,8 @@ std::string Inspection::to_json() const {
     j["weight_bytes"] = {{"f32", weight_bytes.f32},
                          {"f16", weight_bytes.f16},
                          {"q8_0", weight_bytes.q8},
-                         {"q4_0", weight_bytes.q4}};
+                         {"q4_0", weight_bytes.q4},
+                         {"q4_1", weight_bytes.q4_1}};
     j["kv_bytes_per_element"] = kv_bytes_per_element;
     j["kv_context_length"] = kv_context_length;
     j["batch"] = batch;

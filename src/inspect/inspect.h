@@ -8,7 +8,8 @@
 //    duplicate lm_head of a tied checkpoint are left out, as transformers' num_parameters() does),
 //    otherwise count_parameters_from_config() (formulas per family, see param_count.cpp).
 //  - weight_bytes: f32 = 4 P, f16 = 2 P, q8 = 34 bytes per block of 32 (Q8_0: 32 int8 + an f16
-//    scale), q4 = 18 bytes per block of 32 (Q4_0), with P the parameter count. Real quantizers keep
+//    scale), q4 = 18 bytes per block of 32 (Q4_0), q4_1 = 20 (Q4_1: scale and minimum, what
+//    hfkit's own q4 uses), with P the parameter count. Real quantizers keep
 //    norms in f32; those are well under 0.1% of a model, so this is not modelled.
 //  - kv_bytes_per_token = 2 (K and V) x layers x kv_heads x head_dim x kv_bytes_per_element
 //    (2 by default: an f16 cache; hfkit's own runtime keeps f32, pass 4 for that). Encoder-only
@@ -35,7 +36,7 @@ namespace hfk {
 
 // Bytes the weights take in each precision.
 struct DtypeBytes {
-    uint64_t f32 = 0, f16 = 0, q8 = 0, q4 = 0;
+    uint64_t f32 = 0, f16 = 0, q8 = 0, q4 = 0, q4_1 = 0;
 };
 
 struct Inspection {
@@ -76,7 +77,7 @@ struct Inspection {
     std::vector<std::string> notes;  // assumptions made, in plain words
 
     // One JSON object whose keys are the field names above (weight_bytes is an object with keys
-    // f32, f16, q8_0, q4_0). Keys are only ever added. Sizes are integers of bytes.
+    // f32, f16, q8_0, q4_0, q4_1). Keys are only ever added. Sizes are integers of bytes.
     std::string to_json() const;
 };
 
@@ -101,8 +102,9 @@ Inspection inspect_model(const std::string &what, const InspectOptions &opts);
 
 // The parameter count from the config alone (used when the headers are unavailable). Exact for
 // gpt2, llama, mistral, qwen2, qwen3, gemma/gemma2/gemma3_text, phi3, smollm3, mixtral and bert
-// (with its pooler); other decoders get the llama-style formula as an estimate. Returns 0 when the config lacks the sizes. *active_out gets
-// the per-token count (MoE). HFK_E_FORMAT when the sizes multiply to more than 2^50 parameters.
+// (with its pooler); other decoders get the llama-style formula as an estimate. Returns 0 when the
+// config lacks the sizes. *active_out gets the per-token count (MoE). HFK_E_FORMAT when the sizes
+// multiply to more than 2^50 parameters.
 uint64_t count_parameters_from_config(const ModelConfig &cfg, uint64_t *active_out = nullptr);
 
 // How count_parameters_from_config() counts this config: "config", "estimate" or "unknown".

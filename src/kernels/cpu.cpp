@@ -28,6 +28,10 @@ const CpuFeatures &cpu_features() {
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
         f.avx512_bf16 = __builtin_cpu_supports("avx512bf16");
 #endif
+        f.avx512_vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+        f.avx_vnni = __builtin_cpu_supports("avxvnni");
+#endif
         // F16C has no __builtin_cpu_supports name in older compilers; every AVX2 CPU has it.
 #endif
         return f;
@@ -41,7 +45,9 @@ const char *kernel_isa() {
         const char *forced = std::getenv("HFK_KERNELS");
         int level = f.avx512 ? 2 : f.avx2_fma_f16c ? 1 : 0;
         if (forced && std::strcmp(forced, "scalar") == 0) level = 0;
-        if (forced && std::strcmp(forced, "avx2") == 0 && level > 1) level = 1;
+        if (forced && (std::strcmp(forced, "avx2") == 0 || std::strcmp(forced, "avxvnni") == 0) &&
+            level > 1)
+            level = 1;
         return level == 2 ? "avx512" : level == 1 ? "avx2" : "scalar";
     }();
     return isa;

@@ -9,11 +9,14 @@ struct CpuFeatures {
     bool avx2_fma_f16c = false;  // Haswell and later: 8-wide FMA, F16C conversions
     bool avx512 = false;         // F + BW + VL + DQ: 16-wide FMA, masked 16-bit loads
     bool avx512_bf16 = false;    // vdpbf16ps (reported only; see kernels/simd.cpp)
+    bool avx512_vnni = false;    // vpdpbusd on 512-bit registers (kernels/quant_kernels.cpp)
+    bool avx_vnni = false;       // vpdpbusd on 256-bit registers, VEX-encoded (AVX-VNNI)
 };
 const CpuFeatures &cpu_features();
 
 // The instruction set our kernels dispatch to: "avx512", "avx2" or "scalar". HFK_KERNELS=avx2 or
-// =scalar in the environment forces a lower level (tests use it to cover every path).
+// =scalar in the environment forces a lower level (tests use it to cover every path);
+// HFK_KERNELS=avxvnni is avx2 here and 256-bit VNNI for quantized weights (kernels/quant.h).
 const char *kernel_isa();
 
 // Called before the first BLAS call (idempotent, thread-safe). OpenBLAS (DYNAMIC_ARCH builds, as

@@ -3,11 +3,13 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
+#include "util/error.h"
 
 namespace hfk::kern {
 namespace {
@@ -57,13 +59,97 @@ void add_bias(float *y, int64_t m, int64_t n, int64_t n0, int64_t n1, const floa
         for (int64_t j = n0; j < n1; ++j) y[i * n + j] += bias[j];
 }
 
+std::atomic<bool> g_quant_reference{false};
+
+// The quantized activations of m rows of x (k each), kept per thread between calls.
+struct QActsBuf {
+    std::vector<int8_t> q;
+    std::vector<float> d, s;
+};
+
+// Output rows per task of a quantized product, and weight rows per tile in a prefill (a tile's
+// blocks stay in L1/L2 while every activation row passes over them).
+constexpr int64_t kQuantTaskRows = 64;
+constexpr int64_t kQuantTileRows = 16;
+
+void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias,
+                      float *y, int n_threads) {
+    if (layout != w.qlayout)
+        fail(HFK_E_INTERNAL, "linear: a quantized matrix used with another layout");
+    const int64_t n = layout == Layout::OutIn ? w.rows : w.cols;
+    const int64_t k = layout == Layout::OutIn ? w.cols : w.rows;
+    const int64_t nb = q_blocks(k);
+    const size_t rb = q_row_bytes(w.quant, k);
+    const uint8_t *wq = static_cast<const uint8_t *>(w.data);
+    thread_local QActsBuf mine;
+    QActsBuf &buf = mine;  // the caller's buffer (a bare thread_local in the lambdas would be
+                           // each worker's own)
+    buf.q.resize(size_t(m * nb * kQBlock));
+    buf.d.resize(size_t(m * nb));
+    buf.s.resize(size_t(m * nb));
+    parallel_for(m, m >= 16 ? n_threads : 1, [&](int64_t i) {
+        quantize_acts(x + i * k, k, buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb,
+                      buf.s.data() + i * nb);
+    });
+    auto acts = [&](int64_t i) {
+        return QActs{buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb, buf.s.data() + i * nb,
+                     nb};
+    };
+    const int64_t tasks = (n + kQuantTaskRows - 1) / kQuantTaskRows;
+    if (g_quant_reference.load(std::memory_order_relaxed)) {
+        parallel_for(tasks, n_threads, [&](int64_t t) {
+            const int64_t n0 = t * kQuantTaskRows, n1 = std::min(n, n0 + kQuantTaskRows);
+            std::vector<float> wf(static_cast<size_t>(k)), xf(static_cast<size_t>(k));
+            for (int64_t i = 0; i < m; ++i) {
+                const QActs a = acts(i);
+                for (int64_t j = 0; j < k; ++j) xf[size_t(j)] = a.d[j / kQBlock] * float(a.q[j]);
+                for (int64_t r = n0; r < n1; ++r) {
+                    dequantize_row(w.quant, wq + size_t(r) * rb, k, wf.data());
+                    double sum = 0;
+                    for (int64_t j = 0; j < k; ++j) sum += double(wf[size_t(j)]) * xf[size_t(j)];
+                    y[i * n + r] = float(sum);
+                }
+            }
+            add_bias(y, m, n, n0, n1, bias);
+        });
+        return;
+    }
+    const QuantOps &ops = quant_ops();
+    parallel_for(tasks, n_threads, [&](int64_t t) {
+        const int64_t n0 = t * kQuantTaskRows, n1 = std::min(n, n0 + kQuantTaskRows);
+        for (int64_t r0 = n0; r0 < n1; r0 += kQuantTileRows) {
+            const int64_t nr = std::min(kQuantTileRows, n1 - r0);
+            for (int64_t i = 0; i < m; ++i)
+                ops.dot_rows(w.quant, wq + size_t(r0) * rb, rb, nr, acts(i), y + i * n + r0);
+        }
+        add_bias(y, m, n, n0, n1, bias);
+    });
+}
+
 }  // namespace
+
+size_t row_bytes(const Mat &w) {
+    if (w.quant != QType::None) return q_row_bytes(w.quant, w.cols);
+    return size_t(w.cols) * elem_size(w.dtype);
+}
+
+Mat row_slice(const Mat &w, int64_t first, int64_t n) {
+    Mat r = w;
+    r.data = static_cast<const uint8_t *>(w.data) + size_t(first) * row_bytes(w);
+    r.rows = n;
+    return r;
+}
+
+void set_quantized_reference(bool on) {
+    g_quant_reference.store(on);
+}
 
 void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias, float *y,
             int n_threads) {
     const int64_t n = layout == Layout::OutIn ? w.rows : w.cols;  // outputs
     const int64_t k = layout == Layout::OutIn ? w.cols : w.rows;  // inputs
     if (m <= 0 || n <= 0) return;
+    if (w.quant != QType::None) return linear_quantized(w, layout, x, m, bias, y, n_threads);
     const SimdOps &ops = simd();
 
     if (m <= kMaxMatvecRows && layout == Layout::InOut) {
@@ -140,6 +226,13 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
 }
 
 void get_row(const Mat &w, int64_t r, float *out) {
+    if (w.quant != QType::None) {
+        if (w.qlayout != Layout::OutIn)
+            fail(HFK_E_INTERNAL, "get_row: a quantized matrix stored by columns");
+        dequantize_row(w.quant, static_cast<const uint8_t *>(w.data) + size_t(r) * row_bytes(w),
+                       w.cols, out);
+        return;
+    }
     simd().to_f32(w.dtype, offset(w, r, 0), w.cols, out);
 }
 

@@ -3,22 +3,41 @@
 
 #include <cstdint>
 
+#include "kernels/quant.h"
 #include "model/dtype.h"
 
 namespace hfk::kern {
 
+// How a linear layer's weight is stored. OutIn: [out, in], torch nn.Linear (y = x W^T).
+// InOut: [in, out], GPT-2's Conv1D (y = x W).
+enum class Layout { OutIn, InOut };
+
 // A weight matrix as stored: row-major [rows, cols] of F32, F16 or BF16, borrowed (usually the
 // memory map itself). F32 data must be 4-byte aligned and 16-bit data 2-byte aligned (the model
 // loader copies the rare unaligned tensor).
+//
+// A quantized matrix (quant != None, quantized at load) keeps rows/cols of the checkpoint's shape,
+// but its data is always one row of blocks per *output* of the layout it was quantized for
+// (qlayout): [out][q_blocks(in)] blocks; dtype is then meaningless. linear() must be called with
+// that layout; get_row() reads rows of an OutIn-quantized matrix (embeddings).
 struct Mat {
     DType dtype = DType::F32;
     const void *data = nullptr;
     int64_t rows = 0, cols = 0;
+    QType quant = QType::None;
+    Layout qlayout = Layout::OutIn;
 };
 
-// How a linear layer's weight is stored. OutIn: [out, in], torch nn.Linear (y = x W^T).
-// InOut: [in, out], GPT-2's Conv1D (y = x W).
-enum class Layout { OutIn, InOut };
+// Bytes of one stored row (a row of blocks for a quantized matrix).
+size_t row_bytes(const Mat &w);
+// Rows [first, first + n) of an OutIn matrix (quantized or not), in place.
+Mat row_slice(const Mat &w, int64_t first, int64_t n);
+// Quantized products: activations are quantized per block of 32 (quant.h) and the int8 kernels
+// run; every output is one dot product of a fixed float sequence, so the result is the same bits
+// for any thread count and any split of the rows.
+// Test hook: when on, quantized products instead dequantize the weights and the (quantized)
+// activations to F32 and sum in double: the "dequantize, then F32" reference forward.
+void set_quantized_reference(bool on);
 
 // y[i, :] = x[i, :] * W (+ bias) for i < m; x is [m, in] and y is [m, out], both row-major and
 // dense. One row (decode) and up to four rows use our matrix-vector kernels, straight from the

@@ -10,6 +10,36 @@
 
 namespace hfk {
 
+const char *weight_format_name(WeightFormat f) {
+    switch (f) {
+        case WeightFormat::F32:
+            return "f32";
+        case WeightFormat::BF16:
+            return "bf16";
+        case WeightFormat::Q8:
+            return "q8";
+        case WeightFormat::Q4:
+            return "q4";
+        default:
+            return "auto";
+    }
+}
+
+std::optional<WeightFormat> weight_format_from_name(std::string_view name) {
+    for (WeightFormat f : {WeightFormat::Auto, WeightFormat::F32, WeightFormat::BF16,
+                           WeightFormat::Q8, WeightFormat::Q4})
+        if (name == weight_format_name(f)) return f;
+    return std::nullopt;
+}
+
+std::string load_variant(const LoadOptions &o) {
+    if (o.format == WeightFormat::Auto) return "";
+    std::string v = weight_format_name(o.format);
+    if (o.quantize_embeddings && (o.format == WeightFormat::Q8 || o.format == WeightFormat::Q4))
+        v += "+embeddings";
+    return v;
+}
+
 KvCache::~KvCache() = default;
 Model::~Model() = default;
 

@@ -6,17 +6,34 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/config.h"
 
 namespace hfk {
 
+// How weight matrices are held in memory. Auto: as stored (F32/F16/BF16 stay as they are, in
+// the memory map). F32/BF16: converted at load. Q8/Q4: quantized at load to Q8_0 / Q4_1 blocks
+// (kernels/quant.h). Only matrices change: norms and biases are F32 vectors in every format, and
+// the embedding and lm_head stay as stored unless quantize_embeddings. A converted matrix's
+// source pages are given back (madvise) after load: no F32/BF16 copy of it stays in memory.
+enum class WeightFormat : int32_t { Auto = 0, F32 = 1, BF16 = 2, Q8 = 3, Q4 = 4 };
+const char *weight_format_name(WeightFormat f);  // "auto", "f32", "bf16", "q8", "q4"
+// nullopt for anything else.
+std::optional<WeightFormat> weight_format_from_name(std::string_view name);
+
 struct LoadOptions {
     int32_t n_threads = 0;  // <= 0: all cores
+    WeightFormat format = WeightFormat::Auto;
+    bool quantize_embeddings = false;  // Q8/Q4 also for the embedding and lm_head
 };
+// Models loaded with different options are different models: a key for the registry ("" for
+// the defaults).
+std::string load_variant(const LoadOptions &o);
 
 // Per-session state of a causal model: the keys and values of every token run so far.
 class KvCache {

@@ -49,12 +49,15 @@ class Bert final : public Model {
             fail(HFK_E_UNSUPPORTED,
                  "config.json: hidden_act '" + act + "' is not supported for BERT");
 
-        WeightLoader w(store, {"bert."});
+        WeightLoader w(store, {"bert."}, opts);
         w.ignore_matching("position_ids");  // a buffer, not a weight
         w.ignore_matching("cls.");          // masked-LM / next-sentence heads (not used)
-        word_ = w.matrix("embeddings.word_embeddings.weight", vocab_, dim_);
-        pos_ = w.matrix("embeddings.position_embeddings.weight", n_pos_, dim_);
-        type_ = w.matrix("embeddings.token_type_embeddings.weight", n_types_, dim_);
+        word_ = w.matrix("embeddings.word_embeddings.weight", vocab_, dim_, Layout::OutIn,
+                         MatUse::Embedding);
+        pos_ = w.matrix("embeddings.position_embeddings.weight", n_pos_, dim_, Layout::OutIn,
+                        MatUse::Embedding);
+        type_ = w.matrix("embeddings.token_type_embeddings.weight", n_types_, dim_, Layout::OutIn,
+                         MatUse::Embedding);
         emb_ln_w_ = w.vector("embeddings.LayerNorm.weight", dim_);
         emb_ln_b_ = w.vector("embeddings.LayerNorm.bias", dim_);
         for (int64_t l = 0; l < cfg_.num_layers; ++l) {

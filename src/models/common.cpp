@@ -1,7 +1,9 @@
 #include "models/common.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/simd.h"
@@ -11,8 +13,102 @@
 namespace hfk::models {
 
 WeightLoader::WeightLoader(std::shared_ptr<const WeightStore> store,
-                           std::vector<std::string> prefixes)
-    : binder_(std::move(store), std::move(prefixes)) {}
+                           std::vector<std::string> prefixes, const LoadOptions &opts)
+    : binder_(std::move(store), std::move(prefixes)), opts_(opts) {}
+
+namespace {
+
+// Gives the whole pages inside [p, p + n) of a read-only file mapping back to the kernel: the
+// process's copy goes, a later read faults the file's bytes back in.
+void release_pages(const void *p, size_t n) {
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (uintptr_t(p) + page - 1) & ~(page - 1);
+    const uintptr_t end = (uintptr_t(p) + n) & ~(page - 1);
+    if (end > begin) madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
+// Row r of a [rows, cols] tensor as F32.
+void tensor_row(const TensorInfo &t, int64_t cols, int64_t r, float *out) {
+    const std::byte *p = t.data + size_t(r) * size_t(cols) * (t.dtype == DType::F32 ? 4 : 2);
+    for (int64_t i = 0; i < cols; ++i) {
+        if (t.dtype == DType::F32) {
+            std::memcpy(&out[i], p + i * 4, 4);
+        } else {
+            uint16_t h;
+            std::memcpy(&h, p + i * 2, 2);
+            out[i] = t.dtype == DType::F16 ? kern::f16_to_f32(h) : kern::bf16_to_f32(h);
+        }
+    }
+}
+
+uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                 // nearest even
+}
+
+}  // namespace
+
+kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
+                                kern::Layout layout, MatUse use) {
+    kern::Mat m{t.dtype, nullptr, rows, cols};
+    const bool quantize = (opts_.format == WeightFormat::Q8 || opts_.format == WeightFormat::Q4) &&
+                          (use == MatUse::Linear || opts_.quantize_embeddings);
+    std::unique_ptr<uint8_t[]> out;
+    size_t bytes = 0;
+    if (quantize) {
+        m.quant = opts_.format == WeightFormat::Q8 ? kern::QType::Q8_0 : kern::QType::Q4_1;
+        m.qlayout = layout;
+        const int64_t n = layout == kern::Layout::OutIn ? rows : cols;
+        const int64_t k = layout == kern::Layout::OutIn ? cols : rows;
+        const size_t rb = kern::q_row_bytes(m.quant, k);
+        bytes = rb * size_t(n);
+        out = std::make_unique<uint8_t[]>(bytes);
+        std::vector<float> row(static_cast<size_t>(k));
+        if (layout == kern::Layout::OutIn) {
+            for (int64_t r = 0; r < n; ++r) {
+                tensor_row(t, cols, r, row.data());
+                kern::quantize_row(m.quant, row.data(), k, out.get() + size_t(r) * rb);
+            }
+        } else {  // [in, out]: quantize the columns, a block of outputs at a time
+            constexpr int64_t kCols = 64;
+            std::vector<float> tile(static_cast<size_t>(k * kCols)), src(static_cast<size_t>(cols));
+            for (int64_t c0 = 0; c0 < n; c0 += kCols) {
+                const int64_t nc = std::min(kCols, n - c0);
+                for (int64_t i = 0; i < k; ++i) {
+                    tensor_row(t, cols, i, src.data());
+                    for (int64_t c = 0; c < nc; ++c) tile[size_t(c * k + i)] = src[size_t(c0 + c)];
+                }
+                for (int64_t c = 0; c < nc; ++c)
+                    kern::quantize_row(m.quant, tile.data() + c * k, k,
+                                       out.get() + size_t(c0 + c) * rb);
+            }
+        }
+    } else {
+        const DType to = opts_.format == WeightFormat::F32 ? DType::F32 : DType::BF16;
+        m.dtype = to;
+        bytes = size_t(rows * cols) * (to == DType::F32 ? 4 : 2);
+        out = std::make_unique<uint8_t[]>(bytes);
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t r = 0; r < rows; ++r) {
+            tensor_row(t, cols, r, row.data());
+            if (to == DType::F32) {
+                std::memcpy(out.get() + size_t(r * cols) * 4, row.data(), size_t(cols) * 4);
+            } else {
+                for (int64_t i = 0; i < cols; ++i) {
+                    const uint16_t b = f32_to_bf16(row[size_t(i)]);
+                    std::memcpy(out.get() + size_t(r * cols + i) * 2, &b, 2);
+                }
+            }
+        }
+    }
+    bound_bytes_ += bytes;
+    m.data = out.get();
+    copies_.push_back(std::move(out));
+    release_pages(t.data, t.nbytes);
+    return m;
+}
 
 kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) {
     // WeightBinder has already checked the dtype (F32/F16/BF16) and the shape.
@@ -28,8 +124,16 @@ kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) 
     return m;
 }
 
-kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t cols) {
-    return to_mat(binder_.take(name, {rows, cols}), rows, cols);
+kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t cols,
+                               kern::Layout layout, MatUse use) {
+    const TensorInfo &t = binder_.take(name, {rows, cols});
+    const WeightFormat f = opts_.format;
+    const bool quantize = (f == WeightFormat::Q8 || f == WeightFormat::Q4) &&
+                          (use == MatUse::Linear || opts_.quantize_embeddings);
+    const bool change = quantize || (f == WeightFormat::F32 && t.dtype != DType::F32) ||
+                        (f == WeightFormat::BF16 && t.dtype != DType::BF16);
+    if (change) return convert(t, rows, cols, layout, use);
+    return to_mat(t, rows, cols);
 }
 
 std::vector<float> WeightLoader::vector(const std::string &name, int64_t n) {

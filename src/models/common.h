@@ -19,10 +19,24 @@ namespace hfk::models {
 // matrices stay in the memory map in their stored type; 1-D parameters (norm weights, biases: a
 // fraction of a percent of the model) become F32 vectors. A tensor whose data is not aligned for
 // its type (safetensors does not promise alignment) is copied once into owned memory.
+//
+// With a LoadOptions format other than Auto, matrices are converted at load (F32, BF16, or
+// quantized Q8_0/Q4_1 blocks along the input dimension of `layout`) into owned memory, and the
+// source pages of the memory map are given back (MADV_DONTNEED: they are the file's, so nothing
+// is lost). Embeddings (MatUse::Embedding, also used as a tied lm_head) are quantized only with
+// quantize_embeddings; F32/BF16 apply to them too.
+enum class MatUse { Linear, Embedding };
+
 class WeightLoader {
   public:
-    WeightLoader(std::shared_ptr<const WeightStore> store, std::vector<std::string> prefixes);
-    kern::Mat matrix(const std::string &name, int64_t rows, int64_t cols);
+    WeightLoader(std::shared_ptr<const WeightStore> store, std::vector<std::string> prefixes,
+                 const LoadOptions &opts = {});
+    kern::Mat matrix(const std::string &name, int64_t rows, int64_t cols,
+                     kern::Layout layout = kern::Layout::OutIn, MatUse use = MatUse::Linear);
+    // A matrix the architecture binds but never reads (a saved copy of a tied head): as stored.
+    void unused_matrix(const std::string &name, int64_t rows, int64_t cols) {
+        to_mat(binder_.take(name, {rows, cols}), rows, cols);
+    }
     std::vector<float> vector(const std::string &name, int64_t n);
     std::vector<float> optional_vector(const std::string &name, int64_t n);  // empty if absent
     bool has(const std::string &name) const { return binder_.has(name); }
@@ -35,7 +49,10 @@ class WeightLoader {
 
   private:
     kern::Mat to_mat(const TensorInfo &t, int64_t rows, int64_t cols);
+    kern::Mat convert(const TensorInfo &t, int64_t rows, int64_t cols, kern::Layout layout,
+                      MatUse use);
     WeightBinder binder_;
+    LoadOptions opts_;
     uint64_t bound_bytes_ = 0;
     std::vector<std::unique_ptr<uint8_t[]>> copies_;
 };

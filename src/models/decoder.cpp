@@ -167,11 +167,7 @@ const float *bias(const std::vector<float> &b) {
 
 // Rows [first, first + n) of a [rows, cols] matrix, in place.
 Mat rows(const Mat &m, int64_t first, int64_t n) {
-    Mat r = m;
-    r.data =
-        static_cast<const uint8_t *>(m.data) + size_t(first * m.cols) * dtype_bits(m.dtype) / 8;
-    r.rows = n;
-    return r;
+    return kern::row_slice(m, first, n);
 }
 
 class Decoder final : public Model {
@@ -199,7 +195,7 @@ class Decoder final : public Model {
         scale_ =
             spec_.attn_scale > 0 ? spec_.attn_scale : float(1.0 / std::sqrt(double(head_dim_)));
 
-        WeightLoader w(store, {});
+        WeightLoader w(store, {}, opts);
         w.ignore_matching("rotary_emb.inv_freq");
         auto norm = [&](const std::string &name, int64_t n) {
             std::vector<float> v = w.vector(name, n);
@@ -207,7 +203,8 @@ class Decoder final : public Model {
                 for (float &x : v) x += 1.0f;  // (1 + w) in F32, as the reference computes it
             return v;
         };
-        embed_ = w.matrix("model.embed_tokens.weight", vocab_, dim_);
+        embed_ =
+            w.matrix("model.embed_tokens.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
         for (int64_t l = 0; l < cfg_.num_layers; ++l) {
             const std::string p = "model.layers." + std::to_string(l) + ".";
             Layer L;
@@ -266,9 +263,10 @@ class Decoder final : public Model {
         final_norm_ = norm("model.norm.weight", dim_);
         if (cfg_.tie_word_embeddings) {
             lm_head_ = embed_;
-            if (w.has("lm_head.weight")) w.matrix("lm_head.weight", vocab_, dim_);  // a saved copy
+            if (w.has("lm_head.weight"))
+                w.unused_matrix("lm_head.weight", vocab_, dim_);  // a saved copy
         } else {
-            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_);
+            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
         }
         w.finish();
         weight_bytes_ = w.bound_bytes();

@@ -63,25 +63,25 @@ class Gpt2 final : public Model {
         scale_by_layer_ = json_bool(cfg_.raw, "scale_attn_by_inverse_layer_idx", false);
         scale_weights_ = json_bool(cfg_.raw, "scale_attn_weights", true);
 
-        WeightLoader w(store, {"transformer."});
+        WeightLoader w(store, {"transformer."}, opts);
         w.ignore_matching(".attn.bias");  // the causal-mask buffers older checkpoints carry
         w.ignore_matching(".attn.masked_bias");
-        wte_ = w.matrix("wte.weight", vocab_, dim_);
-        wpe_ = w.matrix("wpe.weight", n_pos_, dim_);
+        wte_ = w.matrix("wte.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
+        wpe_ = w.matrix("wpe.weight", n_pos_, dim_, Layout::OutIn, MatUse::Embedding);
         for (int64_t l = 0; l < cfg_.num_layers; ++l) {
             const std::string p = "h." + std::to_string(l) + ".";
             Gpt2Layer L;
             L.ln1_w = w.vector(p + "ln_1.weight", dim_);
             L.ln1_b = w.vector(p + "ln_1.bias", dim_);
-            L.c_attn = w.matrix(p + "attn.c_attn.weight", dim_, 3 * dim_);
+            L.c_attn = w.matrix(p + "attn.c_attn.weight", dim_, 3 * dim_, Layout::InOut);
             L.c_attn_b = w.vector(p + "attn.c_attn.bias", 3 * dim_);
-            L.attn_proj = w.matrix(p + "attn.c_proj.weight", dim_, dim_);
+            L.attn_proj = w.matrix(p + "attn.c_proj.weight", dim_, dim_, Layout::InOut);
             L.attn_proj_b = w.vector(p + "attn.c_proj.bias", dim_);
             L.ln2_w = w.vector(p + "ln_2.weight", dim_);
             L.ln2_b = w.vector(p + "ln_2.bias", dim_);
-            L.c_fc = w.matrix(p + "mlp.c_fc.weight", dim_, ffn_);
+            L.c_fc = w.matrix(p + "mlp.c_fc.weight", dim_, ffn_, Layout::InOut);
             L.c_fc_b = w.vector(p + "mlp.c_fc.bias", ffn_);
-            L.mlp_proj = w.matrix(p + "mlp.c_proj.weight", ffn_, dim_);
+            L.mlp_proj = w.matrix(p + "mlp.c_proj.weight", ffn_, dim_, Layout::InOut);
             L.mlp_proj_b = w.vector(p + "mlp.c_proj.bias", dim_);
             layers_.push_back(std::move(L));
             report_progress(progress, double(l + 1) / double(cfg_.num_layers + 1));
@@ -89,7 +89,9 @@ class Gpt2 final : public Model {
         lnf_w_ = w.vector("ln_f.weight", dim_);
         lnf_b_ = w.vector("ln_f.bias", dim_);
         // lm_head.weight [vocab, dim] (nn.Linear) when saved, else the tied token embedding.
-        lm_head_ = w.has("lm_head.weight") ? w.matrix("lm_head.weight", vocab_, dim_) : wte_;
+        lm_head_ = w.has("lm_head.weight")
+                       ? w.matrix("lm_head.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding)
+                       : wte_;
         w.finish();
         weight_bytes_ = w.bound_bytes();
         copies_ = w.take_copies();

@@ -35,17 +35,17 @@ int32_t default_thread_count() {
 }
 
 std::shared_ptr<const LoadedModel> LoadedModel::load(const std::filesystem::path &dir,
-                                                     int32_t n_threads,
+                                                     const LoadOptions &load_opts,
                                                      const std::function<bool(double)> &progress) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
         fail(HFK_E_NOT_FOUND, "model directory not found: " + dir.string());
     auto lm = std::make_shared<LoadedModel>();
-    lm->n_threads = n_threads > 0 ? n_threads : default_thread_count();
+    lm->n_threads = load_opts.n_threads > 0 ? load_opts.n_threads : default_thread_count();
     // The tokenizer is cheap next to the weights: load it first so a bad tokenizer fails fast.
     lm->tokenizer = Tokenizer::load(dir);
     lm->generation = load_generation_config(dir);
-    LoadOptions opts;
+    LoadOptions opts = load_opts;
     opts.n_threads = lm->n_threads;
     lm->model = Model::load(dir, opts, progress);
     lm->n_decodable = lm->tokenizer->vocab_size();

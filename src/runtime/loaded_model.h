@@ -37,7 +37,7 @@ struct LoadedModel {
 
     // progress(fraction in 0..1) returning true cancels (HFK_E_CANCELLED).
     static std::shared_ptr<const LoadedModel> load(const std::filesystem::path &dir,
-                                                   int32_t n_threads,
+                                                   const LoadOptions &opts,
                                                    const std::function<bool(double)> &progress);
     bool is_eos(int32_t id) const;
     // Weights are memory-mapped: a file truncated in place under a live mapping turns the next

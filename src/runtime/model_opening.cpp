@@ -123,10 +123,11 @@ void ModelOpening::stop_if_cancelled() const {
 // the cache alone: opening it again shares that model, with no Hub request. Not when the caller
 // asked for the Hub to be consulted (verify, force_download).
 std::optional<std::filesystem::path> registered_snapshot(const std::string &id,
-                                                         const hub::Options &o) {
+                                                         const hub::Options &o,
+                                                         const std::string &variant) {
     if (o.verify || o.force_download) return std::nullopt;
     auto snap = hub::find_cached(id, o.revision, o.cache_dir);
-    if (!snap || !model_is_registered(snap->dir)) return std::nullopt;
+    if (!snap || !model_is_registered(snap->dir, variant)) return std::nullopt;
     return snap->dir;
 }
 
@@ -136,12 +137,17 @@ void ModelOpening::run() {
         std::filesystem::path dir;
         bool shared = false;  // the registry has it: no download, no memory check
         std::string warning;  // the Hub's caveat, reported with READY
+        LoadOptions load;
+        load.n_threads = request_.n_threads;
+        load.format = request_.format;
+        load.quantize_embeddings = request_.quantize_embeddings;
+        const std::string variant = load_variant(load);
         if (is_local_model_path(request_.id_or_path)) {
             dir = request_.id_or_path;
-            shared = model_is_registered(dir);
+            shared = model_is_registered(dir, variant);
         } else if (looks_like_path(request_.id_or_path)) {
             fail(HFK_E_NOT_FOUND, "model directory not found: " + request_.id_or_path);
-        } else if (auto snap = registered_snapshot(request_.id_or_path, request_.hub)) {
+        } else if (auto snap = registered_snapshot(request_.id_or_path, request_.hub, variant)) {
             dir = *snap;
             shared = true;
         } else {
@@ -172,12 +178,12 @@ void ModelOpening::run() {
         // A model alive in the registry is READY at once; LOADING is only reported when a load
         // (ours, or another opening's that we wait for) is under way.
         std::shared_ptr<const LoadedModel> loaded;
-        if (shared) loaded = find_loaded_model(dir);
+        if (shared) loaded = find_loaded_model(dir, variant);
         if (!loaded) {
             update([](ModelStatus &s) { s.state = ModelState::Loading; });
             stop_if_cancelled();
             loaded = acquire_loaded_model(
-                dir, request_.n_threads,
+                dir, load,
                 [this](double f) {
                     // Never backwards: a wait on another opening's load reports its fraction.
                     update([f](ModelStatus &s) { s.load_fraction = std::max(s.load_fraction, f); });

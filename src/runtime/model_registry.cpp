@@ -30,18 +30,25 @@ Registry &registry() {
 
 }  // namespace
 
+// The registry key of a directory's model in a load variant: the canonical path, and for a
+// variant "/\n" and its name (a suffix no canonical directory has, still "under" the directory
+// for any_model_loaded_under).
+std::string registry_key(const std::filesystem::path &canonical, const std::string &variant) {
+    return variant.empty() ? canonical.string() : canonical.string() + "/\n" + variant;
+}
+
 int64_t model_loads_performed() {
     return registry().loads.load();
 }
 
 std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::path &dir,
-                                                        int32_t n_threads,
+                                                        const LoadOptions &opts,
                                                         const std::function<bool(double)> &progress,
                                                         const std::atomic<bool> *cancel) {
     std::error_code ec;
     const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
     if (ec) fail(HFK_E_NOT_FOUND, "model directory not found: " + dir.string());
-    const std::string key = canonical.string();
+    const std::string key = registry_key(canonical, load_variant(opts));
     Registry &r = registry();
     auto is_cancelled = [&] { return cancel && cancel->load(); };
 
@@ -71,7 +78,7 @@ std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::p
     std::exception_ptr err;
     try {
         r.loads.fetch_add(1);
-        loaded = LoadedModel::load(canonical, n_threads, [&](double f) {
+        loaded = LoadedModel::load(canonical, opts, [&](double f) {
             {
                 std::lock_guard g(r.mu);
                 r.entries[key].fraction = f;
@@ -93,23 +100,24 @@ std::shared_ptr<const LoadedModel> acquire_loaded_model(const std::filesystem::p
     return loaded;
 }
 
-std::shared_ptr<const LoadedModel> find_loaded_model(const std::filesystem::path &dir) {
+std::shared_ptr<const LoadedModel> find_loaded_model(const std::filesystem::path &dir,
+                                                     const std::string &variant) {
     std::error_code ec;
     const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
     if (ec) return nullptr;
     Registry &r = registry();
     std::lock_guard lock(r.mu);
-    auto it = r.entries.find(canonical.string());
+    auto it = r.entries.find(registry_key(canonical, variant));
     return it == r.entries.end() ? nullptr : it->second.model.lock();
 }
 
-bool model_is_registered(const std::filesystem::path &dir) {
+bool model_is_registered(const std::filesystem::path &dir, const std::string &variant) {
     std::error_code ec;
     const std::filesystem::path canonical = std::filesystem::canonical(dir, ec);
     if (ec) return false;
     Registry &r = registry();
     std::lock_guard lock(r.mu);
-    auto it = r.entries.find(canonical.string());
+    auto it = r.entries.find(registry_key(canonical, variant));
     return it != r.entries.end() && (it->second.loading || !it->second.model.expired());
 }
 

@@ -48,7 +48,7 @@ static const struct row rows[] = {
     {"hfk_model_status.files_done", offsetof(hfk_model_status, files_done), 40},
     {"hfk_model_status.files_total", offsetof(hfk_model_status, files_total), 44},
     {"hfk_model_status.model", offsetof(hfk_model_status, model), 48},
-    {"hfk_load_params", sizeof(hfk_load_params), 56},
+    {"hfk_load_params", sizeof(hfk_load_params), 64},
     {"hfk_load_params.struct_size", offsetof(hfk_load_params, struct_size), 0},
     {"hfk_load_params.n_threads", offsetof(hfk_load_params, n_threads), 4},
     {"hfk_load_params.progress", offsetof(hfk_load_params, progress), 8},
@@ -58,6 +58,8 @@ static const struct row rows[] = {
     {"hfk_load_params.state_user_data", offsetof(hfk_load_params, state_user_data), 40},
     {"hfk_load_params.skip_resource_check", offsetof(hfk_load_params, skip_resource_check), 48},
     {"hfk_load_params.n_ctx", offsetof(hfk_load_params, n_ctx), 52},
+    {"hfk_load_params.quantization", offsetof(hfk_load_params, quantization), 56},
+    {"hfk_load_params.quantize_embeddings", offsetof(hfk_load_params, quantize_embeddings), 60},
     {"hfk_session_params", sizeof(hfk_session_params), 12},
     {"hfk_session_params.struct_size", offsetof(hfk_session_params, struct_size), 0},
     {"hfk_session_params.n_ctx", offsetof(hfk_session_params, n_ctx), 4},
@@ -97,7 +99,7 @@ static const struct row rows[] = {
     {"hfk_inspect_params.batch", offsetof(hfk_inspect_params, batch), 16},
     {"hfk_inspect_params.kv_bytes_per_element", offsetof(hfk_inspect_params, kv_bytes_per_element), 20},
     {"hfk_inspect_params.hub", offsetof(hfk_inspect_params, hub), 24},
-    {"hfk_model_info", sizeof(hfk_model_info), 288},
+    {"hfk_model_info", sizeof(hfk_model_info), 296},
     {"hfk_model_info.struct_size", offsetof(hfk_model_info, struct_size), 0},
     {"hfk_model_info.supported_for_inference", offsetof(hfk_model_info, supported_for_inference), 4},
     {"hfk_model_info.source", offsetof(hfk_model_info, source), 8},
@@ -138,6 +140,7 @@ static const struct row rows[] = {
     {"hfk_model_info.free_disk", offsetof(hfk_model_info, free_disk), 272},
     {"hfk_model_info.fits_memory", offsetof(hfk_model_info, fits_memory), 280},
     {"hfk_model_info.fits_disk", offsetof(hfk_model_info, fits_disk), 284},
+    {"hfk_model_info.weight_bytes_q4_1", offsetof(hfk_model_info, weight_bytes_q4_1), 288},
 };
 
 int main(void) {

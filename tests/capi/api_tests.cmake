@@ -44,3 +44,4 @@ hfk_add_api_test(test_hardening_runtime LABELS "capi;unit" SOURCES test_hardenin
 hfk_add_api_test(test_model_lifecycle LABELS "capi;unit;hub;tsan" SOURCES test_model_lifecycle.cpp)
 target_link_libraries(test_model_lifecycle PRIVATE CURL::libcurl)
 target_include_directories(test_model_lifecycle PRIVATE ${PROJECT_SOURCE_DIR}/src)
+hfk_add_api_test(test_quant_api LABELS "capi;unit" SOURCES test_quant_api.cpp)

@@ -368,6 +368,7 @@ TEST(InspectReport, JsonHasTheDocumentedFields) {
     EXPECT_EQ(j["parameters_by_dtype"]["BF16"].get<uint64_t>(), 21'664u);
     EXPECT_EQ(j["weight_bytes"]["f16"].get<uint64_t>(), 2 * 21'664u);
     EXPECT_EQ(j["weight_bytes"]["q4_0"].get<uint64_t>(), 18 * ((21'664u + 31) / 32));
+    EXPECT_EQ(j["weight_bytes"]["q4_1"].get<uint64_t>(), 20 * ((21'664u + 31) / 32));  // hfkit q4
     EXPECT_TRUE(j["fits_memory"].get<bool>());
 }
 

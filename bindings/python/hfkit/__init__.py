@@ -475,6 +475,18 @@ def _int_option(name: str, value: Any) -> int:
     return value
 
 
+_QUANTIZATIONS = {None: 0, "auto": 0, "f32": 1, "bf16": 2, "q8": 3, "q4": 4}
+
+
+def _quantization(name: Optional[str]) -> int:
+    """from_pretrained's ``quantize`` as an HFK_QUANT_* value, else InvalidArgumentError."""
+    if not (name is None or isinstance(name, str)) or name not in _QUANTIZATIONS:
+        raise InvalidArgumentError(
+            f"quantize must be None, 'auto', 'f32', 'bf16', 'q8' or 'q4', not {name!r}", -1,
+            "HFK_E_INVALID_ARG")
+    return _QUANTIZATIONS[name]
+
+
 class Session:
     """A conversation on a generator model: its own KV cache and sampler state.
 
@@ -588,6 +600,7 @@ class Model:
         skip_resource_check: bool = False,
         allow_patterns: Union[None, str, Sequence[str]] = None,
         ignore_patterns: Union[None, str, Sequence[str]] = None,
+        quantize: Optional[str] = None,
     ) -> "Model":
         """Loads a model (blocking; the GIL is released meanwhile).
 
@@ -603,6 +616,11 @@ class Model:
         the KV cache for it (<= 0: min(the model's context length, 4096)) and it is the default
         of :meth:`session`. ``skip_resource_check=True`` loads even when the model looks too big
         for the available memory (:class:`ResourceError` otherwise).
+        ``quantize`` is how weight matrices are held: None or "auto" (as stored), "f32",
+        "bf16", "q8" (int8 blocks of 32, an F16 scale each) or "q4" (4-bit blocks of 32, an F16
+        scale and minimum); norms, biases, the embedding and lm_head stay as stored. A model
+        loaded with another ``quantize`` is a different model (:class:`InvalidArgumentError`
+        for an unknown name).
 
         Raises :class:`NotFoundError` (status -6) for a missing directory or repository,
         :class:`FormatError` for a malformed checkpoint, :class:`UnsupportedError` for an
@@ -613,7 +631,8 @@ class Model:
         native = _hfkit.Model.load(path, n_threads, _progress_callback(on_progress),
                                    _hub(revision, cache_dir, token, endpoint, offline,
                                         allow_patterns, ignore_patterns),
-                                   _int_option("n_ctx", n_ctx), bool(skip_resource_check))
+                                   _int_option("n_ctx", n_ctx), bool(skip_resource_check),
+                                   _quantization(quantize))
         return cls(native)
 
     @classmethod
@@ -632,6 +651,7 @@ class Model:
         on_state: Optional[Callable[[ModelStatus], Any]] = None,
         allow_patterns: Union[None, str, Sequence[str]] = None,
         ignore_patterns: Union[None, str, Sequence[str]] = None,
+        quantize: Optional[str] = None,
     ) -> "Model":
         """Opens a model without blocking: a library worker downloads and loads it while this
         returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`, or
@@ -639,7 +659,7 @@ class Model:
         change and progress step (it may read the model's state, but must not wait on it);
         returning True cancels the opening, and an exception it raises is reported as
         unraisable and cancels too. :meth:`close` cancels a download or load in flight.
-        ``n_ctx`` and ``skip_resource_check`` as for :meth:`from_pretrained`."""
+        ``n_ctx``, ``skip_resource_check`` and ``quantize`` as for :meth:`from_pretrained`."""
         path = _check_local(_os.fspath(id_or_path))
         callback = None
         if on_state is not None:
@@ -652,7 +672,7 @@ class Model:
                                      _hub(revision, cache_dir, token, endpoint, offline,
                                           allow_patterns, ignore_patterns),
                                      _int_option("n_ctx", n_ctx), bool(skip_resource_check),
-                                     callback))
+                                     callback, _quantization(quantize)))
 
     @property
     def state(self) -> str:

@@ -63,6 +63,7 @@ class Model:
         hub: HubOptions,
         n_ctx: int = 0,
         skip_resource_check: bool = False,
+        quantization: int = 0,
     ) -> Model: ...
     @staticmethod
     def open(
@@ -72,6 +73,7 @@ class Model:
         n_ctx: int = 0,
         skip_resource_check: bool = False,
         on_state: Optional[Callable[[tuple], Any]] = None,
+        quantization: int = 0,
     ) -> Model: ...
     def status(self) -> Tuple[int, int, float, int, int, int, int]: ...
     def error_message(self) -> str: ...

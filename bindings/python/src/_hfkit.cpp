@@ -295,7 +295,7 @@ class Model {
     // download and the load goes to on_progress, on this thread.
     static std::unique_ptr<Model> load(const std::string &id_or_path, int32_t n_threads,
                                        py::object on_progress, const HubOptions &hub, int32_t n_ctx,
-                                       bool skip_resource_check) {
+                                       bool skip_resource_check, int32_t quantization) {
         CallbackContext ctx{std::move(on_progress), std::nullopt};
         hfk_hub_params hp;
         hub.fill(hp, &ctx);
@@ -307,6 +307,7 @@ class Model {
         params.hub = &hp;
         params.n_ctx = n_ctx;
         params.skip_resource_check = skip_resource_check ? 1 : 0;
+        params.quantization = quantization;
         hfk_model *raw = nullptr;
         const char *id = c_string(id_or_path, "id_or_path");
         hfk_status status;
@@ -328,7 +329,8 @@ class Model {
     // progress step; a true return cancels the opening.
     static std::unique_ptr<Model> open(const std::string &id_or_path, int32_t n_threads,
                                        const HubOptions &hub, int32_t n_ctx,
-                                       bool skip_resource_check, py::object on_state) {
+                                       bool skip_resource_check, py::object on_state,
+                                       int32_t quantization) {
         hfk_hub_params hp;
         hub.fill(hp, nullptr);
         hfk_load_params params;
@@ -337,6 +339,7 @@ class Model {
         params.hub = &hp;
         params.n_ctx = n_ctx;
         params.skip_resource_check = skip_resource_check ? 1 : 0;
+        params.quantization = quantization;
         auto m = std::make_unique<Model>();
         if (!on_state.is_none()) {
             m->on_state_ = std::make_shared<py::object>(std::move(on_state));
@@ -772,12 +775,12 @@ PYBIND11_MODULE(_hfkit, m) {
     py::class_<Model>(m, "Model", "An open hfk_model handle.")
         .def_static("load", &Model::load, py::arg("id_or_path"), py::arg("n_threads"),
                     py::arg("on_progress"), py::arg("hub"), py::arg("n_ctx") = 0,
-                    py::arg("skip_resource_check") = false,
+                    py::arg("skip_resource_check") = false, py::arg("quantization") = 0,
                     "Loads (downloading first if needed); on_progress(tuple) may return True to "
                     "cancel.")
         .def_static("open", &Model::open, py::arg("id_or_path"), py::arg("n_threads"),
                     py::arg("hub"), py::arg("n_ctx") = 0, py::arg("skip_resource_check") = false,
-                    py::arg("on_state") = py::none(),
+                    py::arg("on_state") = py::none(), py::arg("quantization") = 0,
                     "Opens without blocking; poll status() or wait(). on_state(tuple) runs on "
                     "the library's worker thread; a true return cancels.")
         .def("status", &Model::status,

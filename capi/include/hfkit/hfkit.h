@@ -268,6 +268,22 @@ HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size
  * or FAILED has been reported, the return value changes nothing).                             */
 typedef int32_t (*hfk_state_cb)(const hfk_model_status *status, void *user_data);
 
+/* Weight formats at load (hfk_load_params.quantization). Only matrices change: norms and biases
+ * are F32 in every format. AUTO: as stored (F32/F16/BF16, used in place from the memory map).
+ * F32, BF16: converted at load. Q8: symmetric int8 in blocks of 32 with an F16 scale (llama.cpp's
+ * Q8_0, 8.5 bits per weight). Q4: 4-bit in blocks of 32 with an F16 scale and minimum (Q4_1, 5
+ * bits per weight). Quantized products quantize the activations to int8 per block of 32.
+ * Converted matrices give the pages of their source back after load. Anything else:
+ * HFK_E_INVALID_ARG.                                                                          */
+typedef int32_t hfk_quantization;
+enum {
+    HFK_QUANT_AUTO = 0,
+    HFK_QUANT_F32 = 1,
+    HFK_QUANT_BF16 = 2,
+    HFK_QUANT_Q8 = 3,
+    HFK_QUANT_Q4 = 4
+};
+
 typedef struct hfk_load_params {
     uint32_t struct_size;
     int32_t n_threads;        /* default for sessions on this model; <= 0: one per core  */
@@ -284,6 +300,10 @@ typedef struct hfk_load_params {
                       handle (capped at the model's context length). <= 0: the check
                       assumes min(the model's context length, 4096) and sessions default
                       to the model's context length                                       */
+    hfk_quantization quantization; /* how weight matrices are held: HFK_QUANT_*; models loaded
+                                      with different values are different models              */
+    int32_t quantize_embeddings; /* non-zero: HFK_QUANT_Q8/Q4 also quantize the embedding and
+                                    lm_head (default: they stay as stored)                    */
 } hfk_load_params;
 
 HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) HFK_NOEXCEPT;
@@ -591,6 +611,8 @@ typedef struct hfk_model_info {
     uint64_t available_memory;   /* MemAvailable, capped by a cgroup limit            */
     uint64_t free_disk;          /* where the weights would go                        */
     int32_t fits_memory, fits_disk;
+    uint64_t weight_bytes_q4_1; /* 20 bytes per block of 32 (Q4_1: hfkit's q4); q8_0 is
+                                   hfkit's q8                                           */
 } hfk_model_info;
 
 /* Inspects a Hub repo id, a local model directory or a path to a config.json. On success *out
@@ -603,7 +625,7 @@ HFK_API void hfk_inspection_free(hfk_inspection *inspection) HFK_NOEXCEPT; /* NU
 /* Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection. */
 HFK_API const hfk_model_info *hfk_inspection_info(const hfk_inspection *inspection) HFK_NOEXCEPT;
 /* The same as one JSON object (keys as the fields above, plus "weight_bytes" {f32, f16, q8_0,
- * q4_0}, "parameters_by_dtype", "weight_files" and "notes"); keys are only ever added.
+ * q4_0, q4_1}, "parameters_by_dtype", "weight_files" and "notes"); keys are only ever added.
  * Borrowed, valid until hfk_inspection_free; NULL for a NULL inspection.                      */
 HFK_API const char *hfk_inspection_json(const hfk_inspection *inspection) HFK_NOEXCEPT;
 

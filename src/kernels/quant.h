@@ -1,0 +1,80 @@
+// Block-quantized weight matrices (quantized at load) and their int8 dot-product kernels.
+//
+// Formats (blocks of 32 weights along the input dimension; a row whose length is not a multiple
+// of 32 ends in a zero-padded block):
+//   Q8_0: {f16 d; int8 q[32]}        w = d * q, q in [-127, 127]       (34 bytes, 8.5 bits/w)
+//   Q4_1: {f16 d, m; uint8 q[16]}    w = d * q + m, q in [0, 15]       (20 bytes, 5 bits/w)
+// The layouts are llama.cpp's block_q8_0 and block_q4_1 (Q4_1's byte j holds element j in its
+// low nibble and element j + 16 in its high nibble).
+//
+// Scales are F16: a block is then 34 bytes rather than 36 (decode reads every weight byte once per
+// token, so 6% fewer bytes), and an F16 scale's 11-bit significand (relative rounding <= 2^-11)
+// is far finer than the int8 step (1/254 of the block's range). Each block is quantized against
+// its *rounded* scale, so the rounding moves the grid instead of adding error on top of it. Blocks
+// whose largest magnitude is below ~8e-3 get a subnormal scale (coarser, still exact for zero).
+//
+// Q4_1 rather than Q4_0 (scale only): measured on the shared aidreams260K checkpoint, the relative
+// RMS error of the weights is 6.8% for Q4_1 against 7.2% for Q4_0 (7.8% vs 8.6% on Gaussian
+// weights), for 11% more bytes; and its unsigned nibbles feed vpdpbusd/vpmaddubsw directly.
+//
+// Activations are quantized per block of 32 as well (as llama.cpp does): d = amax / 127 (F32),
+// q = round(x / d). A product is then, per block b, an exact int32 sum of 32 products and a fixed
+// float sequence (quant_dot_reference in quant.cpp defines it; every instruction set reproduces
+// it bit for bit):
+//   lane sums  L[b][j] = sum_{t<4} w[b][4j+t] * xq[b][4j+t]          j < 8   (exact int32)
+//   acc[(b % 2) * 8 + j] = fma(float(L[b][j]), d_w[b] * d_x[b], acc[(b % 2) * 8 + j])
+//   Q4_1 only: macc = fma(m_w[b], s_x[b], macc), s_x[b] = d_x[b] * sum(xq[b])
+//   y = tree sum of acc (16 -> 8 -> 4 -> 2 -> 1, halves added) + macc
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hfk::kern {
+
+enum class QType : uint8_t { None, Q8_0, Q4_1 };
+
+constexpr int64_t kQBlock = 32;
+
+const char *qtype_name(QType t);  // "q8_0", "q4_1", "none"
+size_t q_block_bytes(QType t);    // 34, 20 (0 for None)
+inline int64_t q_blocks(int64_t k) {
+    return (k + kQBlock - 1) / kQBlock;
+}
+inline size_t q_row_bytes(QType t, int64_t k) {
+    return size_t(q_blocks(k)) * q_block_bytes(t);
+}
+
+// F32 <-> F16, round to nearest even (exact both ways for F16 values).
+uint16_t f32_to_f16(float f);
+
+// One row of k weights -> q_row_bytes(t, k) bytes, and back (k values).
+void quantize_row(QType t, const float *x, int64_t k, uint8_t *dst);
+void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst);
+
+// One row of k activations -> q_blocks(k) blocks: q[32 * nb] int8 (padding zero), d[nb] and
+// s[nb] = d * sum(q of the block). The only implementation, so every kernel sees the same input.
+void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s);
+
+// Quantized activations of one row.
+struct QActs {
+    const int8_t *q;
+    const float *d;
+    const float *s;
+    int64_t nb;  // blocks
+};
+
+struct QuantOps {
+    // y[r] = row r of W . x for r < rows; row r's blocks start at w + r * row_bytes.
+    void (*dot_rows)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs &x,
+                     float *y);
+};
+
+// The kernel set for this CPU: "avx512vnni", "avxvnni", "avx2" or "scalar". HFK_KERNELS forces a
+// lower level: scalar, avx2 (vpmaddubsw), avxvnni (256-bit VNNI); avx512 or unset: the best.
+const char *quant_isa();
+const QuantOps &quant_ops();
+// One set by name, or nullptr if this CPU lacks it (tests).
+const QuantOps *quant_ops_for(const char *isa);
+
+}  // namespace hfk::kern
