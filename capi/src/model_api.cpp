@@ -48,7 +48,9 @@ const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_M
 
 // The architecture names as static strings (the ABI promises static storage).
 const char *static_architecture(const std::string &arch) {
-    static const char *const known[] = {"gpt2", "llama", "mistral", "qwen2", "bert"};
+    static const char *const known[] = {"gpt2",        "llama",   "mistral", "qwen2",
+                                        "bert",        "qwen3",   "gemma",   "gemma2",
+                                        "gemma3_text", "smollm3", "phi3",    "phi"};
     for (const char *k : known)
         if (arch == k) return k;
     return "unknown";

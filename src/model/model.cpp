@@ -49,6 +49,8 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
         model = models::make_gemma(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "phi3")
         model = models::make_phi3(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "phi")
+        model = models::make_phi(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "smollm3")
         model = models::make_smollm3(std::move(cfg), std::move(store), opts, binding_progress);
     else

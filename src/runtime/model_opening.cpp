@@ -190,6 +190,9 @@ void ModelOpening::run() {
             std::lock_guard lock(mu_);
             model_ = std::move(loaded);
         }
+        // A checkpoint run in part (gemma3's language model alone) says so.
+        if (const std::string &note = loaded->model->config().load_note; !note.empty())
+            warning = warning.empty() ? note : warning + "; " + note;
         update([&](ModelStatus &s) {
             s.state = ModelState::Ready;
             s.load_fraction = 1;

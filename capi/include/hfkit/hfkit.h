@@ -328,7 +328,8 @@ HFK_API void hfk_model_free(hfk_model *model) HFK_NOEXCEPT; /* NULL ok */
 /* The accessors below describe a READY model; on a model that is not ready they return "",
  * 0 or NULL.                                                                                   */
 
-/* "gpt2", "llama", "mistral", "qwen2", "bert"; static storage. "" for NULL. */
+/* "gpt2", "llama", "mistral", "qwen2", "bert", "qwen3", "gemma", "gemma2", "gemma3_text",
+ * "smollm3", "phi3", "phi" (the model_type family); static storage. "" for NULL.           */
 HFK_API const char *hfk_model_architecture(const hfk_model *model) HFK_NOEXCEPT;
 /* Non-zero for text generators (causal LMs), zero for encoders (embeddings, classification). */
 HFK_API int32_t hfk_model_is_generator(const hfk_model *model) HFK_NOEXCEPT;

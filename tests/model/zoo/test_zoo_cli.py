@@ -1,6 +1,7 @@
-"""A new architecture (Qwen3, make_zoo.py's qwen3-tok case) through the hfkit command: `run`
-prints the torch reference's greedy text, `inspect --json` counts its parameters exactly and
-calls it runnable. Nothing in the CLI is architecture-specific: model_type dispatch does it."""
+"""New architectures (Qwen3 and Phi-2, make_zoo.py's qwen3-tok and phi2-tok cases) through the
+hfkit command: `run` prints the torch reference's greedy text, `inspect --json` counts the
+parameters exactly and calls the model runnable. Nothing in the CLI is architecture-specific:
+model_type dispatch does it."""
 import json
 import os
 import struct
@@ -10,33 +11,39 @@ from pathlib import Path
 
 SOURCE_DIR = Path(os.environ["HFK_SOURCE_DIR"])
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "examples"))
+import pytest  # noqa: E402
 from reference_text import decode  # noqa: E402
 
-MODEL = Path(os.environ["HFK_ZOO_DIR"]) / "qwen3-tok"
+ZOO = Path(os.environ["HFK_ZOO_DIR"])
+MODELS = ["qwen3-tok", "phi2-tok"]
 
 
 def hfkit(*args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(MODEL.parent / "hf-home"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(ZOO / "hf-home"))
     return subprocess.run([os.environ["HFK_CLI"], *args], capture_output=True, text=True,
                           env=env, timeout=120)
 
 
-def test_run_prints_the_torch_greedy_text():
-    ref = json.loads((MODEL / "reference.json").read_text())
-    tokenizer = json.loads((MODEL / "tokenizer.json").read_text())
+@pytest.mark.parametrize("name", MODELS)
+def test_run_prints_the_torch_greedy_text(name):
+    model = ZOO / name
+    ref = json.loads((model / "reference.json").read_text())
+    tokenizer = json.loads((model / "tokenizer.json").read_text())
     expected = decode(tokenizer, ref["greedy_from_bos"])
     n = len(ref["greedy_from_bos"])
     assert n >= 4, ref["greedy_from_bos"]
-    r = hfkit("run", str(MODEL), "", "--max-tokens", str(n), "--temperature", "0", "--quiet")
+    r = hfkit("run", str(model), "", "--max-tokens", str(n), "--temperature", "0", "--quiet")
     assert r.returncode == 0, r.stderr
     assert r.stdout == expected + "\n"
 
 
-def test_inspect_counts_qwen3_exactly():
-    r = hfkit("inspect", str(MODEL), "--json")
+@pytest.mark.parametrize("name", MODELS)
+def test_inspect_counts_the_parameters_exactly(name):
+    model = ZOO / name
+    r = hfkit("inspect", str(model), "--json")
     assert r.returncode == 0, r.stderr
     [info] = json.loads(r.stdout)
-    blob = (MODEL / "model.safetensors").read_bytes()
+    blob = (model / "model.safetensors").read_bytes()
     (n,) = struct.unpack("<Q", blob[:8])
     header = json.loads(blob[8:8 + n])
     elements = 0
