@@ -186,13 +186,13 @@ void ModelOpening::run() {
                 &cancel_);
         }
         stop_if_cancelled();
+        // A checkpoint run in part (gemma3's language model alone) says so.
+        if (const std::string &note = loaded->model->config().load_note; !note.empty())
+            warning = warning.empty() ? note : warning + "; " + note;
         {
             std::lock_guard lock(mu_);
             model_ = std::move(loaded);
         }
-        // A checkpoint run in part (gemma3's language model alone) says so.
-        if (const std::string &note = loaded->model->config().load_note; !note.empty())
-            warning = warning.empty() ? note : warning + "; " + note;
         update([&](ModelStatus &s) {
             s.state = ModelState::Ready;
             s.load_fraction = 1;

@@ -246,7 +246,8 @@ TEST(ArchConfig, Gemma3MultimodalRunsItsTextConfig) {
     EXPECT_EQ(cfg.load_note, "");
     EXPECT_EQ(check(c), 0);
     // Other multimodal configs stay refused.
-    json llava = {{"model_type", "llava"}, {"text_config", llama_config("llama")},
+    json llava = {{"model_type", "llava"},
+                  {"text_config", llama_config("llama")},
                   {"vision_config", {{"hidden_size", 8}}}};
     std::string msg;
     EXPECT_EQ(check(llava, &msg), HFK_E_UNSUPPORTED);

@@ -506,13 +506,15 @@ CASES = {
                                 rope_scaling={"rope_type": "dynamic", "factor": 4.0}), 1.5),
     # A multimodal Gemma 3 checkpoint (Gemma3ForConditionalGeneration): model_type gemma3, the
     # language model's settings in text_config, its weights under language_model., and dummy
-    # vision tower / projector tensors that hfkit must leave alone.
-    "gemma3-mm": (dict(model_type="gemma3", architectures=["Gemma3ForConditionalGeneration"],
+    # vision tower / projector tensors that hfkit must leave alone; with a real tokenizer so
+    # that the CLI and Python run it by text.
+    "gemma3-mm-tok": (dict(model_type="gemma3", architectures=["Gemma3ForConditionalGeneration"],
                        text_config=base("gemma3_text", hidden_activation="gelu_pytorch_tanh",
+                                        vocab_size=512,
                                         head_dim=16, num_hidden_layers=3,
                                         query_pre_attn_scalar=16, sliding_window=4,
                                         sliding_window_pattern=3, rope_local_base_freq=100.0,
-                                        tie_word_embeddings=True),
+                                        tie_word_embeddings=False),
                        vision_config={"model_type": "siglip_vision_model", "hidden_size": 8,
                                       "image_size": 8, "patch_size": 4,
                                       "num_hidden_layers": 1, "num_attention_heads": 2,
@@ -562,7 +564,8 @@ def main():
                 vocab = json.load(f)["model"]["vocab"]
             for tok, tid in vocab.items():
                 if tid < 3 or tok.startswith("<0x"):
-                    w["lm_head.weight"][tid] = 0.0
+                    if "lm_head.weight" in w:
+                        w["lm_head.weight"][tid] = 0.0
                     if "lm_head.bias" in w:
                         w["lm_head.bias"][tid] = 0.0
         ids = [int(x) for x in torch.randint(3, cfg["vocab_size"], (PROMPT_LEN,), generator=gen)]

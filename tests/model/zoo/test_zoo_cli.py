@@ -1,6 +1,7 @@
-"""New architectures (Qwen3 and Phi-2, make_zoo.py's qwen3-tok and phi2-tok cases) through the
-hfkit command: `run` prints the torch reference's greedy text, `inspect --json` counts the
-parameters exactly and calls the model runnable. Nothing in the CLI is architecture-specific:
+"""New architectures (Qwen3, Phi-2 and a multimodal Gemma 3 checkpoint: make_zoo.py's *-tok
+cases) through the hfkit command: `run` prints the torch reference's greedy text (and, for
+Gemma 3, the warning that only its language model runs), `inspect --json` counts the parameters
+exactly and calls the model runnable. Nothing in the CLI is architecture-specific:
 model_type dispatch does it."""
 import json
 import os
@@ -15,7 +16,7 @@ import pytest  # noqa: E402
 from reference_text import decode  # noqa: E402
 
 ZOO = Path(os.environ["HFK_ZOO_DIR"])
-MODELS = ["qwen3-tok", "phi2-tok"]
+MODELS = ["qwen3-tok", "phi2-tok", "gemma3-mm-tok"]
 
 
 def hfkit(*args):
@@ -37,7 +38,21 @@ def test_run_prints_the_torch_greedy_text(name):
     assert r.stdout == expected + "\n"
 
 
-@pytest.mark.parametrize("name", MODELS)
+def test_multimodal_gemma3_warns_that_only_its_language_model_runs():
+    r = hfkit("run", str(ZOO / "gemma3-mm-tok"), "", "--max-tokens", "2", "--temperature", "0",
+              "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "hfkit: warning: gemma3: only the language model" in r.stderr
+    assert "vision tower is ignored" in r.stderr
+    r = hfkit("run", str(ZOO / "phi2-tok"), "", "--max-tokens", "2", "--temperature", "0",
+              "--quiet")
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    r = hfkit("inspect", str(ZOO / "gemma3-mm-tok"))
+    assert r.returncode == 0, r.stderr
+    assert "yes (the language model runs alone)" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("name", MODELS[:2])
 def test_inspect_counts_the_parameters_exactly(name):
     model = ZOO / name
     r = hfkit("inspect", str(model), "--json")

@@ -122,8 +122,8 @@ TEST_P(Zoo, PrefillDecodeAndGreedyMatchTorch) {
 // A multimodal Gemma 3 checkpoint runs its language model alone (language_model.* weights,
 // text_config), leaves the vision tensors unloaded, and says so in its load note.
 TEST(Zoo, Gemma3MultimodalRunsItsLanguageModelAlone) {
-    expect_matches_torch("gemma3-mm");
-    const Case c = load_case("gemma3-mm");
+    expect_matches_torch("gemma3-mm-tok");
+    const Case c = load_case("gemma3-mm-tok");
     ASSERT_TRUE(c.model);
     EXPECT_EQ(c.model->architecture(), "gemma3_text");
     EXPECT_TRUE(c.model->config().text_part_only);

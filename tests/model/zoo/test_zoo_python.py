@@ -16,7 +16,8 @@ from reference_text import decode  # noqa: E402
 ZOO = Path(os.environ["HFK_ZOO_DIR"])
 
 
-@pytest.mark.parametrize("name,architecture", [("qwen3-tok", "qwen3"), ("phi2-tok", "phi")])
+@pytest.mark.parametrize("name,architecture", [("qwen3-tok", "qwen3"), ("phi2-tok", "phi"),
+                                                ("gemma3-mm-tok", "gemma3_text")])
 def test_greedy_text_matches_torch(name, architecture):
     model_dir = ZOO / name
     ref = json.loads((model_dir / "reference.json").read_text())
