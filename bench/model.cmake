@@ -48,4 +48,16 @@ if(HFK_BUILD_TESTS)
                      $<TARGET_FILE:bench_model> ${HFK_SHARED_DIR}/models/tiny/tiny-llama-gqa-bf16
                      --threads 1,2 --runs 1 --pp 8 --tg 4 --quant q8,q4)
     set_tests_properties(bench.model_runs_quant PROPERTIES LABELS unit)
+    # One row per zoo architecture (tests/model/zoo/make_zoo.py's random checkpoints, from the
+    # zoo_reference fixture): the same smoke run, so bench_model prints every new family.
+    foreach(model qwen3 gemma2 gemma3 phi3 phi2 smollm3 qwen3-yarn)
+        add_test(NAME bench.model_runs.zoo.${model}
+                 COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
+                                [ $(printf '%s\\n' \"$out\" | grep -c '^| other |') -eq 2 ] &&
+                                printf '%s\\n' \"$out\" | grep -Eq 'decode at [0-9]+%'"
+                         $<TARGET_FILE:bench_model> ${PROJECT_BINARY_DIR}/tests/model/zoo/${model}
+                         --threads 1,2 --runs 1 --pp 8 --tg 4)
+        set_tests_properties(bench.model_runs.zoo.${model} PROPERTIES LABELS unit
+                             FIXTURES_REQUIRED zoo_reference)
+    endforeach()
 endif()

@@ -49,9 +49,9 @@ const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_M
 
 // The architecture names as static strings (the ABI promises static storage).
 const char *static_architecture(const std::string &arch) {
-    static const char *const known[] = {"gpt2",        "llama",   "mistral",  "qwen2", "bert",
-                                        "qwen3",       "gemma",   "gemma2",   "phi3",  "smollm3",
-                                        "gemma3_text", "mixtral", "qwen3_moe"};
+    static const char *const known[] = {"gpt2",  "llama",   "mistral", "qwen2",       "bert",
+                                        "qwen3", "gemma",   "gemma2",  "gemma3_text", "smollm3",
+                                        "phi3",  "phi",     "mixtral", "qwen3_moe"};
     for (const char *k : known)
         if (arch == k) return k;
     return "unknown";

@@ -79,7 +79,9 @@ void print_details(const hfk_model_info &i) {
     row("architecture", std::string(i.architecture) + " (" + i.model_type + ")");
     row("supported",
         i.supported_for_inference ? "yes" : std::string("no: ") + i.unsupported_reason);
-    if (i.multimodal) row("multimodal", "yes (not supported for inference)");
+    if (i.multimodal)
+        row("multimodal", i.supported_for_inference ? "yes (the language model runs alone)"
+                                                    : "yes (not supported for inference)");
     row("parameters",
         human_count(i.parameters) + " (" + std::to_string(i.parameters) + ", " +
             (i.parameters_exact ? "exact, from the safetensors headers"

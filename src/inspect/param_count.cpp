@@ -19,7 +19,7 @@ using json = nlohmann::json;
 // No real model is within three orders of magnitude of this; above it the config is nonsense.
 constexpr uint64_t kMaxParameters = uint64_t(1) << 50;
 
-enum class Family { Gpt2, Bert, LlamaLike, GenericDecoder, Unknown };
+enum class Family { Gpt2, Bert, LlamaLike, Phi, GenericDecoder, Unknown };
 
 // The language model's model_type: text_config's for a multimodal config, else the top level's.
 std::string text_model_type(const ModelConfig &c) {
@@ -48,6 +48,7 @@ Family family_of(const ModelConfig &c) {
     if (t == "gpt2") return Family::Gpt2;
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
+    if (t == "phi") return Family::Phi;
     if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
         t == "qwen3_moe" || t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" ||
         t == "phi3")
@@ -154,6 +155,27 @@ uint64_t count_bert(const ModelConfig &c) {
     return n.total();
 }
 
+// PhiForCausalLM: embed_tokens; per layer input_layernorm (weight, bias), q/k/v/dense with
+// biases, optional q/k LayerNorms (head_dim weight + bias each), fc1/fc2 with biases;
+// final_layernorm; lm_head with a bias (its weight tied or not).
+uint64_t count_phi(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, hd = c.head_dim > 0 ? c.head_dim : h / c.num_heads;
+    const int64_t q = c.num_heads * hd,
+                  kv = (c.num_kv_heads > 0 ? c.num_kv_heads : c.num_heads) * hd,
+                  ffn = c.intermediate_size;
+    Count layer(c);
+    layer.add({2, h});                                        // input_layernorm
+    layer.add({h, q}).add({q}).add({2, h, kv}).add({2, kv});  // q, k, v
+    layer.add({q, h}).add({h});                               // dense
+    if (c.qk_layernorm) layer.add({4, hd});                   // q_layernorm, k_layernorm
+    layer.add({h, ffn}).add({ffn}).add({ffn, h}).add({h});    // fc1, fc2
+    Count n(c);
+    n.add({c.vocab_size, h}).add_times(c.num_layers, layer.total()).add({2, h});
+    if (!tied(c)) n.add({c.vocab_size, h});
+    n.add({c.vocab_size});  // lm_head.bias
+    return n.total();
+}
+
 // LlamaModel and its relatives: embed_tokens; per layer q/k/v/o with grouped KV heads (q/k/v
 // biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
 // down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
@@ -217,6 +239,7 @@ std::string parameter_count_method(const ModelConfig &cfg) {
         case Family::Gpt2:
         case Family::Bert:
         case Family::LlamaLike:
+        case Family::Phi:
             return "config";
         case Family::GenericDecoder:
             return "estimate";
@@ -240,6 +263,10 @@ uint64_t count_parameters_from_config(const ModelConfig &c, uint64_t *active_out
         case Family::Bert:
             if (!sized || c.intermediate_size <= 0 || c.max_position_embeddings <= 0) return 0;
             total = count_bert(c);
+            break;
+        case Family::Phi:
+            if (!sized || c.num_heads <= 0 || c.intermediate_size <= 0) return 0;
+            total = count_phi(c);
             break;
         case Family::LlamaLike:
         case Family::GenericDecoder:

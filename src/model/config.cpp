@@ -208,6 +208,7 @@ bool is_one_of(const std::string &s, std::initializer_list<const char *> set) {
 
 // The architecture family we would run: model_type, else the first architectures entry.
 std::string family(const ModelConfig &c) {
+    if (c.model_type == "gemma3") return "gemma3_text";  // the language model of Gemma 3
     if (!c.model_type.empty()) return c.model_type;
     if (c.architectures.empty()) return {};
     const std::string &a = c.architectures.front();
@@ -221,16 +222,18 @@ std::string family(const ModelConfig &c) {
     if (starts("Qwen3MoeFor")) return "qwen3_moe";
     if (starts("Mixtral")) return "mixtral";
     if (starts("Gemma3ForCausalLM")) return "gemma3_text";
+    if (starts("Gemma3ForConditionalGeneration")) return "gemma3_text";
     if (starts("Gemma2")) return "gemma2";
     if (starts("GemmaFor")) return "gemma";
     if (starts("SmolLM3")) return "smollm3";
     if (starts("Phi3")) return "phi3";
+    if (starts("PhiFor")) return "phi";
     if (starts("Bert")) return "bert";
     return {};
 }
 
 constexpr const char *kSupported =
-    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3, "
+    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3, phi, "
     "mixtral, qwen3_moe";
 
 // Pre-norm decoders with rotary attention and a gated MLP (src/models/decoder.h).
@@ -240,7 +243,7 @@ bool is_rotary_decoder(const std::string &f) {
 }
 
 bool is_supported_family(const std::string &f) {
-    return f == "gpt2" || f == "bert" || is_rotary_decoder(f);
+    return f == "gpt2" || f == "bert" || f == "phi" || is_rotary_decoder(f);
 }
 
 // The sparse MoE fields of Mixtral and Qwen3-MoE (ModelConfig::layer_sparse and the rest), with
@@ -289,6 +292,7 @@ int64_t default_context(const std::string &f) {
     if (f == "gemma" || f == "gemma2") return 8192;
     if (f == "smollm3") return 32768;
     if (f == "phi3") return 4096;
+    if (f == "phi") return 2048;
     return 0;
 }
 
@@ -321,9 +325,26 @@ void parse_rope(const json *rs, const std::string &file, RopeScaling &out) {
     }
     if (auto v = f.number({"factor"})) {
         if (!(*v > 0)) bad("factor must be > 0");
-        if ((type == "linear" || type == "llama3") && *v < 1) bad("factor must be >= 1");
+        if ((type == "linear" || type == "llama3" || type == "dynamic" || type == "yarn") && *v < 1)
+            bad("factor must be >= 1");
         out.factor = *v;
+        out.factor_given = true;
     }
+    for (auto [name, dst] :
+         {std::pair{"beta_fast", &out.beta_fast}, std::pair{"beta_slow", &out.beta_slow}}) {
+        const json *v = f.find({name});
+        if (!v || v->is_null()) continue;
+        if (!v->is_number() || !(v->get<double>() > 0)) bad(std::string(name) + " must be > 0");
+        *dst = v->get<double>();
+    }
+    for (auto [name, dst] :
+         {std::pair{"mscale", &out.mscale}, std::pair{"mscale_all_dim", &out.mscale_all_dim}}) {
+        const json *v = f.find({name});
+        if (!v || v->is_null()) continue;
+        if (!v->is_number() || !(v->get<double>() >= 0)) bad(std::string(name) + " must be >= 0");
+        *dst = v->get<double>();
+    }
+    if (auto v = f.boolean({"truncate"})) out.truncate = *v;
     if (auto v = f.number({"low_freq_factor"})) out.low_freq_factor = *v;
     if (auto v = f.number({"high_freq_factor"})) out.high_freq_factor = *v;
     if (type == "llama3" &&
@@ -435,8 +456,15 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
         }
     }
     const std::string fam = family(c);
+    if (c.model_type == "gemma3" && objs.size() == 2) {
+        c.text_part_only = true;
+        if (c.multimodal)
+            c.load_note =
+                "gemma3: only the language model (text_config, language_model.* weights) is "
+                "loaded; the vision tower is ignored, so images are not supported";
+    }
     // For the families we run, the core sizes must be there; other configs (inspector) are lenient.
-    const bool strict = is_supported_family(fam) && !c.multimodal;
+    const bool strict = is_supported_family(fam) && (!c.multimodal || c.text_part_only);
 
     c.vocab_size = f.size({"vocab_size"}, kConfigMaxVocab, strict);
     c.hidden_size = f.size({"hidden_size", "n_embd", "d_model"}, kConfigMaxDim, strict);
@@ -528,11 +556,17 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
     if (gemma && c.hidden_act.empty()) c.hidden_act = "gelu_pytorch_tanh";
     c.torch_dtype = f.string({"torch_dtype", "dtype"});
     const bool qwen = fam == "qwen2" || fam == "qwen3";
-    if (fam == "phi3") {
-        c.partial_rotary_factor = f.positive({"partial_rotary_factor"}, 1.0);
+    if (fam == "phi") {
+        // PhiConfig: untied head (with a bias), RoPE over half of each head by default.
+        c.tie_word_embeddings = f.boolean({"tie_word_embeddings"}).value_or(false);
+        c.qk_layernorm = f.boolean({"qk_layernorm"}).value_or(false);
+        if (c.hidden_act.empty()) c.hidden_act = "gelu_new";
+    }
+    if (fam == "phi3" || fam == "phi") {
+        c.partial_rotary_factor = f.positive({"partial_rotary_factor"}, fam == "phi" ? 0.5 : 1.0);
         if (c.partial_rotary_factor > 1) f.bad("partial_rotary_factor", "must be <= 1");
         // Phi-3 keeps the pretrained context beside rope_scaling, not inside it.
-        if (c.rope_scaling.original_max_position_embeddings == 0)
+        if (fam == "phi3" && c.rope_scaling.original_max_position_embeddings == 0)
             c.rope_scaling.original_max_position_embeddings =
                 f.size({"original_max_position_embeddings"}, kConfigMaxDim, false,
                        c.max_position_embeddings);
@@ -603,7 +637,8 @@ std::string inference_family(const ModelConfig &cfg) {
 
 void check_supported_for_inference(const ModelConfig &cfg) {
     const std::string fam = family(cfg);
-    if (cfg.multimodal) fail(HFK_E_UNSUPPORTED, "unsupported model: " + cfg.multimodal_reason);
+    if (cfg.multimodal && !cfg.text_part_only)
+        fail(HFK_E_UNSUPPORTED, "unsupported model: " + cfg.multimodal_reason);
     if (!is_supported_family(fam)) {
         std::string what = !cfg.model_type.empty() ? "model_type " + printable(cfg.model_type)
                            : !cfg.architectures.empty()
@@ -614,7 +649,7 @@ void check_supported_for_inference(const ModelConfig &cfg) {
     if (!cfg.unsupported_reason.empty())
         fail(HFK_E_UNSUPPORTED, "unsupported model: config.json " + cfg.unsupported_reason);
     // Issue 15 item 4: an activation the code would not compute is refused, never replaced.
-    if (is_rotary_decoder(fam) &&
+    if ((is_rotary_decoder(fam) || fam == "phi") &&
         !is_one_of(cfg.hidden_act,
                    {"", "silu", "swish", "gelu", "gelu_pytorch_tanh", "gelu_new", "relu"}))
         fail(
@@ -624,12 +659,12 @@ void check_supported_for_inference(const ModelConfig &cfg) {
                                                                                : "hidden_act") +
                 "\" is " + printable(cfg.hidden_act) +
                 "; hfkit runs silu, gelu, gelu_pytorch_tanh, gelu_new and relu");
-    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "llama3", "longrope"}) ||
-        (cfg.rope_scaling.type == "longrope" && fam != "phi3"))
+    if (!is_one_of(cfg.rope_scaling.type, {"", "linear", "dynamic", "yarn", "longrope", "llama3"}))
         fail(HFK_E_UNSUPPORTED,
              "unsupported model: config.json field \"rope_scaling\" has the type " +
                  printable(cfg.rope_scaling.type) +
-                 "; hfkit supports none, \"linear\", \"llama3\" and (Phi-3) \"longrope\"");
+                 "; hfkit supports none, \"linear\", \"dynamic\", \"yarn\", \"longrope\" and "
+                 "\"llama3\"");
     if (cfg.raw.is_object()) {
         // Pre-quantized checkpoints are refused by name, never loaded as garbage: their packed
         // tensors are not F32/F16/BF16 weights (issue 18).

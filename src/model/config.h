@@ -14,7 +14,9 @@
 namespace hfk {
 
 struct RopeScaling {
-    std::string type;  // "", "linear", "llama3" (others are kept here; rejected at inference)
+    // "", "linear", "dynamic", "yarn", "longrope", "llama3" (others are kept here; rejected at
+    // inference, models/rope.h)
+    std::string type;
     double factor = 1;
     double low_freq_factor = 1;
     double high_freq_factor = 4;
@@ -23,6 +25,11 @@ struct RopeScaling {
     // context, and the cos/sin scale (0 = derived from the context ratio, as transformers does).
     std::vector<double> short_factor, long_factor;
     double attention_factor = 0;
+    bool factor_given = false;  // "factor" was in the config (yarn derives it otherwise)
+    // yarn: the ramp's rotation bounds, the mscale pair of the attention factor (0 = unset), and
+    // whether the ramp bounds are rounded outwards.
+    double beta_fast = 32, beta_slow = 1, mscale = 0, mscale_all_dim = 0;
+    bool truncate = true;
 };
 
 struct ModelConfig {
@@ -49,7 +56,8 @@ struct ModelConfig {
     // of attention scores and final logits (0: none), Gemma 3's RoPE base of sliding layers.
     double query_pre_attn_scalar = 0, attn_logit_softcapping = 0, final_logit_softcapping = 0;
     double rope_local_base_freq = 0;
-    double partial_rotary_factor = 1;  // RoPE over the first head_dim * this dims (Phi-3/4)
+    double partial_rotary_factor = 1;  // RoPE over the first head_dim * this dims (Phi-2/3/4)
+    bool qk_layernorm = false;         // Phi-2: per-head LayerNorm of q and k
     // Why this config cannot run although its family can (an unknown activation, layer type,
     // ...): HFK_E_UNSUPPORTED at check_supported_for_inference. Empty when fine.
     std::string unsupported_reason;
@@ -69,7 +77,11 @@ struct ModelConfig {
     std::vector<bool> layer_sparse;
     bool multimodal = false;
     std::string multimodal_reason;  // vision/audio sub-configs
-    nlohmann::json raw;             // the (depth-bounded) parsed object, for anything else
+    // A multimodal checkpoint whose language model runs alone (gemma3: text_config and the
+    // language_model.* weights; the vision tower is not loaded). load_note says so to the user.
+    bool text_part_only = false;
+    std::string load_note;
+    nlohmann::json raw;  // the (depth-bounded) parsed object, for anything else
 };
 
 // Caps (RELIABILITY.md CJ1, CJ3).
@@ -93,7 +105,7 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name 
 ModelConfig load_config(const std::filesystem::path &dir);
 
 // Inference support: model_type (or architectures) in the families of kInferenceFamilies, not
-// multimodal, rope_scaling type in {"", linear, llama3}, an activation the family allows; else
+// multimodal, a rope_scaling type models/rope.h computes, an activation the family allows; else
 // HFK_E_UNSUPPORTED with the reason (naming the config field).
 void check_supported_for_inference(const ModelConfig &cfg);
 

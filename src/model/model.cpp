@@ -83,6 +83,8 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
         model = models::make_mixtral(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "qwen3_moe")
         model = models::make_qwen3_moe(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "phi")
+        model = models::make_phi(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "smollm3")
         model = models::make_smollm3(std::move(cfg), std::move(store), opts, binding_progress);
     else

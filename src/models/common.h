@@ -113,6 +113,9 @@ std::shared_ptr<const Model> make_llama(ModelConfig cfg, std::shared_ptr<const W
 std::shared_ptr<const Model> make_gpt2(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                        const LoadOptions &opts,
                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_phi(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                      const LoadOptions &opts,
+                                      const std::function<bool(double)> &progress);
 std::shared_ptr<const Model> make_bert(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                        const LoadOptions &opts,
                                        const std::function<bool(double)> &progress);

@@ -41,92 +41,6 @@ void gated_act(float *gate, const float *up, int64_t n, Act act) {
     for (int64_t i = 0; i < n; ++i) gate[i] *= up[i];
 }
 
-void Rope::tables(int64_t p0, int64_t m, std::vector<float> &cos_t,
-                  std::vector<float> &sin_t) const {
-    const int64_t half = rot_dim / 2;
-    cos_t.resize(size_t(m * half));
-    sin_t.resize(size_t(m * half));
-    const bool long_seq = !long_inv_freq.empty() && p0 + m > long_after;
-    const std::vector<double> &inv = long_seq ? long_inv_freq : inv_freq;
-    for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < half; ++j) {
-            const double angle = double(p0 + i) * inv[size_t(j)];
-            cos_t[size_t(i * half + j)] = float(std::cos(angle) * attention_factor);
-            sin_t[size_t(i * half + j)] = float(std::sin(angle) * attention_factor);
-        }
-}
-
-void Rope::apply(float *v, int64_t n_heads, int64_t head_dim, const float *cs,
-                 const float *sn) const {
-    const int64_t half = rot_dim / 2;
-    for (int64_t h = 0; h < n_heads; ++h) {
-        float *a = v + h * head_dim, *b = a + half;
-        for (int64_t j = 0; j < half; ++j) {
-            const float x1 = a[j], x2 = b[j];
-            a[j] = x1 * cs[j] - x2 * sn[j];
-            b[j] = x2 * cs[j] + x1 * sn[j];
-        }
-    }
-}
-
-// Per-pair rotation frequencies in double (then the angles, cos and sin), as the reference does.
-Rope make_rope(const RopeScaling &s, double theta, int64_t rot_dim, int64_t max_position) {
-    Rope r;
-    r.rot_dim = rot_dim;
-    std::vector<double> &inv = r.inv_freq;
-    inv.resize(size_t(rot_dim / 2));
-    for (size_t i = 0; i < inv.size(); ++i)
-        inv[i] = 1.0 / std::pow(theta, double(2 * i) / double(rot_dim));
-    if (s.type == "linear") {
-        for (double &f : inv) f /= s.factor;
-    } else if (s.type == "llama3") {
-        // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
-        const double old_ctx = double(s.original_max_position_embeddings);
-        const double low_wavelen = old_ctx / s.low_freq_factor;
-        const double high_wavelen = old_ctx / s.high_freq_factor;
-        for (double &f : inv) {
-            const double wavelen = 2 * M_PI / f;
-            const double scaled = wavelen > low_wavelen ? f / s.factor : f;
-            if (wavelen >= high_wavelen && wavelen <= low_wavelen) {
-                const double smooth = (old_ctx / wavelen - s.low_freq_factor) /
-                                      (s.high_freq_factor - s.low_freq_factor);
-                f = (1 - smooth) * scaled / s.factor + smooth * scaled;
-            } else {
-                f = scaled;
-            }
-        }
-    } else if (s.type == "longrope") {
-        // transformers' _compute_longrope_parameters: frequencies divided by short_factor (or
-        // long_factor beyond the original context); cos/sin scaled by
-        // sqrt(1 + ln(factor) / ln(original)) with factor = max_position / original.
-        const size_t n = inv.size();
-        if (s.short_factor.size() != n || s.long_factor.size() != n)
-            fail(HFK_E_FORMAT,
-                 "config.json: field \"rope_scaling\" needs short_factor and "
-                 "long_factor of " +
-                     std::to_string(n) + " numbers each");
-        const int64_t original = s.original_max_position_embeddings > 0
-                                     ? s.original_max_position_embeddings
-                                     : max_position;
-        const double factor = s.original_max_position_embeddings > 0 && original > 0
-                                  ? double(max_position) / double(original)
-                                  : s.factor;
-        r.attention_factor = s.attention_factor > 0 ? s.attention_factor
-                             : factor <= 1 || original <= 1
-                                 ? 1.0
-                                 : std::sqrt(1 + std::log(factor) / std::log(double(original)));
-        r.long_inv_freq = inv;
-        for (size_t i = 0; i < n; ++i) {
-            inv[i] /= s.short_factor[i];
-            r.long_inv_freq[i] /= s.long_factor[i];
-        }
-        r.long_after = original;
-    } else if (!s.type.empty()) {
-        fail(HFK_E_UNSUPPORTED, "unsupported rope_scaling type '" + s.type + "'");
-    }
-    return r;
-}
-
 DecoderSpec llama_like_spec(const ModelConfig &cfg) {
     DecoderSpec s;
     s.act = activation_from_config(cfg.hidden_act);
@@ -195,8 +109,9 @@ class Decoder final : public Model {
         scale_ =
             spec_.attn_scale > 0 ? spec_.attn_scale : float(1.0 / std::sqrt(double(head_dim_)));
 
-        WeightLoader w(store, {}, opts);
+        WeightLoader w(store, spec_.weight_prefixes, opts);
         w.ignore_matching("rotary_emb.inv_freq");
+        for (const std::string &s : spec_.ignored_weights) w.ignore_matching(s);
         auto norm = [&](const std::string &name, int64_t n) {
             std::vector<float> v = w.vector(name, n);
             if (spec_.norm_plus_one)
@@ -280,7 +195,9 @@ class Decoder final : public Model {
     }
     bool is_causal() const override { return true; }
     int32_t vocab_size() const override { return int32_t(vocab_); }
-    int32_t context_length() const override { return int32_t(cfg_.max_position_embeddings); }
+    int32_t context_length() const override {
+        return int32_t(rope_context_length(cfg_.rope_scaling, cfg_.max_position_embeddings));
+    }
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
     std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const override {

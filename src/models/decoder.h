@@ -15,6 +15,7 @@
 
 #include "models/common.h"
 #include "models/moe.h"
+#include "models/rope.h"
 
 namespace hfk::models {
 
@@ -24,27 +25,6 @@ enum class Act { Silu, GeluTanh, GeluErf, Relu };
 Act activation_from_config(const std::string &hidden_act);
 // gate[i] = act(gate[i]) * up[i]
 void gated_act(float *gate, const float *up, int64_t n, Act act);
-
-// Rotary position embedding in the Hugging Face rotate_half layout over the first `rot_dim`
-// dimensions of each head (partial rotary when rot_dim < head_dim).
-struct Rope {
-    std::vector<double> inv_freq;  // rot_dim / 2 frequencies
-    double attention_factor = 1;   // multiplies cos and sin (longrope)
-    int64_t rot_dim = 0;
-    // longrope: a forward() whose sequence ends beyond long_after positions uses these (the
-    // transformers rule: the frequencies follow the length of the current call's sequence; the
-    // keys already cached keep theirs).
-    std::vector<double> long_inv_freq;
-    int64_t long_after = 0;
-    // cos/sin of positions p0 .. p0+m-1, [m][rot_dim/2].
-    void tables(int64_t p0, int64_t m, std::vector<float> &cos_t, std::vector<float> &sin_t) const;
-    // Rotates n_heads heads of head_dim values in place with one row of the tables.
-    void apply(float *v, int64_t n_heads, int64_t head_dim, const float *cos_row,
-               const float *sin_row) const;
-};
-// The RoPE of base `theta` over rot_dim dims, with the config's scaling (linear, llama3,
-// longrope; max_position is the configured context, which longrope compares with the original).
-Rope make_rope(const RopeScaling &scaling, double theta, int64_t rot_dim, int64_t max_position = 0);
 
 // What an architecture file says about itself.
 struct DecoderSpec {
@@ -68,6 +48,9 @@ struct DecoderSpec {
     std::vector<int64_t> layer_window;
     // Sparse MoE layers (Mixtral, Qwen3-MoE; moe.h): routed experts in place of the dense MLP.
     MoeSpec moe;
+    // Where the weights are: prefixes tried before the names above (gemma3's
+    // "language_model."), and tensors the model does not use (a vision tower).
+    std::vector<std::string> weight_prefixes, ignored_weights;
 };
 
 // The spec's defaults filled from the config: activation, one RoPE (or NoPE per

@@ -8,6 +8,8 @@
 //             layer_types), sliding layers with their own RoPE base (rope_local_base_freq, no
 //             scaling) and global ones with rope_theta and the config's scaling; no attention
 //             soft-cap (the reference never applies it), an optional final one.
+//   gemma3:   the multimodal checkpoint's language model (text_config, weights under
+//             language_model.), its vision tower and projector left unloaded.
 #include <cmath>
 
 #include "models/decoder.h"
@@ -36,6 +38,10 @@ std::shared_ptr<const Model> make_gemma(ModelConfig cfg, std::shared_ptr<const W
             make_rope(RopeScaling{}, cfg.rope_local_base_freq, spec.ropes[0].rot_dim));
         for (size_t l = 0; l < spec.layer_window.size(); ++l)
             if (spec.layer_window[l] > 0) spec.layer_rope[l] = 1;
+    }
+    if (cfg.text_part_only) {  // Gemma3ForConditionalGeneration: its language model alone
+        spec.weight_prefixes = {"language_model."};
+        spec.ignored_weights = {"vision_tower.", "multi_modal_projector."};
     }
     return make_decoder(std::move(cfg), std::move(spec), std::move(store), opts, progress);
 }

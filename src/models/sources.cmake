@@ -1,6 +1,8 @@
 list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/common.cpp
     ${CMAKE_CURRENT_LIST_DIR}/decoder.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/rope.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/phi.cpp
     ${CMAKE_CURRENT_LIST_DIR}/llama.cpp
     ${CMAKE_CURRENT_LIST_DIR}/qwen3.cpp
     ${CMAKE_CURRENT_LIST_DIR}/gemma.cpp

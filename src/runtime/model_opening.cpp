@@ -192,6 +192,9 @@ void ModelOpening::run() {
                 &cancel_);
         }
         stop_if_cancelled();
+        // A checkpoint run in part (gemma3's language model alone) says so.
+        if (const std::string &note = loaded->model->config().load_note; !note.empty())
+            warning = warning.empty() ? note : warning + "; " + note;
         {
             std::lock_guard lock(mu_);
             model_ = std::move(loaded);

@@ -202,13 +202,78 @@ TEST(ArchConfig, Phi3LongRopeNeedsFactorsOfTheRotaryHalf) {
 }
 
 TEST(ArchConfig, UnknownRopeTypesAreRefused) {
-    for (const char *type : {"dynamic", "yarn", "longrope", "su", "foo"}) {
+    for (const char *type : {"foo", "mrope", "ntk"}) {
         json c = llama_config("qwen3");
         c["rope_scaling"] = {{"rope_type", type}, {"factor", 2.0}};
         std::string msg;
         EXPECT_EQ(check(c, &msg), HFK_E_UNSUPPORTED) << type;
         EXPECT_NE(msg.find("rope_scaling"), std::string::npos) << msg;
+        EXPECT_NE(msg.find(std::string("\"") + type + "\""), std::string::npos) << msg;
     }
+    // Every type transformers computes runs, on every rotary architecture.
+    for (const char *fam : {"llama", "qwen3", "gemma", "phi3", "phi"})
+        for (const char *type : {"linear", "dynamic", "yarn", "llama3"}) {
+            json c = llama_config(fam);
+            c["rope_scaling"] = {
+                {"rope_type", type}, {"factor", 2.0}, {"original_max_position_embeddings", 64}};
+            EXPECT_EQ(check(c), 0) << fam << " " << type;
+        }
+}
+
+}  // namespace
+
+namespace {
+
+// Gemma3ForConditionalGeneration: the language model's settings come from text_config and run
+// alone; with a vision tower the load says so, without one it is just the text model.
+TEST(ArchConfig, Gemma3MultimodalRunsItsTextConfig) {
+    json text = llama_config("gemma3_text");
+    text["sliding_window"] = 4;
+    json c = {{"model_type", "gemma3"},
+              {"architectures", {"Gemma3ForConditionalGeneration"}},
+              {"text_config", text},
+              {"vision_config", {{"model_type", "siglip_vision_model"}, {"hidden_size", 8}}}};
+    ModelConfig cfg = parse_config(c.dump());
+    EXPECT_EQ(inference_family(cfg), "gemma3_text");
+    EXPECT_TRUE(cfg.multimodal);
+    EXPECT_TRUE(cfg.text_part_only);
+    EXPECT_EQ(cfg.hidden_size, 64);
+    EXPECT_NE(cfg.load_note.find("vision tower"), std::string::npos) << cfg.load_note;
+    EXPECT_EQ(check(c), 0);
+    c.erase("vision_config");
+    cfg = parse_config(c.dump());
+    EXPECT_TRUE(cfg.text_part_only);
+    EXPECT_EQ(cfg.load_note, "");
+    EXPECT_EQ(check(c), 0);
+    // Other multimodal configs stay refused.
+    json llava = {{"model_type", "llava"},
+                  {"text_config", llama_config("llama")},
+                  {"vision_config", {{"hidden_size", 8}}}};
+    std::string msg;
+    EXPECT_EQ(check(llava, &msg), HFK_E_UNSUPPORTED);
+    EXPECT_NE(msg.find("vision"), std::string::npos) << msg;
+}
+
+// Phi-2's config: PhiConfig's defaults (RoPE over half of each head, untied biased head,
+// gelu_new) and qk_layernorm.
+TEST(ArchConfig, PhiDefaults) {
+    json c = llama_config("phi");
+    ModelConfig cfg = parse_config(c.dump());
+    EXPECT_EQ(inference_family(cfg), "phi");
+    EXPECT_DOUBLE_EQ(cfg.partial_rotary_factor, 0.5);
+    EXPECT_FALSE(cfg.tie_word_embeddings);
+    EXPECT_FALSE(cfg.qk_layernorm);
+    EXPECT_EQ(cfg.hidden_act, "gelu_new");
+    EXPECT_EQ(check(c), 0);
+    c["qk_layernorm"] = true;
+    c["partial_rotary_factor"] = 0.4;
+    cfg = parse_config(c.dump());
+    EXPECT_TRUE(cfg.qk_layernorm);
+    EXPECT_DOUBLE_EQ(cfg.partial_rotary_factor, 0.4);
+    json by_arch = llama_config("phi");
+    by_arch.erase("model_type");
+    by_arch["architectures"] = {"PhiForCausalLM"};
+    EXPECT_EQ(inference_family(parse_config(by_arch.dump())), "phi");
 }
 
 }  // namespace

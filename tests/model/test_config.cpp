@@ -100,9 +100,12 @@ TEST(Config, Llama3RopeScalingAndMoE) {
     EXPECT_EQ(c.rope_scaling.type, "");
 
     c = parse_config(llama_with("rope_scaling", R"({"type":"yarn","factor":4})"));
-    EXPECT_EQ(c.rope_scaling.type, "yarn");  // kept, refused only for inference
+    EXPECT_EQ(c.rope_scaling.type, "yarn");
+    EXPECT_NO_THROW(check_supported_for_inference(c));
+    c = parse_config(llama_with("rope_scaling", R"({"type":"ntk-by-parts","factor":4})"));
+    EXPECT_EQ(c.rope_scaling.type, "ntk-by-parts");  // kept, refused only for inference
     expect_error([&] { check_supported_for_inference(c); }, HFK_E_UNSUPPORTED,
-                 {"\"yarn\"", "llama3"});
+                 {"\"ntk-by-parts\"", "yarn"});
 
     expect_bad(llama_with("rope_scaling", R"({"type":"linear","factor":0.5})"),
                {"rope_scaling", ">= 1"});

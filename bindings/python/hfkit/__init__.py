@@ -701,7 +701,8 @@ class Model:
     # ---- properties --------------------------------------------------------------------
     @property
     def architecture(self) -> str:
-        """The architecture: "llama", "gpt2", "mistral", "qwen2" or "bert"."""
+        """The architecture: "llama", "gpt2", "mistral", "qwen2", "bert", "qwen3", "gemma",
+        "gemma2", "gemma3_text", "smollm3", "phi3" or "phi"."""
         return self._handle().architecture
 
     @property

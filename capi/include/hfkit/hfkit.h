@@ -349,7 +349,7 @@ HFK_API void hfk_model_free(hfk_model *model) HFK_NOEXCEPT; /* NULL ok */
  * 0 or NULL.                                                                                   */
 
 /* The config's family: "gpt2", "llama", "mistral", "qwen2", "bert", "qwen3", "gemma", "gemma2",
- * "gemma3_text", "phi3", "smollm3", "mixtral", "qwen3_moe"; static storage. "" for NULL. */
+ * "gemma3_text", "phi3", "phi", "smollm3", "mixtral", "qwen3_moe"; static storage. "" for NULL. */
 HFK_API const char *hfk_model_architecture(const hfk_model *model) HFK_NOEXCEPT;
 /* Non-zero for text generators (causal LMs), zero for encoders (embeddings, classification). */
 HFK_API int32_t hfk_model_is_generator(const hfk_model *model) HFK_NOEXCEPT;

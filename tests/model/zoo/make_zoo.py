@@ -5,11 +5,15 @@
 
 For every case below writes DIR/NAME/{config.json, model.safetensors, reference.json}.
 reference.json: {"ids": prompt, "logits": [[vocab floats] per position], "greedy": [ids]}
-(greedy = continuation by full recomputation, no cache).
+(greedy = continuation by full recomputation, no cache). Cases whose RoPE follows the length
+of each call (*-long: longrope beyond the original context, dynamic NTK) add "decode_logits"
+and "decode_greedy": what a cached token-by-token decode computes, each key rotated with the
+frequencies of the call that stored it.
 
 The forward passes here are written from the Hugging Face modeling files of each architecture
-(modeling_llama / mistral / qwen2 / qwen3 / gemma / gemma2 / gemma3 / smollm3 / phi3 / mixtral /
-qwen3_moe), in plain torch
+(modeling_llama / mistral / qwen2 / qwen3 / gemma / gemma2 / gemma3 / smollm3 / phi3 / phi /
+mixtral / qwen3_moe), and the RoPE frequencies from modeling_rope_utils.py (linear, dynamic, yarn,
+longrope), in plain torch
 float32, never from hfkit's C++. Each case is small but has the features that matter: GQA, a
 prompt longer than every sliding window, soft-caps that bite (q/k weights scaled up so scores
 exceed the cap), NoPE layers, head_dim != hidden / heads.
@@ -211,7 +215,60 @@ def scaled_inv_freq(cfg, base, dim, seq_len):
                            dtype=torch.float32)
         shape = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
         return 1.0 / (ext * base ** shape), att
+    if kind == "llama3":  # _compute_llama3_parameters
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old_ctx = rs["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv
+        out = torch.where(wavelen > old_ctx / low, inv / factor, inv)
+        smooth = (old_ctx / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * out / factor + smooth * out
+        medium = ~(wavelen < old_ctx / high) * ~(wavelen > old_ctx / low)
+        return torch.where(medium, smoothed, out), 1.0
+    if kind == "dynamic":  # _compute_dynamic_ntk_parameters, seq_len = max(position_ids) + 1
+        max_pos, factor = cfg["max_position_embeddings"], rs["factor"]
+        if seq_len > max_pos:
+            base = base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2))
+        return default_inv_freq(base, dim), 1.0
+    if kind == "yarn":  # _compute_yarn_parameters
+        factor = rs["factor"]
+        original = rs.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+
+        def get_mscale(scale, m=1):
+            return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+        att = rs.get("attention_factor")
+        if att is None:
+            if rs.get("mscale") and rs.get("mscale_all_dim"):
+                att = get_mscale(factor, rs["mscale"]) / get_mscale(factor, rs["mscale_all_dim"])
+            else:
+                att = get_mscale(factor)
+        beta_fast, beta_slow = rs.get("beta_fast") or 32, rs.get("beta_slow") or 1
+
+        def correction_dim(rot):
+            return (dim * math.log(original / (rot * 2 * math.pi))) / (2 * math.log(base))
+        low, high = correction_dim(beta_fast), correction_dim(beta_slow)
+        if rs.get("truncate", True):
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+        pos_freqs = base ** (torch.arange(0, dim, 2).float() / dim)
+        extra = 1 - ramp
+        inv = (1.0 / (factor * pos_freqs)) * (1 - extra) + (1.0 / pos_freqs) * extra
+        return inv, att
     raise ValueError(f"rope type {kind} not in this reference")
+
+
+def rope_cos_sin(cfg, base, dim, n, per_position):
+    """cos/sin of positions 0..n-1. One whole-sequence call computes every row with the
+    frequencies of seq_len n; a cached decode (per_position) computed row j in the call that
+    ended at position j, with the frequencies of seq_len j + 1 (dynamic and longrope
+    recompute them from max(position_ids) + 1 on every forward)."""
+    if not per_position:
+        return cos_sin(scaled_inv_freq(cfg, base, dim, n), n)
+    rows = [cos_sin(scaled_inv_freq(cfg, base, dim, j + 1), j + 1) for j in range(n)]
+    return (torch.stack([c[j] for j, (c, _) in enumerate(rows)]),
+            torch.stack([s[j] for j, (_, s) in enumerate(rows)]))
 
 
 def cos_sin(inv_and_scale, n):
@@ -251,7 +308,7 @@ def mask(n, window):
     return torch.where(ok, 0.0, float("-inf"))
 
 
-def forward(cfg, w, ids):
+def forward(cfg, w, ids, per_position=False):
     """Logits [n, vocab] of a Llama-shaped decoder, as the HF modeling files compute them."""
     t = cfg["model_type"]
     gemma = t.startswith("gemma")
@@ -268,7 +325,7 @@ def forward(cfg, w, ids):
     attn_cap = cfg.get("attn_logit_softcapping") if t == "gemma2" else None
     types = layer_types(cfg)
     rot = int(hd * cfg.get("partial_rotary_factor", 1.0))  # Phi3: int(head_dim * factor)
-    global_cs = cos_sin(scaled_inv_freq(cfg, cfg.get("rope_theta", 10000.0), rot, n), n)
+    global_cs = rope_cos_sin(cfg, cfg.get("rope_theta", 10000.0), rot, n, per_position)
     local_cs = cos_sin(default_inv_freq(cfg.get("rope_local_base_freq", 10000.0), hd), n)
     if t == "smollm3":
         use_rope = cfg.get("no_rope_layers") or [
@@ -338,6 +395,88 @@ def forward(cfg, w, ids):
     if cap is not None and t in ("gemma2", "gemma3_text"):
         logits = torch.tanh(logits / cap) * cap
     return logits
+
+
+# --------------------------------------------------------------------------- Phi-2 (modeling_phi)
+def make_phi_weights(cfg, gen):
+    """PhiForCausalLM's tensors: every Linear biased, LayerNorms with weight and bias."""
+    h, v, ffn = cfg["hidden_size"], cfg["vocab_size"], cfg["intermediate_size"]
+    nh = cfg["num_attention_heads"]
+    nkv = cfg.get("num_key_value_heads") or nh
+    hd = h // nh
+
+    def rnd(*shape, std=0.08):
+        return torch.randn(*shape, generator=gen) * std
+
+    def ln(p, n):
+        w[p + ".weight"] = 1.0 + rnd(n, std=0.1)
+        w[p + ".bias"] = rnd(n, std=0.1)
+
+    def linear(p, n_out, n_in, std=0.08):
+        w[p + ".weight"] = rnd(n_out, n_in, std=std)
+        w[p + ".bias"] = rnd(n_out, std=0.05)
+
+    w = {"model.embed_tokens.weight": rnd(v, h, std=0.5)}
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        ln(p + "input_layernorm", h)
+        linear(p + "self_attn.q_proj", nh * hd, h, std=0.2)
+        linear(p + "self_attn.k_proj", nkv * hd, h, std=0.2)
+        linear(p + "self_attn.v_proj", nkv * hd, h)
+        linear(p + "self_attn.dense", h, nh * hd)
+        if cfg.get("qk_layernorm"):
+            ln(p + "self_attn.q_layernorm", hd)
+            ln(p + "self_attn.k_layernorm", hd)
+        linear(p + "mlp.fc1", ffn, h)
+        linear(p + "mlp.fc2", h, ffn)
+    ln("model.final_layernorm", h)
+    linear("lm_head", v, h, std=0.2)
+    return w
+
+
+def gelu_new(x):
+    # NewGELUActivation
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def phi_forward(cfg, w, ids, per_position=False):
+    """PhiForCausalLM: h = LN(x); x = x + dense(attn(h)) + fc2(gelu_new(fc1(h)))."""
+    h, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    nkv = cfg.get("num_key_value_heads") or nh
+    hd = h // nh
+    eps = cfg["layer_norm_eps"]
+    n = len(ids)
+    rot = int(hd * cfg.get("partial_rotary_factor", 0.5))
+    cos, sin = rope_cos_sin(cfg, cfg.get("rope_theta", 10000.0), rot, n, per_position)
+
+    def lin(name, v):
+        return v @ w[name + ".weight"].T + w[name + ".bias"]
+
+    def ln(name, v):
+        return torch.nn.functional.layer_norm(v, (v.shape[-1],), w[name + ".weight"],
+                                              w[name + ".bias"], eps)
+
+    x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        res = x
+        hs = ln(p + "input_layernorm", x)
+        q = lin(p + "self_attn.q_proj", hs).view(n, nh, hd).transpose(0, 1)
+        k = lin(p + "self_attn.k_proj", hs).view(n, nkv, hd).transpose(0, 1)
+        v = lin(p + "self_attn.v_proj", hs).view(n, nkv, hd).transpose(0, 1)
+        if cfg.get("qk_layernorm"):
+            q = ln(p + "self_attn.q_layernorm", q)
+            k = ln(p + "self_attn.k_layernorm", k)
+        q = torch.cat([q[..., :rot] * cos + rotate_half(q[..., :rot]) * sin, q[..., rot:]], -1)
+        k = torch.cat([k[..., :rot] * cos + rotate_half(k[..., :rot]) * sin, k[..., rot:]], -1)
+        k = k.repeat_interleave(nh // nkv, dim=0)
+        v = v.repeat_interleave(nh // nkv, dim=0)
+        s = (q @ k.transpose(1, 2)) * hd ** -0.5 + mask(n, None)
+        a = (torch.softmax(s, dim=-1, dtype=torch.float32) @ v).transpose(0, 1).reshape(n, nh * hd)
+        attn = lin(p + "self_attn.dense", a)
+        ff = lin(p + "mlp.fc2", gelu_new(lin(p + "mlp.fc1", hs)))
+        x = attn + ff + res
+    return lin("lm_head", ln("model.final_layernorm", x))
 
 
 # --------------------------------------------------------------------------- the cases
@@ -410,6 +549,57 @@ CASES = {
     # Mixtral with a real tokenizer, for the CLI and Python (test_zoo_cli.py, test_zoo_python.py)
     "mixtral-tok": (base("mixtral", hidden_act="silu", num_local_experts=4, num_experts_per_tok=2,
                          intermediate_size=40, vocab_size=512), 1.0),
+    # Phi-2 shape: parallel attention + MLP off one LayerNorm, RoPE over half of each head,
+    # biases everywhere, gelu_new, biased lm_head.
+    "phi2": (dict(model_type="phi", vocab_size=97, hidden_size=48, intermediate_size=96,
+                  num_hidden_layers=3, num_attention_heads=4, layer_norm_eps=1e-5,
+                  partial_rotary_factor=0.5, hidden_act="gelu_new", rope_theta=10000.0,
+                  max_position_embeddings=256, bos_token_id=1, eos_token_id=2,
+                  torch_dtype="float32"), 1.0),
+    # Phi-2 with a real tokenizer, run by text through the CLI (test_zoo_cli.py).
+    "phi2-tok": (dict(model_type="phi", vocab_size=512, hidden_size=48, intermediate_size=96,
+                      num_hidden_layers=2, num_attention_heads=4, layer_norm_eps=1e-5,
+                      partial_rotary_factor=0.5, hidden_act="gelu_new", rope_theta=10000.0,
+                      max_position_embeddings=256, bos_token_id=1, eos_token_id=2,
+                      torch_dtype="float32"), 1.0),
+    # Phi with GQA, q/k LayerNorm, 0.75 partial rotary (6 of 8 dims) and YaRN scaling.
+    "phi-qkln-yarn": (dict(model_type="phi", vocab_size=97, hidden_size=48, intermediate_size=96,
+                           num_hidden_layers=3, num_attention_heads=6, num_key_value_heads=2,
+                           layer_norm_eps=1e-5, partial_rotary_factor=0.75, qk_layernorm=True,
+                           hidden_act="gelu_new", rope_theta=100.0, max_position_embeddings=256,
+                           rope_scaling={"rope_type": "yarn", "factor": 4.0,
+                                         "original_max_position_embeddings": 64,
+                                         "beta_fast": 8.0, "beta_slow": 1.0},
+                           bos_token_id=1, eos_token_id=2, torch_dtype="float32"), 1.0),
+    # YaRN (Qwen long context): factor 4 over an original 64 positions (max_position 256 =
+    # factor * original, so both transformers readings of the factor agree), beta_fast 8 and
+    # theta 100 so that the ramp spans several of the 8 frequencies; the attention factor
+    # 0.1 ln 4 + 1 scales cos and sin.
+    "qwen3-yarn": (base("qwen3", hidden_act="silu", head_dim=16, rope_theta=100.0,
+                        rope_scaling={"rope_type": "yarn", "factor": 4.0,
+                                      "original_max_position_embeddings": 64,
+                                      "beta_fast": 8.0, "beta_slow": 1.0}), 1.5),
+    # Dynamic NTK: max_position_embeddings 16 < the 23-token prompt, so the whole-prompt call
+    # recomputes the base for seq_len 23 (prefill only, as phi3-long); the context runs to
+    # 16 * factor 4 = 64 positions.
+    "llama-dynamic-long": (base("llama", hidden_act="silu", max_position_embeddings=16,
+                                rope_scaling={"rope_type": "dynamic", "factor": 4.0}), 1.5),
+    # A multimodal Gemma 3 checkpoint (Gemma3ForConditionalGeneration): model_type gemma3, the
+    # language model's settings in text_config, its weights under language_model., and dummy
+    # vision tower / projector tensors that hfkit must leave alone; with a real tokenizer so
+    # that the CLI and Python run it by text.
+    "gemma3-mm-tok": (dict(model_type="gemma3", architectures=["Gemma3ForConditionalGeneration"],
+                       text_config=base("gemma3_text", hidden_activation="gelu_pytorch_tanh",
+                                        vocab_size=512,
+                                        head_dim=16, num_hidden_layers=3,
+                                        query_pre_attn_scalar=16, sliding_window=4,
+                                        sliding_window_pattern=3, rope_local_base_freq=100.0,
+                                        tie_word_embeddings=False),
+                       vision_config={"model_type": "siglip_vision_model", "hidden_size": 8,
+                                      "image_size": 8, "patch_size": 4,
+                                      "num_hidden_layers": 1, "num_attention_heads": 2,
+                                      "intermediate_size": 8},
+                       mm_tokens_per_image=4, torch_dtype="float32"), 1.0),
     # SmolLM3: every 2nd layer is NoPE
     "smollm3": (base("smollm3", hidden_act="silu", num_hidden_layers=4, no_rope_layer_interval=2,
                      tie_word_embeddings=True), 1.0),
@@ -422,10 +612,14 @@ SEEDS = {"qwen3-tok": 7}
 OWN_SEEDS = {"mixtral": 2001, "mixtral-tok": 2002, "qwen3-moe": 2003, "qwen3-moe-step": 2004}
 
 
-def greedy(cfg, w, ids, n):
+def any_forward(cfg, w, ids, per_position=False):
+    return (phi_forward if cfg["model_type"] == "phi" else forward)(cfg, w, ids, per_position)
+
+
+def greedy(cfg, w, ids, n, per_position=False):
     out = list(ids)
     for _ in range(n):
-        out.append(int(torch.argmax(forward(cfg, w, out)[-1])))
+        out.append(int(torch.argmax(any_forward(cfg, w, out, per_position)[-1])))
     return out[len(ids):]
 
 
@@ -443,7 +637,9 @@ def main():
             continue
         seed = OWN_SEEDS[name] if name in OWN_SEEDS else SEEDS.get(name, 1000 + indexed.index(name))
         gen = torch.Generator().manual_seed(seed)
-        w = make_weights(cfg, gen, qk_gain=qk_gain)
+        phi = cfg["model_type"] == "phi"
+        full_cfg, cfg = cfg, cfg.get("text_config", cfg)  # gemma3: its language model
+        w = make_phi_weights(cfg, gen) if phi else make_weights(cfg, gen, qk_gain=qk_gain)
         if name.endswith("-tok"):
             # Zero head rows for special and byte-fallback tokens: their logits are 0 while
             # ~250 others are random, so greedy text is plain tokens (this case checks the
@@ -452,18 +648,33 @@ def main():
                 vocab = json.load(f)["model"]["vocab"]
             for tok, tid in vocab.items():
                 if tid < 3 or tok.startswith("<0x"):
-                    w["lm_head.weight"][tid] = 0.0
+                    if "lm_head.weight" in w:
+                        w["lm_head.weight"][tid] = 0.0
+                    if "lm_head.bias" in w:
+                        w["lm_head.bias"][tid] = 0.0
         ids = [int(x) for x in torch.randint(3, cfg["vocab_size"], (PROMPT_LEN,), generator=gen)]
         d = os.path.join(args.out, name)
         os.makedirs(d, exist_ok=True)
         with torch.no_grad():
-            logits = forward(cfg, w, ids)
+            logits = any_forward(cfg, w, ids)
             cont = greedy(cfg, w, ids, GREEDY)
-        write_safetensors(os.path.join(d, "model.safetensors"), w)
+        stored = w
+        if full_cfg is not cfg:  # Gemma3ForConditionalGeneration's names, dummy vision tensors
+            stored = {"language_model." + k: t for k, t in w.items()}
+            stored["vision_tower.vision_model.embeddings.patch_embedding.weight"] = \
+                torch.randn(8, 3, 4, 4, generator=gen)
+            stored["multi_modal_projector.mm_input_projection_weight"] = \
+                torch.randn(8, cfg["hidden_size"], generator=gen)
+        write_safetensors(os.path.join(d, "model.safetensors"), stored)
         with open(os.path.join(d, "config.json"), "w") as f:
-            json.dump(cfg, f, indent=1)
-        ref = {"ids": ids, "logits": logits.tolist(), "greedy": cont,
-               "prefill_only": name.endswith("-long")}
+            json.dump(full_cfg, f, indent=1)
+        ref = {"ids": ids, "logits": logits.tolist(), "greedy": cont}
+        if name.endswith("-long"):
+            # The RoPE follows each call's length: decoding token by token through the cache
+            # (each key rotated in its own call) differs from the whole-prompt call.
+            with torch.no_grad():
+                ref["decode_logits"] = any_forward(cfg, w, ids, per_position=True).tolist()
+                ref["decode_greedy"] = greedy(cfg, w, ids, GREEDY, per_position=True)
         if name.endswith("-tok"):
             if not args.tokenizer_dir:
                 raise SystemExit(f"{name} needs --tokenizer-dir")

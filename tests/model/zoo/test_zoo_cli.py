@@ -1,6 +1,7 @@
-"""New architectures (Qwen3 and Mixtral, make_zoo.py's qwen3-tok and mixtral-tok cases) through
-the hfkit command: `run` prints the torch reference's greedy text, `inspect --json` counts their
-parameters exactly (MoE: the active ones too) and calls them runnable. Nothing in the CLI is
+"""New architectures (Qwen3, Phi-2, Mixtral and a multimodal Gemma 3 checkpoint: make_zoo.py's
+*-tok cases) through the hfkit command: `run` prints the torch reference's greedy text (and, for
+Gemma 3, the warning that only its language model runs), `inspect --json` counts the parameters
+exactly (MoE: the active ones too) and calls the model runnable. Nothing in the CLI is
 architecture-specific: model_type dispatch does it."""
 import json
 import os
@@ -9,14 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SOURCE_DIR = Path(os.environ["HFK_SOURCE_DIR"])
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "examples"))
+import pytest  # noqa: E402
 from reference_text import decode  # noqa: E402
 
 ZOO = Path(os.environ["HFK_ZOO_DIR"])
-MODEL = ZOO / "qwen3-tok"
+MODELS = ["qwen3-tok", "phi2-tok", "gemma3-mm-tok", "mixtral-tok"]
 
 
 def hfkit(*args):
@@ -25,9 +25,9 @@ def hfkit(*args):
                           env=env, timeout=120)
 
 
-@pytest.mark.parametrize("case", ["qwen3-tok", "mixtral-tok"])
-def test_run_prints_the_torch_greedy_text(case):
-    model = ZOO / case
+@pytest.mark.parametrize("name", MODELS)
+def test_run_prints_the_torch_greedy_text(name):
+    model = ZOO / name
     ref = json.loads((model / "reference.json").read_text())
     tokenizer = json.loads((model / "tokenizer.json").read_text())
     expected = decode(tokenizer, ref["greedy_from_bos"])
@@ -38,11 +38,27 @@ def test_run_prints_the_torch_greedy_text(case):
     assert r.stdout == expected + "\n"
 
 
-def test_inspect_counts_qwen3_exactly():
-    r = hfkit("inspect", str(MODEL), "--json")
+def test_multimodal_gemma3_warns_that_only_its_language_model_runs():
+    r = hfkit("run", str(ZOO / "gemma3-mm-tok"), "", "--max-tokens", "2", "--temperature", "0",
+              "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "hfkit: warning: gemma3: only the language model" in r.stderr
+    assert "vision tower is ignored" in r.stderr
+    r = hfkit("run", str(ZOO / "phi2-tok"), "", "--max-tokens", "2", "--temperature", "0",
+              "--quiet")
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    r = hfkit("inspect", str(ZOO / "gemma3-mm-tok"))
+    assert r.returncode == 0, r.stderr
+    assert "yes (the language model runs alone)" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("name", MODELS[:2])
+def test_inspect_counts_the_parameters_exactly(name):
+    model = ZOO / name
+    r = hfkit("inspect", str(model), "--json")
     assert r.returncode == 0, r.stderr
     [info] = json.loads(r.stdout)
-    blob = (MODEL / "model.safetensors").read_bytes()
+    blob = (model / "model.safetensors").read_bytes()
     (n,) = struct.unpack("<Q", blob[:8])
     header = json.loads(blob[8:8 + n])
     elements = 0

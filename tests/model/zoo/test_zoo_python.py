@@ -1,6 +1,6 @@
-"""A sparse MoE architecture (Mixtral, make_zoo.py's mixtral-tok case) through the Python package
-(and so the C API under it): greedy text from BOS equals the torch reference's, at 1 and 2
-threads, and the model reports its architecture."""
+"""New architectures (make_zoo.py's qwen3-tok, phi2-tok, gemma3-mm-tok and the sparse MoE
+mixtral-tok cases) through the Python package (the C API underneath): the architecture is named,
+and greedy generation from BOS at 1 and 2 threads prints the torch reference's text."""
 import json
 import os
 import sys
@@ -10,21 +10,27 @@ import pytest
 
 SOURCE_DIR = Path(os.environ["HFK_SOURCE_DIR"])
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "examples"))
+import hfkit  # noqa: E402
 from reference_text import decode  # noqa: E402
 
-import hfkit  # noqa: E402
-
-MODEL = Path(os.environ["HFK_ZOO_DIR"]) / "mixtral-tok"
+ZOO = Path(os.environ["HFK_ZOO_DIR"])
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_mixtral_generates_the_torch_greedy_text(threads):
-    ref = json.loads((MODEL / "reference.json").read_text())
-    tokenizer = json.loads((MODEL / "tokenizer.json").read_text())
+@pytest.mark.parametrize("name,architecture", [("qwen3-tok", "qwen3"), ("phi2-tok", "phi"),
+                                                ("gemma3-mm-tok", "gemma3_text"),
+                                                ("mixtral-tok", "mixtral")])
+def test_greedy_text_matches_torch(name, architecture):
+    model_dir = ZOO / name
+    ref = json.loads((model_dir / "reference.json").read_text())
+    tokenizer = json.loads((model_dir / "tokenizer.json").read_text())
+    expected = decode(tokenizer, ref["greedy_from_bos"])
     n = len(ref["greedy_from_bos"])
     assert n >= 4, ref["greedy_from_bos"]
-    with hfkit.Model.from_pretrained(MODEL, n_threads=threads) as model:
-        assert model.architecture == "mixtral"
-        result = model.generate_result("", max_new_tokens=n)
-    assert result.text == decode(tokenizer, ref["greedy_from_bos"])
-    assert result.n_generated_tokens == n
+    with hfkit.Model.from_pretrained(model_dir, offline=True) as model:
+        assert model.architecture == architecture
+        for threads in (1, 2):
+            session = model.session(n_threads=threads)
+            try:
+                assert session.generate("", max_new_tokens=n, temperature=0.0) == expected
+            finally:
+                session.close()
