@@ -25,6 +25,13 @@ class KvCache {
     virtual int32_t n_past() const = 0;    // tokens already in the cache
     virtual int32_t capacity() const = 0;  // max tokens
     virtual void truncate(int32_t n) = 0;  // keep the first n tokens (prefix reuse); 0 = clear
+    // The raw state, for saving, restoring and forking a session (runtime/session_state.cpp):
+    // n_blocks() arrays of capacity() rows of row_floats() F32 values each, of which rows
+    // [0, n_past()) hold data. set_n_past(n) declares rows [0, n) of every block written.
+    virtual int64_t n_blocks() const = 0;
+    virtual int64_t row_floats() const = 0;
+    virtual float *block(int64_t i) = 0;
+    virtual void set_n_past(int32_t n) = 0;
 };
 
 struct EncoderOutput {  // BERT, one sequence
