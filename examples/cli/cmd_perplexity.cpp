@@ -30,7 +30,8 @@ std::string precise(double d) {  // JSON, with the digits a comparison with torc
 }  // namespace
 
 int cmd_perplexity(int argc, char **argv) {
-    const Args a = parse_args(argc, argv, 2, {"ctx", "threads"}, {"help", "json", "no-bos"});
+    const Args a =
+        parse_args(argc, argv, 2, {"ctx", "threads"}, {"help", "json", "no-bos", "tokens"});
     if (a.flag("help")) {
         std::printf(
             "usage: hfkit perplexity MODEL FILE [options]\n\n"
@@ -44,6 +45,9 @@ int cmd_perplexity(int argc, char **argv) {
             "  --no-bos     do not lead chunks with BOS\n"
             "  --json       {\"perplexity\", \"nll\", \"n_scored\", \"n_tokens\", \"n_chunks\",\n"
             "               \"window\"} (nll: the mean negative log-likelihood, natural log)\n"
+            "  --tokens     with --json: also \"ids\" (the text's ids) and \"chunks\": per chunk\n"
+            "               the ids run and the logprob of each (null for a first without\n"
+            "               context)\n"
             "  --threads N  compute threads\n");
         return kOk;
     }
@@ -97,6 +101,8 @@ int cmd_perplexity(int argc, char **argv) {
     int64_t scored = 0, chunks = 0;
     std::vector<int32_t> run;
     std::vector<double> lp;
+    const bool per_token = a.flag("tokens") && a.flag("json");
+    std::string chunk_json;
     for (size_t start = 0; start < ids.size(); start += chunk) {
         run.clear();
         if (bos >= 0) run.push_back(bos);
@@ -108,6 +114,14 @@ int cmd_perplexity(int argc, char **argv) {
             (s = hfk_session_score(owned.s, run.data(), int64_t(run.size()), lp.data())) != HFK_OK)
             return fail("scoring failed", s);
         for (size_t i = 1; i < lp.size(); ++i) nll -= lp[i];  // lp[0] has no context (NaN)
+        if (per_token) {
+            chunk_json += chunks ? ", {\"ids\": [" : "{\"ids\": [";
+            for (size_t i = 0; i < run.size(); ++i)
+                chunk_json += (i ? ", " : "") + std::to_string(run[i]);
+            chunk_json += "], \"logprobs\": [";
+            for (size_t i = 0; i < lp.size(); ++i) chunk_json += (i ? ", " : "") + precise(lp[i]);
+            chunk_json += "]}";
+        }
         scored += int64_t(lp.size()) - 1;
         ++chunks;
     }
@@ -118,11 +132,18 @@ int cmd_perplexity(int argc, char **argv) {
     const double mean = nll / double(scored);
     const double ppl = std::exp(mean);
     if (a.flag("json")) {
+        std::string extra;
+        if (per_token) {
+            extra = ", \"ids\": [";
+            for (size_t i = 0; i < ids.size(); ++i)
+                extra += (i ? ", " : "") + std::to_string(ids[i]);
+            extra += "], \"chunks\": [" + chunk_json + "]";
+        }
         std::printf(
             "{\"perplexity\": %s, \"nll\": %s, \"n_scored\": %lld, \"n_tokens\": %lld, "
-            "\"n_chunks\": %lld, \"window\": %d}\n",
+            "\"n_chunks\": %lld, \"window\": %d%s}\n",
             precise(ppl).c_str(), precise(mean).c_str(), (long long)scored, (long long)ids.size(),
-            (long long)chunks, window);
+            (long long)chunks, window, extra.c_str());
     } else {
         std::printf("perplexity %.4f (%lld tokens scored in %lld chunks of up to %d)\n", ppl,
                     (long long)scored, (long long)chunks, window);
