@@ -121,6 +121,9 @@ class Session {
              const GenerateOptions &opts, const std::function<bool(std::string_view)> &on_piece,
              const std::atomic<bool> &cancel, std::string &text, GenerateResult &result);
     void forward_logits(std::span<const int32_t> ids);
+    // HFK_E_INVALID_ARG for an id outside [0, n_logits()), HFK_E_CONTEXT_FULL when they do not
+    // fit after the session's tokens.
+    void check_ids_fit(std::span<const int32_t> ids) const;
 
     std::shared_ptr<const LoadedModel> model_;
     std::unique_ptr<KvCache> cache_;

@@ -21,8 +21,7 @@ void Session::forward_logits(std::span<const int32_t> ids) {
     tokens_.insert(tokens_.end(), ids.begin(), ids.end());
 }
 
-void Session::eval(std::span<const int32_t> ids, float *all_logits) {
-    model_->check_weights_intact();
+void Session::check_ids_fit(std::span<const int32_t> ids) const {
     const int32_t n_ids = n_logits();
     for (int32_t id : ids)
         if (id < 0 || id >= n_ids)
@@ -34,6 +33,12 @@ void Session::eval(std::span<const int32_t> ids, float *all_logits) {
         fail(HFK_E_CONTEXT_FULL, std::to_string(ids.size()) + " more tokens do not fit: " +
                                      std::to_string(tokens_.size()) + " of " +
                                      std::to_string(cache_->capacity()) + " positions are used");
+}
+
+void Session::eval(std::span<const int32_t> ids, float *all_logits) {
+    model_->check_weights_intact();
+    check_ids_fit(ids);
+    const int32_t n_ids = n_logits();
     conversation_.clear();  // the session is now driven by ids, not text
     if (ids.empty()) return;
     if (all_logits == nullptr) {
@@ -88,6 +93,9 @@ void Session::set_seed(uint64_t seed) {
 std::vector<double> Session::score(std::span<const int32_t> ids) {
     std::vector<double> out(ids.size(), std::numeric_limits<double>::quiet_NaN());
     if (ids.empty()) return out;
+    // Everything eval() would refuse is refused here first: the chunks below must not leave
+    // half the ids in the session.
+    check_ids_fit(ids);
     std::vector<float> prev;
     if (!tokens_.empty()) prev.assign(logits_.begin(), logits_.begin() + n_logits());
     const size_t width = static_cast<size_t>(n_logits());

@@ -322,6 +322,25 @@ TEST_F(TokenApi, ScoreIsTheLogSoftmaxOfThePrecedingLogits) {
     for (size_t i = 0; i < tail.size(); ++i) EXPECT_NEAR(cont[i], scores[i + 3], 1e-5);
 }
 
+// Scoring runs in chunks of 64; a bad id or an overflow anywhere is refused before the first.
+TEST_F(TokenApi, ScoreRefusesBeforeChangingTheSession) {
+    auto s = fresh();
+    std::vector<int32_t> ids;
+    while (ids.size() < 70) ids.insert(ids.end(), prompt.begin(), prompt.end());
+    ids.resize(70);
+    ids.push_back(hfk_session_n_logits(s.get()));
+    std::vector<double> out(ids.size());
+    EXPECT_EQ(hfk_session_score(s.get(), ids.data(), int64_t(ids.size()), out.data()),
+              HFK_E_INVALID_ARG);
+    EXPECT_TRUE(session_tokens(s.get()).empty());
+    ids.back() = prompt[1];
+    while (ids.size() < 200) ids.push_back(prompt[1]);
+    out.resize(ids.size());
+    EXPECT_EQ(hfk_session_score(s.get(), ids.data(), int64_t(ids.size()), out.data()),
+              HFK_E_CONTEXT_FULL);
+    EXPECT_TRUE(session_tokens(s.get()).empty());
+}
+
 TEST_F(TokenApi, TruncateGoesBackToAPrefix) {
     auto s = fresh();
     eval(s.get(), prompt);
