@@ -18,25 +18,36 @@ namespace {
 const hfk_session_params kSessionDefaults = {sizeof(hfk_session_params), 0, 0};
 const hfk_gen_params kGenDefaults = {
     sizeof(hfk_gen_params),
-    -1,      // max_new_tokens
-    -1.0f,   // temperature
-    -1,      // top_k
-    -1.0f,   // top_p
-    -1.0f,   // min_p
-    -1.0f,   // repetition_penalty
-    0.0f,    // presence_penalty
-    0.0f,    // frequency_penalty
-    0,       // seed
-    nullptr, // stop
-    0,       // n_stop
-    -1,      // add_special_tokens
-    0,       // ignore_eos
+    -1,       // max_new_tokens
+    -1.0f,    // temperature
+    -1,       // top_k
+    -1.0f,    // top_p
+    -1.0f,    // min_p
+    -1.0f,    // repetition_penalty
+    0.0f,     // presence_penalty
+    0.0f,     // frequency_penalty
+    0,        // seed
+    nullptr,  // stop
+    0,        // n_stop
+    -1,       // add_special_tokens
+    0,        // ignore_eos
+    nullptr,  // logit_bias_ids
+    nullptr,  // logit_bias_values
+    0,        // n_logit_bias
+    0,        // logprobs
+    0,        // top_logprobs
 };
 const hfk_gen_result kResultDefaults = {sizeof(hfk_gen_result), HFK_STOP_NONE, 0, 0, 0, 0, 0, 0};
 
+}  // namespace
+
+const hfk_gen_params &hfk::capi::gen_defaults() {
+    return kGenDefaults;
+}
+
 // Library defaults are transformers' GenerationConfig defaults, so that a model behaves as it
 // does there: greedy unless generation_config.json asks for sampling.
-hfk::GenerateOptions resolve(const hfk_gen_params &p, const hfk::GenerationDefaults &g) {
+hfk::GenerateOptions hfk::capi::resolve(const hfk_gen_params &p, const hfk::GenerationDefaults &g) {
     hfk::GenerateOptions o;
     o.max_new_tokens = p.max_new_tokens >= 0 ? p.max_new_tokens : g.max_new_tokens.value_or(256);
     if (p.max_new_tokens < -1)
@@ -78,35 +89,40 @@ hfk::GenerateOptions resolve(const hfk_gen_params &p, const hfk::GenerationDefau
     }
     o.add_special_tokens = p.add_special_tokens != 0;
     o.ignore_eos = p.ignore_eos != 0;
+    if (p.n_logit_bias < 0 ||
+        (p.n_logit_bias > 0 && (p.logit_bias_ids == nullptr || p.logit_bias_values == nullptr)))
+        hfk::fail(HFK_E_INVALID_ARG,
+                  "logit_bias_ids and logit_bias_values must hold "
+                  "n_logit_bias >= 0 entries");
+    for (int32_t i = 0; i < p.n_logit_bias; ++i)
+        o.logit_bias.push_back({p.logit_bias_ids[i], p.logit_bias_values[i]});
+    o.logprobs = p.logprobs != 0;
+    o.top_logprobs = p.top_logprobs;
+    if (p.top_logprobs < 0 || p.top_logprobs > HFK_MAX_TOP_LOGPROBS)
+        hfk::fail(HFK_E_INVALID_ARG, "top_logprobs must be in [0, " +
+                                         std::to_string(HFK_MAX_TOP_LOGPROBS) + "], got " +
+                                         std::to_string(p.top_logprobs));
     return o;
 }
 
-// Marks the session as used by this thread for the duration of a call.
-class SessionClaim {
-public:
-    explicit SessionClaim(hfk_session *s) : s_(s) {
-        std::thread::id idle{};
-        const auto me = std::this_thread::get_id();
-        if (s_->owner.compare_exchange_strong(idle, me)) {
-            status_ = HFK_OK;
-        } else if (idle == me) {
-            status_ =
-                set_error(HFK_E_REENTRANT, "the session was called from inside its own callback");
-        } else {
-            status_ = set_error(HFK_E_BUSY, "the session is in use by another thread");
-        }
+hfk::capi::SessionClaim::SessionClaim(hfk_session *s) : s_(s) {
+    std::thread::id idle{};
+    const auto me = std::this_thread::get_id();
+    if (s_->owner.compare_exchange_strong(idle, me)) {
+        status_ = HFK_OK;
+    } else if (idle == me) {
+        status_ = set_error(HFK_E_REENTRANT, "the session was called from inside its own callback");
+    } else {
+        status_ = set_error(HFK_E_BUSY, "the session is in use by another thread");
     }
-    ~SessionClaim() {
-        if (status_ == HFK_OK) s_->owner.store(std::thread::id{});
-    }
-    hfk_status status() const { return status_; }
+}
 
-private:
-    hfk_session *s_;
-    hfk_status status_ = HFK_E_INTERNAL;
-};
+hfk::capi::SessionClaim::~SessionClaim() {
+    if (status_ == HFK_OK) s_->owner.store(std::thread::id{});
+}
 
-}  // namespace
+using hfk::capi::resolve;
+using hfk::capi::SessionClaim;
 
 extern "C" {
 
@@ -134,7 +150,7 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
         if (core == nullptr)
             return set_error(HFK_E_STATE,
                              "the model is not ready: wait for HFK_MODEL_READY "
-                                          "(hfk_model_wait) before creating sessions");
+                             "(hfk_model_wait) before creating sessions");
         auto handle = std::make_unique<hfk_session>();
         handle->core = model->core;
         handle->source_dir = hfk::capi::model_source_dir(model);
@@ -170,7 +186,7 @@ HFK_API void hfk_session_cancel(hfk_session *session) noexcept {
 }
 
 HFK_API hfk_status hfk_session_last_tokens(hfk_session *session, int32_t *ids, int64_t n_max,
-                                          int64_t *n_out) noexcept {
+                                           int64_t *n_out) noexcept {
     HFK_REQUIRE_ARG(n_out);
     *n_out = 0;
     HFK_REQUIRE_ARG(session);
@@ -202,9 +218,9 @@ HFK_API hfk_status hfk_session_generate(hfk_session *session, const char *prompt
 
 hfk_status hfk::capi::session_generate(hfk_session *session, const char *prompt,
                                        const hfk_gen_params *params, hfk_piece_cb on_piece,
-                                       void *user_data, char **text_out,
-                                       hfk_gen_result *result_out,
-                                       const SessionPrepare &prepare) noexcept {
+                                       void *user_data, char **text_out, hfk_gen_result *result_out,
+                                       const SessionPrepare &prepare,
+                                       const std::vector<int32_t> *token_prompt) noexcept {
     if (text_out) *text_out = nullptr;
     HFK_REQUIRE_ARG(session);
     HFK_REQUIRE_ARG(prompt);
@@ -212,7 +228,7 @@ hfk_status hfk::capi::session_generate(hfk_session *session, const char *prompt,
                        result_out->struct_size > sizeof(hfk_gen_result)))
         return set_error(HFK_E_INVALID_ARG,
                          "result_out was not initialised with "
-                                            "hfk_gen_result_init");
+                         "hfk_gen_result_init");
     hfk_gen_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kGenDefaults); s != HFK_OK) return s;
 
@@ -238,7 +254,11 @@ hfk_status hfk::capi::session_generate(hfk_session *session, const char *prompt,
                     }
                 };
             }
-            session->session->generate(prompt, opts, piece_fn, session->cancel, text, r);
+            if (token_prompt)
+                session->session->generate_tokens(*token_prompt, opts, piece_fn, session->cancel,
+                                                  text, r);
+            else
+                session->session->generate(prompt, opts, piece_fn, session->cancel, text, r);
             return HFK_OK;
         });
         if (callback_failed)

@@ -46,6 +46,13 @@ class KvCache {
     // weight once per call, except a MoE layer's experts, counted only when a token is routed to
     // them. 0 for architectures that do not count.
     virtual uint64_t weight_bytes_read() const { return 0; }
+    // The raw state, for saving, restoring and forking a session (runtime/session_state.cpp):
+    // n_blocks() arrays of capacity() rows of row_floats() F32 values each, of which rows
+    // [0, n_past()) hold data. set_n_past(n) declares rows [0, n) of every block written.
+    virtual int64_t n_blocks() const = 0;
+    virtual int64_t row_floats() const = 0;
+    virtual float *block(int64_t i) = 0;
+    virtual void set_n_past(int32_t n) = 0;
 };
 
 struct EncoderOutput {  // BERT, one sequence

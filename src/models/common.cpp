@@ -159,7 +159,7 @@ std::vector<float> WeightLoader::optional_vector(const std::string &name, int64_
 }
 
 CausalCache::CausalCache(const Model *owner, int64_t n_layers, int64_t kv_dim, int32_t capacity)
-    : owner_(owner), capacity_(capacity) {
+    : owner_(owner), capacity_(capacity), n_layers_(n_layers), kv_dim_(kv_dim) {
     int64_t floats = 0, total = 0;
     size_t bytes = 0;
     if (__builtin_mul_overflow(int64_t(capacity), kv_dim, &floats) ||
@@ -184,6 +184,13 @@ CausalCache::~CausalCache() {
 void CausalCache::truncate(int32_t n) {
     if (n < 0) n = 0;
     if (n < n_past_) n_past_ = n;
+}
+
+void CausalCache::set_n_past(int32_t n) {
+    if (n < 0 || n > capacity_)
+        fail(HFK_E_INVALID_ARG, "set_n_past: " + std::to_string(n) + " is outside [0, " +
+                                    std::to_string(capacity_) + "]");
+    n_past_ = n;
 }
 
 std::unique_ptr<KvCache> new_causal_cache(const Model &model, int64_t n_layers, int64_t kv_dim,

@@ -68,6 +68,10 @@ class CausalCache final : public KvCache {
     int32_t n_past() const override { return n_past_; }
     int32_t capacity() const override { return capacity_; }
     void truncate(int32_t n) override;
+    int64_t n_blocks() const override { return 2 * n_layers_; }
+    int64_t row_floats() const override { return kv_dim_; }
+    float *block(int64_t i) override { return base_ + i * layer_floats_; }
+    void set_n_past(int32_t n) override;
 
     float *keys(int64_t layer) { return base_ + (2 * layer) * layer_floats_; }
     float *values(int64_t layer) { return base_ + (2 * layer + 1) * layer_floats_; }
@@ -86,6 +90,7 @@ class CausalCache final : public KvCache {
     int32_t n_past_ = 0;
     int64_t layer_floats_ = 0;
     uint64_t weight_bytes_read_ = 0;
+    int64_t n_layers_ = 0, kv_dim_ = 0;
     size_t mapped_bytes_ = 0;
     float *base_ = nullptr;
 };

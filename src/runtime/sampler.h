@@ -37,6 +37,10 @@ public:
     // test of the sampling distribution).
     int32_t draw(std::span<const float> logits);
 
+    // The generator's whole state, saved and restored with a session (session_state.cpp).
+    uint64_t rng_state() const { return state_; }
+    void set_rng_state(uint64_t state) { state_ = state; }
+
 private:
     double next_uniform();  // [0, 1), 53 bits
 

@@ -32,6 +32,7 @@ Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_
                                     "not generate text");
     cache_ = model_->model->new_cache(n_ctx);
     logits_.resize(static_cast<size_t>(model_->model->vocab_size()));
+    rng_state_ = Sampler(SamplerParams{}).rng_state();
 }
 
 void Session::reset() {
@@ -44,18 +45,7 @@ void Session::reset() {
 void Session::generate(std::string_view prompt, const GenerateOptions &opts,
                        const std::function<bool(std::string_view)> &on_piece,
                        const std::atomic<bool> &cancel, std::string &text, GenerateResult &result) {
-    validate(opts.sampler);
-    model_->check_weights_intact();
-    if (opts.max_new_tokens < 0)
-        fail(HFK_E_INVALID_ARG,
-             "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
-    text.clear();
-    result = GenerateResult{};
-    last_tokens_.clear();
-    const auto t_start = Clock::now();
     const Tokenizer &tok = *model_->tokenizer;
-    const Model &net = *model_->model;
-
     // Tokenize the whole conversation so that a continued session sees exactly the tokens one
     // generate over the concatenated text would see; then only the new suffix is computed.
     std::string full = conversation_;
@@ -67,6 +57,45 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
                  "the prompt is empty and the tokenizer has no BOS token to start from");
         ids.push_back(tok.bos_id());
     }
+    run(std::move(ids), std::move(full), true, opts, on_piece, cancel, text, result);
+}
+
+void Session::generate_tokens(std::span<const int32_t> prompt, const GenerateOptions &opts,
+                              const std::function<bool(std::string_view)> &on_piece,
+                              const std::atomic<bool> &cancel, std::string &text,
+                              GenerateResult &result) {
+    std::vector<int32_t> ids = tokens_;
+    ids.insert(ids.end(), prompt.begin(), prompt.end());
+    if (ids.empty())
+        fail(HFK_E_INVALID_ARG, "generate from tokens: the session is empty and no ids were given");
+    const int32_t n_ids = n_logits();
+    for (int32_t id : prompt)
+        if (id < 0 || id >= n_ids)
+            fail(HFK_E_INVALID_ARG, "token id " + std::to_string(id) +
+                                        " is outside the vocabulary [0, " + std::to_string(n_ids) +
+                                        ")");
+    run(std::move(ids), std::string(), false, opts, on_piece, cancel, text, result);
+}
+
+void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
+                  const GenerateOptions &opts,
+                  const std::function<bool(std::string_view)> &on_piece,
+                  const std::atomic<bool> &cancel, std::string &text, GenerateResult &result) {
+    validate(opts.sampler);
+    validate_logit_bias(opts.logit_bias, n_logits());
+    if (opts.top_logprobs < 0 || opts.top_logprobs > kMaxTopLogprobs)
+        fail(HFK_E_INVALID_ARG, "top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
+                                    "], got " + std::to_string(opts.top_logprobs));
+    model_->check_weights_intact();
+    if (opts.max_new_tokens < 0)
+        fail(HFK_E_INVALID_ARG,
+             "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
+    text.clear();
+    result = GenerateResult{};
+    last_tokens_.clear();
+    last_logprobs_.clear();
+    const auto t_start = Clock::now();
+    const Model &net = *model_->model;
     if (static_cast<int64_t>(ids.size()) > cache_->capacity())
         fail(HFK_E_CONTEXT_FULL, "the prompt is " + std::to_string(ids.size()) +
                                      " tokens but the context holds " +
@@ -84,7 +113,7 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     const std::span<const int32_t> suffix(ids.data() + common, ids.size() - common);
     net.forward(*cache_, suffix, logits_.data(), false, n_threads_);
     tokens_.assign(ids.begin(), ids.end());
-    conversation_ = std::move(full);
+    conversation_ = text_mode ? std::move(full) : std::string();
     const auto t_prefilled = Clock::now();
     result.prefill_tokens_per_s =
         static_cast<double>(suffix.size()) / std::max(1e-9, ms_between(t_start, t_prefilled) / 1e3);
@@ -108,8 +137,21 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
             rest += emitter.finish();
             if (release(rest) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
         }
-        conversation_ += text;
+        if (text_mode) conversation_ += text;
+        // The token mode keeps every generated id in the session (the loop runs an id only
+        // when it goes on), so that the next token-level call continues after the output.
+        const bool last_pending = reason == HFK_STOP_MAX_TOKENS || reason == HFK_STOP_STRING ||
+                                  reason == HFK_STOP_CALLBACK;
+        if (!text_mode && !generated.empty() && last_pending &&
+            static_cast<int64_t>(tokens_.size()) < cache_->capacity()) {
+            const int32_t last[1] = {generated.back()};
+            net.forward(*cache_, std::span<const int32_t>(last, 1), logits_.data(), false,
+                        n_threads_);
+            tokens_.push_back(generated.back());
+        }
+        rng_state_ = sampler.rng_state();
         last_tokens_ = generated;
+        last_logprobs_ = result.logprobs;
         result.stop_reason = reason;
         result.n_generated_tokens = static_cast<int32_t>(generated.size());
         const auto t_end = Clock::now();
@@ -133,12 +175,16 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
         }
         // Only ids the tokenizer can decode are candidates: the logits of a padded vocabulary's
         // extra rows are neither checked nor sampled.
-        const std::span<float> candidates(logits_.data(), sampleable);
-        if (has_non_finite(candidates))
+        const std::span<const float> raw(logits_.data(), sampleable);
+        if (has_non_finite(raw))
             fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
                                     std::to_string(tokens_.size()) +
                                     " (the weights may contain NaN/Inf)");
-        const int32_t id = sampler.sample(candidates, tokens_, generated);
+        // The sampler transforms its input in place: it gets a copy, so that logits_ stay the
+        // model's own (for logprobs now, and for the token API after the call).
+        work_.assign(raw.begin(), raw.end());
+        apply_logit_bias(work_, opts.logit_bias);
+        const int32_t id = sampler.sample(work_, tokens_, generated);
         if (generated.empty()) t_first = Clock::now();
         if (!opts.ignore_eos &&
             (model_->is_eos(id) ||
@@ -147,6 +193,7 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
             return;
         }
         generated.push_back(id);
+        if (opts.logprobs) result.logprobs.push_back(token_logprob(raw, id, opts.top_logprobs));
         if (release(emitter.push(stream.step(id)))) {
             finish(HFK_STOP_CALLBACK);
             return;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/loaded_model.h"
+#include "runtime/logits.h"
 #include "runtime/sampler.h"
 
 namespace hfk {
@@ -22,7 +23,10 @@ struct GenerateOptions {
     std::vector<std::string> stop_strings;
     bool add_special_tokens = true;  // for the start of the conversation (BOS, ...)
     bool ignore_eos = false;
-    std::vector<int32_t> stop_ids;  // more ids that end the generation, like EOS (chat turns)
+    std::vector<int32_t> stop_ids;      // more ids that end the generation, like EOS (chat turns)
+    std::vector<LogitBias> logit_bias;  // added to the logits before every sampling step
+    bool logprobs = false;              // record each generated token's logprob (result.logprobs)
+    int32_t top_logprobs = 0;           // and its best alternatives, 0..kMaxTopLogprobs
 };
 
 struct GenerateResult {
@@ -34,10 +38,23 @@ struct GenerateResult {
     double prefill_tokens_per_s = 0;
     double decode_tokens_per_s = 0;
     std::vector<int32_t> tokens;  // the generated ids
+    // With GenerateOptions::logprobs: one entry per generated id, from the model's raw logits.
+    std::vector<TokenLogprob> logprobs;
+};
+
+// Everything a session's future depends on, copied out (save, fork) or in (restore).
+struct SessionSnapshot {
+    std::vector<int32_t> tokens;       // the ids in the KV cache, in order
+    std::vector<int32_t> last_tokens;  // what the last generate produced
+    std::string conversation;          // the text the session has seen (text-level calls)
+    std::vector<float> logits;         // after tokens.back() (model vocabulary wide), or empty
+    uint64_t rng_state = 0;            // the session's sampler generator
+    int64_t n_blocks = 0, row_floats = 0;
+    std::vector<float> kv;  // n_blocks x tokens.size() x row_floats
 };
 
 class Session {
-public:
+  public:
     Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads);
 
     // `on_piece` returns true to stop. `cancel` is polled once per decode step; when set, the
@@ -47,7 +64,44 @@ public:
     void generate(std::string_view prompt, const GenerateOptions &opts,
                   const std::function<bool(std::string_view)> &on_piece,
                   const std::atomic<bool> &cancel, std::string &text, GenerateResult &result);
+    // Generates after the session's tokens plus `ids` (the token-level twin of generate(): no
+    // text is tokenized). Every generated id (EOS excluded) ends up in the session, so tokens()
+    // and logits() continue from the end of the output (unless the context filled up).
+    void generate_tokens(std::span<const int32_t> ids, const GenerateOptions &opts,
+                         const std::function<bool(std::string_view)> &on_piece,
+                         const std::atomic<bool> &cancel, std::string &text,
+                         GenerateResult &result);
     void reset();
+
+    // ---- the token-level API (capi/src/session_tokens.cpp) ----
+    // Runs `ids` after the session's tokens. all_logits, when not null, receives
+    // ids.size() x n_logits() floats (every position). HFK_E_CONTEXT_FULL before any change.
+    void eval(std::span<const int32_t> ids, float *all_logits);
+    // The logits after the last token (n_logits() floats); HFK_E_STATE on an empty session.
+    std::span<const float> logits() const;
+    // The width of the logits the token API shows: the ids the tokenizer can decode.
+    int32_t n_logits() const;
+    const std::vector<int32_t> &tokens() const { return tokens_; }
+    // Samples from `logits` (n_logits() floats) with the session's generator: bias, then the
+    // sampler chain; penalties count the session's tokens.
+    int32_t sample(std::span<const float> logits, const SamplerParams &p,
+                   std::span<const LogitBias> bias);
+    void set_seed(uint64_t seed);
+    // log p(ids[i] | session tokens, ids[0..i)) per id (NaN for ids[0] on an empty session);
+    // the ids are evaluated into the session.
+    std::vector<double> score(std::span<const int32_t> ids);
+    // Keeps the first n tokens (0 <= n <= tokens().size()); the logits are those after token
+    // n - 1 again. The conversation text is dropped.
+    void truncate(int32_t n);
+    int32_t capacity() const { return cache_->capacity(); }
+    const KvCache &cache() const { return *cache_; }
+    int32_t n_threads() const { return n_threads_; }
+    std::shared_ptr<const LoadedModel> model_ptr() const { return model_; }
+
+    SessionSnapshot snapshot() const;
+    // Replaces the state with `s` (checked against this session's cache shape and capacity
+    // first: HFK_E_INVALID_ARG / HFK_E_CONTEXT_FULL leave the session unchanged).
+    void restore(SessionSnapshot s);
     // Chat: the next generate() continues `text` (the whole rendered conversation) instead of
     // what the session has seen; the longest common token prefix stays in the KV cache.
     void replace_conversation(std::string text) { conversation_ = std::move(text); }
@@ -56,8 +110,21 @@ public:
     int32_t n_cached_tokens() const { return static_cast<int32_t>(tokens_.size()); }
     // The ids the last generate() produced, EOS excluded.
     const std::vector<int32_t> &last_tokens() const { return last_tokens_; }
+    // Their logprobs, when the last generate() asked for them (else empty).
+    const std::vector<TokenLogprob> &last_logprobs() const { return last_logprobs_; }
 
-private:
+  private:
+    // The decode loop shared by generate() and generate_tokens(): `ids` is the whole sequence
+    // the session should hold before generating (its longest common prefix with tokens_ is
+    // reused); `text_mode` keeps the conversation text, the token mode keeps every id instead.
+    void run(std::vector<int32_t> ids, std::string full_text, bool text_mode,
+             const GenerateOptions &opts, const std::function<bool(std::string_view)> &on_piece,
+             const std::atomic<bool> &cancel, std::string &text, GenerateResult &result);
+    void forward_logits(std::span<const int32_t> ids);
+    // HFK_E_INVALID_ARG for an id outside [0, n_logits()), HFK_E_CONTEXT_FULL when they do not
+    // fit after the session's tokens.
+    void check_ids_fit(std::span<const int32_t> ids) const;
+
     std::shared_ptr<const LoadedModel> model_;
     std::unique_ptr<KvCache> cache_;
     int32_t n_threads_;
@@ -65,6 +132,9 @@ private:
     std::string conversation_;     // the text the session has seen: prompts and replies
     std::vector<float> logits_;
     std::vector<int32_t> last_tokens_;
+    std::vector<TokenLogprob> last_logprobs_;
+    std::vector<float> work_;  // the sampler's copy of logits_ (it transforms in place)
+    uint64_t rng_state_ = 0;
 };
 
 }  // namespace hfk

@@ -20,7 +20,11 @@ Generation options (keyword arguments of every ``generate``/``generate_result``/
 (``None``: the model's generation_config.json, else transformers' defaults: greedy unless the
 model asks for sampling), ``presence_penalty``, ``frequency_penalty`` (0: off), ``seed``,
 ``stop`` (a list of strings; the text ends before the first match), ``add_special_tokens``
-(``None``: the tokenizer's default, e.g. BOS on a fresh prompt) and ``ignore_eos``.
+(``None``: the tokenizer's default, e.g. BOS on a fresh prompt), ``ignore_eos``,
+``logit_bias`` (``{id: bias}``, added to the logits; ``-inf`` bans an id) and ``logprobs``
+(``True`` or N in 0..20: each generated token's logprob and its N best alternatives, from the
+model's raw distribution: no temperature, penalty, top-k/p or bias applied; ``generate`` then
+returns ``(text, logprobs)``, a list of :class:`TokenLogprob`).
 ``max_tokens`` and ``repeat_penalty`` (llama.cpp, OpenAI) are accepted for ``max_new_tokens``
 and ``repetition_penalty``. Every string argument is a C string underneath: one with a NUL
 character raises ValueError.
@@ -78,6 +82,9 @@ __all__ = [
     "GatedRepoError",
     "GenerationResult",
     "HfkitError",
+    "ScoredText",
+    "TokenLogprob",
+    "TopLogprob",
     "HfkitIOError",
     "InternalError",
     "InvalidArgumentError",
@@ -274,6 +281,33 @@ class ModelStatus(NamedTuple):
     files_total: int
 
 
+class TopLogprob(NamedTuple):
+    """One alternative at a generation step: its id, its text alone, its logprob."""
+
+    id: int
+    token: str
+    logprob: float
+
+
+class TokenLogprob(NamedTuple):
+    """A generated token (``id``, its text alone) and its natural-log probability under the
+    model's raw distribution, with the ``top_logprobs`` most likely ids at that step."""
+
+    id: int
+    token: str
+    logprob: float
+    top_logprobs: List[TopLogprob]
+
+
+class ScoredText(NamedTuple):
+    """:meth:`Model.score`'s answer: the text's ids, ``log p`` of each (NaN for the first id of
+    a text scored without a prompt) and their sum (the log-likelihood, NaNs left out)."""
+
+    ids: List[int]
+    logprobs: List[float]
+    total: float
+
+
 @dataclass(frozen=True)
 class GenerationResult:
     """What :meth:`Session.generate_result` returns: the text and how the call went.
@@ -293,6 +327,7 @@ class GenerationResult:
     prefill_tokens_per_s: float
     decode_tokens_per_s: float
     tokens: List[int]
+    logprobs: Optional[List[TokenLogprob]] = None  # with the logprobs option
 
 
 _OPTION_NAMES = (
@@ -308,6 +343,8 @@ _OPTION_NAMES = (
     "stop",
     "add_special_tokens",
     "ignore_eos",
+    "logit_bias",
+    "logprobs",
 )
 
 
@@ -372,10 +409,65 @@ def _gen_options(options: Dict[str, Any]) -> "_hfkit.GenOptions":
     if special is not None:
         o.add_special_tokens = 1 if special else 0
     o.ignore_eos = bool(options.get("ignore_eos", False))
+    bias = options.get("logit_bias")
+    if bias is not None:
+        ids, values = [], []
+        for k, v in dict(bias).items():
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 2**31:
+                raise InvalidArgumentError(f"logit_bias keys must be token ids, not {k!r}", -1,
+                                           "HFK_E_INVALID_ARG")
+            ids.append(k)
+            values.append(float(v))
+        o.logit_bias_ids = ids
+        o.logit_bias_values = values
+    lp = options.get("logprobs")
+    if lp is not None and lp is not False:
+        top = 0 if lp is True else lp
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20:
+            raise InvalidArgumentError(f"logprobs must be True or an int in [0, 20], not {lp!r}",
+                                       -1, "HFK_E_INVALID_ARG")
+        o.logprobs = True
+        o.top_logprobs = top
     return o
 
 
-def _result(t: tuple, tokens: List[int]) -> GenerationResult:
+def _wants_logprobs(options: Dict[str, Any]) -> bool:
+    lp = options.get("logprobs")
+    return lp is not None and lp is not False
+
+
+def _logprobs(native: "_hfkit.Session", model: "_hfkit.Model", tokens: List[int],
+              n_prompt: int) -> List[TokenLogprob]:
+    """The logprobs of the last generate, each id with its text as it reads in the output: the
+    decoding of (previous id, id) minus that of the previous id, so that a SentencePiece
+    word's leading space is kept (a partial UTF-8 character reads as U+FFFD)."""
+    lps, top_ids, top_lps = native.last_logprobs()
+    seq = native.tokens()
+    prev = seq[n_prompt - 1] if 0 < n_prompt <= len(seq) else None
+    cache: Dict[Any, str] = {}
+
+    def text(ctx: Optional[int], i: int) -> str:
+        key = (ctx, i)
+        if key not in cache:
+            if ctx is None:
+                cache[key] = model.detokenize([i], False)
+            else:
+                head = model.detokenize([ctx], False)
+                both = model.detokenize([ctx, i], False)
+                cache[key] = (both[len(head):] if both.startswith(head)
+                              else model.detokenize([i], False))
+        return cache[key]
+
+    out = []
+    for i, lp, ti, tl in zip(tokens, lps, top_ids, top_lps):
+        out.append(TokenLogprob(i, text(prev, i), lp,
+                                [TopLogprob(a, text(prev, a), b) for a, b in zip(ti, tl)]))
+        prev = i
+    return out
+
+
+def _result(t: tuple, tokens: List[int],
+            logprobs: Optional[List[TokenLogprob]] = None) -> GenerationResult:
     return GenerationResult(
         text=t[0],
         stop_reason=_STOP_REASONS.get(t[1], str(t[1])),
@@ -386,6 +478,7 @@ def _result(t: tuple, tokens: List[int]) -> GenerationResult:
         prefill_tokens_per_s=t[6],
         decode_tokens_per_s=t[7],
         tokens=tokens,
+        logprobs=logprobs,
     )
 
 
@@ -513,22 +606,95 @@ class Session:
         return self._native
 
     def generate(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
-                 **options: Any) -> str:
-        """Appends ``prompt`` to the conversation and returns the generated text.
+                 **options: Any) -> Any:
+        """Appends ``prompt`` to the conversation and returns the generated text (with the
+        ``logprobs`` option: ``(text, [TokenLogprob, ...])``).
 
         ``on_piece(piece)`` is called with each piece of text as it is produced (on this
         thread); returning True stops the generation. See the module docstring for options.
         """
-        return self.generate_result(prompt, on_piece=on_piece, **options).text
+        r = self.generate_result(prompt, on_piece=on_piece, **options)
+        return (r.text, r.logprobs) if _wants_logprobs(options) else r.text
 
     def generate_result(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
                         **options: Any) -> GenerationResult:
         """Like :meth:`generate`, but returns a :class:`GenerationResult` (text, stop reason,
-        token counts and speeds)."""
+        token counts and speeds, logprobs)."""
         opts = _gen_options(options)
         native = self._handle()
         t = native.generate(prompt, opts, on_piece)
-        return _result(t, native.last_tokens())
+        return self._finish(t, opts)
+
+    def _finish(self, t: tuple, opts: "_hfkit.GenOptions") -> GenerationResult:
+        native = self._handle()
+        tokens = native.last_tokens()
+        lps = _logprobs(native, self._model._handle(), tokens, t[2]) if opts.logprobs else None
+        return _result(t, tokens, lps)
+
+    # ---- the token level (capi/README.md, "Tokens") ------------------------------------
+    def generate_tokens(self, ids: Sequence[int], on_piece: Optional[Callable[[str], Any]] = None,
+                        **options: Any) -> GenerationResult:
+        """Generates after the session's tokens plus ``ids`` (no text is tokenized). Every
+        generated id (EOS excluded) joins the session's :meth:`tokens`."""
+        opts = _gen_options(options)
+        t = self._handle().generate_tokens(list(ids), opts, on_piece)
+        return self._finish(t, opts)
+
+    @property
+    def n_logits(self) -> int:
+        """Width of the logits: the ids the tokenizer can decode."""
+        return self._handle().n_logits
+
+    def tokens(self) -> List[int]:
+        """The ids the session holds (after a text generate, the last generated id is not
+        among them yet)."""
+        return self._handle().tokens()
+
+    def eval(self, ids: Sequence[int], all_logits: bool = False) -> Optional[_np.ndarray]:
+        """Runs ``ids`` after the session's tokens. With ``all_logits``, returns the logits of
+        every position, a float32 array (len(ids), n_logits)."""
+        return self._handle().eval(list(ids), all_logits)
+
+    def logits(self) -> _np.ndarray:
+        """The logits after the session's last token (float32, n_logits)."""
+        return self._handle().logits()
+
+    def sample(self, logits: Any, **options: Any) -> int:
+        """Samples an id from ``logits`` with the library's sampler chain (``temperature``,
+        ``top_k``, ``top_p``, ``min_p``, penalties, ``logit_bias``; greedy by default) and the
+        session's generator (:meth:`set_seed`; saved with the session)."""
+        return self._handle().sample(_np.ascontiguousarray(logits, dtype=_np.float32),
+                                     _gen_options(options))
+
+    def set_seed(self, seed: int) -> None:
+        """Reseeds the session's generator."""
+        self._handle().set_seed(seed)
+
+    def score(self, ids: Sequence[int]) -> _np.ndarray:
+        """``log p(ids[i] | tokens, ids[:i])`` per id, float64 (NaN for the first id of an
+        empty session); the ids are evaluated into the session."""
+        return self._handle().score(list(ids))
+
+    def truncate(self, n_tokens: int) -> None:
+        """Keeps the first ``n_tokens`` tokens; the logits are those after them again."""
+        self._handle().truncate(_int_option("n_tokens", n_tokens))
+
+    def fork(self) -> "Session":
+        """A new session holding a copy of this one's state (one prefix, several
+        continuations)."""
+        child = Session.__new__(Session)
+        child._model = self._model
+        child._native = self._handle().fork()
+        return child
+
+    def save(self, path: _PathLike) -> None:
+        """Saves the state (KV cache, tokens, text, logits, generator) to ``path``."""
+        self._handle().save(_os.fspath(path))
+
+    def load(self, path: _PathLike) -> None:
+        """Restores a state saved by :meth:`save` on the same model; a file from another
+        model, truncated or corrupt raises (and leaves the session unchanged)."""
+        self._handle().load(_os.fspath(path))
 
     def stream(self, prompt: str, **options: Any) -> Iterator[str]:
         """Generates like :meth:`generate` and yields the pieces of text as they are produced.
@@ -766,7 +932,7 @@ class Model:
         s.close()
 
     def generate(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
-                 **options: Any) -> str:
+                 **options: Any) -> Any:
         """Generates a continuation of ``prompt`` (a fresh context each call) and returns it.
         The pooled session keeps its computed tokens, so a prompt that repeats the beginning of
         the previous one is not recomputed (``n_reused_tokens``).
@@ -775,7 +941,8 @@ class Model:
         Thread-safe: concurrent calls use separate sessions. See the module docstring for
         the options.
         """
-        return self.generate_result(prompt, on_piece=on_piece, **options).text
+        r = self.generate_result(prompt, on_piece=on_piece, **options)
+        return (r.text, r.logprobs) if _wants_logprobs(options) else r.text
 
     def generate_result(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
                         **options: Any) -> GenerationResult:
@@ -784,9 +951,30 @@ class Model:
         s = self._take_session()
         try:
             t = s.generate(prompt, opts, on_piece)
-            return _result(t, s.last_tokens())
+            tokens = s.last_tokens()
+            lps = _logprobs(s, self._handle(), tokens, t[2]) if opts.logprobs else None
+            return _result(t, tokens, lps)
         finally:
             self._give_back(s)
+
+    def score(self, text: str, prompt: Optional[str] = None) -> ScoredText:
+        """Scores ``text`` without sampling. Without ``prompt``: every token of ``text``
+        (tokenized with special tokens, so BOS gives the first word its context). With
+        ``prompt``: the continuation ``text`` after ``prompt`` (the prompt's ids with special
+        tokens, then the text's ids without, as lm-evaluation-harness does); ``total`` is its
+        log-likelihood."""
+        native = self._handle()
+        s = _hfkit.Session(native, 0, 0)
+        try:
+            if prompt is None:
+                ids = native.tokenize(text, True)
+            else:
+                s.eval(native.tokenize(prompt, True), False)
+                ids = native.tokenize(text, False)
+            lps = [float(x) for x in s.score(ids)]
+        finally:
+            s.close()
+        return ScoredText(ids, lps, float(sum(x for x in lps if x == x)))
 
     def stream(self, prompt: str, **options: Any) -> Iterator[str]:
         """Generates like :meth:`generate` and yields the text pieces as they are produced.

@@ -564,6 +564,10 @@ struct GenOptions {
     std::vector<std::string> stop;
     int32_t add_special_tokens = -1;
     bool ignore_eos = false;
+    std::vector<int32_t> logit_bias_ids;
+    std::vector<float> logit_bias_values;
+    bool logprobs = false;
+    int32_t top_logprobs = 0;
 };
 
 class Session {
@@ -629,6 +633,144 @@ class Session {
                    });
     }
 
+    // hfk_session_generate_tokens: the same tuple as generate.
+    py::tuple generate_tokens(const std::vector<int32_t> &ids, const GenOptions &o,
+                              py::object on_piece) {
+        return run(o, std::move(on_piece),
+                   [&](hfk_session *h, const hfk_gen_params *p, void *ctx, char **text,
+                       hfk_gen_result *r) {
+                       return hfk_session_generate_tokens(h, ids.data(),
+                                                          static_cast<int64_t>(ids.size()), p,
+                                                          piece_trampoline, ctx, text, r);
+                   });
+    }
+
+    // (logprobs, top_ids, top_logprobs) of the last generate: a list of floats and two lists
+    // of lists (empty rows when no top_logprobs were asked for).
+    py::tuple last_logprobs() {
+        auto h = live(handle_, "session");
+        int64_t n = 0;
+        int32_t n_top = 0;
+        hfk_status st =
+            hfk_session_last_logprobs(h.get(), nullptr, nullptr, nullptr, 0, &n, &n_top);
+        if (st != HFK_E_BUFFER_TOO_SMALL) check(st);
+        const size_t count = static_cast<size_t>(n < 0 ? -n : n);
+        std::vector<float> lp(count);
+        std::vector<int32_t> top_ids(count * size_t(n_top));
+        std::vector<float> top_lp(count * size_t(n_top));
+        check(hfk_session_last_logprobs(h.get(), lp.data(), top_ids.data(), top_lp.data(),
+                                        static_cast<int64_t>(count), &n, &n_top));
+        py::list ids_rows, lp_rows;
+        for (size_t i = 0; i < count; ++i) {
+            py::list a, b;
+            for (int32_t j = 0; j < n_top; ++j) {
+                a.append(top_ids[i * size_t(n_top) + size_t(j)]);
+                b.append(top_lp[i * size_t(n_top) + size_t(j)]);
+            }
+            ids_rows.append(a);
+            lp_rows.append(b);
+        }
+        return py::make_tuple(py::cast(lp), ids_rows, lp_rows);
+    }
+
+    int32_t n_logits() { return hfk_session_n_logits(live(handle_, "session").get()); }
+
+    std::vector<int32_t> tokens() {
+        auto h = live(handle_, "session");
+        int64_t n = 0;
+        hfk_status st = hfk_session_tokens(h.get(), nullptr, 0, &n);
+        if (st != HFK_E_BUFFER_TOO_SMALL) check(st);
+        std::vector<int32_t> ids(static_cast<size_t>(n < 0 ? -n : n));
+        check(hfk_session_tokens(h.get(), ids.data(), static_cast<int64_t>(ids.size()), &n));
+        return ids;
+    }
+
+    // Evaluates ids; with all_logits returns a float32 (n, n_logits) array, else None.
+    py::object eval(const std::vector<int32_t> &ids, bool all_logits) {
+        auto h = live(handle_, "session");
+        const int64_t width = hfk_session_n_logits(h.get());
+        const auto n = static_cast<int64_t>(ids.size());
+        py::array_t<float> out(std::vector<py::ssize_t>{all_logits ? n : 0, width});
+        float *data = all_logits ? out.mutable_data() : nullptr;
+        hfk_status st;
+        {
+            py::gil_scoped_release nogil;
+            st = hfk_session_eval(h.get(), ids.data(), n, data, all_logits ? n * width : 0);
+        }
+        check(st);
+        if (!all_logits) return py::none();
+        return out;
+    }
+
+    py::array_t<float> logits() {
+        auto h = live(handle_, "session");
+        py::array_t<float> out(hfk_session_n_logits(h.get()));
+        int64_t n = 0;
+        check(hfk_session_logits(h.get(), out.mutable_data(), out.size(), &n));
+        return out;
+    }
+
+    int32_t sample(py::array_t<float, py::array::c_style | py::array::forcecast> logits,
+                   const GenOptions &o) {
+        auto h = live(handle_, "session");
+        if (logits.ndim() != 1) throw py::value_error("logits must be one-dimensional");
+        std::vector<const char *> stop;
+        hfk_gen_params p = params_of(o, stop);
+        int32_t id = -1;
+        check(hfk_session_sample(h.get(), logits.data(), logits.size(), &p, &id));
+        return id;
+    }
+
+    void set_seed(uint64_t seed) {
+        check(hfk_session_set_seed(live(handle_, "session").get(), seed));
+    }
+
+    py::array_t<double> score(const std::vector<int32_t> &ids) {
+        auto h = live(handle_, "session");
+        py::array_t<double> out(static_cast<py::ssize_t>(ids.size()));
+        double *data = out.mutable_data();
+        hfk_status st;
+        {
+            py::gil_scoped_release nogil;
+            st = hfk_session_score(h.get(), ids.data(), static_cast<int64_t>(ids.size()), data);
+        }
+        check(st);
+        return out;
+    }
+
+    void truncate(int32_t n) { check(hfk_session_truncate(live(handle_, "session").get(), n)); }
+
+    Session fork() {
+        auto h = live(handle_, "session");
+        hfk_session *raw = nullptr;
+        check(hfk_session_fork(&raw, h.get()));
+        Session out;
+        out.handle_.reset(raw, hfk_session_free);
+        return out;
+    }
+
+    void save(const std::string &path) {
+        auto h = live(handle_, "session");
+        const char *c = c_string(path, "the path");
+        hfk_status st;
+        {
+            py::gil_scoped_release nogil;
+            st = hfk_session_save(h.get(), c);
+        }
+        check(st);
+    }
+
+    void load(const std::string &path) {
+        auto h = live(handle_, "session");
+        const char *c = c_string(path, "the path");
+        hfk_status st;
+        {
+            py::gil_scoped_release nogil;
+            st = hfk_session_load(h.get(), c);
+        }
+        check(st);
+    }
+
     // One chat turn (hfk_session_chat): the whole conversation as JSON; the same tuple as
     // generate.
     py::tuple chat(const std::string &conversation_json, std::optional<std::string> chat_template,
@@ -644,14 +786,15 @@ class Session {
     }
 
   private:
+    Session() = default;  // fork()'s result
     // Fills hfk_gen_params from the options, runs `call` without the GIL, and returns the
     // generate tuple. The trampoline is installed even without on_piece: it is where Ctrl-C is
     // noticed.
-    template <typename Call>
-    py::tuple run(const GenOptions &o, py::object on_piece, Call call) {
-        auto h = live(handle_, "session");
-        std::vector<const char *> stop;
+    // hfk_gen_params from the options; `stop` keeps the stop strings' pointers alive.
+    static hfk_gen_params params_of(const GenOptions &o, std::vector<const char *> &stop) {
         for (const auto &s : o.stop) stop.push_back(c_string(s, "a stop string"));
+        if (o.logit_bias_ids.size() != o.logit_bias_values.size())
+            throw py::value_error("logit_bias ids and values differ in length");
         hfk_gen_params p;
         check(HFK_GEN_PARAMS_INIT(&p));
         p.max_new_tokens = o.max_new_tokens;
@@ -667,6 +810,19 @@ class Session {
         p.n_stop = static_cast<int32_t>(stop.size());
         p.add_special_tokens = o.add_special_tokens;
         p.ignore_eos = o.ignore_eos ? 1 : 0;
+        p.logit_bias_ids = o.logit_bias_ids.empty() ? nullptr : o.logit_bias_ids.data();
+        p.logit_bias_values = o.logit_bias_values.empty() ? nullptr : o.logit_bias_values.data();
+        p.n_logit_bias = static_cast<int32_t>(o.logit_bias_ids.size());
+        p.logprobs = o.logprobs ? 1 : 0;
+        p.top_logprobs = o.top_logprobs;
+        return p;
+    }
+
+    template <typename Call>
+    py::tuple run(const GenOptions &o, py::object on_piece, Call call) {
+        auto h = live(handle_, "session");
+        std::vector<const char *> stop;
+        hfk_gen_params p = params_of(o, stop);
         hfk_gen_result r;
         check(HFK_GEN_RESULT_INIT(&r));
 
@@ -738,7 +894,12 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_readwrite("stop", &GenOptions::stop, "stop strings")
         .def_readwrite("add_special_tokens", &GenOptions::add_special_tokens,
                        "-1: the tokenizer's default, 0: no, 1: yes")
-        .def_readwrite("ignore_eos", &GenOptions::ignore_eos, "do not stop at end-of-sequence");
+        .def_readwrite("ignore_eos", &GenOptions::ignore_eos, "do not stop at end-of-sequence")
+        .def_readwrite("logit_bias_ids", &GenOptions::logit_bias_ids, "ids of logit biases")
+        .def_readwrite("logit_bias_values", &GenOptions::logit_bias_values,
+                       "their values (added to the logits; -inf bans)")
+        .def_readwrite("logprobs", &GenOptions::logprobs, "record each token's logprob")
+        .def_readwrite("top_logprobs", &GenOptions::top_logprobs, "alternatives per token, 0..20");
 
     py::class_<HubOptions>(m, "HubOptions", "Where and how to reach the Hub (None: defaults).")
         .def(py::init<>())
@@ -824,6 +985,26 @@ PYBIND11_MODULE(_hfkit, m) {
         .def("chat", &Session::chat, py::arg("conversation_json"), py::arg("chat_template"),
              py::arg("options"), py::arg("on_piece") = py::none(),
              "One chat turn over the whole conversation (hfk_session_chat).")
+        .def("generate_tokens", &Session::generate_tokens, py::arg("ids"), py::arg("options"),
+             py::arg("on_piece") = py::none(),
+             "Generates after the session's tokens plus ids; the same tuple as generate.")
+        .def("last_logprobs", &Session::last_logprobs,
+             "(logprobs, top_ids, top_logprobs) of the last generate.")
+        .def_property_readonly("n_logits", &Session::n_logits, "Width of the logits.")
+        .def("tokens", &Session::tokens, "The ids the session holds.")
+        .def("eval", &Session::eval, py::arg("ids"), py::arg("all_logits") = false,
+             "Runs ids; returns (n, n_logits) float32 logits when all_logits, else None.")
+        .def("logits", &Session::logits, "The logits after the last token (float32).")
+        .def("sample", &Session::sample, py::arg("logits"), py::arg("options"),
+             "Samples an id from logits with the session's generator.")
+        .def("set_seed", &Session::set_seed, py::arg("seed"), "Reseeds the session's generator.")
+        .def("score", &Session::score, py::arg("ids"),
+             "log p(ids[i] | tokens, ids[:i]) per id (float64; NaN for an empty session's "
+             "first).")
+        .def("truncate", &Session::truncate, py::arg("n_tokens"), "Keeps the first n tokens.")
+        .def("fork", &Session::fork, "A copy of the session's state in a new session.")
+        .def("save", &Session::save, py::arg("path"), "Saves the state to a file.")
+        .def("load", &Session::load, py::arg("path"), "Restores a state saved by save().")
         .def("generate", &Session::generate, py::arg("prompt"), py::arg("options"),
              py::arg("on_piece") = py::none(),
              "Generates; returns (text, stop_reason, n_prompt_tokens, n_reused_tokens, "

@@ -464,7 +464,21 @@ typedef struct hfk_gen_params {
     int32_t add_special_tokens; /* -1 (default) or non-zero: the tokenizer's special tokens
                                  * for a fresh prompt (BOS...); 0: none                     */
     int32_t ignore_eos;         /* non-zero: do not stop at the end-of-sequence token         */
+    /* Logit biases (OpenAI's logit_bias): n_logit_bias pairs, copied; the value is added to
+     * the id's logit before every sampling step (-INFINITY bans the id). An id outside
+     * [0, hfk_session_n_logits()), a NaN or +inf value, or NULL arrays with n_logit_bias > 0
+     * are HFK_E_INVALID_ARG.                                                                 */
+    const int32_t *logit_bias_ids;
+    const float *logit_bias_values;
+    int32_t n_logit_bias;
+    int32_t logprobs;     /* non-zero: record the logprob of every generated token, read with
+                             hfk_session_last_logprobs() (the model's raw distribution: see
+                             there)                                                       */
+    int32_t top_logprobs; /* 0..HFK_MAX_TOP_LOGPROBS alternatives recorded per token      */
 } hfk_gen_params;
+
+/* OpenAI's limit on top_logprobs. */
+#define HFK_MAX_TOP_LOGPROBS 20
 
 HFK_API hfk_status hfk_gen_params_init(hfk_gen_params *p, size_t caller_size) HFK_NOEXCEPT;
 #define HFK_GEN_PARAMS_INIT(p) hfk_gen_params_init((p), sizeof *(p))
@@ -524,6 +538,111 @@ HFK_API HFK_NODISCARD hfk_status hfk_session_generate(hfk_session *session, cons
 HFK_API HFK_NODISCARD hfk_status hfk_session_last_tokens(hfk_session *session, int32_t *ids,
                                                          int64_t n_max,
                                                          int64_t *n_out) HFK_NOEXCEPT;
+
+/* ---- probabilities, the token-level API and saved sessions (capi/README.md, "Tokens") ------
+ * Logprobs are natural logs of the MODEL's distribution: log_softmax of the raw logits over
+ * the ids the tokenizer can decode, before any sampling transform (no temperature, penalty,
+ * top-k/p, min-p or logit bias), as OpenAI reports them. A session holds a sequence of
+ * tokens (hfk_session_tokens) and the logits after its last one. Text calls (generate, chat)
+ * keep a conversation text beside them; the token calls below (eval, truncate, generate from
+ * tokens) drop that text, so a later text generate starts as after hfk_session_reset (the KV
+ * prefix its prompt shares is still reused).                                                   */
+
+/* The logprobs of the last generate's tokens (one per hfk_session_last_tokens id; EOS is not
+ * among them), when it ran with hfk_gen_params.logprobs non-zero (else 0 entries).
+ * logprobs[i] is the chosen id's; top_ids / top_logprobs hold n_max x *n_top_out entries,
+ * row i the *n_top_out most likely ids at step i, best first (ties to the lower id); they may
+ * be NULL when top_logprobs was 0. Too small an n_max: HFK_E_BUFFER_TOO_SMALL with
+ * *n_out = -(needed) and *n_top_out set (n_max 0 with NULL buffers asks for the sizes).      */
+HFK_API HFK_NODISCARD hfk_status hfk_session_last_logprobs(hfk_session *session, float *logprobs,
+                                                           int32_t *top_ids, float *top_logprobs,
+                                                           int64_t n_max, int64_t *n_out,
+                                                           int32_t *n_top_out) HFK_NOEXCEPT;
+
+/* Width of the logits the token calls read and take: the ids the tokenizer can decode (a
+ * padded model vocabulary's extra rows are left out). 0 for NULL.                            */
+HFK_API int32_t hfk_session_n_logits(const hfk_session *session) HFK_NOEXCEPT;
+
+/* The ids the session holds, in order, with the conventions of hfk_tokenize(). After a text
+ * generate the last generated id is not yet among them (it runs when the text continues).    */
+HFK_API HFK_NODISCARD hfk_status hfk_session_tokens(hfk_session *session, int32_t *ids,
+                                                    int64_t n_max, int64_t *n_out) HFK_NOEXCEPT;
+
+/* Runs n_ids ids after the session's tokens. all_logits NULL: only the last position's logits
+ * are kept (hfk_session_logits). Otherwise it receives n_ids x hfk_session_n_logits() floats,
+ * row-major, one row per position (all_logits_len is its length in floats; too short is
+ * HFK_E_BUFFER_TOO_SMALL). HFK_E_INVALID_ARG for an id outside the vocabulary,
+ * HFK_E_CONTEXT_FULL when they do not fit; both before the session changes.                  */
+HFK_API HFK_NODISCARD hfk_status hfk_session_eval(hfk_session *session, const int32_t *ids,
+                                                  int64_t n_ids, float *all_logits,
+                                                  int64_t all_logits_len) HFK_NOEXCEPT;
+
+/* The logits after the session's last token (hfk_session_n_logits() floats) into `out`
+ * (n_max floats; HFK_E_BUFFER_TOO_SMALL, *n_out = -(needed)). HFK_E_STATE when the session
+ * holds no token.                                                                             */
+HFK_API HFK_NODISCARD hfk_status hfk_session_logits(hfk_session *session, float *out,
+                                                    int64_t n_max, int64_t *n_out) HFK_NOEXCEPT;
+
+/* Samples one id from `logits` (n_logits = hfk_session_n_logits() floats, e.g. from
+ * hfk_session_logits, possibly edited) with the library's sampler chain and params: logit
+ * bias, repetition/presence/frequency penalties (counting the session's tokens), temperature,
+ * top-k, top-p, min-p; "unset" fields resolve as for generate, greedy by default. The random
+ * draw comes from the session's generator (params->seed is not used: hfk_session_set_seed),
+ * which is saved and restored with the session, so a seeded sequence of calls is
+ * reproducible. The id is not added to the session (hfk_session_eval does that).            */
+HFK_API HFK_NODISCARD hfk_status hfk_session_sample(hfk_session *session, const float *logits,
+                                                    int64_t n_logits,
+                                                    const hfk_gen_params *params,
+                                                    int32_t *id_out) HFK_NOEXCEPT;
+
+/* Reseeds the session's generator (a new session's is seeded with 0). Generate calls seed
+ * their own from hfk_gen_params.seed and leave the generator where their sampling ended.     */
+HFK_API hfk_status hfk_session_set_seed(hfk_session *session, uint64_t seed) HFK_NOEXCEPT;
+
+/* Scores n_ids ids without sampling: logprobs_out[i] = log p(ids[i] | the session's tokens,
+ * ids[0..i)), natural log, of the raw distribution. ids[0] of an empty session has no
+ * context: its entry is NaN. The ids are evaluated into the session (truncate or fork to go
+ * back). For a continuation after a prompt: eval the prompt's ids, then score the
+ * continuation's; the sum is its log-likelihood.                                              */
+HFK_API HFK_NODISCARD hfk_status hfk_session_score(hfk_session *session, const int32_t *ids,
+                                                   int64_t n_ids, double *logprobs_out) HFK_NOEXCEPT;
+
+/* Keeps the first n_tokens tokens (0..hfk_session_tokens count; else HFK_E_INVALID_ARG); the
+ * logits become those after token n_tokens - 1 again (that one token is recomputed).        */
+HFK_API HFK_NODISCARD hfk_status hfk_session_truncate(hfk_session *session,
+                                                      int32_t n_tokens) HFK_NOEXCEPT;
+
+/* A new session on the same model, context and threads holding a copy of `session`'s state
+ * (KV cache, tokens, conversation text, logits, generator): one prompt prefix, several
+ * continuations. *out: hfk_session_free.                                                      */
+HFK_API HFK_NODISCARD hfk_status hfk_session_fork(hfk_session **out,
+                                                  hfk_session *session) HFK_NOEXCEPT;
+
+/* Saves the session's state (KV cache, tokens, conversation text, last logits, generator) to
+ * `path`, written to path.tmp and renamed (a crash never leaves half a file at `path`). The
+ * format is versioned and names the model (capi/README.md, "Saved sessions"). HFK_E_IO,
+ * HFK_E_NO_SPACE.                                                                             */
+HFK_API HFK_NODISCARD hfk_status hfk_session_save(hfk_session *session,
+                                                  const char *path) HFK_NOEXCEPT;
+
+/* Replaces the session's state with the one saved at `path`; the session then continues
+ * exactly as the saved one would. The whole file is checked before anything changes: on any
+ * error the session is as before. HFK_E_NOT_FOUND; HFK_E_FORMAT (not a session state,
+ * truncated, or corrupt: a checksum covers every byte); HFK_E_UNSUPPORTED (a newer format
+ * version or another KV type); HFK_E_INVALID_ARG (saved from a different model: config.json,
+ * vocabulary or weights differ); HFK_E_CONTEXT_FULL (more tokens than this session's n_ctx).  */
+HFK_API HFK_NODISCARD hfk_status hfk_session_load(hfk_session *session,
+                                                  const char *path) HFK_NOEXCEPT;
+
+/* hfk_session_generate from token ids: runs `ids` (n_ids may be 0 to continue) after the
+ * session's tokens and generates, with the same params, callbacks, text and result. No text is
+ * tokenized; every generated id (EOS excluded) ends up in the session, so hfk_session_tokens
+ * and hfk_session_logits continue from the end of the output (unless the context filled up).
+ * HFK_E_INVALID_ARG for an id outside the vocabulary or an empty session with no ids.        */
+HFK_API HFK_NODISCARD hfk_status hfk_session_generate_tokens(
+    hfk_session *session, const int32_t *ids, int64_t n_ids, const hfk_gen_params *params,
+    hfk_piece_cb on_piece, void *user_data, char **text_out,
+    hfk_gen_result *result_out) HFK_NOEXCEPT;
 
 /* ---- embeddings and classification (encoder models) --------------------------------------- */
 typedef int32_t hfk_pooling;
