@@ -19,7 +19,7 @@ using json = nlohmann::json;
 // No real model is within three orders of magnitude of this; above it the config is nonsense.
 constexpr uint64_t kMaxParameters = uint64_t(1) << 50;
 
-enum class Family { Gpt2, Bert, LlamaLike, GenericDecoder, Unknown };
+enum class Family { Gpt2, Bert, DistilBert, LlamaLike, GenericDecoder, Unknown };
 
 // The language model's model_type: text_config's for a multimodal config, else the top level's.
 std::string text_model_type(const ModelConfig &c) {
@@ -33,7 +33,8 @@ std::string text_model_type(const ModelConfig &c) {
     if (!c.model_type.empty()) return c.model_type;
     if (!c.architectures.empty()) {
         const std::string &a = c.architectures.front();
-        for (const char *p : {"GPT2", "Bert", "Llama", "Mistral", "Mixtral", "Qwen2"})
+        for (const char *p :
+             {"GPT2", "Bert", "DistilBert", "Roberta", "Llama", "Mistral", "Mixtral", "Qwen2"})
             if (a.rfind(p, 0) == 0 && a.rfind("Qwen2Moe", 0) != 0 && a.rfind("Qwen2VL", 0) != 0) {
                 std::string t = p;
                 for (char &ch : t) ch = char(std::tolower(static_cast<unsigned char>(ch)));
@@ -48,6 +49,7 @@ Family family_of(const ModelConfig &c) {
     if (t == "gpt2") return Family::Gpt2;
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
+    if (t == "distilbert") return Family::DistilBert;
     if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
         t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" || t == "phi3")
         return Family::LlamaLike;
@@ -60,7 +62,7 @@ Family family_of(const ModelConfig &c) {
 }  // namespace
 
 bool encoder_only(const ModelConfig &c) {
-    return family_of(c) == Family::Bert;
+    return family_of(c) == Family::Bert || family_of(c) == Family::DistilBert;
 }
 
 // The parsed flag defaults to "tied" for model types config.h does not know (PretrainedConfig's
@@ -153,6 +155,25 @@ uint64_t count_bert(const ModelConfig &c) {
     return n.total();
 }
 
+// DistilBertModel (config.h reads dim / hidden_dim into hidden_size / intermediate_size):
+// word and position embeddings (a table even when sinusoidal) + LayerNorm; per layer q_lin,
+// k_lin, v_lin, out_lin, sa_layer_norm, ffn.lin1, ffn.lin2, output_layer_norm (all biased). No
+// token types, no pooler.
+uint64_t count_distilbert(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, inter = c.intermediate_size;
+    Count layer(c);
+    layer.add({4, h, h}).add({4, h});    // q_lin, k_lin, v_lin, out_lin
+    layer.add({2, h});                   // sa_layer_norm
+    layer.add({h, inter}).add({inter});  // ffn.lin1
+    layer.add({inter, h}).add({h});      // ffn.lin2
+    layer.add({2, h});                   // output_layer_norm
+    Count n(c);
+    n.add({c.vocab_size, h}).add({c.max_position_embeddings, h});
+    n.add({2, h});  // embeddings.LayerNorm
+    n.add_times(c.num_layers, layer.total());
+    return n.total();
+}
+
 // LlamaModel and its relatives: embed_tokens; per layer q/k/v/o with grouped KV heads (q/k/v
 // biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
 // down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
@@ -201,6 +222,7 @@ std::string parameter_count_method(const ModelConfig &cfg) {
     switch (family_of(cfg)) {
         case Family::Gpt2:
         case Family::Bert:
+        case Family::DistilBert:
         case Family::LlamaLike:
             return "config";
         case Family::GenericDecoder:
@@ -225,6 +247,10 @@ uint64_t count_parameters_from_config(const ModelConfig &c, uint64_t *active_out
         case Family::Bert:
             if (!sized || c.intermediate_size <= 0 || c.max_position_embeddings <= 0) return 0;
             total = count_bert(c);
+            break;
+        case Family::DistilBert:
+            if (!sized || c.intermediate_size <= 0 || c.max_position_embeddings <= 0) return 0;
+            total = count_distilbert(c);
             break;
         case Family::LlamaLike:
         case Family::GenericDecoder:

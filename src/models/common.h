@@ -95,5 +95,12 @@ std::shared_ptr<const Model> make_gpt2(ModelConfig cfg, std::shared_ptr<const We
 std::shared_ptr<const Model> make_bert(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                        const LoadOptions &opts,
                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_roberta(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                          const LoadOptions &opts,
+                                          const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_distilbert(ModelConfig cfg,
+                                             std::shared_ptr<const WeightStore> store,
+                                             const LoadOptions &opts,
+                                             const std::function<bool(double)> &progress);
 
 }  // namespace hfk::models

@@ -7,4 +7,7 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/smollm3.cpp
     ${CMAKE_CURRENT_LIST_DIR}/phi3.cpp
     ${CMAKE_CURRENT_LIST_DIR}/gpt2.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/bert.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/encoder.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/bert.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/roberta.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/distilbert.cpp)

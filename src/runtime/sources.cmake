@@ -18,6 +18,7 @@ if(HFK_HAVE_RUNTIME)
         ${CMAKE_CURRENT_LIST_DIR}/loaded_model.cpp
         ${CMAKE_CURRENT_LIST_DIR}/session.cpp
         ${CMAKE_CURRENT_LIST_DIR}/embedder.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/sentence_transformers.cpp
         ${CMAKE_CURRENT_LIST_DIR}/model_registry.cpp
         ${CMAKE_CURRENT_LIST_DIR}/resource_check.cpp
         ${CMAKE_CURRENT_LIST_DIR}/download_jobs.cpp
