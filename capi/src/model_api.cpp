@@ -50,8 +50,8 @@ const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_M
 
 // The architecture names as static strings (the ABI promises static storage).
 const char *static_architecture(const std::string &arch) {
-    static const char *const known[] = {"gpt2", "llama",   "mistral",     "qwen2",
-                                        "bert", "roberta", "xlm-roberta", "distilbert"};
+    static const char *const known[] = {"gpt2",    "llama",       "mistral",    "qwen2",     "bert",
+                                        "roberta", "xlm-roberta", "distilbert", "modernbert"};
     for (const char *k : known)
         if (arch == k) return k;
     return "unknown";

@@ -19,7 +19,7 @@ using json = nlohmann::json;
 // No real model is within three orders of magnitude of this; above it the config is nonsense.
 constexpr uint64_t kMaxParameters = uint64_t(1) << 50;
 
-enum class Family { Gpt2, Bert, DistilBert, LlamaLike, GenericDecoder, Unknown };
+enum class Family { Gpt2, Bert, DistilBert, ModernBert, LlamaLike, GenericDecoder, Unknown };
 
 // The language model's model_type: text_config's for a multimodal config, else the top level's.
 std::string text_model_type(const ModelConfig &c) {
@@ -50,6 +50,7 @@ Family family_of(const ModelConfig &c) {
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
     if (t == "distilbert") return Family::DistilBert;
+    if (t == "modernbert") return Family::ModernBert;
     if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
         t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" || t == "phi3")
         return Family::LlamaLike;
@@ -62,7 +63,8 @@ Family family_of(const ModelConfig &c) {
 }  // namespace
 
 bool encoder_only(const ModelConfig &c) {
-    return family_of(c) == Family::Bert || family_of(c) == Family::DistilBert;
+    const Family f = family_of(c);
+    return f == Family::Bert || f == Family::DistilBert || f == Family::ModernBert;
 }
 
 // The parsed flag defaults to "tied" for model types config.h does not know (PretrainedConfig's
@@ -174,6 +176,31 @@ uint64_t count_distilbert(const ModelConfig &c) {
     return n.total();
 }
 
+// ModernBertModel: tok_embeddings + norm; per layer attn_norm (not on layer 0), attn.Wqkv
+// (h -> 3h), attn.Wo, mlp_norm, mlp.Wi (h -> 2 intermediate), mlp.Wo; final_norm. LayerNorms
+// carry biases with norm_bias, projections with attention_bias / mlp_bias.
+uint64_t count_modernbert(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, inter = c.intermediate_size;
+    auto flag = [&](const char *key) {
+        auto it = c.raw.is_object() ? c.raw.find(key) : c.raw.end();
+        return it != c.raw.end() && it->is_boolean() && it->get<bool>();
+    };
+    const int64_t norm = flag("norm_bias") ? 2 * h : h;
+    const bool attn_bias = flag("attention_bias"), mlp_bias = flag("mlp_bias");
+    Count layer(c);
+    layer.add({3 * h, h}).add({h, h});  // attn.Wqkv, attn.Wo
+    if (attn_bias) layer.add({4 * h});
+    layer.add({norm});                          // mlp_norm
+    layer.add({2 * inter, h}).add({h, inter});  // mlp.Wi, mlp.Wo
+    if (mlp_bias) layer.add({2 * inter + h});
+    Count n(c);
+    n.add({c.vocab_size, h}).add({norm});  // tok_embeddings, embeddings.norm
+    n.add_times(c.num_layers, layer.total());
+    n.add_times(c.num_layers - 1, uint64_t(norm));  // attn_norm of layers 1..
+    n.add({norm});                                  // final_norm
+    return n.total();
+}
+
 // LlamaModel and its relatives: embed_tokens; per layer q/k/v/o with grouped KV heads (q/k/v
 // biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
 // down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
@@ -223,6 +250,7 @@ std::string parameter_count_method(const ModelConfig &cfg) {
         case Family::Gpt2:
         case Family::Bert:
         case Family::DistilBert:
+        case Family::ModernBert:
         case Family::LlamaLike:
             return "config";
         case Family::GenericDecoder:
@@ -251,6 +279,10 @@ uint64_t count_parameters_from_config(const ModelConfig &c, uint64_t *active_out
         case Family::DistilBert:
             if (!sized || c.intermediate_size <= 0 || c.max_position_embeddings <= 0) return 0;
             total = count_distilbert(c);
+            break;
+        case Family::ModernBert:
+            if (!sized || c.intermediate_size <= 0) return 0;
+            total = count_modernbert(c);
             break;
         case Family::LlamaLike:
         case Family::GenericDecoder:

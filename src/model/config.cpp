@@ -227,16 +227,18 @@ std::string family(const ModelConfig &c) {
     if (starts("XLMRoberta")) return "xlm-roberta";
     if (starts("Roberta")) return "roberta";
     if (starts("DistilBert")) return "distilbert";
+    if (starts("ModernBert")) return "modernbert";
     return {};
 }
 
 constexpr const char *kSupported =
-    "gpt2, llama, mistral, qwen2, bert, roberta, xlm-roberta, distilbert, qwen3, gemma, gemma2, "
+    "gpt2, llama, mistral, qwen2, bert, roberta, xlm-roberta, distilbert, modernbert, qwen3, "
+    "gemma, gemma2, "
     "gemma3_text, smollm3, phi3";
 
 // The BERT-family encoders (src/models/encoder.h).
 bool is_encoder(const std::string &f) {
-    return is_one_of(f, {"bert", "roberta", "xlm-roberta", "distilbert"});
+    return is_one_of(f, {"bert", "roberta", "xlm-roberta", "distilbert", "modernbert"});
 }
 
 // Pre-norm decoders with rotary attention and a gated MLP (src/models/decoder.h).
@@ -448,7 +450,10 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
 
     const bool llama_like = is_rotary_decoder(fam);
     const bool gemma = is_one_of(fam, {"gemma", "gemma2", "gemma3_text"});
-    const double eps_default = is_encoder(fam) ? 1e-12 : llama_like ? 1e-6 : 1e-5;
+    const double eps_default = fam == "modernbert" ? 1e-5
+                               : is_encoder(fam)   ? 1e-12
+                               : llama_like        ? 1e-6
+                                                   : 1e-5;
     c.norm_eps = f.positive({"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"},
                             eps_default);
     if (c.norm_eps >= 1) f.bad("rms_norm_eps", "must be < 1");

@@ -102,5 +102,9 @@ std::shared_ptr<const Model> make_distilbert(ModelConfig cfg,
                                              std::shared_ptr<const WeightStore> store,
                                              const LoadOptions &opts,
                                              const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_modernbert(ModelConfig cfg,
+                                             std::shared_ptr<const WeightStore> store,
+                                             const LoadOptions &opts,
+                                             const std::function<bool(double)> &progress);
 
 }  // namespace hfk::models

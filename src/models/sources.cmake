@@ -10,4 +10,5 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/encoder.cpp
     ${CMAKE_CURRENT_LIST_DIR}/bert.cpp
     ${CMAKE_CURRENT_LIST_DIR}/roberta.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/distilbert.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/distilbert.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/modernbert.cpp)

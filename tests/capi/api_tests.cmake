@@ -44,3 +44,9 @@ hfk_add_api_test(test_hardening_runtime LABELS "capi;unit" SOURCES test_hardenin
 hfk_add_api_test(test_model_lifecycle LABELS "capi;unit;hub;tsan" SOURCES test_model_lifecycle.cpp)
 target_link_libraries(test_model_lifecycle PRIVATE CURL::libcurl)
 target_include_directories(test_model_lifecycle PRIVATE ${PROJECT_SOURCE_DIR}/src)
+# The encoder zoo (tests/model/zoo/make_encoders.py, fixture encoder_zoo) through the C API.
+add_executable(test_encoder_zoo_api test_encoder_zoo_api.cpp)
+target_link_libraries(test_encoder_zoo_api PRIVATE hfkit GTest::gtest GTest::gtest_main
+                                                   Threads::Threads nlohmann_json::nlohmann_json)
+hfk_discover_gtests(test_encoder_zoo_api LABELS capi unit FIXTURES encoder_zoo
+    ENVIRONMENT "HFK_ENCODER_ZOO_DIR=${PROJECT_BINARY_DIR}/tests/model/encoder_zoo")

@@ -671,7 +671,8 @@ class Model:
     # ---- properties --------------------------------------------------------------------
     @property
     def architecture(self) -> str:
-        """The architecture: "llama", "gpt2", "mistral", "qwen2" or "bert"."""
+        """The architecture: "llama", "gpt2", "mistral", "qwen2", "bert", "roberta",
+        "xlm-roberta", "distilbert", "modernbert", ..."""
         return self._handle().architecture
 
     @property

@@ -328,7 +328,8 @@ HFK_API void hfk_model_free(hfk_model *model) HFK_NOEXCEPT; /* NULL ok */
 /* The accessors below describe a READY model; on a model that is not ready they return "",
  * 0 or NULL.                                                                                   */
 
-/* "gpt2", "llama", "mistral", "qwen2", "bert", "roberta", "xlm-roberta", "distilbert";
+/* "gpt2", "llama", "mistral", "qwen2", "bert", "roberta", "xlm-roberta", "distilbert",
+ * "modernbert";
  * static storage. "" for NULL. */
 HFK_API const char *hfk_model_architecture(const hfk_model *model) HFK_NOEXCEPT;
 /* Non-zero for text generators (causal LMs), zero for encoders (embeddings, classification). */

@@ -114,8 +114,97 @@ SHAPES = {"q": (H, H), "k": (H, H), "v": (H, H), "o": (H, H), "attn_norm": (H, N
           "in": (FFN, H), "out": (H, FFN), "ffn_norm": (H, None)}
 
 
+def make_modernbert_tensors(case, gen):
+    """ModernBertForSequenceClassification names (model.*, head.*, classifier.*)."""
+    nb, ab, mb = case["norm_bias"], case["attention_bias"], case["mlp_bias"]
+
+    def norm(name, t):
+        t[name + ".weight"] = 1 + rnd(gen, H, std=0.1)
+        if nb:
+            t[name + ".bias"] = rnd(gen, H, std=0.1)
+
+    t = {"embeddings.tok_embeddings.weight": rnd(gen, VOCAB, H, std=0.5)}
+    norm("embeddings.norm", t)
+    for i in range(case["layers"]):
+        p = f"layers.{i}."
+        if i:
+            norm(p + "attn_norm", t)
+        t[p + "attn.Wqkv.weight"] = rnd(gen, 3 * H, H, std=0.3)
+        t[p + "attn.Wo.weight"] = rnd(gen, H, H)
+        if ab:
+            t[p + "attn.Wqkv.bias"] = rnd(gen, 3 * H, std=0.1)
+            t[p + "attn.Wo.bias"] = rnd(gen, H, std=0.1)
+        norm(p + "mlp_norm", t)
+        t[p + "mlp.Wi.weight"] = rnd(gen, 2 * FFN, H)
+        t[p + "mlp.Wo.weight"] = rnd(gen, H, FFN)
+        if mb:
+            t[p + "mlp.Wi.bias"] = rnd(gen, 2 * FFN, std=0.1)
+            t[p + "mlp.Wo.bias"] = rnd(gen, H, std=0.1)
+    norm("final_norm", t)
+    heads = {}
+    if case.get("labels"):
+        heads["head.dense.weight"] = rnd(gen, H, H)
+        norm("head.norm", heads)
+        heads["classifier.weight"] = rnd(gen, case["labels"], H, std=0.5)
+        heads["classifier.bias"] = rnd(gen, case["labels"], std=0.1)
+    return t, heads, "model."
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def modernbert_forward(case, t, ids):
+    """modeling_modernbert (eager attention) for one unpadded sequence."""
+    n, hd = len(ids), H // HEADS
+    eps = 1e-5
+
+    def ln(x, name, src=t):
+        return F.layer_norm(x, (H,), src[name + ".weight"], src.get(name + ".bias"), eps)
+
+    def lin(x, name, src=t):
+        return F.linear(x, src[name + ".weight"], src.get(name + ".bias"))
+
+    x = ln(F.embedding(torch.tensor([ids]), t["embeddings.tok_embeddings.weight"]),
+           "embeddings.norm")
+    pos = torch.arange(n).float()
+    dist = (pos[:, None] - pos[None, :]).abs()
+    window = dist <= case["local_attention"] // 2
+    for i in range(case["layers"]):
+        p = f"layers.{i}."
+        local = i % case["global_every"] != 0
+        theta = case["local_theta"] if local else case["global_theta"]
+        inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+        freqs = torch.outer(pos, inv)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        h = ln(x, p + "attn_norm") if i else x
+        qkv = lin(h, p + "attn.Wqkv").view(1, n, 3, HEADS, hd)
+        q, k, v = qkv.transpose(3, 1).unbind(dim=2)  # [1, heads, n, hd]
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        scores = torch.matmul(q, k.transpose(2, 3)) * hd ** -0.5
+        if local:
+            scores = scores.masked_fill(~window, torch.finfo(scores.dtype).min)
+        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(1, 2).reshape(1, n, H)
+        x = x + lin(ctx, p + "attn.Wo")
+        inp, gate = lin(ln(x, p + "mlp_norm"), p + "mlp.Wi").chunk(2, dim=-1)
+        x = x + lin(F.gelu(inp) * gate, p + "mlp.Wo")
+    return ln(x, "final_norm")[0]
+
+
+def modernbert_logits(case, t, heads, hidden):
+    pooled = hidden[0] if case["classifier_pooling"] == "cls" else hidden.mean(0)
+    d = F.gelu(F.linear(pooled, heads["head.dense.weight"]))
+    d = F.layer_norm(d, (H,), heads["head.norm.weight"], heads.get("head.norm.bias"), 1e-5)
+    return F.linear(d, heads["classifier.weight"], heads["classifier.bias"])
+
+
 def make_tensors(case, gen):
     arch = case["arch"]
+    if arch == "modernbert":
+        return make_modernbert_tensors(case, gen)
     distil = arch == "distilbert"
     base = {"bert": "bert.", "roberta": "roberta.", "xlm-roberta": "roberta.",
             "distilbert": "distilbert."}[arch]
@@ -172,6 +261,8 @@ def linear(x, t, name):
 def forward(case, t, ids):
     """The base model's last_hidden_state for one unpadded sequence [n, H]."""
     arch = case["arch"]
+    if arch == "modernbert":
+        return modernbert_forward(case, t, ids)
     distil = arch == "distilbert"
     ids_t = torch.tensor([ids])
     if arch in ("roberta", "xlm-roberta"):
@@ -211,6 +302,8 @@ def forward(case, t, ids):
 def head_logits(case, t, heads, hidden):
     first = hidden[0:1]
     arch = case["arch"]
+    if arch == "modernbert":
+        return modernbert_logits(case, t, heads, hidden)
     if arch == "bert":  # BertPooler then classifier
         pooled = torch.tanh(linear(first, t, "pooler.dense"))
         return linear(pooled, heads, "classifier")[0]
@@ -255,6 +348,17 @@ CASES = [
     # cross-encoder rerankers: one logit
     {"name": "roberta-reranker", "arch": "roberta", "act": "gelu_new", "n_pos": 22, "types": 1,
      "pad": 1, "labels": 1, "long": 25, "pad_word": "<pad>"},
+    # ModernBERT: 3 layers (global, local, global), a window (+-2) shorter than the texts,
+    # GeGLU, no biases (one case) or all of them (the other), mean-pooled classifier.
+    {"name": "modernbert-st-cls", "arch": "modernbert", "layers": 3, "n_pos": 64,
+     "local_attention": 4, "global_every": 2, "global_theta": 160000.0, "local_theta": 10000.0,
+     "norm_bias": False, "attention_bias": False, "mlp_bias": False,
+     "st": {"pooling": "cls", "normalize": True, "max_seq_length": 11}, "long": 14,
+     "pad_word": "[PAD]", "labels": 2, "classifier_pooling": "mean"},
+    {"name": "modernbert-biased", "arch": "modernbert", "layers": 3, "n_pos": 16,
+     "local_attention": 6, "global_every": 3, "global_theta": 80000.0, "local_theta": 500.0,
+     "norm_bias": True, "attention_bias": True, "mlp_bias": True, "long": 20,
+     "pad_word": "[PAD]", "labels": 1, "classifier_pooling": "cls"},
     {"name": "bert-classifier", "arch": "bert", "act": "gelu", "n_pos": 24, "types": 2,
      "pooler": True, "labels": 2, "long": 30, "pad_word": "[PAD]"},
 ]
@@ -264,10 +368,21 @@ def config_of(case):
     arch = case["arch"]
     n = case.get("labels", 0)
     cls = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta",
-           "distilbert": "DistilBert"}[arch]
+           "distilbert": "DistilBert", "modernbert": "ModernBert"}[arch]
     c = {"architectures": [cls + ("ForSequenceClassification" if n else "Model")],
          "model_type": arch, "vocab_size": VOCAB, "max_position_embeddings": case["n_pos"]}
-    if arch == "distilbert":
+    if arch == "modernbert":
+        c.update({"hidden_size": H, "num_hidden_layers": case["layers"],
+                  "num_attention_heads": HEADS, "intermediate_size": FFN,
+                  "hidden_activation": "gelu", "norm_eps": 1e-5, "norm_bias": case["norm_bias"],
+                  "attention_bias": case["attention_bias"], "mlp_bias": case["mlp_bias"],
+                  "local_attention": case["local_attention"],
+                  "global_attn_every_n_layers": case["global_every"],
+                  "global_rope_theta": case["global_theta"],
+                  "local_rope_theta": case["local_theta"], "classifier_pooling":
+                  case["classifier_pooling"], "classifier_activation": "gelu",
+                  "classifier_bias": False, "pad_token_id": 0})
+    elif arch == "distilbert":
         c.update({"dim": H, "n_layers": LAYERS, "n_heads": HEADS, "hidden_dim": FFN,
                   "activation": case["act"], "sinusoidal_pos_embds": bool(case.get("sinusoidal")),
                   "pad_token_id": 0})
@@ -288,7 +403,7 @@ def write_case(case, out):
     os.makedirs(d)
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
     t, heads, base = make_tensors(case, gen)
-    kind = "bert" if case["arch"] in ("bert", "distilbert") else "roberta"
+    kind = "bert" if case["arch"] in ("bert", "distilbert", "modernbert") else "roberta"
     stored = {base + k: v for k, v in t.items()
               if not (case.get("sinusoidal") and k == "embeddings.position_embeddings.weight")}
     stored.update(heads)
@@ -346,7 +461,7 @@ def write_case(case, out):
     # The base model's parameters (with its pooler, as BertModel/RobertaModel build it; the
     # sinusoidal table is a parameter in DistilBertModel too).
     ref["parameters"] = sum(v.numel() for v in t.values())
-    if case["arch"] != "distilbert" and not case.get("pooler"):
+    if case["arch"] in ("bert", "roberta", "xlm-roberta") and not case.get("pooler"):
         ref["parameters"] += H * H + H
     ref["limit"] = limit
     with open(os.path.join(d, "reference.json"), "w") as f:

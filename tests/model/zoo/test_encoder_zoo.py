@@ -18,8 +18,10 @@ sys.path.insert(0, str(SOURCE_DIR / "tests" / "hub"))
 import hfkit  # noqa: E402
 
 EMBED_CASES = ["bert-st-cls", "roberta-st-mean", "xlm-roberta-st-lasttoken",
-               "distilbert-st-max", "distilbert-sinusoidal"]
-CLASSIFIER_CASES = ["roberta-reranker", "bert-classifier", "distilbert-st-max"]
+               "distilbert-st-max", "distilbert-sinusoidal", "modernbert-st-cls",
+               "modernbert-biased"]
+CLASSIFIER_CASES = ["roberta-reranker", "bert-classifier", "distilbert-st-max",
+                    "modernbert-st-cls", "modernbert-biased"]
 ALL_CASES = sorted({*EMBED_CASES, *CLASSIFIER_CASES})
 
 
@@ -75,7 +77,8 @@ def test_classifier_logits_equal_the_torch_head(name):
 
 def test_architecture_names():
     for name, arch in [("roberta-st-mean", "roberta"), ("xlm-roberta-st-lasttoken", "xlm-roberta"),
-                       ("distilbert-sinusoidal", "distilbert")]:
+                       ("distilbert-sinusoidal", "distilbert"),
+                       ("modernbert-biased", "modernbert")]:
         with hfkit.Model.from_pretrained(str(ZOO / name)) as m:
             assert m.architecture == arch
             assert not m.is_generator
@@ -88,7 +91,8 @@ def cli(*args, **env):
                           env=full, timeout=120)
 
 
-@pytest.mark.parametrize("name", ["xlm-roberta-st-lasttoken", "distilbert-st-max"])
+@pytest.mark.parametrize("name", ["xlm-roberta-st-lasttoken", "distilbert-st-max",
+                                  "modernbert-st-cls"])
 def test_cli_embed_uses_the_repository_pooling_and_warns_on_truncation(name):
     r = ref(name)
     out = cli("embed", str(ZOO / name), *r["texts"], "--json", "--threads", "1")
