@@ -241,7 +241,7 @@ class ModernBert final : public Model {
         out.hidden = int32_t(dim_);
         out.last_hidden_state = std::move(x);
         if (n_labels_ > 0) {
-            std::vector<float> pooled(size_t(dim_)), d(size_t(dim_));
+            std::vector<float> pooled(static_cast<size_t>(dim_)), d(static_cast<size_t>(dim_));
             if (mean_pool_head_)
                 mean_pool(out, pooled.data());
             else
