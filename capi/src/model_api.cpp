@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,13 +46,15 @@ bool is_classifier(const hfk::ModelConfig &cfg) {
             return true;
     return false;
 }
-const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_MEAN, 1, 0};
+const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_MODEL, -1, 0,
+                                         nullptr};
 
 // The architecture names as static strings (the ABI promises static storage).
 const char *static_architecture(const std::string &arch) {
-    static const char *const known[] = {"gpt2",  "llama",   "mistral", "qwen2",       "bert",
-                                        "qwen3", "gemma",   "gemma2",  "gemma3_text", "smollm3",
-                                        "phi3",  "phi",     "mixtral", "qwen3_moe"};
+    static const char *const known[] = {
+        "gpt2",        "llama",      "mistral",    "qwen2", "bert",    "roberta",
+        "xlm-roberta", "distilbert", "modernbert", "qwen3", "gemma",   "gemma2",
+        "gemma3_text", "smollm3",    "phi3",       "phi",   "mixtral", "qwen3_moe"};
     for (const char *k : known)
         if (arch == k) return k;
     return "unknown";
@@ -329,9 +332,30 @@ HFK_API hfk_status hfk_model_embed(const hfk_model *model, const char *const *te
     if (texts == nullptr && n_texts > 0) return set_error(HFK_E_INVALID_ARG, "texts is NULL");
     hfk_embed_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kEmbedDefaults); s != HFK_OK) return s;
-    if (p.pooling != HFK_POOLING_MEAN && p.pooling != HFK_POOLING_CLS)
-        return set_error(HFK_E_INVALID_ARG, "pooling " + std::to_string(p.pooling) +
-                                                " is neither HFK_POOLING_MEAN nor _CLS");
+    std::optional<hfk::Pooling> pooling;
+    switch (p.pooling) {
+        case HFK_POOLING_MODEL:
+            break;
+        case HFK_POOLING_MEAN:
+            pooling = hfk::Pooling::Mean;
+            break;
+        case HFK_POOLING_CLS:
+            pooling = hfk::Pooling::Cls;
+            break;
+        case HFK_POOLING_LAST_TOKEN:
+            pooling = hfk::Pooling::LastToken;
+            break;
+        case HFK_POOLING_MAX:
+            pooling = hfk::Pooling::Max;
+            break;
+        default:
+            return set_error(HFK_E_INVALID_ARG, "pooling " + std::to_string(p.pooling) +
+                                                    " is none of HFK_POOLING_MODEL, _MEAN, _CLS, "
+                                                    "_LAST_TOKEN, _MAX");
+    }
+    if (p.normalize < -1 || p.normalize > 1)
+        return set_error(HFK_E_INVALID_ARG, "normalize " + std::to_string(p.normalize) +
+                                                " is none of -1 (the model's), 0, 1");
     return guard([&]() -> hfk_status {
         const auto *core = hfk::capi::ready_core(model);
         if (core == nullptr) return set_error(HFK_E_STATE, "the model is not ready");
@@ -353,9 +377,13 @@ HFK_API hfk_status hfk_model_embed(const hfk_model *model, const char *const *te
                 return set_error(HFK_E_INVALID_ARG, "texts[" + std::to_string(i) + "] is NULL");
             views.emplace_back(texts[i]);
         }
-        hfk::embed_texts(lm, views,
-                         p.pooling == HFK_POOLING_CLS ? hfk::Pooling::Cls : hfk::Pooling::Mean,
-                         p.normalize != 0, p.n_threads, std::span<float>(out, n_texts * dim));
+        hfk::EmbedOptions opts;
+        opts.pooling = pooling;
+        if (p.normalize >= 0) opts.normalize = p.normalize == 1;
+        opts.n_threads = p.n_threads;
+        std::vector<uint8_t> cut(p.truncated_out ? n_texts : 0);
+        hfk::embed_texts(lm, views, opts, std::span<float>(out, n_texts * dim), cut);
+        for (size_t i = 0; i < cut.size(); ++i) p.truncated_out[i] = cut[i];
         return HFK_OK;
     });
 }
@@ -386,6 +414,24 @@ HFK_API hfk_status hfk_model_classify(const hfk_model *model, const char *text, 
                                                          std::to_string(n_scores));
         if (scores == nullptr) return set_error(HFK_E_INVALID_ARG, "scores is NULL");
         std::memcpy(scores, p.data(), p.size() * sizeof(float));
+        return HFK_OK;
+    });
+}
+
+HFK_API hfk_status hfk_model_classify_logits(const hfk_model *model, const char *text,
+                                             float *logits, size_t n_logits) noexcept {
+    HFK_REQUIRE_ARG(model);
+    HFK_REQUIRE_ARG(text);
+    return guard([&]() -> hfk_status {
+        const auto *core = hfk::capi::ready_core(model);
+        if (core == nullptr) return set_error(HFK_E_STATE, "the model is not ready");
+        const std::vector<float> z = hfk::classify_logits(*core->lm, text, core->n_threads);
+        if (n_logits < z.size())
+            return set_error(HFK_E_BUFFER_TOO_SMALL, "the model has " + std::to_string(z.size()) +
+                                                         " labels but logits holds " +
+                                                         std::to_string(n_logits));
+        if (logits == nullptr) return set_error(HFK_E_INVALID_ARG, "logits is NULL");
+        std::memcpy(logits, z.data(), z.size() * sizeof(float));
         return HFK_OK;
     });
 }

@@ -18,15 +18,19 @@ std::string plain_number(float x) {
 }  // namespace
 
 int cmd_embed(int argc, char **argv) {
-    const Args a =
-        parse_args(argc, argv, 2, {"pooling", "threads"}, {"help", "json", "no-normalize"});
+    const Args a = parse_args(argc, argv, 2, {"pooling", "threads"},
+                              {"help", "json", "normalize", "no-normalize"});
     if (a.flag("help")) {
         std::printf(
             "usage: hfkit embed MODEL TEXT... [options]\n\n"
-            "Prints one embedding vector per TEXT (an encoder model such as BERT).\n\n"
+            "Prints one embedding vector per TEXT (an encoder model such as BERT). A TEXT longer\n"
+            "than the model's maximum is truncated, with a warning on stderr.\n\n"
             "options:\n"
-            "  --pooling mean|cls   how token vectors become one (default mean)\n"
-            "  --no-normalize       keep the raw length (default: L2-normalised)\n"
+            "  --pooling P          how token vectors become one: mean, cls, lasttoken, max\n"
+            "                       (default: the repository's sentence-transformers pooling,\n"
+            "                       mean without one)\n"
+            "  --normalize          L2-normalise (default: as the repository says; yes without\n"
+            "  --no-normalize       sentence-transformers files)\n"
             "  --json               a JSON array of arrays\n"
             "  --threads N          compute threads\n");
         return kOk;
@@ -35,12 +39,22 @@ int cmd_embed(int argc, char **argv) {
         throw UsageError{"embed takes MODEL TEXT... (see hfkit embed --help)"};
     hfk_embed_params ep;
     HFK_EMBED_PARAMS_INIT(&ep);
-    const std::string pooling = a.get("pooling").value_or("mean");
-    if (pooling == "cls")
-        ep.pooling = HFK_POOLING_CLS;
-    else if (pooling != "mean")
-        throw UsageError{"--pooling is mean or cls, got '" + pooling + "'"};
-    ep.normalize = a.flag("no-normalize") ? 0 : 1;
+    if (const auto pooling = a.get("pooling")) {
+        if (*pooling == "mean")
+            ep.pooling = HFK_POOLING_MEAN;
+        else if (*pooling == "cls")
+            ep.pooling = HFK_POOLING_CLS;
+        else if (*pooling == "lasttoken")
+            ep.pooling = HFK_POOLING_LAST_TOKEN;
+        else if (*pooling == "max")
+            ep.pooling = HFK_POOLING_MAX;
+        else
+            throw UsageError{"--pooling is mean, cls, lasttoken or max, got '" + *pooling + "'"};
+    }
+    if (a.flag("normalize") && a.flag("no-normalize"))
+        throw UsageError{"--normalize and --no-normalize exclude each other"};
+    if (a.flag("normalize")) ep.normalize = 1;
+    if (a.flag("no-normalize")) ep.normalize = 0;
     ep.n_threads = thread_option(a);
 
     hfk_model *model = nullptr;
@@ -50,10 +64,16 @@ int cmd_embed(int argc, char **argv) {
     for (size_t i = 1; i < a.positional.size(); ++i) texts.push_back(a.positional[i].c_str());
     const size_t dim = static_cast<size_t>(hfk_model_embedding_dim(model));
     std::vector<float> out_vectors(texts.size() * dim);
+    std::vector<int32_t> truncated(texts.size(), 0);
+    ep.truncated_out = truncated.data();
     const hfk_status s = hfk_model_embed(model, texts.data(), texts.size(), &ep, out_vectors.data(),
                                          out_vectors.size());
     hfk_model_free(model);
     if (s != HFK_OK) return fail("embedding failed", s);
+    for (size_t i = 0; i < texts.size(); ++i)
+        if (truncated[i])
+            std::fprintf(stderr, "hfkit: warning: TEXT %zu was truncated to the model's maximum\n",
+                         i + 1);
     const bool json = a.flag("json");
     std::string out = json ? "[" : "";
     for (size_t i = 0; i < texts.size(); ++i) {

@@ -47,21 +47,21 @@ std::string revision_of(const Options &o) {
 }
 
 // The files a model needs when no allow pattern is given.
-const std::set<std::string> kDefaultFiles = {"config.json",
-                                             "generation_config.json",
-                                             "tokenizer.json",
-                                             "tokenizer_config.json",
-                                             "special_tokens_map.json",
-                                             "added_tokens.json",
-                                             "vocab.json",
-                                             "merges.txt",
-                                             "vocab.txt",
-                                             "tokenizer.model",
-                                             "spiece.model",
-                                             "sentencepiece.bpe.model",
-                                             "chat_template.jinja",
-                                             "chat_template.json",
-                                             "model.safetensors.index.json"};
+const std::set<std::string> kDefaultFiles = {
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "vocab.txt",
+    "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja",
+    "chat_template.json", "model.safetensors.index.json",
+    // sentence-transformers: the module list, the
+    // maximum length (pooling: see below)
+    "modules.json", "sentence_bert_config.json"};
+
+// sentence-transformers' pooling settings, in a module folder ("1_Pooling/config.json").
+bool is_pooling_config(const std::string &name) {
+    const std::string tail = "_Pooling/config.json";
+    return name.size() > tail.size() && name.find('/') == name.size() - 12 &&
+           name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 bool matches_any(const std::vector<std::string> &patterns, const std::string &name) {
     for (const auto &p : patterns)
@@ -324,7 +324,9 @@ Snapshot prepare(std::string_view repo_id, const Options &opts) {
                     weights.insert(n);
         }
         for (const auto &s : info.siblings)
-            if ((kDefaultFiles.count(s.name) || weights.count(s.name)) && !ignored(s.name))
+            if ((kDefaultFiles.count(s.name) || weights.count(s.name) ||
+                 is_pooling_config(s.name)) &&
+                !ignored(s.name))
                 files.push_back(s);
     }
     if (files.empty())

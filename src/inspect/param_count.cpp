@@ -19,7 +19,7 @@ using json = nlohmann::json;
 // No real model is within three orders of magnitude of this; above it the config is nonsense.
 constexpr uint64_t kMaxParameters = uint64_t(1) << 50;
 
-enum class Family { Gpt2, Bert, LlamaLike, Phi, GenericDecoder, Unknown };
+enum class Family { Gpt2, Bert, DistilBert, ModernBert, LlamaLike, Phi, GenericDecoder, Unknown };
 
 // The language model's model_type: text_config's for a multimodal config, else the top level's.
 std::string text_model_type(const ModelConfig &c) {
@@ -33,7 +33,8 @@ std::string text_model_type(const ModelConfig &c) {
     if (!c.model_type.empty()) return c.model_type;
     if (!c.architectures.empty()) {
         const std::string &a = c.architectures.front();
-        for (const char *p : {"GPT2", "Bert", "Llama", "Mistral", "Mixtral", "Qwen2"})
+        for (const char *p :
+             {"GPT2", "Bert", "DistilBert", "Roberta", "Llama", "Mistral", "Mixtral", "Qwen2"})
             if (a.rfind(p, 0) == 0 && a.rfind("Qwen2Moe", 0) != 0 && a.rfind("Qwen2VL", 0) != 0) {
                 std::string t = p;
                 for (char &ch : t) ch = char(std::tolower(static_cast<unsigned char>(ch)));
@@ -49,6 +50,8 @@ Family family_of(const ModelConfig &c) {
     if (t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "camembert")
         return Family::Bert;
     if (t == "phi") return Family::Phi;
+    if (t == "distilbert") return Family::DistilBert;
+    if (t == "modernbert") return Family::ModernBert;
     if (t == "llama" || t == "mistral" || t == "qwen2" || t == "mixtral" || t == "qwen3" ||
         t == "qwen3_moe" || t == "gemma" || t == "gemma2" || t == "gemma3_text" || t == "smollm3" ||
         t == "phi3")
@@ -62,7 +65,8 @@ Family family_of(const ModelConfig &c) {
 }  // namespace
 
 bool encoder_only(const ModelConfig &c) {
-    return family_of(c) == Family::Bert;
+    const Family f = family_of(c);
+    return f == Family::Bert || f == Family::DistilBert || f == Family::ModernBert;
 }
 
 // The parsed flag defaults to "tied" for model types config.h does not know (PretrainedConfig's
@@ -176,6 +180,50 @@ uint64_t count_phi(const ModelConfig &c) {
     return n.total();
 }
 
+// DistilBertModel (config.h reads dim / hidden_dim into hidden_size / intermediate_size):
+// word and position embeddings (a table even when sinusoidal) + LayerNorm; per layer q_lin,
+// k_lin, v_lin, out_lin, sa_layer_norm, ffn.lin1, ffn.lin2, output_layer_norm (all biased). No
+// token types, no pooler.
+uint64_t count_distilbert(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, inter = c.intermediate_size;
+    Count layer(c);
+    layer.add({4, h, h}).add({4, h});    // q_lin, k_lin, v_lin, out_lin
+    layer.add({2, h});                   // sa_layer_norm
+    layer.add({h, inter}).add({inter});  // ffn.lin1
+    layer.add({inter, h}).add({h});      // ffn.lin2
+    layer.add({2, h});                   // output_layer_norm
+    Count n(c);
+    n.add({c.vocab_size, h}).add({c.max_position_embeddings, h});
+    n.add({2, h});  // embeddings.LayerNorm
+    n.add_times(c.num_layers, layer.total());
+    return n.total();
+}
+
+// ModernBertModel: tok_embeddings + norm; per layer attn_norm (not on layer 0), attn.Wqkv
+// (h -> 3h), attn.Wo, mlp_norm, mlp.Wi (h -> 2 intermediate), mlp.Wo; final_norm. LayerNorms
+// carry biases with norm_bias, projections with attention_bias / mlp_bias.
+uint64_t count_modernbert(const ModelConfig &c) {
+    const int64_t h = c.hidden_size, inter = c.intermediate_size;
+    auto flag = [&](const char *key) {
+        auto it = c.raw.is_object() ? c.raw.find(key) : c.raw.end();
+        return it != c.raw.end() && it->is_boolean() && it->get<bool>();
+    };
+    const int64_t norm = flag("norm_bias") ? 2 * h : h;
+    const bool attn_bias = flag("attention_bias"), mlp_bias = flag("mlp_bias");
+    Count layer(c);
+    layer.add({3 * h, h}).add({h, h});  // attn.Wqkv, attn.Wo
+    if (attn_bias) layer.add({4 * h});
+    layer.add({norm});                          // mlp_norm
+    layer.add({2 * inter, h}).add({h, inter});  // mlp.Wi, mlp.Wo
+    if (mlp_bias) layer.add({2 * inter + h});
+    Count n(c);
+    n.add({c.vocab_size, h}).add({norm});  // tok_embeddings, embeddings.norm
+    n.add_times(c.num_layers, layer.total());
+    n.add_times(c.num_layers - 1, uint64_t(norm));  // attn_norm of layers 1..
+    n.add({norm});                                  // final_norm
+    return n.total();
+}
+
 // LlamaModel and its relatives: embed_tokens; per layer q/k/v/o with grouped KV heads (q/k/v
 // biases for Qwen2 or attention_bias, o bias only with attention_bias), the gated MLP (gate, up,
 // down; mlp_bias adds biases), two RMSNorm weights; the final norm; lm_head unless tied.
@@ -238,6 +286,8 @@ std::string parameter_count_method(const ModelConfig &cfg) {
     switch (family_of(cfg)) {
         case Family::Gpt2:
         case Family::Bert:
+        case Family::DistilBert:
+        case Family::ModernBert:
         case Family::LlamaLike:
         case Family::Phi:
             return "config";
@@ -267,6 +317,14 @@ uint64_t count_parameters_from_config(const ModelConfig &c, uint64_t *active_out
         case Family::Phi:
             if (!sized || c.num_heads <= 0 || c.intermediate_size <= 0) return 0;
             total = count_phi(c);
+            break;
+        case Family::DistilBert:
+            if (!sized || c.intermediate_size <= 0 || c.max_position_embeddings <= 0) return 0;
+            total = count_distilbert(c);
+            break;
+        case Family::ModernBert:
+            if (!sized || c.intermediate_size <= 0) return 0;
+            total = count_modernbert(c);
             break;
         case Family::LlamaLike:
         case Family::GenericDecoder:

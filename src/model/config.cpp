@@ -229,12 +229,21 @@ std::string family(const ModelConfig &c) {
     if (starts("Phi3")) return "phi3";
     if (starts("PhiFor")) return "phi";
     if (starts("Bert")) return "bert";
+    if (starts("XLMRoberta")) return "xlm-roberta";
+    if (starts("Roberta")) return "roberta";
+    if (starts("DistilBert")) return "distilbert";
+    if (starts("ModernBert")) return "modernbert";
     return {};
 }
 
 constexpr const char *kSupported =
-    "gpt2, llama, mistral, qwen2, bert, qwen3, gemma, gemma2, gemma3_text, smollm3, phi3, phi, "
-    "mixtral, qwen3_moe";
+    "gpt2, llama, mistral, qwen2, bert, roberta, xlm-roberta, distilbert, modernbert, qwen3, "
+    "gemma, gemma2, gemma3_text, smollm3, phi3, phi, mixtral, qwen3_moe";
+
+// The BERT-family encoders (src/models/encoder.h).
+bool is_encoder(const std::string &f) {
+    return is_one_of(f, {"bert", "roberta", "xlm-roberta", "distilbert", "modernbert"});
+}
 
 // Pre-norm decoders with rotary attention and a gated MLP (src/models/decoder.h).
 bool is_rotary_decoder(const std::string &f) {
@@ -243,7 +252,7 @@ bool is_rotary_decoder(const std::string &f) {
 }
 
 bool is_supported_family(const std::string &f) {
-    return f == "gpt2" || f == "bert" || f == "phi" || is_rotary_decoder(f);
+    return f == "gpt2" || f == "phi" || is_encoder(f) || is_rotary_decoder(f);
 }
 
 // The sparse MoE fields of Mixtral and Qwen3-MoE (ModelConfig::layer_sparse and the rest), with
@@ -467,7 +476,10 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
     const bool strict = is_supported_family(fam) && (!c.multimodal || c.text_part_only);
 
     c.vocab_size = f.size({"vocab_size"}, kConfigMaxVocab, strict);
-    c.hidden_size = f.size({"hidden_size", "n_embd", "d_model"}, kConfigMaxDim, strict);
+    // DistilBertConfig names its sizes dim / n_layers / n_heads / hidden_dim (the FFN width).
+    const bool distil = fam == "distilbert";
+    c.hidden_size = distil ? f.size({"dim", "hidden_size"}, kConfigMaxDim, strict)
+                           : f.size({"hidden_size", "n_embd", "d_model"}, kConfigMaxDim, strict);
     c.num_layers = f.size({"num_hidden_layers", "n_layer", "num_layers", "n_layers"},
                           kConfigMaxLayers, strict);
     c.num_heads =
@@ -490,18 +502,24 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
         f.bad("num_key_value_heads", "is larger than num_attention_heads");
     // GPT-2's n_inner: null means 4 * n_embd.
     const bool gpt2 = fam == "gpt2";
-    c.intermediate_size = f.size({"intermediate_size", "n_inner", "ffn_dim"}, kConfigMaxDim,
-                                 strict && !gpt2, gpt2 ? 4 * c.hidden_size : 0);
+    c.intermediate_size = distil
+                              ? f.size({"hidden_dim"}, kConfigMaxDim, strict)
+                              : f.size({"intermediate_size", "n_inner", "ffn_dim"}, kConfigMaxDim,
+                                       strict && !gpt2, gpt2 ? 4 * c.hidden_size : 0);
     // Decoders without the field get their family's documented default (issue 15 item 6: never
     // a model with context 0); GPT-2 and BERT need it to size their position tables.
     c.max_position_embeddings =
         f.size({"max_position_embeddings", "n_positions", "n_ctx", "max_seq_len", "seq_length"},
-               kConfigMaxDim, strict && (gpt2 || fam == "bert"), default_context(fam));
-    c.type_vocab_size = f.size({"type_vocab_size"}, 1 << 16, false, fam == "bert" ? 2 : 0);
+               kConfigMaxDim, strict && (gpt2 || is_encoder(fam)), default_context(fam));
+    c.type_vocab_size = f.size({"type_vocab_size"}, 1 << 16, false,
+                               fam == "bert" || fam == "roberta" || fam == "xlm-roberta" ? 2 : 0);
 
     const bool llama_like = is_rotary_decoder(fam);
     const bool gemma = is_one_of(fam, {"gemma", "gemma2", "gemma3_text"});
-    const double eps_default = fam == "bert" ? 1e-12 : llama_like ? 1e-6 : 1e-5;
+    const double eps_default = fam == "modernbert" ? 1e-5
+                               : is_encoder(fam)   ? 1e-12
+                               : llama_like        ? 1e-6
+                                                   : 1e-5;
     c.norm_eps = f.positive({"rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps"},
                             eps_default);
     if (c.norm_eps >= 1) f.bad("rms_norm_eps", "must be < 1");
@@ -551,8 +569,9 @@ ModelConfig parse_config(std::string_view json_text, std::string_view file_name)
     c.qkv_bias = c.attention_bias || fam == "qwen2";
     // Gemma 2/3 name it hidden_activation (and may carry a stale hidden_act); Gemma 1's
     // modeling code uses the tanh approximation when hidden_activation is unset.
-    c.hidden_act = gemma ? f.string({"hidden_activation"})
-                         : f.string({"hidden_act", "activation_function", "hidden_activation"});
+    c.hidden_act = gemma    ? f.string({"hidden_activation"})
+                   : distil ? f.string({"activation"})
+                            : f.string({"hidden_act", "activation_function", "hidden_activation"});
     if (gemma && c.hidden_act.empty()) c.hidden_act = "gelu_pytorch_tanh";
     c.torch_dtype = f.string({"torch_dtype", "dtype"});
     const bool qwen = fam == "qwen2" || fam == "qwen3";

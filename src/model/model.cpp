@@ -71,6 +71,12 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
         model = models::make_gpt2(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "bert")
         model = models::make_bert(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "roberta" || type == "xlm-roberta")
+        model = models::make_roberta(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "distilbert")
+        model = models::make_distilbert(std::move(cfg), std::move(store), opts, binding_progress);
+    else if (type == "modernbert")
+        model = models::make_modernbert(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "llama" || type == "mistral" || type == "qwen2")
         model = models::make_llama(std::move(cfg), std::move(store), opts, binding_progress);
     else if (type == "qwen3")

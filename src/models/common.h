@@ -124,5 +124,16 @@ std::shared_ptr<const Model> make_phi(ModelConfig cfg, std::shared_ptr<const Wei
 std::shared_ptr<const Model> make_bert(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
                                        const LoadOptions &opts,
                                        const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_roberta(ModelConfig cfg, std::shared_ptr<const WeightStore> store,
+                                          const LoadOptions &opts,
+                                          const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_distilbert(ModelConfig cfg,
+                                             std::shared_ptr<const WeightStore> store,
+                                             const LoadOptions &opts,
+                                             const std::function<bool(double)> &progress);
+std::shared_ptr<const Model> make_modernbert(ModelConfig cfg,
+                                             std::shared_ptr<const WeightStore> store,
+                                             const LoadOptions &opts,
+                                             const std::function<bool(double)> &progress);
 
 }  // namespace hfk::models

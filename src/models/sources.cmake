@@ -12,4 +12,8 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/mixtral.cpp
     ${CMAKE_CURRENT_LIST_DIR}/qwen3_moe.cpp
     ${CMAKE_CURRENT_LIST_DIR}/gpt2.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/bert.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/encoder.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/bert.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/roberta.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/distilbert.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/modernbert.cpp)

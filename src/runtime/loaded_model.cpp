@@ -48,6 +48,7 @@ std::shared_ptr<const LoadedModel> LoadedModel::load(const std::filesystem::path
     LoadOptions opts = load_opts;
     opts.n_threads = lm->n_threads;
     lm->model = Model::load(dir, opts, progress);
+    if (!lm->model->is_causal()) lm->embedding = read_sentence_transformers(dir);
     lm->n_decodable = lm->tokenizer->vocab_size();
     if (lm->model->vocab_size() < lm->n_decodable)
         fail(HFK_E_FORMAT, "the model's vocabulary has " + std::to_string(lm->model->vocab_size()) +

@@ -12,6 +12,7 @@
 
 #include "model/generation_config.h"
 #include "model/model.h"
+#include "runtime/sentence_transformers.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hfk {
@@ -34,6 +35,8 @@ struct LoadedModel {
     // that are no token; they are never sampled. A smaller model vocabulary is refused at load.
     int32_t n_decodable = 0;
     std::vector<MappedWeightsFile> weight_files;
+    // Encoders: how embed() pools, normalises and truncates unless the caller says otherwise.
+    EmbeddingDefaults embedding;
 
     // progress(fraction in 0..1) returning true cancels (HFK_E_CANCELLED).
     static std::shared_ptr<const LoadedModel> load(const std::filesystem::path &dir,

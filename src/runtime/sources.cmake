@@ -21,6 +21,7 @@ if(HFK_HAVE_RUNTIME)
         ${CMAKE_CURRENT_LIST_DIR}/session_state.cpp
         ${CMAKE_CURRENT_LIST_DIR}/logits.cpp
         ${CMAKE_CURRENT_LIST_DIR}/embedder.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/sentence_transformers.cpp
         ${CMAKE_CURRENT_LIST_DIR}/model_registry.cpp
         ${CMAKE_CURRENT_LIST_DIR}/resource_check.cpp
         ${CMAKE_CURRENT_LIST_DIR}/download_jobs.cpp

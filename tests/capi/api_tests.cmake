@@ -48,3 +48,9 @@ hfk_add_api_test(test_quant_api LABELS "capi;unit" SOURCES test_quant_api.cpp)
 # Issue 20: logprobs, the token-level API, scoring, fork/truncate, and saved sessions.
 hfk_add_api_test(test_token_api LABELS "capi;unit" SOURCES test_token_api.cpp)
 hfk_add_api_test(test_session_state LABELS "capi;unit" SOURCES test_session_state.cpp)
+# The encoder zoo (tests/model/zoo/make_encoders.py, fixture encoder_zoo) through the C API.
+add_executable(test_encoder_zoo_api test_encoder_zoo_api.cpp)
+target_link_libraries(test_encoder_zoo_api PRIVATE hfkit GTest::gtest GTest::gtest_main
+                                                   Threads::Threads nlohmann_json::nlohmann_json)
+hfk_discover_gtests(test_encoder_zoo_api LABELS capi unit FIXTURES encoder_zoo
+    ENVIRONMENT "HFK_ENCODER_ZOO_DIR=${PROJECT_BINARY_DIR}/tests/model/encoder_zoo")

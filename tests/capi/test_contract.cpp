@@ -79,8 +79,9 @@ TEST(Contract, OptionsInitFillsDefaults) {
     EXPECT_EQ(s.n_ctx, 0);
     hfk_embed_params e;
     ASSERT_EQ(HFK_EMBED_PARAMS_INIT(&e), HFK_OK);
-    EXPECT_EQ(e.pooling, HFK_POOLING_MEAN);
-    EXPECT_EQ(e.normalize, 1);
+    EXPECT_EQ(e.pooling, HFK_POOLING_MODEL);  // the repository's (sentence-transformers)
+    EXPECT_EQ(e.normalize, -1);
+    EXPECT_EQ(e.truncated_out, nullptr);
     hfk_gen_result r;
     ASSERT_EQ(HFK_GEN_RESULT_INIT(&r), HFK_OK);
     EXPECT_EQ(r.stop_reason, HFK_STOP_NONE);

@@ -146,8 +146,16 @@ class Repo:
 
 
 def load_dir(d):
-    return {n: Blob(path=os.path.join(d, n)) for n in sorted(os.listdir(d))
-            if os.path.isfile(os.path.join(d, n))}
+    """The files of a repo folder, with those of its subfolders as "sub/name" (a
+    sentence-transformers repo keeps 1_Pooling/config.json)."""
+    files = {}
+    for root, dirs, names in os.walk(d):
+        dirs.sort()
+        rel = os.path.relpath(root, d)
+        for n in sorted(names):
+            files[n if rel == "." else rel.replace(os.sep, "/") + "/" + n] = \
+                Blob(path=os.path.join(root, n))
+    return dict(sorted(files.items()))
 
 
 class Hub:

@@ -80,9 +80,15 @@ def test_embed_errors(hfkit, bert, model):
         model.embed(["hello"])
     assert info.value.status == -8
     with pytest.raises(hfkit.InvalidArgumentError):
-        bert.embed(["t1"], pooling="max")
-    with pytest.raises(hfkit.ContextFullError):
-        bert.embed([_text([5] * 200)])
+        bert.embed(["t1"], pooling="weightedmean")
+
+
+def test_a_long_text_is_truncated_with_a_flag_not_refused(bert):
+    # As sentence-transformers does: cut to the model's positions (64 here), flagged.
+    ids = [5 + i % 50 for i in range(200)]
+    vectors, truncated = bert.embed([_text(ids), "t5"], return_truncated=True)
+    assert truncated.tolist() == [True, False]
+    np.testing.assert_allclose(vectors[0], bert.embed(_text(ids[:64]))[0], atol=1e-6)
     with pytest.raises(TypeError):
         bert.embed([b"bytes"])
 

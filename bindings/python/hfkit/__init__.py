@@ -867,8 +867,9 @@ class Model:
     # ---- properties --------------------------------------------------------------------
     @property
     def architecture(self) -> str:
-        """The architecture: "llama", "gpt2", "mistral", "qwen2", "bert", "qwen3", "gemma",
-        "gemma2", "gemma3_text", "smollm3", "phi3" or "phi"."""
+        """The architecture: "llama", "gpt2", "mistral", "qwen2", "bert", "roberta",
+        "xlm-roberta", "distilbert", "modernbert", "qwen3", "gemma", "gemma2", "gemma3_text",
+        "smollm3", "phi3", "phi", "mixtral" or "qwen3_moe"."""
         return self._handle().architecture
 
     @property
@@ -992,26 +993,44 @@ class Model:
     def embed(
         self,
         texts: Union[str, Sequence[str]],
-        pooling: str = "mean",
-        normalize: bool = True,
+        pooling: Optional[str] = None,
+        normalize: Optional[bool] = None,
         n_threads: int = 0,
-    ) -> _np.ndarray:
+        return_truncated: bool = False,
+    ) -> Any:
         """Embeds texts with an encoder model: a float32 array of shape (len(texts), dim).
 
-        ``pooling`` is "mean" (over the tokens) or "cls"; ``normalize`` L2-normalises each
-        row. The library writes straight into the returned array (no copy). A single str is
-        one text.
+        By default the pooling and normalisation are the repository's, as sentence-transformers
+        reads them (``modules.json``, ``1_Pooling/config.json``, a ``Normalize`` module; mean
+        pooling and L2-normalised without them). ``pooling`` ("mean", "cls", "lasttoken", "max")
+        and ``normalize`` override them. A text longer than the model's maximum
+        (``sentence_bert_config.json``'s ``max_seq_length``, else its positions) is truncated,
+        as sentence-transformers does; with ``return_truncated`` the result is a pair
+        ``(array, flags)`` where ``flags[i]`` says whether text i was. The library writes
+        straight into the returned array (no copy). A single str is one text.
         """
-        modes = {"mean": 0, "cls": 1}
+        modes = {None: -1, "mean": 0, "cls": 1, "lasttoken": 2, "max": 3}
         if pooling not in modes:
-            raise InvalidArgumentError(f"pooling must be 'mean' or 'cls', not {pooling!r}", -1, "HFK_E_INVALID_ARG")
-        return self._handle().embed(_texts(texts), modes[pooling], normalize, n_threads)
+            raise InvalidArgumentError(
+                f"pooling must be 'mean', 'cls', 'lasttoken', 'max' or None, not {pooling!r}",
+                -1,
+                "HFK_E_INVALID_ARG",
+            )
+        norm = -1 if normalize is None else (1 if normalize else 0)
+        vectors, truncated = self._handle().embed(_texts(texts), modes[pooling], norm, n_threads)
+        return (vectors, truncated) if return_truncated else vectors
 
     def classify(self, texts: Union[str, Sequence[str]]) -> _np.ndarray:
         """Class probabilities of a sequence-classification checkpoint: a float32 array of
         shape (len(texts), len(labels)); the names are :attr:`labels`. Raises
         :class:`UnsupportedError` when the checkpoint has no classifier head."""
         return self._handle().classify(_texts(texts))
+
+    def classify_logits(self, texts: Union[str, Sequence[str]]) -> _np.ndarray:
+        """The classifier head's raw logits (no softmax), shape (len(texts), len(labels)): what
+        transformers' ``*ForSequenceClassification`` returns; a one-label reranker's logit is its
+        score."""
+        return self._handle().classify_logits(_texts(texts))
 
     # ---- lifetime ----------------------------------------------------------------------
     def close(self) -> None:

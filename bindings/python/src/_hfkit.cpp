@@ -463,9 +463,9 @@ class Model {
     }
 
     // Fills ONE float32 array of shape (n, dim) in place: the C call writes into numpy's
-    // buffer, there is no intermediate copy.
-    py::array_t<float> embed(const std::vector<py::object> &texts, int32_t pooling, bool normalize,
-                             int32_t n_threads) const {
+    // buffer, there is no intermediate copy. Returns it with the per-text truncation flags.
+    py::tuple embed(const std::vector<py::object> &texts, int32_t pooling, int32_t normalize,
+                    int32_t n_threads) const {
         auto h = handle();
         std::vector<std::string> utf8;
         utf8.reserve(texts.size());
@@ -483,8 +483,10 @@ class Model {
         hfk_embed_params params;
         check(HFK_EMBED_PARAMS_INIT(&params));
         params.pooling = pooling;
-        params.normalize = normalize ? 1 : 0;
+        params.normalize = normalize;
         params.n_threads = n_threads;
+        std::vector<int32_t> cut(texts.size(), 0);
+        params.truncated_out = cut.data();
         hfk_status status;
         {
             py::gil_scoped_release nogil;
@@ -492,6 +494,31 @@ class Model {
                                      texts.size() * dim);
         }
         check(status);
+        py::array_t<bool> truncated(static_cast<py::ssize_t>(texts.size()));
+        for (size_t i = 0; i < cut.size(); ++i) truncated.mutable_data()[i] = cut[i] != 0;
+        return py::make_tuple(out, truncated);
+    }
+
+    // Raw classifier logits, one (n, num_labels) array.
+    py::array_t<float> classify_logits(const std::vector<py::object> &texts) const {
+        auto h = handle();
+        std::vector<std::string> utf8;
+        for (const auto &t : texts) utf8.push_back(utf8_of(t, "each text"));
+        const size_t n_labels = static_cast<size_t>(std::max(hfk_model_num_labels(h.get()), 0));
+        py::array_t<float> out(
+            {static_cast<py::ssize_t>(texts.size()), static_cast<py::ssize_t>(n_labels)});
+        float *data = out.mutable_data();
+        for (size_t i = 0; i < utf8.size(); ++i) {
+            if (std::memchr(utf8[i].data(), '\0', utf8[i].size()))
+                throw py::value_error("a text contains a NUL character");
+            hfk_status status;
+            {
+                py::gil_scoped_release nogil;
+                status = hfk_model_classify_logits(h.get(), utf8[i].c_str(), data + i * n_labels,
+                                                   n_labels);
+            }
+            check(status);
+        }
         return out;
     }
 
@@ -966,9 +993,12 @@ PYBIND11_MODULE(_hfkit, m) {
         .def("detokenize", &Model::detokenize, py::arg("ids"), py::arg("skip_special_tokens"),
              "Decodes ids to text.")
         .def("embed", &Model::embed, py::arg("texts"), py::arg("pooling"), py::arg("normalize"),
-             py::arg("n_threads"), "Embeds texts into one (n, dim) float32 array.")
+             py::arg("n_threads"),
+             "Embeds texts: ((n, dim) float32 array, (n,) bool array of truncated texts).")
         .def("classify", &Model::classify, py::arg("texts"),
-             "Class probabilities, one (n, num_labels) float32 array.");
+             "Class probabilities, one (n, num_labels) float32 array.")
+        .def("classify_logits", &Model::classify_logits, py::arg("texts"),
+             "Raw classifier logits, one (n, num_labels) float32 array.");
 
     m.def("chat_render", &chat_render, py::arg("model"), py::arg("conversation_json"),
           py::arg("chat_template"),

@@ -348,8 +348,9 @@ HFK_API void hfk_model_free(hfk_model *model) HFK_NOEXCEPT; /* NULL ok */
 /* The accessors below describe a READY model; on a model that is not ready they return "",
  * 0 or NULL.                                                                                   */
 
-/* The config's family: "gpt2", "llama", "mistral", "qwen2", "bert", "qwen3", "gemma", "gemma2",
- * "gemma3_text", "phi3", "phi", "smollm3", "mixtral", "qwen3_moe"; static storage. "" for NULL. */
+/* The config's family: "gpt2", "llama", "mistral", "qwen2", "bert", "roberta", "xlm-roberta",
+ * "distilbert", "modernbert", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "phi",
+ * "smollm3", "mixtral", "qwen3_moe"; static storage. "" for NULL.                            */
 HFK_API const char *hfk_model_architecture(const hfk_model *model) HFK_NOEXCEPT;
 /* Non-zero for text generators (causal LMs), zero for encoders (embeddings, classification). */
 HFK_API int32_t hfk_model_is_generator(const hfk_model *model) HFK_NOEXCEPT;
@@ -647,12 +648,20 @@ HFK_API HFK_NODISCARD hfk_status hfk_session_generate_tokens(
 /* ---- embeddings and classification (encoder models) --------------------------------------- */
 typedef int32_t hfk_pooling;
 enum { HFK_POOLING_MEAN = 0, HFK_POOLING_CLS = 1 };
+/* Appended: the last token's vector, the per-dimension maximum over the tokens, and the
+ * repository's own choice (sentence-transformers' 1_Pooling/config.json; mean without one). */
+enum { HFK_POOLING_LAST_TOKEN = 2, HFK_POOLING_MAX = 3, HFK_POOLING_MODEL = -1 };
 
 typedef struct hfk_embed_params {
     uint32_t struct_size;
-    hfk_pooling pooling; /* [HFK_POOLING_MEAN]                                         */
-    int32_t normalize;   /* non-zero: L2-normalise each vector [1]                      */
+    hfk_pooling pooling; /* [HFK_POOLING_MODEL]                                        */
+    int32_t normalize;   /* 1: L2-normalise, 0: not, -1: as the repository says (a
+                            Normalize module in modules.json; yes without one) [-1]      */
     int32_t n_threads;   /* <= 0: the model's default                                   */
+    /* Appended. NULL, or n_texts entries set to 1 where the text was longer than the model's
+     * maximum (sentence_bert_config.json's max_seq_length, else its positions) and was cut to
+     * it, special tokens kept, as sentence-transformers does; else 0. [NULL]            */
+    int32_t *truncated_out;
 } hfk_embed_params;
 
 HFK_API hfk_status hfk_embed_params_init(hfk_embed_params *p, size_t caller_size) HFK_NOEXCEPT;
@@ -663,8 +672,9 @@ HFK_API int32_t hfk_model_embedding_dim(const hfk_model *model) HFK_NOEXCEPT;
 
 /* Embeds n_texts UTF-8 texts into the caller's buffer `out`, row-major n_texts x dim floats
  * (out_len is its length in floats). HFK_E_BUFFER_TOO_SMALL if out_len < n_texts x dim;
- * HFK_E_UNSUPPORTED for a generator model; HFK_E_CONTEXT_FULL for a text longer than the
- * model's positions.                                                                           */
+ * HFK_E_UNSUPPORTED for a generator model, or with HFK_POOLING_MODEL for a sentence-transformers
+ * pipeline hfkit cannot reproduce (a Dense module, weighted-mean pooling: the message says).
+ * A text longer than the model's maximum is truncated (params.truncated_out says which).      */
 HFK_API HFK_NODISCARD hfk_status hfk_model_embed(const hfk_model *model, const char *const *texts,
                                                  size_t n_texts, const hfk_embed_params *params,
                                                  float *out, size_t out_len) HFK_NOEXCEPT;
@@ -678,6 +688,15 @@ HFK_API const char *hfk_model_label(const hfk_model *model, int32_t index) HFK_N
  * scores (n_scores entries). HFK_E_UNSUPPORTED when the model has no classifier head.          */
 HFK_API HFK_NODISCARD hfk_status hfk_model_classify(const hfk_model *model, const char *text,
                                                     float *scores, size_t n_scores) HFK_NOEXCEPT;
+
+/* The classifier head's raw logits for one text (no softmax), n_logits >= hfk_model_num_labels()
+ * entries: what transformers' *ForSequenceClassification returns. A one-label head (a
+ * cross-encoder reranker) has one logit, its score, which hfk_model_classify's softmax would
+ * turn into 1.0. HFK_E_UNSUPPORTED without a classifier head, HFK_E_BUFFER_TOO_SMALL if
+ * n_logits is too small, HFK_E_CONTEXT_FULL for a text longer than the model's positions. */
+HFK_API HFK_NODISCARD hfk_status hfk_model_classify_logits(const hfk_model *model, const char *text,
+                                                           float *logits,
+                                                           size_t n_logits) HFK_NOEXCEPT;
 
 /* ---- inspecting a model before downloading it ---------------------------------------------
  * "Will this model run here?", answered from config.json and the safetensors headers alone: for
