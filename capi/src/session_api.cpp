@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "constrain/constraint.h"
 #include "guard.h"
 #include "handles.h"
 #include "session_run.h"
@@ -31,6 +32,8 @@ const hfk_gen_params kGenDefaults = {
     0,       // n_stop
     -1,      // add_special_tokens
     0,       // ignore_eos
+    0,       // constraint_kind
+    nullptr, // constraint
 };
 const hfk_gen_result kResultDefaults = {sizeof(hfk_gen_result), HFK_STOP_NONE, 0, 0, 0, 0, 0, 0};
 
@@ -78,6 +81,16 @@ hfk::GenerateOptions resolve(const hfk_gen_params &p, const hfk::GenerationDefau
     }
     o.add_special_tokens = p.add_special_tokens != 0;
     o.ignore_eos = p.ignore_eos != 0;
+    if (p.constraint_kind < HFK_CONSTRAINT_NONE || p.constraint_kind > HFK_CONSTRAINT_REGEX)
+        hfk::fail(HFK_E_INVALID_ARG,
+                  "constraint_kind must be one of HFK_CONSTRAINT_*, got " +
+                      std::to_string(p.constraint_kind));
+    if (p.constraint_kind != HFK_CONSTRAINT_NONE && p.constraint_kind != HFK_CONSTRAINT_JSON &&
+        p.constraint == nullptr)
+        hfk::fail(HFK_E_INVALID_ARG, "constraint is NULL but constraint_kind needs its text");
+    o.grammar = hfk::constrain::compile_constraint(
+        static_cast<hfk::constrain::Kind>(p.constraint_kind),
+        p.constraint ? std::string_view(p.constraint) : std::string_view());
     return o;
 }
 

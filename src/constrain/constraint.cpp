@@ -47,9 +47,9 @@ bool ConstrainedDecoder::mask_logits(std::span<float> logits, std::span<const in
     // when the text so far is complete.
     const bool done = accepting();
     saved_.clear();
-    if (done)
-        for (int32_t id : end_ids)
-            if (id >= 0 && size_t(id) < logits.size()) saved_.push_back({id, logits[size_t(id)]});
+    for (int32_t id : end_ids)
+        if (id >= 0 && size_t(id) < logits.size())
+            saved_.push_back({id, done ? logits[size_t(id)] : -INFINITY});
     const TokenBits &bits = masker_.mask(state_);
     const size_t n = std::min(logits.size(), size_t(masker_.trie().n_ids()));
     bool any = false;
@@ -65,8 +65,8 @@ bool ConstrainedDecoder::mask_logits(std::span<float> logits, std::span<const in
     }
     for (size_t i = n; i < logits.size(); ++i) logits[i] = -INFINITY;
     for (auto [id, l] : saved_) {
-        logits[size_t(id)] = l;
-        any = true;
+        logits[size_t(id)] = l;  // an end id is never a token of the text, even if in the trie
+        any |= done;
     }
     return any;
 }

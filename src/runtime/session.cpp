@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "constrain/constraint.h"
+#include "constrain/utf8_stream.h"
 #include "runtime/text_emitter.h"
 #include "util/error.h"
 
@@ -93,6 +95,24 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     const size_t sampleable =
         std::min(logits_.size(), static_cast<size_t>(std::max(model_->n_decodable, 1)));
     DecodeStream stream(model_->tokenizer, /*skip_special_tokens=*/true);
+    // With a constraint the text is the tokens' bytes as the constraint matched them (a
+    // decoder's start-of-text rules, such as dropping a first space, would change it).
+    std::unique_ptr<constrain::ConstrainedDecoder> constraint;
+    constrain::Utf8Stream constrained_text;
+    std::vector<int32_t> end_ids;
+    if (opts.grammar) {
+        constraint = std::make_unique<constrain::ConstrainedDecoder>(
+            opts.grammar,
+            constrain::VocabTrie::get(model_->tokenizer, static_cast<int32_t>(sampleable)));
+        if (!opts.ignore_eos) {
+            end_ids = model_->eos_ids;
+            end_ids.insert(end_ids.end(), opts.stop_ids.begin(), opts.stop_ids.end());
+        }
+    }
+    // Running out of tokens or context before the constraint is complete is its own reason.
+    auto unless_incomplete = [&](int32_t reason) {
+        return constraint && !constraint->accepting() ? HFK_STOP_CONSTRAINT_INCOMPLETE : reason;
+    };
     TextEmitter emitter(opts.stop_strings);
     std::vector<int32_t> &generated = result.tokens;
     Clock::time_point t_first{};
@@ -104,7 +124,8 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     };
     auto finish = [&](int32_t reason) {
         if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK) {
-            std::string rest = emitter.push(stream.flush());
+            std::string rest =
+                emitter.push(constraint ? constrained_text.flush() : stream.flush());
             rest += emitter.finish();
             if (release(rest) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
         }
@@ -122,7 +143,7 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     };
 
     if (opts.max_new_tokens == 0) {
-        finish(HFK_STOP_MAX_TOKENS);
+        finish(unless_incomplete(HFK_STOP_MAX_TOKENS));
         return;
     }
     for (;;) {
@@ -138,6 +159,10 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
             fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
                                     std::to_string(tokens_.size()) +
                                     " (the weights may contain NaN/Inf)");
+        if (constraint && !constraint->mask_logits(candidates, end_ids)) {
+            finish(HFK_STOP_CONSTRAINT_INCOMPLETE);  // no token of the vocabulary continues it
+            return;
+        }
         const int32_t id = sampler.sample(candidates, tokens_, generated);
         if (generated.empty()) t_first = Clock::now();
         if (!opts.ignore_eos &&
@@ -147,7 +172,14 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
             return;
         }
         generated.push_back(id);
-        if (release(emitter.push(stream.step(id)))) {
+        std::string piece;
+        if (constraint) {
+            constraint->accept(id);
+            piece = constrained_text.push(constraint->token_bytes(id));
+        } else {
+            piece = stream.step(id);
+        }
+        if (release(emitter.push(piece))) {
             finish(HFK_STOP_CALLBACK);
             return;
         }
@@ -155,12 +187,16 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
             finish(HFK_STOP_STRING);
             return;
         }
+        if (constraint && constraint->finished()) {  // complete, and nothing may follow
+            finish(HFK_STOP_EOS);
+            return;
+        }
         if (static_cast<int32_t>(generated.size()) >= opts.max_new_tokens) {
-            finish(HFK_STOP_MAX_TOKENS);
+            finish(unless_incomplete(HFK_STOP_MAX_TOKENS));
             return;
         }
         if (static_cast<int64_t>(tokens_.size()) >= cache_->capacity()) {
-            finish(HFK_STOP_CONTEXT_FULL);
+            finish(unless_incomplete(HFK_STOP_CONTEXT_FULL));
             return;
         }
         const int32_t one[1] = {id};

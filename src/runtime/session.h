@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "constrain/grammar.h"
 #include "runtime/loaded_model.h"
 #include "runtime/sampler.h"
 
@@ -23,6 +24,9 @@ struct GenerateOptions {
     bool add_special_tokens = true;  // for the start of the conversation (BOS, ...)
     bool ignore_eos = false;
     std::vector<int32_t> stop_ids;  // more ids that end the generation, like EOS (chat turns)
+    // Constrained decoding: only tokens that keep the text a prefix of this grammar are
+    // sampled; the text is then the tokens' exact bytes (constrain/constraint.h).
+    std::shared_ptr<const constrain::Grammar> grammar;
 };
 
 struct GenerateResult {

@@ -52,6 +52,8 @@ class GenOptions:
     stop: List[str]
     add_special_tokens: int
     ignore_eos: bool
+    constraint_kind: int  # HFK_CONSTRAINT_*: 0 none, 1 GBNF, 2 JSON, 3 JSON Schema, 4 regex
+    constraint: str
     def __init__(self) -> None: ...
 
 class Model:

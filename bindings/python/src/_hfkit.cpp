@@ -561,6 +561,8 @@ struct GenOptions {
     std::vector<std::string> stop;
     int32_t add_special_tokens = -1;
     bool ignore_eos = false;
+    int32_t constraint_kind = 0;  // HFK_CONSTRAINT_*
+    std::string constraint;
 };
 
 class Session {
@@ -664,6 +666,10 @@ class Session {
         p.n_stop = static_cast<int32_t>(stop.size());
         p.add_special_tokens = o.add_special_tokens;
         p.ignore_eos = o.ignore_eos ? 1 : 0;
+        p.constraint_kind = o.constraint_kind;
+        p.constraint = o.constraint_kind != HFK_CONSTRAINT_NONE
+                           ? c_string(o.constraint, "the constraint")
+                           : nullptr;
         hfk_gen_result r;
         check(HFK_GEN_RESULT_INIT(&r));
 
@@ -735,7 +741,11 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_readwrite("stop", &GenOptions::stop, "stop strings")
         .def_readwrite("add_special_tokens", &GenOptions::add_special_tokens,
                        "-1: the tokenizer's default, 0: no, 1: yes")
-        .def_readwrite("ignore_eos", &GenOptions::ignore_eos, "do not stop at end-of-sequence");
+        .def_readwrite("ignore_eos", &GenOptions::ignore_eos, "do not stop at end-of-sequence")
+        .def_readwrite("constraint_kind", &GenOptions::constraint_kind,
+                       "HFK_CONSTRAINT_*: 0 none, 1 GBNF, 2 JSON, 3 JSON Schema, 4 regex")
+        .def_readwrite("constraint", &GenOptions::constraint,
+                       "the grammar, JSON Schema or regex text");
 
     py::class_<HubOptions>(m, "HubOptions", "Where and how to reach the Hub (None: defaults).")
         .def(py::init<>())
