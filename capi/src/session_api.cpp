@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "constrain/constraint.h"
 #include "guard.h"
 #include "handles.h"
 #include "session_run.h"
@@ -88,9 +87,8 @@ hfk::GenerateOptions resolve(const hfk_gen_params &p, const hfk::GenerationDefau
     if (p.constraint_kind != HFK_CONSTRAINT_NONE && p.constraint_kind != HFK_CONSTRAINT_JSON &&
         p.constraint == nullptr)
         hfk::fail(HFK_E_INVALID_ARG, "constraint is NULL but constraint_kind needs its text");
-    o.grammar = hfk::constrain::compile_constraint(
-        static_cast<hfk::constrain::Kind>(p.constraint_kind),
-        p.constraint ? std::string_view(p.constraint) : std::string_view());
+    o.constraint_kind = p.constraint_kind;
+    if (p.constraint) o.constraint_text = p.constraint;
     return o;
 }
 

@@ -34,6 +34,8 @@ class ConstrainedDecoder {
     // terminators) are allowed only where the text so far is complete. Returns false when no
     // id is left (the constraint cannot be continued with this vocabulary).
     bool mask_logits(std::span<float> logits, std::span<const int32_t> end_ids);
+    // Back to the start of the constraint (the memoised states and masks stay).
+    void restart() { state_ = engine_.start(); }
     // Follows a generated id (one mask_logits allowed). Throws HFK_E_INTERNAL otherwise.
     void accept(int32_t id);
     bool accepting() const { return engine_.accepting(state_); }

@@ -15,7 +15,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-const char *kBaseRules = R"(space ::= "" | " " | "\n" [ \t]{0,20}
+const char *kBaseRules = R"(space ::= "" | " "
 json-char ::= [^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
 json-string ::= "\"" json-char* "\""
 json-int ::= "-"? ("0" | [1-9] [0-9]{0,15})

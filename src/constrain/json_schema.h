@@ -13,8 +13,8 @@
 // (title, description, default, examples, $schema, $id, $comment) are ignored. Anything else
 // that restricts values (e.g. multipleOf, uniqueItems, not, if/then/else, dependentRequired,
 // patternProperties, negative number bounds) is HFK_E_INVALID_ARG naming its JSON pointer:
-// never output that would fail the schema. Whitespace between tokens is at most one space or a
-// newline and 20 indent characters; strings and numbers are bounded (numbers: 16 digits).
+// never output that would fail the schema. Whitespace between tokens is at most one space (so
+// a model cannot spend its tokens on indentation); numbers have at most 16 digits per part.
 #pragma once
 
 #include <string>

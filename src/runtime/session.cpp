@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "constrain/constraint.h"
 #include "constrain/utf8_stream.h"
 #include "runtime/text_emitter.h"
 #include "util/error.h"
@@ -51,6 +50,19 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     if (opts.max_new_tokens < 0)
         fail(HFK_E_INVALID_ARG,
              "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
+    if (opts.constraint_kind != 0 &&
+        (!constraint_ || opts.constraint_kind != constraint_kind_ ||
+         opts.constraint_text != constraint_text_)) {
+        constraint_.reset();  // compiled before anything changes: a bad one leaves no trace
+        auto grammar = constrain::compile_constraint(
+            static_cast<constrain::Kind>(opts.constraint_kind), opts.constraint_text);
+        const int32_t n = std::min(static_cast<int32_t>(logits_.size()),
+                                   std::max(model_->n_decodable, 1));
+        constraint_ = std::make_unique<constrain::ConstrainedDecoder>(
+            std::move(grammar), constrain::VocabTrie::get(model_->tokenizer, n));
+        constraint_kind_ = opts.constraint_kind;
+        constraint_text_ = opts.constraint_text;
+    }
     text.clear();
     result = GenerateResult{};
     last_tokens_.clear();
@@ -97,13 +109,12 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     DecodeStream stream(model_->tokenizer, /*skip_special_tokens=*/true);
     // With a constraint the text is the tokens' bytes as the constraint matched them (a
     // decoder's start-of-text rules, such as dropping a first space, would change it).
-    std::unique_ptr<constrain::ConstrainedDecoder> constraint;
+    constrain::ConstrainedDecoder *constraint =
+        opts.constraint_kind != 0 ? constraint_.get() : nullptr;
     constrain::Utf8Stream constrained_text;
     std::vector<int32_t> end_ids;
-    if (opts.grammar) {
-        constraint = std::make_unique<constrain::ConstrainedDecoder>(
-            opts.grammar,
-            constrain::VocabTrie::get(model_->tokenizer, static_cast<int32_t>(sampleable)));
+    if (constraint) {
+        constraint->restart();
         if (!opts.ignore_eos) {
             end_ids = model_->eos_ids;
             end_ids.insert(end_ids.end(), opts.stop_ids.begin(), opts.stop_ids.end());

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "constrain/grammar.h"
+#include "constrain/constraint.h"
 #include "runtime/loaded_model.h"
 #include "runtime/sampler.h"
 
@@ -24,9 +24,10 @@ struct GenerateOptions {
     bool add_special_tokens = true;  // for the start of the conversation (BOS, ...)
     bool ignore_eos = false;
     std::vector<int32_t> stop_ids;  // more ids that end the generation, like EOS (chat turns)
-    // Constrained decoding: only tokens that keep the text a prefix of this grammar are
-    // sampled; the text is then the tokens' exact bytes (constrain/constraint.h).
-    std::shared_ptr<const constrain::Grammar> grammar;
+    // Constrained decoding: only tokens that keep the text a prefix of the constraint are
+    // sampled; the text is then the tokens' exact bytes (constrain/constraint.h). Kind 0: none.
+    int32_t constraint_kind = 0;
+    std::string constraint_text;
 };
 
 struct GenerateResult {
@@ -69,6 +70,11 @@ private:
     std::string conversation_;     // the text the session has seen: prompts and replies
     std::vector<float> logits_;
     std::vector<int32_t> last_tokens_;
+    // The last constraint, compiled, with its memoised matcher states and token masks: the next
+    // generate with the same constraint starts warm.
+    int32_t constraint_kind_ = 0;
+    std::string constraint_text_;
+    std::unique_ptr<constrain::ConstrainedDecoder> constraint_;
 };
 
 }  // namespace hfk
