@@ -40,7 +40,8 @@ void report(const char *what, std::vector<double> us) {
     double sum = 0;
     for (double x : us) sum += x;
     std::printf("%-34s n=%-6zu mean %8.2f us   p50 %8.2f us   p99 %8.2f us\n", what, us.size(),
-                sum / double(us.size()), us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]);
+                sum / double(us.size()), us[us.size() / 2],
+                us[std::min(us.size() - 1, us.size() * 99 / 100)]);
 }
 
 std::filesystem::path shared_dir() {
@@ -59,7 +60,8 @@ int main(int argc, char **argv) {
     std::printf("vocabulary trie: %d ids, %zu nodes, built in %.1f ms\n", trie->n_ids(),
                 trie->nodes().size(),
                 std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    constrain::ConstrainedDecoder dec(constrain::compile_constraint(constrain::Kind::JsonSchema, kSchema), trie);
+    constrain::ConstrainedDecoder dec(
+        constrain::compile_constraint(constrain::Kind::JsonSchema, kSchema), trie);
 
     // Random walks through the schema: uniform among allowed tokens (EOS when complete).
     std::vector<double> cold, warm;
@@ -119,9 +121,10 @@ int main(int argc, char **argv) {
     tokens_per_s(true, n_con);  // warm the session's constraint cache
     const double free_tps = tokens_per_s(false, n_free);
     const double con_tps = tokens_per_s(true, n_con);
-    std::printf("decode on %s: unconstrained %.1f tok/s (%d tokens), constrained %.1f tok/s "
-                "(%d tokens): overhead %.1f%% per token\n",
-                model_dir.filename().c_str(), free_tps, n_free, con_tps, n_con,
-                100.0 * (free_tps / con_tps - 1.0));
+    std::printf(
+        "decode on %s: unconstrained %.1f tok/s (%d tokens), constrained %.1f tok/s "
+        "(%d tokens): overhead %.1f%% per token\n",
+        model_dir.filename().c_str(), free_tps, n_free, con_tps, n_con,
+        100.0 * (free_tps / con_tps - 1.0));
     return 0;
 }

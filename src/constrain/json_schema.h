@@ -14,7 +14,8 @@
 // that restricts values (e.g. multipleOf, uniqueItems, not, if/then/else, dependentRequired,
 // patternProperties, negative number bounds) is HFK_E_INVALID_ARG naming its JSON pointer:
 // never output that would fail the schema. Whitespace between tokens is at most one space (so
-// a model cannot spend its tokens on indentation); numbers have at most 16 digits per part.
+// a model cannot spend its tokens on indentation); numbers have at most 16 digits per part and
+// a two-digit exponent, so every number is a finite double.
 #pragma once
 
 #include <string>
