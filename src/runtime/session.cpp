@@ -50,14 +50,13 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     if (opts.max_new_tokens < 0)
         fail(HFK_E_INVALID_ARG,
              "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
-    if (opts.constraint_kind != 0 &&
-        (!constraint_ || opts.constraint_kind != constraint_kind_ ||
-         opts.constraint_text != constraint_text_)) {
+    if (opts.constraint_kind != 0 && (!constraint_ || opts.constraint_kind != constraint_kind_ ||
+                                      opts.constraint_text != constraint_text_)) {
         constraint_.reset();  // compiled before anything changes: a bad one leaves no trace
         auto grammar = constrain::compile_constraint(
             static_cast<constrain::Kind>(opts.constraint_kind), opts.constraint_text);
-        const int32_t n = std::min(static_cast<int32_t>(logits_.size()),
-                                   std::max(model_->n_decodable, 1));
+        const int32_t n =
+            std::min(static_cast<int32_t>(logits_.size()), std::max(model_->n_decodable, 1));
         constraint_ = std::make_unique<constrain::ConstrainedDecoder>(
             std::move(grammar), constrain::VocabTrie::get(model_->tokenizer, n));
         constraint_kind_ = opts.constraint_kind;
@@ -135,8 +134,7 @@ void Session::generate(std::string_view prompt, const GenerateOptions &opts,
     };
     auto finish = [&](int32_t reason) {
         if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK) {
-            std::string rest =
-                emitter.push(constraint ? constrained_text.flush() : stream.flush());
+            std::string rest = emitter.push(constraint ? constrained_text.flush() : stream.flush());
             rest += emitter.finish();
             if (release(rest) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
         }

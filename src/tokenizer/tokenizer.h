@@ -61,8 +61,7 @@ class Tokenizer {
     Tokenizer &operator=(const Tokenizer &) = delete;
 
   private:
-    std::string decode_impl(std::span<const int32_t> ids, bool skip_special_tokens,
-                            bool raw) const;
+    std::string decode_impl(std::span<const int32_t> ids, bool skip_special_tokens, bool raw) const;
     std::unique_ptr<tok::Impl> impl_;
 };
 
