@@ -8,6 +8,7 @@ packages=(
     python3-pip python3-setuptools python3-wheel mypy
     python3-torch   # reference forward passes written from the HF modeling code (tests/model)
     python3-jinja2  # the chat-template oracle, configured as transformers configures it
+    python3-jsonschema  # the independent validator of constrained (structured) output
     libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
     tmux curl
     libcpp-httplib-dev zlib1g-dev libbrotli-dev  # hfkit serve (cpp-httplib's pkg-config needs zlib, brotli)

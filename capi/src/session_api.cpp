@@ -36,6 +36,8 @@ const hfk_gen_params kGenDefaults = {
     0,        // n_logit_bias
     0,        // logprobs
     0,        // top_logprobs
+    0,        // constraint_kind
+    nullptr,  // constraint
 };
 const hfk_gen_result kResultDefaults = {sizeof(hfk_gen_result), HFK_STOP_NONE, 0, 0, 0, 0, 0, 0};
 
@@ -102,6 +104,15 @@ hfk::GenerateOptions hfk::capi::resolve(const hfk_gen_params &p, const hfk::Gene
         hfk::fail(HFK_E_INVALID_ARG, "top_logprobs must be in [0, " +
                                          std::to_string(HFK_MAX_TOP_LOGPROBS) + "], got " +
                                          std::to_string(p.top_logprobs));
+    if (p.constraint_kind < HFK_CONSTRAINT_NONE || p.constraint_kind > HFK_CONSTRAINT_REGEX)
+        hfk::fail(HFK_E_INVALID_ARG,
+                  "constraint_kind must be one of HFK_CONSTRAINT_*, got " +
+                      std::to_string(p.constraint_kind));
+    if (p.constraint_kind != HFK_CONSTRAINT_NONE && p.constraint_kind != HFK_CONSTRAINT_JSON &&
+        p.constraint == nullptr)
+        hfk::fail(HFK_E_INVALID_ARG, "constraint is NULL but constraint_kind needs its text");
+    o.constraint_kind = p.constraint_kind;
+    if (p.constraint) o.constraint_text = p.constraint;
     return o;
 }
 

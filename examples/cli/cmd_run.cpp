@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli.h"
+#include "constraint_options.h"
 #include "generate_options.h"
 #include "line_input.h"
 #include "run_input.h"
@@ -43,6 +44,8 @@ const char *stop_reason_name(hfk_stop_reason r) {
             return "callback";
         case HFK_STOP_CANCELLED:
             return "cancelled";
+        case HFK_STOP_CONSTRAINT_INCOMPLETE:
+            return "constraint_incomplete";
         default:
             return "none";
     }
@@ -54,6 +57,8 @@ int cmd_run(int argc, char **argv) {
     std::vector<std::string> value_options = kGenValueOptions;
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     value_options.insert(value_options.end(), {"system", "chat-template"});
+    value_options.insert(value_options.end(), kConstraintValueOptions.begin(),
+                         kConstraintValueOptions.end());
     const Args a =
         parse_args(argc, argv, 2, value_options,
                    {"help", "stats", "json", "quiet", "offline", "chat", "skip-resource-check"});
@@ -63,8 +68,8 @@ int cmd_run(int argc, char **argv) {
             "  --json                 print one JSON object instead of streaming\n"
             "  --quiet                no progress on stderr\n"
             "  --chat                 PROMPT is a user message: one chat turn with the model's\n"
-            "                         chat template (--system TEXT, --chat-template FILE)\n%s",
-            kHelp, kGenOptionsHelp, kHubOptionsHelp);
+            "                         chat template (--system TEXT, --chat-template FILE)\n%s%s",
+            kHelp, kGenOptionsHelp, kConstraintOptionsHelp, kHubOptionsHelp);
         return kOk;
     }
     const RunInput input = resolve_run_input(a.positional, isatty(0) == 1);
@@ -75,6 +80,8 @@ int cmd_run(int argc, char **argv) {
     std::vector<std::string> stops;
     std::vector<const char *> stop_ptrs;
     apply_gen_options(a, gp, stops, stop_ptrs);
+    std::string constraint_text;
+    apply_constraint_options(a, gp, constraint_text);
     const int32_t n_threads = thread_option(a);
     const int32_t n_ctx = context_option(a);
     const bool json = a.flag("json");
@@ -129,6 +136,11 @@ int cmd_run(int argc, char **argv) {
         code = kInterrupted;
     } else if (s != HFK_OK) {
         code = fail("generation failed", s);
+    } else if (result.stop_reason == HFK_STOP_CONSTRAINT_INCOMPLETE) {
+        std::fprintf(stderr,
+                     "hfkit: the output is incomplete: the tokens (--max-tokens) or the context "
+                     "ran out before it matched the constraint\n");
+        code = kError;
     }
     if (json && (s == HFK_OK || s == HFK_E_CANCELLED)) {
         std::printf(

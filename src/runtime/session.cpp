@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "constrain/utf8_stream.h"
 #include "runtime/text_emitter.h"
 #include "util/error.h"
 
@@ -90,6 +91,18 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     if (opts.max_new_tokens < 0)
         fail(HFK_E_INVALID_ARG,
              "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
+    if (opts.constraint_kind != 0 && (!constraint_ || opts.constraint_kind != constraint_kind_ ||
+                                      opts.constraint_text != constraint_text_)) {
+        constraint_.reset();  // compiled before anything changes: a bad one leaves no trace
+        auto grammar = constrain::compile_constraint(
+            static_cast<constrain::Kind>(opts.constraint_kind), opts.constraint_text);
+        const int32_t n =
+            std::min(static_cast<int32_t>(logits_.size()), std::max(model_->n_decodable, 1));
+        constraint_ = std::make_unique<constrain::ConstrainedDecoder>(
+            std::move(grammar), constrain::VocabTrie::get(model_->tokenizer, n));
+        constraint_kind_ = opts.constraint_kind;
+        constraint_text_ = opts.constraint_text;
+    }
     text.clear();
     result = GenerateResult{};
     last_tokens_.clear();
@@ -122,6 +135,23 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     const size_t sampleable =
         std::min(logits_.size(), static_cast<size_t>(std::max(model_->n_decodable, 1)));
     DecodeStream stream(model_->tokenizer, /*skip_special_tokens=*/true);
+    // With a constraint the text is the tokens' bytes as the constraint matched them (a
+    // decoder's start-of-text rules, such as dropping a first space, would change it).
+    constrain::ConstrainedDecoder *constraint =
+        opts.constraint_kind != 0 ? constraint_.get() : nullptr;
+    constrain::Utf8Stream constrained_text;
+    std::vector<int32_t> end_ids;
+    if (constraint) {
+        constraint->restart();
+        if (!opts.ignore_eos) {
+            end_ids = model_->eos_ids;
+            end_ids.insert(end_ids.end(), opts.stop_ids.begin(), opts.stop_ids.end());
+        }
+    }
+    // Running out of tokens or context before the constraint is complete is its own reason.
+    auto unless_incomplete = [&](int32_t reason) {
+        return constraint && !constraint->accepting() ? HFK_STOP_CONSTRAINT_INCOMPLETE : reason;
+    };
     TextEmitter emitter(opts.stop_strings);
     std::vector<int32_t> &generated = result.tokens;
     Clock::time_point t_first{};
@@ -133,7 +163,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     };
     auto finish = [&](int32_t reason) {
         if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK) {
-            std::string rest = emitter.push(stream.flush());
+            std::string rest = emitter.push(constraint ? constrained_text.flush() : stream.flush());
             rest += emitter.finish();
             if (release(rest) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
         }
@@ -164,7 +194,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     };
 
     if (opts.max_new_tokens == 0) {
-        finish(HFK_STOP_MAX_TOKENS);
+        finish(unless_incomplete(HFK_STOP_MAX_TOKENS));
         return;
     }
     for (;;) {
@@ -184,6 +214,10 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
         // model's own (for logprobs now, and for the token API after the call).
         work_.assign(raw.begin(), raw.end());
         apply_logit_bias(work_, opts.logit_bias);
+        if (constraint && !constraint->mask_logits(work_, end_ids)) {
+            finish(HFK_STOP_CONSTRAINT_INCOMPLETE);  // no token of the vocabulary continues it
+            return;
+        }
         const int32_t id = sampler.sample(work_, tokens_, generated);
         if (generated.empty()) t_first = Clock::now();
         if (!opts.ignore_eos &&
@@ -194,7 +228,14 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
         }
         generated.push_back(id);
         if (opts.logprobs) result.logprobs.push_back(token_logprob(raw, id, opts.top_logprobs));
-        if (release(emitter.push(stream.step(id)))) {
+        std::string piece;
+        if (constraint) {
+            constraint->accept(id);
+            piece = constrained_text.push(constraint->token_bytes(id));
+        } else {
+            piece = stream.step(id);
+        }
+        if (release(emitter.push(piece))) {
             finish(HFK_STOP_CALLBACK);
             return;
         }
@@ -202,12 +243,16 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
             finish(HFK_STOP_STRING);
             return;
         }
+        if (constraint && constraint->finished()) {  // complete, and nothing may follow
+            finish(HFK_STOP_EOS);
+            return;
+        }
         if (static_cast<int32_t>(generated.size()) >= opts.max_new_tokens) {
-            finish(HFK_STOP_MAX_TOKENS);
+            finish(unless_incomplete(HFK_STOP_MAX_TOKENS));
             return;
         }
         if (static_cast<int64_t>(tokens_.size()) >= cache_->capacity()) {
-            finish(HFK_STOP_CONTEXT_FULL);
+            finish(unless_incomplete(HFK_STOP_CONTEXT_FULL));
             return;
         }
         const int32_t one[1] = {id};

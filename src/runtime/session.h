@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "constrain/constraint.h"
 #include "runtime/loaded_model.h"
 #include "runtime/logits.h"
 #include "runtime/sampler.h"
@@ -27,6 +28,11 @@ struct GenerateOptions {
     std::vector<LogitBias> logit_bias;  // added to the logits before every sampling step
     bool logprobs = false;              // record each generated token's logprob (result.logprobs)
     int32_t top_logprobs = 0;           // and its best alternatives, 0..kMaxTopLogprobs
+    std::vector<int32_t> stop_ids;  // more ids that end the generation, like EOS (chat turns)
+    // Constrained decoding: only tokens that keep the text a prefix of the constraint are
+    // sampled; the text is then the tokens' exact bytes (constrain/constraint.h). Kind 0: none.
+    int32_t constraint_kind = 0;
+    std::string constraint_text;
 };
 
 struct GenerateResult {
@@ -135,6 +141,11 @@ class Session {
     std::vector<TokenLogprob> last_logprobs_;
     std::vector<float> work_;  // the sampler's copy of logits_ (it transforms in place)
     uint64_t rng_state_ = 0;
+    // The last constraint, compiled, with its memoised matcher states and token masks: the next
+    // generate with the same constraint starts warm.
+    int32_t constraint_kind_ = 0;
+    std::string constraint_text_;
+    std::unique_ptr<constrain::ConstrainedDecoder> constraint_;
 };
 
 }  // namespace hfk

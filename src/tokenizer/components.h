@@ -71,6 +71,9 @@ class Decoder {
   public:
     virtual ~Decoder() = default;
     virtual void decode_chain(std::vector<std::string> &tokens) const = 0;
+    // The same without replacing bytes that are not (yet) valid UTF-8 by U+FFFD: what a token
+    // contributes to the text byte for byte (constrained decoding needs partial characters).
+    virtual void decode_chain_raw(std::vector<std::string> &tokens) const { decode_chain(tokens); }
 };
 
 // Resolves token strings to ids for the post-processors (added tokens first, then the model).

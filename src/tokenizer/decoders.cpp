@@ -44,6 +44,10 @@ void cleanup(std::string &s) {
 class ByteLevel final : public Decoder {
   public:
     void decode_chain(Tokens &tokens) const override {
+        decode_chain_raw(tokens);
+        tokens[0] = utf8::sanitize(tokens[0]);
+    }
+    void decode_chain_raw(Tokens &tokens) const override {
         std::string bytes;
         for (const std::string &t : tokens) {
             size_t mark = bytes.size();
@@ -61,7 +65,7 @@ class ByteLevel final : public Decoder {
                 bytes += t;
             }
         }
-        tokens.assign(1, utf8::sanitize(bytes));
+        tokens.assign(1, std::move(bytes));
     }
 };
 
@@ -110,13 +114,17 @@ class WordPiece final : public Decoder {
 
 class ByteFallback final : public Decoder {
   public:
-    void decode_chain(Tokens &tokens) const override {
+    void decode_chain(Tokens &tokens) const override { run(tokens, false); }
+    void decode_chain_raw(Tokens &tokens) const override { run(tokens, true); }
+
+  private:
+    static void run(Tokens &tokens, bool raw) {
         Tokens out;
         std::string pending;
         size_t pending_n = 0;
         auto flush = [&] {
             if (!pending_n) return;
-            if (utf8::is_valid(pending))
+            if (raw || utf8::is_valid(pending))
                 out.push_back(pending);
             else
                 for (size_t k = 0; k < pending_n; ++k) out.emplace_back("\xEF\xBF\xBD");
@@ -137,7 +145,6 @@ class ByteFallback final : public Decoder {
         tokens = std::move(out);
     }
 
-  private:
     static int hex(char c) {
         if (c >= '0' && c <= '9') return c - '0';
         if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -257,6 +264,9 @@ class Sequence final : public Decoder {
     std::vector<std::unique_ptr<Decoder>> parts;
     void decode_chain(Tokens &tokens) const override {
         for (auto &p : parts) p->decode_chain(tokens);
+    }
+    void decode_chain_raw(Tokens &tokens) const override {
+        for (auto &p : parts) p->decode_chain_raw(tokens);
     }
 };
 

@@ -257,6 +257,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool add_special_
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+    return decode_impl(ids, skip_special_tokens, false);
+}
+
+std::string Tokenizer::decode_raw(std::span<const int32_t> ids) const {
+    return decode_impl(ids, false, true);
+}
+
+std::string Tokenizer::decode_impl(std::span<const int32_t> ids, bool skip_special_tokens,
+                                   bool raw) const {
     const tok::Impl &m = *impl_;
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
@@ -279,7 +288,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
         }
         return out;
     }
-    m.decoder->decode_chain(tokens);
+    if (raw)
+        m.decoder->decode_chain_raw(tokens);
+    else
+        m.decoder->decode_chain(tokens);
     std::string out;
     for (auto &t : tokens) out += t;
     if (!m.decode_suffix.empty()) out = clip_cleanup(out, m.decode_suffix);

@@ -39,6 +39,9 @@ class Tokenizer {
     std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const;
     // An id < 0 or >= vocab_size() throws HFK_E_INVALID_ARG.
     std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const;
+    // decode(ids, false) without replacing incomplete or invalid UTF-8 by U+FFFD: the exact bytes
+    // (a byte-fallback token or a byte-level piece of a character decodes to that byte alone).
+    std::string decode_raw(std::span<const int32_t> ids) const;
 
     int32_t vocab_size() const;                         // including added tokens (max id + 1)
     std::string id_to_token(int32_t id) const;          // "" if unknown
@@ -58,6 +61,7 @@ class Tokenizer {
     Tokenizer &operator=(const Tokenizer &) = delete;
 
   private:
+    std::string decode_impl(std::span<const int32_t> ids, bool skip_special_tokens, bool raw) const;
     std::unique_ptr<tok::Impl> impl_;
 };
 

@@ -25,6 +25,11 @@ model asks for sampling), ``presence_penalty``, ``frequency_penalty`` (0: off), 
 (``True`` or N in 0..20: each generated token's logprob and its N best alternatives, from the
 model's raw distribution: no temperature, penalty, top-k/p or bias applied; ``generate`` then
 returns ``(text, logprobs)``, a list of :class:`TokenLogprob`).
+Structured output (at most one): ``json_schema`` (a dict or JSON text; ``{}`` is any JSON
+value), ``grammar`` (GBNF text, llama.cpp's syntax) or ``regex`` (the whole text matches): only
+tokens that keep the text a valid prefix are sampled, and a text the tokens or the context cut
+short ends with ``stop_reason`` ``"constraint_incomplete"`` (capi/README.md, "Constrained
+decoding", lists the supported subsets).
 ``max_tokens`` and ``repeat_penalty`` (llama.cpp, OpenAI) are accepted for ``max_new_tokens``
 and ``repetition_penalty``. Every string argument is a C string underneath: one with a NUL
 character raises ValueError.
@@ -244,6 +249,7 @@ _STOP_REASONS = {
     4: "context_full",
     5: "callback",
     6: "cancelled",
+    7: "constraint_incomplete",
 }
 
 
@@ -313,7 +319,9 @@ class GenerationResult:
     """What :meth:`Session.generate_result` returns: the text and how the call went.
 
     ``stop_reason`` is one of ``"eos"``, ``"stop_string"``, ``"max_tokens"``,
-    ``"context_full"``, ``"callback"`` (``on_piece`` returned True). Token counts are for this
+    ``"context_full"``, ``"callback"`` (``on_piece`` returned True), ``"constraint_incomplete"``
+    (``json_schema``/``grammar``/``regex`` given, and the tokens or the context ran out before
+    the text was complete: it is not valid output). Token counts are for this
     call; ``n_reused_tokens`` of the prompt came from the KV cache. Speeds are tokens/second.
     ``tokens`` are the generated ids (EOS excluded).
     """
@@ -345,6 +353,9 @@ _OPTION_NAMES = (
     "ignore_eos",
     "logit_bias",
     "logprobs",
+    "json_schema",
+    "grammar",
+    "regex",
 )
 
 
@@ -428,7 +439,28 @@ def _gen_options(options: Dict[str, Any]) -> "_hfkit.GenOptions":
                                        -1, "HFK_E_INVALID_ARG")
         o.logprobs = True
         o.top_logprobs = top
+    _constraint_options(o, options)
     return o
+
+
+def _constraint_options(o: "_hfkit.GenOptions", options: Dict[str, Any]) -> None:
+    """json_schema (a dict or JSON text; {} is any JSON value), grammar (GBNF), regex."""
+    given = [n for n in ("json_schema", "grammar", "regex") if options.get(n) is not None]
+    if len(given) > 1:
+        raise TypeError(f"give at most one of json_schema, grammar, regex (got {', '.join(given)})")
+    if not given:
+        return
+    name = given[0]
+    value = options[name]
+    if name == "json_schema":
+        if not isinstance(value, str):
+            value = _json.dumps(value)
+        o.constraint_kind = 3
+    else:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        o.constraint_kind = 1 if name == "grammar" else 4
+    o.constraint = value
 
 
 def _wants_logprobs(options: Dict[str, Any]) -> bool:

@@ -56,6 +56,8 @@ class GenOptions:
     logit_bias_values: List[float]
     logprobs: bool
     top_logprobs: int
+    constraint_kind: int  # HFK_CONSTRAINT_*: 0 none, 1 GBNF, 2 JSON, 3 JSON Schema, 4 regex
+    constraint: str
     def __init__(self) -> None: ...
 
 class Model:

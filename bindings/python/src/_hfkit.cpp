@@ -595,6 +595,8 @@ struct GenOptions {
     std::vector<float> logit_bias_values;
     bool logprobs = false;
     int32_t top_logprobs = 0;
+    int32_t constraint_kind = 0;  // HFK_CONSTRAINT_*
+    std::string constraint;
 };
 
 class Session {
@@ -842,6 +844,10 @@ class Session {
         p.n_logit_bias = static_cast<int32_t>(o.logit_bias_ids.size());
         p.logprobs = o.logprobs ? 1 : 0;
         p.top_logprobs = o.top_logprobs;
+        p.constraint_kind = o.constraint_kind;
+        p.constraint = o.constraint_kind != HFK_CONSTRAINT_NONE
+                           ? c_string(o.constraint, "the constraint")
+                           : nullptr;
         return p;
     }
 
@@ -926,7 +932,11 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_readwrite("logit_bias_values", &GenOptions::logit_bias_values,
                        "their values (added to the logits; -inf bans)")
         .def_readwrite("logprobs", &GenOptions::logprobs, "record each token's logprob")
-        .def_readwrite("top_logprobs", &GenOptions::top_logprobs, "alternatives per token, 0..20");
+        .def_readwrite("top_logprobs", &GenOptions::top_logprobs, "alternatives per token, 0..20")
+        .def_readwrite("constraint_kind", &GenOptions::constraint_kind,
+                       "HFK_CONSTRAINT_*: 0 none, 1 GBNF, 2 JSON, 3 JSON Schema, 4 regex")
+        .def_readwrite("constraint", &GenOptions::constraint,
+                       "the grammar, JSON Schema or regex text");
 
     py::class_<HubOptions>(m, "HubOptions", "Where and how to reach the Hub (None: defaults).")
         .def(py::init<>())

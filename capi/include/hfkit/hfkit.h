@@ -476,10 +476,29 @@ typedef struct hfk_gen_params {
                              hfk_session_last_logprobs() (the model's raw distribution: see
                              there)                                                       */
     int32_t top_logprobs; /* 0..HFK_MAX_TOP_LOGPROBS alternatives recorded per token      */
+    /* Constrained decoding (structured output): only tokens that keep the text a prefix of the
+     * constraint are sampled, and end-of-sequence only once the text is complete. The text is
+     * then the tokens' exact bytes. A complete text that nothing may extend ends the call with
+     * HFK_STOP_EOS; running out of max_new_tokens or context first ends it with
+     * HFK_STOP_CONSTRAINT_INCOMPLETE. A constraint that does not compile is HFK_E_INVALID_ARG
+     * naming the position (line and column, JSON pointer or regex offset). The syntax and the
+     * supported subsets are in capi/README.md ("Constrained decoding").                        */
+    int32_t constraint_kind; /* HFK_CONSTRAINT_* [HFK_CONSTRAINT_NONE]                          */
+    const char *constraint;  /* UTF-8, NUL-terminated: the GBNF grammar, the JSON Schema or the
+                                regular expression; ignored (may be NULL) for HFK_CONSTRAINT_JSON */
 } hfk_gen_params;
 
 /* OpenAI's limit on top_logprobs. */
 #define HFK_MAX_TOP_LOGPROBS 20
+
+/* hfk_gen_params.constraint_kind */
+enum {
+    HFK_CONSTRAINT_NONE = 0,
+    HFK_CONSTRAINT_GBNF = 1,        /* a grammar in llama.cpp's GBNF syntax (start rule: root) */
+    HFK_CONSTRAINT_JSON = 2,        /* any JSON value                                          */
+    HFK_CONSTRAINT_JSON_SCHEMA = 3, /* a JSON value valid against a JSON Schema               */
+    HFK_CONSTRAINT_REGEX = 4        /* the whole text matches a regular expression             */
+};
 
 HFK_API hfk_status hfk_gen_params_init(hfk_gen_params *p, size_t caller_size) HFK_NOEXCEPT;
 #define HFK_GEN_PARAMS_INIT(p) hfk_gen_params_init((p), sizeof *(p))
@@ -493,7 +512,10 @@ enum {
     HFK_STOP_MAX_TOKENS = 3,   /* max_new_tokens reached                               */
     HFK_STOP_CONTEXT_FULL = 4, /* the context filled up during generation              */
     HFK_STOP_CALLBACK = 5,     /* the piece callback returned non-zero                 */
-    HFK_STOP_CANCELLED = 6     /* hfk_session_cancel(); the call returns HFK_E_CANCELLED */
+    HFK_STOP_CANCELLED = 6,    /* hfk_session_cancel(); the call returns HFK_E_CANCELLED */
+    HFK_STOP_CONSTRAINT_INCOMPLETE = 7 /* max_new_tokens or the context ran out (or no token
+                                          could continue) before the constraint was complete:
+                                          the text is NOT a complete sentence of it          */
 };
 
 typedef struct hfk_gen_result {
