@@ -91,7 +91,9 @@ int main(int argc, char **argv) {
     // Decode overhead on a model.
     const std::filesystem::path model_dir =
         argc > 1 ? std::filesystem::path(argv[1]) : shared / "models" / "tiny-gpt2";
-    auto lm = LoadedModel::load(model_dir, 1, nullptr);
+    LoadOptions load_opts;
+    load_opts.n_threads = 1;
+    auto lm = LoadedModel::load(model_dir, load_opts, nullptr);
     Session session(lm, 1024, 1);
     std::atomic<bool> cancel{false};
     auto tokens_per_s = [&](bool constrained, int32_t &n_tokens) {

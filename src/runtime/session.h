@@ -28,7 +28,6 @@ struct GenerateOptions {
     std::vector<LogitBias> logit_bias;  // added to the logits before every sampling step
     bool logprobs = false;              // record each generated token's logprob (result.logprobs)
     int32_t top_logprobs = 0;           // and its best alternatives, 0..kMaxTopLogprobs
-    std::vector<int32_t> stop_ids;  // more ids that end the generation, like EOS (chat turns)
     // Constrained decoding: only tokens that keep the text a prefix of the constraint are
     // sampled; the text is then the tokens' exact bytes (constrain/constraint.h). Kind 0: none.
     int32_t constraint_kind = 0;
