@@ -120,12 +120,13 @@ TEST_F(TokenApi, LogprobsAgreeWithSoftmaxOverTheLogits) {
         hfk_gen_params p = greedy(12);
         p.logprobs = 1;
         p.top_logprobs = 5;
+        // The bias arrays are read by the generate call below: they must outlive it.
+        const int32_t ids[1] = {prompt[1]};
+        const float vals[1] = {2.5f};
         if (sampled) {
             p.temperature = 1.3f;
             p.top_k = 40;
             p.seed = 11;
-            const int32_t ids[1] = {prompt[1]};
-            const float vals[1] = {2.5f};
             p.logit_bias_ids = ids;
             p.logit_bias_values = vals;
             p.n_logit_bias = 1;
