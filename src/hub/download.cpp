@@ -144,10 +144,42 @@ void remove_if_ours(const fs::path &path, int fd) {
     if (is_our_file(path, fd)) ::unlink(path.c_str());
 }
 
+// Writes the whole file open as `fd` to a new file `to`, flushed. For the rare publish whose
+// temp path another writer unlinked (RELIABILITY D28): our verified inode has no name left to
+// link, so its bytes go to a private name instead.
+void copy_to_new_file(int fd, const fs::path &to) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) fail_errno(errno, "cannot stat the download for " + to.string());
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) fail_errno(errno, "cannot create " + to.string());
+    std::vector<char> buf(1 << 20);
+    off_t off = 0;
+    int err = 0;
+    while (err == 0 && off < st.st_size) {
+        const ssize_t n = pread(fd, buf.data(), buf.size(), off);
+        if (n <= 0) {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+        for (ssize_t w = 0; w < n && err == 0;) {
+            const ssize_t k = pwrite(out, buf.data() + w, static_cast<size_t>(n - w), off + w);
+            if (k < 0 && errno != EINTR) err = errno;
+            if (k > 0) w += k;
+        }
+        off += n;
+    }
+    if (err == 0 && fsync(out) != 0) err = errno;
+    ::close(out);
+    if (err != 0) {
+        ::unlink(to.c_str());
+        fail_errno(err, "cannot copy the download to " + to.string());
+    }
+}
+
 // Makes `blob` the verified file open as `fd`, atomically (rename over anything there). It
 // publishes the inode we hashed, not whatever our temp path names now: a hard link through
 // /proc/self/fd gives it a private name first. Without /proc, the temp path is renamed if it
-// is still ours.
+// is still ours; if another writer has unlinked it, its bytes are copied to a private name.
 void publish(int fd, const fs::path &part, const fs::path &blob) {
     static std::atomic<uint64_t> serial{0};
     fs::path link = blob;
@@ -155,10 +187,10 @@ void publish(int fd, const fs::path &part, const fs::path &blob) {
     const std::string self = "/proc/self/fd/" + std::to_string(fd);
     fs::path from = link;
     if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, link.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-        if (!is_our_file(part, fd))
-            fail(HFK_E_IO, "cannot publish " + blob.string() +
-                               ": another writer replaced the temporary file (broken locking?)");
-        from = part;
+        if (is_our_file(part, fd))
+            from = part;
+        else
+            copy_to_new_file(fd, link);
     }
     if (::rename(from.c_str(), blob.c_str()) != 0) {
         const int err = errno;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <vector>
@@ -26,6 +27,10 @@ namespace {
 std::atomic<bool> g_fail_fsync{false};
 std::atomic<bool> g_fail_blob_rename{false};  // a rename whose target is in blobs/
 std::atomic<bool> g_no_locks{false};          // flock always "succeeds" (Lustre, some NFS)
+// The next fsync of a blob's .incomplete file unlinks that path first: what a second writer
+// without working locks does when it starts over (D28), placed where it leaves our verified
+// inode with no name to publish.
+std::atomic<bool> g_unlink_partial_on_fsync{false};
 std::atomic<int> g_flock_calls{0};
 std::atomic<int> g_inet_connects{0};  // connect() to an AF_INET / AF_INET6 address
 
@@ -41,6 +46,15 @@ extern "C" int fsync(int fd) {
         errno = EIO;
         return -1;
     }
+    char path[4096];
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = readlink(self.c_str(), path, sizeof path - 1);
+    const std::string name = n > 0 ? std::string(path, size_t(n)) : std::string();
+    const std::string suffix = ".incomplete";
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        g_unlink_partial_on_fsync.exchange(false))
+        unlink(name.c_str());
     return real(fd);
 }
 
@@ -115,7 +129,7 @@ std::string model_bytes() {
 class IoFaults : public hfk_test::HubServerTest {
   protected:
     void TearDown() override {
-        g_fail_fsync = g_fail_blob_rename = g_no_locks = false;
+        g_fail_fsync = g_fail_blob_rename = g_no_locks = g_unlink_partial_on_fsync = false;
         HubServerTest::TearDown();
     }
     hfk::hub::Options weights_only() const {
@@ -201,6 +215,28 @@ TEST_F(IoFaults, WithoutWorkingLocksTwoDownloadersStillLeaveACorrectCache) {
         EXPECT_EQ(name.find(".incomplete"), std::string::npos) << "left behind: " << name;
     EXPECT_GE(g_blob_publishes.load(), 1);
     EXPECT_EQ(g_bad_publishes.load(), 0) << "a blob was published before it was complete";
+}
+
+// D28, the step the race above hits only now and then: another writer unlinked our temp path
+// after we verified our file, so our inode has no name to link. Its verified bytes must still
+// be published, never the other writer's partial file, and the call succeeds.
+TEST_F(IoFaults, VerifiedDownloadWhoseTempPathWasTakenOverIsStillPublished) {
+    g_no_locks = true;
+    g_unlink_partial_on_fsync = true;
+    g_blob_publishes = 0;
+    g_bad_publishes = 0;
+    std::string message;
+    hfk::hub::Snapshot snap;
+    ASSERT_EQ(status_of([&] { snap = hfk::hub::prepare("hfkit-test/aidreams260K", weights_only()); },
+                        &message),
+              0)
+        << message;
+    EXPECT_FALSE(g_unlink_partial_on_fsync.load()) << "the fault was never injected";
+    EXPECT_EQ(read_all(snap.dir / "model.safetensors"), model_bytes());
+    EXPECT_EQ(g_blob_publishes.load(), 1);
+    EXPECT_EQ(g_bad_publishes.load(), 0);
+    for (const auto &name : blob_names("aidreams260K"))
+        EXPECT_EQ(name.find(".publish"), std::string::npos) << "left behind: " << name;
 }
 
 }  // namespace
