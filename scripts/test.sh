@@ -50,20 +50,24 @@ cmake --build build/ci -j "$jobs"
 run_ctest build/ci -j "$jobs" --output-on-failure --timeout 300
 stage_done "release build and tests"
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
+# The sanitizer builds use clang: it compiles this code base (gtest-heavy tests above all) about
+# twice as fast as g++ under the sanitizers, and a second compiler's warnings (-Werror) catch
+# what the first misses. The release build above stays g++, Debian's compiler.
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer (clang) =="
 # -g1 (line tables) is all a sanitizer report needs and compiles much faster than -g.
-cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON -DHFK_WERROR=ON \
-    -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DCMAKE_CXX_FLAGS=-O1 -DCMAKE_C_FLAGS=-O1 \
-    -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 \
+CC=clang CXX=clang++ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON \
+    -DHFK_WERROR=ON -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DCMAKE_CXX_FLAGS=-O1 \
+    -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_ctest build/asan -j "$jobs" --output-on-failure --timeout 400 -LE "slow|python|abi|nosan"
 stage_done "ASan+UBSan build and tests"
 
-echo "== ThreadSanitizer (the tests labelled tsan) =="
-cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=ON -DHFK_WERROR=ON \
-    -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF \
+echo "== ThreadSanitizer (clang; the tests labelled tsan) =="
+CC=clang CXX=clang++ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_TSAN=ON \
+    -DHFK_WERROR=ON -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DCMAKE_CXX_FLAGS=-O1 \
+    -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
     test_model_lifecycle
