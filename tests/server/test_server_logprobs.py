@@ -13,6 +13,10 @@ from conftest import CHAT_MODEL, TEMPLATE, Server, node_script, wait_ready
 import hfkit  # noqa: E402  (PYTHONPATH: the build's python package, set by CTest)
 
 KEY = "k-logprobs"
+# The first request runs on a fresh session, as the oracle does: the same bits. Later ones reuse
+# the KV cache of the prompt prefix they share with the previous request (the server keeps it),
+# computed in other chunks, so their sums run in another order: equal within float rounding.
+TOLERANCE = 1e-5
 TOP = 5
 MAX_TOKENS = 8
 
@@ -51,13 +55,24 @@ def chat_oracle():
     return c_api_logprobs(rendered, add_special_tokens=False)
 
 
-def check_chat_content(content, oracle, text):
+def same(got, want, exact):
+    """float32 from the C API is exact through JSON; see TOLERANCE for the inexact case."""
+    if exact:
+        return got == want
+    return len(got) == len(want) and all(abs(a - b) <= TOLERANCE for a, b in zip(got, want))
+
+
+def check_chat_content(content, oracle, text, exact):
     assert len(content) == len(oracle.logprobs) == MAX_TOKENS
-    assert "".join(t["token"] for t in content) == text
+    joined = "".join(t["token"] for t in content)
+    # The chat reply is the message as parsed from the turn: without the space the template's
+    # "A:" is followed by.
+    assert joined.endswith(text) and joined[:len(joined) - len(text)].isspace(), (joined, text)
     for got, want in zip(content, oracle.logprobs):
-        assert got["logprob"] == want.logprob  # float32 from the C API, exact through JSON
+        assert same([got["logprob"]], [want.logprob], exact)
         assert got["bytes"] == list(got["token"].encode("utf-8"))
-        assert [a["logprob"] for a in got["top_logprobs"]] == [a.logprob for a in want.top_logprobs]
+        assert same([a["logprob"] for a in got["top_logprobs"]],
+                    [a.logprob for a in want.top_logprobs], exact)
         assert [a["token"] for a in got["top_logprobs"]] == [a.token for a in want.top_logprobs]
         for a in got["top_logprobs"]:
             assert a["bytes"] == list(a["token"].encode("utf-8"))
@@ -70,14 +85,14 @@ def test_chat_logprobs_equal_the_c_api(results):
     r = results["chat"]
     assert r["content"] == oracle.text
     assert r["usage"]["prompt_tokens"] == oracle.n_prompt_tokens
-    check_chat_content(r["logprobs"]["content"], oracle, r["content"])
+    check_chat_content(r["logprobs"]["content"], oracle, r["content"], exact=True)
 
 
 def test_streamed_chat_logprobs_equal_the_c_api(results):
     oracle = chat_oracle()
     r = results["chat_stream"]
     assert r["content"] == oracle.text
-    check_chat_content(r["logprobs"], oracle, r["content"])
+    check_chat_content(r["logprobs"], oracle, r["content"], exact=False)
 
 
 def test_chat_logprobs_without_top_and_without_logprobs(results):
@@ -90,9 +105,12 @@ def test_chat_logprobs_without_top_and_without_logprobs(results):
 def check_legacy(lp, oracle, text):
     assert lp["tokens"] == [t.token for t in oracle.logprobs]
     assert "".join(lp["tokens"]) == text
-    assert lp["token_logprobs"] == [t.logprob for t in oracle.logprobs]
-    assert lp["top_logprobs"] == [{a.token: a.logprob for a in reversed(t.top_logprobs)}
-                                  for t in oracle.logprobs]
+    assert same(lp["token_logprobs"], [t.logprob for t in oracle.logprobs], exact=False)
+    want_top = [{a.token: a.logprob for a in reversed(t.top_logprobs)} for t in oracle.logprobs]
+    assert len(lp["top_logprobs"]) == len(want_top)
+    for got, want in zip(lp["top_logprobs"], want_top):
+        assert got.keys() == want.keys()
+        assert same([got[k] for k in want], list(want.values()), exact=False)
     offsets = [0]
     for t in lp["tokens"][:-1]:
         offsets.append(offsets[-1] + len(t))
