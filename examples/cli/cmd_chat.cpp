@@ -117,8 +117,9 @@ int cmd_chat(int argc, char **argv) {
             "  --chat-template FILE  a Jinja chat template to use (required for base models)\n"
             "  --no-template         the plain \"User: ...\\nAssistant:\" format instead\n"
             "%s%s"
-            "                         (each assistant turn is constrained on its own; an\n"
-            "                         incomplete one is reported and the chat goes on)\n%s",
+            "                         (in chat: each assistant turn is constrained on its\n"
+            "                         own; an incomplete one is reported and the chat goes on)\n"
+            "%s",
             kGenOptionsHelp, kConstraintOptionsHelp, kHubOptionsHelp);
         return kOk;
     }

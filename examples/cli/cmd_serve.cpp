@@ -23,6 +23,9 @@ const char *const kHelp =
     "GET /v1/models, /health (503 until the first model is loaded) and /metrics (Prometheus).\n"
     "A request's \"model\" picks one of the MODELs by the name given here (default: the first);\n"
     "the first loads at start, the others on first use. Without MODEL, the bundled model.\n"
+    "Requests may ask for structured output (\"response_format\": json_object or\n"
+    "json_schema) and logprobs (chat: \"logprobs\", \"top_logprobs\"; completions:\n"
+    "\"logprobs\": N).\n"
     "\n"
     "options:\n"
     "  --host ADDR            address to bind (default 127.0.0.1; elsewhere, set a key)\n"
@@ -39,11 +42,7 @@ const char *const kHelp =
     "                         they are cancelled (default 10)\n"
     "  --keep-alive SEC       unload a model idle for SEC seconds (fractions allowed); the\n"
     "                         next request loads it again (default: never; a request's\n"
-    "                         \"keep_alive\", as in ollama, overrides it for its model)\n"
-    "\n"
-    "Requests may ask for structured output (\"response_format\": json_object or\n"
-    "json_schema) and logprobs (chat: \"logprobs\", \"top_logprobs\"; completions:\n"
-    "\"logprobs\": N).\n";
+    "                         \"keep_alive\", as in ollama, overrides it for its model)\n";
 
 std::string read_file(const std::string &path) {
     std::ifstream f(path, std::ios::binary);
