@@ -134,3 +134,22 @@ def test_bad_keep_alive_option_is_a_usage_error(value):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out.stderr
     assert "--keep-alive" in out.stderr
+
+
+def test_unloads_racing_with_requests_lose_none(oracle):
+    """Clients that each ask for an unload right after their request (keep_alive 0) race with
+    one another's loads: every request still gets the same greedy answer."""
+    from concurrent.futures import ThreadPoolExecutor
+    server = Server([CHAT_MODEL, "--threads", "1", "--parallel", "2"])
+    try:
+        wait_ready(server)
+        with ThreadPoolExecutor(6) as pool:
+            replies = list(pool.map(lambda _: completion(server, keep_alive=0), range(24)))
+        for status, body in replies:
+            assert status == 200, body
+            assert body["choices"][0]["text"] == oracle
+        model = poll_until(server, lambda m: m["state"] == "unloaded" and m["busy"] == 0)
+        assert model["unloads"] >= 1 and model["loads"] == model["unloads"]
+    finally:
+        status = server.stop()
+    assert status == 0, server.stderr
