@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli.h"
+#include "constraint_options.h"
 #include "generate_options.h"
 #include "line_input.h"
 
@@ -19,6 +20,14 @@ int32_t print_piece(const char *piece, size_t len, void *) {
     std::fwrite(piece, 1, len, stdout);
     std::fflush(stdout);
     return 0;
+}
+
+// A constrained reply cut short is not a valid output: say so (the turn still counts).
+void note_incomplete(const hfk_gen_result &result) {
+    if (result.stop_reason == HFK_STOP_CONSTRAINT_INCOMPLETE)
+        std::fprintf(stderr,
+                     "hfkit: the reply is incomplete: the tokens (--max-tokens) or the context "
+                     "ran out before it matched the constraint\n");
 }
 
 }  // namespace
@@ -58,9 +67,12 @@ static int chat_with_template(hfk_session *session, const char *tpl, const std::
         messages.push_back({{"role", "user"}, {"content", line}});
         const std::string conv = json{{"messages", messages}}.dump();
         char *reply = nullptr;
+        hfk_gen_result result;
+        HFK_GEN_RESULT_INIT(&result);
         hfk_status s = hfk_session_chat(session, conv.c_str(), tpl, &gp, print_piece, nullptr,
-                                        &reply, nullptr);
+                                        &reply, &result);
         std::printf("\n");
+        if (s == HFK_OK) note_incomplete(result);
         if (s == HFK_OK || s == HFK_E_CANCELLED) {
             messages.push_back({{"role", "assistant"}, {"content", reply ? reply : ""}});
             if (s == HFK_E_CANCELLED) std::fprintf(stderr, "(reply stopped)\n");
@@ -89,6 +101,8 @@ int cmd_chat(int argc, char **argv) {
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     value_options.push_back("system");
     value_options.push_back("chat-template");
+    value_options.insert(value_options.end(), kConstraintValueOptions.begin(),
+                         kConstraintValueOptions.end());
     const Args a = parse_args(argc, argv, 2, value_options,
                               {"help", "offline", "no-template", "skip-resource-check"});
     if (a.flag("help")) {
@@ -102,8 +116,11 @@ int cmd_chat(int argc, char **argv) {
             "  --system TEXT         a system message first\n"
             "  --chat-template FILE  a Jinja chat template to use (required for base models)\n"
             "  --no-template         the plain \"User: ...\\nAssistant:\" format instead\n"
-            "%s%s",
-            kGenOptionsHelp, kHubOptionsHelp);
+            "%s%s"
+            "                         (in chat: each assistant turn is constrained on its\n"
+            "                         own; an incomplete one is reported and the chat goes on)\n"
+            "%s",
+            kGenOptionsHelp, kConstraintOptionsHelp, kHubOptionsHelp);
         return kOk;
     }
     if (a.positional.size() > 1) throw UsageError{"chat takes at most one MODEL"};
@@ -115,6 +132,8 @@ int cmd_chat(int argc, char **argv) {
     if (plain) stops.push_back("\nUser:");
     std::vector<const char *> stop_ptrs;
     apply_gen_options(a, gp, stops, stop_ptrs);
+    std::string constraint_text;
+    apply_constraint_options(a, gp, constraint_text);
     const int32_t n_threads = thread_option(a);
     const int32_t n_ctx = context_option(a);  // checked before the model loads
 
@@ -182,9 +201,12 @@ int cmd_chat(int argc, char **argv) {
         // The reply stopped before "\nUser:", so the next turn starts on a new line.
         const std::string turn = (first_turn ? "User: " : "\nUser: ") + line + "\nAssistant:";
         first_turn = false;
+        hfk_gen_result result;
+        HFK_GEN_RESULT_INIT(&result);
         s = hfk_session_generate(session, turn.c_str(), &gp, print_piece, nullptr, nullptr,
-                                 nullptr);
+                                 &result);
         std::printf("\n");
+        if (s == HFK_OK) note_incomplete(result);
         if (s == HFK_E_CANCELLED) {
             std::fprintf(stderr, "(reply stopped)\n");
         } else if (s == HFK_E_CONTEXT_FULL) {

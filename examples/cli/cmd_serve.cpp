@@ -23,6 +23,9 @@ const char *const kHelp =
     "GET /v1/models, /health (503 until the first model is loaded) and /metrics (Prometheus).\n"
     "A request's \"model\" picks one of the MODELs by the name given here (default: the first);\n"
     "the first loads at start, the others on first use. Without MODEL, the bundled model.\n"
+    "Requests may ask for structured output (\"response_format\": json_object or\n"
+    "json_schema) and logprobs (chat: \"logprobs\", \"top_logprobs\"; completions:\n"
+    "\"logprobs\": N).\n"
     "\n"
     "options:\n"
     "  --host ADDR            address to bind (default 127.0.0.1; elsewhere, set a key)\n"
@@ -36,7 +39,10 @@ const char *const kHelp =
     "  --max-body BYTES       largest request body (default 4194304; larger is 413)\n"
     "  --read-timeout SEC     a client that sends nothing for SEC is dropped (default 10)\n"
     "  --shutdown-timeout SEC on SIGTERM/Ctrl-C, running requests get SEC to finish before\n"
-    "                         they are cancelled (default 10)\n";
+    "                         they are cancelled (default 10)\n"
+    "  --keep-alive SEC       unload a model idle for SEC seconds (fractions allowed); the\n"
+    "                         next request loads it again (default: never; a request's\n"
+    "                         \"keep_alive\", as in ollama, overrides it for its model)\n";
 
 std::string read_file(const std::string &path) {
     std::ifstream f(path, std::ios::binary);
@@ -54,8 +60,9 @@ bool is_loopback(const std::string &host) {
 
 int cmd_serve(int argc, char **argv) {
     std::vector<std::string> value_options = {
-        "host",    "port",          "api-key",  "parallel",     "queue",           "ctx-size",
-        "threads", "chat-template", "max-body", "read-timeout", "shutdown-timeout"};
+        "host",     "port",         "api-key",          "parallel",
+        "queue",    "ctx-size",     "threads",          "chat-template",
+        "max-body", "read-timeout", "shutdown-timeout", "keep-alive"};
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline"});
     if (a.flag("help")) {
@@ -72,6 +79,13 @@ int cmd_serve(int argc, char **argv) {
     pool.n_threads = static_cast<int32_t>(a.get_int("threads", 1, 1024).value_or(0));
     if (auto tpl = a.get("chat-template")) pool.chat_template = read_file(*tpl);
     pool.hub = &hub.params;
+    if (auto ka = a.get("keep-alive")) {
+        char *end = nullptr;
+        const double seconds = std::strtod(ka->c_str(), &end);
+        if (ka->empty() || *end != '\0' || !(seconds >= 0) || seconds > 1e9)
+            throw UsageError{"--keep-alive takes a number of seconds >= 0, got '" + *ka + "'"};
+        pool.keep_alive_s = seconds;
+    }
 
     server::HttpOptions http;
     http.host = a.get("host").value_or("127.0.0.1");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,24 @@ struct GenRequest {
     bool chat = false;  // text is a conversation JSON for the chat template, else a raw prompt
     std::string text;
     std::vector<std::string> stop;
-    hfk_gen_params params;  // stop/n_stop are filled by the backend from `stop`
+    std::string constraint;  // the constraint's text (params.constraint_kind says which kind)
+    hfk_gen_params params;   // stop/n_stop and constraint are filled by the backend from the
+                             // fields above; params.logprobs / top_logprobs ask for logprobs
+    // Seconds the model stays loaded once idle after this request (ollama's keep_alive; < 0:
+    // for good); unset: the backend's default.
+    std::optional<double> keep_alive;
+};
+
+// One generated token's logprob (the model's raw distribution, hfk_session_last_logprobs),
+// with its text as it reads in the output, and the most likely alternatives at that step.
+struct TokenLogprob {
+    std::string token;  // UTF-8 (a token that ends inside a character reads as U+FFFD)
+    float logprob = 0;
+    struct Alternative {
+        std::string token;
+        float logprob = 0;
+    };
+    std::vector<Alternative> top;
 };
 
 struct GenOutcome {
@@ -29,6 +47,7 @@ struct GenOutcome {
     hfk_stop_reason stop_reason = HFK_STOP_NONE;
     int32_t prompt_tokens = 0;
     int32_t completion_tokens = 0;
+    std::vector<TokenLogprob> logprobs;  // when params.logprobs was set
 };
 
 // A request admitted to run: it holds its share of the backend until destroyed.
@@ -55,7 +74,9 @@ struct ModelState {
     double load_fraction = 0;
     int64_t bytes_done = 0, bytes_total = -1;
     std::string error;
-    int32_t busy = 0, waiting = 0;  // requests running and queued
+    int32_t busy = 0, waiting = 0;   // requests running and queued
+    bool unloaded = false;           // was loaded, then unloaded after keep_alive idle time
+    int64_t loads = 0, unloads = 0;  // times opened, times unloaded for idleness
 };
 
 class Backend {

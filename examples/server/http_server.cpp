@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "metrics.h"
 #include "openai_response.h"
+#include "peer_watch.h"
 
 namespace server {
 
@@ -147,7 +148,11 @@ struct HttpServer::Impl {
 
         http.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
             const auto models = backend.models();
-            const bool ready = !models.empty() && models.front().state == HFK_MODEL_READY;
+            // A model unloaded for idleness is available: the next request loads it again.
+            const bool ready =
+                !models.empty() &&
+                ((models.front().requested && models.front().state == HFK_MODEL_READY) ||
+                 models.front().unloaded);
             res.status = ready ? 200 : 503;
             res.set_content(health_body(models, ready), "application/json");
         });
@@ -169,17 +174,17 @@ struct HttpServer::Impl {
                 throw not_found_model(id);
             });
         });
-        http.Post("/v1/chat/completions",
-                  [this](const httplib::Request &req, httplib::Response &res) {
-                      guarded("/v1/chat/completions", res, [&](auto &flight) {
-                          ChatRequest r = parse_chat_request(req.body, options.limits);
-                          generate(res, flight, true, r.model, r.conversation_json, r.sampling);
-                      });
-                  });
+        http.Post(
+            "/v1/chat/completions", [this](const httplib::Request &req, httplib::Response &res) {
+                guarded("/v1/chat/completions", res, [&](auto &flight) {
+                    ChatRequest r = parse_chat_request(req.body, options.limits);
+                    generate(req, res, flight, true, r.model, r.conversation_json, r.sampling);
+                });
+            });
         http.Post("/v1/completions", [this](const httplib::Request &req, httplib::Response &res) {
             guarded("/v1/completions", res, [&](auto &flight) {
                 CompletionRequest r = parse_completion_request(req.body, options.limits);
-                generate(res, flight, false, r.model, r.prompt, r.sampling);
+                generate(req, res, flight, false, r.model, r.prompt, r.sampling);
             });
         });
         http.Post("/v1/embeddings", [this](const httplib::Request &req, httplib::Response &res) {
@@ -194,8 +199,9 @@ struct HttpServer::Impl {
         });
     }
 
-    void generate(httplib::Response &res, std::shared_ptr<InFlight> &flight, bool chat,
-                  const std::string &model, const std::string &text, const Sampling &s) {
+    void generate(const httplib::Request &req, httplib::Response &res,
+                  std::shared_ptr<InFlight> &flight, bool chat, const std::string &model,
+                  const std::string &text, const Sampling &s) {
         const auto t0 = Clock::now();
         GenRequest g;
         g.model = model.empty() ? default_model() : model;
@@ -209,8 +215,13 @@ struct HttpServer::Impl {
         if (s.presence_penalty) g.params.presence_penalty = *s.presence_penalty;
         if (s.frequency_penalty) g.params.frequency_penalty = *s.frequency_penalty;
         g.params.seed = s.seed ? *s.seed : std::random_device{}();
+        g.params.constraint_kind = s.constraint_kind;
+        g.constraint = s.constraint;
+        g.params.logprobs = s.logprobs ? 1 : 0;
+        g.params.top_logprobs = s.top_logprobs;
+        g.keep_alive = s.keep_alive;
 
-        ResponseHead head{new_response_id(chat), g.model, unix_now(), chat};
+        ResponseHead head{new_response_id(chat), g.model, unix_now(), chat, s.logprobs};
         std::shared_ptr<Job> job = backend.submit(std::move(g));
         // In flight until the last holder (the handler, or the stream) lets go.
         flight = std::make_shared<InFlight>(metrics);
@@ -239,11 +250,20 @@ struct HttpServer::Impl {
         };
 
         if (!s.stream) {
+            // A client that hangs up stops the generation at its next piece, as a stream does.
+            PeerWatch peer(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
             GenOutcome out = job->run([&](std::string_view) {
                 note_piece();
-                return true;
+                return !peer.gone();
             });
             job.reset();  // frees the slot before the response is written
+            if (out.status == HFK_OK && out.stop_reason == HFK_STOP_CALLBACK) {
+                finish(out, true);
+                // Nobody reads it; the status is what the metrics count (nginx's 499).
+                send_error(res, ApiError{499, "The client closed the request", "",
+                                         "client_closed_request"});
+                return;
+            }
             finish(out, false);
             if (out.status != HFK_OK) throw generation_error(out);
             res.set_content(completion_body(head, out), "application/json");
@@ -282,6 +302,7 @@ struct HttpServer::Impl {
                 if (out.status != HFK_OK) {
                     send(sse_event(error_json(generation_error(out))));
                 } else {
+                    if (head.logprobs) send(stream_logprobs_chunk(head, out, include_usage));
                     send(stream_chunk(head, "", false, finish_reason(out.stop_reason),
                                       include_usage));
                     if (include_usage)

@@ -139,8 +139,23 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
         "# HELP hfkit_model_ready 1 when the model is loaded.\n"
         "# TYPE hfkit_model_ready gauge\n";
     for (const ModelState &m : models)
-        out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" + state_name(m.state) +
-               "\"} " + (m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
+        out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" +
+               (m.unloaded ? "unloaded" : state_name(m.state)) + "\"} " +
+               (m.requested && m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
+    out +=
+        "# HELP hfkit_model_unloads_total Times the model was unloaded after keep_alive idle "
+        "time.\n"
+        "# TYPE hfkit_model_unloads_total counter\n";
+    for (const ModelState &m : models)
+        out += "hfkit_model_unloads_total{model=\"" + label(m.id) + "\"} " +
+               std::to_string(m.unloads) + "\n";
+    out +=
+        "# HELP hfkit_model_loads_total Times the model was opened (first use, or after an "
+        "unload).\n"
+        "# TYPE hfkit_model_loads_total counter\n";
+    for (const ModelState &m : models)
+        out += "hfkit_model_loads_total{model=\"" + label(m.id) + "\"} " + std::to_string(m.loads) +
+               "\n";
     out +=
         "# HELP hfkit_model_busy_slots Slots of the model running a request.\n"
         "# TYPE hfkit_model_busy_slots gauge\n";

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "api_error.h"
+#include "hfkit/hfkit.h"
 
 namespace server {
 namespace {
@@ -124,6 +125,95 @@ void require_n_is_one(const json &j) {
         throw bad_request("n", "Only 'n': 1 is supported");
 }
 
+// OpenAI's response_format: "text", "json_object" (any JSON object) or "json_schema" (the
+// library's JSON-Schema constraint). The constraint is compiled here, so a schema the library
+// cannot express is a 400 naming it, before the request is queued or a stream starts.
+void get_response_format(const json &j, Sampling &s) {
+    const json *rf = field(j, "response_format");
+    if (!rf) return;
+    if (!rf->is_object())
+        throw bad_request("response_format", "'response_format' must be an object");
+    auto type = rf->find("type");
+    if (type == rf->end() || !type->is_string())
+        throw bad_request("response_format.type",
+                          "'response_format.type' must be \"text\", \"json_object\" or "
+                          "\"json_schema\"");
+    if (*type == "text") return;
+    if (*type == "json_object") {
+        // JSON Schema's "additionalProperties" schema {} lets an object hold any members.
+        s.constraint = R"({"type": "object", "additionalProperties": {}})";
+    } else if (*type == "json_schema") {
+        auto js = rf->find("json_schema");
+        if (js == rf->end() || !js->is_object())
+            throw bad_request("response_format.json_schema",
+                              "'response_format.json_schema' must be an object with 'name' and "
+                              "'schema'");
+        auto name = js->find("name");
+        if (name != js->end() && !name->is_string())
+            throw bad_request("response_format.json_schema.name",
+                              "'response_format.json_schema.name' must be a string");
+        auto strict = js->find("strict");
+        if (strict != js->end() && !strict->is_null() && !strict->is_boolean())
+            throw bad_request("response_format.json_schema.strict",
+                              "'response_format.json_schema.strict' must be a boolean");
+        auto schema = js->find("schema");
+        // OpenAI treats a missing schema as any JSON: the empty schema.
+        if (schema == js->end() || schema->is_null())
+            s.constraint = "{}";
+        else if (!schema->is_object() && !schema->is_boolean())
+            throw bad_request("response_format.json_schema.schema",
+                              "'response_format.json_schema.schema' must be a JSON Schema object");
+        else
+            s.constraint = schema->dump();
+    } else {
+        throw bad_request("response_format.type",
+                          "'response_format.type' must be \"text\", \"json_object\" or "
+                          "\"json_schema\", got " +
+                              type->dump());
+    }
+    s.constraint_kind = HFK_CONSTRAINT_JSON_SCHEMA;
+    if (hfk_constraint_check(s.constraint_kind, s.constraint.c_str()) != HFK_OK) {
+        const char *why = hfk_last_error_message();
+        throw bad_request(
+            *type == "json_object" ? "response_format" : "response_format.json_schema.schema",
+            std::string("Unsupported schema: ") + (why ? why : ""));
+    }
+}
+
+// ollama's keep_alive: a number of seconds or a duration such as "30s", "5m", "1h", "500ms";
+// negative keeps the model loaded for good, 0 unloads it as soon as it is idle.
+std::optional<double> get_keep_alive(const json &j) {
+    const json *v = field(j, "keep_alive");
+    if (!v) return std::nullopt;
+    const char *msg =
+        "'keep_alive' must be a number of seconds or a duration like \"30s\", \"5m\", \"1h\"";
+    double seconds = 0;
+    if (v->is_number()) {
+        seconds = v->get<double>();
+    } else if (v->is_string()) {
+        const std::string text = v->get<std::string>();
+        size_t used = 0;
+        try {
+            seconds = std::stod(text, &used);
+        } catch (const std::exception &) {
+            throw bad_request("keep_alive", msg);
+        }
+        const std::string unit = text.substr(used);
+        if (unit == "ms")
+            seconds /= 1000;
+        else if (unit == "m")
+            seconds *= 60;
+        else if (unit == "h")
+            seconds *= 3600;
+        else if (!unit.empty() && unit != "s")
+            throw bad_request("keep_alive", msg);
+    } else {
+        throw bad_request("keep_alive", msg);
+    }
+    if (!std::isfinite(seconds) || seconds > 1e9) throw bad_request("keep_alive", msg);
+    return seconds < 0 ? -1.0 : seconds;
+}
+
 Sampling get_sampling(const json &j, const RequestLimits &limits) {
     Sampling s;
     constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
@@ -152,8 +242,8 @@ Sampling get_sampling(const json &j, const RequestLimits &limits) {
         }
     }
     require_n_is_one(j);
-    if (get_bool(j, "logprobs", false))
-        throw bad_request("logprobs", "'logprobs' is not supported");
+    get_response_format(j, s);
+    s.keep_alive = get_keep_alive(j);
     return s;
 }
 
@@ -199,6 +289,12 @@ ChatRequest parse_chat_request(const std::string &body, const RequestLimits &lim
         if (!tools->empty()) conv["tools"] = *tools;
     }
     r.sampling = get_sampling(j, limits);
+    r.sampling.logprobs = get_bool(j, "logprobs", false);
+    if (auto top = get_integer(j, "top_logprobs", 0, HFK_MAX_TOP_LOGPROBS)) {
+        if (!r.sampling.logprobs && *top > 0)
+            throw bad_request("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+        r.sampling.top_logprobs = static_cast<int32_t>(*top);
+    }
     r.conversation_json = conv.dump();
     return r;
 }
@@ -220,9 +316,17 @@ CompletionRequest parse_completion_request(const std::string &body, const Reques
     if (field(j, "suffix")) throw bad_request("suffix", "'suffix' is not supported");
     if (auto b = get_integer(j, "best_of", 1, 128); b && *b != 1)
         throw bad_request("best_of", "Only 'best_of': 1 is supported");
-    // Text completions take logprobs as an integer; any value asks for something unsupported.
-    if (field(j, "logprobs")) throw bad_request("logprobs", "'logprobs' is not supported");
     r.sampling = get_sampling(j, limits);
+    // Text completions take logprobs as an integer: the alternatives per token (0 still
+    // reports the chosen tokens' logprobs).
+    if (auto n = get_integer(j, "logprobs", 0, HFK_MAX_TOP_LOGPROBS)) {
+        r.sampling.logprobs = true;
+        r.sampling.top_logprobs = static_cast<int32_t>(*n);
+    }
+    if (field(j, "top_logprobs"))
+        throw bad_request("top_logprobs",
+                          "'top_logprobs' belongs to chat completions; text completions take "
+                          "'logprobs': N");
     return r;
 }
 

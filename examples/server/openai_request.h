@@ -26,6 +26,15 @@ struct Sampling {
     std::vector<std::string> stop;
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
+    // response_format: HFK_CONSTRAINT_NONE, or HFK_CONSTRAINT_JSON_SCHEMA with the schema
+    // (json_object is the schema of any object), checked to compile.
+    int32_t constraint_kind = 0;
+    std::string constraint;
+    // Chat: logprobs (bool) and top_logprobs; text completions: logprobs (int) = top_logprobs.
+    bool logprobs = false;
+    int32_t top_logprobs = 0;
+    // ollama's keep_alive: seconds the model stays loaded after this request (< 0: forever).
+    std::optional<double> keep_alive;
 };
 
 struct ChatRequest {

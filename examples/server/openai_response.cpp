@@ -40,6 +40,62 @@ std::string base64(const unsigned char *data, size_t n) {
     return out;
 }
 
+json utf8_bytes(const std::string &s) {
+    json out = json::array();
+    for (unsigned char c : s) out.push_back(c);
+    return out;
+}
+
+// OpenAI's chat shape: {"content": [{token, logprob, bytes, top_logprobs: [...]}]}.
+json chat_logprobs(const std::vector<TokenLogprob> &lps) {
+    json content = json::array();
+    for (const TokenLogprob &t : lps) {
+        json top = json::array();
+        for (const TokenLogprob::Alternative &a : t.top)
+            top.push_back(
+                {{"token", a.token}, {"logprob", a.logprob}, {"bytes", utf8_bytes(a.token)}});
+        content.push_back({{"token", t.token},
+                           {"logprob", t.logprob},
+                           {"bytes", utf8_bytes(t.token)},
+                           {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+// Code points in s[0, n), the unit of text_offset (a character index, as in Python).
+size_t code_points(const std::string &s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+// The legacy completions shape: parallel arrays, top_logprobs as {token: logprob} objects,
+// text_offset the character offset of each token in the completion's text.
+json legacy_logprobs(const std::vector<TokenLogprob> &lps) {
+    json tokens = json::array(), token_lps = json::array(), tops = json::array(),
+         offsets = json::array();
+    size_t offset = 0;
+    for (const TokenLogprob &t : lps) {
+        tokens.push_back(t.token);
+        token_lps.push_back(t.logprob);
+        json top = json::object();
+        for (const TokenLogprob::Alternative &a : t.top)
+            if (!top.contains(a.token)) top[a.token] = a.logprob;
+        tops.push_back(std::move(top));
+        offsets.push_back(offset);
+        offset += code_points(t.token);
+    }
+    return {{"tokens", std::move(tokens)},
+            {"token_logprobs", std::move(token_lps)},
+            {"top_logprobs", std::move(tops)},
+            {"text_offset", std::move(offsets)}};
+}
+
+json logprobs_json(const ResponseHead &head, const GenOutcome &out) {
+    if (!head.logprobs) return nullptr;
+    return head.chat ? chat_logprobs(out.logprobs) : legacy_logprobs(out.logprobs);
+}
+
 const char *state_name(hfk_model_state s) {
     switch (s) {
         case HFK_MODEL_DOWNLOADING:
@@ -57,7 +113,10 @@ const char *state_name(hfk_model_state s) {
 }  // namespace
 
 const char *finish_reason(hfk_stop_reason reason) {
-    return reason == HFK_STOP_MAX_TOKENS || reason == HFK_STOP_CONTEXT_FULL ? "length" : "stop";
+    return reason == HFK_STOP_MAX_TOKENS || reason == HFK_STOP_CONTEXT_FULL ||
+                   reason == HFK_STOP_CONSTRAINT_INCOMPLETE
+               ? "length"
+               : "stop";
 }
 
 std::string new_response_id(bool chat) {
@@ -76,7 +135,7 @@ std::string completion_body(const ResponseHead &head, const GenOutcome &out) {
         choice["message"] = {{"role", "assistant"}, {"content", out.text}};
     else
         choice["text"] = out.text;
-    choice["logprobs"] = nullptr;
+    choice["logprobs"] = logprobs_json(head, out);
     choice["finish_reason"] = finish_reason(out.stop_reason);
     json body = {{"id", head.id},
                  {"object", head.chat ? "chat.completion" : "text_completion"},
@@ -104,6 +163,24 @@ std::string stream_chunk(const ResponseHead &head, std::string_view text, bool f
     }
     choice["logprobs"] = nullptr;
     choice["finish_reason"] = finish ? json(finish) : json(nullptr);
+    json body = {{"id", head.id},
+                 {"object", head.chat ? "chat.completion.chunk" : "text_completion"},
+                 {"created", head.created},
+                 {"model", head.model},
+                 {"choices", json::array({choice})}};
+    if (usage_null) body["usage"] = nullptr;
+    return sse_event(dump(body));
+}
+
+std::string stream_logprobs_chunk(const ResponseHead &head, const GenOutcome &out,
+                                  bool usage_null) {
+    json choice = {{"index", 0}};
+    if (head.chat)
+        choice["delta"] = {{"content", ""}};
+    else
+        choice["text"] = "";
+    choice["logprobs"] = logprobs_json(head, out);
+    choice["finish_reason"] = nullptr;
     json body = {{"id", head.id},
                  {"object", head.chat ? "chat.completion.chunk" : "text_completion"},
                  {"created", head.created},
@@ -164,7 +241,10 @@ std::string models_body(const std::vector<ModelState> &models, int64_t created) 
 std::string health_body(const std::vector<ModelState> &models, bool ready) {
     json list = json::array();
     for (const ModelState &m : models) {
-        json item = {{"id", m.id}, {"state", m.requested ? state_name(m.state) : "not_loaded"}};
+        json item = {{"id", m.id},
+                     {"state", m.requested  ? state_name(m.state)
+                               : m.unloaded ? "unloaded"
+                                            : "not_loaded"}};
         if (m.state == HFK_MODEL_DOWNLOADING) {
             item["bytes_done"] = m.bytes_done;
             item["bytes_total"] = m.bytes_total;
@@ -173,6 +253,8 @@ std::string health_body(const std::vector<ModelState> &models, bool ready) {
         if (m.state == HFK_MODEL_FAILED) item["error"] = m.error;
         item["busy"] = m.busy;
         item["waiting"] = m.waiting;
+        item["loads"] = m.loads;
+        item["unloads"] = m.unloads;
         list.push_back(std::move(item));
     }
     return dump(json{{"status", ready ? "ok" : "unavailable"}, {"models", std::move(list)}});

@@ -10,7 +10,8 @@
 
 namespace server {
 
-// "stop" (EOS, stop string) or "length" (max_tokens, context full).
+// "stop" (EOS, stop string) or "length" (max_tokens, context full, or a constrained output cut
+// short before it was complete).
 const char *finish_reason(hfk_stop_reason reason);
 
 // What every response of one request shares.
@@ -19,6 +20,7 @@ struct ResponseHead {
     std::string model;
     int64_t created = 0;
     bool chat = true;
+    bool logprobs = false;  // the request asked for logprobs
 };
 
 std::string new_response_id(bool chat);
@@ -27,6 +29,9 @@ std::string completion_body(const ResponseHead &head, const GenOutcome &out);
 // One SSE event "data: {...}\n\n": a piece of text, or (finish != nullptr) the closing chunk.
 std::string stream_chunk(const ResponseHead &head, std::string_view text, bool first,
                          const char *finish, bool usage_null);
+// The chunk carrying a stream's logprobs, sent once the generation is over (the C API gives
+// them after the call): empty text, every token's logprobs.
+std::string stream_logprobs_chunk(const ResponseHead &head, const GenOutcome &out, bool usage_null);
 std::string stream_usage_chunk(const ResponseHead &head, int32_t prompt, int32_t completion);
 std::string sse_event(const std::string &json);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";

@@ -1,6 +1,8 @@
 #include "session_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <stdexcept>
 
 #include "api_error.h"
 
@@ -13,6 +15,11 @@ struct SessionPool::Model {
     std::vector<hfk_session *> running;  // sessions generating now
     int32_t busy = 0;                    // requests holding capacity (sessions or embed calls)
     int32_t waiting = 0;                 // requests queued for capacity
+    int32_t users = 0;                   // requests between ready_model() and unuse()
+    // keep_alive: since when nobody uses it, and for how long it may stay so (< 0: forever).
+    std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+    double keep_alive_s = -1;
+    int64_t loads = 0, unloads = 0;
 };
 
 namespace {
@@ -29,6 +36,65 @@ int32_t count_tokens(hfk_model *model, const std::string &text, bool add_special
     if (s == HFK_OK) return 0;
     if (s != HFK_E_BUFFER_TOO_SMALL) throw bad_request("", "Cannot tokenize: " + last_error());
     return static_cast<int32_t>(std::min<int64_t>(-n, INT32_MAX));
+}
+
+// One id's text as it reads after `prev` in the output: decode(prev, id) minus decode(prev),
+// which keeps a SentencePiece word's leading space (prev < 0: the id alone).
+std::string token_text(const hfk_tokenizer *tok, int32_t prev, int32_t id) {
+    auto decode = [&](const int32_t *ids, size_t n) {
+        char *text = nullptr;
+        size_t len = 0;
+        std::string out;
+        if (hfk_detokenize(tok, ids, n, 0, &text, &len) == HFK_OK) out.assign(text, len);
+        hfk_free(text);
+        return out;
+    };
+    if (prev < 0) return decode(&id, 1);
+    const std::string head = decode(&prev, 1);
+    const int32_t both_ids[2] = {prev, id};
+    const std::string both = decode(both_ids, 2);
+    if (both.compare(0, head.size(), head) == 0) return both.substr(head.size());
+    return decode(&id, 1);
+}
+
+// The last generate's logprobs (hfk_session_last_logprobs), each token with its text.
+std::vector<TokenLogprob> last_logprobs(hfk_session *session, const hfk_tokenizer *tok,
+                                        int32_t n_prompt) {
+    std::vector<TokenLogprob> out;
+    int64_t n = 0;
+    int32_t n_top = 0;
+    hfk_status s = hfk_session_last_logprobs(session, nullptr, nullptr, nullptr, 0, &n, &n_top);
+    if (s == HFK_OK) return out;  // no token
+    if (s != HFK_E_BUFFER_TOO_SMALL) throw std::runtime_error("logprobs: " + last_error());
+    n = -n;
+    std::vector<float> lps(static_cast<size_t>(n)), top_lps(static_cast<size_t>(n * n_top));
+    std::vector<int32_t> top_ids(static_cast<size_t>(n * n_top)), ids(static_cast<size_t>(n));
+    int64_t got = 0, got_ids = 0;
+    if (hfk_session_last_logprobs(session, lps.data(), n_top ? top_ids.data() : nullptr,
+                                  n_top ? top_lps.data() : nullptr, n, &got, &n_top) != HFK_OK ||
+        hfk_session_last_tokens(session, ids.data(), n, &got_ids) != HFK_OK || got_ids != got)
+        throw std::runtime_error("logprobs: " + last_error());
+    // The id before the first generated one: the prompt's last (the session holds the prompt
+    // and all generated ids but the last).
+    int64_t n_seq = 0;
+    int32_t prev = -1;
+    if (hfk_session_tokens(session, nullptr, 0, &n_seq) == HFK_E_BUFFER_TOO_SMALL) {
+        std::vector<int32_t> seq(static_cast<size_t>(-n_seq));
+        if (hfk_session_tokens(session, seq.data(), -n_seq, &n_seq) == HFK_OK && n_prompt > 0 &&
+            n_prompt <= n_seq)
+            prev = seq[static_cast<size_t>(n_prompt - 1)];
+    }
+    out.resize(static_cast<size_t>(got));
+    for (size_t i = 0; i < out.size(); ++i) {
+        out[i].token = token_text(tok, prev, ids[i]);
+        out[i].logprob = lps[i];
+        for (int32_t k = 0; k < n_top; ++k) {
+            const size_t at = i * static_cast<size_t>(n_top) + static_cast<size_t>(k);
+            out[i].top.push_back({token_text(tok, prev, top_ids[at]), top_lps[at]});
+        }
+        prev = ids[i];
+    }
+    return out;
 }
 
 int32_t piece_trampoline(const char *piece, size_t len, void *user_data) {
@@ -48,7 +114,10 @@ class PooledJob final : public Job {
           session_(session),
           request_(std::move(request)),
           prompt_tokens_(prompt_tokens) {}
-    ~PooledJob() override { pool_.release(model_, session_); }
+    ~PooledJob() override {
+        pool_.release(model_, session_);
+        pool_.unuse(model_, request_.keep_alive);
+    }
 
     int32_t prompt_tokens() const override { return prompt_tokens_; }
 
@@ -68,6 +137,7 @@ class PooledJob final : public Job {
         hfk_gen_params params = request_.params;
         params.stop = stops.empty() ? nullptr : stops.data();
         params.n_stop = static_cast<int32_t>(stops.size());
+        params.constraint = request_.constraint.c_str();
         hfk_gen_result result;
         HFK_GEN_RESULT_INIT(&result);
         char *text = nullptr;
@@ -88,6 +158,15 @@ class PooledJob final : public Job {
         out.stop_reason = result.stop_reason;
         out.prompt_tokens = result.n_prompt_tokens;
         out.completion_tokens = result.n_generated_tokens;
+        if (params.logprobs && out.status == HFK_OK) {
+            try {
+                out.logprobs = last_logprobs(session_, hfk_model_tokenizer(model_.handle),
+                                             result.n_prompt_tokens);
+            } catch (const std::exception &e) {
+                out.status = HFK_E_INTERNAL;
+                out.message = e.what();
+            }
+        }
         {
             std::lock_guard<std::mutex> lock(pool_.mu_);
             auto &r = model_.running;
@@ -110,9 +189,16 @@ SessionPool::SessionPool(PoolOptions options) : options_(std::move(options)) {
         m->id = id;
         models_.push_back(std::move(m));
     }
+    reaper_ = std::thread([this] { reap_idle(); });
 }
 
 SessionPool::~SessionPool() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        closing_ = true;
+    }
+    reaper_cv_.notify_all();
+    reaper_.join();
     for (auto &m : models_) {
         for (hfk_session *s : m->idle) hfk_session_free(s);
         hfk_model_free(m->handle);
@@ -123,13 +209,24 @@ void SessionPool::open_default() {
     if (models_.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
     Model &m = *models_.front();
-    if (m.handle) return;
+    if (!m.handle) open_locked(m);
+}
+
+bool SessionPool::open_locked(Model &m) {
     hfk_load_params lp;
     HFK_LOAD_PARAMS_INIT(&lp);
     lp.n_threads = options_.n_threads;
     lp.hub = options_.hub;
     lp.n_ctx = options_.n_ctx;
-    if (hfk_model_open(&m.handle, m.id.c_str(), &lp) != HFK_OK) m.handle = nullptr;
+    if (hfk_model_open(&m.handle, m.id.c_str(), &lp) != HFK_OK) {
+        m.handle = nullptr;
+        return false;
+    }
+    ++m.loads;
+    m.idle_since = std::chrono::steady_clock::now();
+    m.keep_alive_s = options_.keep_alive_s;
+    reaper_cv_.notify_all();
+    return true;
 }
 
 SessionPool::Model &SessionPool::find(const std::string &id) {
@@ -144,20 +241,21 @@ hfk_model *SessionPool::ready_model(Model &m) {
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (!admitting_) throw unavailable("The server is shutting down", "shutting_down");
-        if (!m.handle) {
-            hfk_load_params lp;
-            HFK_LOAD_PARAMS_INIT(&lp);
-            lp.n_threads = options_.n_threads;
-            lp.hub = options_.hub;
-            lp.n_ctx = options_.n_ctx;
-            if (hfk_model_open(&m.handle, m.id.c_str(), &lp) != HFK_OK) {
-                m.handle = nullptr;
-                throw unavailable("Cannot open model '" + m.id + "': " + last_error(),
-                                  "model_load_failed");
-            }
-        }
-        handle = m.handle;  // freed only by the destructor
+        if (!m.handle && !open_locked(m))
+            throw unavailable("Cannot open model '" + m.id + "': " + last_error(),
+                              "model_load_failed");
+        handle = m.handle;  // not unloaded while this request uses it
+        ++m.users;
     }
+    try {
+        return wait_ready(m, handle);
+    } catch (...) {
+        unuse(m, std::nullopt);
+        throw;
+    }
+}
+
+hfk_model *SessionPool::wait_ready(Model &m, hfk_model *handle) {
     hfk_model_status st;
     HFK_MODEL_STATUS_INIT(&st);
     if (hfk_model_get_status(handle, &st) == HFK_OK && st.state != HFK_MODEL_READY &&
@@ -231,6 +329,16 @@ void SessionPool::release(Model &m, hfk_session *session) {
 std::unique_ptr<Job> SessionPool::submit(GenRequest request) {
     Model &m = find(request.model);
     hfk_model *model = ready_model(m);
+    const std::optional<double> keep_alive = request.keep_alive;
+    try {
+        return admit(m, model, std::move(request));
+    } catch (...) {
+        unuse(m, keep_alive);
+        throw;
+    }
+}
+
+std::unique_ptr<Job> SessionPool::admit(Model &m, hfk_model *model, GenRequest request) {
     if (!hfk_model_is_generator(model))
         throw bad_request("model", "'" + m.id + "' is an embedding model: use /v1/embeddings");
     // Count the prompt's tokens before queueing, so a prompt that cannot fit is a 400 at once.
@@ -270,6 +378,11 @@ std::unique_ptr<Job> SessionPool::submit(GenRequest request) {
 EmbedOutcome SessionPool::embed(const std::string &id, const std::vector<std::string> &inputs) {
     Model &m = find(id);
     hfk_model *model = ready_model(m);
+    struct Unuse {
+        SessionPool &pool;
+        Model &m;
+        ~Unuse() { pool.unuse(m, std::nullopt); }
+    } unuse_at_end{*this, m};
     if (hfk_model_is_generator(model))
         throw bad_request("model", "'" + m.id + "' is a text generator, not an embedding model");
     EmbedOutcome out;
@@ -310,6 +423,9 @@ std::vector<ModelState> SessionPool::models() {
         st.id = m->id;
         st.busy = m->busy;
         st.waiting = m->waiting;
+        st.loads = m->loads;
+        st.unloads = m->unloads;
+        st.unloaded = !m->handle && m->unloads > 0;
         if (m->handle) {
             st.requested = true;
             hfk_model_status ms;
@@ -347,6 +463,69 @@ void SessionPool::cancel_running() {
     for (auto &m : models_)
         for (hfk_session *s : m->running) hfk_session_cancel(s);
     cv_.notify_all();
+}
+
+}  // namespace server
+
+namespace server {
+
+void SessionPool::unuse(Model &m, std::optional<double> keep_alive) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --m.users;
+    m.keep_alive_s = keep_alive.value_or(options_.keep_alive_s);  // as ollama: per request
+    if (m.users == 0) {
+        m.idle_since = std::chrono::steady_clock::now();
+        reaper_cv_.notify_all();
+    }
+}
+
+void SessionPool::reap_idle() {
+    using Clock = std::chrono::steady_clock;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!closing_) {
+        const auto now = Clock::now();
+        auto next = Clock::time_point::max();
+        std::vector<hfk_session *> sessions;
+        std::vector<hfk_model *> handles;
+        for (auto &mp : models_) {
+            Model &m = *mp;
+            if (!m.handle || m.keep_alive_s < 0 || m.users > 0 || m.busy > 0 || m.waiting > 0)
+                continue;
+            hfk_model_status st;
+            HFK_MODEL_STATUS_INIT(&st);
+            // A model still downloading or loading is not idle; one that failed stays, so
+            // /health keeps reporting its error.
+            if (hfk_model_get_status(m.handle, &st) != HFK_OK || st.state == HFK_MODEL_FAILED)
+                continue;
+            if (st.state != HFK_MODEL_READY) {  // look again soon: loading has no callback here
+                next = std::min(next, now + std::chrono::milliseconds(50));
+                continue;
+            }
+            const auto due = m.idle_since + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(m.keep_alive_s));
+            if (due > now) {
+                next = std::min(next, due);
+                continue;
+            }
+            sessions.insert(sessions.end(), m.idle.begin(), m.idle.end());
+            m.idle.clear();
+            handles.push_back(m.handle);
+            m.handle = nullptr;
+            ++m.unloads;
+        }
+        if (!handles.empty()) {
+            // Freed outside the lock (unmapping takes a while); nobody else holds them.
+            lock.unlock();
+            for (hfk_session *s : sessions) hfk_session_free(s);
+            for (hfk_model *h : handles) hfk_model_free(h);
+            lock.lock();
+            continue;
+        }
+        if (next == Clock::time_point::max())
+            reaper_cv_.wait(lock);
+        else
+            reaper_cv_.wait_until(lock, next);
+    }
 }
 
 }  // namespace server

@@ -7,7 +7,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend.h"
@@ -22,6 +24,9 @@ struct PoolOptions {
     int32_t n_threads = 0;                // per session; <= 0: the library's default
     std::string chat_template;            // Jinja source; "" uses each model's own
     const hfk_hub_params *hub = nullptr;  // must outlive the pool
+    // Seconds a loaded model may stay idle before it is unloaded (its sessions and handle
+    // freed; the next request opens it again); < 0: never. A request's keep_alive overrides it.
+    double keep_alive_s = -1;
 };
 
 class SessionPool final : public Backend {
@@ -47,7 +52,16 @@ class SessionPool final : public Backend {
     friend class PooledJob;
     Model &find(const std::string &id);
     // Opens the model if needed and waits until it is ready; throws ApiError when it failed.
+    // On success the caller is a user of the model (it is not unloaded) until unuse().
     hfk_model *ready_model(Model &m);
+    // Ends a use; the model's idle time (keep_alive, else the pool's) starts when none is left.
+    void unuse(Model &m, std::optional<double> keep_alive);
+    // Opens m.handle (under mu_); false when hfk_model_open failed.
+    bool open_locked(Model &m);
+    hfk_model *wait_ready(Model &m, hfk_model *handle);
+    std::unique_ptr<Job> admit(Model &m, hfk_model *model, GenRequest request);
+    // The keep_alive thread: unloads models idle for longer than their keep_alive.
+    void reap_idle();
     // Waits for capacity on `m` (a session for generators, nullptr for encoders).
     hfk_session *acquire(Model &m);
     void release(Model &m, hfk_session *session);
@@ -58,6 +72,9 @@ class SessionPool final : public Backend {
     std::vector<std::unique_ptr<Model>> models_;
     bool admitting_ = true;
     bool cancelling_ = false;
+    bool closing_ = false;  // the destructor asks reap_idle to end
+    std::condition_variable reaper_cv_;
+    std::thread reaper_;
 };
 
 }  // namespace server

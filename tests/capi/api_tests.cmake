@@ -48,6 +48,8 @@ hfk_add_api_test(test_quant_api LABELS "capi;unit" SOURCES test_quant_api.cpp)
 # Issue 20: logprobs, the token-level API, scoring, fork/truncate, and saved sessions.
 hfk_add_api_test(test_token_api LABELS "capi;unit" SOURCES test_token_api.cpp)
 hfk_add_api_test(test_session_state LABELS "capi;unit" SOURCES test_session_state.cpp)
+# hfk_constraint_check: a constraint compiled without generating (hfkit serve's response_format).
+hfk_add_api_test(test_constraint_check LABELS "capi;unit" SOURCES test_constraint_check.cpp)
 # The encoder zoo (tests/model/zoo/make_encoders.py, fixture encoder_zoo) through the C API.
 add_executable(test_encoder_zoo_api test_encoder_zoo_api.cpp)
 target_link_libraries(test_encoder_zoo_api PRIVATE hfkit GTest::gtest GTest::gtest_main

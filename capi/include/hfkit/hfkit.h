@@ -562,6 +562,13 @@ HFK_API HFK_NODISCARD hfk_status hfk_session_last_tokens(hfk_session *session, i
                                                          int64_t n_max,
                                                          int64_t *n_out) HFK_NOEXCEPT;
 
+/* Compiles a constraint (hfk_gen_params.constraint_kind / constraint) without generating:
+ * HFK_OK when generate would accept it, else HFK_E_INVALID_ARG with the message generate would
+ * give (naming the position or the unsupported keyword). For servers that must refuse a bad
+ * schema before they answer.                                                                  */
+HFK_API HFK_NODISCARD hfk_status hfk_constraint_check(int32_t constraint_kind,
+                                                      const char *constraint) HFK_NOEXCEPT;
+
 /* ---- probabilities, the token-level API and saved sessions (capi/README.md, "Tokens") ------
  * Logprobs are natural logs of the MODEL's distribution: log_softmax of the raw logits over
  * the ids the tokenizer can decode, before any sampling transform (no temperature, penalty,
