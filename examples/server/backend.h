@@ -79,6 +79,10 @@ struct ModelState {
     int64_t loads = 0, unloads = 0;  // times opened, times unloaded for idleness
 };
 
+// What /health and /metrics call the model's state: "pending", "downloading", "loading",
+// "ready" or "failed" once requested; "unloaded" after keep_alive idle time; else "not_loaded".
+const char *state_label(const ModelState &m);
+
 class Backend {
   public:
     virtual ~Backend() = default;

@@ -25,20 +25,6 @@ std::string label(const std::string &v) {
     return out;
 }
 
-const char *state_name(hfk_model_state s) {
-    switch (s) {
-        case HFK_MODEL_DOWNLOADING:
-            return "downloading";
-        case HFK_MODEL_LOADING:
-            return "loading";
-        case HFK_MODEL_READY:
-            return "ready";
-        case HFK_MODEL_FAILED:
-            return "failed";
-        default:
-            return "pending";
-    }
-}
 }  // namespace
 
 Histogram::Histogram(std::vector<double> bounds)
@@ -140,7 +126,7 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
         "# TYPE hfkit_model_ready gauge\n";
     for (const ModelState &m : models)
         out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" +
-               (m.unloaded ? "unloaded" : state_name(m.state)) + "\"} " +
+               state_label(m) + "\"} " +
                (m.requested && m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
     out +=
         "# HELP hfkit_model_unloads_total Times the model was unloaded after keep_alive idle "

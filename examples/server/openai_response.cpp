@@ -96,20 +96,6 @@ json logprobs_json(const ResponseHead &head, const GenOutcome &out) {
     return head.chat ? chat_logprobs(out.logprobs) : legacy_logprobs(out.logprobs);
 }
 
-const char *state_name(hfk_model_state s) {
-    switch (s) {
-        case HFK_MODEL_DOWNLOADING:
-            return "downloading";
-        case HFK_MODEL_LOADING:
-            return "loading";
-        case HFK_MODEL_READY:
-            return "ready";
-        case HFK_MODEL_FAILED:
-            return "failed";
-        default:
-            return "pending";
-    }
-}
 }  // namespace
 
 const char *finish_reason(hfk_stop_reason reason) {
@@ -238,13 +224,27 @@ std::string models_body(const std::vector<ModelState> &models, int64_t created) 
     return dump(json{{"object", "list"}, {"data", std::move(data)}});
 }
 
+const char *state_label(const ModelState &m) {
+    if (!m.requested) return m.unloaded ? "unloaded" : "not_loaded";
+    switch (m.state) {
+        case HFK_MODEL_DOWNLOADING:
+            return "downloading";
+        case HFK_MODEL_LOADING:
+            return "loading";
+        case HFK_MODEL_READY:
+            return "ready";
+        case HFK_MODEL_FAILED:
+            return "failed";
+        default:
+            return "pending";
+    }
+}
+
 std::string health_body(const std::vector<ModelState> &models, bool ready) {
     json list = json::array();
     for (const ModelState &m : models) {
         json item = {{"id", m.id},
-                     {"state", m.requested  ? state_name(m.state)
-                               : m.unloaded ? "unloaded"
-                                            : "not_loaded"}};
+                     {"state", state_label(m)}};
         if (m.state == HFK_MODEL_DOWNLOADING) {
             item["bytes_done"] = m.bytes_done;
             item["bytes_total"] = m.bytes_total;
