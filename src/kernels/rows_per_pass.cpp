@@ -19,17 +19,26 @@ struct Choice {
 
 // By CPU family, from measurements, rather than by a calibration at load: the choices give the
 // same bits, so only speed is at stake, and a calibration on a shared VM measures the neighbours
-// (wall-clock shares of one choice ranged 43-169% of the read within one run here); it would also
-// add tens of milliseconds to a load whose target is 100 ms to first token. Measured, one thread,
-// one decode token's matrix-vector products against the best plain read of as many bytes:
-//   - AMD EPYC Zen 5 (2026-12-06, a token of products through linear() in thread CPU time, 25
-//     alternated rounds on a loaded machine): BF16 llama-135m [out, in] 1 row ~100%, 2 rows 58%,
-//     4 rows 56%; BF16 GPT-2 [in, out] 1 row 84%, 2 rows 41%, 4 rows 54%. One sequential stream
-//     is what its prefetchers follow best.
-//   - Intel Xeon Emerald Rapids (../shared/BENCH.md, tools/probes/bf16_matvec_rows.c): a BF16
-//     product read 9.1-9.8 GB/s with 1, 2, 4 or 8 rows per pass alike, against ~16 for a plain
-//     read: several streams do not help there (software prefetch did, in the same probes), so it
-//     keeps one row too until a measurement on that CPU says otherwise.
+// (wall-clock shares of one choice ranged 30-230% of the read within one run here); it would also
+// add tens of milliseconds to a load whose target is 100 ms to first token.
+//
+// What "rows per pass" reads (simd.cpp): for [out, in] matrices (dot_rows: Llama, every lm_head)
+// the rows are cut into that many blocks read side by side, so that many long sequential streams;
+// for [in, out] matrices (axpy_rows: GPT-2's Conv1D) each output must take the rows in order, so
+// a pass takes rows next to each other, streams that restart every pass.
+//
+// Measured, one thread, one decode token's matrix-vector products through linear() against the
+// best plain read of as many bytes (read_bandwidth.h's sweep), alternated, medians of the shares
+// in thread CPU time (25-40 rounds; the machine was shared and heavily loaded, spreads were wide):
+//   - AMD EPYC Zen 5, 2026-12-06. BF16 llama-135m, AVX-512: 1 row 76-80%, 2 blocks 68-81%,
+//     4 blocks 71-88% over four runs (4 ahead in three, behind in one: within the noise); AVX2:
+//     1 row 72%, 4 blocks 93% (one run). BF16 GPT-2 ([in, out], rows next to each other): 1 row
+//     84%, 2 rows 41%, 4 rows 54% (AVX2: 86 / 35 / 42%). One row is kept: no choice is reliably
+//     ahead for [out, in], and one row is far ahead for [in, out].
+//   - Intel Xeon Emerald Rapids (../shared/BENCH.md, tools/probes/bf16_matvec_rows.c, rows next
+//     to each other): a BF16 product read 9.1-9.8 GB/s with 1, 2, 4 or 8 rows per pass alike,
+//     against ~16 for a plain read with several streams. Blocks read side by side, as above, were
+//     not measured there: one row until they are (bench_model prints each choice's share).
 Choice family_choice() {
 #if defined(__x86_64__)
     __builtin_cpu_init();

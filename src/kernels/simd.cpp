@@ -184,14 +184,16 @@ HFK_AVX2 inline float dot_finish8(const void *w, const float *x, int64_t i, int6
     return sum;
 }
 
-// R rows (1, 2 or 4) side by side, block by block: R concurrent streams, each row's sums in the
-// sequence of one row alone. (Named rows rather than arrays: GCC -O2 keeps arrays indexed in a
-// loop on the stack.)
+// R rows (1, 2 or 4), `step` rows apart, side by side, block by block: R concurrent streams,
+// each row's sums in the sequence of one row alone; y[0], y[step], ... are written. (Named rows
+// rather than arrays: GCC -O2 keeps arrays indexed in a loop on the stack.)
 template <DType T, int R>
-HFK_AVX2 inline void dot_pass_avx2(const void *w, int64_t ld, const float *x, int64_t k, float *y) {
+HFK_AVX2 inline void dot_pass_avx2(const void *w, int64_t ld, int64_t step, const float *x,
+                                   int64_t k, float *y) {
     static_assert(R == 1 || R == 2 || R == 4);
-    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? 1 : 0, ld),
-               *w2 = row_ptr(T, w, R > 2 ? 2 : 0, ld), *w3 = row_ptr(T, w, R > 2 ? 3 : 0, ld);
+    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? step : 0, ld),
+               *w2 = row_ptr(T, w, R > 2 ? 2 * step : 0, ld),
+               *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
     const __m256 z = _mm256_setzero_ps();
     Sums8 s0{z, z, z, z}, s1 = s0, s2 = s0, s3 = s0;
     const int64_t k32 = k & ~int64_t(31);
@@ -204,23 +206,32 @@ HFK_AVX2 inline void dot_pass_avx2(const void *w, int64_t ld, const float *x, in
         }
     }
     y[0] = dot_finish8<T>(w0, x, k32, k, s0);
-    if constexpr (R > 1) y[1] = dot_finish8<T>(w1, x, k32, k, s1);
+    if constexpr (R > 1) y[step] = dot_finish8<T>(w1, x, k32, k, s1);
     if constexpr (R > 2) {
-        y[2] = dot_finish8<T>(w2, x, k32, k, s2);
-        y[3] = dot_finish8<T>(w3, x, k32, k, s3);
+        y[2 * step] = dot_finish8<T>(w2, x, k32, k, s2);
+        y[3 * step] = dot_finish8<T>(w3, x, k32, k, s3);
     }
 }
 
-// per_pass rows at a time (the rows left over in passes of fewer): see rows_per_pass.h.
+// y[r] for every row, per_pass rows side by side (rows_per_pass.h chooses).
 template <DType T>
 HFK_AVX2 void dot_rows_avx2_t(const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
                               float *y, int per_pass) {
+    // per_pass streams: the rows are cut into per_pass blocks read side by side, each block from
+    // its first row to its last, so every stream is long and sequential (rows next to each other
+    // would make short streams that restart every pass: measured much slower on Zen 5). Rows
+    // left over go one at a time.
     int64_t r = 0;
-    if (per_pass >= 4)
-        for (; r + 4 <= rows; r += 4) dot_pass_avx2<T, 4>(row_ptr(T, w, r, ld), ld, x, k, y + r);
-    if (per_pass >= 2)
-        for (; r + 2 <= rows; r += 2) dot_pass_avx2<T, 2>(row_ptr(T, w, r, ld), ld, x, k, y + r);
-    for (; r < rows; ++r) dot_pass_avx2<T, 1>(row_ptr(T, w, r, ld), ld, x, k, y + r);
+    if (per_pass >= 4 && rows >= 4) {
+        const int64_t block = rows / 4;
+        for (; r < block; ++r) dot_pass_avx2<T, 4>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 4 * block;
+    } else if (per_pass >= 2 && rows >= 2) {
+        const int64_t block = rows / 2;
+        for (; r < block; ++r) dot_pass_avx2<T, 2>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 2 * block;
+    }
+    for (; r < rows; ++r) dot_pass_avx2<T, 1>(row_ptr(T, w, r, ld), ld, 1, x, k, y + r);
 }
 
 // y += x0 W0 + x1 W1 (+ x2 W2 + x3 W3): R rows (1, 2 or 4) in one pass over y, each y[j]
@@ -472,18 +483,20 @@ HFK_AVX512 inline float dot_finish16(const void *w, const float *x, int64_t i, i
         _mm512_add_ps(_mm512_add_ps(s.a0, s.a1), _mm512_add_ps(s.a2, s.a3)));
 }
 
-// R rows (1, 2 or 4) side by side, 64 elements at a time: R concurrent streams. Each row is
+// R rows (1, 2 or 4), `step` rows apart, side by side, 64 elements at a time: R concurrent
+// streams, writing y[0], y[step], ... Each row is
 // summed in the sequence it has alone -- its head (masked, into a1), blocks of 64 (a0..a3),
 // blocks of 16 (a0), a masked tail (a2), then (a0 + a1) + (a2 + a3) -- so the bits do not depend
 // on R. Rows may start at different offsets in a line (their heads differ): the blocks of 64 all
 // of them have run side by side, a block one row has more is finished alone. (Named rows rather
 // than arrays: GCC -O2 keeps arrays indexed in a loop on the stack.)
 template <DType T, int R>
-HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, const float *x, int64_t k,
-                                       float *y) {
+HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, const float *x,
+                                       int64_t k, float *y) {
     static_assert(R == 1 || R == 2 || R == 4);
-    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? 1 : 0, ld),
-               *w2 = row_ptr(T, w, R > 2 ? 2 : 0, ld), *w3 = row_ptr(T, w, R > 2 ? 3 : 0, ld);
+    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? step : 0, ld),
+               *w2 = row_ptr(T, w, R > 2 ? 2 * step : 0, ld),
+               *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
     const int64_t h0 = elements_before_line<T>(w0, k), h1 = elements_before_line<T>(w1, k),
                   h2 = elements_before_line<T>(w2, k), h3 = elements_before_line<T>(w3, k);
     Sums16 s0 = dot_head16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
@@ -507,10 +520,10 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, const float *x
         }
     }
     y[0] = dot_finish16<T>(w0, x, h0 + done, k, s0);
-    if constexpr (R > 1) y[1] = dot_finish16<T>(w1, x, h1 + done, k, s1);
+    if constexpr (R > 1) y[step] = dot_finish16<T>(w1, x, h1 + done, k, s1);
     if constexpr (R > 2) {
-        y[2] = dot_finish16<T>(w2, x, h2 + done, k, s2);
-        y[3] = dot_finish16<T>(w3, x, h3 + done, k, s3);
+        y[2 * step] = dot_finish16<T>(w2, x, h2 + done, k, s2);
+        y[3 * step] = dot_finish16<T>(w3, x, h3 + done, k, s3);
     }
 }
 
@@ -523,17 +536,25 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, const float *x
 // (which once made up for the straddling loads) cost F32 decode a third (48 -> 32 tokens/s).
 //
 // per_pass rows side by side (rows_per_pass.h chooses it): one row per pass reads the matrix as
-// one sequential stream, several rows make as many concurrent streams. Rows left over go in
-// passes of fewer.
+// one sequential stream, several rows make as many concurrent streams.
 template <DType T>
 HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
                                   int64_t k, float *y, int per_pass) {
+    // per_pass streams: the rows are cut into per_pass blocks read side by side, each block from
+    // its first row to its last, so every stream is long and sequential (rows next to each other
+    // would make short streams that restart every pass: measured much slower on Zen 5). Rows
+    // left over go one at a time.
     int64_t r = 0;
-    if (per_pass >= 4)
-        for (; r + 4 <= rows; r += 4) dot_pass_avx512<T, 4>(row_ptr(T, w, r, ld), ld, x, k, y + r);
-    if (per_pass >= 2)
-        for (; r + 2 <= rows; r += 2) dot_pass_avx512<T, 2>(row_ptr(T, w, r, ld), ld, x, k, y + r);
-    for (; r < rows; ++r) dot_pass_avx512<T, 1>(row_ptr(T, w, r, ld), ld, x, k, y + r);
+    if (per_pass >= 4 && rows >= 4) {
+        const int64_t block = rows / 4;
+        for (; r < block; ++r) dot_pass_avx512<T, 4>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 4 * block;
+    } else if (per_pass >= 2 && rows >= 2) {
+        const int64_t block = rows / 2;
+        for (; r < block; ++r) dot_pass_avx512<T, 2>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 2 * block;
+    }
+    for (; r < rows; ++r) dot_pass_avx512<T, 1>(row_ptr(T, w, r, ld), ld, 1, x, k, y + r);
 }
 
 // y[j..j+16) += x0 W0[j..] (+ x1 W1[j..] + x2 W2[j..] + x3 W3[j..]), the rows in that order,
@@ -582,11 +603,12 @@ HFK_AVX512 inline void axpy_pass_avx512(const void *w, int64_t ld, const float *
     if (j < n) axpy_piece16<T, R>(w0, w1, w2, w3, x0, x1, x2, x3, y, j, tail_mask(n - j));
 }
 
-// y = x W, per_pass rows of W per pass over y (y stays in L1; rows_per_pass.h chooses). Several
-// rows per pass mean fewer passes over y per byte of weights (F32: four rows measured 10% faster
-// than one on Zen 5); one row per pass reads the matrix as one sequential stream (BF16 GPT-2
-// decode on Zen 5: four rows made four short streams restarting every row, 14 vs 25 GB/s in
-// isolation). Rows left over go in passes of fewer.
+// y = x W, per_pass rows of W per pass over y (y stays in L1; rows_per_pass.h chooses). The rows
+// of a pass are next to each other, not blocks apart as in dot_rows: each y[j] must take the rows
+// in order. Several rows per pass mean fewer passes over y per byte of weights (F32: four rows
+// measured 10% faster than one on Zen 5); one row per pass reads the matrix as one sequential
+// stream (BF16 GPT-2 decode on Zen 5: four rows made four short streams restarting every row, 14
+// vs 25 GB/s in isolation). Rows left over go in passes of fewer.
 template <DType T>
 HFK_AVX512 void axpy_rows_avx512_t(const void *w, int64_t ld, int64_t k_rows, const float *x,
                                    int64_t n, float *y, int per_pass) {

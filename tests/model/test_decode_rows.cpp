@@ -75,7 +75,7 @@ const char *name(DType t) {
 // per_pass 1, which is itself checked against a double-precision reference. Rows have a stride of
 // k or k + 1 elements (with k + 1 each row of a 16-bit matrix starts at another offset in its
 // line, so the rows of one pass have heads of different lengths), the matrix starts at every
-// offset in a line, and the row counts leave passes of 1, 2 and 3 rows at the end.
+// offset in a line, and the row counts (3, 11, 37) leave rows over after the blocks of 2 and 4.
 TEST(DecodeRows, KernelsGiveTheBitsOfOneRowPerPass) {
     std::mt19937 rng(22);
     std::normal_distribution<float> dist(0, 1);
@@ -83,47 +83,50 @@ TEST(DecodeRows, KernelsGiveTheBitsOfOneRowPerPass) {
         const size_t elem = elem_size(type);
         for (int64_t k : {1, 15, 17, 64, 65, 100, 131, 576}) {
             for (int64_t ld : {k, k + 1}) {
-                const int64_t rows = 11;  // 4 + 4 + 2 + 1
-                const Weights w = random_weights(type, size_t(rows * ld), rng);
-                std::vector<float> x(size_t(std::max(k, rows)));
-                for (float &v : x) v = dist(rng);
-                const size_t bytes = size_t(rows * ld) * elem;
-                std::vector<uint8_t> buf(bytes + 128);
-                const uintptr_t line =
-                    (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63);
-                for (size_t off = 0; off < 64; off += elem) {
-                    uint8_t *at = reinterpret_cast<uint8_t *>(line) + off;
-                    std::memcpy(at, w.units.data(), bytes);
-                    for (const char *isa : isas()) {
-                        const SimdOps &ops = *simd_for(isa);
-                        const std::string where =
-                            std::string(isa) + " " + name(type) + " k=" + std::to_string(k) +
-                            " ld=" + std::to_string(ld) + " offset=" + std::to_string(off);
-                        std::vector<float> y1(static_cast<size_t>(rows)),
-                            z1(static_cast<size_t>(k));
-                        ops.dot_rows(type, at, ld, rows, x.data(), k, y1.data(), 1);
-                        ops.axpy_rows(type, at, ld, rows, x.data(), k, z1.data(), 1);
-                        for (int64_t r = 0; r < rows; ++r) {
-                            double ref = 0;
-                            for (int64_t i = 0; i < k; ++i)
-                                ref += double(w.f32[size_t(r * ld + i)]) * x[size_t(i)];
-                            ASSERT_NEAR(y1[size_t(r)], ref, 1e-4 * (1 + std::fabs(ref))) << where;
-                        }
-                        for (int64_t j = 0; j < k; ++j) {
-                            double ref = 0;
-                            for (int64_t r = 0; r < rows; ++r)
-                                ref += double(x[size_t(r)]) * w.f32[size_t(r * ld + j)];
-                            ASSERT_NEAR(z1[size_t(j)], ref, 1e-4 * (1 + std::fabs(ref))) << where;
-                        }
-                        for (int per_pass : {2, 4}) {
-                            std::vector<float> y(static_cast<size_t>(rows)),
-                                z(static_cast<size_t>(k));
-                            ops.dot_rows(type, at, ld, rows, x.data(), k, y.data(), per_pass);
-                            ops.axpy_rows(type, at, ld, rows, x.data(), k, z.data(), per_pass);
-                            ASSERT_EQ(std::memcmp(y.data(), y1.data(), y.size() * 4), 0)
-                                << "dot_rows, " << per_pass << " rows per pass, " << where;
-                            ASSERT_EQ(std::memcmp(z.data(), z1.data(), z.size() * 4), 0)
-                                << "axpy_rows, " << per_pass << " rows per pass, " << where;
+                for (const int64_t rows : {int64_t(3), int64_t(11), int64_t(37)}) {
+                    const Weights w = random_weights(type, size_t(rows * ld), rng);
+                    std::vector<float> x(size_t(std::max(k, rows)));
+                    for (float &v : x) v = dist(rng);
+                    const size_t bytes = size_t(rows * ld) * elem;
+                    std::vector<uint8_t> buf(bytes + 128);
+                    const uintptr_t line =
+                        (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63);
+                    for (size_t off = 0; off < 64; off += elem) {
+                        uint8_t *at = reinterpret_cast<uint8_t *>(line) + off;
+                        std::memcpy(at, w.units.data(), bytes);
+                        for (const char *isa : isas()) {
+                            const SimdOps &ops = *simd_for(isa);
+                            const std::string where =
+                                std::string(isa) + " " + name(type) + " k=" + std::to_string(k) +
+                                " ld=" + std::to_string(ld) + " offset=" + std::to_string(off);
+                            std::vector<float> y1(static_cast<size_t>(rows)),
+                                z1(static_cast<size_t>(k));
+                            ops.dot_rows(type, at, ld, rows, x.data(), k, y1.data(), 1);
+                            ops.axpy_rows(type, at, ld, rows, x.data(), k, z1.data(), 1);
+                            for (int64_t r = 0; r < rows; ++r) {
+                                double ref = 0;
+                                for (int64_t i = 0; i < k; ++i)
+                                    ref += double(w.f32[size_t(r * ld + i)]) * x[size_t(i)];
+                                ASSERT_NEAR(y1[size_t(r)], ref, 1e-4 * (1 + std::fabs(ref)))
+                                    << where;
+                            }
+                            for (int64_t j = 0; j < k; ++j) {
+                                double ref = 0;
+                                for (int64_t r = 0; r < rows; ++r)
+                                    ref += double(x[size_t(r)]) * w.f32[size_t(r * ld + j)];
+                                ASSERT_NEAR(z1[size_t(j)], ref, 1e-4 * (1 + std::fabs(ref)))
+                                    << where;
+                            }
+                            for (int per_pass : {2, 4}) {
+                                std::vector<float> y(static_cast<size_t>(rows)),
+                                    z(static_cast<size_t>(k));
+                                ops.dot_rows(type, at, ld, rows, x.data(), k, y.data(), per_pass);
+                                ops.axpy_rows(type, at, ld, rows, x.data(), k, z.data(), per_pass);
+                                ASSERT_EQ(std::memcmp(y.data(), y1.data(), y.size() * 4), 0)
+                                    << "dot_rows, " << per_pass << " rows per pass, " << where;
+                                ASSERT_EQ(std::memcmp(z.data(), z1.data(), z.size() * 4), 0)
+                                    << "axpy_rows, " << per_pass << " rows per pass, " << where;
+                            }
                         }
                     }
                 }
