@@ -484,12 +484,12 @@ HFK_AVX512 inline float dot_finish16(const void *w, const float *x, int64_t i, i
 }
 
 // R rows (1, 2 or 4), `step` rows apart, side by side, 64 elements at a time: R concurrent
-// streams, writing y[0], y[step], ... Each row is
-// summed in the sequence it has alone -- its head (masked, into a1), blocks of 64 (a0..a3),
-// blocks of 16 (a0), a masked tail (a2), then (a0 + a1) + (a2 + a3) -- so the bits do not depend
-// on R. Rows may start at different offsets in a line (their heads differ): the blocks of 64 all
-// of them have run side by side, a block one row has more is finished alone. (Named rows rather
-// than arrays: GCC -O2 keeps arrays indexed in a loop on the stack.)
+// streams, writing y[0], y[step], ... Each row is summed in the sequence it has alone -- its head
+// (masked, into a1), blocks of 64 (a0..a3), blocks of 16 (a0), a masked tail (a2), then
+// (a0 + a1) + (a2 + a3) -- so the bits do not depend on R. Rows may start at different offsets
+// in a line (their heads differ): the blocks of 64 all of them have run side by side, a block
+// one row has more is finished alone. (Named rows rather than arrays: GCC -O2 keeps arrays
+// indexed in a loop on the stack.)
 template <DType T, int R>
 HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, const float *x,
                                        int64_t k, float *y) {
@@ -534,9 +534,6 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
 // its first 64-byte boundary in masked pieces, then whole aligned lines. No software prefetch:
 // with aligned loads the hardware prefetcher keeps up on Zen 5, and a prefetch 4 KiB ahead
 // (which once made up for the straddling loads) cost F32 decode a third (48 -> 32 tokens/s).
-//
-// per_pass rows side by side (rows_per_pass.h chooses it): one row per pass reads the matrix as
-// one sequential stream, several rows make as many concurrent streams.
 template <DType T>
 HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
                                   int64_t k, float *y, int per_pass) {
