@@ -2,7 +2,9 @@
 // Benchmark). It separates the kernels from the rest of a decode step: if the products of one
 // llama-135m token reach the bandwidth of a plain read but bench_model's decode does not, the
 // time goes elsewhere (attention, norms, dispatch). Weights are random and each matrix has its
-// own allocation, as the tensors of a memory-mapped checkpoint do.
+// own allocation, as the tensors of a memory-mapped checkpoint do. The 16-bit rows are given for
+// each rows-per-pass choice of the kernels (argument rows: 1, 2, 4; 0 is the CPU family's
+// choice), for llama-135m ([out, in]: dot_rows) and GPT-2 ([in, out]: axpy_rows).
 //   bench_kernels [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 
@@ -12,9 +14,11 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/matmul.h"
+#include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
 #include "read_bandwidth.h"
 
@@ -47,11 +51,16 @@ Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937 &rng) {
     return m;
 }
 
-// The weights one llama-135m token reads (SmolLM-135M shape), in decode order.
-std::vector<Matrix> llama135m_weights(DType t) {
+struct Weight {
+    Matrix m;
+    Layout layout;
+};
+
+// The weights one llama-135m token reads (SmolLM-135M shape), in decode order, stored [out, in].
+std::vector<Weight> llama135m_weights(DType t) {
     std::mt19937 rng(7);
     const int64_t dim = 576, kv = 192, ffn = 1536, vocab = 49152, layers = 30;
-    std::vector<Matrix> w;
+    std::vector<Weight> w;
     for (int64_t l = 0; l < layers; ++l) {
         for (auto [r, c] : {std::pair{dim, dim},
                             {kv, dim},
@@ -60,9 +69,22 @@ std::vector<Matrix> llama135m_weights(DType t) {
                             {ffn, dim},
                             {ffn, dim},
                             {dim, ffn}})
-            w.push_back(random_matrix(t, r, c, rng));
+            w.push_back({random_matrix(t, r, c, rng), Layout::OutIn});
     }
-    w.push_back(random_matrix(t, vocab, dim, rng));  // the tied lm_head
+    w.push_back({random_matrix(t, vocab, dim, rng), Layout::OutIn});  // the tied lm_head
+    return w;
+}
+
+// The weights one GPT-2 124M token reads: Conv1D matrices stored [in, out] (axpy_rows), then the
+// tied lm_head [vocab, dim].
+std::vector<Weight> gpt2_weights(DType t) {
+    std::mt19937 rng(9);
+    const int64_t dim = 768, vocab = 50257, layers = 12;
+    std::vector<Weight> w;
+    for (int64_t l = 0; l < layers; ++l)
+        for (auto [r, c] : {std::pair{dim, 3 * dim}, {dim, dim}, {dim, 4 * dim}, {4 * dim, dim}})
+            w.push_back({random_matrix(t, r, c, rng), Layout::InOut});
+    w.push_back({random_matrix(t, vocab, dim, rng), Layout::OutIn});
     return w;
 }
 
@@ -83,19 +105,22 @@ const hfk_bench::SweptRead &read_baseline() {
     return swept;
 }
 
-void BM_Llama135mTokenMatvecs(benchmark::State &state) {
+// One token's matrix-vector products. Arguments: dtype, threads, and the rows per pass of the
+// 16-bit kernels (rows_per_pass.h; 0: the CPU family's choice).
+void token_matvecs(benchmark::State &state, const std::vector<Weight> &w) {
     const DType t = static_cast<DType>(state.range(0));
     const int threads = int(state.range(1));
+    hfk::kern::set_decode_rows(int(state.range(2)));
+    state.SetLabel("rows per pass " + std::to_string(hfk::kern::dot_rows_per_pass(t)));
     const double read_gbs = read_baseline().best_gbs;
-    const std::vector<Matrix> w = llama135m_weights(t);
-    std::vector<float> x(49152, 0.01f), y(49152);
+    std::vector<float> x(50304, 0.01f), y(50304);
     int64_t bytes = 0;
-    for (const Matrix &m : w) bytes += m.mat.rows * m.mat.cols * int64_t(elem_size(t));
+    for (const Weight &m : w) bytes += m.m.mat.rows * m.m.mat.cols * int64_t(elem_size(t));
     double secs = 0;
     for (auto _ : state) {
         const auto a = std::chrono::steady_clock::now();
-        for (const Matrix &m : w)
-            hfk::kern::linear(m.mat, Layout::OutIn, x.data(), 1, nullptr, y.data(), threads);
+        for (const Weight &m : w)
+            hfk::kern::linear(m.m.mat, m.layout, x.data(), 1, nullptr, y.data(), threads);
         benchmark::DoNotOptimize(y.data());
         secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
     }
@@ -111,6 +136,15 @@ void BM_Llama135mTokenMatvecs(benchmark::State &state) {
                      "WARNING: one thread's matrix-vector products at %.0f%% of the read baseline "
                      "(> 100%%): the baseline is not the best read of this CPU\n",
                      share);
+    hfk::kern::set_decode_rows(0);
+}
+
+void BM_Llama135mTokenMatvecs(benchmark::State &state) {
+    token_matvecs(state, llama135m_weights(static_cast<DType>(state.range(0))));
+}
+
+void BM_Gpt2TokenMatvecs(benchmark::State &state) {
+    token_matvecs(state, gpt2_weights(static_cast<DType>(state.range(0))));
 }
 
 // The baseline itself, measured like the kernels (its loop is printed once on stderr).
@@ -127,11 +161,21 @@ void BM_ReadBandwidth(benchmark::State &state) {
 }  // namespace
 
 BENCHMARK(BM_Llama135mTokenMatvecs)
-    ->ArgNames({"dtype", "threads"})
-    ->Args({int(DType::BF16), 1})
-    ->Args({int(DType::F16), 1})
-    ->Args({int(DType::F32), 1})
-    ->Args({int(DType::BF16), 2})
+    ->ArgNames({"dtype", "threads", "rows"})
+    ->Args({int(DType::BF16), 1, 0})
+    ->Args({int(DType::BF16), 1, 1})
+    ->Args({int(DType::BF16), 1, 2})
+    ->Args({int(DType::BF16), 1, 4})
+    ->Args({int(DType::F16), 1, 0})
+    ->Args({int(DType::F32), 1, 0})
+    ->Args({int(DType::BF16), 2, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Gpt2TokenMatvecs)
+    ->ArgNames({"dtype", "threads", "rows"})
+    ->Args({int(DType::BF16), 1, 1})
+    ->Args({int(DType::BF16), 1, 2})
+    ->Args({int(DType::BF16), 1, 4})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime();

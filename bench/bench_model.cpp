@@ -42,6 +42,7 @@
 #include "kernels/cpu.h"
 #include "read_bandwidth.h"
 #include "kernels/ops.h"
+#include "kernels/rows_per_pass.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -154,6 +155,13 @@ double peak_rss_mib() {
 double cpu_now() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+// This thread's CPU time: on a shared machine, the time the thread held a core, stalls on memory
+// included, without the slices other tenants took (one-thread decode runs on the calling thread).
+double thread_cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 double seconds(Clock::time_point a, Clock::time_point b) {
@@ -442,32 +450,79 @@ int main(int argc, char **argv) {
                 swept.best_gbs);
             volatile uint64_t sink = loop.read(buf.data, buf.size);
             auto cache = model->new_cache(tg + 1);
-            std::vector<double> shares, read_gbs, decode_gbs;
+            // 16-bit weights: every rows-per-pass choice of the decode kernels (rows_per_pass.h;
+            // the same bits, another read order) in turn within each run, so that they see the
+            // same moments of the machine; other weights: the one path there is.
+            const int chosen_rows = kern::decode_rows();
+            const std::string chosen_source = kern::decode_rows_source();
+            const bool sixteen_bit = precision != "F32";
+            const std::vector<int> choices =
+                sixteen_bit ? std::vector<int>{1, 2, 4} : std::vector<int>{chosen_rows};
+            struct Shares {
+                std::vector<double> shares, read_gbs, decode_gbs;
+                std::vector<double> cpu_shares;  // the same from the thread's CPU time
+            };
+            std::vector<Shares> by_choice(choices.size());
             for (int r = 0; r < runs; ++r) {
-                cache->truncate(0);
-                int32_t next = 1;
-                double t_read = 0, t_decode = 0;
-                for (int i = 0; i < tg; ++i) {
-                    auto a = Clock::now();
-                    sink = sink + loop.read(buf.data, buf.size);
-                    auto b = Clock::now();
-                    model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(), false,
-                                   1);
-                    next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
-                    t_read += seconds(a, b);
-                    t_decode += seconds(b, Clock::now());
+                for (size_t c = 0; c < choices.size(); ++c) {
+                    kern::set_decode_rows(choices[c]);
+                    cache->truncate(0);
+                    int32_t next = 1;
+                    double t_read = 0, t_decode = 0, cpu_read = 0, cpu_decode = 0;
+                    for (int i = 0; i < tg; ++i) {
+                        const double ca = thread_cpu_now();
+                        auto a = Clock::now();
+                        sink = sink + loop.read(buf.data, buf.size);
+                        const double cb = thread_cpu_now();
+                        auto b = Clock::now();
+                        model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(),
+                                       false, 1);
+                        next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+                        t_read += seconds(a, b);
+                        t_decode += seconds(b, Clock::now());
+                        cpu_read += cb - ca;
+                        cpu_decode += thread_cpu_now() - cb;
+                    }
+                    Shares &s = by_choice[c];
+                    s.read_gbs.push_back(double(tg) * double(read_bytes) / t_read / 1e9);
+                    s.decode_gbs.push_back(double(tg) * double(decode_bytes) / t_decode / 1e9);
+                    s.shares.push_back(100 * s.decode_gbs.back() / s.read_gbs.back());
+                    s.cpu_shares.push_back(100 * double(decode_bytes) / cpu_decode /
+                                           (double(read_bytes) / cpu_read));
                 }
-                read_gbs.push_back(double(tg) * double(read_bytes) / t_read / 1e9);
-                decode_gbs.push_back(double(tg) * double(decode_bytes) / t_decode / 1e9);
-                shares.push_back(100 * decode_gbs.back() / read_gbs.back());
             }
+            kern::set_decode_rows(0);
+            size_t chosen = 0;
+            for (size_t c = 0; c < choices.size(); ++c)
+                if (choices[c] == chosen_rows) chosen = c;
+            if (sixteen_bit) {
+                std::printf(
+                    "%s decode, rows per pass of the matrix-vector kernels (kernels %s; the same "
+                    "bits for each), alternated with the read as below, in turn within each "
+                    "run:\n",
+                    precision.c_str(), kern::kernel_isa());
+                for (size_t c = 0; c < choices.size(); ++c) {
+                    const Stat sh = summary(by_choice[c].shares);
+                    const Stat cs = summary(by_choice[c].cpu_shares);
+                    std::printf(
+                        "  %d row%s per pass: decode at %.0f%% (%.0f-%.0f) of the read; in thread "
+                        "CPU time %.0f%% (%.0f-%.0f)%s\n",
+                        choices[c], choices[c] > 1 ? "s" : " ", sh.median, sh.lo, sh.hi, cs.median,
+                        cs.lo, cs.hi, c == chosen ? "   <- chosen" : "");
+                }
+                std::printf("  chosen: %d (%s; HFK_DECODE_ROWS=1|2|4 overrides)\n", chosen_rows,
+                            chosen_source.c_str());
+            }
+            const Shares &s = by_choice[chosen];
             const RefRow *ref = reference_row(ref_machine, preset, precision, 1);
-            const Stat sh = summary(shares);
+            const Stat sh = summary(s.shares), cs = summary(s.cpu_shares);
             std::printf(
                 "1-thread decode alternated token by token with that read of as many bytes: "
                 "read %.1f GB/s, decode %.1f GB/s, decode at %.0f%% (%.0f-%.0f) of the read's "
-                "bandwidth",
-                summary(read_gbs).median, summary(decode_gbs).median, sh.median, sh.lo, sh.hi);
+                "bandwidth (in thread CPU time, which leaves out the moments the machine's other "
+                "tenants held the core: %.0f%% (%.0f-%.0f))",
+                summary(s.read_gbs).median, summary(s.decode_gbs).median, sh.median, sh.lo, sh.hi,
+                cs.median, cs.lo, cs.hi);
             if (ref)
                 std::printf(
                     " (ref: llama.cpp %s tg128 over its roofline on the BENCH.md machine: "

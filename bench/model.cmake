@@ -61,3 +61,16 @@ if(HFK_BUILD_TESTS)
                              FIXTURES_REQUIRED zoo_reference)
     endforeach()
 endif()
+
+# A 16-bit checkpoint: the share of the read for each rows-per-pass choice of the decode kernels
+# (1, 2, 4) and the one chosen (issue 22). A smoke run: the figures mean nothing here.
+if(HFK_BUILD_TESTS)
+    add_test(NAME bench.model_rows_per_pass
+             COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
+                            [ $(printf '%s\\n' \"$out\" | grep -Ec '^  [124] rows? +per pass: decode at [0-9]+%') -eq 3 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -c '<- chosen') -eq 1 ] &&
+                            printf '%s\\n' \"$out\" | grep -Eq '^  chosen: [124] \\(CPU family '"
+                     $<TARGET_FILE:bench_model> ${HFK_SHARED_DIR}/models/tiny/tiny-llama-gqa-bf16
+                     --threads 1 --runs 1 --pp 8 --tg 4 --warm 1)
+    set_tests_properties(bench.model_rows_per_pass PROPERTIES LABELS unit)
+endif()

@@ -12,14 +12,15 @@
 //   - the widest loads the CPU has (AVX-512: 64 bytes, AVX2: 32 bytes), whatever HFK_KERNELS says.
 // The sweep is staged (streams x accumulators without prefetch, then every prefetch distance and
 // hint for the best of those, then streams x accumulators again with the best prefetch), and each
-// loop is scored by its best of several passes over the whole buffer: the shape of the loop is a
-// property of the CPU; the figure set beside decode is measured afterwards, alternated with it.
+// loop is scored by its best of several passes over the whole buffer, in thread CPU time (below):
+// the shape of the loop is a property of the CPU; the figure set beside decode is measured
+// afterwards, alternated with it.
 #pragma once
 
 #include <immintrin.h>
+#include <time.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -194,15 +195,25 @@ inline ReadFn lookup(const std::string &isa, int streams, int lines, PrefetchHin
 
 }  // namespace detail
 
-// The loop's best GB/s over `passes` passes of the buffer.
+// This thread's CPU time in seconds.
+inline double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// The loop's best GB/s over `passes` passes of the buffer, timed in the thread's CPU time (stalls
+// on memory count; the slices other tenants of a shared machine take do not): timed by the wall
+// clock, a pass that lost the core for a while scored a weak loop above a strong one, and the
+// sweep picked loops at random on a loaded machine (1 stream x 1 accumulator at 12.5 GB/s where
+// the same sweep in CPU time found 19-34 GB/s).
 inline double best_pass_gbs(const ReadLoop &loop, const uint8_t *buf, size_t bytes, int passes,
                             volatile uint64_t *sink) {
     double best = 0;
     for (int i = 0; i < passes; ++i) {
-        const auto a = std::chrono::steady_clock::now();
+        const double a = thread_cpu_seconds();
         *sink = *sink + loop.read(buf, bytes);
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+        const double s = thread_cpu_seconds() - a;
         best = std::max(best, double(loop.bytes_read(bytes)) / s / 1e9);
     }
     return best;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
 
@@ -64,11 +65,13 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
             float *oi = out + i0 * q_stride + h * hd;
             // One call per head for each product (the keys and values are matrices of `span`
             // rows): per-position calls cost decode ~4% of its time.
-            ops.dot_rows(DType::F32, kh, kv_stride, span, qi, hd, scores.data());
+            ops.dot_rows(DType::F32, kh, kv_stride, span, qi, hd, scores.data(),
+                         dot_rows_per_pass(DType::F32));
             for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
             if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
             softmax(scores.data(), span);
-            ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd, oi);
+            ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd, oi,
+                          axpy_rows_per_pass(DType::F32));
             return;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rb), int(span), int(hd), scale,

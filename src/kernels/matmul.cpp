@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
 #include "util/error.h"
@@ -159,6 +160,7 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
         // outputs and the partials are summed in chunk order. The chunks depend on k only, so
         // the result is the same bits for any thread count.
         const int64_t rows_per = even_piece(k, kAxpyChunk);
+        const int per_pass = axpy_rows_per_pass(w.dtype);
         const int64_t chunks = (k + rows_per - 1) / rows_per;
         std::vector<float> &part = scratch();
         part.resize(size_t(chunks * m * n));
@@ -166,7 +168,7 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
             const int64_t k0 = c * rows_per, k1 = std::min(k, k0 + rows_per);
             for (int64_t i = 0; i < m; ++i)
                 ops.axpy_rows(w.dtype, offset(w, k0, 0), w.cols, k1 - k0, x + i * k + k0, n,
-                              part.data() + (c * m + i) * n);
+                              part.data() + (c * m + i) * n, per_pass);
         });
         for (int64_t i = 0; i < m; ++i) {
             float *yi = y + i * n;
@@ -184,11 +186,12 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
             std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
         int64_t block = ((n + tasks - 1) / tasks + 63) / 64 * 64;
         tasks = (n + block - 1) / block;
+        const int per_pass = dot_rows_per_pass(w.dtype);
         parallel_for(tasks, n_threads, [&](int64_t t) {
             int64_t n0 = t * block, n1 = std::min(n, n0 + block);
             for (int64_t i = 0; i < m; ++i)
                 ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k,
-                             y + i * n + n0);
+                             y + i * n + n0, per_pass);
             add_bias(y, m, n, n0, n1, bias);
         });
         return;

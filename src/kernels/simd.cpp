@@ -79,8 +79,10 @@ const void *row_ptr(DType t, const void *w, int64_t row, int64_t ld) {
     return static_cast<const char *>(w) + size_t(row) * size_t(ld) * elem_size(t);
 }
 
+// The portable loops read one row at a time whatever per_pass asks: they are never the fast path,
+// and the order of each output's sums is the same either way.
 void dot_rows_scalar(DType t, const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
-                     float *y) {
+                     float *y, int /*per_pass*/) {
     for (int64_t r = 0; r < rows; ++r) {
         const void *row = row_ptr(t, w, r, ld);
         float acc = 0;
@@ -90,7 +92,7 @@ void dot_rows_scalar(DType t, const void *w, int64_t ld, int64_t rows, const flo
 }
 
 void axpy_rows_scalar(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x, int64_t n,
-                      float *y) {
+                      float *y, int /*per_pass*/) {
     for (int64_t j = 0; j < n; ++j) y[j] = 0;
     for (int64_t k = 0; k < k_rows; ++k) {
         const void *row = row_ptr(t, w, k, ld);
@@ -158,62 +160,138 @@ HFK_AVX2 inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// One row at a time, four accumulators over consecutive blocks of 8: the weights are read as one
-// sequential stream (the hardware prefetcher's best case; running four rows side by side reached
-// only ~60% of the read bandwidth), and four independent FMA chains hide the FMA latency.
+// The partial sums of one output of dot_rows: four accumulators over consecutive blocks of 8
+// (four independent FMA chains hide the FMA latency).
+struct Sums8 {
+    __m256 a0, a1, a2, a3;
+};
+
+// One block of 32 elements of a row into its sums.
+template <DType T>
+HFK_AVX2 inline void dot_block32(const void *w, const float *x, int64_t i, Sums8 &s) {
+    s.a0 = _mm256_fmadd_ps(load8<T>(w, i), _mm256_loadu_ps(x + i), s.a0);
+    s.a1 = _mm256_fmadd_ps(load8<T>(w, i + 8), _mm256_loadu_ps(x + i + 8), s.a1);
+    s.a2 = _mm256_fmadd_ps(load8<T>(w, i + 16), _mm256_loadu_ps(x + i + 16), s.a2);
+    s.a3 = _mm256_fmadd_ps(load8<T>(w, i + 24), _mm256_loadu_ps(x + i + 24), s.a3);
+}
+
+// The rest of a row from i (a multiple of 32), then the output.
+template <DType T>
+HFK_AVX2 inline float dot_finish8(const void *w, const float *x, int64_t i, int64_t k, Sums8 s) {
+    for (; i + 8 <= k; i += 8) s.a0 = _mm256_fmadd_ps(load8<T>(w, i), _mm256_loadu_ps(x + i), s.a0);
+    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(s.a0, s.a1), _mm256_add_ps(s.a2, s.a3)));
+    for (; i < k; ++i) sum += load_scalar(T, w, i) * x[i];
+    return sum;
+}
+
+// R rows (1, 2 or 4), `step` rows apart, side by side, block by block: R concurrent streams,
+// each row's sums in the sequence of one row alone; y[0], y[step], ... are written. (Named rows
+// rather than arrays: GCC -O2 keeps arrays indexed in a loop on the stack.)
+template <DType T, int R>
+HFK_AVX2 inline void dot_pass_avx2(const void *w, int64_t ld, int64_t step, const float *x,
+                                   int64_t k, float *y) {
+    static_assert(R == 1 || R == 2 || R == 4);
+    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? step : 0, ld),
+               *w2 = row_ptr(T, w, R > 2 ? 2 * step : 0, ld),
+               *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
+    const __m256 z = _mm256_setzero_ps();
+    Sums8 s0{z, z, z, z}, s1 = s0, s2 = s0, s3 = s0;
+    const int64_t k32 = k & ~int64_t(31);
+    for (int64_t i = 0; i < k32; i += 32) {
+        dot_block32<T>(w0, x, i, s0);
+        if constexpr (R > 1) dot_block32<T>(w1, x, i, s1);
+        if constexpr (R > 2) {
+            dot_block32<T>(w2, x, i, s2);
+            dot_block32<T>(w3, x, i, s3);
+        }
+    }
+    y[0] = dot_finish8<T>(w0, x, k32, k, s0);
+    if constexpr (R > 1) y[step] = dot_finish8<T>(w1, x, k32, k, s1);
+    if constexpr (R > 2) {
+        y[2 * step] = dot_finish8<T>(w2, x, k32, k, s2);
+        y[3 * step] = dot_finish8<T>(w3, x, k32, k, s3);
+    }
+}
+
+// y[r] for every row, per_pass rows side by side (rows_per_pass.h chooses).
 template <DType T>
 HFK_AVX2 void dot_rows_avx2_t(const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
-                              float *y) {
-    const int64_t k32 = k & ~int64_t(31), k8 = k & ~int64_t(7);
-    for (int64_t r = 0; r < rows; ++r) {
-        const void *w0 = row_ptr(T, w, r, ld);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int64_t i = 0;
-        for (; i < k32; i += 32) {
-            a0 = _mm256_fmadd_ps(load8<T>(w0, i), _mm256_loadu_ps(x + i), a0);
-            a1 = _mm256_fmadd_ps(load8<T>(w0, i + 8), _mm256_loadu_ps(x + i + 8), a1);
-            a2 = _mm256_fmadd_ps(load8<T>(w0, i + 16), _mm256_loadu_ps(x + i + 16), a2);
-            a3 = _mm256_fmadd_ps(load8<T>(w0, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+                              float *y, int per_pass) {
+    // per_pass streams: the rows are cut into per_pass blocks read side by side, each block from
+    // its first row to its last, so every stream is long and sequential (rows next to each other
+    // would make short streams that restart every pass: measured much slower on Zen 5). Rows
+    // left over go one at a time.
+    int64_t r = 0;
+    if (per_pass >= 4 && rows >= 4) {
+        const int64_t block = rows / 4;
+        for (; r < block; ++r) dot_pass_avx2<T, 4>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 4 * block;
+    } else if (per_pass >= 2 && rows >= 2) {
+        const int64_t block = rows / 2;
+        for (; r < block; ++r) dot_pass_avx2<T, 2>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 2 * block;
+    }
+    for (; r < rows; ++r) dot_pass_avx2<T, 1>(row_ptr(T, w, r, ld), ld, 1, x, k, y + r);
+}
+
+// y += x0 W0 + x1 W1 (+ x2 W2 + x3 W3): R rows (1, 2 or 4) in one pass over y, each y[j]
+// taking the rows in order, one rounded FMA each, exactly as R passes of one row would.
+template <DType T, int R>
+HFK_AVX2 inline void axpy_pass_avx2(const void *w, int64_t ld, const float *x, int64_t n,
+                                    float *y) {
+    static_assert(R == 1 || R == 2 || R == 4);
+    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? 1 : 0, ld),
+               *w2 = row_ptr(T, w, R > 2 ? 2 : 0, ld), *w3 = row_ptr(T, w, R > 2 ? 3 : 0, ld);
+    const __m256 x0 = _mm256_set1_ps(x[0]), x1 = _mm256_set1_ps(x[R > 1 ? 1 : 0]),
+                 x2 = _mm256_set1_ps(x[R > 2 ? 2 : 0]), x3 = _mm256_set1_ps(x[R > 2 ? 3 : 0]);
+    const int64_t n8 = n & ~int64_t(7);
+    for (int64_t j = 0; j < n8; j += 8) {
+        __m256 acc = _mm256_fmadd_ps(load8<T>(w0, j), x0, _mm256_loadu_ps(y + j));
+        if constexpr (R > 1) acc = _mm256_fmadd_ps(load8<T>(w1, j), x1, acc);
+        if constexpr (R > 2) {
+            acc = _mm256_fmadd_ps(load8<T>(w2, j), x2, acc);
+            acc = _mm256_fmadd_ps(load8<T>(w3, j), x3, acc);
         }
-        for (; i < k8; i += 8) a0 = _mm256_fmadd_ps(load8<T>(w0, i), _mm256_loadu_ps(x + i), a0);
-        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; i < k; ++i) sum += load_scalar(T, w0, i) * x[i];
-        y[r] = sum;
+        _mm256_storeu_ps(y + j, acc);
+    }
+    for (int64_t j = n8; j < n; ++j) {
+        float acc = std::fma(load_scalar(T, w0, j), x[0], y[j]);
+        for (int r = 1; r < R; ++r)
+            acc = std::fma(load_scalar(T, row_ptr(T, w, r, ld), j), x[r], acc);
+        y[j] = acc;
     }
 }
 
 template <DType T>
 HFK_AVX2 void axpy_rows_avx2_t(const void *w, int64_t ld, int64_t k_rows, const float *x, int64_t n,
-                               float *y) {
-    const int64_t n8 = n & ~int64_t(7);
+                               float *y, int per_pass) {
     std::memset(y, 0, size_t(n) * 4);
-    for (int64_t k = 0; k < k_rows; ++k) {
-        const void *row = row_ptr(T, w, k, ld);
-        __m256 xv = _mm256_set1_ps(x[k]);
-        for (int64_t j = 0; j < n8; j += 8)
-            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(load8<T>(row, j), xv, _mm256_loadu_ps(y + j)));
-        for (int64_t j = n8; j < n; ++j) y[j] = std::fma(load_scalar(T, row, j), x[k], y[j]);
-    }
+    int64_t k = 0;
+    if (per_pass >= 4)
+        for (; k + 4 <= k_rows; k += 4) axpy_pass_avx2<T, 4>(row_ptr(T, w, k, ld), ld, x + k, n, y);
+    if (per_pass >= 2)
+        for (; k + 2 <= k_rows; k += 2) axpy_pass_avx2<T, 2>(row_ptr(T, w, k, ld), ld, x + k, n, y);
+    for (; k < k_rows; ++k) axpy_pass_avx2<T, 1>(row_ptr(T, w, k, ld), ld, x + k, n, y);
 }
 
 HFK_AVX2 void dot_rows_avx2(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
-                            int64_t k, float *y) {
+                            int64_t k, float *y, int per_pass) {
     if (t == DType::F16)
-        dot_rows_avx2_t<DType::F16>(w, ld, rows, x, k, y);
+        dot_rows_avx2_t<DType::F16>(w, ld, rows, x, k, y, per_pass);
     else if (t == DType::BF16)
-        dot_rows_avx2_t<DType::BF16>(w, ld, rows, x, k, y);
+        dot_rows_avx2_t<DType::BF16>(w, ld, rows, x, k, y, per_pass);
     else
-        dot_rows_avx2_t<DType::F32>(w, ld, rows, x, k, y);
+        dot_rows_avx2_t<DType::F32>(w, ld, rows, x, k, y, per_pass);
 }
 
 HFK_AVX2 void axpy_rows_avx2(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x,
-                             int64_t n, float *y) {
+                             int64_t n, float *y, int per_pass) {
     if (t == DType::F16)
-        axpy_rows_avx2_t<DType::F16>(w, ld, k_rows, x, n, y);
+        axpy_rows_avx2_t<DType::F16>(w, ld, k_rows, x, n, y, per_pass);
     else if (t == DType::BF16)
-        axpy_rows_avx2_t<DType::BF16>(w, ld, k_rows, x, n, y);
+        axpy_rows_avx2_t<DType::BF16>(w, ld, k_rows, x, n, y, per_pass);
     else
-        axpy_rows_avx2_t<DType::F32>(w, ld, k_rows, x, n, y);
+        axpy_rows_avx2_t<DType::F32>(w, ld, k_rows, x, n, y, per_pass);
 }
 
 HFK_AVX2 void to_f32_avx2(DType t, const void *src, int64_t n, float *dst) {
@@ -364,131 +442,202 @@ HFK_AVX512 inline int64_t elements_before_line(const void *p, int64_t n) {
     return std::min<int64_t>(n, int64_t((64 - (reinterpret_cast<uintptr_t>(p) & 63)) & 63) / kElem);
 }
 
-// As dot_rows_avx2_t: one row at a time, four accumulators over consecutive blocks of 16, so
-// the weights stream sequentially (1.7x the bandwidth of four rows side by side on Zen 5).
-//
+// The partial sums of one output of dot_rows: four accumulators over consecutive blocks of 16.
+struct Sums16 {
+    __m512 a0, a1, a2, a3;
+};
+
+// A row's elements before its first 64-byte boundary (`head` of them), in masked pieces.
+template <DType T>
+HFK_AVX512 inline Sums16 dot_head16(const void *w, const float *x, int64_t head) {
+    const __m512 z = _mm512_setzero_ps();
+    Sums16 s{z, z, z, z};
+    for (int64_t i = 0; i < head; i += 16) {
+        const __mmask16 m = tail_mask(std::min<int64_t>(16, head - i));
+        s.a1 = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s.a1);
+    }
+    return s;
+}
+
+// 64 elements of a row from i into its sums.
+template <DType T>
+HFK_AVX512 inline void dot_block64(const void *w, const float *x, int64_t i, Sums16 &s) {
+    s.a0 = _mm512_fmadd_ps(load16<T>(w, i), _mm512_loadu_ps(x + i), s.a0);
+    s.a1 = _mm512_fmadd_ps(load16<T>(w, i + 16), _mm512_loadu_ps(x + i + 16), s.a1);
+    s.a2 = _mm512_fmadd_ps(load16<T>(w, i + 32), _mm512_loadu_ps(x + i + 32), s.a2);
+    s.a3 = _mm512_fmadd_ps(load16<T>(w, i + 48), _mm512_loadu_ps(x + i + 48), s.a3);
+}
+
+// The rest of a row from i (its head plus whole blocks of 64), then the output.
+template <DType T>
+HFK_AVX512 inline float dot_finish16(const void *w, const float *x, int64_t i, int64_t k,
+                                     Sums16 s) {
+    for (; i + 64 <= k; i += 64) dot_block64<T>(w, x, i, s);
+    for (; i + 16 <= k; i += 16)
+        s.a0 = _mm512_fmadd_ps(load16<T>(w, i), _mm512_loadu_ps(x + i), s.a0);
+    if (i < k) {
+        const __mmask16 m = tail_mask(k - i);
+        s.a2 = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s.a2);
+    }
+    return _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(s.a0, s.a1), _mm512_add_ps(s.a2, s.a3)));
+}
+
+// R rows (1, 2 or 4), `step` rows apart, side by side, 64 elements at a time: R concurrent
+// streams, writing y[0], y[step], ... Each row is summed in the sequence it has alone -- its head
+// (masked, into a1), blocks of 64 (a0..a3), blocks of 16 (a0), a masked tail (a2), then
+// (a0 + a1) + (a2 + a3) -- so the bits do not depend on R. Rows may start at different offsets
+// in a line (their heads differ): the blocks of 64 all of them have run side by side, a block
+// one row has more is finished alone. (Named rows rather than arrays: GCC -O2 keeps arrays
+// indexed in a loop on the stack.)
+template <DType T, int R>
+HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, const float *x,
+                                       int64_t k, float *y) {
+    static_assert(R == 1 || R == 2 || R == 4);
+    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? step : 0, ld),
+               *w2 = row_ptr(T, w, R > 2 ? 2 * step : 0, ld),
+               *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
+    const int64_t h0 = elements_before_line<T>(w0, k), h1 = elements_before_line<T>(w1, k),
+                  h2 = elements_before_line<T>(w2, k), h3 = elements_before_line<T>(w3, k);
+    Sums16 s0 = dot_head16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
+    int64_t blocks = (k - h0) / 64;
+    if constexpr (R > 1) {
+        s1 = dot_head16<T>(w1, x, h1);
+        blocks = std::min(blocks, (k - h1) / 64);
+    }
+    if constexpr (R > 2) {
+        s2 = dot_head16<T>(w2, x, h2);
+        s3 = dot_head16<T>(w3, x, h3);
+        blocks = std::min(blocks, std::min((k - h2) / 64, (k - h3) / 64));
+    }
+    const int64_t done = 64 * blocks;
+    for (int64_t b = 0; b < done; b += 64) {
+        dot_block64<T>(w0, x, h0 + b, s0);
+        if constexpr (R > 1) dot_block64<T>(w1, x, h1 + b, s1);
+        if constexpr (R > 2) {
+            dot_block64<T>(w2, x, h2 + b, s2);
+            dot_block64<T>(w3, x, h3 + b, s3);
+        }
+    }
+    y[0] = dot_finish16<T>(w0, x, h0 + done, k, s0);
+    if constexpr (R > 1) y[step] = dot_finish16<T>(w1, x, h1 + done, k, s1);
+    if constexpr (R > 2) {
+        y[2 * step] = dot_finish16<T>(w2, x, h2 + done, k, s2);
+        y[3 * step] = dot_finish16<T>(w3, x, h3 + done, k, s3);
+    }
+}
+
 // The weights are read with loads that never straddle two cache lines: a checkpoint's tensors
 // start wherever its header ends (8-byte aligned at best), and on Zen 5 a stream of straddling
 // loads from memory ran at 60% of the speed of aligned ones (llama-135m F32 matrices 40 bytes
 // past a line: 43 -> 73 tokens/s in isolation). So each row first takes the elements before
 // its first 64-byte boundary in masked pieces, then whole aligned lines. No software prefetch:
-// with aligned loads the hardware prefetcher keeps up, and a prefetch 4 KiB ahead (which once
-// made up for the straddling loads) cost F32 decode a third (48 -> 32 tokens/s).
+// with aligned loads the hardware prefetcher keeps up on Zen 5, and a prefetch 4 KiB ahead
+// (which once made up for the straddling loads) cost F32 decode a third (48 -> 32 tokens/s).
 template <DType T>
 HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
-                                  int64_t k, float *y) {
-    for (int64_t r = 0; r < rows; ++r) {
-        const void *w0 = row_ptr(T, w, r, ld);
-        const int64_t head = elements_before_line<T>(w0, k);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < head; i += 16) {
-            const __mmask16 m = tail_mask(std::min<int64_t>(16, head - i));
-            a1 = _mm512_fmadd_ps(load16_mask<T>(w0, i, m), _mm512_maskz_loadu_ps(m, x + i), a1);
-        }
-        int64_t i = head;
-        for (const int64_t k64 = head + ((k - head) & ~int64_t(63)); i < k64; i += 64) {
-            a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
-            a1 = _mm512_fmadd_ps(load16<T>(w0, i + 16), _mm512_loadu_ps(x + i + 16), a1);
-            a2 = _mm512_fmadd_ps(load16<T>(w0, i + 32), _mm512_loadu_ps(x + i + 32), a2);
-            a3 = _mm512_fmadd_ps(load16<T>(w0, i + 48), _mm512_loadu_ps(x + i + 48), a3);
-        }
-        for (; i + 16 <= k; i += 16)
-            a0 = _mm512_fmadd_ps(load16<T>(w0, i), _mm512_loadu_ps(x + i), a0);
-        if (i < k) {
-            const __mmask16 m = tail_mask(k - i);
-            a2 = _mm512_fmadd_ps(load16_mask<T>(w0, i, m), _mm512_maskz_loadu_ps(m, x + i), a2);
-        }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+                                  int64_t k, float *y, int per_pass) {
+    // per_pass streams: the rows are cut into per_pass blocks read side by side, each block from
+    // its first row to its last, so every stream is long and sequential (rows next to each other
+    // would make short streams that restart every pass: measured much slower on Zen 5). Rows
+    // left over go one at a time.
+    int64_t r = 0;
+    if (per_pass >= 4 && rows >= 4) {
+        const int64_t block = rows / 4;
+        for (; r < block; ++r) dot_pass_avx512<T, 4>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 4 * block;
+    } else if (per_pass >= 2 && rows >= 2) {
+        const int64_t block = rows / 2;
+        for (; r < block; ++r) dot_pass_avx512<T, 2>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        r = 2 * block;
     }
+    for (; r < rows; ++r) dot_pass_avx512<T, 1>(row_ptr(T, w, r, ld), ld, 1, x, k, y + r);
 }
 
-// y[j..j+16) += a * W[j..j+16), the lanes of `m` only.
-template <DType T>
-HFK_AVX512 inline void axpy_masked(const void *w, __m512 a, float *y, int64_t j, __mmask16 m) {
-    _mm512_mask_storeu_ps(
-        y + j, m, _mm512_fmadd_ps(load16_mask<T>(w, j, m), a, _mm512_maskz_loadu_ps(m, y + j)));
-}
-
-// y[j..j+16) += x0 W0[j..] + x1 W1[j..] + x2 W2[j..] + x3 W3[j..], in that order, the lanes of
-// `m` only. (Named operands rather than arrays: GCC -O2 kept arrays on the stack, reloading them
-// in the inner loop, which cost F32 decode a fifth.)
-template <DType T>
-HFK_AVX512 inline void axpy4_masked(const void *w0, const void *w1, const void *w2, const void *w3,
+// y[j..j+16) += x0 W0[j..] (+ x1 W1[j..] + x2 W2[j..] + x3 W3[j..]), the rows in that order,
+// the lanes of `m` only.
+template <DType T, int R>
+HFK_AVX512 inline void axpy_piece16(const void *w0, const void *w1, const void *w2, const void *w3,
                                     __m512 x0, __m512 x1, __m512 x2, __m512 x3, float *y, int64_t j,
                                     __mmask16 m) {
-    __m512 acc = _mm512_maskz_loadu_ps(m, y + j);
-    acc = _mm512_fmadd_ps(load16_mask<T>(w0, j, m), x0, acc);
-    acc = _mm512_fmadd_ps(load16_mask<T>(w1, j, m), x1, acc);
-    acc = _mm512_fmadd_ps(load16_mask<T>(w2, j, m), x2, acc);
-    acc = _mm512_fmadd_ps(load16_mask<T>(w3, j, m), x3, acc);
+    __m512 acc = _mm512_fmadd_ps(load16_mask<T>(w0, j, m), x0, _mm512_maskz_loadu_ps(m, y + j));
+    if constexpr (R > 1) acc = _mm512_fmadd_ps(load16_mask<T>(w1, j, m), x1, acc);
+    if constexpr (R > 2) {
+        acc = _mm512_fmadd_ps(load16_mask<T>(w2, j, m), x2, acc);
+        acc = _mm512_fmadd_ps(load16_mask<T>(w3, j, m), x3, acc);
+    }
     _mm512_mask_storeu_ps(y + j, m, acc);
 }
 
-// y = x W over rows of W, each row's elements before its first 64-byte boundary first (masked),
-// so no load of the weights straddles two cache lines. The fmadds of each output stay in row
-// order, so every variant gives the bits of one row at a time. BF16/F16 take one row per pass
-// over y (which stays in L1): the matrix is then read as one sequential stream, where four rows
-// per pass made four short streams that restart every row and ran BF16 GPT-2 decode at 60% of
-// the bandwidth (14 vs 25 GB/s in isolation on Zen 5: decode 68 -> 112 tokens/s). F32 rows keep
-// four rows per pass, measured 10% faster there (fewer passes over y per byte of weights).
+// R rows (1, 2 or 4) of W in one pass over y: each y[j] takes the rows in order, one rounded FMA
+// each, exactly as R passes of one row would, so the bits do not depend on R. The first row's
+// elements before its first 64-byte boundary go first (masked), so none of its loads straddle two
+// cache lines (the other rows share its split; with rows of whole lines, as in the real shapes,
+// they are aligned too). (Named operands rather than arrays: GCC -O2 kept arrays on the stack,
+// reloading them in the inner loop, which cost F32 decode a fifth.)
+template <DType T, int R>
+HFK_AVX512 inline void axpy_pass_avx512(const void *w, int64_t ld, const float *x, int64_t n,
+                                        float *y) {
+    static_assert(R == 1 || R == 2 || R == 4);
+    const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? 1 : 0, ld),
+               *w2 = row_ptr(T, w, R > 2 ? 2 : 0, ld), *w3 = row_ptr(T, w, R > 2 ? 3 : 0, ld);
+    const __m512 x0 = _mm512_set1_ps(x[0]), x1 = _mm512_set1_ps(x[R > 1 ? 1 : 0]),
+                 x2 = _mm512_set1_ps(x[R > 2 ? 2 : 0]), x3 = _mm512_set1_ps(x[R > 2 ? 3 : 0]);
+    const int64_t head = elements_before_line<T>(w0, n);
+    for (int64_t j = 0; j < head; j += 16)
+        axpy_piece16<T, R>(w0, w1, w2, w3, x0, x1, x2, x3, y, j,
+                           tail_mask(std::min<int64_t>(16, head - j)));
+    int64_t j = head;
+    for (; j + 16 <= n; j += 16) {
+        __m512 acc = _mm512_fmadd_ps(load16<T>(w0, j), x0, _mm512_loadu_ps(y + j));
+        if constexpr (R > 1) acc = _mm512_fmadd_ps(load16<T>(w1, j), x1, acc);
+        if constexpr (R > 2) {
+            acc = _mm512_fmadd_ps(load16<T>(w2, j), x2, acc);
+            acc = _mm512_fmadd_ps(load16<T>(w3, j), x3, acc);
+        }
+        _mm512_storeu_ps(y + j, acc);
+    }
+    if (j < n) axpy_piece16<T, R>(w0, w1, w2, w3, x0, x1, x2, x3, y, j, tail_mask(n - j));
+}
+
+// y = x W, per_pass rows of W per pass over y (y stays in L1; rows_per_pass.h chooses). The rows
+// of a pass are next to each other, not blocks apart as in dot_rows: each y[j] must take the rows
+// in order. Several rows per pass mean fewer passes over y per byte of weights (F32: four rows
+// measured 10% faster than one on Zen 5); one row per pass reads the matrix as one sequential
+// stream (BF16 GPT-2 decode on Zen 5: four rows made four short streams restarting every row, 14
+// vs 25 GB/s in isolation). Rows left over go in passes of fewer.
 template <DType T>
 HFK_AVX512 void axpy_rows_avx512_t(const void *w, int64_t ld, int64_t k_rows, const float *x,
-                                   int64_t n, float *y) {
+                                   int64_t n, float *y, int per_pass) {
     std::memset(y, 0, size_t(n) * 4);
     int64_t k = 0;
-    if constexpr (T == DType::F32) {
-        for (; k + 4 <= k_rows; k += 4) {
-            const void *w0 = row_ptr(T, w, k, ld), *w1 = row_ptr(T, w, k + 1, ld),
-                       *w2 = row_ptr(T, w, k + 2, ld), *w3 = row_ptr(T, w, k + 3, ld);
-            const __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]),
-                         x2 = _mm512_set1_ps(x[k + 2]), x3 = _mm512_set1_ps(x[k + 3]);
-            const int64_t head = elements_before_line<T>(w0, n);
-            for (int64_t j = 0; j < head; j += 16)
-                axpy4_masked<T>(w0, w1, w2, w3, x0, x1, x2, x3, y, j,
-                                tail_mask(std::min<int64_t>(16, head - j)));
-            int64_t j = head;
-            for (; j + 16 <= n; j += 16) {
-                __m512 acc = _mm512_loadu_ps(y + j);
-                acc = _mm512_fmadd_ps(load16<T>(w0, j), x0, acc);
-                acc = _mm512_fmadd_ps(load16<T>(w1, j), x1, acc);
-                acc = _mm512_fmadd_ps(load16<T>(w2, j), x2, acc);
-                acc = _mm512_fmadd_ps(load16<T>(w3, j), x3, acc);
-                _mm512_storeu_ps(y + j, acc);
-            }
-            if (j < n) axpy4_masked<T>(w0, w1, w2, w3, x0, x1, x2, x3, y, j, tail_mask(n - j));
-        }
-    }
-    for (; k < k_rows; ++k) {
-        const void *w0 = row_ptr(T, w, k, ld);
-        const __m512 a = _mm512_set1_ps(x[k]);
-        const int64_t head = elements_before_line<T>(w0, n);
-        for (int64_t j = 0; j < head; j += 16)
-            axpy_masked<T>(w0, a, y, j, tail_mask(std::min<int64_t>(16, head - j)));
-        int64_t j = head;
-        for (; j + 16 <= n; j += 16)
-            _mm512_storeu_ps(y + j, _mm512_fmadd_ps(load16<T>(w0, j), a, _mm512_loadu_ps(y + j)));
-        if (j < n) axpy_masked<T>(w0, a, y, j, tail_mask(n - j));
-    }
+    if (per_pass >= 4)
+        for (; k + 4 <= k_rows; k += 4)
+            axpy_pass_avx512<T, 4>(row_ptr(T, w, k, ld), ld, x + k, n, y);
+    if (per_pass >= 2)
+        for (; k + 2 <= k_rows; k += 2)
+            axpy_pass_avx512<T, 2>(row_ptr(T, w, k, ld), ld, x + k, n, y);
+    for (; k < k_rows; ++k) axpy_pass_avx512<T, 1>(row_ptr(T, w, k, ld), ld, x + k, n, y);
 }
 
 HFK_AVX512 void dot_rows_avx512(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
-                                int64_t k, float *y) {
+                                int64_t k, float *y, int per_pass) {
     if (t == DType::F16)
-        dot_rows_avx512_t<DType::F16>(w, ld, rows, x, k, y);
+        dot_rows_avx512_t<DType::F16>(w, ld, rows, x, k, y, per_pass);
     else if (t == DType::BF16)
-        dot_rows_avx512_t<DType::BF16>(w, ld, rows, x, k, y);
+        dot_rows_avx512_t<DType::BF16>(w, ld, rows, x, k, y, per_pass);
     else
-        dot_rows_avx512_t<DType::F32>(w, ld, rows, x, k, y);
+        dot_rows_avx512_t<DType::F32>(w, ld, rows, x, k, y, per_pass);
 }
 
 HFK_AVX512 void axpy_rows_avx512(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x,
-                                 int64_t n, float *y) {
+                                 int64_t n, float *y, int per_pass) {
     if (t == DType::F16)
-        axpy_rows_avx512_t<DType::F16>(w, ld, k_rows, x, n, y);
+        axpy_rows_avx512_t<DType::F16>(w, ld, k_rows, x, n, y, per_pass);
     else if (t == DType::BF16)
-        axpy_rows_avx512_t<DType::BF16>(w, ld, k_rows, x, n, y);
+        axpy_rows_avx512_t<DType::BF16>(w, ld, k_rows, x, n, y, per_pass);
     else
-        axpy_rows_avx512_t<DType::F32>(w, ld, k_rows, x, n, y);
+        axpy_rows_avx512_t<DType::F32>(w, ld, k_rows, x, n, y, per_pass);
 }
 
 template <DType T>

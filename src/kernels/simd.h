@@ -13,11 +13,16 @@ namespace hfk::kern {
 
 struct SimdOps {
     // y[r] = sum_k W[r, k] * x[k] for r < rows; W row r starts at w + r * ld (elements of `type`).
+    // The rows are cut into per_pass (1, 2 or 4; rows_per_pass.h) blocks read side by side: that
+    // many concurrent sequential streams. Each y[r] is summed in the same order whatever
+    // per_pass is: the same bits.
     void (*dot_rows)(DType type, const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
-                     float *y);
+                     float *y, int per_pass);
     // y[j] = sum_k x[k] * W[k, j] for j < n (y is overwritten); W row k starts at w + k * ld.
+    // per_pass neighbouring rows of W are added to y per pass over it, each y[j] in row order:
+    // the bits do not depend on per_pass.
     void (*axpy_rows)(DType type, const void *w, int64_t ld, int64_t k_rows, const float *x,
-                      int64_t n, float *y);
+                      int64_t n, float *y, int per_pass);
     // dst[i] = float(src[i]).
     void (*to_f32)(DType type, const void *src, int64_t n, float *dst);
     float (*dot)(const float *a, const float *b, int64_t n);

@@ -1,6 +1,7 @@
 list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/cpu.cpp
     ${CMAKE_CURRENT_LIST_DIR}/simd.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/rows_per_pass.cpp
     ${CMAKE_CURRENT_LIST_DIR}/thread_pool.cpp
     ${CMAKE_CURRENT_LIST_DIR}/matmul.cpp
     ${CMAKE_CURRENT_LIST_DIR}/quant.cpp

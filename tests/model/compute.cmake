@@ -5,3 +5,21 @@ hfk_add_gtest(test_model_compute LABELS unit SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/test_forward.cpp)
 # Test discovery runs the binary without the CTest environment: compile in the fallback location.
 target_compile_definitions(test_model_compute PRIVATE HFK_TEST_SHARED_DIR="${HFK_SHARED_DIR}")
+
+# Rows per pass of the decode kernels (issue 22): the same bits for every choice. The linear()
+# case runs again at each lower instruction set (HFK_KERNELS), and the choice's source with
+# HFK_DECODE_ROWS=2 and with an invalid value.
+hfk_add_gtest(test_decode_rows LABELS unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_decode_rows.cpp)
+foreach(isa avx2 scalar)
+    add_test(NAME decode_rows.linear.${isa}
+             COMMAND test_decode_rows --gtest_filter=DecodeRows.LinearSameBitsForEveryChoiceAndThreadCount)
+    set_tests_properties(decode_rows.linear.${isa} PROPERTIES LABELS unit
+                         SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
+                         ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=${isa}")
+endforeach()
+foreach(value 2 3)
+    add_test(NAME decode_rows.env.${value}
+             COMMAND test_decode_rows --gtest_filter=DecodeRows.ChoiceFromEnvironmentOrCpuFamily)
+    set_tests_properties(decode_rows.env.${value} PROPERTIES LABELS unit
+                         ENVIRONMENT "${HFK_TEST_ENV};HFK_DECODE_ROWS=${value}")
+endforeach()

@@ -122,8 +122,8 @@ TEST(Kernels, DotRowsAndAxpyRowsAtEveryOffsetInACacheLine) {
                 for (const char *isa : isas()) {
                     const SimdOps &ops = *simd_for(isa);
                     std::vector<float> y(static_cast<size_t>(rows)), z(static_cast<size_t>(k));
-                    ops.dot_rows(type, at, k, rows, x.data(), k, y.data());
-                    ops.axpy_rows(type, at, k, rows, x.data(), k, z.data());
+                    ops.dot_rows(type, at, k, rows, x.data(), k, y.data(), 1);
+                    ops.axpy_rows(type, at, k, rows, x.data(), k, z.data(), 1);
                     for (int64_t r = 0; r < rows; ++r) {
                         double ref = 0;
                         for (int64_t i = 0; i < k; ++i)
@@ -156,7 +156,7 @@ TEST(Kernels, DotRowsAndAxpyRowsEveryIsaAndType) {
             for (const char *isa : isas()) {
                 const SimdOps &ops = *simd_for(isa);
                 std::vector<float> y(static_cast<size_t>(rows));
-                ops.dot_rows(type, w.data(), k, rows, x.data(), k, y.data());
+                ops.dot_rows(type, w.data(), k, rows, x.data(), k, y.data(), 1);
                 for (int64_t r = 0; r < rows; ++r) {
                     double ref = 0;
                     for (int64_t i = 0; i < k; ++i)
@@ -166,7 +166,7 @@ TEST(Kernels, DotRowsAndAxpyRowsEveryIsaAndType) {
                 }
                 // The same storage read as [rows, k] = [k_rows, n]: y[j] = sum_r x[r] W[r, j].
                 std::vector<float> z(static_cast<size_t>(k));
-                ops.axpy_rows(type, w.data(), k, rows, x.data(), k, z.data());
+                ops.axpy_rows(type, w.data(), k, rows, x.data(), k, z.data(), 1);
                 for (int64_t j = 0; j < k; ++j) {
                     double ref = 0;
                     for (int64_t r = 0; r < rows; ++r)

@@ -1,0 +1,83 @@
+#include "kernels/rows_per_pass.h"
+
+#include <atomic>
+#include <cstdlib>
+
+namespace hfk::kern {
+namespace {
+
+std::atomic<int> g_override{0};
+
+int valid_rows(int r) {
+    return r == 1 || r == 2 || r == 4 ? r : 0;
+}
+
+struct Choice {
+    int rows;
+    const char *source;
+};
+
+// By CPU family, from measurements, rather than by a calibration at load: the choices give the
+// same bits, so only speed is at stake, and a calibration on a shared VM measures the neighbours
+// (wall-clock shares of one choice ranged 30-230% of the read within one run here); it would also
+// add tens of milliseconds to a load whose target is 100 ms to first token.
+//
+// What "rows per pass" reads (simd.cpp): for [out, in] matrices (dot_rows: Llama, every lm_head)
+// the rows are cut into that many blocks read side by side, so that many long sequential streams;
+// for [in, out] matrices (axpy_rows: GPT-2's Conv1D) each output must take the rows in order, so
+// a pass takes rows next to each other, streams that restart every pass.
+//
+// Measured, one thread, one decode token's matrix-vector products through linear() against the
+// best plain read of as many bytes (read_bandwidth.h's sweep), alternated, medians of the shares
+// in thread CPU time (25-40 rounds; the machine was shared and heavily loaded, spreads were wide):
+//   - AMD EPYC Zen 5, 2026-12-06. BF16 llama-135m, AVX-512: 1 row 76-80%, 2 blocks 68-81%,
+//     4 blocks 71-88% over four runs (4 ahead in three, behind in one: within the noise); AVX2:
+//     1 row 72%, 4 blocks 93% (one run). BF16 GPT-2 ([in, out], rows next to each other): 1 row
+//     84%, 2 rows 41%, 4 rows 54% (AVX2: 86 / 35 / 42%). One row is kept: no choice is reliably
+//     ahead for [out, in], and one row is far ahead for [in, out].
+//   - Intel Xeon Emerald Rapids (../shared/BENCH.md, tools/probes/bf16_matvec_rows.c, rows next
+//     to each other): a BF16 product read 9.1-9.8 GB/s with 1, 2, 4 or 8 rows per pass alike,
+//     against ~16 for a plain read with several streams. Blocks read side by side, as above, were
+//     not measured there: one row until they are (bench_model prints each choice's share).
+Choice family_choice() {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("amd")) return {1, "CPU family AMD"};
+    if (__builtin_cpu_is("intel")) return {1, "CPU family Intel"};
+#endif
+    return {1, "CPU family other"};
+}
+
+const Choice &default_choice() {
+    static const Choice c = [] {
+        const char *env = std::getenv("HFK_DECODE_ROWS");
+        if (env && valid_rows(std::atoi(env))) return Choice{std::atoi(env), "HFK_DECODE_ROWS"};
+        return family_choice();
+    }();
+    return c;
+}
+
+}  // namespace
+
+int decode_rows() {
+    const int o = g_override.load(std::memory_order_relaxed);
+    return o ? o : default_choice().rows;
+}
+
+int dot_rows_per_pass(DType type) {
+    return type == DType::F32 ? 1 : decode_rows();
+}
+
+int axpy_rows_per_pass(DType type) {
+    return type == DType::F32 ? 4 : decode_rows();
+}
+
+void set_decode_rows(int rows) {
+    g_override.store(valid_rows(rows), std::memory_order_relaxed);
+}
+
+const char *decode_rows_source() {
+    return g_override.load(std::memory_order_relaxed) ? "set_decode_rows" : default_choice().source;
+}
+
+}  // namespace hfk::kern

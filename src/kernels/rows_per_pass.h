@@ -1,0 +1,26 @@
+// How many weight rows the matrix-vector kernels read side by side in one pass (concurrent
+// memory streams) when decoding 16-bit (BF16 / F16) weights. The choice changes the speed only:
+// every output is summed in the same order whatever it is (simd.h), so the bits never change.
+#pragma once
+
+#include "model/dtype.h"
+
+namespace hfk::kern {
+
+// Rows per pass for 16-bit weights: 1, 2 or 4. Chosen once by CPU family (rows_per_pass.cpp
+// says why), unless HFK_DECODE_ROWS=1|2|4 is set in the environment, or set_decode_rows() was
+// called.
+int decode_rows();
+// Rows per pass of the kernels for weights of `type`, stored [out, in] (dot_rows) or [in, out]
+// (axpy_rows). F32 keeps its measured fixed choice (one row for dot_rows, four for axpy_rows);
+// F16/BF16 take decode_rows().
+int dot_rows_per_pass(DType type);
+int axpy_rows_per_pass(DType type);
+// Overrides decode_rows() for the whole process (1, 2 or 4; 0 or any other value goes back to
+// the default).
+// Benchmarks and tests use it to compare the choices in one run.
+void set_decode_rows(int rows);
+// Where decode_rows() came from: "HFK_DECODE_ROWS", "set_decode_rows" or "CPU family <name>".
+const char *decode_rows_source();
+
+}  // namespace hfk::kern
