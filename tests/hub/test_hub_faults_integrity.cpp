@@ -99,7 +99,8 @@ TEST_F(Faults, MoreBytesThanAnnouncedStopEarlyAndLeaveNothing) {
 TEST_F(Faults, MissingFileMetadataIsAFormatErrorAndWritesNothing) {
     const std::pair<std::string, std::string> cases[] = {
         {"no-etag", "ETag"}, {"no-commit", "X-Repo-Commit"}, {"no-size", "size"}};
-    for (const auto &[name, field] : cases) {
+    for (const auto &c : cases) {
+        const std::string &name = c.first, &field = c.second;  // lambdas cannot capture bindings
         SCOPED_TRACE(name);
         std::string msg;
         EXPECT_EQ(status_of([&] { hfk::hub::prepare("hfkit-test/" + name, options()); }, &msg),
