@@ -100,7 +100,8 @@ StateId StackEngine::intern(std::vector<uint32_t> &stacks) {
 
 StateId StackEngine::compute_step(StateId s, uint8_t byte) {
     if (s == kDeadState) return kDeadState;
-    std::vector<uint32_t> next;
+    std::vector<uint32_t> &next = scratch_;  // reused: no allocation per step
+    next.clear();
     ++epoch_;
     const SetInfo info = sets_[s];
     for (uint32_t k = 0; k < info.n_stacks; ++k) {

@@ -81,7 +81,9 @@ class StackEngine {
     std::vector<int32_t> transitions_;  // 256 per state, -1 = not computed yet
     uint8_t byte_class_[256] = {};
     std::vector<std::vector<uint8_t>> class_members_;
-    std::vector<uint32_t> marks_;  // expand(): epoch of the step that last expanded a node
+    std::vector<uint32_t> marks_;
+    std::vector<uint32_t> scratch_;  // compute_step's stack list  // expand(): epoch of the step
+                                     // that last expanded a node
     uint32_t epoch_ = 0;
     StateId start_ = 0;
 };

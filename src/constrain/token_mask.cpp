@@ -5,7 +5,8 @@ namespace hfk::constrain {
 namespace {
 // 2048 masks of a 128k vocabulary are 32 MiB; beyond that the cache starts over.
 constexpr size_t kMaxCachedBits = size_t(1) << 28;
-// Subtrees smaller than this are walked: testing them costs about as much as walking them.
+// Subtrees smaller than this are walked: testing them costs about as much as walking them
+// (2, 4, 8, 16, 32 measured: 8 and up within the noise of a loaded machine, 2 slower).
 constexpr uint32_t kMinShortcutNodes = 8;
 
 bool subset(const ByteSet &a, const ByteSet &b) {
