@@ -16,14 +16,20 @@
 // most h of them, read from t, only visits live states. So when the bytes below a trie node
 // all lie in I(next, height of the node), every token of its subtree is allowed, and the walk
 // sets the subtree's slots at once and skips it. This is a sufficient condition only; a subtree
-// that fails it is walked byte by byte as before, so the mask stays exact.
+// that fails it is walked byte by byte as before, so the mask stays exact. Its limit: in a
+// bounded repetition a subtree holding any token longer than the count left fails the test
+// and is walked, so states near the start of a long `{m,n}` (an email's local part, a
+// `maxLength` of 24) are still the expensive cold masks (the p99 of bench_constrain).
 //
-// What was measured and not kept: XGrammar-style context-independent caching (masks per
-// top-of-stack position, shared across stack sets). The JSON Schema compiler gives each
-// property its own string rule (and each bounded count its own position), and a string's
-// stacks reach the property's context on the closing quote after one character of
-// `json-char`'s expansion; the positions that would key the cache are then as many as the
-// states themselves, so it saved nothing on the benchmark's schema.
+// Considered and not built (analysed, not measured): XGrammar-style context-independent caching
+// (masks per top-of-stack position, shared by every stack set with that top). Here a string's
+// top of stack is `json-char`'s byte set, which any token longer than one character leaves, so
+// the key would have to include the frames down to the closing quote; the JSON Schema compiler
+// gives each property its own string rule and each bounded count its own position, so those
+// keys are as many as the matcher states themselves on the benchmark's schema, and the cache
+// per state already shares what they would. Per-token byte-set tests (a token is allowed if
+// all its bytes self-loop) are subsumed by the subtree test above, which also covers bounded
+// repetitions and costs a few words per subtree instead of one test per token.
 #pragma once
 
 #include <cstdint>
