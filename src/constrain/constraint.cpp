@@ -1,5 +1,6 @@
 #include "constrain/constraint.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "constrain/gbnf_parser.h"
@@ -50,20 +51,30 @@ bool ConstrainedDecoder::mask_logits(std::span<float> logits, std::span<const in
     for (int32_t id : end_ids)
         if (id >= 0 && size_t(id) < logits.size())
             saved_.push_back({id, done ? logits[size_t(id)] : -INFINITY});
+    // The mask is by trie slot: forbid the ids of clear slots, then the ids no slot holds.
     const TokenBits &bits = masker_.mask(state_);
-    const size_t n = std::min(logits.size(), size_t(masker_.trie().n_ids()));
+    const VocabTrie &trie = masker_.trie();
+    const auto &ids = trie.token_ids();
+    const size_t n_slots = trie.n_slots();
+    const size_t n = logits.size();
     bool any = false;
-    for (size_t w = 0; w * 64 < n; ++w) {
-        const uint64_t word = bits[w];
-        const size_t end = std::min(n, w * 64 + 64);
-        for (size_t i = w * 64; i < end; ++i) {
-            if ((word >> (i & 63)) & 1)
-                any = true;
-            else
-                logits[i] = -INFINITY;
+    for (size_t w = 0; w < bits.size(); ++w) {
+        const uint64_t valid =
+            w * 64 + 64 <= n_slots ? ~uint64_t(0) : (uint64_t(1) << (n_slots & 63)) - 1;
+        for (uint64_t word = ~bits[w] & valid; word; word &= word - 1) {
+            const size_t id = size_t(ids[w * 64 + size_t(__builtin_ctzll(word))]);
+            if (id < n) logits[id] = -INFINITY;
         }
+        if (!any)
+            for (uint64_t word = bits[w] & valid; word; word &= word - 1)
+                if (size_t(ids[w * 64 + size_t(__builtin_ctzll(word))]) < n) {
+                    any = true;
+                    break;
+                }
     }
-    for (size_t i = n; i < logits.size(); ++i) logits[i] = -INFINITY;
+    for (int32_t id : trie.absent_ids())
+        if (size_t(id) < n) logits[size_t(id)] = -INFINITY;
+    for (size_t i = size_t(std::max(trie.n_ids(), 0)); i < n; ++i) logits[i] = -INFINITY;
     for (auto [id, l] : saved_) {
         logits[size_t(id)] = l;  // an end id is never a token of the text, even if in the trie
         any |= done;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -215,6 +216,7 @@ class SchemaCompiler {
                 const json &list = s[k];
                 if (!list.is_array() || list.empty())
                     unsupported(ptr + "/" + k, "must be a non-empty array");
+                if (std::string(k) == "oneOf") check_one_of(s, ptr);
                 std::string body;
                 for (size_t i = 0; i < list.size(); ++i)
                     body += (i ? " | " : "") + visit(merged(s, list[i], k), hint,
@@ -258,6 +260,134 @@ class SchemaCompiler {
         for (size_t i = 0; i < types.size(); ++i)
             body += (i ? " | " : "") + typed(s, types[i], hint, ptr);
         return types.size() == 1 ? body : new_rule(hint, body);
+    }
+
+    // oneOf: a value must match exactly one branch. The grammar is the union of the branches
+    // (each of which only produces values its branch accepts), so it is exact iff no value
+    // can match two branches, which is proven here from what the branches say by JSON Schema's
+    // own semantics (not from the grammar: {"minLength": 3} generates strings but accepts
+    // every number). Two branches are disjoint when the JSON types they accept do not meet,
+    // when both are finite sets of values (const, enum) with no value in common, or when
+    // objects are all they share and a property both require is disjoint in the same sense (a
+    // discriminator such as {"kind": {"const": "a"}} against {"const": "b"}). Anything else is
+    // refused.
+    static constexpr unsigned kNull = 1, kBool = 2, kObject = 4, kArray = 8, kString = 16;
+    static constexpr unsigned kNumber = 32;  // integer and number meet: 1.0 is an integer
+    static constexpr unsigned kAnyType = 63;
+
+    static unsigned type_of_value(const json &v) {
+        if (v.is_null()) return kNull;
+        if (v.is_boolean()) return kBool;
+        if (v.is_object()) return kObject;
+        if (v.is_array()) return kArray;
+        if (v.is_string()) return kString;
+        return kNumber;
+    }
+
+    // The schema behind local $refs (what visit() compiles; depth-limited against cycles).
+    const json &deref(const json &s, const std::string &ptr) {
+        const json *p = &s;
+        for (int k = 0; k < 64 && p->is_object() && p->contains("$ref") && (*p)["$ref"].is_string();
+             ++k)
+            p = &resolve_ref((*p)["$ref"].get<std::string>(), ptr);
+        return *p;
+    }
+
+    // A superset of the types of the values `s` accepts.
+    unsigned accepted_types(const json &s0, const std::string &ptr, int depth) {
+        if (depth > 64) return kAnyType;
+        const json &s = deref(s0, ptr);
+        if (s.is_boolean()) return s.get<bool>() ? kAnyType : 0;
+        if (!s.is_object()) return kAnyType;
+        unsigned t = kAnyType;
+        if (s.contains("type")) {
+            unsigned listed = 0;
+            const json &ty = s["type"];
+            for (const json &x : ty.is_array() ? ty : json::array({ty})) {
+                const std::string n = x.is_string() ? x.get<std::string>() : "";
+                listed |= n == "null"                         ? kNull
+                          : n == "boolean"                    ? kBool
+                          : n == "object"                     ? kObject
+                          : n == "array"                      ? kArray
+                          : n == "string"                     ? kString
+                          : (n == "integer" || n == "number") ? kNumber
+                                                              : kAnyType;
+            }
+            if (s.value("nullable", false)) listed |= kNull;
+            t &= listed;
+        }
+        if (auto v = accepted_values(s, ptr)) {
+            unsigned listed = 0;
+            for (const json &x : *v) listed |= type_of_value(x);
+            t &= listed;
+        }
+        for (const char *k : {"anyOf", "oneOf"})
+            if (s.contains(k) && s[k].is_array()) {
+                unsigned any = 0;
+                for (const json &b : s[k]) any |= accepted_types(b, ptr, depth + 1);
+                t &= any;
+            }
+        if (s.contains("allOf") && s["allOf"].is_array())
+            for (const json &b : s["allOf"]) t &= accepted_types(b, ptr, depth + 1);
+        return t;
+    }
+
+    // The values `s` accepts when they are a finite list (const, enum), else nothing.
+    std::optional<std::vector<json>> accepted_values(const json &s0, const std::string &ptr) {
+        const json &s = deref(s0, ptr);
+        if (!s.is_object()) return std::nullopt;
+        if (s.contains("const")) return std::vector<json>{s["const"]};
+        if (s.contains("enum") && s["enum"].is_array())
+            return std::vector<json>(s["enum"].begin(), s["enum"].end());
+        return std::nullopt;
+    }
+
+    static bool values_meet(const std::vector<json> &a, const std::vector<json> &b) {
+        for (const json &x : a)
+            for (const json &y : b)
+                if (x == y) return true;  // nlohmann compares numbers by value: 1 == 1.0
+        return false;
+    }
+
+    bool disjoint(const json &a0, const json &b0, const std::string &ptr, int depth = 0) {
+        if (depth > 16) return false;
+        const unsigned common = accepted_types(a0, ptr, 0) & accepted_types(b0, ptr, 0);
+        if (common == 0) return true;
+        const auto va = accepted_values(a0, ptr), vb = accepted_values(b0, ptr);
+        if (va && vb) return !values_meet(*va, *vb);
+        if (common != kObject) return false;
+        const json &a = deref(a0, ptr), &b = deref(b0, ptr);
+        auto required = [](const json &s, const std::string &key) {
+            if (!s.contains("required") || !s["required"].is_array()) return false;
+            for (const json &r : s["required"])
+                if (r == key) return true;
+            return false;
+        };
+        if (!a.contains("properties") || !a["properties"].is_object() ||
+            !b.contains("properties") || !b["properties"].is_object())
+            return false;
+        for (auto it = a["properties"].begin(); it != a["properties"].end(); ++it) {
+            if (!required(a, it.key()) || !required(b, it.key()) ||
+                !b["properties"].contains(it.key()))
+                continue;
+            if (disjoint(it.value(), b["properties"][it.key()], ptr, depth + 1)) return true;
+        }
+        return false;
+    }
+
+    void check_one_of(const json &s, const std::string &ptr) {
+        const json &list = s["oneOf"];
+        if (!list.is_array()) return;  // refused by the caller
+        for (size_t i = 0; i < list.size(); ++i)
+            for (size_t j = i + 1; j < list.size(); ++j)
+                if (!disjoint(merged(s, list[i], "oneOf"), merged(s, list[j], "oneOf"), ptr))
+                    fail(HFK_E_UNSUPPORTED,
+                         "json schema: at '#" + ptr + "/oneOf': branches " + std::to_string(i) +
+                             " and " + std::to_string(j) +
+                             " may both match a value, and oneOf can only be compiled exactly "
+                             "when no value can match two branches (different types, different "
+                             "const/enum values, or objects with a required property whose "
+                             "const/enum values differ); use anyOf if a value may match both");
     }
 
     // `s` without the combinator `key`, merged with `branch` (sibling keywords apply to each).

@@ -27,7 +27,8 @@ namespace hfk::constrain {
 std::string json_value_gbnf();
 
 // Throws hfk::Error(HFK_E_INVALID_ARG): malformed JSON (with its byte offset) or an unsupported
-// keyword (with its JSON pointer).
+// keyword (with its JSON pointer). HFK_E_UNSUPPORTED: a oneOf whose branches are not provably
+// disjoint (compiled as the union of its branches, it would let a value match two of them).
 std::string json_schema_to_gbnf(std::string_view schema_json);
 
 }  // namespace hfk::constrain

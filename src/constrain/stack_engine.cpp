@@ -18,6 +18,24 @@ size_t StackEngine::VecHash::operator()(const std::vector<uint32_t> &v) const no
 }
 
 StackEngine::StackEngine(std::shared_ptr<const Grammar> grammar) : g_(std::move(grammar)) {
+    // Byte classes by refinement: split every class by membership in each byte set in turn.
+    std::vector<int32_t> split(512);
+    uint32_t n_classes = 1;
+    for (const ByteSet &set : g_->byte_sets) {
+        std::fill(split.begin(), split.begin() + 2 * n_classes, -1);
+        uint32_t next = 0;
+        uint8_t cls[256];
+        for (unsigned b = 0; b < 256; ++b) {
+            int32_t &id = split[2 * byte_class_[b] + (set.has(uint8_t(b)) ? 1 : 0)];
+            if (id < 0) id = int32_t(next++);
+            cls[b] = uint8_t(id);
+        }
+        std::copy(cls, cls + 256, byte_class_);
+        n_classes = next;
+        if (n_classes == 256) break;
+    }
+    class_members_.resize(n_classes);
+    for (unsigned b = 0; b < 256; ++b) class_members_[byte_class_[b]].push_back(uint8_t(b));
     nodes_.push_back({0, 0});
     sets_.push_back({0, 0, false});  // dead
     transitions_.assign(256, int32_t(kDeadState));
@@ -82,7 +100,8 @@ StateId StackEngine::intern(std::vector<uint32_t> &stacks) {
 
 StateId StackEngine::compute_step(StateId s, uint8_t byte) {
     if (s == kDeadState) return kDeadState;
-    std::vector<uint32_t> next;
+    std::vector<uint32_t> &next = scratch_;  // reused: no allocation per step
+    next.clear();
     ++epoch_;
     const SetInfo info = sets_[s];
     for (uint32_t k = 0; k < info.n_stacks; ++k) {

@@ -6,6 +6,9 @@
 //    table: the engine lazily builds the deterministic automaton of the grammar over the states
 //    the generation actually visits. A matcher state is then a single uint32_t, so copying or
 //    rolling back a matcher is copying an integer.
+//  - Bytes that belong to exactly the same byte sets of the grammar (its byte classes: a JSON
+//    Schema has a few dozen) step every state the same way, so one computed step fills the
+//    transitions of its whole class.
 // One engine serves one generation at a time (not thread-safe; its tables only grow).
 #pragma once
 
@@ -30,12 +33,17 @@ class StackEngine {
     StateId step(StateId s, uint8_t byte) {
         int32_t &t = transitions_[size_t(s) * 256 + byte];
         if (t < 0) {
-            StateId next = compute_step(s, byte);
-            transitions_[size_t(s) * 256 + byte] = int32_t(next);  // t may have moved
+            const StateId next = compute_step(s, byte);
+            int32_t *row = &transitions_[size_t(s) * 256];  // t may have moved
+            for (uint8_t b : class_members_[byte_class_[byte]]) row[b] = int32_t(next);
             return next;
         }
         return StateId(t);
     }
+    // The byte classes: class_of(b) == class_of(c) iff b and c are in the same byte sets.
+    uint32_t n_byte_classes() const { return uint32_t(class_members_.size()); }
+    uint8_t class_of(uint8_t byte) const { return byte_class_[byte]; }
+    const std::vector<uint8_t> &class_members(uint32_t c) const { return class_members_[c]; }
     // The same computed from scratch, bypassing the memo (the oracle of the tests).
     StateId step_uncached(StateId s, uint8_t byte) { return compute_step(s, byte); }
     // The text so far is a complete sentence of the grammar.
@@ -71,7 +79,11 @@ class StackEngine {
     std::vector<SetInfo> sets_;  // sets_[0] is the dead state
     std::unordered_map<std::vector<uint32_t>, StateId, VecHash> set_ids_;
     std::vector<int32_t> transitions_;  // 256 per state, -1 = not computed yet
-    std::vector<uint32_t> marks_;       // expand(): epoch of the step that last expanded a node
+    uint8_t byte_class_[256] = {};
+    std::vector<std::vector<uint8_t>> class_members_;
+    std::vector<uint32_t> marks_;
+    std::vector<uint32_t> scratch_;  // compute_step's stack list  // expand(): epoch of the step
+                                     // that last expanded a node
     uint32_t epoch_ = 0;
     StateId start_ = 0;
 };

@@ -5,37 +5,132 @@ namespace hfk::constrain {
 namespace {
 // 2048 masks of a 128k vocabulary are 32 MiB; beyond that the cache starts over.
 constexpr size_t kMaxCachedBits = size_t(1) << 28;
+// Subtrees smaller than this are walked: testing them costs about as much as walking them
+// (2, 4, 8, 16, 32 measured: 8 and up within the noise of a loaded machine, 2 slower).
+constexpr uint32_t kMinShortcutNodes = 8;
+
+bool subset(const ByteSet &a, const ByteSet &b) {
+    return !((a.bits[0] & ~b.bits[0]) | (a.bits[1] & ~b.bits[1]) | (a.bits[2] & ~b.bits[2]) |
+             (a.bits[3] & ~b.bits[3]));
+}
+
+void set_slots(TokenBits &out, uint32_t lo, uint32_t hi) {
+    if (lo >= hi) return;
+    const uint32_t wl = lo >> 6, wh = (hi - 1) >> 6;
+    const uint64_t first = ~uint64_t(0) << (lo & 63);
+    const uint64_t last = ~uint64_t(0) >> (63 - ((hi - 1) & 63));
+    if (wl == wh) {
+        out[wl] |= first & last;
+        return;
+    }
+    out[wl] |= first;
+    for (uint32_t w = wl + 1; w < wh; ++w) out[w] = ~uint64_t(0);
+    out[wh] |= last;
+}
 }  // namespace
 
 const TokenBits &TokenMasker::mask(StateId s) {
     auto it = cache_.find(s);
     if (it != cache_.end()) return it->second;
-    const size_t words = (size_t(trie_->n_ids()) + 63) / 64;
+    const size_t words = (trie_->n_slots() + 63) / 64;
     if ((cache_.size() + 1) * words * 64 > kMaxCachedBits) cache_.clear();
     TokenBits &bits = cache_[s];
     compute(s, bits);
     return bits;
 }
 
-void TokenMasker::compute(StateId s, TokenBits &out) {
-    out.assign((size_t(trie_->n_ids()) + 63) / 64, 0);
-    const auto &nodes = trie_->nodes();
+TokenBits TokenMasker::id_mask(StateId s) {
+    const TokenBits &slots = mask(s);
     const auto &ids = trie_->token_ids();
-    depth_state_.resize(trie_->max_depth() + 1);
+    TokenBits out((size_t(trie_->n_ids()) + 63) / 64, 0);
+    for (size_t w = 0; w < slots.size(); ++w)
+        for (uint64_t word = slots[w]; word; word &= word - 1) {
+            const int32_t id = ids[w * 64 + size_t(__builtin_ctzll(word))];
+            out[size_t(id) >> 6] |= uint64_t(1) << (id & 63);
+        }
+    return out;
+}
+
+const TokenMasker::Run &TokenMasker::run(StateId t) {
+    if (t >= runs_.size()) runs_.resize(size_t(t) + 1);
+    if (runs_[t].known) return runs_[t];
+    // One step per byte class (the engine fills the rest of each class): count the bytes that
+    // lead to each live successor and keep the most common one.
+    std::unordered_map<StateId, uint32_t> count;
+    StateId best = kDeadState;
+    uint32_t best_n = 0;
+    const uint32_t n_classes = engine_.n_byte_classes();
+    std::vector<StateId> succ(n_classes);
+    for (uint32_t c = 0; c < n_classes; ++c) {
+        const auto &members = engine_.class_members(c);
+        succ[c] = engine_.step(t, members[0]);
+        if (succ[c] == kDeadState) continue;
+        uint32_t &n = count[succ[c]];
+        n += uint32_t(members.size());
+        if (n > best_n || (n == best_n && succ[c] < best)) {
+            best = succ[c];
+            best_n = n;
+        }
+    }
+    if (t >= runs_.size()) runs_.resize(size_t(t) + 1);  // stepping made new states
+    Run &r = runs_[t];
+    r.known = true;
+    r.succ = best;
+    r.self_loop = best == t;
+    if (best != kDeadState)
+        for (uint32_t c = 0; c < n_classes; ++c)
+            if (succ[c] == best)
+                for (uint8_t b : engine_.class_members(c)) r.bytes.add(b);
+    return r;
+}
+
+// I(t, h): see the header. Computed by I(t, h) = U(t) ∩ I(u(t), h - 1), memoised per state.
+ByteSet TokenMasker::run_bytes(StateId t, uint32_t h) {
+    const Run &r0 = run(t);
+    if (r0.self_loop || h <= 1 || r0.bytes.empty()) return r0.bytes;
+    if (h <= r0.within.size()) return r0.within[h - 1];
+    if (!r0.within.empty() && r0.within.back().empty()) return ByteSet{};
+    const StateId succ = r0.succ;
+    while (runs_[t].within.size() < h) {
+        const uint32_t k = uint32_t(runs_[t].within.size()) + 1;
+        ByteSet x = runs_[t].bytes;
+        if (k > 1) {
+            const ByteSet below = run_bytes(succ, k - 1);  // may grow runs_
+            for (int w = 0; w < 4; ++w) x.bits[w] &= below.bits[w];
+        }
+        runs_[t].within.push_back(x);
+        if (x.empty()) return x;  // and so for every larger h
+    }
+    return runs_[t].within[h - 1];
+}
+
+void TokenMasker::compute(StateId s, TokenBits &out) {
+    out.assign((trie_->n_slots() + 63) / 64, 0);
+    const VocabTrie &trie = *trie_;
+    const auto &nodes = trie.nodes();
+    depth_state_.resize(trie.max_depth() + 1);
     depth_state_[0] = s;
     if (s == kDeadState) return;
-    for (size_t i = 1; i < nodes.size();) {
+    for (uint32_t i = 1; i < nodes.size();) {
         const VocabTrie::Node &n = nodes[i];
         const StateId next = engine_.step(depth_state_[n.depth - 1], n.byte);
         if (next == kDeadState) {
             i = n.skip;
             continue;
         }
-        depth_state_[n.depth] = next;
-        for (uint32_t k = 0; k < n.n_tokens; ++k) {
-            const int32_t id = ids[n.first_token + k];
-            out[size_t(id) >> 6] |= uint64_t(1) << (id & 63);
+        if (n.skip - i >= kMinShortcutNodes) {
+            // The cheap necessary test (one level) first, then the whole height.
+            const ByteSet &below = trie.bytes_below(i);
+            if (subset(below, run(next).bytes) && subset(below, run_bytes(next, trie.height(i)))) {
+                set_slots(out, n.first_token, trie.subtree_end(i));
+                ++n_shortcuts_;
+                i = n.skip;
+                continue;
+            }
         }
+        ++n_walked_;
+        depth_state_[n.depth] = next;
+        set_slots(out, n.first_token, n.first_token + n.n_tokens);
         ++i;
     }
 }

@@ -77,6 +77,25 @@ VocabTrie::VocabTrie(const Tokenizer &tok, int32_t n_ids) : bytes_(vocabulary_by
         nodes_[path.back()].skip = uint32_t(nodes_.size());
         path.pop_back();
     }
+    // Bottom-up (children come after their parent in depth-first order): fold each node's
+    // byte, its bytes below and its height into its parent, found with a stack of ancestors.
+    below_.assign(nodes_.size(), ByteSet{});
+    height_.assign(nodes_.size(), 0);
+    std::vector<uint32_t> parent(nodes_.size(), 0);
+    std::vector<uint32_t> ancestors{0};
+    for (uint32_t i = 1; i < nodes_.size(); ++i) {
+        while (nodes_[ancestors.back()].skip <= i && ancestors.back() != 0) ancestors.pop_back();
+        parent[i] = ancestors.back();
+        ancestors.push_back(i);
+    }
+    for (uint32_t i = uint32_t(nodes_.size()); i-- > 1;) {
+        const uint32_t p = parent[i];
+        below_[p].add(nodes_[i].byte);
+        for (int w = 0; w < 4; ++w) below_[p].bits[w] |= below_[i].bits[w];
+        height_[p] = std::max<uint16_t>(height_[p], uint16_t(height_[i] + 1));
+    }
+    for (int32_t id = 0; id < int32_t(bytes_.size()); ++id)
+        if (bytes_[size_t(id)].empty()) absent_ids_.push_back(id);
 }
 
 std::shared_ptr<const VocabTrie> VocabTrie::get(const std::shared_ptr<const Tokenizer> &tok,

@@ -82,7 +82,7 @@ void check_walk(const std::shared_ptr<const Tokenizer> &tok, Kind kind, const st
     StateId os = oracle.start();
     std::mt19937 rng(seed);
     for (int step = 0; step < steps; ++step) {
-        const TokenBits &mask = dec.masker().mask(dec.state());
+        const TokenBits mask = dec.masker().id_mask(dec.state());
         const TokenBits expected = brute_force(oracle, os, *trie);
         ASSERT_EQ(mask, expected) << spec << " step " << step;
         std::vector<int32_t> allowed;
@@ -121,7 +121,7 @@ TEST(TokenMasks, PartialCharactersAreAllowedWhereTheCharacterIs) {
     auto tok = load_tok("gpt2");
     auto trie = VocabTrie::get(tok, tok->vocab_size());
     ConstrainedDecoder dec(compile_constraint(Kind::Gbnf, "root ::= \"é\""), trie);
-    const TokenBits &mask = dec.masker().mask(dec.state());
+    const TokenBits mask = dec.masker().id_mask(dec.state());
     EXPECT_TRUE(has_bit(mask, id_with_bytes(*trie, "\xC3")));
     EXPECT_TRUE(has_bit(mask, id_with_bytes(*trie, "\xC3\xA9")));
     EXPECT_FALSE(has_bit(mask, id_with_bytes(*trie, "e")));
