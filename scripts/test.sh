@@ -66,7 +66,7 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFK_TSAN=O
     -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
-    test_model_lifecycle
+    test_model_lifecycle test_engine_concurrency test_engine_api
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     run_ctest build/tsan -j "$jobs" --output-on-failure --timeout 300 -L tsan
 stage_done "TSan build and tests"

@@ -98,6 +98,8 @@ class Engine {
     EngineResult wait(uint64_t id);
     EngineStats stats() const;
     const EngineParams &params() const { return params_; }
+    // The worker thread, which runs every on_piece callback (the C API refuses a wait() from it).
+    std::thread::id worker_id() const { return thread_.get_id(); }
 
   private:
     struct Request;
