@@ -284,8 +284,8 @@ void Engine::worker() {
         {
             std::unique_lock lk(mu_);
             work_cv_.wait(lk, [&] { return stopping_ || !running_.empty() || !queue_.empty(); });
-            admit_locked();
             stopping = stopping_;
+            if (!stopping) admit_locked();
             if (stopping) {
                 while (!queue_.empty()) {
                     std::shared_ptr<Request> r = queue_.front();
