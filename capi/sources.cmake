@@ -11,5 +11,6 @@ if(HFK_HAVE_RUNTIME)
         ${CMAKE_CURRENT_LIST_DIR}/src/constraint_api.cpp
         ${CMAKE_CURRENT_LIST_DIR}/src/hub_api.cpp
         ${CMAKE_CURRENT_LIST_DIR}/src/inspect_api.cpp
-        ${CMAKE_CURRENT_LIST_DIR}/src/chat_api.cpp)
+        ${CMAKE_CURRENT_LIST_DIR}/src/chat_api.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/src/engine_api.cpp)
 endif()

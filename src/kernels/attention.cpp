@@ -94,3 +94,30 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
 }
 
 }  // namespace hfk::kern
+
+namespace hfk::kern {
+
+void attention_rows(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
+                    int64_t kv_stride, const AttentionShape &s, float scale,
+                    const AttentionOptions &opts, float *out, int n_threads) {
+    const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
+    const SimdOps &ops = simd();
+    // One task per (row, head): the same steps as attention()'s one-row path.
+    parallel_for(m * s.n_heads, n_threads, [&](int64_t task) {
+        const int64_t i = task / s.n_heads, h = task % s.n_heads, pos = p0 + i;
+        const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
+        const int64_t span = pos + 1 - lo;
+        const float *kh = k + lo * kv_stride + (h / group) * hd;
+        const float *vh = v + lo * kv_stride + (h / group) * hd;
+        thread_local std::vector<float> scores;
+        scores.resize(size_t(span));
+        ops.dot_rows(DType::F32, kh, kv_stride, span, q + i * q_stride + h * hd, hd, scores.data());
+        for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
+        if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
+        softmax(scores.data(), span);
+        ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd,
+                      out + i * q_stride + h * hd);
+    });
+}
+
+}  // namespace hfk::kern

@@ -32,6 +32,14 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
                int64_t kv_stride, int64_t n_keys, const AttentionShape &shape, bool causal,
                float scale, const AttentionOptions &opts, float *out, int n_threads);
 
+// Causal attention where every query row is computed alone, exactly as a one-row decode call of
+// attention() computes it (dot products, softmax, weighted sum of values): the bits of a row do
+// not depend on m, on the row's place among the m rows, nor on n_threads. The batched forward
+// uses it so that a prompt gives the same numbers however it is cut into chunks.
+void attention_rows(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
+                    int64_t kv_stride, const AttentionShape &shape, float scale,
+                    const AttentionOptions &opts, float *out, int n_threads);
+
 // In place over n values: exp(x - max) / sum.
 void softmax(float *x, int64_t n);
 

@@ -228,6 +228,25 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
     });
 }
 
+void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, float *y,
+                 int n_threads) {
+    const int64_t n = w.rows, k = w.cols;
+    if (m <= 0 || n <= 0) return;
+    if (w.quant != QType::None) return linear_quantized(w, Layout::OutIn, x, m, bias, y, n_threads);
+    // Tiles of ~64 KiB of weights (whole SIMD tiles of 16 rows): they stay in L2 while the rows
+    // pass. dot_rows computes each output row alone, so the tiling changes no bits.
+    const int64_t tile =
+        std::max<int64_t>(16, (int64_t(64) << 10) / int64_t(row_bytes(w)) / 16 * 16);
+    const int64_t tasks = (n + tile - 1) / tile;
+    const SimdOps &ops = simd();
+    parallel_for(tasks, n_threads, [&](int64_t t) {
+        const int64_t n0 = t * tile, n1 = std::min(n, n0 + tile);
+        for (int64_t i = 0; i < m; ++i)
+            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k, y + i * n + n0);
+        add_bias(y, m, n, n0, n1, bias);
+    });
+}
+
 void get_row(const Mat &w, int64_t r, float *out) {
     if (w.quant != QType::None) {
         if (w.qlayout != Layout::OutIn)

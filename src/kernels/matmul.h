@@ -47,6 +47,16 @@ void set_quantized_reference(bool on);
 void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias, float *y,
             int n_threads);
 
+// The batch-invariant product (continuous batching, src/engine): y[i, :] = x[i, :] * W (+ bias)
+// for an OutIn W, where every output is the matrix-vector kernel's dot product of row i alone:
+// the same bits whatever m, the row's index in the batch and n_threads (linear() switches to
+// sgemm above four rows, whose reduction order may depend on m). The weights are cut in tiles of
+// output rows that depend on the matrix only; all m rows pass over a tile while it is in cache,
+// so the weights are still read from memory once per call. Quantized matrices take linear()'s
+// path, which is already per row.
+void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, float *y,
+                 int n_threads);
+
 // out[0 .. cols) = row r of w, as F32 (embedding lookup).
 void get_row(const Mat &w, int64_t r, float *out);
 

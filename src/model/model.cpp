@@ -51,6 +51,11 @@ void Model::forward(KvCache &, std::span<const int32_t>, float *, bool, int32_t)
     fail(HFK_E_UNSUPPORTED, "the '" + architecture() + "' model is an encoder: it cannot generate");
 }
 
+void Model::forward_batch(std::span<const BatchItem>, int32_t) const {
+    fail(HFK_E_UNSUPPORTED,
+         "the '" + architecture() + "' model has no batched forward (continuous batching)");
+}
+
 EncoderOutput Model::encode(std::span<const int32_t>, std::span<const int32_t>, int32_t) const {
     fail(HFK_E_UNSUPPORTED,
          "the '" + architecture() + "' model is causal: use forward(), not encode()");

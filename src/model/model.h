@@ -55,6 +55,16 @@ class KvCache {
     virtual void set_n_past(int32_t n) = 0;
 };
 
+// One sequence of a batched forward (Model::forward_batch): its own cache, the new tokens to
+// append at cache->n_past() (a decode token, or a chunk of a prompt), and where the logits after
+// its last new token go (n_vocab floats; nullptr: none wanted, e.g. a prompt chunk that is not
+// the last).
+struct BatchItem {
+    KvCache *cache = nullptr;
+    std::span<const int32_t> tokens;
+    float *logits = nullptr;
+};
+
 struct EncoderOutput {  // BERT, one sequence
     int32_t n_tokens = 0, hidden = 0;
     std::vector<float> last_hidden_state;  // n_tokens x hidden
@@ -90,6 +100,15 @@ class Model {
     // come from this model's new_cache (HFK_E_INVALID_ARG otherwise).
     virtual void forward(KvCache &cache, std::span<const int32_t> tokens, float *logits,
                          bool all_positions, int32_t n_threads) const;
+    // Continuous batching (src/engine). Runs every item's tokens in one pass: each weight matrix
+    // is applied once to the rows of all items together, attention runs per item over its own
+    // cache. Batch-invariant: an item's logits and cache rows are the same bits whatever the
+    // other items are, however its prompt is cut into chunks, and at any n_threads (so they may
+    // differ in the last bits from forward()'s, whose prefill uses sgemm). Every item is checked
+    // as forward() checks it before any cache changes; the caches must be distinct.
+    // HFK_E_UNSUPPORTED when !supports_batch() (GPT-2, Phi-2 and encoders today).
+    virtual bool supports_batch() const { return false; }
+    virtual void forward_batch(std::span<const BatchItem> items, int32_t n_threads) const;
     // Encoder models (BERT). type_ids may be empty (all zeros). HFK_E_UNSUPPORTED for causal
     // models.
     virtual EncoderOutput encode(std::span<const int32_t> ids, std::span<const int32_t> type_ids,

@@ -4,6 +4,7 @@
 // Weights are nn.Linear, stored [out, in].
 #include "models/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -296,6 +297,142 @@ class Decoder final : public Model {
             const float cap = spec_.final_softcap, inv = 1.0f / cap;
             for (int64_t i = 0; i < rows * vocab_; ++i)
                 logits[i] = cap * std::tanh(logits[i] * inv);
+        }
+    }
+
+    bool supports_batch() const override { return true; }
+
+    // The rows of every item run together; each kernel call is per row (linear_rows,
+    // attention_rows, row-wise norms and RoPE), so no row's bits depend on its neighbours. RoPE
+    // tables are made per row from the row's own position (as a one-token decode makes them), so
+    // a prompt cut into chunks gives the same numbers as a prompt run whole.
+    void forward_batch(std::span<const BatchItem> items, int32_t n_threads) const override {
+        const size_t n_items = items.size();
+        std::vector<CausalCache *> caches(n_items);
+        std::vector<int64_t> first(n_items + 1, 0);  // the first row of each item
+        for (size_t s = 0; s < n_items; ++s) {
+            if (!items[s].cache) fail(HFK_E_INVALID_ARG, "forward_batch: an item has no cache");
+            caches[s] = &check_forward(*this, *items[s].cache, items[s].tokens, vocab_);
+            for (size_t t = 0; t < s; ++t)
+                if (caches[t] == caches[s])
+                    fail(HFK_E_INVALID_ARG, "forward_batch: one cache in two items");
+            first[s + 1] = first[s] + int64_t(items[s].tokens.size());
+        }
+        const int64_t m = first.back();
+        if (m == 0) return;
+        const int nt = threads(n_threads);
+        std::vector<int64_t> pos(static_cast<size_t>(m));
+        for (size_t s = 0; s < n_items; ++s)
+            for (int64_t i = first[s]; i < first[s + 1]; ++i)
+                pos[size_t(i)] = caches[s]->n_past() + (i - first[s]);
+
+        std::vector<float> xv(size_t(m * dim_)), xbv(size_t(m * dim_)), qv(size_t(m * q_dim_)),
+            kv(size_t(m * kv_dim_)), vv(size_t(m * kv_dim_)), attv(size_t(m * q_dim_)),
+            tmpv(size_t(m * dim_)), hbv(size_t(m * ffn_)), hb2v(size_t(m * ffn_)), moe_scratch;
+        float *x = xv.data(), *xb = xbv.data(), *q = qv.data(), *kb = kv.data(), *vb = vv.data(),
+              *att = attv.data(), *tmp = tmpv.data(), *hb = hbv.data(), *hb2 = hb2v.data();
+        for (size_t s = 0; s < n_items; ++s)
+            for (int64_t i = first[s]; i < first[s + 1]; ++i)
+                kern::get_row(embed_, items[s].tokens[size_t(i - first[s])], x + i * dim_);
+        if (spec_.embed_scale > 0)
+            for (int64_t i = 0; i < m * dim_; ++i) x[i] *= spec_.embed_scale;
+
+        std::vector<std::vector<float>> cos_t(spec_.ropes.size()), sin_t(spec_.ropes.size());
+        for (size_t r = 0; r < spec_.ropes.size(); ++r) {
+            const int64_t half = spec_.ropes[r].rot_dim / 2;
+            cos_t[r].resize(size_t(m * half));
+            sin_t[r].resize(size_t(m * half));
+            std::vector<float> c1, s1;
+            for (int64_t i = 0; i < m; ++i) {
+                spec_.ropes[r].tables(pos[size_t(i)], 1, c1, s1);
+                std::copy_n(c1.data(), half, cos_t[r].data() + i * half);
+                std::copy_n(s1.data(), half, sin_t[r].data() + i * half);
+            }
+        }
+        auto head_norm = [&](float *v, int64_t n_h, const std::vector<float> &w) {
+            for (int64_t h = 0; h < n_h; ++h)
+                kern::rmsnorm(v + h * head_dim_, v + h * head_dim_, w.data(), head_dim_, eps_);
+        };
+        auto rows_norm = [&](float *out, const float *in, const std::vector<float> &w) {
+            for_rows(m, nt, [&](int64_t i) {
+                kern::rmsnorm(out + i * dim_, in + i * dim_, w.data(), dim_, eps_);
+            });
+        };
+
+        const kern::AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
+        for (size_t l = 0; l < layers_.size(); ++l) {
+            const Layer &L = layers_[l];
+            rows_norm(xb, x, L.attn_norm);
+            kern::linear_rows(L.wq, xb, m, bias(L.bq), q, nt);
+            kern::linear_rows(L.wk, xb, m, bias(L.bk), kb, nt);
+            kern::linear_rows(L.wv, xb, m, bias(L.bv), vb, nt);
+            const size_t r = L.rope ? size_t(L.rope - spec_.ropes.data()) : 0;
+            if (L.rope || spec_.qk_norm)
+                for_rows(m, nt, [&](int64_t i) {
+                    float *qi = q + i * q_dim_, *ki = kb + i * kv_dim_;
+                    if (spec_.qk_norm) {
+                        head_norm(qi, n_heads_, L.q_norm);
+                        head_norm(ki, n_kv_heads_, L.k_norm);
+                    }
+                    if (!L.rope) return;
+                    const int64_t half = L.rope->rot_dim / 2;
+                    const float *cs = &cos_t[r][size_t(i * half)],
+                                *sn = &sin_t[r][size_t(i * half)];
+                    L.rope->apply(qi, n_heads_, head_dim_, cs, sn);
+                    L.rope->apply(ki, n_kv_heads_, head_dim_, cs, sn);
+                });
+            const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
+            for (size_t s = 0; s < n_items; ++s) {
+                const int64_t rows_s = first[s + 1] - first[s], p0 = caches[s]->n_past();
+                if (rows_s == 0) continue;
+                float *kc = caches[s]->keys(int64_t(l)), *vc = caches[s]->values(int64_t(l));
+                std::copy_n(kb + first[s] * kv_dim_, rows_s * kv_dim_, kc + p0 * kv_dim_);
+                std::copy_n(vb + first[s] * kv_dim_, rows_s * kv_dim_, vc + p0 * kv_dim_);
+                kern::attention_rows(q + first[s] * q_dim_, rows_s, p0, kc, vc, kv_dim_, shape,
+                                     scale_, ao, att + first[s] * q_dim_, nt);
+            }
+            kern::linear_rows(L.wo, att, m, bias(L.bo), tmp, nt);
+            if (!L.post_attn_norm.empty()) rows_norm(tmp, tmp, L.post_attn_norm);
+            kern::add(x, tmp, m * dim_);
+            rows_norm(xb, x, L.ffn_norm);
+            if (L.sparse) {
+                // One row at a time: moe_forward groups rows by expert (sgemm above four).
+                for (int64_t i = 0; i < m; ++i)
+                    moe_forward(L.moe, xb + i * dim_, 1, dim_, spec_.act, tmp + i * dim_,
+                                moe_scratch, nt);
+            } else {
+                kern::linear_rows(L.w_gate, xb, m, bias(L.b_gate), hb, nt);
+                kern::linear_rows(L.w_up, xb, m, bias(L.b_up), hb2, nt);
+                for_rows(m, nt, [&](int64_t i) {
+                    gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act);
+                });
+                kern::linear_rows(L.w_down, hb, m, bias(L.b_down), tmp, nt);
+            }
+            if (!L.post_ffn_norm.empty()) rows_norm(tmp, tmp, L.post_ffn_norm);
+            kern::add(x, tmp, m * dim_);
+        }
+        for (size_t s = 0; s < n_items; ++s) caches[s]->advance(int32_t(items[s].tokens.size()));
+
+        // Logits of each item's last row, for the items that want them.
+        std::vector<size_t> out_items;
+        for (size_t s = 0; s < n_items; ++s)
+            if (items[s].logits && first[s + 1] > first[s]) out_items.push_back(s);
+        if (out_items.empty()) return;
+        const int64_t n_out = int64_t(out_items.size());
+        for (int64_t j = 0; j < n_out; ++j)
+            kern::rmsnorm(xb + j * dim_, x + (first[out_items[size_t(j)] + 1] - 1) * dim_,
+                          final_norm_.data(), dim_, eps_);
+        std::vector<float> lo(size_t(n_out * vocab_));
+        kern::linear_rows(lm_head_, xb, n_out, nullptr, lo.data(), nt);
+        for (int64_t j = 0; j < n_out; ++j) {
+            float *dst = items[out_items[size_t(j)]].logits;
+            const float *src = lo.data() + j * vocab_;
+            if (spec_.final_softcap > 0) {
+                const float cap = spec_.final_softcap, inv = 1.0f / cap;
+                for (int64_t t = 0; t < vocab_; ++t) dst[t] = cap * std::tanh(src[t] * inv);
+            } else {
+                std::copy_n(src, vocab_, dst);
+            }
         }
     }
 

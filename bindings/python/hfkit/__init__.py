@@ -83,6 +83,8 @@ __all__ = [
     "ChatStream",
     "ChecksumError",
     "ContextFullError",
+    "Engine",
+    "EngineResult",
     "FormatError",
     "GatedRepoError",
     "GenerationResult",
@@ -1099,4 +1101,5 @@ from ._chat import ChatStream  # noqa: E402
 
 Model.apply_chat_template = _chat.apply_chat_template  # type: ignore[attr-defined]
 Model.chat = _chat.chat  # type: ignore[attr-defined]
-
+# Continuous batching (issue 19): many requests over one model in batched steps.
+from ._engine import Engine, EngineResult  # noqa: E402

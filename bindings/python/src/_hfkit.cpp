@@ -17,6 +17,10 @@
 #include <algorithm>
 
 #include <cstring>
+#include <thread>
+#include <mutex>
+#include <deque>
+#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <string>
@@ -599,8 +603,11 @@ struct GenOptions {
     std::string constraint;
 };
 
+class Engine;
+
 class Session {
   public:
+    friend class Engine;  // shares params_of
     Session(const Model &model, int32_t n_ctx, int32_t n_threads) {
         auto m = model.handle();
         hfk_session_params params;
@@ -880,6 +887,205 @@ class Session {
     std::shared_ptr<hfk_session> handle_;
 };
 
+// hfk_engine: requests from any Python thread. Pieces never call into Python from the engine's
+// worker: a streamed request's pieces go into a queue that next_piece() reads with the GIL
+// released, and a waiter thread per streamed request collects its end (hfk_engine_wait) so the
+// queue knows when it is over.
+class Engine {
+  public:
+    Engine(const Model &model, int32_t max_sequences, int32_t max_batch_tokens,
+           uint64_t kv_budget_bytes, int32_t n_threads, int32_t max_queued, int32_t n_ctx,
+           int32_t kv_block_tokens) {
+        auto m = model.handle();
+        hfk_engine_params p;
+        check(HFK_ENGINE_PARAMS_INIT(&p));
+        p.max_sequences = max_sequences;
+        p.max_batch_tokens = max_batch_tokens;
+        p.kv_budget_bytes = kv_budget_bytes;
+        p.n_threads = n_threads;
+        p.max_queued = max_queued;
+        p.n_ctx = n_ctx;
+        p.kv_block_tokens = kv_block_tokens;
+        hfk_engine *raw = nullptr;
+        hfk_status st;
+        {
+            py::gil_scoped_release nogil;
+            st = hfk_engine_create(&raw, m.get(), &p);
+        }
+        check(st);
+        handle_.reset(raw, hfk_engine_free);
+    }
+    ~Engine() { close(); }
+
+    void close() {
+        std::shared_ptr<hfk_engine> h = std::move(handle_);
+        if (!h) return;
+        std::vector<std::shared_ptr<Request>> requests = std::move(requests_);
+        requests_.clear();
+        py::gil_scoped_release nogil;
+        for (const auto &r : requests) r->cancel_and_join(h.get());
+        h.reset();  // hfk_engine_free: cancels and joins the worker
+    }
+    bool closed() const { return !handle_; }
+
+    // Returns the request id. stream: pieces are kept for next_piece().
+    uint64_t submit(const py::handle &prompt, const GenOptions &o, bool stream) {
+        auto h = live(handle_, "engine");
+        std::vector<const char *> stop;
+        hfk_gen_params p = Session::params_of(o, stop);
+        std::string utf8;
+        std::vector<int32_t> ids;
+        if (py::isinstance<py::str>(prompt)) {
+            utf8 = utf8_of(prompt, "prompt");
+            if (std::memchr(utf8.data(), '\0', utf8.size()))
+                throw py::value_error("the prompt contains a NUL character");
+        } else {
+            ids = prompt.cast<std::vector<int32_t>>();
+            if (ids.empty()) throw py::value_error("the prompt ids are empty");
+        }
+        auto r = std::make_shared<Request>();
+        hfk_request_id id = 0;
+        hfk_status st;
+        {
+            py::gil_scoped_release nogil;
+            st = hfk_engine_submit(h.get(), ids.empty() ? utf8.c_str() : nullptr,
+                                   ids.empty() ? nullptr : ids.data(), int64_t(ids.size()), &p,
+                                   stream ? Request::on_piece : nullptr, r.get(), &id);
+        }
+        check(st);
+        r->id = id;
+        if (stream) r->waiter = std::thread([r, h] { r->collect(h.get()); });
+        requests_.push_back(r);
+        return id;
+    }
+
+    // The next piece of a streamed request, or None once it has ended and every piece was
+    // read. Blocks with the GIL released.
+    py::object next_piece(uint64_t id) {
+        auto r = find(id);
+        std::optional<std::string> piece;
+        {
+            py::gil_scoped_release nogil;
+            std::unique_lock lk(r->mu);
+            r->cv.wait(lk, [&] { return !r->pieces.empty() || r->ended; });
+            if (!r->pieces.empty()) {
+                piece = std::move(r->pieces.front());
+                r->pieces.pop_front();
+            }
+        }
+        if (!piece) return py::none();
+        return decode(*piece);
+    }
+
+    bool cancel(uint64_t id) {
+        auto h = live(handle_, "engine");
+        return hfk_engine_cancel(h.get(), id) == HFK_OK;
+    }
+
+    // (text, stop_reason, n_prompt_tokens, n_generated_tokens, time_to_first_token_ms); raises
+    // the request's error (CancelledError when it was cancelled).
+    py::tuple wait(uint64_t id) {
+        auto h = live(handle_, "engine");
+        auto r = find(id);
+        {
+            py::gil_scoped_release nogil;
+            if (r->waiter.joinable())
+                r->waiter.join();
+            else
+                r->collect(h.get());
+        }
+        std::erase(requests_, r);
+        if (r->status != HFK_OK) raise_error(r->status, r->message);
+        return py::make_tuple(decode(r->text), r->result.stop_reason, r->result.n_prompt_tokens,
+                              r->result.n_generated_tokens, r->result.time_to_first_token_ms);
+    }
+
+    py::dict stats() {
+        auto h = live(handle_, "engine");
+        hfk_engine_statistics s;
+        check(HFK_ENGINE_STATISTICS_INIT(&s));
+        check(hfk_engine_stats(h.get(), &s));
+        py::dict d;
+        d["queued"] = s.queued;
+        d["running"] = s.running;
+        d["last_batch_sequences"] = s.last_batch_sequences;
+        d["last_batch_tokens"] = s.last_batch_tokens;
+        d["kv_blocks_used"] = s.kv_blocks_used;
+        d["kv_blocks_total"] = s.kv_blocks_total;
+        d["kv_block_tokens"] = s.kv_block_tokens;
+        d["kv_block_bytes"] = s.kv_block_bytes;
+        d["steps"] = s.steps;
+        d["completed"] = s.completed;
+        d["cancelled"] = s.cancelled;
+        d["failed"] = s.failed;
+        d["prefix_cache_hits"] = s.prefix_cache_hits;
+        d["results_pending"] = s.results_pending;
+        return d;
+    }
+
+  private:
+    struct Request {
+        uint64_t id = 0;
+        std::mutex mu;
+        std::condition_variable cv;
+        std::deque<std::string> pieces;
+        bool ended = false;
+        bool collected = false;
+        hfk_status status = HFK_OK;
+        std::string message, text;
+        hfk_engine_result result{};
+        std::thread waiter;
+
+        static int32_t on_piece(const char *piece, size_t len, void *ud) noexcept {
+            auto *r = static_cast<Request *>(ud);
+            try {
+                std::lock_guard lk(r->mu);
+                r->pieces.emplace_back(piece, len);
+            } catch (...) {
+                return 1;
+            }
+            r->cv.notify_all();
+            return 0;
+        }
+        // hfk_engine_wait, once; no GIL.
+        void collect(hfk_engine *e) {
+            if (collected) return;
+            collected = true;
+            HFK_ENGINE_RESULT_INIT(&result);
+            char *t = nullptr;
+            status = hfk_engine_wait(e, id, &t, &result);
+            if (status != HFK_OK) message = hfk_last_error_message();
+            text = t ? t : "";
+            hfk_free(t);
+            {
+                std::lock_guard lk(mu);
+                ended = true;
+            }
+            cv.notify_all();
+        }
+        void cancel_and_join(hfk_engine *e) {
+            hfk_engine_cancel(e, id);
+            if (waiter.joinable()) waiter.join();
+        }
+    };
+
+    std::shared_ptr<Request> find(uint64_t id) {
+        for (const auto &r : requests_)
+            if (r->id == id) return r;
+        throw py::key_error("no engine request " + std::to_string(id) +
+                            " (unknown, or already waited for)");
+    }
+    static py::object decode(const std::string &s) {
+        py::object o = py::reinterpret_steal<py::object>(
+            PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
+        if (!o) throw py::error_already_set();
+        return o;
+    }
+
+    std::shared_ptr<hfk_engine> handle_;
+    std::vector<std::shared_ptr<Request>> requests_;  // under the GIL
+};
+
 // hfk_chat_render: a conversation (JSON) rendered with the model's or the given template.
 std::string chat_render(const Model &model, const std::string &conversation_json,
                         std::optional<std::string> chat_template) {
@@ -1013,6 +1219,24 @@ PYBIND11_MODULE(_hfkit, m) {
     m.def("chat_render", &chat_render, py::arg("model"), py::arg("conversation_json"),
           py::arg("chat_template"),
           "A conversation rendered by a chat template (hfk_chat_render).");
+    py::class_<Engine>(m, "Engine", "An open hfk_engine handle (continuous batching).")
+        .def(py::init<const Model &, int32_t, int32_t, uint64_t, int32_t, int32_t, int32_t,
+                      int32_t>(),
+             py::arg("model"), py::arg("max_sequences"), py::arg("max_batch_tokens"),
+             py::arg("kv_budget_bytes"), py::arg("n_threads"), py::arg("max_queued"),
+             py::arg("n_ctx"), py::arg("kv_block_tokens"), py::keep_alive<1, 2>(),
+             "Creates an engine on a generator model; keeps the model alive.")
+        .def("close", &Engine::close, "Cancels every request and frees the handle.")
+        .def_property_readonly("closed", &Engine::closed)
+        .def("submit", &Engine::submit, py::arg("prompt"), py::arg("options"), py::arg("stream"),
+             "Queues a request (str or token ids); returns its id.")
+        .def("next_piece", &Engine::next_piece, py::arg("id"),
+             "The next piece of a streamed request, None at its end (GIL released).")
+        .def("cancel", &Engine::cancel, py::arg("id"), "Cancels a request (any thread).")
+        .def("wait", &Engine::wait, py::arg("id"),
+             "(text, stop_reason, n_prompt_tokens, n_generated_tokens, ttft_ms); raises its error.")
+        .def("stats", &Engine::stats, "The engine's counters.");
+
     py::class_<Session>(m, "Session", "An open hfk_session handle.")
         .def(py::init<const Model &, int32_t, int32_t>(), py::arg("model"), py::arg("n_ctx") = 0,
              py::arg("n_threads") = 0, py::keep_alive<1, 2>(),

@@ -841,6 +841,118 @@ HFK_API HFK_NODISCARD hfk_status hfk_session_chat(hfk_session *session,
                                                   char **text_out,
                                                   hfk_gen_result *result_out) HFK_NOEXCEPT;
 
+/* ---- the batching engine (continuous batching, many requests over one model) ---------------
+ * An engine runs requests from many threads over one model in batched steps: each step is one
+ * forward pass over a decode token of every generating request plus chunks of pending prompts
+ * (at most max_batch_tokens; a long prompt never stalls the others), with every weight matrix
+ * read once per step. A request's output does not depend on the others in the batch nor on the
+ * thread count (batch-invariant kernels): a greedy request gives the same text alone or among
+ * many. Only the rotary decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3, SmolLM3, MoE) have the
+ * batched forward; GPT-2 and Phi-2 are HFK_E_UNSUPPORTED.
+ *
+ * KV memory is a budget of kv_budget_bytes counted in blocks of kv_block_tokens tokens; a
+ * request takes the blocks its prompt plus max_new_tokens may need when it starts running and
+ * gives them back when it ends, so a running request never runs out. One that does not fit
+ * waits in a queue of max_queued; beyond that hfk_engine_submit fails with HFK_E_BUSY. (Today
+ * each request's cache is one contiguous, lazily committed mapping, and no blocks are shared
+ * between prompts: prefix_cache_hits stays 0.)
+ *
+ * Threads: every function may be called from any thread. Every on_piece callback runs on the
+ * engine's single worker thread (never on the submitting thread), one call at a time, a
+ * request's pieces in order, with no engine lock held. A callback may call hfk_engine_submit,
+ * hfk_engine_cancel and hfk_engine_stats; hfk_engine_wait from a callback is HFK_E_REENTRANT,
+ * and it must not call hfk_engine_free. While a callback runs, no request advances: keep it
+ * short. user_data must stay valid until hfk_engine_wait has returned for the request (or
+ * hfk_engine_free). Every submitted request's result is kept until hfk_engine_wait collects it
+ * (or the engine is freed).                                                                    */
+typedef struct hfk_engine hfk_engine;
+typedef uint64_t hfk_request_id;
+
+typedef struct hfk_engine_params {
+    uint32_t struct_size;
+    int32_t max_sequences;    /* requests running at once [8]                                 */
+    int32_t max_batch_tokens; /* tokens of one step, >= max_sequences [256]                   */
+    uint64_t kv_budget_bytes; /* KV memory; 0: max_sequences whole contexts [0]               */
+    int32_t n_threads;        /* <= 0: the model's default                                    */
+    int32_t max_queued;       /* requests waiting to start; more: HFK_E_BUSY [64]             */
+    int32_t n_ctx;            /* context per request; <= 0: hfk_load_params.n_ctx if set,
+                                 else the model's context length                            */
+    int32_t kv_block_tokens;  /* tokens per KV block, 1..4096 [16]                            */
+} hfk_engine_params;
+
+HFK_API hfk_status hfk_engine_params_init(hfk_engine_params *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_ENGINE_PARAMS_INIT(p) hfk_engine_params_init((p), sizeof *(p))
+
+/* An engine over a READY model (else HFK_E_STATE); params may be NULL. It holds a reference to
+ * the model and starts its worker thread. HFK_E_UNSUPPORTED for a model without the batched
+ * forward, HFK_E_INVALID_ARG for bad params (named), e.g. a budget below one block.           */
+HFK_API HFK_NODISCARD hfk_status hfk_engine_create(hfk_engine **out, hfk_model *model,
+                                                   const hfk_engine_params *params) HFK_NOEXCEPT;
+/* Cancels every request (running ones get HFK_STOP_CANCELLED), joins the worker and frees the
+ * engine; results not collected are dropped. No other thread may be inside an hfk_engine_*
+ * call on it. NULL ok.                                                                         */
+HFK_API void hfk_engine_free(hfk_engine *engine) HFK_NOEXCEPT;
+
+/* Queues a request: n_ids > 0 token ids (ids) as the prompt, else `prompt` (UTF-8, tokenized
+ * with params->add_special_tokens). params as for hfk_session_generate (NULL: defaults); not
+ * supported yet, HFK_E_UNSUPPORTED: a constraint, logprobs. *id_out: the request's id (> 0).
+ * Checked before queueing: HFK_E_INVALID_ARG, HFK_E_CONTEXT_FULL (the prompt exceeds n_ctx),
+ * HFK_E_RESOURCE (it may need more KV blocks than the whole budget), HFK_E_BUSY (the queue is
+ * full: try again later). on_piece may be NULL.                                               */
+HFK_API HFK_NODISCARD hfk_status hfk_engine_submit(hfk_engine *engine, const char *prompt,
+                                                   const int32_t *ids, int64_t n_ids,
+                                                   const hfk_gen_params *params,
+                                                   hfk_piece_cb on_piece, void *user_data,
+                                                   hfk_request_id *id_out) HFK_NOEXCEPT;
+
+/* Cancels a request: a queued one ends at once, a running one at the end of the current step
+ * (with the text generated so far). HFK_E_NOT_FOUND when the id is unknown or the request has
+ * already ended.                                                                               */
+HFK_API hfk_status hfk_engine_cancel(hfk_engine *engine, hfk_request_id id) HFK_NOEXCEPT;
+
+typedef struct hfk_engine_result {
+    uint32_t struct_size;
+    hfk_stop_reason stop_reason;
+    int32_t n_prompt_tokens;
+    int32_t n_generated_tokens;
+    double time_to_first_token_ms; /* from hfk_engine_submit to the first sampled token    */
+} hfk_engine_result;
+
+HFK_API hfk_status hfk_engine_result_init(hfk_engine_result *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_ENGINE_RESULT_INIT(p) hfk_engine_result_init((p), sizeof *(p))
+
+/* Blocks until the request ends and collects its result (once: HFK_E_NOT_FOUND afterwards).
+ * Returns the request's status: HFK_OK, HFK_E_CANCELLED (text_out holds the partial text),
+ * HFK_E_NUMERIC, HFK_E_CALLBACK, ... text_out (may be NULL): the generated text, free with
+ * hfk_free; result_out (may be NULL) initialised with HFK_ENGINE_RESULT_INIT. From an on_piece
+ * callback: HFK_E_REENTRANT.                                                                   */
+HFK_API hfk_status hfk_engine_wait(hfk_engine *engine, hfk_request_id id, char **text_out,
+                                   hfk_engine_result *result_out) HFK_NOEXCEPT;
+
+typedef struct hfk_engine_statistics {
+    uint32_t struct_size;
+    int32_t queued;               /* waiting to start                                        */
+    int32_t running;              /* admitted, holding KV blocks                              */
+    int32_t last_batch_sequences; /* requests in the last step                                */
+    int32_t last_batch_tokens;    /* tokens (rows) of the last step                           */
+    int64_t kv_blocks_used;
+    int64_t kv_blocks_total;
+    int32_t kv_block_tokens;
+    uint64_t kv_block_bytes;
+    uint64_t steps;             /* batched forward passes run                                 */
+    uint64_t completed;         /* requests ended with HFK_OK                                 */
+    uint64_t cancelled;         /* with HFK_E_CANCELLED                                       */
+    uint64_t failed;            /* with another error                                         */
+    uint64_t prefix_cache_hits; /* always 0 today (no prefix caching yet)                     */
+    uint64_t results_pending;   /* ended, not yet collected by hfk_engine_wait                */
+} hfk_engine_statistics;
+
+HFK_API hfk_status hfk_engine_statistics_init(hfk_engine_statistics *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_ENGINE_STATISTICS_INIT(p) hfk_engine_statistics_init((p), sizeof *(p))
+
+/* A snapshot of the engine's counters into *out (initialised with HFK_ENGINE_STATISTICS_INIT).     */
+HFK_API hfk_status hfk_engine_stats(const hfk_engine *engine, hfk_engine_statistics *out) HFK_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif

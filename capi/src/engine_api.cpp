@@ -1,0 +1,188 @@
+// The batching engine behind hfk_engine_* (src/engine/engine.h).
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "guard.h"
+#include "handles.h"
+#include "session_run.h"
+#include "engine/engine.h"
+
+struct hfk_engine {
+    std::shared_ptr<hfk::capi::ModelCore> core;  // keeps the model alive
+    std::unique_ptr<hfk::Engine> engine;
+};
+
+namespace {
+
+using hfk::capi::guard;
+using hfk::capi::set_error;
+
+const hfk_engine_params kEngineDefaults = {sizeof(hfk_engine_params), 8, 256, 0, 0, 64, 0, 16};
+const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result), HFK_STOP_NONE, 0, 0, 0};
+const hfk_engine_statistics kEngineStatsDefaults = {
+    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// Copies the fields the caller's (possibly older, shorter) output struct has.
+template <class Struct>
+void write_out(Struct *out, const Struct &full) {
+    std::memcpy(reinterpret_cast<char *>(out) + sizeof(uint32_t),
+                reinterpret_cast<const char *>(&full) + sizeof(uint32_t),
+                out->struct_size - sizeof(uint32_t));
+}
+
+template <class Struct>
+bool bad_out(const Struct *out) {
+    return out && (out->struct_size < sizeof(uint32_t) || out->struct_size > sizeof(Struct));
+}
+
+}  // namespace
+
+HFK_API hfk_status hfk_engine_params_init(hfk_engine_params *p, size_t caller_size) noexcept {
+    return hfk::capi::init_options(p, caller_size, kEngineDefaults);
+}
+
+HFK_API hfk_status hfk_engine_result_init(hfk_engine_result *p, size_t caller_size) noexcept {
+    return hfk::capi::init_options(p, caller_size, kEngineResultDefaults);
+}
+
+HFK_API hfk_status hfk_engine_statistics_init(hfk_engine_statistics *p,
+                                              size_t caller_size) noexcept {
+    return hfk::capi::init_options(p, caller_size, kEngineStatsDefaults);
+}
+
+HFK_API hfk_status hfk_engine_create(hfk_engine **out, hfk_model *model,
+                                     const hfk_engine_params *params) noexcept {
+    HFK_REQUIRE_ARG(out);
+    *out = nullptr;
+    HFK_REQUIRE_ARG(model);
+    hfk_engine_params p;
+    if (hfk_status s = hfk::capi::read_options(p, params, kEngineDefaults); s != HFK_OK) return s;
+    return guard([&]() -> hfk_status {
+        hfk::capi::ModelCore *core = hfk::capi::ready_core(model);
+        if (core == nullptr)
+            return set_error(HFK_E_STATE,
+                             "the model is not ready: wait for HFK_MODEL_READY "
+                             "(hfk_model_wait) before creating an engine");
+        hfk::EngineParams ep;
+        ep.max_sequences = p.max_sequences;
+        ep.max_batch_tokens = p.max_batch_tokens;
+        ep.kv_budget_bytes = p.kv_budget_bytes;
+        ep.n_threads = p.n_threads > 0 ? p.n_threads : core->n_threads;
+        ep.max_queued = p.max_queued;
+        ep.n_ctx = p.n_ctx > 0 ? p.n_ctx : core->n_ctx;
+        ep.block_tokens = p.kv_block_tokens;
+        auto handle = std::make_unique<hfk_engine>();
+        handle->core = model->core;
+        handle->engine = std::make_unique<hfk::Engine>(core->lm, ep);
+        *out = handle.release();
+        return HFK_OK;
+    });
+}
+
+HFK_API void hfk_engine_free(hfk_engine *engine) noexcept {
+    if (engine == nullptr) return;
+    // From the worker itself (a callback) the join could never finish: refuse quietly.
+    if (engine->engine && engine->engine->worker_id() == std::this_thread::get_id()) {
+        set_error(HFK_E_REENTRANT, "hfk_engine_free from one of the engine's callbacks");
+        return;
+    }
+    delete engine;
+}
+
+HFK_API hfk_status hfk_engine_submit(hfk_engine *engine, const char *prompt, const int32_t *ids,
+                                     int64_t n_ids, const hfk_gen_params *params,
+                                     hfk_piece_cb on_piece, void *user_data,
+                                     hfk_request_id *id_out) noexcept {
+    HFK_REQUIRE_ARG(id_out);
+    *id_out = 0;
+    HFK_REQUIRE_ARG(engine);
+    if (n_ids < 0) return set_error(HFK_E_INVALID_ARG, "n_ids is negative");
+    if (n_ids > 0 && ids == nullptr)
+        return set_error(HFK_E_INVALID_ARG, "argument 'ids' is NULL with n_ids > 0");
+    if (n_ids == 0 && prompt == nullptr)
+        return set_error(HFK_E_INVALID_ARG, "argument 'prompt' is NULL and no ids are given");
+    hfk_gen_params p;
+    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::gen_defaults()); s != HFK_OK)
+        return s;
+    return guard([&]() -> hfk_status {
+        hfk::EngineRequest r;
+        r.options = hfk::capi::resolve(p, engine->core->lm->generation);
+        if (n_ids > 0)
+            r.ids.assign(ids, ids + n_ids);
+        else
+            r.prompt = prompt;
+        if (on_piece)
+            r.on_piece = [on_piece, user_data](std::string_view piece) {
+                return on_piece(piece.data(), piece.size(), user_data) != 0;
+            };
+        *id_out = engine->engine->submit(std::move(r));
+        return HFK_OK;
+    });
+}
+
+HFK_API hfk_status hfk_engine_cancel(hfk_engine *engine, hfk_request_id id) noexcept {
+    HFK_REQUIRE_ARG(engine);
+    return guard([&]() -> hfk_status {
+        if (!engine->engine->cancel(id))
+            return set_error(HFK_E_NOT_FOUND,
+                             "no running or queued engine request " + std::to_string(id));
+        return HFK_OK;
+    });
+}
+
+HFK_API hfk_status hfk_engine_wait(hfk_engine *engine, hfk_request_id id, char **text_out,
+                                   hfk_engine_result *result_out) noexcept {
+    if (text_out) *text_out = nullptr;
+    HFK_REQUIRE_ARG(engine);
+    if (bad_out(result_out))
+        return set_error(HFK_E_INVALID_ARG,
+                         "result_out was not initialised with hfk_engine_result_init");
+    if (engine->engine->worker_id() == std::this_thread::get_id())
+        return set_error(HFK_E_REENTRANT,
+                         "hfk_engine_wait from one of the engine's callbacks would wait for "
+                         "itself");
+    return guard([&]() -> hfk_status {
+        hfk::EngineResult r = engine->engine->wait(id);
+        if (result_out) {
+            hfk_engine_result res = kEngineResultDefaults;
+            res.stop_reason = r.stop_reason;
+            res.n_prompt_tokens = r.n_prompt_tokens;
+            res.n_generated_tokens = r.n_generated_tokens;
+            res.time_to_first_token_ms = r.time_to_first_token_ms;
+            write_out(result_out, res);
+        }
+        hfk_status status = r.status == HFK_OK ? HFK_OK : set_error(r.status, r.error);
+        if (text_out && (status == HFK_OK || status == HFK_E_CANCELLED))
+            *text_out = hfk::capi::dup_string(r.text);
+        return status;
+    });
+}
+
+HFK_API hfk_status hfk_engine_stats(const hfk_engine *engine, hfk_engine_statistics *out) noexcept {
+    HFK_REQUIRE_ARG(engine);
+    HFK_REQUIRE_ARG(out);
+    if (bad_out(out))
+        return set_error(HFK_E_INVALID_ARG,
+                         "out was not initialised with hfk_engine_statistics_init");
+    return guard([&]() -> hfk_status {
+        const hfk::EngineStats s = engine->engine->stats();
+        hfk_engine_statistics o = kEngineStatsDefaults;
+        o.queued = s.queued;
+        o.running = s.running;
+        o.last_batch_sequences = s.last_batch_sequences;
+        o.last_batch_tokens = s.last_batch_tokens;
+        o.kv_blocks_used = s.kv_blocks_used;
+        o.kv_blocks_total = s.kv_blocks_total;
+        o.kv_block_tokens = s.kv_block_tokens;
+        o.kv_block_bytes = s.kv_block_bytes;
+        o.steps = s.steps;
+        o.completed = s.completed;
+        o.cancelled = s.cancelled;
+        o.failed = s.failed;
+        o.prefix_cache_hits = s.prefix_cache_hits;
+        o.results_pending = s.results_pending;
+        write_out(out, o);
+        return HFK_OK;
+    });
+}

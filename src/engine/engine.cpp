@@ -1,0 +1,420 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "runtime/logits.h"
+#include "runtime/sampler.h"
+#include "runtime/text_emitter.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace hfk {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool has_non_finite(std::span<const float> v) {
+    for (float x : v)
+        if (!std::isfinite(x) && !(std::isinf(x) && x < 0)) return true;  // -inf is a mask
+    return false;
+}
+
+// The KV bytes of one token: every block of the cache holds one row of row_floats per token.
+uint64_t kv_bytes_per_token(const Model &m) {
+    auto probe = m.new_cache(1);
+    return uint64_t(probe->n_blocks()) * uint64_t(probe->row_floats()) * sizeof(float);
+}
+
+int32_t context_of(const Model &m, int32_t n_ctx) {
+    if (n_ctx > m.context_length())
+        fail(HFK_E_INVALID_ARG, "engine n_ctx " + std::to_string(n_ctx) +
+                                    " exceeds the model's context length " +
+                                    std::to_string(m.context_length()));
+    return n_ctx > 0 ? n_ctx : m.context_length();
+}
+
+KvBlockPool make_pool(const LoadedModel &lm, const EngineParams &p) {
+    if (!lm.model || !lm.model->is_causal())
+        fail(HFK_E_UNSUPPORTED, "an engine needs a causal language model");
+    if (!lm.model->supports_batch())
+        fail(HFK_E_UNSUPPORTED, "the '" + lm.model->architecture() +
+                                    "' model has no batched forward: the engine runs the "
+                                    "rotary decoders (Llama, Mistral, Qwen, Gemma, Phi-3, ...)");
+    if (p.max_sequences < 1) fail(HFK_E_INVALID_ARG, "max_sequences must be >= 1");
+    if (p.max_batch_tokens < p.max_sequences)
+        fail(HFK_E_INVALID_ARG, "max_batch_tokens must be >= max_sequences (" +
+                                    std::to_string(p.max_sequences) + "), got " +
+                                    std::to_string(p.max_batch_tokens));
+    if (p.max_queued < 0) fail(HFK_E_INVALID_ARG, "max_queued must be >= 0");
+    if (p.block_tokens < 1 || p.block_tokens > 4096)
+        fail(HFK_E_INVALID_ARG, "block_tokens must be in [1, 4096]");
+    const int32_t n_ctx = context_of(*lm.model, p.n_ctx);
+    const uint64_t block_bytes = kv_bytes_per_token(*lm.model) * uint64_t(p.block_tokens);
+    const int64_t per_seq = (int64_t(n_ctx) + p.block_tokens - 1) / p.block_tokens;
+    const int64_t total = p.kv_budget_bytes == 0 ? per_seq * p.max_sequences
+                                                 : int64_t(p.kv_budget_bytes / block_bytes);
+    if (total < 1)
+        fail(HFK_E_INVALID_ARG, "kv_budget_bytes " + std::to_string(p.kv_budget_bytes) +
+                                    " is less than one KV block (" + std::to_string(block_bytes) +
+                                    " bytes)");
+    return KvBlockPool(p.block_tokens, block_bytes, total);
+}
+
+}  // namespace
+
+struct Engine::Request {
+    uint64_t id = 0;
+    EngineRequest req;
+    std::vector<int32_t> ids;  // the prompt
+    int64_t blocks = 0;        // reserved in the pool while admitted
+    Clock::time_point t_submit;
+    std::atomic<bool> cancel{false};
+    bool done = false;  // under mu_
+    EngineResult result;
+    // The worker's, from admission on.
+    std::unique_ptr<KvCache> cache;
+    size_t fed = 0;        // prompt tokens already run
+    int32_t pending = -1;  // the generated id to run next
+    std::unique_ptr<Sampler> sampler;
+    std::unique_ptr<DecodeStream> stream;
+    std::unique_ptr<TextEmitter> emitter;
+    std::vector<int32_t> context;  // prompt + generated, for the repetition penalty
+    std::vector<float> logits, work;
+    bool callback_threw = false;
+};
+
+Engine::Engine(std::shared_ptr<const LoadedModel> model, const EngineParams &params)
+    : model_(std::move(model)),
+      params_(params),
+      n_ctx_(context_of(*model_->model, params.n_ctx)),
+      pool_(make_pool(*model_, params)) {
+    stats_.kv_blocks_total = pool_.total();
+    stats_.kv_block_tokens = pool_.block_tokens();
+    stats_.kv_block_bytes = pool_.block_bytes();
+    thread_ = std::thread([this] { worker(); });
+}
+
+Engine::~Engine() {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+    }
+    work_cv_.notify_all();
+    thread_.join();
+}
+
+uint64_t Engine::submit(EngineRequest request) {
+    const GenerateOptions &o = request.options;
+    if (o.constraint_kind != 0)
+        fail(HFK_E_UNSUPPORTED, "the engine does not run constrained decoding yet");
+    if (o.logprobs || o.top_logprobs != 0)
+        fail(HFK_E_UNSUPPORTED, "the engine does not report logprobs yet");
+    validate(o.sampler);
+    const int32_t n_ids = std::max(1, model_->n_decodable);
+    validate_logit_bias(o.logit_bias, n_ids);
+    if (o.max_new_tokens < 0)
+        fail(HFK_E_INVALID_ARG,
+             "max_new_tokens must be >= 0, got " + std::to_string(o.max_new_tokens));
+    auto r = std::make_shared<Request>();
+    r->t_submit = Clock::now();
+    if (!request.ids.empty()) {
+        for (int32_t id : request.ids)
+            if (id < 0 || id >= n_ids)
+                fail(HFK_E_INVALID_ARG, "token id " + std::to_string(id) +
+                                            " is outside the vocabulary [0, " +
+                                            std::to_string(n_ids) + ")");
+        r->ids = request.ids;
+    } else {
+        const Tokenizer &tok = *model_->tokenizer;
+        r->ids = tok.encode(request.prompt, o.add_special_tokens);
+        if (r->ids.empty()) {
+            if (tok.bos_id() < 0)
+                fail(HFK_E_INVALID_ARG,
+                     "the prompt is empty and the tokenizer has no BOS token to start from");
+            r->ids.push_back(tok.bos_id());
+        }
+    }
+    if (int64_t(r->ids.size()) > n_ctx_)
+        fail(HFK_E_CONTEXT_FULL, "the prompt is " + std::to_string(r->ids.size()) +
+                                     " tokens but the context holds " + std::to_string(n_ctx_));
+    // The most tokens the cache will hold: the prompt and every generated id but the last.
+    const int64_t most = std::min<int64_t>(
+        n_ctx_, int64_t(r->ids.size()) + std::max<int64_t>(0, int64_t(o.max_new_tokens) - 1));
+    r->blocks = pool_.blocks_for(most);
+    if (r->blocks > pool_.total())
+        fail(HFK_E_RESOURCE, "the request needs " + std::to_string(r->blocks) +
+                                 " KV blocks (prompt + max_new_tokens) but the budget holds " +
+                                 std::to_string(pool_.total()));
+    r->result.n_prompt_tokens = int32_t(r->ids.size());
+    r->req = std::move(request);
+
+    std::lock_guard lk(mu_);
+    if (stopping_) fail(HFK_E_STATE, "the engine is stopping");
+    r->id = next_id_++;
+    all_[r->id] = r;
+    if (r->req.options.max_new_tokens == 0) {  // nothing to run
+        finish_locked(*r, HFK_OK, {}, HFK_STOP_MAX_TOKENS);
+        return r->id;
+    }
+    queue_.push_back(r);
+    admit_locked();
+    if (int64_t(queue_.size()) > params_.max_queued) {
+        // Admission is in order, so an unadmitted request is the last one queued.
+        queue_.pop_back();
+        all_.erase(r->id);
+        fail(HFK_E_BUSY, "the engine is busy: " + std::to_string(running_.size()) +
+                             " requests running and " + std::to_string(queue_.size()) +
+                             " queued (max_queued " + std::to_string(params_.max_queued) + ")");
+    }
+    stats_.queued = int32_t(queue_.size());
+    work_cv_.notify_one();
+    return r->id;
+}
+
+void Engine::admit_locked() {
+    while (!queue_.empty() && int32_t(running_.size()) < params_.max_sequences) {
+        Request &r = *queue_.front();
+        if (!pool_.take(r.blocks)) break;  // in order: the head waits for blocks
+        std::shared_ptr<Request> keep = queue_.front();
+        queue_.pop_front();
+        try {
+            r.cache = model_->model->new_cache(n_ctx_);
+            r.sampler = std::make_unique<Sampler>(r.req.options.sampler);
+            r.stream = std::make_unique<DecodeStream>(model_->tokenizer, true);
+            r.emitter = std::make_unique<TextEmitter>(r.req.options.stop_strings);
+            r.context = r.ids;
+            r.logits.resize(size_t(model_->model->vocab_size()));
+        } catch (const Error &e) {
+            running_.push_back(keep);  // finish_locked gives the blocks back
+            finish_locked(r, e.status(), e.what(), HFK_STOP_NONE);
+            continue;
+        } catch (const std::bad_alloc &) {
+            running_.push_back(keep);
+            finish_locked(r, HFK_E_NOMEM, "out of memory admitting a request", HFK_STOP_NONE);
+            continue;
+        }
+        running_.push_back(keep);
+    }
+    stats_.queued = int32_t(queue_.size());
+    stats_.running = int32_t(running_.size());
+}
+
+void Engine::finish_locked(Request &r, int32_t status, std::string error, int32_t stop_reason) {
+    if (r.done) return;
+    r.done = true;
+    r.result.status = status;
+    r.result.error = std::move(error);
+    r.result.stop_reason = stop_reason;
+    r.result.n_generated_tokens = int32_t(r.result.tokens.size());
+    auto it = std::find_if(running_.begin(), running_.end(),
+                           [&](const std::shared_ptr<Request> &p) { return p.get() == &r; });
+    if (it != running_.end()) {
+        pool_.give(r.blocks);
+        running_.erase(it);
+    }
+    r.cache.reset();  // its pages go back to the system
+    if (status == HFK_OK)
+        ++stats_.completed;
+    else if (status == HFK_E_CANCELLED)
+        ++stats_.cancelled;
+    else
+        ++stats_.failed;
+    ++stats_.results_pending;
+    stats_.running = int32_t(running_.size());
+    done_cv_.notify_all();
+    work_cv_.notify_one();  // blocks came back: the queue may move
+}
+
+bool Engine::cancel(uint64_t id) {
+    std::lock_guard lk(mu_);
+    auto it = all_.find(id);
+    if (it == all_.end() || it->second->done) return false;
+    Request &r = *it->second;
+    r.cancel.store(true);
+    auto q = std::find(queue_.begin(), queue_.end(), it->second);
+    if (q != queue_.end()) {  // never admitted: nothing to stop
+        queue_.erase(q);
+        stats_.queued = int32_t(queue_.size());
+        finish_locked(r, HFK_E_CANCELLED, "request cancelled before it started",
+                      HFK_STOP_CANCELLED);
+    }
+    work_cv_.notify_one();
+    return true;
+}
+
+EngineResult Engine::wait(uint64_t id) {
+    std::unique_lock lk(mu_);
+    auto it = all_.find(id);
+    if (it == all_.end())
+        fail(HFK_E_NOT_FOUND, "no engine request " + std::to_string(id) +
+                                  " (unknown, or its result was already collected)");
+    std::shared_ptr<Request> r = it->second;
+    done_cv_.wait(lk, [&] { return r->done; });
+    all_.erase(id);
+    --stats_.results_pending;
+    return std::move(r->result);
+}
+
+EngineStats Engine::stats() const {
+    std::lock_guard lk(mu_);
+    EngineStats s = stats_;
+    s.kv_blocks_used = pool_.used();
+    return s;
+}
+
+// Releases a piece through the request's callback (no lock held); true: the callback said stop.
+bool Engine::emit(Request &r, const std::string &piece) {
+    if (piece.empty()) return false;
+    r.result.text += piece;
+    if (!r.req.on_piece) return false;
+    try {
+        return r.req.on_piece(piece);
+    } catch (...) {  // a C++ callback that throws stops its request with HFK_E_CALLBACK
+        r.callback_threw = true;
+        return true;
+    }
+}
+
+void Engine::worker() {
+    for (;;) {
+        std::vector<std::shared_ptr<Request>> batch;
+        bool stopping;
+        {
+            std::unique_lock lk(mu_);
+            work_cv_.wait(lk, [&] { return stopping_ || !running_.empty() || !queue_.empty(); });
+            stopping = stopping_;
+            if (!stopping) admit_locked();
+            if (stopping) {
+                while (!queue_.empty()) {
+                    std::shared_ptr<Request> r = queue_.front();
+                    queue_.pop_front();
+                    finish_locked(*r, HFK_E_CANCELLED, "the engine was freed", HFK_STOP_CANCELLED);
+                }
+                stats_.queued = 0;
+            }
+            batch = running_;
+        }
+        // Cancelled (or the engine is stopping): the held text is released, as a session does.
+        bool any_cancelled = false;
+        for (const auto &r : batch) {
+            if (!stopping && !r->cancel.load()) continue;
+            end(*r, HFK_E_CANCELLED, stopping ? "the engine was freed" : "request cancelled",
+                HFK_STOP_CANCELLED);
+            any_cancelled = true;
+        }
+        if (stopping) return;
+        if (any_cancelled) continue;  // take a fresh view of the running set
+        if (!batch.empty()) step_batch(batch);
+    }
+}
+
+}  // namespace hfk
+
+namespace hfk {
+
+void Engine::end(Request &r, int32_t status, std::string error, int32_t reason) {
+    if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK && r.emitter) {
+        std::string rest = r.emitter->push(r.stream->flush());
+        rest += r.emitter->finish();
+        if (emit(r, rest) && reason != HFK_STOP_CANCELLED && status == HFK_OK)
+            reason = HFK_STOP_CALLBACK;
+    }
+    if (r.callback_threw && status == HFK_OK) {
+        status = HFK_E_CALLBACK;
+        error = "the piece callback threw an exception";
+    }
+    std::lock_guard lk(mu_);
+    finish_locked(r, status, std::move(error), reason);
+}
+
+int32_t Engine::sample_next(Request &r) {
+    const GenerateOptions &o = r.req.options;
+    const size_t sampleable = std::min(r.logits.size(), size_t(std::max(model_->n_decodable, 1)));
+    const std::span<const float> raw(r.logits.data(), sampleable);
+    if (has_non_finite(raw))
+        fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
+                                std::to_string(r.context.size()));
+    r.work.assign(raw.begin(), raw.end());
+    apply_logit_bias(r.work, o.logit_bias);
+    std::vector<int32_t> &generated = r.result.tokens;
+    const int32_t id = r.sampler->sample(r.work, r.context, generated);
+    if (generated.empty())
+        r.result.time_to_first_token_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - r.t_submit).count();
+    if (!o.ignore_eos && (model_->is_eos(id) ||
+                          std::find(o.stop_ids.begin(), o.stop_ids.end(), id) != o.stop_ids.end()))
+        return HFK_STOP_EOS;
+    generated.push_back(id);
+    r.context.push_back(id);
+    if (emit(r, r.emitter->push(r.stream->step(id)))) return HFK_STOP_CALLBACK;
+    if (r.emitter->stopped()) return HFK_STOP_STRING;
+    if (int32_t(generated.size()) >= o.max_new_tokens) return HFK_STOP_MAX_TOKENS;
+    if (r.cache->n_past() >= r.cache->capacity()) return HFK_STOP_CONTEXT_FULL;
+    r.pending = id;
+    return HFK_STOP_NONE;
+}
+
+void Engine::step_batch(const std::vector<std::shared_ptr<Request>> &batch) {
+    // Decode rows first (one per generating sequence), then prompt chunks in admission order
+    // with what is left of max_batch_tokens.
+    std::vector<BatchItem> items;
+    std::vector<Request *> who;
+    std::vector<size_t> chunk;  // prompt tokens an item feeds (0: a decode row)
+    int64_t budget = params_.max_batch_tokens;
+    for (const auto &r : batch)
+        if (r->fed == r->ids.size() && r->pending >= 0) {
+            items.push_back(
+                {r->cache.get(), std::span<const int32_t>(&r->pending, 1), r->logits.data()});
+            who.push_back(r.get());
+            chunk.push_back(0);
+            --budget;
+        }
+    for (const auto &r : batch) {
+        if (r->fed >= r->ids.size() || budget <= 0) continue;
+        const size_t k = std::min(r->ids.size() - r->fed, size_t(budget));
+        const bool last = r->fed + k == r->ids.size();
+        items.push_back({r->cache.get(), std::span<const int32_t>(r->ids.data() + r->fed, k),
+                         last ? r->logits.data() : nullptr});
+        who.push_back(r.get());
+        chunk.push_back(k);
+        budget -= int64_t(k);
+    }
+    if (items.empty()) return;
+    try {
+        model_->model->forward_batch(items,
+                                     params_.n_threads > 0 ? params_.n_threads : model_->n_threads);
+    } catch (const Error &e) {
+        for (Request *r : who) end(*r, e.status(), e.what(), HFK_STOP_NONE);
+        return;
+    } catch (const std::bad_alloc &) {
+        for (Request *r : who) end(*r, HFK_E_NOMEM, "out of memory in a batched step", 0);
+        return;
+    }
+    {
+        std::lock_guard lk(mu_);
+        ++stats_.steps;
+        stats_.last_batch_sequences = int32_t(items.size());
+        stats_.last_batch_tokens = int32_t(params_.max_batch_tokens - budget);
+    }
+    for (size_t j = 0; j < items.size(); ++j) {
+        Request &r = *who[j];
+        r.fed += chunk[j];
+        if (!items[j].logits) continue;
+        r.pending = -1;
+        int32_t reason;
+        try {
+            reason = sample_next(r);
+        } catch (const Error &e) {
+            end(r, e.status(), e.what(), HFK_STOP_NONE);
+            continue;
+        } catch (const std::bad_alloc &) {
+            end(r, HFK_E_NOMEM, "out of memory sampling", HFK_STOP_NONE);
+            continue;
+        }
+        if (reason != HFK_STOP_NONE) end(r, HFK_OK, {}, reason);
+    }
+}
+
+}  // namespace hfk
