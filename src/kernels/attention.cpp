@@ -111,12 +111,13 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const float *k, const
         const float *vh = v + lo * kv_stride + (h / group) * hd;
         thread_local std::vector<float> scores;
         scores.resize(size_t(span));
-        ops.dot_rows(DType::F32, kh, kv_stride, span, q + i * q_stride + h * hd, hd, scores.data());
+        ops.dot_rows(DType::F32, kh, kv_stride, span, q + i * q_stride + h * hd, hd, scores.data(),
+                     dot_rows_per_pass(DType::F32));
         for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
         if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
         softmax(scores.data(), span);
         ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd,
-                      out + i * q_stride + h * hd);
+                      out + i * q_stride + h * hd, axpy_rows_per_pass(DType::F32));
     });
 }
 

@@ -242,7 +242,8 @@ void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, flo
     parallel_for(tasks, n_threads, [&](int64_t t) {
         const int64_t n0 = t * tile, n1 = std::min(n, n0 + tile);
         for (int64_t i = 0; i < m; ++i)
-            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k, y + i * n + n0);
+            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k, y + i * n + n0,
+                         1);  // the tile is in cache: one row per pass (any choice, same bits)
         add_bias(y, m, n, n0, n1, bias);
     });
 }
