@@ -48,6 +48,7 @@ bool is_classifier(const hfk::ModelConfig &cfg) {
 }
 const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_MODEL, -1, 0,
                                          nullptr};
+const hfk_rerank_params kRerankDefaults = {sizeof(hfk_rerank_params), 0, -1, nullptr};
 
 // The architecture names as static strings (the ABI promises static storage).
 const char *static_architecture(const std::string &arch) {
@@ -156,6 +157,10 @@ HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) 
 
 HFK_API hfk_status hfk_embed_params_init(hfk_embed_params *p, size_t caller_size) noexcept {
     return hfk::capi::init_options(p, caller_size, kEmbedDefaults);
+}
+
+HFK_API hfk_status hfk_rerank_params_init(hfk_rerank_params *p, size_t caller_size) noexcept {
+    return hfk::capi::init_options(p, caller_size, kRerankDefaults);
 }
 
 HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size) noexcept {
@@ -432,6 +437,53 @@ HFK_API hfk_status hfk_model_classify_logits(const hfk_model *model, const char 
                                                          std::to_string(n_logits));
         if (logits == nullptr) return set_error(HFK_E_INVALID_ARG, "logits is NULL");
         std::memcpy(logits, z.data(), z.size() * sizeof(float));
+        return HFK_OK;
+    });
+}
+
+HFK_API hfk_status hfk_model_rerank(const hfk_model *model, const char *query,
+                                    const char *const *documents, size_t n_documents,
+                                    const hfk_rerank_params *params, float *scores,
+                                    size_t n_scores) noexcept {
+    HFK_REQUIRE_ARG(model);
+    HFK_REQUIRE_ARG(query);
+    if (documents == nullptr && n_documents > 0)
+        return set_error(HFK_E_INVALID_ARG, "documents is NULL");
+    hfk_rerank_params p;
+    if (hfk_status s = hfk::capi::read_options(p, params, kRerankDefaults); s != HFK_OK) return s;
+    if (p.activation < -1 || p.activation > 1)
+        return set_error(HFK_E_INVALID_ARG, "activation " + std::to_string(p.activation) +
+                                                " is none of -1 (the default), 0, 1");
+    return guard([&]() -> hfk_status {
+        const auto *core = hfk::capi::ready_core(model);
+        if (core == nullptr) return set_error(HFK_E_STATE, "the model is not ready");
+        const auto &lm = *core->lm;
+        if (lm.model->is_causal())
+            return set_error(HFK_E_UNSUPPORTED,
+                             std::string("a '") + lm.model->architecture() +
+                                 "' model generates text; reranking needs a cross-encoder");
+        if (core->n_labels <= 0)
+            return set_error(HFK_E_UNSUPPORTED,
+                             "this checkpoint has no sequence-classification head");
+        const size_t need = n_documents * static_cast<size_t>(core->n_labels);
+        if (n_scores < need)
+            return set_error(HFK_E_BUFFER_TOO_SMALL, "the scores need " + std::to_string(need) +
+                                                         " floats but hold " +
+                                                         std::to_string(n_scores));
+        if (scores == nullptr && need > 0) return set_error(HFK_E_INVALID_ARG, "scores is NULL");
+        std::vector<std::string_view> views;
+        views.reserve(n_documents);
+        for (size_t i = 0; i < n_documents; ++i) {
+            if (documents[i] == nullptr)
+                return set_error(HFK_E_INVALID_ARG, "documents[" + std::to_string(i) + "] is NULL");
+            views.emplace_back(documents[i]);
+        }
+        hfk::RerankOptions opts;
+        opts.n_threads = p.n_threads > 0 ? p.n_threads : core->n_threads;
+        opts.activation = p.activation;
+        std::vector<uint8_t> cut(p.truncated_out ? n_documents : 0);
+        hfk::rerank(lm, query, views, opts, std::span<float>(scores, need), cut);
+        for (size_t i = 0; i < cut.size(); ++i) p.truncated_out[i] = cut[i];
         return HFK_OK;
     });
 }

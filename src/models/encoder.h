@@ -57,6 +57,7 @@ class PostNormEncoder : public Model {
     uint64_t weight_bytes() const override { return weight_bytes_; }
     EncoderOutput encode(std::span<const int32_t> ids, std::span<const int32_t> type_ids,
                          int32_t n_threads) const override;
+    int32_t n_token_types() const override { return int32_t(n_types_); }
 
   protected:
     // Binds the embeddings and layers; the derived constructor binds its head through loader()
