@@ -67,12 +67,6 @@ def counts(model):
     return total, language, total - idle, data_bytes
 
 
-def test_the_zoo_holds_the_architectures_of_the_issue():
-    types = {json.loads((ZOO / c / "config.json").read_text()).get("model_type") for c in CASES}
-    assert {"qwen3", "gemma", "gemma2", "gemma3_text", "gemma3", "phi3", "phi", "smollm3",
-            "mixtral", "qwen3_moe"} <= types, types
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_inspect_counts_what_the_checkpoint_holds(name, tmp_path):
     model = ZOO / name
