@@ -81,10 +81,13 @@ def test_cli_rerank_prints_the_scores_and_warns_on_truncation(name):
     close([float(line) for line in out.stdout.split()], [z[0] for z in g["logits"]])
 
 
-def test_cli_rerank_usage():
+def test_cli_rerank_usage_and_help():
     out = cli("rerank", str(ZOO / "bert-reranker"), "only a query")
     assert out.returncode == 2
     assert "rerank takes MODEL QUERY DOCUMENT" in out.stderr
+    out = cli("rerank", "--help")
+    assert out.returncode == 0 and out.stdout.startswith("usage: hfkit rerank"), out.stdout
+    assert "  rerank " in cli("--help").stdout
 
 
 def test_a_reranker_loads_from_the_local_hub_by_id(tmp_path):
