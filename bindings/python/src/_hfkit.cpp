@@ -528,17 +528,12 @@ class Model {
                      int32_t activation, int32_t n_threads) const {
         auto h = handle();
         const std::string q = utf8_of(query, "the query");
-        if (std::memchr(q.data(), '\0', q.size()))
-            throw py::value_error("the query contains a NUL character");
+        const char *query_c = c_string(q, "the query");
         std::vector<std::string> utf8;
         utf8.reserve(documents.size());
         for (const auto &d : documents) utf8.push_back(utf8_of(d, "each document"));
         std::vector<const char *> ptrs;
-        for (const auto &s : utf8) {
-            if (std::memchr(s.data(), '\0', s.size()))
-                throw py::value_error("a document contains a NUL character");
-            ptrs.push_back(s.c_str());
-        }
+        for (const auto &s : utf8) ptrs.push_back(c_string(s, "a document"));
         const size_t n_labels = static_cast<size_t>(std::max(hfk_model_num_labels(h.get()), 0));
         py::array_t<float> out(
             {static_cast<py::ssize_t>(documents.size()), static_cast<py::ssize_t>(n_labels)});
@@ -552,7 +547,7 @@ class Model {
         hfk_status status;
         {
             py::gil_scoped_release nogil;
-            status = hfk_model_rerank(h.get(), q.c_str(), ptrs.data(), ptrs.size(), &params, data,
+            status = hfk_model_rerank(h.get(), query_c, ptrs.data(), ptrs.size(), &params, data,
                                       documents.size() * n_labels);
         }
         check(status);

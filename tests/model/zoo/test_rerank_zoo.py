@@ -62,10 +62,16 @@ def test_a_head_with_several_labels_gives_a_row_of_logits_per_document():
               1 / (1 + np.exp(-np.asarray(g["logits"]))))
 
 
-def test_rerank_needs_a_classifier_head():
+def test_rerank_needs_a_classifier_head_and_c_strings():
     with hfkit.Model.from_pretrained(str(ZOO / "xlm-roberta-st-lasttoken")) as m:
         with pytest.raises(hfkit.UnsupportedError):
             m.rerank("w7", ["w8"])
+    with hfkit.Model.from_pretrained(str(ZOO / "bert-reranker")) as m:
+        with pytest.raises(ValueError, match="the query contains a NUL"):
+            m.rerank("w7\0w8", ["w8"])
+        with pytest.raises(ValueError, match="a document contains a NUL"):
+            m.rerank("w7", ["w8", "w9\0"])
+        assert m.rerank("w7", []).shape == (0,)
 
 
 @pytest.mark.parametrize("name", RERANKERS)
