@@ -48,6 +48,7 @@ bool is_classifier(const hfk::ModelConfig &cfg) {
 }
 const hfk_embed_params kEmbedDefaults = {sizeof(hfk_embed_params), HFK_POOLING_MODEL, -1, 0,
                                          nullptr};
+const hfk_rerank_params kRerankDefaults = {sizeof(hfk_rerank_params), 0, -1, nullptr};
 
 // The architecture names as static strings (the ABI promises static storage).
 const char *static_architecture(const std::string &arch) {
@@ -110,6 +111,27 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
     });
 }
 
+// texts[0..n) as views into `out`; HFK_E_INVALID_ARG naming `what`[i] at the first NULL.
+hfk_status text_views(const char *const *texts, size_t n, const char *what,
+                      std::vector<std::string_view> &out) {
+    out.clear();
+    out.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        if (texts[i] == nullptr)
+            return set_error(HFK_E_INVALID_ARG,
+                             std::string(what) + "[" + std::to_string(i) + "] is NULL");
+        out.emplace_back(texts[i]);
+    }
+    return HFK_OK;
+}
+
+// HFK_E_UNSUPPORTED for a generator: `need` says what the call needs instead.
+hfk_status require_encoder(const hfk::LoadedModel &lm, const char *need) {
+    if (!lm.model->is_causal()) return HFK_OK;
+    return set_error(HFK_E_UNSUPPORTED, std::string("a '") + lm.model->architecture() +
+                                            "' model generates text; " + need);
+}
+
 // Every state change of a blocking load, queued by the worker and replayed on the caller's
 // thread, so its progress callback sees each phase even when a phase is over in a millisecond.
 struct StatusQueue {
@@ -156,6 +178,10 @@ HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) 
 
 HFK_API hfk_status hfk_embed_params_init(hfk_embed_params *p, size_t caller_size) noexcept {
     return hfk::capi::init_options(p, caller_size, kEmbedDefaults);
+}
+
+HFK_API hfk_status hfk_rerank_params_init(hfk_rerank_params *p, size_t caller_size) noexcept {
+    return hfk::capi::init_options(p, caller_size, kRerankDefaults);
 }
 
 HFK_API hfk_status hfk_model_status_init(hfk_model_status *p, size_t caller_size) noexcept {
@@ -360,10 +386,8 @@ HFK_API hfk_status hfk_model_embed(const hfk_model *model, const char *const *te
         const auto *core = hfk::capi::ready_core(model);
         if (core == nullptr) return set_error(HFK_E_STATE, "the model is not ready");
         const auto &lm = *core->lm;
-        if (lm.model->is_causal())
-            return set_error(HFK_E_UNSUPPORTED,
-                             std::string("a '") + lm.model->architecture() +
-                                 "' model generates text; embeddings need an encoder (BERT)");
+        if (hfk_status s = require_encoder(lm, "embeddings need an encoder (BERT)"); s != HFK_OK)
+            return s;
         const auto dim = static_cast<size_t>(lm.model->config().hidden_size);
         if (out_len < n_texts * dim)
             return set_error(HFK_E_BUFFER_TOO_SMALL,
@@ -371,12 +395,7 @@ HFK_API hfk_status hfk_model_embed(const hfk_model *model, const char *const *te
                                  " floats but holds " + std::to_string(out_len));
         if (out == nullptr && n_texts > 0) return set_error(HFK_E_INVALID_ARG, "out is NULL");
         std::vector<std::string_view> views;
-        views.reserve(n_texts);
-        for (size_t i = 0; i < n_texts; ++i) {
-            if (texts[i] == nullptr)
-                return set_error(HFK_E_INVALID_ARG, "texts[" + std::to_string(i) + "] is NULL");
-            views.emplace_back(texts[i]);
-        }
+        if (hfk_status s = text_views(texts, n_texts, "texts", views); s != HFK_OK) return s;
         hfk::EmbedOptions opts;
         opts.pooling = pooling;
         if (p.normalize >= 0) opts.normalize = p.normalize == 1;
@@ -432,6 +451,47 @@ HFK_API hfk_status hfk_model_classify_logits(const hfk_model *model, const char 
                                                          std::to_string(n_logits));
         if (logits == nullptr) return set_error(HFK_E_INVALID_ARG, "logits is NULL");
         std::memcpy(logits, z.data(), z.size() * sizeof(float));
+        return HFK_OK;
+    });
+}
+
+HFK_API hfk_status hfk_model_rerank(const hfk_model *model, const char *query,
+                                    const char *const *documents, size_t n_documents,
+                                    const hfk_rerank_params *params, float *scores,
+                                    size_t n_scores) noexcept {
+    HFK_REQUIRE_ARG(model);
+    HFK_REQUIRE_ARG(query);
+    if (documents == nullptr && n_documents > 0)
+        return set_error(HFK_E_INVALID_ARG, "documents is NULL");
+    hfk_rerank_params p;
+    if (hfk_status s = hfk::capi::read_options(p, params, kRerankDefaults); s != HFK_OK) return s;
+    if (p.activation < -1 || p.activation > 1)
+        return set_error(HFK_E_INVALID_ARG, "activation " + std::to_string(p.activation) +
+                                                " is none of -1 (the default), 0, 1");
+    return guard([&]() -> hfk_status {
+        const auto *core = hfk::capi::ready_core(model);
+        if (core == nullptr) return set_error(HFK_E_STATE, "the model is not ready");
+        const auto &lm = *core->lm;
+        if (hfk_status s = require_encoder(lm, "reranking needs a cross-encoder"); s != HFK_OK)
+            return s;
+        if (core->n_labels <= 0)
+            return set_error(HFK_E_UNSUPPORTED,
+                             "this checkpoint has no sequence-classification head");
+        const size_t need = n_documents * static_cast<size_t>(core->n_labels);
+        if (n_scores < need)
+            return set_error(HFK_E_BUFFER_TOO_SMALL, "the scores need " + std::to_string(need) +
+                                                         " floats but hold " +
+                                                         std::to_string(n_scores));
+        if (scores == nullptr && need > 0) return set_error(HFK_E_INVALID_ARG, "scores is NULL");
+        std::vector<std::string_view> views;
+        if (hfk_status s = text_views(documents, n_documents, "documents", views); s != HFK_OK)
+            return s;
+        hfk::RerankOptions opts;
+        opts.n_threads = p.n_threads > 0 ? p.n_threads : core->n_threads;
+        opts.activation = p.activation;
+        std::vector<uint8_t> cut(p.truncated_out ? n_documents : 0);
+        hfk::rerank(lm, query, views, opts, std::span<float>(scores, need), cut);
+        for (size_t i = 0; i < cut.size(); ++i) p.truncated_out[i] = cut[i];
         return HFK_OK;
     });
 }

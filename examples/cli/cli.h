@@ -89,6 +89,7 @@ hfk_status chat_turn(hfk_session *session, const std::string &user, const std::s
                      const std::string &template_file, const hfk_gen_params &gp,
                      hfk_piece_cb on_piece, char **text, hfk_gen_result *result);
 int cmd_embed(int argc, char **argv);
+int cmd_rerank(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

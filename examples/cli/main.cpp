@@ -15,6 +15,7 @@ const char *const kUsage =
     "  chat [MODEL]         talk to a model, one turn at a time\n"
     "  template MODEL       print a conversation rendered by the model's chat template\n"
     "  embed MODEL TEXT...  print sentence embeddings (encoder models)\n"
+    "  rerank MODEL QUERY DOCUMENT...  score documents against a query (cross-encoders)\n"
     "  perplexity MODEL FILE  the perplexity of a text file under a model\n"
     "  pull MODEL           download a model into the Hugging Face cache\n"
     "  ls                   list the models in the cache\n"
@@ -51,6 +52,7 @@ int main(int argc, char **argv) {
         if (cmd == "chat") return cli::cmd_chat(argc, argv);
         if (cmd == "template") return cli::cmd_template(argc, argv);
         if (cmd == "embed") return cli::cmd_embed(argc, argv);
+        if (cmd == "rerank") return cli::cmd_rerank(argc, argv);
         if (cmd == "perplexity") return cli::cmd_perplexity(argc, argv);
         if (cmd == "pull") return cli::cmd_pull(argc, argv);
         if (cmd == "ls" || cmd == "list") return cli::cmd_ls(argc, argv);

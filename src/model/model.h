@@ -113,6 +113,10 @@ class Model {
     // models.
     virtual EncoderOutput encode(std::span<const int32_t> ids, std::span<const int32_t> type_ids,
                                  int32_t n_threads) const;
+    // Rows of the encoder's token-type table (BERT: 2); 0 or 1 when token types change nothing,
+    // so a pair of texts is encoded without them, as transformers' tokenizers for RoBERTa,
+    // XLM-RoBERTa, DistilBERT and ModernBERT (no token_type_ids input) do.
+    virtual int32_t n_token_types() const { return 0; }
 
   protected:
     int32_t threads(int32_t requested) const {

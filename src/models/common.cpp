@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/ops.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
 #include "util/error.h"
@@ -227,6 +228,75 @@ void report_progress(const std::function<bool(double)> &progress, double fractio
 
 void for_rows(int64_t m, int n_threads, const std::function<void(int64_t)> &fn) {
     kern::parallel_for(m, m >= 16 ? n_threads : 1, [&](int64_t i) { fn(i); });
+}
+
+void activate(Act act, float *x, int64_t n) {
+    switch (act) {
+        case Act::Silu:
+            kern::silu(x, n);
+            return;
+        case Act::GeluTanh:
+            kern::gelu_tanh(x, n);
+            return;
+        case Act::GeluErf:
+            kern::gelu_erf(x, n);
+            return;
+        case Act::Relu:
+            kern::relu(x, n);
+            return;
+    }
+}
+
+void layernorm_rows(float *out, const float *in, int64_t m, int64_t dim,
+                    const std::vector<float> &w, const std::vector<float> &b, float eps,
+                    int n_threads) {
+    for_rows(m, n_threads, [&](int64_t i) {
+        kern::layernorm(out + i * dim, in + i * dim, w.data(), b.data(), dim, eps);
+    });
+}
+
+void final_layernorm_logits(const float *x, int64_t m, bool all_positions, int64_t dim,
+                            const std::vector<float> &w, const std::vector<float> &b, float eps,
+                            const kern::Mat &head, const std::vector<float> &head_bias, float *xb,
+                            float *logits, int n_threads) {
+    const int64_t first = all_positions ? 0 : m - 1, rows = m - first;
+    for (int64_t i = 0; i < rows; ++i)
+        kern::layernorm(xb + i * dim, x + (first + i) * dim, w.data(), b.data(), dim, eps);
+    kern::linear(head, kern::Layout::OutIn, xb, rows,
+                 head_bias.empty() ? nullptr : head_bias.data(), logits, n_threads);
+}
+
+void check_encoder_ids(std::span<const int32_t> ids, int64_t vocab, int64_t max_tokens) {
+    const int64_t m = int64_t(ids.size());
+    if (m == 0) fail(HFK_E_INVALID_ARG, "encode: no tokens");
+    if (m > max_tokens)
+        fail(HFK_E_CONTEXT_FULL, std::to_string(m) + " tokens exceed the model's " +
+                                     std::to_string(max_tokens) + " positions");
+    for (int64_t i = 0; i < m; ++i)
+        if (ids[size_t(i)] < 0 || ids[size_t(i)] >= vocab)
+            fail(HFK_E_INVALID_ARG, "token id " + std::to_string(ids[size_t(i)]) + " at position " +
+                                        std::to_string(i) + " is outside the vocabulary");
+}
+
+EncoderSizes encoder_sizes(const ModelConfig &cfg, const std::string &arch, bool even_head_dim) {
+    const int64_t dim = cfg.hidden_size, heads = cfg.num_heads;
+    const int64_t head_dim = heads > 0 ? dim / heads : 0;
+    if (heads <= 0 || head_dim * heads != dim || (even_head_dim && head_dim % 2 != 0) ||
+        cfg.intermediate_size <= 0 || cfg.max_position_embeddings <= 0)
+        fail(HFK_E_FORMAT,
+             "config.json: " + arch + " sizes are inconsistent (hidden_size " +
+                 std::to_string(dim) + ", num_attention_heads " + std::to_string(heads) +
+                 ", intermediate_size " + std::to_string(cfg.intermediate_size) +
+                 ", max_position_embeddings " + std::to_string(cfg.max_position_embeddings) +
+                 "): hidden_size must be a multiple of the heads" +
+                 (even_head_dim ? ", with an even head size" : ""));
+    return {dim,
+            heads,
+            head_dim,
+            cfg.intermediate_size,
+            cfg.vocab_size,
+            cfg.max_position_embeddings,
+            float(cfg.norm_eps)};
 }
 
 }  // namespace hfk::models

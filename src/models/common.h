@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -110,6 +111,37 @@ void report_progress(const std::function<bool(double)> &progress, double fractio
 
 // Runs fn(row) for rows [0, m) on up to n_threads threads (cheap row-wise work in prefill).
 void for_rows(int64_t m, int n_threads, const std::function<void(int64_t)> &fn);
+
+// The activations of the MLPs (decoders' hidden_act, GPT-2's activation_function, the encoders'
+// hidden_act and heads), and x = act(x) over n floats with the kernels of kernels/ops.h.
+enum class Act { Silu, GeluTanh, GeluErf, Relu };
+void activate(Act act, float *x, int64_t n);
+
+// LayerNorm with a bias (GPT-2, Phi) of each of the m rows of `in` (m x dim) into `out`, rows
+// shared among up to n_threads threads (each row's result is the same for any count).
+void layernorm_rows(float *out, const float *in, int64_t m, int64_t dim,
+                    const std::vector<float> &w, const std::vector<float> &b, float eps,
+                    int n_threads);
+
+// The end of a LayerNorm causal model's forward (GPT-2, Phi): the final LayerNorm of the last of
+// the m rows of x (of every row when all_positions) into the scratch xb, then the LM head
+// (plus its bias when not empty) into logits.
+void final_layernorm_logits(const float *x, int64_t m, bool all_positions, int64_t dim,
+                            const std::vector<float> &w, const std::vector<float> &b, float eps,
+                            const kern::Mat &head, const std::vector<float> &head_bias, float *xb,
+                            float *logits, int n_threads);
+
+// The checks of an encoder's encode() before any work: at least one token, at most max_tokens
+// (HFK_E_CONTEXT_FULL), every id in [0, vocab) (HFK_E_INVALID_ARG naming its position).
+void check_encoder_ids(std::span<const int32_t> ids, int64_t vocab, int64_t max_tokens);
+
+// What every encoder (BERT family, ModernBERT) reads from config.json, in this order: hidden size,
+// heads, head size (hidden / heads), intermediate size, vocabulary, positions, norm eps.
+// HFK_E_FORMAT naming `arch` when the hidden size is not a multiple of the heads (with
+// even_head_dim, an odd head size too: RoPE rotates pairs) or a size is missing. Unpack it with
+// std::tie into the model's members.
+using EncoderSizes = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float>;
+EncoderSizes encoder_sizes(const ModelConfig &cfg, const std::string &arch, bool even_head_dim);
 
 // Factories (one per architecture file).
 std::shared_ptr<const Model> make_llama(ModelConfig cfg, std::shared_ptr<const WeightStore> store,

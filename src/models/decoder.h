@@ -19,11 +19,9 @@
 
 namespace hfk::models {
 
-// Gated MLP activations: act(gate) * up.
-enum class Act { Silu, GeluTanh, GeluErf, Relu };
 // hidden_act -> Act (config.cpp has already refused anything else; "" is SiLU).
 Act activation_from_config(const std::string &hidden_act);
-// gate[i] = act(gate[i]) * up[i]
+// Gated MLP activations: gate[i] = act(gate[i]) * up[i] (Act: common.h)
 void gated_act(float *gate, const float *up, int64_t n, Act act);
 
 // What an architecture file says about itself.

@@ -15,7 +15,7 @@ class DistilBert final : public PostNormEncoder {
         : PostNormEncoder(std::move(cfg), "distilbert", std::move(store), opts, names(), progress) {
         // vocab_transform / vocab_layer_norm / vocab_projector: the masked-LM head (not used).
         loader().ignore_matching("vocab_");
-        classifier_.act = EncoderAct::Relu;
+        classifier_.act = Act::Relu;
         bind_head("pre_classifier", "classifier", classifier_);
         finish();
     }

@@ -11,25 +11,11 @@ namespace hfk::models {
 
 using kern::Layout;
 
-EncoderAct encoder_activation(const std::string &name, const std::string &arch) {
-    if (name.empty() || name == "gelu") return EncoderAct::GeluErf;
-    if (name == "gelu_new" || name == "gelu_pytorch_tanh") return EncoderAct::GeluTanh;
-    if (name == "relu") return EncoderAct::Relu;
+Act encoder_activation(const std::string &name, const std::string &arch) {
+    if (name.empty() || name == "gelu") return Act::GeluErf;
+    if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Act::GeluTanh;
+    if (name == "relu") return Act::Relu;
     fail(HFK_E_UNSUPPORTED, "config.json: activation '" + name + "' is not supported for " + arch);
-}
-
-void apply_activation(EncoderAct act, float *x, int64_t n) {
-    switch (act) {
-        case EncoderAct::GeluErf:
-            kern::gelu_erf(x, n);
-            break;
-        case EncoderAct::GeluTanh:
-            kern::gelu_tanh(x, n);
-            break;
-        case EncoderAct::Relu:
-            kern::relu(x, n);
-            break;
-    }
 }
 
 PostNormEncoder::PostNormEncoder(ModelConfig cfg, std::string arch,
@@ -38,18 +24,9 @@ PostNormEncoder::PostNormEncoder(ModelConfig cfg, std::string arch,
                                  const std::function<bool(double)> &progress)
     : cfg_(std::move(cfg)), arch_(std::move(arch)), store_(store) {
     default_threads_ = opts.n_threads > 0 ? opts.n_threads : kern::hardware_threads();
-    dim_ = cfg_.hidden_size;
-    n_heads_ = cfg_.num_heads;
-    head_dim_ = n_heads_ > 0 ? dim_ / n_heads_ : 0;
-    ffn_ = cfg_.intermediate_size;
-    vocab_ = cfg_.vocab_size;
-    n_pos_ = cfg_.max_position_embeddings;
+    std::tie(dim_, n_heads_, head_dim_, ffn_, vocab_, n_pos_, eps_) =
+        encoder_sizes(cfg_, arch_, false);
     max_tokens_ = n_pos_;
-    eps_ = float(cfg_.norm_eps);
-    if (n_heads_ <= 0 || head_dim_ * n_heads_ != dim_ || ffn_ <= 0 || n_pos_ <= 0)
-        fail(HFK_E_FORMAT, "config.json: hidden_size " + std::to_string(dim_) +
-                               " is not a multiple of num_attention_heads " +
-                               std::to_string(n_heads_) + " (or a size is missing)");
     act_ = encoder_activation(cfg_.hidden_act, arch_);
 
     loader_ = std::make_unique<WeightLoader>(store, names.prefixes, opts);
@@ -148,7 +125,7 @@ void PostNormEncoder::run_head(const ClassifierHead &h, const float *first,
     if (h.tanh)
         for (float &v : d) v = std::tanh(v);
     else
-        apply_activation(h.act, d.data(), dim_);
+        activate(h.act, d.data(), dim_);
     if (h.n_labels > 0) {
         logits.resize(size_t(h.n_labels));
         kern::linear(h.out, Layout::OutIn, d.data(), 1, h.out_b.data(), logits.data(), 1);
@@ -159,22 +136,14 @@ void PostNormEncoder::run_head(const ClassifierHead &h, const float *first,
 EncoderOutput PostNormEncoder::encode(std::span<const int32_t> ids,
                                       std::span<const int32_t> type_ids, int32_t n_threads) const {
     const int64_t m = int64_t(ids.size());
-    if (m == 0) fail(HFK_E_INVALID_ARG, "encode: no tokens");
-    if (m > max_tokens_)
-        fail(HFK_E_CONTEXT_FULL, std::to_string(m) + " tokens exceed the model's " +
-                                     std::to_string(max_tokens_) + " positions");
+    check_encoder_ids(ids, vocab_, max_tokens_);
     if (!type_ids.empty() && int64_t(type_ids.size()) != m)
         fail(HFK_E_INVALID_ARG, "encode: " + std::to_string(type_ids.size()) +
                                     " token type ids for " + std::to_string(m) + " tokens");
-    for (int64_t i = 0; i < m; ++i) {
-        if (ids[size_t(i)] < 0 || ids[size_t(i)] >= vocab_)
-            fail(HFK_E_INVALID_ARG, "token id " + std::to_string(ids[size_t(i)]) + " at position " +
-                                        std::to_string(i) + " is outside the vocabulary");
-        if (!type_ids.empty() && (type_ids[size_t(i)] < 0 || type_ids[size_t(i)] >= n_types_) &&
-            !(n_types_ == 0 && type_ids[size_t(i)] == 0))
-            fail(HFK_E_INVALID_ARG, "token type id " + std::to_string(type_ids[size_t(i)]) +
-                                        " is outside [0, " + std::to_string(n_types_) + ")");
-    }
+    for (int32_t t : type_ids)
+        if ((t < 0 || t >= n_types_) && !(n_types_ == 0 && t == 0))
+            fail(HFK_E_INVALID_ARG, "token type id " + std::to_string(t) + " is outside [0, " +
+                                        std::to_string(n_types_) + ")");
     std::vector<int64_t> pos;
     positions(ids, pos);
     const int nt = threads(n_threads);
@@ -206,7 +175,7 @@ EncoderOutput PostNormEncoder::encode(std::span<const int32_t> ids,
             kern::layernorm(xi, xi, L.ln1_w.data(), L.ln1_b.data(), dim_, eps_);
         }
         kern::linear(L.w_in, Layout::OutIn, x.data(), m, L.b_in.data(), hb.data(), nt);
-        for (int64_t i = 0; i < m; ++i) apply_activation(act_, hb.data() + i * ffn_, ffn_);
+        for (int64_t i = 0; i < m; ++i) activate(act_, hb.data() + i * ffn_, ffn_);
         kern::linear(L.w_out, Layout::OutIn, hb.data(), m, L.b_out.data(), tmp.data(), nt);
         for (int64_t i = 0; i < m; ++i) {
             float *xi = x.data() + i * dim_;

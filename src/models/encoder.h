@@ -16,11 +16,8 @@
 
 namespace hfk::models {
 
-enum class EncoderAct { GeluErf, GeluTanh, Relu };
-
 // config.json's activation for an encoder ("gelu" is the exact erf form), or HFK_E_UNSUPPORTED.
-EncoderAct encoder_activation(const std::string &name, const std::string &arch);
-void apply_activation(EncoderAct act, float *x, int64_t n);
+Act encoder_activation(const std::string &name, const std::string &arch);
 
 // Tensor names, relative to the checkpoint's prefix. Each layer name is a module path without
 // ".weight" / ".bias"; every module has both.
@@ -42,7 +39,7 @@ EncoderNames bert_encoder_names();
 struct ClassifierHead {
     kern::Mat dense, out;
     std::vector<float> dense_b, out_b;
-    EncoderAct act = EncoderAct::Relu;
+    Act act = Act::Relu;
     bool tanh = false;  // tanh instead of `act` after the dense layer
     int64_t n_labels = 0;
 };
@@ -57,6 +54,7 @@ class PostNormEncoder : public Model {
     uint64_t weight_bytes() const override { return weight_bytes_; }
     EncoderOutput encode(std::span<const int32_t> ids, std::span<const int32_t> type_ids,
                          int32_t n_threads) const override;
+    int32_t n_token_types() const override { return int32_t(n_types_); }
 
   protected:
     // Binds the embeddings and layers; the derived constructor binds its head through loader()
@@ -84,7 +82,7 @@ class PostNormEncoder : public Model {
     int64_t dim_, n_heads_, head_dim_, ffn_, vocab_, n_pos_, n_types_ = 0;
     int64_t max_tokens_;  // tokens one sequence may have (RoBERTa: fewer than n_pos_)
     float eps_;
-    EncoderAct act_ = EncoderAct::GeluErf;
+    Act act_ = Act::GeluErf;
     uint64_t weight_bytes_ = 0;
 
   private:

@@ -134,10 +134,7 @@ class Gpt2 final : public Model {
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Gpt2Layer &L = layers_[l];
             float *kc = c.keys(int64_t(l)), *vc = c.values(int64_t(l));
-            for_rows(m, nt, [&](int64_t i) {
-                kern::layernorm(xb + i * dim_, x + i * dim_, L.ln1_w.data(), L.ln1_b.data(), dim_,
-                                eps_);
-            });
+            layernorm_rows(xb, x, m, dim_, L.ln1_w, L.ln1_b, eps_, nt);
             kern::linear(L.c_attn, Layout::InOut, xb, m, L.c_attn_b.data(), qkv, nt);
             // qkv rows are [q | k | v]; keys and values move into the cache.
             for (int64_t i = 0; i < m; ++i) {
@@ -153,43 +150,19 @@ class Gpt2 final : public Model {
             kern::attention(tmp, m, p0, kc, vc, dim_, p0 + m, shape, true, scale, att, nt);
             kern::linear(L.attn_proj, Layout::InOut, att, m, L.attn_proj_b.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
-            for_rows(m, nt, [&](int64_t i) {
-                kern::layernorm(xb + i * dim_, x + i * dim_, L.ln2_w.data(), L.ln2_b.data(), dim_,
-                                eps_);
-            });
+            layernorm_rows(xb, x, m, dim_, L.ln2_w, L.ln2_b, eps_, nt);
             kern::linear(L.c_fc, Layout::InOut, xb, m, L.c_fc_b.data(), hb, nt);
-            for_rows(m, nt, [&](int64_t i) { activate(hb + i * ffn_, ffn_); });
+            for_rows(m, nt, [&](int64_t i) { activate(act_, hb + i * ffn_, ffn_); });
             kern::linear(L.mlp_proj, Layout::InOut, hb, m, L.mlp_proj_b.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
         }
         c.advance(int32_t(m));
 
-        const int64_t first = all_positions ? 0 : m - 1, rows = m - first;
-        for (int64_t i = 0; i < rows; ++i)
-            kern::layernorm(xb + i * dim_, x + (first + i) * dim_, lnf_w_.data(), lnf_b_.data(),
-                            dim_, eps_);
-        kern::linear(lm_head_, Layout::OutIn, xb, rows, nullptr, logits, nt);
+        final_layernorm_logits(x, m, all_positions, dim_, lnf_w_, lnf_b_, eps_, lm_head_, {}, xb,
+                               logits, nt);
     }
 
   private:
-    enum class Act { GeluTanh, GeluErf, Relu, Silu };
-    void activate(float *v, int64_t n) const {
-        switch (act_) {
-            case Act::GeluTanh:
-                kern::gelu_tanh(v, n);
-                break;
-            case Act::GeluErf:
-                kern::gelu_erf(v, n);
-                break;
-            case Act::Relu:
-                kern::relu(v, n);
-                break;
-            case Act::Silu:
-                kern::silu(v, n);
-                break;
-        }
-    }
-
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;
     std::vector<std::unique_ptr<uint8_t[]>> copies_;

@@ -68,18 +68,8 @@ class ModernBert final : public Model {
                const std::function<bool(double)> &progress)
         : cfg_(std::move(cfg)), store_(store) {
         default_threads_ = opts.n_threads > 0 ? opts.n_threads : kern::hardware_threads();
-        dim_ = cfg_.hidden_size;
-        n_heads_ = cfg_.num_heads;
-        head_dim_ = n_heads_ > 0 ? dim_ / n_heads_ : 0;
-        ffn_ = cfg_.intermediate_size;
-        vocab_ = cfg_.vocab_size;
-        n_pos_ = cfg_.max_position_embeddings;
-        eps_ = float(cfg_.norm_eps);
-        if (n_heads_ <= 0 || head_dim_ * n_heads_ != dim_ || head_dim_ % 2 != 0 || ffn_ <= 0 ||
-            n_pos_ <= 0)
-            fail(HFK_E_FORMAT, "config.json: ModernBERT sizes are inconsistent (hidden_size " +
-                                   std::to_string(dim_) + ", heads " + std::to_string(n_heads_) +
-                                   ")");
+        std::tie(dim_, n_heads_, head_dim_, ffn_, vocab_, n_pos_, eps_) =
+            encoder_sizes(cfg_, "ModernBERT", true);
         const json &raw = cfg_.raw;
         const double global_theta = number_or(raw, "global_rope_theta", 160000.0);
         const double local_theta = number_or(raw, "local_rope_theta", 10000.0);
@@ -159,17 +149,9 @@ class ModernBert final : public Model {
     EncoderOutput encode(std::span<const int32_t> ids, std::span<const int32_t> type_ids,
                          int32_t n_threads) const override {
         const int64_t m = int64_t(ids.size());
-        if (m == 0) fail(HFK_E_INVALID_ARG, "encode: no tokens");
-        if (m > n_pos_)
-            fail(HFK_E_CONTEXT_FULL, std::to_string(m) + " tokens exceed the model's " +
-                                         std::to_string(n_pos_) + " positions");
+        check_encoder_ids(ids, vocab_, n_pos_);
         for (int32_t t : type_ids)
             if (t != 0) fail(HFK_E_INVALID_ARG, "ModernBERT has no token types");
-        for (int64_t i = 0; i < m; ++i)
-            if (ids[size_t(i)] < 0 || ids[size_t(i)] >= vocab_)
-                fail(HFK_E_INVALID_ARG, "token id " + std::to_string(ids[size_t(i)]) +
-                                            " at position " + std::to_string(i) +
-                                            " is outside the vocabulary");
         const int nt = threads(n_threads);
         std::vector<float> x(size_t(m * dim_)), xn(x.size()), qkv(size_t(m * 3 * dim_)),
             att(x.size()), tmp(x.size()), hb(size_t(m * 2 * ffn_)), act(size_t(m * ffn_));
@@ -259,23 +241,6 @@ class ModernBert final : public Model {
     }
 
   private:
-    static void activate(Act a, float *x, int64_t n) {
-        switch (a) {
-            case Act::GeluErf:
-                kern::gelu_erf(x, n);
-                break;
-            case Act::GeluTanh:
-                kern::gelu_tanh(x, n);
-                break;
-            case Act::Relu:
-                kern::relu(x, n);
-                break;
-            case Act::Silu:
-                for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
-                break;
-        }
-    }
-
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;
     std::vector<std::unique_ptr<uint8_t[]>> copies_;

@@ -141,10 +141,7 @@ class Phi final : public Model {
         for (size_t l = 0; l < layers_.size(); ++l) {
             const PhiLayer &L = layers_[l];
             float *kc = c.keys(int64_t(l)), *vc = c.values(int64_t(l));
-            for_rows(m, nt, [&](int64_t i) {
-                kern::layernorm(xb + i * dim_, x + i * dim_, L.ln_w.data(), L.ln_b.data(), dim_,
-                                eps_);
-            });
+            layernorm_rows(xb, x, m, dim_, L.ln_w, L.ln_b, eps_, nt);
             // Attention branch; new keys and values go straight into the cache rows.
             kern::linear(L.wq, Layout::OutIn, xb, m, L.bq.data(), q, nt);
             kern::linear(L.wk, Layout::OutIn, xb, m, L.bk.data(), kc + p0 * kv_dim_, nt);
@@ -164,38 +161,17 @@ class Phi final : public Model {
             kern::add(x, tmp, m * dim_);
             // MLP branch off the same normed input (xb), added to the same residual.
             kern::linear(L.fc1, Layout::OutIn, xb, m, L.b_fc1.data(), hb, nt);
-            for_rows(m, nt, [&](int64_t i) { activate(hb + i * ffn_); });
+            for_rows(m, nt, [&](int64_t i) { activate(act_, hb + i * ffn_, ffn_); });
             kern::linear(L.fc2, Layout::OutIn, hb, m, L.b_fc2.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
         }
         c.advance(int32_t(m));
 
-        const int64_t first = all_positions ? 0 : m - 1, rows = m - first;
-        for (int64_t i = 0; i < rows; ++i)
-            kern::layernorm(xb + i * dim_, x + (first + i) * dim_, final_w_.data(), final_b_.data(),
-                            dim_, eps_);
-        kern::linear(lm_head_, Layout::OutIn, xb, rows,
-                     head_bias_.empty() ? nullptr : head_bias_.data(), logits, nt);
+        final_layernorm_logits(x, m, all_positions, dim_, final_w_, final_b_, eps_, lm_head_,
+                               head_bias_, xb, logits, nt);
     }
 
   private:
-    void activate(float *v) const {
-        switch (act_) {
-            case Act::Silu:
-                kern::silu(v, ffn_);
-                return;
-            case Act::GeluTanh:
-                kern::gelu_tanh(v, ffn_);
-                return;
-            case Act::GeluErf:
-                kern::gelu_erf(v, ffn_);
-                return;
-            case Act::Relu:
-                kern::relu(v, ffn_);
-                return;
-        }
-    }
-
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
     std::vector<std::unique_ptr<uint8_t[]>> copies_;

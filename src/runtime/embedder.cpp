@@ -15,15 +15,15 @@ void require_encoder(const LoadedModel &lm) {
                                     "an encoder model such as BERT");
 }
 
-EncoderOutput run_encoder(const LoadedModel &lm, const std::vector<int32_t> &ids,
-                          int32_t n_threads) {
+EncoderOutput run_encoder(const LoadedModel &lm, const std::vector<int32_t> &ids, int32_t n_threads,
+                          std::span<const int32_t> type_ids = {}) {
     if (ids.empty()) fail(HFK_E_INVALID_ARG, "the text encodes to no tokens");
     if (static_cast<int64_t>(ids.size()) > lm.model->context_length())
         fail(HFK_E_CONTEXT_FULL, "the text is " + std::to_string(ids.size()) +
                                      " tokens but the model takes at most " +
                                      std::to_string(lm.model->context_length()));
     lm.check_weights_intact();
-    EncoderOutput out = lm.model->encode(ids, {}, n_threads > 0 ? n_threads : lm.n_threads);
+    EncoderOutput out = lm.model->encode(ids, type_ids, n_threads > 0 ? n_threads : lm.n_threads);
     // The same rule as generation (Session): NaN or infinity is a fault of the weights, reported,
     // never passed on as a vector (or printed as "nan" into JSON).
     auto finite = [](const std::vector<float> &v) {
@@ -34,6 +34,15 @@ EncoderOutput run_encoder(const LoadedModel &lm, const std::vector<int32_t> &ids
              "the encoder produced NaN or infinite values (the weights may "
              "contain NaN/Inf)");
     return out;
+}
+
+// The most tokens one text (or pair) may have: the repository's max_seq_length when it sets one,
+// else the model's positions.
+int64_t max_tokens_of(const LoadedModel &lm) {
+    int64_t max_tokens = lm.model->context_length();
+    if (lm.embedding.max_seq_length > 0)
+        max_tokens = std::min(max_tokens, lm.embedding.max_seq_length);
+    return max_tokens;
 }
 
 // sentence-transformers' Pooling over one unpadded sequence.
@@ -92,8 +101,7 @@ void embed_texts(const LoadedModel &lm, std::span<const std::string_view> texts,
                  repo.unsupported + "); choose a pooling explicitly");
     const Pooling pooling = opts.pooling.value_or(repo.pooling);
     const bool normalize = opts.normalize.value_or(repo.normalize);
-    int64_t max_tokens = lm.model->context_length();
-    if (repo.max_seq_length > 0) max_tokens = std::min(max_tokens, repo.max_seq_length);
+    const int64_t max_tokens = max_tokens_of(lm);
     const int32_t dim = static_cast<int32_t>(lm.model->config().hidden_size);
     for (size_t i = 0; i < texts.size(); ++i) {
         std::vector<int32_t> ids = lm.tokenizer->encode(texts[i], /*add_special_tokens=*/true);
@@ -116,6 +124,32 @@ std::vector<float> classify_logits(const LoadedModel &lm, std::string_view text,
     if (enc.logits.empty())
         fail(HFK_E_UNSUPPORTED, "this checkpoint has no sequence-classification head");
     return std::move(enc.logits);
+}
+
+void rerank(const LoadedModel &lm, std::string_view query, std::span<const std::string_view> docs,
+            const RerankOptions &opts, std::span<float> out, std::span<uint8_t> truncated) {
+    require_encoder(lm);
+    if (opts.activation < -1 || opts.activation > 1)
+        fail(HFK_E_INVALID_ARG,
+             "rerank: activation is -1, 0 or 1, got " + std::to_string(opts.activation));
+    const bool types = lm.model->n_token_types() > 1;
+    size_t at = 0;
+    for (size_t i = 0; i < docs.size(); ++i) {
+        const Tokenizer::PairEncoding enc =
+            lm.tokenizer->encode_pair(query, docs[i], size_t(max_tokens_of(lm)));
+        const EncoderOutput r = run_encoder(
+            lm, enc.ids, opts.n_threads,
+            types ? std::span<const int32_t>(enc.type_ids) : std::span<const int32_t>());
+        if (r.logits.empty())
+            fail(HFK_E_UNSUPPORTED, "this checkpoint has no sequence-classification head");
+        if (at + r.logits.size() > out.size())
+            fail(HFK_E_INTERNAL, "rerank: the output holds fewer scores than the head gives");
+        const bool sigmoid =
+            opts.activation == 1 || (opts.activation == -1 && r.logits.size() == 1);
+        for (float z : r.logits)
+            out[at++] = sigmoid ? float(1.0 / (1.0 + std::exp(-double(z)))) : z;
+        if (!truncated.empty()) truncated[i] = enc.truncated ? 1 : 0;
+    }
 }
 
 std::vector<float> classify_text(const LoadedModel &lm, std::string_view text, int32_t n_threads) {

@@ -31,6 +31,21 @@ std::vector<float> classify_text(const LoadedModel &lm, std::string_view text, i
 // The classifier head's raw logits (a reranker's single logit is its score).
 std::vector<float> classify_logits(const LoadedModel &lm, std::string_view text, int32_t n_threads);
 
+struct RerankOptions {
+    int32_t n_threads = 0;
+    // -1: the sigmoid of a one-label head's logit and the raw logits of a head with several (as
+    // sentence-transformers' CrossEncoder by default); 0: raw logits; 1: the sigmoid of each.
+    int32_t activation = -1;
+};
+
+// A cross-encoder (*ForSequenceClassification) on each (query, document) pair: the tokenizer's
+// pair template (BERT: [CLS] q [SEP] d [SEP] with d's token types 1), truncated longest first to
+// the model's maximum (sentence_bert_config.json's max_seq_length, else its positions) as
+// transformers' truncation=True does; the head's n_labels values per document, row-major, into
+// out (n_docs x n_labels). truncated[i] (if not empty) says whether pair i was cut.
+void rerank(const LoadedModel &lm, std::string_view query, std::span<const std::string_view> docs,
+            const RerankOptions &opts, std::span<float> out, std::span<uint8_t> truncated);
+
 // ids (with special tokens) cut to at most max_tokens, keeping the special tokens the
 // post-processor added around the text (content = encode(text, false) as it appears in ids).
 // Returns whether anything was cut.

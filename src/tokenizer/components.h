@@ -65,6 +65,16 @@ class PostProcessor {
     virtual ~PostProcessor() = default;
     // Adds the special tokens around one sequence (called only with add_special_tokens).
     virtual void process(std::vector<int32_t> &ids) const = 0;
+    // The pair template: a and b with the special tokens, and the token type id of each token.
+    // The default is the Rust library's default_process: a (type 0) then b (type 1).
+    virtual void process_pair(const std::vector<int32_t> &a, const std::vector<int32_t> &b,
+                              std::vector<int32_t> &ids, std::vector<int32_t> &type_ids) const;
+    // a then b, types 0 and 1 (also what a tokenizer without a post-processor gives).
+    static void default_pair(const std::vector<int32_t> &a, const std::vector<int32_t> &b,
+                             std::vector<int32_t> &ids, std::vector<int32_t> &type_ids);
+    // False for a processor that only adjusts offsets (ByteLevel): a Sequence leaves it out of
+    // its pair template.
+    virtual bool adds_tokens() const { return true; }
 };
 
 class Decoder {

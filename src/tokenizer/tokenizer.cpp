@@ -256,6 +256,44 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool add_special_
     return ids;
 }
 
+Tokenizer::PairEncoding Tokenizer::encode_pair(std::string_view a, std::string_view b,
+                                               size_t max_length) const {
+    const tok::Impl &m = *impl_;
+    std::vector<int32_t> ea = encode(a, false), eb = encode(b, false);
+    PairEncoding out;
+    auto build = [&](const std::vector<int32_t> &x, const std::vector<int32_t> &y) {
+        if (m.post_processor)
+            m.post_processor->process_pair(x, y, out.ids, out.type_ids);
+        else
+            tok::PostProcessor::default_pair(x, y, out.ids, out.type_ids);
+    };
+    if (max_length > 0) {
+        build({}, {});
+        const size_t added = out.ids.size();
+        if (added > max_length)
+            fail(HFK_E_CONTEXT_FULL, "the special tokens of a pair alone exceed the maximum of " +
+                                         std::to_string(max_length) + " tokens");
+        const size_t limit = max_length - added;
+        if (ea.size() + eb.size() > limit) {
+            // tokenizers' truncate_encodings, LongestFirst: n1 the shorter length.
+            size_t n1 = ea.size(), n2 = eb.size();
+            const bool swap = n1 > n2;
+            if (swap) std::swap(n1, n2);
+            n2 = n1 > limit ? n1 : std::max(n1, limit - n1);
+            if (n1 + n2 > limit) {
+                n1 = limit / 2;
+                n2 = n1 + limit % 2;
+            }
+            if (swap) std::swap(n1, n2);
+            ea.resize(std::min(ea.size(), n1));
+            eb.resize(std::min(eb.size(), n2));
+            out.truncated = true;
+        }
+    }
+    build(ea, eb);
+    return out;
+}
+
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
     return decode_impl(ids, skip_special_tokens, false);
 }

@@ -37,6 +37,17 @@ class Tokenizer {
 
     // Invalid UTF-8 is replaced by U+FFFD per maximal invalid subpart (see above).
     std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const;
+    // A pair of texts (a cross-encoder's query and document) as the Rust library's encode(a, b,
+    // add_special_tokens=true): the post-processor's pair template (BERT: [CLS] a [SEP] b [SEP],
+    // b's part of token type 1; RoBERTa: <s> a </s></s> b </s>) and each token's type id.
+    // max_length > 0 truncates first, as transformers' truncation=True (the library's
+    // LongestFirst, stride 0, from the right): the special tokens are kept and the texts share the
+    // rest, the longer one cut first. HFK_E_CONTEXT_FULL when the special tokens alone exceed it.
+    struct PairEncoding {
+        std::vector<int32_t> ids, type_ids;
+        bool truncated = false;
+    };
+    PairEncoding encode_pair(std::string_view a, std::string_view b, size_t max_length) const;
     // An id < 0 or >= vocab_size() throws HFK_E_INVALID_ARG.
     std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const;
     // decode(ids, false) without replacing incomplete or invalid UTF-8 by U+FFFD: the exact bytes

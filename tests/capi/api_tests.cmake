@@ -56,3 +56,9 @@ target_link_libraries(test_encoder_zoo_api PRIVATE hfkit GTest::gtest GTest::gte
                                                    Threads::Threads nlohmann_json::nlohmann_json)
 hfk_discover_gtests(test_encoder_zoo_api LABELS capi unit FIXTURES encoder_zoo
     ENVIRONMENT "HFK_ENCODER_ZOO_DIR=${PROJECT_BINARY_DIR}/tests/model/encoder_zoo")
+# Cross-encoder rerankers (hfk_model_rerank) on the encoder zoo's pair references.
+add_executable(test_rerank_api test_rerank_api.cpp)
+target_link_libraries(test_rerank_api PRIVATE hfkit GTest::gtest GTest::gtest_main
+                                              Threads::Threads nlohmann_json::nlohmann_json)
+hfk_discover_gtests(test_rerank_api LABELS capi unit FIXTURES encoder_zoo
+    ENVIRONMENT "HFK_ENCODER_ZOO_DIR=${PROJECT_BINARY_DIR}/tests/model/encoder_zoo")

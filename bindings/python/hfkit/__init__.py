@@ -1066,6 +1066,32 @@ class Model:
         score."""
         return self._handle().classify_logits(_texts(texts))
 
+    def rerank(
+        self,
+        query: str,
+        documents: Union[str, Sequence[str]],
+        sigmoid: Optional[bool] = None,
+        n_threads: int = 0,
+        return_truncated: bool = False,
+    ) -> Any:
+        """Scores documents against a query with a cross-encoder (``*ForSequenceClassification``
+        on the pair, as sentence-transformers' ``CrossEncoder.predict``): a float32 array of
+        shape (len(documents),) for a one-label reranker (higher is more relevant), or
+        (len(documents), len(labels)) for a head with several labels.
+
+        Each pair is tokenized with the tokenizer's pair template (BERT: ``[CLS] query [SEP]
+        document [SEP]``, the document's token types 1) and cut longest first to the model's
+        maximum, as transformers' ``truncation=True``; with ``return_truncated`` the result is
+        ``(scores, flags)``. ``sigmoid``: None (default) applies it to a one-label head's logit
+        only, as CrossEncoder does; True to every logit; False gives raw logits. The GIL is
+        released while the pairs run. A single str is one document.
+        """
+        act = -1 if sigmoid is None else (1 if sigmoid else 0)
+        scores, truncated = self._handle().rerank(query, _texts(documents), act, n_threads)
+        if scores.ndim == 2 and scores.shape[1] == 1:
+            scores = scores[:, 0]
+        return (scores, truncated) if return_truncated else scores
+
     # ---- lifetime ----------------------------------------------------------------------
     def close(self) -> None:
         """Frees the model now (idempotent). Later calls raise :class:`StateError`; open

@@ -526,6 +526,40 @@ class Model {
         return out;
     }
 
+    // Cross-encoder scores, one (n_documents, num_labels) array written in place by the C call,
+    // with the per-document truncation flags.
+    py::tuple rerank(const py::object &query, const std::vector<py::object> &documents,
+                     int32_t activation, int32_t n_threads) const {
+        auto h = handle();
+        const std::string q = utf8_of(query, "the query");
+        const char *query_c = c_string(q, "the query");
+        std::vector<std::string> utf8;
+        utf8.reserve(documents.size());
+        for (const auto &d : documents) utf8.push_back(utf8_of(d, "each document"));
+        std::vector<const char *> ptrs;
+        for (const auto &s : utf8) ptrs.push_back(c_string(s, "a document"));
+        const size_t n_labels = static_cast<size_t>(std::max(hfk_model_num_labels(h.get()), 0));
+        py::array_t<float> out(
+            {static_cast<py::ssize_t>(documents.size()), static_cast<py::ssize_t>(n_labels)});
+        float *data = out.mutable_data();
+        hfk_rerank_params params;
+        check(HFK_RERANK_PARAMS_INIT(&params));
+        params.activation = activation;
+        params.n_threads = n_threads;
+        std::vector<int32_t> cut(documents.size(), 0);
+        params.truncated_out = cut.data();
+        hfk_status status;
+        {
+            py::gil_scoped_release nogil;
+            status = hfk_model_rerank(h.get(), query_c, ptrs.data(), ptrs.size(), &params, data,
+                                      documents.size() * n_labels);
+        }
+        check(status);
+        py::array_t<bool> truncated(static_cast<py::ssize_t>(documents.size()));
+        for (size_t i = 0; i < cut.size(); ++i) truncated.mutable_data()[i] = cut[i] != 0;
+        return py::make_tuple(out, truncated);
+    }
+
     py::array_t<float> classify(const std::vector<py::object> &texts) const {
         auto h = handle();
         std::vector<std::string> utf8;
@@ -1214,7 +1248,11 @@ PYBIND11_MODULE(_hfkit, m) {
         .def("classify", &Model::classify, py::arg("texts"),
              "Class probabilities, one (n, num_labels) float32 array.")
         .def("classify_logits", &Model::classify_logits, py::arg("texts"),
-             "Raw classifier logits, one (n, num_labels) float32 array.");
+             "Raw classifier logits, one (n, num_labels) float32 array.")
+        .def("rerank", &Model::rerank, py::arg("query"), py::arg("documents"),
+             py::arg("activation"), py::arg("n_threads"),
+             "Cross-encoder scores of (query, document) pairs: ((n, num_labels) float32 array, "
+             "(n,) bool array of truncated pairs).");
 
     m.def("chat_render", &chat_render, py::arg("model"), py::arg("conversation_json"),
           py::arg("chat_template"),

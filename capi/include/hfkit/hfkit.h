@@ -727,6 +727,34 @@ HFK_API HFK_NODISCARD hfk_status hfk_model_classify_logits(const hfk_model *mode
                                                            float *logits,
                                                            size_t n_logits) HFK_NOEXCEPT;
 
+/* Rerankers: a cross-encoder (*ForSequenceClassification) scores (query, document) pairs. */
+typedef struct hfk_rerank_params {
+    uint32_t struct_size;
+    int32_t n_threads;  /* <= 0: the model's default                                          */
+    int32_t activation; /* -1: the sigmoid of a one-label head's logit, the raw logits of a head
+                           with several (sentence-transformers' CrossEncoder default); 0: raw
+                           logits; 1: the sigmoid of every logit [-1]                         */
+    int32_t *truncated_out; /* NULL, or n_documents entries set to 1 where the pair was cut to
+                               the model's maximum, else 0 [NULL]                            */
+} hfk_rerank_params;
+
+HFK_API hfk_status hfk_rerank_params_init(hfk_rerank_params *p, size_t caller_size) HFK_NOEXCEPT;
+#define HFK_RERANK_PARAMS_INIT(p) hfk_rerank_params_init((p), sizeof *(p))
+
+/* Scores each of n_documents UTF-8 documents against the query: the pair is tokenized with the
+ * tokenizer's pair template (BERT: [CLS] query [SEP] document [SEP], the document's tokens of
+ * type 1; RoBERTa / XLM-R: <s> query </s></s> document </s>), cut longest first to the model's
+ * maximum (sentence_bert_config.json's max_seq_length, else its positions) as transformers'
+ * truncation=True does, and run through the classifier head. Writes hfk_model_num_labels()
+ * values per document into scores, row-major (n_scores >= n_documents x labels; a reranker has
+ * one label: one score per document, higher is more relevant). HFK_E_UNSUPPORTED without a
+ * classifier head or for a generator, HFK_E_BUFFER_TOO_SMALL if n_scores is too small,
+ * HFK_E_CONTEXT_FULL when the pair's special tokens alone exceed the maximum.                 */
+HFK_API HFK_NODISCARD hfk_status hfk_model_rerank(const hfk_model *model, const char *query,
+                                                  const char *const *documents, size_t n_documents,
+                                                  const hfk_rerank_params *params, float *scores,
+                                                  size_t n_scores) HFK_NOEXCEPT;
+
 /* ---- inspecting a model before downloading it ---------------------------------------------
  * "Will this model run here?", answered from config.json and the safetensors headers alone: for
  * a Hub id only config.json is fetched (a few KB, through the cache) and the headers are read

@@ -10,7 +10,11 @@ sentence-transformers cases). reference.json:
   {"texts": [...], "ids": [[...] per text, after truncation], "truncated": [bool per text],
    "pooled": {"mean"|"cls"|"lasttoken"|"max": [[raw vector] per text]},
    "default": [[what SentenceTransformer.encode gives] per text],
-   "logits": [[classifier logits] per text] (classifier cases), "parameters": base-model count}
+   "logits": [[classifier logits] per text] (classifier cases), "parameters": base-model count,
+   "pairs": [{"query", "documents", "ids", "type_ids", "truncated", "logits", "scores"}]
+   (classifier cases: cross-encoder (query, document) pairs, tokenized with the pair template
+   and truncated longest first as the Rust tokenizers library does; "scores" is what
+   sentence-transformers' CrossEncoder.predict gives: the sigmoid of a one-label head)}
 
 The forward passes are written from transformers' modeling_bert / modeling_roberta /
 modeling_distilbert (create_position_ids_from_input_ids, create_sinusoidal_embeddings, the
@@ -58,6 +62,16 @@ def tokenizer_json(kind):
         post = {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
                 "trim_offsets": True, "add_prefix_space": False}
         unk = "<unk>"
+    if kind == "xlmr":  # XLM-RoBERTa's tokenizer.json: the same pair as a TemplateProcessing
+        def sp(t):
+            return {"SpecialToken": {"id": t, "type_id": 0}}
+
+        def sq(t):
+            return {"Sequence": {"id": t, "type_id": 0}}
+        post = {"type": "TemplateProcessing", "single": [sp("<s>"), sq("A"), sp("</s>")],
+                "pair": [sp("<s>"), sq("A"), sp("</s>"), sp("</s>"), sq("B"), sp("</s>")],
+                "special_tokens": {t: {"id": t, "ids": [i], "tokens": [t]}
+                                   for t, i in (("<s>", 0), ("</s>", 2))}}
     vocab = dict(specials)
     for i in range(len(specials), VOCAB):
         vocab[f"w{i}"] = i
@@ -77,6 +91,34 @@ def encode(text, kind, max_tokens):
     cut = len(ids) > max_tokens - 2
     ids = ids[:max_tokens - 2]
     return ([2] + ids + [3] if kind == "bert" else [0] + ids + [2]), cut
+
+
+def encode_pair(a, b, kind, max_tokens):
+    """The pair template (BERT: [CLS] a [SEP] b [SEP], b's part of type 1; RoBERTa / XLM-R:
+    <s> a </s></s> b </s>, all type 0) after tokenizers' truncate_encodings with LongestFirst
+    (tokenizers/src/utils/truncation.rs): the texts share max_tokens minus the special tokens,
+    the shorter kept whole when it fits in half, else both cut to half (the odd one to b)."""
+    vocab = {t["content"]: t["id"] for t in tokenizer_json(kind)["added_tokens"]}
+    ea = [vocab[t] if t in vocab else int(t[1:]) for t in a.split()]
+    eb = [vocab[t] if t in vocab else int(t[1:]) for t in b.split()]
+    added = 3 if kind == "bert" else 4
+    limit = max_tokens - added
+    cut = len(ea) + len(eb) > limit
+    if cut:
+        n1, n2 = len(ea), len(eb)
+        swap = n1 > n2
+        if swap:
+            n1, n2 = n2, n1
+        n2 = n1 if n1 > limit else max(n1, limit - n1)
+        if n1 + n2 > limit:
+            n1 = limit // 2
+            n2 = n1 + limit % 2
+        if swap:
+            n1, n2 = n2, n1
+        ea, eb = ea[:n1], eb[:n2]
+    if kind == "bert":
+        return [2] + ea + [3] + eb + [3], [0] * (len(ea) + 2) + [1] * (len(eb) + 1), cut
+    return [0] + ea + [2, 2] + eb + [2], [0] * (len(ea) + len(eb) + 4), cut
 
 
 # --------------------------------------------------------------------------- weights
@@ -258,8 +300,10 @@ def linear(x, t, name):
     return F.linear(x, t[name + ".weight"], t[name + ".bias"])
 
 
-def forward(case, t, ids):
-    """The base model's last_hidden_state for one unpadded sequence [n, H]."""
+def forward(case, t, ids, type_ids=None):
+    """The base model's last_hidden_state for one unpadded sequence [n, H]. type_ids: the
+    tokenizer's token types (BERT pairs), else zeros; models without a token-type input
+    (DistilBERT, ModernBERT) ignore them, as their tokenizers do not return them."""
     arch = case["arch"]
     if arch == "modernbert":
         return modernbert_forward(case, t, ids)
@@ -274,7 +318,8 @@ def forward(case, t, ids):
     x = F.embedding(ids_t, t["embeddings.word_embeddings.weight"])
     x = x + F.embedding(pos, t["embeddings.position_embeddings.weight"])
     if not distil:
-        x = x + F.embedding(torch.zeros_like(ids_t), t["embeddings.token_type_embeddings.weight"])
+        types = torch.tensor([type_ids]) if type_ids is not None else torch.zeros_like(ids_t)
+        x = x + F.embedding(types, t["embeddings.token_type_embeddings.weight"])
     x = layer_norm(x, t, "embeddings.LayerNorm")
     names = DISTIL_LAYER if distil else BERT_LAYER
     lp = "transformer.layer." if distil else "encoder.layer."
@@ -361,7 +406,24 @@ CASES = [
      "pad_word": "[PAD]", "labels": 1, "classifier_pooling": "cls"},
     {"name": "bert-classifier", "arch": "bert", "act": "gelu", "n_pos": 24, "types": 2,
      "pooler": True, "labels": 2, "long": 30, "pad_word": "[PAD]"},
+    # cross-encoder rerankers on pairs: BERT (token types 1 for the document) and XLM-RoBERTa
+    # (a TemplateProcessing pair), one logit each
+    {"name": "bert-reranker", "arch": "bert", "act": "gelu", "n_pos": 20, "types": 2,
+     "pooler": True, "labels": 1, "long": 25, "pad_word": "[PAD]"},
+    {"name": "xlm-roberta-reranker", "arch": "xlm-roberta", "act": "gelu", "n_pos": 22,
+     "types": 1, "pad": 1, "labels": 1, "long": 25, "pad_word": "<pad>", "tokenizer": "xlmr"},
 ]
+
+
+def pair_groups(limit):
+    """(query, documents): a short query against a short, a medium and a long document (only
+    the document is cut), then a query longer than the limit against a short and a long document
+    (the query alone, then both, cut)."""
+    w = lambda *ids: " ".join(f"w{i}" for i in ids)  # noqa: E731
+    long_doc = w(*[(7 * k + 5) % (VOCAB - 8) + 8 for k in range(limit + 6)])
+    long_query = w(*[(3 * k + 11) % (VOCAB - 8) + 8 for k in range(limit)])
+    return [(w(7, 9, 14), [w(21), w(33, 8, 12, 40, 41), long_doc]),
+            (long_query, [w(10, 11), long_doc])]
 
 
 def config_of(case):
@@ -404,6 +466,7 @@ def write_case(case, out):
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
     t, heads, base = make_tensors(case, gen)
     kind = "bert" if case["arch"] in ("bert", "distilbert", "modernbert") else "roberta"
+    kind = case.get("tokenizer", kind)
     stored = {base + k: v for k, v in t.items()
               if not (case.get("sinusoidal") and k == "embeddings.position_embeddings.weight")}
     stored.update(heads)
@@ -458,6 +521,22 @@ def write_case(case, out):
             ref["default"].append(v[0].tolist())
             if heads:
                 ref["logits"].append(head_logits(case, t, heads, hidden).tolist())
+        if heads:
+            ref["pairs"] = []
+            for query, docs in pair_groups(limit):
+                g = {"query": query, "documents": docs, "ids": [], "type_ids": [],
+                     "truncated": [], "logits": [], "scores": []}
+                for doc in docs:
+                    ids, types, cut = encode_pair(query, doc, kind, limit)
+                    assert len(ids) <= limit
+                    z = head_logits(case, t, heads, forward(case, t, ids, types))
+                    g["ids"].append(ids)
+                    g["type_ids"].append(types)
+                    g["truncated"].append(cut)
+                    g["logits"].append(z.tolist())
+                    # CrossEncoder's default activation: Sigmoid for one label, else Identity
+                    g["scores"].append((torch.sigmoid(z) if z.numel() == 1 else z).tolist())
+                ref["pairs"].append(g)
     # The base model's parameters (with its pooler, as BertModel/RobertaModel build it; the
     # sinusoidal table is a parameter in DistilBertModel too).
     ref["parameters"] = sum(v.numel() for v in t.values())
