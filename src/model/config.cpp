@@ -687,7 +687,13 @@ void check_supported_for_inference(const ModelConfig &cfg) {
                  "\"llama3\"");
     // Pre-quantized checkpoints: MLX affine, GPTQ and AWQ load (model/prequant.h); any other
     // method is refused by name, never loaded as garbage (issue 18).
-    prequant_config(cfg.raw);
+    // A malformed quantization block is an unsupported model here (this check's one status).
+    try {
+        prequant_config(cfg.raw);
+    } catch (const Error &e) {
+        if (e.status() != HFK_E_FORMAT) throw;
+        fail(HFK_E_UNSUPPORTED, std::string("unsupported model: ") + e.what());
+    }
     if (cfg.num_experts > 1 && fam != "mixtral" && fam != "qwen3_moe")
         fail(HFK_E_UNSUPPORTED,
              "unsupported model: mixture-of-experts models other than "

@@ -79,8 +79,9 @@ std::shared_ptr<const PrequantConfig> mlx_config(const nlohmann::json &q) {
     auto c = std::make_shared<PrequantConfig>();
     c->method = PrequantConfig::Method::Mlx;
     c->group_size = int_field(q, "group_size", block, std::nullopt);
-    c->bits = int(int_field(q, "bits", block, std::nullopt));
-    check_mlx_params(c->group_size, c->bits, block);
+    const int64_t bits = int_field(q, "bits", block, std::nullopt);
+    check_mlx_params(c->group_size, bits, block);
+    c->bits = int(bits);
     c->mlx_layers = nlohmann::json::object();
     for (auto it = q.begin(); it != q.end(); ++it) {
         if (it.key() == "group_size" || it.key() == "bits" || it.key() == "mode") continue;
@@ -106,11 +107,12 @@ std::shared_ptr<const PrequantConfig> gptq_config(const nlohmann::json &q) {
     const std::string block = "quantization_config";
     auto c = std::make_shared<PrequantConfig>();
     c->method = PrequantConfig::Method::Gptq;
-    c->bits = int(int_field(q, "bits", block, std::nullopt));
-    if (c->bits != 2 && c->bits != 4 && c->bits != 8) {
-        if (c->bits == 3) unsupported("GPTQ 3-bit quantization");
-        bad_block(block, "has bits " + std::to_string(c->bits));
+    const int64_t bits = int_field(q, "bits", block, std::nullopt);
+    if (bits != 2 && bits != 4 && bits != 8) {
+        if (bits == 3) unsupported("GPTQ 3-bit quantization");
+        bad_block(block, "has bits " + std::to_string(bits));
     }
+    c->bits = int(bits);
     c->group_size = int_field(q, "group_size", block, -1);
     if (c->group_size != -1 && (c->group_size < 1 || c->group_size > (int64_t(1) << 30)))
         bad_block(block, "has group_size " + std::to_string(c->group_size));
@@ -130,8 +132,9 @@ std::shared_ptr<const PrequantConfig> awq_config(const nlohmann::json &q) {
     const std::string block = "quantization_config";
     auto c = std::make_shared<PrequantConfig>();
     c->method = PrequantConfig::Method::Awq;
-    c->bits = int(int_field(q, "bits", block, std::nullopt));
-    if (c->bits != 4) unsupported("AWQ " + std::to_string(c->bits) + "-bit quantization");
+    const int64_t bits = int_field(q, "bits", block, std::nullopt);
+    if (bits != 4) unsupported("AWQ " + std::to_string(bits) + "-bit quantization");
+    c->bits = 4;
     c->group_size = int_field(q, "group_size", block, std::nullopt);
     if (c->group_size < 1 || c->group_size > (int64_t(1) << 30))
         bad_block(block, "has group_size " + std::to_string(c->group_size));

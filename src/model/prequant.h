@@ -58,6 +58,7 @@ struct UnpackedLinear {
     std::vector<int32_t> group;  // [in]: the group of each input column
     std::vector<float> scale;    // [out][n_groups]
     std::vector<float> shift;    // [out][n_groups]: the bias (MLX) or the zero (GPTQ/AWQ)
+    std::vector<const TensorInfo *> sources;  // the packed tensors read (their pages can go)
     float value(int64_t r, int64_t c) const {
         const size_t g = size_t(r) * size_t(n_groups) + size_t(group[size_t(c)]);
         const float s = scale[g], q_ = float(q[size_t(r) * size_t(in) + size_t(c)]);

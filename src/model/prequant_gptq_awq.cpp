@@ -58,6 +58,8 @@ std::optional<UnpackedLinear> unpack_gptq(const PrequantConfig &cfg, WeightBinde
     u.in = cols;
     u.n_groups = n_groups;
     u.bits = bits;
+    u.sources = {&qweight, &qzeros, &scales};
+    if (g_idx) u.sources.push_back(g_idx);
     u.group.resize(size_t(cols));
     if (g_idx) {
         prequant_expect_shape(*g_idx, {cols}, why);
@@ -127,6 +129,7 @@ std::optional<UnpackedLinear> unpack_awq(const PrequantConfig &cfg, WeightBinder
     u.in = cols;
     u.n_groups = n_groups;
     u.bits = 4;
+    u.sources = {&qweight, &qzeros, &scales};
     u.group.resize(size_t(cols));
     for (int64_t c = 0; c < cols; ++c) u.group[size_t(c)] = int32_t(c / gs);
     u.scale.resize(size_t(rows * n_groups));

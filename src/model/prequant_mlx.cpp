@@ -54,6 +54,7 @@ std::optional<UnpackedLinear> unpack_mlx(const PrequantConfig &cfg, WeightBinder
     u.n_groups = n_groups;
     u.bits = bits;
     u.has_bias = true;
+    u.sources = {weight, &scales, biases};
     u.scale = prequant_floats(scales);
     u.shift = prequant_floats(*biases);
     u.group.resize(size_t(cols));

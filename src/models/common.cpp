@@ -142,7 +142,9 @@ kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t co
                 fail(HFK_E_UNSUPPORTED, "pre-quantized " + name +
                                             ": a layer stored [in, out] (GPT-2's Conv1D) is not "
                                             "supported in a pre-quantized checkpoint");
-            return prequant_matrix(*u, f, quantize, copies_, bound_bytes_);
+            const kern::Mat m = prequant_matrix(*u, f, quantize, copies_, bound_bytes_);
+            for (const TensorInfo *t : u->sources) release_pages(t->data, t->nbytes);
+            return m;
         }
     }
     const TensorInfo &t = binder_.take(name, {rows, cols});

@@ -345,6 +345,15 @@ TEST(Prequant, MalformedBlocksAreFormatErrors) {
                  HFK_E_FORMAT, {"bits"});
     expect_error([] { cfg_of(R"({"quantization":{"group_size":64,"bits":4,"l":{"bits":5}}})"); },
                  HFK_E_UNSUPPORTED, {"5-bit"});
+    // The model check has one status (the config fuzzer holds it to that): unsupported.
+    expect_error(
+        [] {
+            check_supported_for_inference(parse_config(
+                R"({"model_type":"llama","hidden_size":64,"intermediate_size":128,
+                "num_hidden_layers":1,"num_attention_heads":4,"vocab_size":100,
+                "max_position_embeddings":64,"quantization":{"group_size":48,"bits":4}})"));
+        },
+        HFK_E_UNSUPPORTED, {"group_size"});
 }
 
 TEST(Prequant, MalformedTensorsAreFormatErrors) {
