@@ -33,7 +33,7 @@ struct LoadOptions {
     WeightFormat format = WeightFormat::Auto;
     bool quantize_embeddings = false;  // Q8/Q4 also for the embedding and lm_head
     // Set by Model::load from config.json for a pre-quantized checkpoint (MLX, GPTQ, AWQ).
-    std::shared_ptr<const PrequantConfig> prequant;
+    std::shared_ptr<const PrequantConfig> prequant = nullptr;
 };
 // Models loaded with different options are different models: a key for the registry ("" for
 // the defaults).
