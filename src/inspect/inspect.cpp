@@ -3,6 +3,8 @@
 #include "inspect/inspect.h"
 
 #include <algorithm>
+#include <cstring>
+#include <set>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "inspect/machine.h"
 #include "inspect/model_files.h"
 #include "inspect/weight_headers.h"
+#include "model/prequant.h"
 #include "util/error.h"
 
 namespace hfk {
@@ -77,8 +80,50 @@ void check_options(const InspectOptions &o) {
                                     std::to_string(o.kv_bytes_per_element));
 }
 
+// A pre-quantized checkpoint's tensors (model/prequant.h) in parameters: packed codes count the
+// weights they hold (32 / bits per 32-bit word), scales, biases, zeros and g_idx none (they are
+// the quantization's overhead, in stored_weight_bytes). Returns the count, or numel for an
+// ordinary tensor.
+uint64_t prequant_parameters(const TensorInfo &t, const PrequantConfig *q,
+                             const std::set<std::string> &mlx_scaled) {
+    const uint64_t n = uint64_t(t.numel());
+    if (!q) return n;
+    const bool packed = t.dtype == DType::I32 || t.dtype == DType::U32;
+    if (q->method == PrequantConfig::Method::Mlx) {
+        for (const char *suffix : {".weight", ".scales", ".biases"}) {
+            if (!ends_with(t.name, suffix)) continue;
+            const std::string base = t.name.substr(0, t.name.size() - std::strlen(suffix));
+            if (!mlx_scaled.count(base)) return n;  // an unquantized module's own parameters
+            if (std::strcmp(suffix, ".weight") != 0) return 0;
+            int bits = q->bits;
+            if (auto it = q->mlx_layers.find(base); it != q->mlx_layers.end() && it->is_object())
+                bits = it->at("bits").get<int>();
+            return packed ? n * uint64_t(32 / bits) : n;
+        }
+        return n;
+    }
+    if (ends_with(t.name, ".qweight") && packed) return n * uint64_t(32 / q->bits);
+    if (ends_with(t.name, ".qzeros") || ends_with(t.name, ".g_idx")) return 0;
+    if (ends_with(t.name, ".scales")) return 0;
+    return n;
+}
+
 // The parameter count and dtypes from the headers.
 void from_headers(const inspect::WeightHeaders &h, const ModelConfig &cfg, Inspection &r) {
+    std::shared_ptr<const PrequantConfig> q;
+    try {
+        q = prequant_config(cfg.raw);
+    } catch (const Error &) {  // refused: supported_for_inference says why
+    }
+    std::set<std::string> mlx_scaled;  // MLX modules with scales: quantized
+    if (q)
+        for (const TensorInfo &t : h.tensors)
+            if (ends_with(t.name, ".scales"))
+                mlx_scaled.insert(t.name.substr(0, t.name.size() - 7));
+    if (q)
+        r.notes.push_back("pre-quantized (" + q->describe() +
+                          "): parameters count the packed weights; stored_weight_bytes is what "
+                          "loading it as stored holds, within the F32 scales hfkit may add");
     const TensorInfo *embedding = nullptr;
     for (const TensorInfo &t : h.tensors)
         if (!is_buffer(t) && is_input_embedding(t.name)) embedding = &t;
@@ -89,7 +134,8 @@ void from_headers(const inspect::WeightHeaders &h, const ModelConfig &cfg, Inspe
         if (ends_with(t.name, "lm_head.weight") && tied_embeddings(cfg) && embedding &&
             embedding->shape == t.shape)
             continue;
-        const uint64_t n = uint64_t(t.numel());
+        const uint64_t n = prequant_parameters(t, q.get(), mlx_scaled);
+        if (n == 0) continue;
         total = add(total, n, "the parameter count");
         r.parameters_by_dtype[dtype_name(t.dtype)] += n;
     }

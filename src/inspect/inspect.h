@@ -7,6 +7,10 @@
 //    (parameters_exact = true; non-parameter buffers such as GPT-2's causal-mask "attn.bias" and a
 //    duplicate lm_head of a tied checkpoint are left out, as transformers' num_parameters() does),
 //    otherwise count_parameters_from_config() (formulas per family, see param_count.cpp).
+//    Pre-quantized checkpoints (MLX, GPTQ, AWQ; model/prequant.h): a packed 32-bit word counts
+//    32 / bits weights, and scales, biases, zeros and g_idx are not parameters (a note names the
+//    method); their stored bytes are what loading them as stored holds, plus up to 20% where
+//    hfkit widens 4-bit scales to F32 (Q4_1F) and double for 8-bit codes held as F16.
 //  - weight_bytes: f32 = 4 P, f16 = 2 P, q8 = 34 bytes per block of 32 (Q8_0: 32 int8 + an f16
 //    scale), q4 = 18 bytes per block of 32 (Q4_0), q4_1 = 20 (Q4_1: scale and minimum, what
 //    hfkit's own q4 uses), with P the parameter count. Real quantizers keep

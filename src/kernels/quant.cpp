@@ -15,6 +15,8 @@ const char *qtype_name(QType t) {
             return "q8_0";
         case QType::Q4_1:
             return "q4_1";
+        case QType::Q4_1F:
+            return "q4_1f";
         default:
             return "none";
     }
@@ -26,6 +28,8 @@ size_t q_block_bytes(QType t) {
             return 2 + 32;
         case QType::Q4_1:
             return 4 + 16;
+        case QType::Q4_1F:
+            return 8 + 16;
         default:
             return 0;
     }
@@ -81,15 +85,25 @@ void quantize_row(QType t, const float *x, int64_t k, uint8_t *dst) {
                 lo = std::min(lo, v[i]);
                 hi = std::max(hi, v[i]);
             }
-            const uint16_t dh = f32_to_f16((hi - lo) / 15.0f), mh = f32_to_f16(lo);
-            const float d = f16_to_f32(dh), m = f16_to_f32(mh), id = d != 0 ? 1.0f / d : 0.0f;
-            std::memcpy(out, &dh, 2);
-            std::memcpy(out + 2, &mh, 2);
+            float d = (hi - lo) / 15.0f, m = lo;
+            size_t nib = 8;  // offset of the nibbles
+            if (t == QType::Q4_1) {
+                const uint16_t dh = f32_to_f16(d), mh = f32_to_f16(m);
+                d = f16_to_f32(dh);
+                m = f16_to_f32(mh);
+                std::memcpy(out, &dh, 2);
+                std::memcpy(out + 2, &mh, 2);
+                nib = 4;
+            } else {
+                std::memcpy(out, &d, 4);
+                std::memcpy(out + 4, &m, 4);
+            }
+            const float id = d != 0 ? 1.0f / d : 0.0f;
             uint8_t q[kQBlock];
             for (int64_t i = 0; i < kQBlock; ++i)
                 q[i] =
                     i < n ? uint8_t(std::clamp(std::nearbyint((v[i] - m) * id), 0.0f, 15.0f)) : 0;
-            for (int64_t j = 0; j < 16; ++j) out[4 + j] = uint8_t(q[j] | (q[j + 16] << 4));
+            for (int64_t j = 0; j < 16; ++j) out[nib + j] = uint8_t(q[j] | (q[j + 16] << 4));
         }
     }
 }
@@ -104,6 +118,12 @@ void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst) {
         const float d = f16_to_f32(dh);
         if (t == QType::Q8_0) {
             dst[i] = d * float(int8_t(blk[2 + j]));
+        } else if (t == QType::Q4_1F) {
+            float df, mf;
+            std::memcpy(&df, blk, 4);
+            std::memcpy(&mf, blk + 4, 4);
+            const int q = j < 16 ? blk[8 + j] & 15 : blk[8 + j - 16] >> 4;
+            dst[i] = df * float(q) + mf;
         } else {
             uint16_t mh;
             std::memcpy(&mh, blk + 2, 2);

@@ -4,6 +4,10 @@
 // of 32 ends in a zero-padded block):
 //   Q8_0: {f16 d; int8 q[32]}        w = d * q, q in [-127, 127]       (34 bytes, 8.5 bits/w)
 //   Q4_1: {f16 d, m; uint8 q[16]}    w = d * q + m, q in [0, 15]       (20 bytes, 5 bits/w)
+//   Q4_1F: {f32 d, m; uint8 q[16]}   w = d * q + m, q in [0, 15]       (24 bytes, 6 bits/w)
+// Q4_1F holds pre-quantized checkpoints exactly (model/prequant.h): a GPTQ/AWQ minimum
+// -scale * zero (an F16 times an integer up to 16) or a BF16 MLX scale is exact in F32 but not
+// always in F16. Its nibbles and kernels are Q4_1's; only the scale and minimum are wider.
 // The layouts are llama.cpp's block_q8_0 and block_q4_1 (Q4_1's byte j holds element j in its
 // low nibble and element j + 16 in its high nibble).
 //
@@ -32,12 +36,12 @@
 
 namespace hfk::kern {
 
-enum class QType : uint8_t { None, Q8_0, Q4_1 };
+enum class QType : uint8_t { None, Q8_0, Q4_1, Q4_1F };
 
 constexpr int64_t kQBlock = 32;
 
-const char *qtype_name(QType t);  // "q8_0", "q4_1", "none"
-size_t q_block_bytes(QType t);    // 34, 20 (0 for None)
+const char *qtype_name(QType t);  // "q8_0", "q4_1", "q4_1f", "none"
+size_t q_block_bytes(QType t);    // 34, 20, 24 (0 for None)
 inline int64_t q_blocks(int64_t k) {
     return (k + kQBlock - 1) / kQBlock;
 }

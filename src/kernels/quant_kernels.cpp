@@ -28,6 +28,22 @@ inline float half_at(const uint8_t *p) {
     return f16_to_f32(h);
 }
 
+inline float float_at(const uint8_t *p) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+}
+
+// Where a block type keeps its parts: bytes per block, offset of the weights (int8 or nibbles).
+template <QType T>
+constexpr size_t kBlockBytes = T == QType::Q8_0   ? 34
+                               : T == QType::Q4_1 ? 20
+                                                  : 24;
+template <QType T>
+constexpr size_t kWeightsAt = T == QType::Q8_0   ? 2
+                              : T == QType::Q4_1 ? 4
+                                                 : 8;
+
 // The 16 accumulators -> one float: halves added, 16 -> 8 -> 4 -> 2 -> 1.
 inline float reduce16(const float acc[16]) {
     float t[8], u[4];
@@ -51,13 +67,14 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
         if (t == QType::Q8_0) {
             for (int i = 0; i < 32; ++i) w[i] = int8_t(blk[2 + i]);
         } else {
+            const size_t nib = t == QType::Q4_1 ? 4 : 8;
             for (int i = 0; i < 16; ++i) {
-                w[i] = blk[4 + i] & 15;
-                w[i + 16] = blk[4 + i] >> 4;
+                w[i] = blk[nib + i] & 15;
+                w[i + 16] = blk[nib + i] >> 4;
             }
-            macc = std::fma(half_at(blk + 2), x.s[b], macc);
+            macc = std::fma(t == QType::Q4_1 ? half_at(blk + 2) : float_at(blk + 4), x.s[b], macc);
         }
-        const float scale = half_at(blk) * x.d[b];
+        const float scale = (t == QType::Q4_1F ? float_at(blk) : half_at(blk)) * x.d[b];
         float *a = acc + (b & 1) * 8;
         for (int j = 0; j < 8; ++j) {
             int32_t lane = 0;
@@ -107,7 +124,7 @@ HFK_Q_AVX2 inline void block_operands(const uint8_t *blk, const int8_t *xq, __m2
         a = _mm256_sign_epi8(w, w);
         b = _mm256_sign_epi8(x, w);
     } else {
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 4));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kWeightsAt<T>));
         const __m128i m = _mm_set1_epi8(15);
         a = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
         b = x;
@@ -120,6 +137,18 @@ HFK_Q_AVX2 inline float half_f16c(const uint8_t *p) {
     return _cvtsh_ss(h);
 }
 
+// The block's scale and minimum.
+template <QType T>
+HFK_Q_AVX2 inline float scale_of(const uint8_t *blk) {
+    if constexpr (T == QType::Q4_1F) return float_at(blk);
+    return half_f16c(blk);
+}
+template <QType T>
+HFK_Q_AVX2 inline float min_of(const uint8_t *blk) {
+    if constexpr (T == QType::Q4_1F) return float_at(blk + 4);
+    return half_f16c(blk + 2);
+}
+
 HFK_Q_AVX2 inline float reduce_two(__m256 even, __m256 odd) {
     const __m256 t = _mm256_add_ps(even, odd);
     const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
@@ -129,7 +158,7 @@ HFK_Q_AVX2 inline float reduce_two(__m256 even, __m256 odd) {
 
 template <QType T, class L>
 HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
-    constexpr size_t bb = T == QType::Q8_0 ? 34 : 20;
+    constexpr size_t bb = kBlockBytes<T>;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
     float macc = 0;
     int64_t b = 0;
@@ -138,12 +167,12 @@ HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
         __m256i a, s;
         block_operands<T>(blk, x.q + b * kQBlock, a, s);
         const __m256 lane = _mm256_cvtepi32_ps(L::lanes(a, s));
-        const __m256 scale = _mm256_set1_ps(half_f16c(blk) * x.d[b]);
+        const __m256 scale = _mm256_set1_ps(scale_of<T>(blk) * x.d[b]);
         if (b & 1)
             acc1 = _mm256_fmadd_ps(lane, scale, acc1);
         else
             acc0 = _mm256_fmadd_ps(lane, scale, acc0);
-        if constexpr (T == QType::Q4_1) macc = std::fma(half_f16c(blk + 2), x.s[b], macc);
+        if constexpr (T != QType::Q8_0) macc = std::fma(min_of<T>(blk), x.s[b], macc);
     }
     return reduce_two(acc0, acc1) + macc;
 }
@@ -154,9 +183,12 @@ HFK_Q_AVX2 inline void dot_rows_256(QType t, const uint8_t *w, size_t row_bytes,
     if (t == QType::Q8_0)
         for (int64_t r = 0; r < rows; ++r)
             y[r] = dot_256<QType::Q8_0, L>(w + size_t(r) * row_bytes, x);
-    else
+    else if (t == QType::Q4_1)
         for (int64_t r = 0; r < rows; ++r)
             y[r] = dot_256<QType::Q4_1, L>(w + size_t(r) * row_bytes, x);
+    else
+        for (int64_t r = 0; r < rows; ++r)
+            y[r] = dot_256<QType::Q4_1F, L>(w + size_t(r) * row_bytes, x);
 }
 
 HFK_Q_AVX2 void dot_rows_avx2(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
@@ -185,8 +217,8 @@ HFK_Q_AVX512 inline __m512i pair_lanes(const uint8_t *b0, const uint8_t *b1, con
         return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w),
                                    _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x));
     } else {
-        const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b0 + 4));
-        const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b1 + 4));
+        const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b0 + kWeightsAt<T>));
+        const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b1 + kWeightsAt<T>));
         __m512i v = _mm512_castsi128_si512(q0);
         v = _mm512_inserti32x4(v, q0, 1);
         v = _mm512_inserti32x4(v, q1, 2);
@@ -200,19 +232,19 @@ HFK_Q_AVX512 inline __m512i pair_lanes(const uint8_t *b0, const uint8_t *b1, con
 
 template <QType T>
 HFK_Q_AVX512 inline float dot_512(const uint8_t *row, const QActs &x) {
-    constexpr size_t bb = T == QType::Q8_0 ? 34 : 20;
+    constexpr size_t bb = kBlockBytes<T>;
     __m512 acc = _mm512_setzero_ps();
     float macc = 0;
     int64_t b = 0;
     for (; b + 2 <= x.nb; b += 2) {
         const uint8_t *b0 = row + size_t(b) * bb, *b1 = b0 + bb;
         const __m512 lane = _mm512_cvtepi32_ps(pair_lanes<T>(b0, b1, x.q + b * kQBlock));
-        const __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(half_f16c(b0) * x.d[b]),
-                                                _mm256_set1_ps(half_f16c(b1) * x.d[b + 1]), 1);
+        const __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(scale_of<T>(b0) * x.d[b]),
+                                                _mm256_set1_ps(scale_of<T>(b1) * x.d[b + 1]), 1);
         acc = _mm512_fmadd_ps(lane, scale, acc);
-        if constexpr (T == QType::Q4_1) {
-            macc = std::fma(half_f16c(b0 + 2), x.s[b], macc);
-            macc = std::fma(half_f16c(b1 + 2), x.s[b + 1], macc);
+        if constexpr (T != QType::Q8_0) {
+            macc = std::fma(min_of<T>(b0), x.s[b], macc);
+            macc = std::fma(min_of<T>(b1), x.s[b + 1], macc);
         }
     }
     __m256 even = _mm512_castps512_ps256(acc);
@@ -222,8 +254,8 @@ HFK_Q_AVX512 inline float dot_512(const uint8_t *row, const QActs &x) {
         __m256i a, s;
         block_operands<T>(blk, x.q + b * kQBlock, a, s);
         const __m256 lane = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), a, s));
-        even = _mm256_fmadd_ps(lane, _mm256_set1_ps(half_f16c(blk) * x.d[b]), even);
-        if constexpr (T == QType::Q4_1) macc = std::fma(half_f16c(blk + 2), x.s[b], macc);
+        even = _mm256_fmadd_ps(lane, _mm256_set1_ps(scale_of<T>(blk) * x.d[b]), even);
+        if constexpr (T != QType::Q8_0) macc = std::fma(min_of<T>(blk), x.s[b], macc);
     }
     return reduce_two(even, odd) + macc;
 }
@@ -233,9 +265,12 @@ HFK_Q_AVX512 void dot_rows_avx512vnni(QType t, const uint8_t *w, size_t row_byte
     if (t == QType::Q8_0)
         for (int64_t r = 0; r < rows; ++r)
             y[r] = dot_512<QType::Q8_0>(w + size_t(r) * row_bytes, x);
-    else
+    else if (t == QType::Q4_1)
         for (int64_t r = 0; r < rows; ++r)
             y[r] = dot_512<QType::Q4_1>(w + size_t(r) * row_bytes, x);
+    else
+        for (int64_t r = 0; r < rows; ++r)
+            y[r] = dot_512<QType::Q4_1F>(w + size_t(r) * row_bytes, x);
 }
 
 constexpr QuantOps kAvx512Vnni{dot_rows_avx512vnni};

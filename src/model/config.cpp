@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "model/message_text.h"
+#include "model/prequant.h"
 #include "util/error.h"
 
 namespace hfk {
@@ -684,32 +685,14 @@ void check_supported_for_inference(const ModelConfig &cfg) {
                  printable(cfg.rope_scaling.type) +
                  "; hfkit supports none, \"linear\", \"dynamic\", \"yarn\", \"longrope\" and "
                  "\"llama3\"");
-    if (cfg.raw.is_object()) {
-        // Pre-quantized checkpoints are refused by name, never loaded as garbage: their packed
-        // tensors are not F32/F16/BF16 weights (issue 18).
-        const std::string hint =
-            "; hfkit loads F32, F16 and BF16 checkpoints and can quantize them itself at load "
-            "(q8, q4)";
-        auto q = cfg.raw.find("quantization_config");
-        if (q != cfg.raw.end() && !q->is_null()) {
-            std::string method = "an unnamed method";
-            if (q->is_object())
-                if (auto m = q->find("quant_method"); m != q->end() && m->is_string())
-                    method = printable(m->get<std::string>());
-            if (q->is_object() && method == "an unnamed method" &&
-                (q->contains("load_in_4bit") || q->contains("load_in_8bit")))
-                method = "\"bitsandbytes\"";
-            fail(HFK_E_UNSUPPORTED,
-                 "unsupported model: the checkpoint is pre-quantized with " + method +
-                     " (config.json \"quantization_config\"): such checkpoints are not supported" +
-                     hint);
-        }
-        auto mlx = cfg.raw.find("quantization");
-        if (mlx != cfg.raw.end() && mlx->is_object())
-            fail(HFK_E_UNSUPPORTED,
-                 "unsupported model: the checkpoint is pre-quantized with MLX affine quantization "
-                 "(config.json \"quantization\"): such checkpoints are not supported" +
-                     hint);
+    // Pre-quantized checkpoints: MLX affine, GPTQ and AWQ load (model/prequant.h); any other
+    // method is refused by name, never loaded as garbage (issue 18).
+    // A malformed quantization block is an unsupported model here (this check's one status).
+    try {
+        prequant_config(cfg.raw);
+    } catch (const Error &e) {
+        if (e.status() != HFK_E_FORMAT) throw;
+        fail(HFK_E_UNSUPPORTED, std::string("unsupported model: ") + e.what());
     }
     if (cfg.num_experts > 1 && fam != "mixtral" && fam != "qwen3_moe")
         fail(HFK_E_UNSUPPORTED,

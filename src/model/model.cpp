@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/prequant.h"
 #include "models/common.h"
 #include "models/decoder.h"
 #include "util/error.h"
@@ -66,6 +67,9 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
     models::report_progress(progress, 0.0);
     ModelConfig cfg = load_config(dir);
     check_supported_for_inference(cfg);
+    LoadOptions with_prequant = opts;
+    with_prequant.prequant = prequant_config(cfg.raw);
+    const LoadOptions &o = with_prequant;
     std::shared_ptr<const WeightStore> store = WeightStore::open(dir);
     // Most of a load is bringing the weight pages in (0 .. 0.9); binding them is quick.
     store->populate([&](double f) { return progress && progress(0.9 * f); });
@@ -73,31 +77,31 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path &dir, const
     const std::string type = inference_family(cfg);
     std::shared_ptr<const Model> model;
     if (type == "gpt2")
-        model = models::make_gpt2(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_gpt2(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "bert")
-        model = models::make_bert(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_bert(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "roberta" || type == "xlm-roberta")
-        model = models::make_roberta(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_roberta(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "distilbert")
-        model = models::make_distilbert(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_distilbert(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "modernbert")
-        model = models::make_modernbert(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_modernbert(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "llama" || type == "mistral" || type == "qwen2")
-        model = models::make_llama(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_llama(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "qwen3")
-        model = models::make_qwen3(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_qwen3(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "gemma" || type == "gemma2" || type == "gemma3_text")
-        model = models::make_gemma(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_gemma(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "phi3")
-        model = models::make_phi3(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_phi3(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "mixtral")
-        model = models::make_mixtral(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_mixtral(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "qwen3_moe")
-        model = models::make_qwen3_moe(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_qwen3_moe(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "phi")
-        model = models::make_phi(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_phi(std::move(cfg), std::move(store), o, binding_progress);
     else if (type == "smollm3")
-        model = models::make_smollm3(std::move(cfg), std::move(store), opts, binding_progress);
+        model = models::make_smollm3(std::move(cfg), std::move(store), o, binding_progress);
     else
         fail(HFK_E_UNSUPPORTED, "model_type '" + type + "' is not supported");
     models::report_progress(progress, 1.0);

@@ -26,10 +26,14 @@ const char *weight_format_name(WeightFormat f);  // "auto", "f32", "bf16", "q8",
 // nullopt for anything else.
 std::optional<WeightFormat> weight_format_from_name(std::string_view name);
 
+struct PrequantConfig;  // model/prequant.h
+
 struct LoadOptions {
     int32_t n_threads = 0;  // <= 0: all cores
     WeightFormat format = WeightFormat::Auto;
     bool quantize_embeddings = false;  // Q8/Q4 also for the embedding and lm_head
+    // Set by Model::load from config.json for a pre-quantized checkpoint (MLX, GPTQ, AWQ).
+    std::shared_ptr<const PrequantConfig> prequant = nullptr;
 };
 // Models loaded with different options are different models: a key for the registry ("" for
 // the defaults).

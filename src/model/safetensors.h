@@ -130,6 +130,9 @@ class WeightBinder {
     const TensorInfo *take_optional(const std::string &name,
                                     const std::vector<int64_t> &expected_shape);
     bool has(const std::string &name) const;
+    // Any dtype and shape (the caller checks them: pre-quantized packed tensors); nullptr if
+    // absent. The tensor counts as taken.
+    const TensorInfo *take_raw(const std::string &name);
     void ignore_matching(std::string_view substring);
     void finish() const;  // throws on tensors never taken
     const WeightStore &store() const { return *store_; }

@@ -208,6 +208,12 @@ bool WeightBinder::has(const std::string &name) const {
     return lookup(name) != nullptr;
 }
 
+const TensorInfo *WeightBinder::take_raw(const std::string &name) {
+    const TensorInfo *t = lookup(name);
+    if (t) taken_.push_back(t);
+    return t;
+}
+
 const TensorInfo *WeightBinder::bind(const std::string &name, const std::vector<int64_t> &shape,
                                      bool required) {
     const TensorInfo *t = lookup(name);

@@ -9,6 +9,7 @@
 #include "kernels/ops.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
+#include "model/prequant.h"
 #include "util/error.h"
 
 namespace hfk::models {
@@ -127,10 +128,27 @@ kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) 
 
 kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t cols,
                                kern::Layout layout, MatUse use) {
-    const TensorInfo &t = binder_.take(name, {rows, cols});
     const WeightFormat f = opts_.format;
     const bool quantize = (f == WeightFormat::Q8 || f == WeightFormat::Q4) &&
                           (use == MatUse::Linear || opts_.quantize_embeddings);
+    // A layer of a pre-quantized checkpoint (prequant.h): unpacked, then held as stored when
+    // that is exact, else converted; never an F32 copy unless F32 was asked for.
+    constexpr std::string_view kWeight = ".weight";
+    if (opts_.prequant && name.size() > kWeight.size() &&
+        name.compare(name.size() - kWeight.size(), kWeight.size(), kWeight) == 0) {
+        const std::string base = name.substr(0, name.size() - kWeight.size());
+        if (std::optional<UnpackedLinear> u =
+                unpack_prequant(*opts_.prequant, binder_, base, rows, cols)) {
+            if (layout != kern::Layout::OutIn)
+                fail(HFK_E_UNSUPPORTED, "pre-quantized " + name +
+                                            ": a layer stored [in, out] (GPT-2's Conv1D) is not "
+                                            "supported in a pre-quantized checkpoint");
+            const kern::Mat m = prequant_matrix(*u, f, quantize, copies_, bound_bytes_);
+            for (const TensorInfo *t : u->sources) release_pages(t->data, t->nbytes);
+            return m;
+        }
+    }
+    const TensorInfo &t = binder_.take(name, {rows, cols});
     const bool change = quantize || (f == WeightFormat::F32 && t.dtype != DType::F32) ||
                         (f == WeightFormat::BF16 && t.dtype != DType::BF16);
     if (change) return convert(t, rows, cols, layout, use);

@@ -154,7 +154,8 @@ TEST(Config, UnknownModelTypeParsesLeniently) {
 TEST(Config, QuantizedAndAutoMap) {
     ModelConfig c = parse_config(llama_with("auto_map", R"({"AutoModel":"modeling_evil.Evil"})"));
     EXPECT_NO_THROW(check_supported_for_inference(c));  // auto_map is ignored, never executed
-    c = parse_config(llama_with("quantization_config", R"({"quant_method":"gptq","bits":4})"));
+    // GPTQ/AWQ/MLX load (test_prequant); other methods are refused by name.
+    c = parse_config(llama_with("quantization_config", R"({"quant_method":"hqq","nbits":4})"));
     expect_error([&] { check_supported_for_inference(c); }, HFK_E_UNSUPPORTED,
                  {"quantization_config"});
 }

@@ -71,6 +71,7 @@ TEST(QuantFormat, F16RoundingMatchesF16C) {
 TEST(QuantFormat, SizesAndPadding) {
     EXPECT_EQ(q_block_bytes(QType::Q8_0), 34u);
     EXPECT_EQ(q_block_bytes(QType::Q4_1), 20u);
+    EXPECT_EQ(q_block_bytes(QType::Q4_1F), 24u);
     EXPECT_EQ(q_row_bytes(QType::Q8_0, 172), 6u * 34u);
     EXPECT_EQ(q_row_bytes(QType::Q4_1, 33), 2u * 20u);
 }
@@ -78,7 +79,7 @@ TEST(QuantFormat, SizesAndPadding) {
 // Dequantized weights are within half a step of the originals (plus the F16 rounding of the
 // minimum for Q4_1), for rows that end in a partial block.
 TEST(QuantFormat, RoundTripWithinHalfAStep) {
-    for (QType t : {QType::Q8_0, QType::Q4_1}) {
+    for (QType t : {QType::Q8_0, QType::Q4_1, QType::Q4_1F}) {
         for (int64_t k : {1, 5, 31, 32, 33, 172, 1000}) {
             const std::vector<float> w = random_values(static_cast<size_t>(k), uint32_t(k), 0.05f);
             std::vector<uint8_t> q(q_row_bytes(t, k));
@@ -109,7 +110,7 @@ TEST(QuantFormat, RoundTripWithinHalfAStep) {
 TEST(QuantKernels, ReferenceEqualsDequantizedDot) {
     const QuantOps *ref = quant_ops_for("scalar");
     ASSERT_NE(ref, nullptr);
-    for (QType t : {QType::Q8_0, QType::Q4_1}) {
+    for (QType t : {QType::Q8_0, QType::Q4_1, QType::Q4_1F}) {
         for (int64_t k : {7, 32, 64, 172, 576, 1000}) {
             const std::vector<float> w = random_values(static_cast<size_t>(k), 1, 0.05f),
                                      x = random_values(static_cast<size_t>(k), 2);
@@ -144,7 +145,7 @@ TEST(QuantKernels, EveryIsaEqualsReferenceBitForBit) {
         const QuantOps *ops = quant_ops_for(isa);
         if (!ops || ops == ref) continue;
         ++tested;
-        for (QType t : {QType::Q8_0, QType::Q4_1}) {
+        for (QType t : {QType::Q8_0, QType::Q4_1, QType::Q4_1F}) {
             for (int64_t k : {1, 31, 32, 33, 64, 96, 172, 320, 2048}) {
                 const int64_t rows = 5, nb = q_blocks(k);
                 const size_t rb = q_row_bytes(t, k);
@@ -186,7 +187,7 @@ TEST(QuantKernels, ExtremeValuesDoNotSaturate) {
     for (const char *isa : kIsas) {
         const QuantOps *ops = quant_ops_for(isa);
         if (!ops || ops == ref) continue;
-        for (QType t : {QType::Q8_0, QType::Q4_1}) {
+        for (QType t : {QType::Q8_0, QType::Q4_1, QType::Q4_1F}) {
             const int64_t k = 128;
             std::vector<float> w(static_cast<size_t>(k)), x(static_cast<size_t>(k));
             for (int64_t i = 0; i < k; ++i) {
@@ -214,7 +215,7 @@ TEST(QuantKernels, ExtremeValuesDoNotSaturate) {
 // prefill (many rows) alike, and each output equals the single-row product; and the
 // dequantize-then-F32 reference mode agrees within 1e-4 (relative to the magnitudes).
 TEST(QuantLinear, ThreadCountsRowsAndReference) {
-    for (QType t : {QType::Q8_0, QType::Q4_1}) {
+    for (QType t : {QType::Q8_0, QType::Q4_1, QType::Q4_1F}) {
         const int64_t n = 200, k = 172;
         const std::vector<float> w = random_values(static_cast<size_t>(n * k), 3, 0.05f);
         std::vector<uint8_t> wq(q_row_bytes(t, k) * n);
