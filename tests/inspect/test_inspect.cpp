@@ -375,7 +375,7 @@ TEST(InspectReport, JsonHasTheDocumentedFields) {
 TEST(InspectReport, InvalidUtf8SourceStillGivesJson) {
     Inspection r;
     r.source = "bad \xff\xfe name";
-    EXPECT_NO_THROW((void)nlohmann::json::parse(r.to_json()));
+    EXPECT_TRUE(nlohmann::json::accept(r.to_json()));
 }
 
 // ---- hostile input ----
