@@ -1028,7 +1028,8 @@ class Engine {
             else
                 r->collect(h.get());
         }
-        std::erase(requests_, r);
+        // C++17: pip builds the module with -std=c++17, so no std::erase.
+        requests_.erase(std::remove(requests_.begin(), requests_.end(), r), requests_.end());
         if (r->status != HFK_OK) raise_error(r->status, r->message);
         return py::make_tuple(decode(r->text), r->result.stop_reason, r->result.n_prompt_tokens,
                               r->result.n_generated_tokens, r->result.time_to_first_token_ms);
