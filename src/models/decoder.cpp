@@ -229,10 +229,6 @@ class Decoder final : public Model {
         std::vector<std::vector<float>> cos_t(spec_.ropes.size()), sin_t(spec_.ropes.size());
         for (size_t r = 0; r < spec_.ropes.size(); ++r)
             spec_.ropes[r].tables(p0, m, cos_t[r], sin_t[r]);
-        auto head_norm = [&](float *v, int64_t n_h, const std::vector<float> &w) {
-            for (int64_t h = 0; h < n_h; ++h)
-                kern::rmsnorm(v + h * head_dim_, v + h * head_dim_, w.data(), head_dim_, eps_);
-        };
         auto rows_norm = [&](float *out, const float *in, const std::vector<float> &w) {
             for_rows(m, nt, [&](int64_t i) {
                 kern::rmsnorm(out + i * dim_, in + i * dim_, w.data(), dim_, eps_);
@@ -250,21 +246,7 @@ class Decoder final : public Model {
             kern::linear(L.wq, Layout::OutIn, xb, m, bias(L.bq), q, nt);
             kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kc + p0 * kv_dim_, nt);
             kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vc + p0 * kv_dim_, nt);
-            const size_t r = L.rope ? size_t(L.rope - spec_.ropes.data()) : 0;
-            if (L.rope || spec_.qk_norm)
-                for_rows(m, nt, [&](int64_t i) {
-                    float *qi = q + i * q_dim_, *ki = kc + (p0 + i) * kv_dim_;
-                    if (spec_.qk_norm) {
-                        head_norm(qi, n_heads_, L.q_norm);
-                        head_norm(ki, n_kv_heads_, L.k_norm);
-                    }
-                    if (!L.rope) return;
-                    const int64_t half = L.rope->rot_dim / 2;
-                    const float *cs = &cos_t[r][size_t(i * half)],
-                                *sn = &sin_t[r][size_t(i * half)];
-                    L.rope->apply(qi, n_heads_, head_dim_, cs, sn);
-                    L.rope->apply(ki, n_kv_heads_, head_dim_, cs, sn);
-                });
+            norm_and_rotate(L, m, q, kc + p0 * kv_dim_, cos_t, sin_t, nt);
             const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
             kern::attention(q, m, p0, kc, vc, kv_dim_, p0 + m, shape, true, scale_, ao, att, nt);
             kern::linear(L.wo, Layout::OutIn, att, m, bias(L.bo), tmp, nt);
@@ -349,10 +331,6 @@ class Decoder final : public Model {
                 std::copy_n(s1.data(), half, sin_t[r].data() + i * half);
             }
         }
-        auto head_norm = [&](float *v, int64_t n_h, const std::vector<float> &w) {
-            for (int64_t h = 0; h < n_h; ++h)
-                kern::rmsnorm(v + h * head_dim_, v + h * head_dim_, w.data(), head_dim_, eps_);
-        };
         auto rows_norm = [&](float *out, const float *in, const std::vector<float> &w) {
             for_rows(m, nt, [&](int64_t i) {
                 kern::rmsnorm(out + i * dim_, in + i * dim_, w.data(), dim_, eps_);
@@ -366,21 +344,7 @@ class Decoder final : public Model {
             kern::linear_rows(L.wq, xb, m, bias(L.bq), q, nt);
             kern::linear_rows(L.wk, xb, m, bias(L.bk), kb, nt);
             kern::linear_rows(L.wv, xb, m, bias(L.bv), vb, nt);
-            const size_t r = L.rope ? size_t(L.rope - spec_.ropes.data()) : 0;
-            if (L.rope || spec_.qk_norm)
-                for_rows(m, nt, [&](int64_t i) {
-                    float *qi = q + i * q_dim_, *ki = kb + i * kv_dim_;
-                    if (spec_.qk_norm) {
-                        head_norm(qi, n_heads_, L.q_norm);
-                        head_norm(ki, n_kv_heads_, L.k_norm);
-                    }
-                    if (!L.rope) return;
-                    const int64_t half = L.rope->rot_dim / 2;
-                    const float *cs = &cos_t[r][size_t(i * half)],
-                                *sn = &sin_t[r][size_t(i * half)];
-                    L.rope->apply(qi, n_heads_, head_dim_, cs, sn);
-                    L.rope->apply(ki, n_kv_heads_, head_dim_, cs, sn);
-                });
+            norm_and_rotate(L, m, q, kb, cos_t, sin_t, nt);
             const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
             for (size_t s = 0; s < n_items; ++s) {
                 const int64_t rows_s = first[s + 1] - first[s], p0 = caches[s]->n_past();
@@ -437,6 +401,31 @@ class Decoder final : public Model {
     }
 
   private:
+    // Per-head RMSNorm of q and k (Qwen3, Gemma 3), then RoPE, of m rows: queries q (rows q_dim_
+    // apart) and keys k (rows kv_dim_ apart), row i at the angles of row i of the tables.
+    void norm_and_rotate(const Layer &L, int64_t m, float *q, float *k,
+                         const std::vector<std::vector<float>> &cos_t,
+                         const std::vector<std::vector<float>> &sin_t, int nt) const {
+        if (!L.rope && !spec_.qk_norm) return;
+        auto head_norm = [&](float *v, int64_t n_h, const std::vector<float> &w) {
+            for (int64_t h = 0; h < n_h; ++h)
+                kern::rmsnorm(v + h * head_dim_, v + h * head_dim_, w.data(), head_dim_, eps_);
+        };
+        const size_t r = L.rope ? size_t(L.rope - spec_.ropes.data()) : 0;
+        for_rows(m, nt, [&](int64_t i) {
+            float *qi = q + i * q_dim_, *ki = k + i * kv_dim_;
+            if (spec_.qk_norm) {
+                head_norm(qi, n_heads_, L.q_norm);
+                head_norm(ki, n_kv_heads_, L.k_norm);
+            }
+            if (!L.rope) return;
+            const int64_t half = L.rope->rot_dim / 2;
+            const float *cs = &cos_t[r][size_t(i * half)], *sn = &sin_t[r][size_t(i * half)];
+            L.rope->apply(qi, n_heads_, head_dim_, cs, sn);
+            L.rope->apply(ki, n_kv_heads_, head_dim_, cs, sn);
+        });
+    }
+
     ModelConfig cfg_;
     DecoderSpec spec_;
     std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
