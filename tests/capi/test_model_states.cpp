@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/test_support.h"
 #include "capi_hub_fixture.h"
 #include "hfkit/hfkit.h"
 
@@ -260,7 +261,7 @@ TEST_F(ModelStates, TwoThreadsOpeningOneModelDownloadAndLoadOnce) {
     // mapping count above is the decisive check; this one catches gross leaks (buffers, KV).
     // Not under AddressSanitizer: its quarantine keeps freed memory resident on purpose (the
     // leak checker covers that build instead).
-#if !defined(__SANITIZE_ADDRESS__)
+#if !HFK_TEST_ASAN
     EXPECT_LT(rss_bytes() - rss_before, 8 << 20) << "memory did not go back after both frees";
 #else
     (void)rss_before;

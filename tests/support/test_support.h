@@ -19,6 +19,19 @@
 #include <stdexcept>
 #include <string>
 
+// 1 when built with AddressSanitizer, under g++ (__SANITIZE_ADDRESS__) or clang (which, in
+// version 14, says so only through __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define HFK_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HFK_TEST_ASAN 1
+#endif
+#endif
+#ifndef HFK_TEST_ASAN
+#define HFK_TEST_ASAN 0
+#endif
+
 namespace hfk_test {
 
 namespace fs = std::filesystem;
