@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages hfkit builds, tests and runs with. Idempotent.
 set -euo pipefail
 packages=(
-    cmake ninja-build g++ clang pkg-config git
+    cmake ninja-build g++ clang lld pkg-config git
     libcurl4-openssl-dev libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libssl-dev
     libffi-dev pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy python3-venv
     python3-pip python3-setuptools python3-wheel mypy

@@ -26,6 +26,13 @@ inline std::filesystem::path default_model() {
     return source_dir() / "models/aidreams260K";
 }
 
+// The encoder zoo that tests/model/zoo/make_encoders.py builds at test time (CTest fixture
+// encoder_zoo); empty when HFK_ENCODER_ZOO_DIR is not set.
+inline std::filesystem::path encoder_zoo() {
+    const char *d = std::getenv("HFK_ENCODER_ZOO_DIR");
+    return d ? std::filesystem::path(d) : std::filesystem::path();
+}
+
 inline nlohmann::json read_json(const std::filesystem::path &p) {
     std::ifstream in(p);
     if (!in) throw std::runtime_error("cannot read " + p.string());

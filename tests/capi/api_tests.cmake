@@ -10,6 +10,7 @@ function(hfk_add_api_test name)
     add_executable(${name} ${T_SOURCES})
     target_link_libraries(${name} PRIVATE hfkit GTest::gtest GTest::gtest_main Threads::Threads
                                           nlohmann_json::nlohmann_json)
+    target_precompile_headers(${name} REUSE_FROM hfk_api_gtest_pch)
     hfk_discover_gtests(${name} LABELS ${T_LABELS})
 endfunction()
 
@@ -52,12 +53,14 @@ hfk_add_api_test(test_session_state LABELS "capi;unit" SOURCES test_session_stat
 hfk_add_api_test(test_constraint_check LABELS "capi;unit" SOURCES test_constraint_check.cpp)
 # The encoder zoo (tests/model/zoo/make_encoders.py, fixture encoder_zoo) through the C API.
 add_executable(test_encoder_zoo_api test_encoder_zoo_api.cpp)
+target_precompile_headers(test_encoder_zoo_api REUSE_FROM hfk_api_gtest_pch)
 target_link_libraries(test_encoder_zoo_api PRIVATE hfkit GTest::gtest GTest::gtest_main
                                                    Threads::Threads nlohmann_json::nlohmann_json)
 hfk_discover_gtests(test_encoder_zoo_api LABELS capi unit FIXTURES encoder_zoo
     ENVIRONMENT "HFK_ENCODER_ZOO_DIR=${PROJECT_BINARY_DIR}/tests/model/encoder_zoo")
 # Cross-encoder rerankers (hfk_model_rerank) on the encoder zoo's pair references.
 add_executable(test_rerank_api test_rerank_api.cpp)
+target_precompile_headers(test_rerank_api REUSE_FROM hfk_api_gtest_pch)
 target_link_libraries(test_rerank_api PRIVATE hfkit GTest::gtest GTest::gtest_main
                                               Threads::Threads nlohmann_json::nlohmann_json)
 hfk_discover_gtests(test_rerank_api LABELS capi unit FIXTURES encoder_zoo

@@ -12,11 +12,6 @@ using namespace hfk_api_test;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path zoo() {
-    const char *d = std::getenv("HFK_ENCODER_ZOO_DIR");
-    return d ? fs::path(d) : fs::path();
-}
-
 void expect_close(const float *got, const json &want, const std::string &what) {
     double dot = 0, ng = 0, nw = 0;
     for (size_t j = 0; j < want.size(); ++j) {
@@ -54,8 +49,8 @@ Embedded embed(hfk_model *m, const json &texts, hfk_pooling pooling, int32_t nor
 class EncoderZoo : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(EncoderZoo, RepositoryPoolingAndEveryExplicitPoolingMatchTorch) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    const fs::path dir = zoo() / GetParam();
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    const fs::path dir = encoder_zoo() / GetParam();
     const json ref = read_json(dir / "reference.json");
     auto model = load(dir);
     ASSERT_TRUE(model);
@@ -87,8 +82,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, EncoderZoo,
                                            "modernbert-biased"));
 
 TEST(EncoderZooApi, RerankerLogitsAreTheRawOneLabelScore) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    const fs::path dir = zoo() / "roberta-reranker";
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    const fs::path dir = encoder_zoo() / "roberta-reranker";
     const json ref = read_json(dir / "reference.json");
     auto model = load(dir);
     ASSERT_TRUE(model);
@@ -107,16 +102,16 @@ TEST(EncoderZooApi, RerankerLogitsAreTheRawOneLabelScore) {
 }
 
 TEST(EncoderZooApi, LogitsWithoutAHeadAreUnsupported) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    auto model = load(zoo() / "roberta-st-mean");
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    auto model = load(encoder_zoo() / "roberta-st-mean");
     ASSERT_TRUE(model);
     float z[4];
     EXPECT_EQ(hfk_model_classify_logits(model.get(), "w9", z, 4), HFK_E_UNSUPPORTED);
 }
 
 TEST(EncoderZooApi, BadPoolingAndNormalizeValuesAreRefused) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    auto model = load(zoo() / "bert-st-cls");
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    auto model = load(encoder_zoo() / "bert-st-cls");
     ASSERT_TRUE(model);
     const char *texts[] = {"w9"};
     float out[64];
@@ -132,9 +127,9 @@ TEST(EncoderZooApi, BadPoolingAndNormalizeValuesAreRefused) {
 // A repository whose sentence-transformers pipeline hfkit cannot reproduce (weighted-mean
 // pooling) refuses the default pooling, and still embeds with an explicit one.
 TEST(EncoderZooApi, AnUnreproduciblePipelineNeedsAnExplicitPooling) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
     TempDir tmp;
-    const fs::path src = zoo() / "bert-st-cls";
+    const fs::path src = encoder_zoo() / "bert-st-cls";
     for (const char *f : {"config.json", "model.safetensors", "tokenizer.json", "modules.json"})
         fs::create_symlink(src / f, tmp.path / f);
     fs::create_directory(tmp.path / "1_Pooling");

@@ -15,11 +15,6 @@ using namespace hfk_api_test;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path zoo() {
-    const char *d = std::getenv("HFK_ENCODER_ZOO_DIR");
-    return d ? fs::path(d) : fs::path();
-}
-
 struct Ranked {
     hfk_status status;
     std::vector<float> scores;
@@ -46,8 +41,8 @@ Ranked rerank(hfk_model *m, const std::string &query, const std::vector<std::str
 class RerankZoo : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(RerankZoo, PairScoresAndLogitsMatchTorch) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    const fs::path dir = zoo() / GetParam();
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    const fs::path dir = encoder_zoo() / GetParam();
     const json ref = read_json(dir / "reference.json");
     ASSERT_TRUE(ref.contains("pairs")) << dir;
     auto model = load(dir);
@@ -94,8 +89,8 @@ INSTANTIATE_TEST_SUITE_P(CrossEncoders, RerankZoo,
                          });
 
 TEST(RerankApi, SigmoidOfEveryLogitWhenAsked) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    const fs::path dir = zoo() / "bert-classifier";
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    const fs::path dir = encoder_zoo() / "bert-classifier";
     const json ref = read_json(dir / "reference.json");
     auto model = load(dir);
     ASSERT_TRUE(model) << hfk_last_error_message();
@@ -110,8 +105,8 @@ TEST(RerankApi, SigmoidOfEveryLogitWhenAsked) {
 }
 
 TEST(RerankApi, BadArgumentsAreRefusedWithAStatus) {
-    ASSERT_FALSE(zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
-    auto model = load(zoo() / "bert-reranker");
+    ASSERT_FALSE(encoder_zoo().empty()) << "HFK_ENCODER_ZOO_DIR is not set";
+    auto model = load(encoder_zoo() / "bert-reranker");
     ASSERT_TRUE(model) << hfk_last_error_message();
     const char *docs[] = {"w7 w8", "w9"};
     float scores[2] = {0, 0};
@@ -137,7 +132,7 @@ TEST(RerankApi, BadArgumentsAreRefusedWithAStatus) {
         << hfk_last_error_message();
     for (float s : scores) EXPECT_TRUE(s > 0 && s < 1) << s;
 
-    auto plain = load(zoo() / "xlm-roberta-st-lasttoken");  // an embedding model, no head
+    auto plain = load(encoder_zoo() / "xlm-roberta-st-lasttoken");  // an embedding model, no head
     ASSERT_TRUE(plain) << hfk_last_error_message();
     EXPECT_EQ(hfk_model_rerank(plain.get(), "w10", docs, 2, nullptr, scores, 2), HFK_E_UNSUPPORTED);
 }

@@ -505,25 +505,7 @@ class Model {
 
     // Raw classifier logits, one (n, num_labels) array.
     py::array_t<float> classify_logits(const std::vector<py::object> &texts) const {
-        auto h = handle();
-        std::vector<std::string> utf8;
-        for (const auto &t : texts) utf8.push_back(utf8_of(t, "each text"));
-        const size_t n_labels = static_cast<size_t>(std::max(hfk_model_num_labels(h.get()), 0));
-        py::array_t<float> out(
-            {static_cast<py::ssize_t>(texts.size()), static_cast<py::ssize_t>(n_labels)});
-        float *data = out.mutable_data();
-        for (size_t i = 0; i < utf8.size(); ++i) {
-            if (std::memchr(utf8[i].data(), '\0', utf8[i].size()))
-                throw py::value_error("a text contains a NUL character");
-            hfk_status status;
-            {
-                py::gil_scoped_release nogil;
-                status = hfk_model_classify_logits(h.get(), utf8[i].c_str(), data + i * n_labels,
-                                                   n_labels);
-            }
-            check(status);
-        }
-        return out;
+        return per_text_labels(texts, hfk_model_classify_logits);
     }
 
     // Cross-encoder scores, one (n_documents, num_labels) array written in place by the C call,
@@ -561,6 +543,15 @@ class Model {
     }
 
     py::array_t<float> classify(const std::vector<py::object> &texts) const {
+        return per_text_labels(texts, hfk_model_classify);
+    }
+
+  private:
+    using LabelsFn = hfk_status (*)(const hfk_model *, const char *, float *, size_t);
+
+    // One (n, num_labels) array, row i written by fn (hfk_model_classify or its _logits form)
+    // for text i with the GIL released.
+    py::array_t<float> per_text_labels(const std::vector<py::object> &texts, LabelsFn fn) const {
         auto h = handle();
         std::vector<std::string> utf8;
         for (const auto &t : texts) utf8.push_back(utf8_of(t, "each text"));
@@ -574,15 +565,13 @@ class Model {
             hfk_status status;
             {
                 py::gil_scoped_release nogil;
-                status =
-                    hfk_model_classify(h.get(), utf8[i].c_str(), data + i * n_labels, n_labels);
+                status = fn(h.get(), utf8[i].c_str(), data + i * n_labels, n_labels);
             }
             check(status);
         }
         return out;
     }
 
-  private:
     // hfk_model_free() joins an opening's worker, which may be waiting for the GIL to call
     // on_state: free without holding it.
     static void free_model(hfk_model *model) {
