@@ -451,13 +451,22 @@ int main(int argc, char **argv) {
             volatile uint64_t sink = loop.read(buf.data, buf.size);
             auto cache = model->new_cache(tg + 1);
             // 16-bit weights: every rows-per-pass choice of the decode kernels (rows_per_pass.h;
-            // the same bits, another read order) in turn within each run, so that they see the
-            // same moments of the machine; other weights: the one path there is.
-            const int chosen_rows = kern::decode_rows();
+            // the same bits, another read order) with the CPU family's prefetch, and one row with
+            // the other prefetch setting (none, or 6 KiB ahead), in turn within each run, so that
+            // they see the same moments of the machine; other weights: the one path there is.
+            struct Choice {
+                int rows, prefetch;
+                bool operator==(const Choice &) const = default;
+            };
+            const Choice chosen_choice{kern::decode_rows(), kern::decode_prefetch_bytes()};
             const std::string chosen_source = kern::decode_rows_source();
+            const std::string prefetch_source = kern::decode_prefetch_source();
             const bool sixteen_bit = precision != "F32";
-            const std::vector<int> choices =
-                sixteen_bit ? std::vector<int>{1, 2, 4} : std::vector<int>{chosen_rows};
+            std::vector<Choice> choices{chosen_choice};
+            if (sixteen_bit) {
+                const int pf = chosen_choice.prefetch;
+                choices = {{1, pf}, {2, pf}, {4, pf}, {1, pf ? 0 : 6144}};
+            }
             struct Shares {
                 std::vector<double> shares, read_gbs, decode_gbs;
                 std::vector<double> cpu_shares;  // the same from the thread's CPU time
@@ -465,7 +474,8 @@ int main(int argc, char **argv) {
             std::vector<Shares> by_choice(choices.size());
             for (int r = 0; r < runs; ++r) {
                 for (size_t c = 0; c < choices.size(); ++c) {
-                    kern::set_decode_rows(choices[c]);
+                    kern::set_decode_rows(choices[c].rows);
+                    kern::set_decode_prefetch(choices[c].prefetch);
                     cache->truncate(0);
                     int32_t next = 1;
                     double t_read = 0, t_decode = 0, cpu_read = 0, cpu_decode = 0;
@@ -492,9 +502,10 @@ int main(int argc, char **argv) {
                 }
             }
             kern::set_decode_rows(0);
+            kern::set_decode_prefetch(-1);
             size_t chosen = 0;
             for (size_t c = 0; c < choices.size(); ++c)
-                if (choices[c] == chosen_rows) chosen = c;
+                if (choices[c] == chosen_choice) chosen = c;
             if (sixteen_bit) {
                 std::printf(
                     "%s decode, rows per pass of the matrix-vector kernels (kernels %s; the same "
@@ -505,13 +516,17 @@ int main(int argc, char **argv) {
                     const Stat sh = summary(by_choice[c].shares);
                     const Stat cs = summary(by_choice[c].cpu_shares);
                     std::printf(
-                        "  %d row%s per pass: decode at %.0f%% (%.0f-%.0f) of the read; in thread "
-                        "CPU time %.0f%% (%.0f-%.0f)%s\n",
-                        choices[c], choices[c] > 1 ? "s" : " ", sh.median, sh.lo, sh.hi, cs.median,
-                        cs.lo, cs.hi, c == chosen ? "   <- chosen" : "");
+                        "  %d row%s per pass, prefetch %5d B: decode at %.0f%% (%.0f-%.0f) of the "
+                        "read; in thread CPU time %.0f%% (%.0f-%.0f)%s\n",
+                        choices[c].rows, choices[c].rows > 1 ? "s" : " ", choices[c].prefetch,
+                        sh.median, sh.lo, sh.hi, cs.median, cs.lo, cs.hi,
+                        c == chosen ? "   <- chosen" : "");
                 }
-                std::printf("  chosen: %d (%s; HFK_DECODE_ROWS=1|2|4 overrides)\n", chosen_rows,
-                            chosen_source.c_str());
+                std::printf(
+                    "  chosen: %d row(s) (%s; HFK_DECODE_ROWS=1|2|4 overrides), prefetch %d B "
+                    "(%s; HFK_DECODE_PREFETCH=BYTES overrides)\n",
+                    chosen_choice.rows, chosen_source.c_str(), chosen_choice.prefetch,
+                    prefetch_source.c_str());
             }
             const Shares &s = by_choice[chosen];
             const RefRow *ref = reference_row(ref_machine, preset, precision, 1);

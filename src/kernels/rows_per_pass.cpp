@@ -13,7 +13,7 @@ int valid_rows(int r) {
 }
 
 struct Choice {
-    int rows;
+    int value;  // rows per pass, or prefetch bytes
     const char *source;
 };
 
@@ -61,7 +61,7 @@ const Choice &default_choice() {
 
 int decode_rows() {
     const int o = g_override.load(std::memory_order_relaxed);
-    return o ? o : default_choice().rows;
+    return o ? o : default_choice().value;
 }
 
 int dot_rows_per_pass(DType type) {
@@ -78,6 +78,60 @@ void set_decode_rows(int rows) {
 
 const char *decode_rows_source() {
     return g_override.load(std::memory_order_relaxed) ? "set_decode_rows" : default_choice().source;
+}
+
+namespace {
+
+constexpr int kNoOverride = -1;
+std::atomic<int> g_prefetch_override{kNoOverride};
+
+int valid_prefetch(int bytes) {
+    return bytes >= 0 && bytes <= 65536 && bytes % 64 == 0 ? bytes : kNoOverride;
+}
+
+// By CPU family, as the rows per pass above:
+//   - Intel Xeon Emerald Rapids (../shared/BENCH.md, "Why 16-bit decode is slow on that Intel
+//     CPU"): a one-thread BF16 matrix-vector product read 9.1-9.8 GB/s with any number of rows
+//     per pass against ~16 GB/s for a plain read; _MM_HINT_T1 prefetch 4-8 KiB ahead of the
+//     loads gave 15.9-16.2 GB/s (T0 14.9, NTA at most 11.7). 6 KiB, the middle of that range.
+//     Those are the probes' figures (tools/probes/): this kernel has not yet been measured with
+//     it on an Intel CPU (bench_model prints the share with and without it).
+//   - AMD Zen 5: none. The hardware prefetcher keeps up with aligned loads there, and a
+//     prefetch 4 KiB ahead once cost F32 decode a third (simd.cpp).
+Choice family_prefetch() {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("intel")) return {6144, "CPU family Intel"};
+    if (__builtin_cpu_is("amd")) return {0, "CPU family AMD"};
+#endif
+    return {0, "CPU family other"};
+}
+
+const Choice &default_prefetch() {
+    static const Choice c = [] {
+        const char *env = std::getenv("HFK_DECODE_PREFETCH");
+        if (env && *env && valid_prefetch(std::atoi(env)) != kNoOverride)
+            return Choice{std::atoi(env), "HFK_DECODE_PREFETCH"};
+        return family_prefetch();
+    }();
+    return c;
+}
+
+}  // namespace
+
+int decode_prefetch_bytes() {
+    const int o = g_prefetch_override.load(std::memory_order_relaxed);
+    return o != kNoOverride ? o : default_prefetch().value;
+}
+
+void set_decode_prefetch(int bytes) {
+    g_prefetch_override.store(valid_prefetch(bytes), std::memory_order_relaxed);
+}
+
+const char *decode_prefetch_source() {
+    return g_prefetch_override.load(std::memory_order_relaxed) != kNoOverride
+               ? "set_decode_prefetch"
+               : default_prefetch().source;
 }
 
 }  // namespace hfk::kern

@@ -23,4 +23,16 @@ void set_decode_rows(int rows);
 // Where decode_rows() came from: "HFK_DECODE_ROWS", "set_decode_rows" or "CPU family <name>".
 const char *decode_rows_source();
 
+// Software prefetch of the 16-bit decode kernels (AVX-512 matrix-vector products): how many bytes
+// ahead of its loads each weight stream asks for the next lines (into L2, _MM_HINT_T1); 0: none.
+// Chosen once by CPU family (rows_per_pass.cpp says why), unless HFK_DECODE_PREFETCH=BYTES
+// (0..65536, a multiple of 64) is set, or set_decode_prefetch() was called. Speed only: a
+// prefetch never changes a result.
+int decode_prefetch_bytes();
+// Overrides decode_prefetch_bytes() for the whole process; a negative value goes back to the
+// default. Benchmarks and tests use it to compare the choices in one run.
+void set_decode_prefetch(int bytes);
+// Where decode_prefetch_bytes() came from, as decode_rows_source().
+const char *decode_prefetch_source();
+
 }  // namespace hfk::kern

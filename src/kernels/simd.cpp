@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/cpu.h"
+#include "kernels/rows_per_pass.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -490,9 +491,19 @@ HFK_AVX512 inline float dot_finish16(const void *w, const float *x, int64_t i, i
 // in a line (their heads differ): the blocks of 64 all of them have run side by side, a block
 // one row has more is finished alone. (Named rows rather than arrays: GCC -O2 keeps arrays
 // indexed in a loop on the stack.)
+// A software prefetch of the lines `ahead` bytes past element i of a 16-bit row (the two lines
+// the block of 64 elements that far ahead will read), into L2.
+template <DType T>
+HFK_AVX512 inline void prefetch_block64(const void *w, int64_t i, int64_t ahead) {
+    static_assert(T != DType::F32);
+    const char *p = static_cast<const char *>(w) + 2 * i + ahead;
+    _mm_prefetch(p, _MM_HINT_T1);
+    _mm_prefetch(p + 64, _MM_HINT_T1);
+}
+
 template <DType T, int R>
 HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, const float *x,
-                                       int64_t k, float *y) {
+                                       int64_t k, float *y, int64_t prefetch) {
     static_assert(R == 1 || R == 2 || R == 4);
     const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? step : 0, ld),
                *w2 = row_ptr(T, w, R > 2 ? 2 * step : 0, ld),
@@ -512,6 +523,16 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
     }
     const int64_t done = 64 * blocks;
     for (int64_t b = 0; b < done; b += 64) {
+        if constexpr (T != DType::F32) {
+            if (prefetch) {
+                prefetch_block64<T>(w0, h0 + b, prefetch);
+                if constexpr (R > 1) prefetch_block64<T>(w1, h1 + b, prefetch);
+                if constexpr (R > 2) {
+                    prefetch_block64<T>(w2, h2 + b, prefetch);
+                    prefetch_block64<T>(w3, h3 + b, prefetch);
+                }
+            }
+        }
         dot_block64<T>(w0, x, h0 + b, s0);
         if constexpr (R > 1) dot_block64<T>(w1, x, h1 + b, s1);
         if constexpr (R > 2) {
@@ -531,9 +552,10 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
 // start wherever its header ends (8-byte aligned at best), and on Zen 5 a stream of straddling
 // loads from memory ran at 60% of the speed of aligned ones (llama-135m F32 matrices 40 bytes
 // past a line: 43 -> 73 tokens/s in isolation). So each row first takes the elements before
-// its first 64-byte boundary in masked pieces, then whole aligned lines. No software prefetch:
-// with aligned loads the hardware prefetcher keeps up on Zen 5, and a prefetch 4 KiB ahead
+// its first 64-byte boundary in masked pieces, then whole aligned lines. No software prefetch for
+// F32: with aligned loads the hardware prefetcher keeps up on Zen 5, and a prefetch 4 KiB ahead
 // (which once made up for the straddling loads) cost F32 decode a third (48 -> 32 tokens/s).
+// 16-bit weights prefetch as decode_prefetch_bytes() says (rows_per_pass.h: on Intel only).
 template <DType T>
 HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const float *x,
                                   int64_t k, float *y, int per_pass) {
@@ -541,17 +563,20 @@ HFK_AVX512 void dot_rows_avx512_t(const void *w, int64_t ld, int64_t rows, const
     // its first row to its last, so every stream is long and sequential (rows next to each other
     // would make short streams that restart every pass: measured much slower on Zen 5). Rows
     // left over go one at a time.
+    const int64_t pf = T == DType::F32 ? 0 : decode_prefetch_bytes();
     int64_t r = 0;
     if (per_pass >= 4 && rows >= 4) {
         const int64_t block = rows / 4;
-        for (; r < block; ++r) dot_pass_avx512<T, 4>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        for (; r < block; ++r)
+            dot_pass_avx512<T, 4>(row_ptr(T, w, r, ld), ld, block, x, k, y + r, pf);
         r = 4 * block;
     } else if (per_pass >= 2 && rows >= 2) {
         const int64_t block = rows / 2;
-        for (; r < block; ++r) dot_pass_avx512<T, 2>(row_ptr(T, w, r, ld), ld, block, x, k, y + r);
+        for (; r < block; ++r)
+            dot_pass_avx512<T, 2>(row_ptr(T, w, r, ld), ld, block, x, k, y + r, pf);
         r = 2 * block;
     }
-    for (; r < rows; ++r) dot_pass_avx512<T, 1>(row_ptr(T, w, r, ld), ld, 1, x, k, y + r);
+    for (; r < rows; ++r) dot_pass_avx512<T, 1>(row_ptr(T, w, r, ld), ld, 1, x, k, y + r, pf);
 }
 
 // y[j..j+16) += x0 W0[j..] (+ x1 W1[j..] + x2 W2[j..] + x3 W3[j..]), the rows in that order,
@@ -577,7 +602,7 @@ HFK_AVX512 inline void axpy_piece16(const void *w0, const void *w1, const void *
 // reloading them in the inner loop, which cost F32 decode a fifth.)
 template <DType T, int R>
 HFK_AVX512 inline void axpy_pass_avx512(const void *w, int64_t ld, const float *x, int64_t n,
-                                        float *y) {
+                                        float *y, int64_t prefetch) {
     static_assert(R == 1 || R == 2 || R == 4);
     const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? 1 : 0, ld),
                *w2 = row_ptr(T, w, R > 2 ? 2 : 0, ld), *w3 = row_ptr(T, w, R > 2 ? 3 : 0, ld);
@@ -589,6 +614,18 @@ HFK_AVX512 inline void axpy_pass_avx512(const void *w, int64_t ld, const float *
                            tail_mask(std::min<int64_t>(16, head - j)));
     int64_t j = head;
     for (; j + 16 <= n; j += 16) {
+        if constexpr (T != DType::F32) {
+            // 16 elements are half a line: one prefetch per line of each row.
+            if (prefetch && ((j - head) & 31) == 0) {
+                _mm_prefetch(static_cast<const char *>(w0) + 2 * j + prefetch, _MM_HINT_T1);
+                if constexpr (R > 1)
+                    _mm_prefetch(static_cast<const char *>(w1) + 2 * j + prefetch, _MM_HINT_T1);
+                if constexpr (R > 2) {
+                    _mm_prefetch(static_cast<const char *>(w2) + 2 * j + prefetch, _MM_HINT_T1);
+                    _mm_prefetch(static_cast<const char *>(w3) + 2 * j + prefetch, _MM_HINT_T1);
+                }
+            }
+        }
         __m512 acc = _mm512_fmadd_ps(load16<T>(w0, j), x0, _mm512_loadu_ps(y + j));
         if constexpr (R > 1) acc = _mm512_fmadd_ps(load16<T>(w1, j), x1, acc);
         if constexpr (R > 2) {
@@ -610,14 +647,15 @@ template <DType T>
 HFK_AVX512 void axpy_rows_avx512_t(const void *w, int64_t ld, int64_t k_rows, const float *x,
                                    int64_t n, float *y, int per_pass) {
     std::memset(y, 0, size_t(n) * 4);
+    const int64_t pf = T == DType::F32 ? 0 : decode_prefetch_bytes();
     int64_t k = 0;
     if (per_pass >= 4)
         for (; k + 4 <= k_rows; k += 4)
-            axpy_pass_avx512<T, 4>(row_ptr(T, w, k, ld), ld, x + k, n, y);
+            axpy_pass_avx512<T, 4>(row_ptr(T, w, k, ld), ld, x + k, n, y, pf);
     if (per_pass >= 2)
         for (; k + 2 <= k_rows; k += 2)
-            axpy_pass_avx512<T, 2>(row_ptr(T, w, k, ld), ld, x + k, n, y);
-    for (; k < k_rows; ++k) axpy_pass_avx512<T, 1>(row_ptr(T, w, k, ld), ld, x + k, n, y);
+            axpy_pass_avx512<T, 2>(row_ptr(T, w, k, ld), ld, x + k, n, y, pf);
+    for (; k < k_rows; ++k) axpy_pass_avx512<T, 1>(row_ptr(T, w, k, ld), ld, x + k, n, y, pf);
 }
 
 HFK_AVX512 void dot_rows_avx512(DType t, const void *w, int64_t ld, int64_t rows, const float *x,

@@ -23,3 +23,9 @@ foreach(value 2 3)
     set_tests_properties(decode_rows.env.${value} PROPERTIES LABELS unit
                          ENVIRONMENT "${HFK_TEST_ENV};HFK_DECODE_ROWS=${value}")
 endforeach()
+foreach(value 4096 100)
+    add_test(NAME decode_prefetch.env.${value}
+             COMMAND test_decode_rows --gtest_filter=DecodePrefetch.ChoiceFromEnvironmentOrCpuFamily)
+    set_tests_properties(decode_prefetch.env.${value} PROPERTIES LABELS unit
+                         ENVIRONMENT "${HFK_TEST_ENV};HFK_DECODE_PREFETCH=${value}")
+endforeach()

@@ -165,31 +165,39 @@ TEST(DecodeRows, LinearSameBitsForEveryChoiceAndThreadCount) {
                 for (int rows : {1, 2, 4}) {
                     set_decode_rows(rows);
                     ASSERT_EQ(decode_rows(), rows);
-                    for (int threads : {1, 2}) {
-                        std::vector<float> y(size_t(m * n_out));
-                        linear(mat, layout, x.data(), m, bias.data(), y.data(), threads);
-                        if (first.empty()) {
-                            first = y;
-                            // A sanity check of the first result: the rest must equal it.
-                            for (int64_t j = 0; j < n_out; ++j) {
-                                double ref = bias[size_t(j)];
-                                for (int64_t i = 0; i < n_in; ++i)
-                                    ref += double(x[size_t(i)]) *
-                                           w.f32[size_t(layout == Layout::OutIn ? j * n_in + i
-                                                                                : i * n_out + j)];
-                                ASSERT_NEAR(y[size_t(j)], ref, 2e-4 * (1 + std::fabs(ref)));
+                    // Software prefetch off, and as far ahead as the Intel default and past it.
+                    for (int prefetch : {0, 6144, 65536}) {
+                        set_decode_prefetch(prefetch);
+                        ASSERT_EQ(decode_prefetch_bytes(), prefetch);
+                        for (int threads : {1, 2}) {
+                            std::vector<float> y(size_t(m * n_out));
+                            linear(mat, layout, x.data(), m, bias.data(), y.data(), threads);
+                            if (first.empty()) {
+                                first = y;
+                                // A sanity check of the first result: the rest must equal it.
+                                for (int64_t j = 0; j < n_out; ++j) {
+                                    double ref = bias[size_t(j)];
+                                    for (int64_t i = 0; i < n_in; ++i)
+                                        ref +=
+                                            double(x[size_t(i)]) *
+                                            w.f32[size_t(layout == Layout::OutIn ? j * n_in + i
+                                                                                 : i * n_out + j)];
+                                    ASSERT_NEAR(y[size_t(j)], ref, 2e-4 * (1 + std::fabs(ref)));
+                                }
                             }
+                            EXPECT_EQ(std::memcmp(y.data(), first.data(), y.size() * 4), 0)
+                                << kernel_isa() << " " << name(type)
+                                << (layout == Layout::OutIn ? " [out, in]" : " [in, out]")
+                                << " m=" << m << ": " << rows << " rows per pass, prefetch "
+                                << prefetch << ", " << threads << " threads";
                         }
-                        EXPECT_EQ(std::memcmp(y.data(), first.data(), y.size() * 4), 0)
-                            << kernel_isa() << " " << name(type)
-                            << (layout == Layout::OutIn ? " [out, in]" : " [in, out]") << " m=" << m
-                            << ": " << rows << " rows per pass, " << threads << " threads";
                     }
                 }
             }
         }
     }
     set_decode_rows(0);
+    set_decode_prefetch(-1);
 }
 
 // Where the choice comes from: HFK_DECODE_ROWS=1|2|4 when set (CTest runs this with =2 and with
@@ -222,4 +230,32 @@ TEST(DecodeRows, ChoiceFromEnvironmentOrCpuFamily) {
     set_decode_rows(0);
     EXPECT_EQ(decode_rows(), before);
     EXPECT_EQ(decode_rows_source(), before_source);
+}
+
+// The software prefetch distance of the 16-bit kernels: HFK_DECODE_PREFETCH=BYTES when set to a
+// multiple of 64 in 0..65536 (CTest runs this with =4096 and with an invalid =100), else the CPU
+// family's (6 KiB on Intel, none on AMD); set_decode_prefetch() overrides both, a negative value
+// or one out of range undoes it.
+TEST(DecodePrefetch, ChoiceFromEnvironmentOrCpuFamily) {
+    const char *env = std::getenv("HFK_DECODE_PREFETCH");
+    if (env && std::string(env) == "4096") {
+        EXPECT_EQ(decode_prefetch_bytes(), 4096);
+        EXPECT_STREQ(decode_prefetch_source(), "HFK_DECODE_PREFETCH");
+    } else {
+        const std::string source = decode_prefetch_source();
+        EXPECT_EQ(source.rfind("CPU family ", 0), 0u) << source;
+        EXPECT_EQ(decode_prefetch_bytes(), source == "CPU family Intel" ? 6144 : 0) << source;
+    }
+    const int before = decode_prefetch_bytes();
+    const std::string before_source = decode_prefetch_source();
+    for (int bytes : {0, 128, 65536}) {
+        set_decode_prefetch(bytes);
+        EXPECT_EQ(decode_prefetch_bytes(), bytes);
+        EXPECT_STREQ(decode_prefetch_source(), "set_decode_prefetch");
+    }
+    for (int invalid : {100, 65600, -1}) {  // not a multiple of 64, too far, the reset value
+        set_decode_prefetch(invalid);
+        EXPECT_EQ(decode_prefetch_bytes(), before) << invalid;
+        EXPECT_EQ(decode_prefetch_source(), before_source) << invalid;
+    }
 }
