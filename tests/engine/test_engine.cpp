@@ -18,23 +18,8 @@ using hfk::EngineParams;
 using hfk::EngineRequest;
 using hfk::EngineResult;
 
-const std::vector<std::string> kPrompts = {
-    "Once upon a time",
-    "The little dog ran",
-    "She looked at the sky and",
-    "In a small village near the sea, there lived an old man who",
-    "Tom",
-    "The cat and the bird were friends. One day",
-    "Lily wanted to play",
-    "It was a sunny day. The children went to the park and saw a big tree with red",
-};
-
-EngineRequest greedy(const std::string &prompt, int32_t n) {
-    EngineRequest r;
-    r.prompt = prompt;
-    r.options.max_new_tokens = n;
-    return r;
-}
+const std::vector<std::string> &kPrompts = hfk_test::kStoryPrompts;
+using hfk_test::greedy;
 
 int32_t status_of(const std::function<void()> &fn) {
     try {

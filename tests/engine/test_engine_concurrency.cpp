@@ -19,19 +19,11 @@ using hfk::EngineParams;
 using hfk::EngineRequest;
 using hfk::EngineResult;
 
-const std::vector<std::string> kPrompts = {
-    "Once upon a time",
-    "The little dog ran",
-    "She looked at the sky and",
-    "In a small village near the sea, there lived an old man who",
-    "Tom",
-    "The cat and the bird were friends. One day"};
+// Six distinct prompts, each with three lengths, in turn.
+constexpr size_t kDistinct = 6;
 
 EngineRequest greedy(size_t i) {
-    EngineRequest r;
-    r.prompt = kPrompts[i % kPrompts.size()];
-    r.options.max_new_tokens = 8 + int32_t(i % 3) * 4;
-    return r;
+    return hfk_test::greedy(hfk_test::kStoryPrompts[i % kDistinct], 8 + int32_t(i % 3) * 4);
 }
 
 TEST(EngineConcurrency, SubmitCancelWaitFromSeveralThreadsLeavesNothingBehind) {
@@ -40,8 +32,7 @@ TEST(EngineConcurrency, SubmitCancelWaitFromSeveralThreadsLeavesNothingBehind) {
     std::vector<EngineResult> solo;
     {
         Engine e(lm, EngineParams{.max_sequences = 1, .n_threads = 1});
-        for (size_t i = 0; i < kPrompts.size() * 3; ++i)
-            solo.push_back(e.wait(e.submit(greedy(i))));
+        for (size_t i = 0; i < kDistinct * 3; ++i) solo.push_back(e.wait(e.submit(greedy(i))));
     }
     Engine e(lm, EngineParams{
                      .max_sequences = 4, .max_batch_tokens = 16, .n_threads = 2, .max_queued = 64});
