@@ -97,8 +97,7 @@ hfk::capi::ChatTurn hfk::capi::prepare_chat_turn(const std::string &dir, const c
     // A caller's template still gets the model's special tokens (bos_token, ...), as in
     // hfk_chat_render.
     if (!chat_template && dir.empty())
-        throw hfk::Error(HFK_E_NOT_FOUND,
-                         "the model's files are not known: pass chat_template");
+        throw hfk::Error(HFK_E_NOT_FOUND, "the model's files are not known: pass chat_template");
     Rendered r = render(dir, chat_template, req, true);
     ChatTurn turn;
     turn.text = std::move(r.text);

@@ -135,9 +135,8 @@ HFK_API hfk_status hfk_engine_submit_chat(hfk_engine *engine, const char *conver
     if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::gen_defaults()); s != HFK_OK)
         return s;
     return guard([&]() -> hfk_status {
-        hfk::capi::ChatTurn turn =
-            hfk::capi::prepare_chat_turn(engine->source_dir, chat_template, conversation_json,
-                                         *engine->core->lm->tokenizer);
+        hfk::capi::ChatTurn turn = hfk::capi::prepare_chat_turn(
+            engine->source_dir, chat_template, conversation_json, *engine->core->lm->tokenizer);
         hfk::EngineRequest r;
         r.options = hfk::capi::resolve(p, engine->core->lm->generation);
         r.options.add_special_tokens = false;

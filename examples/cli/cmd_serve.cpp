@@ -70,7 +70,8 @@ int cmd_serve(int argc, char **argv) {
     std::vector<std::string> value_options = {
         "host",     "port",         "api-key",          "parallel",
         "queue",    "ctx-size",     "threads",          "chat-template",
-        "max-body", "read-timeout", "shutdown-timeout", "keep-alive", "kv-budget"};
+        "max-body", "read-timeout", "shutdown-timeout", "keep-alive",
+        "kv-budget"};
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline", "no-batching"});
     if (a.flag("help")) {

@@ -28,8 +28,10 @@ ApiError submit_error(hfk_status s, const GenRequest &r, const std::string &mode
         case HFK_E_CONTEXT_FULL:
             return bad_request(prompt_param, why, "context_length_exceeded");
         case HFK_E_RESOURCE:  // prompt + max_tokens need more KV than the whole budget
-            return bad_request("max_tokens", "The prompt plus max_tokens need more KV memory "
-                                             "than the server's --kv-budget: " + why);
+            return bad_request("max_tokens",
+                               "The prompt plus max_tokens need more KV memory "
+                               "than the server's --kv-budget: " +
+                                   why);
         case HFK_E_INVALID_ARG:
             return bad_request("", why);
         case HFK_E_NOT_FOUND:
@@ -301,7 +303,9 @@ int32_t EngineBackend::queue_depth() {
     return n;
 }
 
-void EngineBackend::stop_admitting() { pool_->stop_admitting(); }
+void EngineBackend::stop_admitting() {
+    pool_->stop_admitting();
+}
 
 void EngineBackend::cancel_running() {
     pool_->cancel_running();

@@ -125,9 +125,8 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
         "# HELP hfkit_model_ready 1 when the model is loaded.\n"
         "# TYPE hfkit_model_ready gauge\n";
     for (const ModelState &m : models)
-        out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" +
-               state_label(m) + "\"} " +
-               (m.requested && m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
+        out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" + state_label(m) +
+               "\"} " + (m.requested && m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
     out +=
         "# HELP hfkit_model_unloads_total Times the model was unloaded after keep_alive idle "
         "time.\n"
@@ -160,8 +159,7 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
          [](const ModelState &m) { return double(m.engine_queued); }},
         {"hfkit_engine_batch_sequences", "gauge", "Requests in the last batched step.",
          [](const ModelState &m) { return double(m.last_batch_sequences); }},
-        {"hfkit_engine_max_batch_sequences", "gauge",
-         "The most requests one batched step has run.",
+        {"hfkit_engine_max_batch_sequences", "gauge", "The most requests one batched step has run.",
          [](const ModelState &m) { return double(m.max_batch_sequences); }},
         {"hfkit_engine_steps_total", "counter", "Batched forward passes run.",
          [](const ModelState &m) { return double(m.engine_steps); }},
