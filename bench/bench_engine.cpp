@@ -1,11 +1,13 @@
-// The continuous-batching engine (issue 19): aggregate decode tokens/s and time-to-first-token
-// p50/p95 at 1, 2, 4 and 8 concurrent streams, and what the batch-invariant product
+// The continuous-batching engine (issue 19): aggregate and per-stream decode tokens/s and
+// time-to-first-token p50/p95 at 1, 2, 4 and 8 concurrent streams, against one session alone
+// (hfk::Session, the path of hfk_session_generate), and what the batch-invariant product
 // (kern::linear_rows) costs against linear()'s sgemm for a prefill-sized batch.
 //
 //   bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] [--prompt-tokens N]
 // MODEL_DIR defaults to the tiny shared aidreams260K (a smoke run; for real figures generate a
 // SmolLM-135M-shaped checkpoint with ../shared/tools/make_hf_model.py and pass its directory).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "kernels/matmul.h"
 #include "model/dtype.h"
 #include "runtime/loaded_model.h"
+#include "runtime/session.h"
 
 namespace {
 
@@ -82,6 +85,28 @@ void invariance_cost(int threads) {
         (long long)n, (long long)k, (long long)m, threads, gemm, rows, rows / gemm);
 }
 
+// Decode tokens/s of one session alone (the best of 3 runs): the baseline of the table.
+double session_alone(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads,
+                     int prompt_tokens, int new_tokens, int32_t vocab) {
+    double best = 0;
+    for (int run = 0; run < 3; ++run) {
+        hfk::Session session(lm, prompt_tokens + new_tokens + 1, threads);
+        std::vector<int32_t> ids;
+        std::mt19937 rng{uint32_t(run)};
+        for (int t = 0; t < prompt_tokens; ++t)
+            ids.push_back(1 + int32_t(rng() % uint32_t(vocab - 1)));
+        hfk::GenerateOptions o;
+        o.max_new_tokens = new_tokens;
+        o.ignore_eos = true;
+        std::atomic<bool> cancel{false};
+        std::string text;
+        hfk::GenerateResult r;
+        session.generate_tokens(ids, o, nullptr, cancel, text, r);
+        best = std::max(best, r.decode_tokens_per_s);
+    }
+    return best;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -103,9 +128,11 @@ int main(int argc, char **argv) {
         std::printf("CPU: %s\nmodel: %s (%s), %d threads, %d prompt + %d new tokens a stream\n",
                     cpu_model().c_str(), dir.c_str(), lm->model->architecture().c_str(), threads,
                     prompt_tokens, new_tokens);
-        std::printf("%8s %14s %12s %12s %8s\n", "streams", "decode tok/s", "ttft p50 ms",
-                    "ttft p95 ms", "steps");
         const int32_t vocab = std::max(2, lm->n_decodable);
+        const double alone = session_alone(lm, threads, prompt_tokens, new_tokens, vocab);
+        std::printf("one session alone: %.1f decode tok/s\n", alone);
+        std::printf("%8s %14s %12s %10s %12s %12s %8s\n", "streams", "aggregate t/s", "per stream",
+                    "x session", "ttft p50 ms", "ttft p95 ms", "steps");
         for (int streams : {1, 2, 4, 8}) {
             hfk::EngineParams p;
             p.max_sequences = streams;
@@ -138,9 +165,11 @@ int main(int argc, char **argv) {
                 // Decode time: from the last stream's first token to the end of the wave.
                 decode_s += seconds_since(t0) - first / 1e3;
             }
-            std::printf("%8d %14.1f %12.2f %12.2f %8llu\n", streams,
-                        decode_s > 0 ? double(generated) / decode_s : 0.0, percentile(ttft, 0.5),
-                        percentile(ttft, 0.95), (unsigned long long)engine.stats().steps);
+            const double aggregate = decode_s > 0 ? double(generated) / decode_s : 0.0;
+            std::printf("%8d %14.1f %12.1f %10.2f %12.2f %12.2f %8llu\n", streams, aggregate,
+                        aggregate / streams, alone > 0 ? aggregate / alone : 0.0,
+                        percentile(ttft, 0.5), percentile(ttft, 0.95),
+                        (unsigned long long)engine.stats().steps);
         }
         invariance_cost(threads);
     } catch (const std::exception &e) {

@@ -89,6 +89,32 @@ std::string model_dir(const hfk_model *model) {
 
 }  // namespace
 
+hfk::capi::ChatTurn hfk::capi::prepare_chat_turn(const std::string &dir, const char *chat_template,
+                                                 const char *conversation_json,
+                                                 const hfk::Tokenizer &tok) {
+    hfk::chat::ChatRequest req = parse_request(conversation_json);
+    if (!req.continue_final_message) req.add_generation_prompt = true;
+    // A caller's template still gets the model's special tokens (bos_token, ...), as in
+    // hfk_chat_render.
+    if (!chat_template && dir.empty())
+        throw hfk::Error(HFK_E_NOT_FOUND, "the model's files are not known: pass chat_template");
+    Rendered r = render(dir, chat_template, req, true);
+    ChatTurn turn;
+    turn.text = std::move(r.text);
+    turn.terminator = std::move(r.terminator);
+    if (!turn.terminator.empty()) {
+        // The terminator as one vocabulary entry (special tokens such as <|im_end|>, or plain
+        // ones); else only the stop string catches it in the text.
+        int32_t id = tok.token_to_id(turn.terminator);
+        if (id < 0) {
+            auto ids = tok.encode(turn.terminator, false);
+            if (ids.size() == 1) id = ids[0];
+        }
+        if (id >= 0) turn.stop_ids.push_back(id);
+    }
+    return turn;
+}
+
 std::string hfk::capi::model_source_dir(const hfk_model *model) noexcept {
     try {
         return model_dir(model);
@@ -139,41 +165,22 @@ HFK_API hfk_status hfk_session_chat(hfk_session *session, const char *conversati
     if (text_out) *text_out = nullptr;
     HFK_REQUIRE_ARG(session);
     HFK_REQUIRE_ARG(conversation_json);
-    Rendered r;
-    std::vector<int32_t> stop_ids;
+    hfk::capi::ChatTurn turn;
     hfk_status s = guard([&]() -> hfk_status {
-        hfk::chat::ChatRequest req = parse_request(conversation_json);
-        if (!req.continue_final_message) req.add_generation_prompt = true;
         // The session's model was opened from a path or the Hub cache; the tokenizer knows no
-        // directory, so the template comes from where the model handle came from. A caller's
-        // template still gets the model's special tokens (bos_token, ...), as in
-        // hfk_chat_render.
-        const std::string &dir = session->source_dir;
-        if (!chat_template && dir.empty())
-            throw hfk::Error(HFK_E_NOT_FOUND,
-                             "the session does not know its model's files: pass chat_template");
-        r = render(dir, chat_template, req, true);
-        if (!r.terminator.empty()) {
-            // The terminator as one vocabulary entry (special tokens such as <|im_end|>, or
-            // plain ones); else the stop string below catches it in the text.
-            const auto &tok = *session->core->lm->tokenizer;
-            int32_t id = tok.token_to_id(r.terminator);
-            if (id < 0) {
-                auto ids = tok.encode(r.terminator, false);
-                if (ids.size() == 1) id = ids[0];
-            }
-            if (id >= 0) stop_ids.push_back(id);
-        }
+        // directory, so the template comes from where the model handle came from.
+        turn = hfk::capi::prepare_chat_turn(session->source_dir, chat_template, conversation_json,
+                                            *session->core->lm->tokenizer);
         return HFK_OK;
     });
     if (s != HFK_OK) return s;
     return hfk::capi::session_generate(
         session, "", params, on_piece, user_data, text_out, result_out,
         [&](hfk::Session &sess, hfk::GenerateOptions &opts) {
-            sess.replace_conversation(r.text);
+            sess.replace_conversation(turn.text);
             opts.add_special_tokens = false;
-            opts.stop_ids.insert(opts.stop_ids.end(), stop_ids.begin(), stop_ids.end());
-            if (!r.terminator.empty()) opts.stop_strings.push_back(r.terminator);
+            opts.stop_ids.insert(opts.stop_ids.end(), turn.stop_ids.begin(), turn.stop_ids.end());
+            if (!turn.terminator.empty()) opts.stop_strings.push_back(turn.terminator);
         });
 }
 

@@ -11,6 +11,7 @@
 struct hfk_engine {
     std::shared_ptr<hfk::capi::ModelCore> core;  // keeps the model alive
     std::unique_ptr<hfk::Engine> engine;
+    std::string source_dir;  // the model's files, for its chat template (submit_chat)
 };
 
 namespace {
@@ -21,7 +22,7 @@ using hfk::capi::set_error;
 const hfk_engine_params kEngineDefaults = {sizeof(hfk_engine_params), 8, 256, 0, 0, 64, 0, 16};
 const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result), HFK_STOP_NONE, 0, 0, 0};
 const hfk_engine_statistics kEngineStatsDefaults = {
-    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 // Copies the fields the caller's (possibly older, shorter) output struct has.
 template <class Struct>
@@ -74,6 +75,7 @@ HFK_API hfk_status hfk_engine_create(hfk_engine **out, hfk_model *model,
         ep.block_tokens = p.kv_block_tokens;
         auto handle = std::make_unique<hfk_engine>();
         handle->core = model->core;
+        handle->source_dir = hfk::capi::model_source_dir(model);
         handle->engine = std::make_unique<hfk::Engine>(core->lm, ep);
         *out = handle.release();
         return HFK_OK;
@@ -112,6 +114,36 @@ HFK_API hfk_status hfk_engine_submit(hfk_engine *engine, const char *prompt, con
             r.ids.assign(ids, ids + n_ids);
         else
             r.prompt = prompt;
+        if (on_piece)
+            r.on_piece = [on_piece, user_data](std::string_view piece) {
+                return on_piece(piece.data(), piece.size(), user_data) != 0;
+            };
+        *id_out = engine->engine->submit(std::move(r));
+        return HFK_OK;
+    });
+}
+
+HFK_API hfk_status hfk_engine_submit_chat(hfk_engine *engine, const char *conversation_json,
+                                          const char *chat_template, const hfk_gen_params *params,
+                                          hfk_piece_cb on_piece, void *user_data,
+                                          hfk_request_id *id_out) noexcept {
+    HFK_REQUIRE_ARG(id_out);
+    *id_out = 0;
+    HFK_REQUIRE_ARG(engine);
+    HFK_REQUIRE_ARG(conversation_json);
+    hfk_gen_params p;
+    if (hfk_status s = hfk::capi::read_options(p, params, hfk::capi::gen_defaults()); s != HFK_OK)
+        return s;
+    return guard([&]() -> hfk_status {
+        hfk::capi::ChatTurn turn = hfk::capi::prepare_chat_turn(
+            engine->source_dir, chat_template, conversation_json, *engine->core->lm->tokenizer);
+        hfk::EngineRequest r;
+        r.options = hfk::capi::resolve(p, engine->core->lm->generation);
+        r.options.add_special_tokens = false;
+        r.options.stop_ids.insert(r.options.stop_ids.end(), turn.stop_ids.begin(),
+                                  turn.stop_ids.end());
+        if (!turn.terminator.empty()) r.options.stop_strings.push_back(turn.terminator);
+        r.prompt = std::move(turn.text);
         if (on_piece)
             r.on_piece = [on_piece, user_data](std::string_view piece) {
                 return on_piece(piece.data(), piece.size(), user_data) != 0;
@@ -182,6 +214,8 @@ HFK_API hfk_status hfk_engine_stats(const hfk_engine *engine, hfk_engine_statist
         o.failed = s.failed;
         o.prefix_cache_hits = s.prefix_cache_hits;
         o.results_pending = s.results_pending;
+        o.sequence_steps = s.sequence_steps;
+        o.max_batch_sequences = s.max_batch_sequences;
         write_out(out, o);
         return HFK_OK;
     });

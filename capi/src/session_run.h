@@ -9,6 +9,7 @@
 
 #include "hfkit/hfkit.h"
 #include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
 
 namespace hfk::capi {
 
@@ -42,5 +43,17 @@ class SessionClaim {
 
 // The local directory of an opened model's files ("" when unknown); never throws.
 std::string model_source_dir(const hfk_model *model) noexcept;
+
+// A chat turn ready to generate (hfk_session_chat, hfk_engine_submit_chat): the conversation
+// rendered with the template of `dir` (or `chat_template`), and where the turn ends: the
+// template's terminator as a stop string, and as a stop id when it is one vocabulary entry.
+struct ChatTurn {
+    std::string text;
+    std::string terminator;
+    std::vector<int32_t> stop_ids;
+};
+// Throws hfk::Error (HFK_E_INVALID_ARG, HFK_E_FORMAT, HFK_E_NOT_FOUND, HFK_E_RESOURCE).
+ChatTurn prepare_chat_turn(const std::string &dir, const char *chat_template,
+                           const char *conversation_json, const hfk::Tokenizer &tok);
 
 }  // namespace hfk::capi

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "cli.h"
+#include "engine_backend.h"
 #include "http_server.h"
-#include "session_pool.h"
 
 namespace cli {
 namespace {
@@ -27,14 +27,22 @@ const char *const kHelp =
     "json_schema) and logprobs (chat: \"logprobs\", \"top_logprobs\"; completions:\n"
     "\"logprobs\": N).\n"
     "\n"
+    "Generation requests to one model run as one batch (continuous batching: one forward pass\n"
+    "per step over every running request). Not batched yet, each on a session of its own: GPT-2\n"
+    "and Phi-2 models, and requests with response_format or logprobs.\n"
+    "\n"
     "options:\n"
     "  --host ADDR            address to bind (default 127.0.0.1; elsewhere, set a key)\n"
     "  --port N               port (default 8080; 0 picks a free one, printed on stdout)\n"
     "  --api-key KEY          require 'Authorization: Bearer KEY' (default $HFKIT_API_KEY)\n"
-    "  --parallel N           requests run at once per model, one session each (default 1)\n"
+    "  --parallel N           requests run at once per model (default 1): batched together\n"
+    "                         on the model's engine, else one session each (above)\n"
     "  --queue N              requests waiting per model before 503 (default 16)\n"
-    "  --ctx-size N           context of each session in tokens (default: the model's)\n"
-    "  --threads N            compute threads per session (default: one per core)\n"
+    "  --ctx-size N           context of each request in tokens (default: the model's)\n"
+    "  --kv-budget BYTES      KV memory of a model's batching engine (default: --parallel\n"
+    "                         whole contexts); a request waits for its prompt + max_tokens\n"
+    "  --no-batching          run every request on a session of its own\n"
+    "  --threads N            compute threads per session or engine (default: one per core)\n"
     "  --chat-template FILE   a Jinja chat template for every model instead of its own\n"
     "  --max-body BYTES       largest request body (default 4194304; larger is 413)\n"
     "  --read-timeout SEC     a client that sends nothing for SEC is dropped (default 10)\n"
@@ -62,9 +70,10 @@ int cmd_serve(int argc, char **argv) {
     std::vector<std::string> value_options = {
         "host",     "port",         "api-key",          "parallel",
         "queue",    "ctx-size",     "threads",          "chat-template",
-        "max-body", "read-timeout", "shutdown-timeout", "keep-alive"};
+        "max-body", "read-timeout", "shutdown-timeout", "keep-alive",
+        "kv-budget"};
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
-    const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline"});
+    const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline", "no-batching"});
     if (a.flag("help")) {
         std::printf("%s%s", kHelp, kHubOptionsHelp);
         return kOk;
@@ -105,7 +114,15 @@ int cmd_serve(int argc, char **argv) {
         static_cast<int>(std::min<int64_t>(1024, n_models * (pool.parallel + pool.queue) + 8));
 
     std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a signal
-    server::SessionPool backend(pool);
+    server::EngineOptions engine;
+    engine.enabled = !a.flag("no-batching");
+    engine.max_sequences = pool.parallel;
+    engine.max_queued = pool.queue;
+    engine.n_ctx = pool.n_ctx;
+    engine.n_threads = pool.n_threads;
+    engine.kv_budget_bytes =
+        static_cast<uint64_t>(a.get_int("kv-budget", 1, int64_t(1) << 50).value_or(0));
+    server::EngineBackend backend(pool, engine);
     server::HttpServer srv(backend, http);
     std::string error;
     const int port = srv.bind(error);

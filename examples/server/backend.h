@@ -1,6 +1,7 @@
-// What the HTTP layer asks of an inference backend. Today SessionPool (a pool of C API
-// sessions per model) implements it; a continuous-batching engine can replace it without any
-// change to the routes: a request goes in, pieces of text stream out.
+// What the HTTP layer asks of an inference backend: a request goes in, pieces of text stream
+// out. SessionPool (a pool of C API sessions per model) implements it, and EngineBackend
+// (engine_backend.h), which batches the requests of one model on an hfk_engine and falls back
+// to the pool for what the engine cannot run.
 #pragma once
 
 #include <cstdint>
@@ -77,6 +78,12 @@ struct ModelState {
     int32_t busy = 0, waiting = 0;   // requests running and queued
     bool unloaded = false;           // was loaded, then unloaded after keep_alive idle time
     int64_t loads = 0, unloads = 0;  // times opened, times unloaded for idleness
+    // The batching engine of the model, when it has one (EngineBackend): hfk_engine_statistics.
+    bool batching = false;
+    int32_t engine_running = 0, engine_queued = 0;
+    int32_t last_batch_sequences = 0, max_batch_sequences = 0;
+    int64_t kv_blocks_used = 0, kv_blocks_total = 0;
+    uint64_t engine_steps = 0, sequence_steps = 0;
 };
 
 // What /health and /metrics call the model's state: "pending", "downloading", "loading",

@@ -125,9 +125,8 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
         "# HELP hfkit_model_ready 1 when the model is loaded.\n"
         "# TYPE hfkit_model_ready gauge\n";
     for (const ModelState &m : models)
-        out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" +
-               state_label(m) + "\"} " +
-               (m.requested && m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
+        out += "hfkit_model_ready{model=\"" + label(m.id) + "\",state=\"" + state_label(m) +
+               "\"} " + (m.requested && m.state == HFK_MODEL_READY ? "1" : "0") + "\n";
     out +=
         "# HELP hfkit_model_unloads_total Times the model was unloaded after keep_alive idle "
         "time.\n"
@@ -148,6 +147,38 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
     for (const ModelState &m : models)
         out += "hfkit_model_busy_slots{model=\"" + label(m.id) + "\"} " + std::to_string(m.busy) +
                "\n";
+    // The batching engine of each model that has one (hfk_engine_statistics).
+    struct EngineGauge {
+        const char *name, *type, *help;
+        double (*value)(const ModelState &);
+    };
+    static const EngineGauge kEngine[] = {
+        {"hfkit_engine_running", "gauge", "Requests in the model's running batch.",
+         [](const ModelState &m) { return double(m.engine_running); }},
+        {"hfkit_engine_queued", "gauge", "Requests waiting to join the batch.",
+         [](const ModelState &m) { return double(m.engine_queued); }},
+        {"hfkit_engine_batch_sequences", "gauge", "Requests in the last batched step.",
+         [](const ModelState &m) { return double(m.last_batch_sequences); }},
+        {"hfkit_engine_max_batch_sequences", "gauge", "The most requests one batched step has run.",
+         [](const ModelState &m) { return double(m.max_batch_sequences); }},
+        {"hfkit_engine_steps_total", "counter", "Batched forward passes run.",
+         [](const ModelState &m) { return double(m.engine_steps); }},
+        {"hfkit_engine_sequence_steps_total", "counter",
+         "Requests summed over every step (divided by the steps: the mean batch).",
+         [](const ModelState &m) { return double(m.sequence_steps); }},
+        {"hfkit_engine_kv_blocks_used", "gauge", "KV cache blocks held by running requests.",
+         [](const ModelState &m) { return double(m.kv_blocks_used); }},
+        {"hfkit_engine_kv_blocks_total", "gauge", "KV cache blocks of the budget.",
+         [](const ModelState &m) { return double(m.kv_blocks_total); }},
+    };
+    for (const EngineGauge &g : kEngine) {
+        out += std::string("# HELP ") + g.name + " " + g.help + "\n# TYPE " + g.name + " " +
+               g.type + "\n";
+        for (const ModelState &m : models)
+            if (m.batching)
+                out += std::string(g.name) + "{model=\"" + label(m.id) + "\"} " +
+                       number(g.value(m)) + "\n";
+    }
     ttft_.render(out, "hfkit_time_to_first_token_seconds",
                  "From the request's arrival to its first generated text.");
     tpot_.render(out, "hfkit_time_per_output_token_seconds",

@@ -338,7 +338,26 @@ std::unique_ptr<Job> SessionPool::submit(GenRequest request) {
     }
 }
 
+ModelUse SessionPool::use_model(const std::string &id) {
+    Model &m = find(id);
+    return ModelUse{m.id, ready_model(m)};
+}
+
+void SessionPool::end_use(const std::string &id, std::optional<double> keep_alive) {
+    unuse(find(id), keep_alive);
+}
+
+int32_t SessionPool::check_prompt(const ModelUse &use, const GenRequest &request) {
+    return prompt_tokens_of(find(use.id), use.handle, request);
+}
+
 std::unique_ptr<Job> SessionPool::admit(Model &m, hfk_model *model, GenRequest request) {
+    const int32_t n_prompt = prompt_tokens_of(m, model, request);
+    hfk_session *session = acquire(m);
+    return std::make_unique<PooledJob>(*this, m, session, std::move(request), n_prompt);
+}
+
+int32_t SessionPool::prompt_tokens_of(Model &m, hfk_model *model, const GenRequest &request) {
     if (!hfk_model_is_generator(model))
         throw bad_request("model", "'" + m.id + "' is an embedding model: use /v1/embeddings");
     // Count the prompt's tokens before queueing, so a prompt that cannot fit is a 400 at once.
@@ -371,8 +390,7 @@ std::unique_ptr<Job> SessionPool::admit(Model &m, hfk_model *model, GenRequest r
                               " tokens; this model's context is " + std::to_string(n_ctx) +
                               " tokens, including the reply",
                           "context_length_exceeded");
-    hfk_session *session = acquire(m);
-    return std::make_unique<PooledJob>(*this, m, session, std::move(request), n_prompt);
+    return n_prompt;
 }
 
 EmbedOutcome SessionPool::embed(const std::string &id, const std::vector<std::string> &inputs) {
@@ -516,6 +534,8 @@ void SessionPool::reap_idle() {
         if (!handles.empty()) {
             // Freed outside the lock (unmapping takes a while); nobody else holds them.
             lock.unlock();
+            if (options_.on_unload)
+                for (hfk_model *h : handles) options_.on_unload(h);
             for (hfk_session *s : sessions) hfk_session_free(s);
             for (hfk_model *h : handles) hfk_model_free(h);
             lock.lock();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,15 @@ struct PoolOptions {
     // Seconds a loaded model may stay idle before it is unloaded (its sessions and handle
     // freed; the next request opens it again); < 0: never. A request's keep_alive overrides it.
     double keep_alive_s = -1;
+    // Called by the keep_alive thread, with no pool lock held, just before it frees the handle
+    // of a model nobody uses (EngineBackend frees its engine on it there).
+    std::function<void(hfk_model *)> on_unload;
+};
+
+// A model in use by a caller of SessionPool::use_model (not unloaded until end_use).
+struct ModelUse {
+    std::string id;  // as given on the command line
+    hfk_model *handle = nullptr;
 };
 
 class SessionPool final : public Backend {
@@ -46,6 +56,15 @@ class SessionPool final : public Backend {
     void stop_admitting() override;
     void cancel_running() override;
 
+    // For a backend built over the pool (EngineBackend): opens the model `id` ("" the first)
+    // if needed and waits until it is ready, with submit()'s errors; the model stays loaded
+    // until end_use(use.id, ...).
+    ModelUse use_model(const std::string &id);
+    void end_use(const std::string &id, std::optional<double> keep_alive);
+    // The prompt's tokens as the model sees it (chat template applied); throws the 400s of
+    // submit() (an embedding model, a failing template, a prompt longer than the context).
+    int32_t check_prompt(const ModelUse &use, const GenRequest &request);
+
     struct Model;  // session_pool.cpp
 
   private:
@@ -60,6 +79,7 @@ class SessionPool final : public Backend {
     bool open_locked(Model &m);
     hfk_model *wait_ready(Model &m, hfk_model *handle);
     std::unique_ptr<Job> admit(Model &m, hfk_model *model, GenRequest request);
+    int32_t prompt_tokens_of(Model &m, hfk_model *model, const GenRequest &request);
     // The keep_alive thread: unloads models idle for longer than their keep_alive.
     void reap_idle();
     // Waits for capacity on `m` (a session for generators, nullptr for encoders).

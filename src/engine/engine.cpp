@@ -396,6 +396,8 @@ void Engine::step_batch(const std::vector<std::shared_ptr<Request>> &batch) {
         std::lock_guard lk(mu_);
         ++stats_.steps;
         stats_.last_batch_sequences = int32_t(items.size());
+        stats_.sequence_steps += items.size();
+        stats_.max_batch_sequences = std::max(stats_.max_batch_sequences, int32_t(items.size()));
         stats_.last_batch_tokens = int32_t(params_.max_batch_tokens - budget);
     }
     for (size_t j = 0; j < items.size(); ++j) {

@@ -73,8 +73,10 @@ struct EngineStats {
     int32_t kv_block_tokens = 0;
     uint64_t kv_block_bytes = 0;
     uint64_t steps = 0, completed = 0, cancelled = 0, failed = 0;
-    uint64_t prefix_cache_hits = 0;  // always 0: no prefix caching yet
-    uint64_t results_pending = 0;    // finished, not yet collected by wait()
+    uint64_t prefix_cache_hits = 0;   // always 0: no prefix caching yet
+    uint64_t results_pending = 0;     // finished, not yet collected by wait()
+    uint64_t sequence_steps = 0;      // requests summed over steps (/ steps: the mean batch)
+    int32_t max_batch_sequences = 0;  // the most requests one step has run
 };
 
 class Engine {

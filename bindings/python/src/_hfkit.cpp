@@ -1044,6 +1044,8 @@ class Engine {
         d["failed"] = s.failed;
         d["prefix_cache_hits"] = s.prefix_cache_hits;
         d["results_pending"] = s.results_pending;
+        d["sequence_steps"] = s.sequence_steps;
+        d["max_batch_sequences"] = s.max_batch_sequences;
         return d;
     }
 

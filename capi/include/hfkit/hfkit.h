@@ -973,6 +973,8 @@ typedef struct hfk_engine_statistics {
     uint64_t failed;            /* with another error                                         */
     uint64_t prefix_cache_hits; /* always 0 today (no prefix caching yet)                     */
     uint64_t results_pending;   /* ended, not yet collected by hfk_engine_wait                */
+    uint64_t sequence_steps;     /* requests summed over every step (/ steps: the mean batch) */
+    int32_t max_batch_sequences; /* the most requests one step has run                        */
 } hfk_engine_statistics;
 
 HFK_API hfk_status hfk_engine_statistics_init(hfk_engine_statistics *p, size_t caller_size) HFK_NOEXCEPT;
@@ -980,6 +982,18 @@ HFK_API hfk_status hfk_engine_statistics_init(hfk_engine_statistics *p, size_t c
 
 /* A snapshot of the engine's counters into *out (initialised with HFK_ENGINE_STATISTICS_INIT).     */
 HFK_API hfk_status hfk_engine_stats(const hfk_engine *engine, hfk_engine_statistics *out) HFK_NOEXCEPT;
+
+/* Queues a chat turn, as hfk_session_chat does on a session: conversation_json rendered with
+ * the model's chat template (or chat_template, may be NULL), tokenized without adding special
+ * tokens, stopped at every EOS id and at the template's turn terminator (as a token id when it
+ * is one vocabulary entry, and as a stop string), which is not part of the text. Otherwise as
+ * hfk_engine_submit; plus the errors of hfk_chat_render (HFK_E_NOT_FOUND: no template).        */
+HFK_API HFK_NODISCARD hfk_status hfk_engine_submit_chat(hfk_engine *engine,
+                                                        const char *conversation_json,
+                                                        const char *chat_template,
+                                                        const hfk_gen_params *params,
+                                                        hfk_piece_cb on_piece, void *user_data,
+                                                        hfk_request_id *id_out) HFK_NOEXCEPT;
 
 #ifdef __cplusplus
 }
