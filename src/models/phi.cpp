@@ -54,9 +54,10 @@ class Phi final : public Model {
         rope_ =
             make_rope(cfg_.rope_scaling, cfg_.rope_theta, rot_dim, cfg_.max_position_embeddings);
 
-        WeightLoader w(store, {});
+        WeightLoader w(store, {}, opts);
         w.ignore_matching("rotary_emb.inv_freq");
-        embed_ = w.matrix("model.embed_tokens.weight", vocab_, dim_);
+        embed_ =
+            w.matrix("model.embed_tokens.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
         for (int64_t l = 0; l < cfg_.num_layers; ++l) {
             const std::string p = "model.layers." + std::to_string(l) + ".";
             PhiLayer L;
@@ -87,9 +88,10 @@ class Phi final : public Model {
         final_b_ = w.vector("model.final_layernorm.bias", dim_);
         if (cfg_.tie_word_embeddings) {
             lm_head_ = embed_;
-            if (w.has("lm_head.weight")) w.matrix("lm_head.weight", vocab_, dim_);  // a saved copy
+            if (w.has("lm_head.weight"))
+                w.unused_matrix("lm_head.weight", vocab_, dim_);  // a saved copy
         } else {
-            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_);
+            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
         }
         head_bias_ = w.optional_vector("lm_head.bias", vocab_);
         w.finish();
