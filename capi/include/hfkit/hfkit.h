@@ -809,7 +809,7 @@ typedef struct hfk_model_info {
     uint64_t kv_bytes_per_token; /* 2 x layers x kv_heads x head_dim x bytes/element  */
     uint64_t kv_bytes_total;     /* per token x kv_context_length x batch             */
     uint64_t overhead_bytes;     /* activations, logits, code                         */
-    uint64_t resident_estimate;  /* weights as stored + KV total + overhead           */
+    uint64_t resident_estimate;  /* weights as loaded + KV total + overhead           */
     uint64_t download_bytes;     /* weights not yet in the cache                      */
     uint64_t available_memory;   /* MemAvailable, capped by a cgroup limit            */
     uint64_t free_disk;          /* where the weights would go                        */
