@@ -15,7 +15,7 @@ using hfk::capi::set_error;
 
 namespace {
 
-const hfk_session_params kSessionDefaults = {sizeof(hfk_session_params), 0, 0};
+const hfk_session_params kSessionDefaults = {sizeof(hfk_session_params), 0, 0, HFK_KV_F32};
 const hfk_gen_params kGenDefaults = {
     sizeof(hfk_gen_params),
     -1,       // max_new_tokens
@@ -105,9 +105,8 @@ hfk::GenerateOptions hfk::capi::resolve(const hfk_gen_params &p, const hfk::Gene
                                          std::to_string(HFK_MAX_TOP_LOGPROBS) + "], got " +
                                          std::to_string(p.top_logprobs));
     if (p.constraint_kind < HFK_CONSTRAINT_NONE || p.constraint_kind > HFK_CONSTRAINT_REGEX)
-        hfk::fail(HFK_E_INVALID_ARG,
-                  "constraint_kind must be one of HFK_CONSTRAINT_*, got " +
-                      std::to_string(p.constraint_kind));
+        hfk::fail(HFK_E_INVALID_ARG, "constraint_kind must be one of HFK_CONSTRAINT_*, got " +
+                                         std::to_string(p.constraint_kind));
     if (p.constraint_kind != HFK_CONSTRAINT_NONE && p.constraint_kind != HFK_CONSTRAINT_JSON &&
         p.constraint == nullptr)
         hfk::fail(HFK_E_INVALID_ARG, "constraint is NULL but constraint_kind needs its text");
@@ -156,6 +155,21 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
     HFK_REQUIRE_ARG(model);
     hfk_session_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kSessionDefaults); s != HFK_OK) return s;
+    hfk::DType kv_type = hfk::DType::F32;
+    switch (p.kv_dtype) {
+        case HFK_KV_F32:
+            break;
+        case HFK_KV_F16:
+            kv_type = hfk::DType::F16;
+            break;
+        case HFK_KV_BF16:
+            kv_type = hfk::DType::BF16;
+            break;
+        default:
+            return set_error(HFK_E_INVALID_ARG,
+                             "hfk_session_params.kv_dtype " + std::to_string(p.kv_dtype) +
+                                 " is not HFK_KV_F32 (0), HFK_KV_F16 (1) or HFK_KV_BF16 (2)");
+    }
     return guard([&]() -> hfk_status {
         hfk::capi::ModelCore *core = hfk::capi::ready_core(model);
         if (core == nullptr)
@@ -165,9 +179,9 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
         auto handle = std::make_unique<hfk_session>();
         handle->core = model->core;
         handle->source_dir = hfk::capi::model_source_dir(model);
-        handle->session =
-            std::make_unique<hfk::Session>(core->lm, p.n_ctx > 0 ? p.n_ctx : core->n_ctx,
-                                           p.n_threads > 0 ? p.n_threads : core->n_threads);
+        handle->session = std::make_unique<hfk::Session>(
+            core->lm, p.n_ctx > 0 ? p.n_ctx : core->n_ctx,
+            p.n_threads > 0 ? p.n_threads : core->n_threads, kv_type);
         *out = handle.release();
         return HFK_OK;
     });

@@ -84,6 +84,7 @@ int cmd_run(int argc, char **argv) {
     apply_constraint_options(a, gp, constraint_text);
     const int32_t n_threads = thread_option(a);
     const int32_t n_ctx = context_option(a);
+    const int32_t kv_dtype = kv_dtype_option(a);
     const bool json = a.flag("json");
     std::string prompt = input.prompt;
     if (input.prompt_from_stdin) {
@@ -103,6 +104,7 @@ int cmd_run(int argc, char **argv) {
     HFK_SESSION_PARAMS_INIT(&sp);
     sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
+    sp.kv_dtype = kv_dtype;
     if (input.prompt_from_stdin) {
         try {
             check_prompt_size(prompt, n_ctx > 0 ? n_ctx : hfk_model_context_length(model));

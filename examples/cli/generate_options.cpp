@@ -17,7 +17,8 @@ const std::vector<std::string> kGenValueOptions = {"max-tokens",
                                                    "stop",
                                                    "threads",
                                                    "ctx-size",
-                                                   "quant"};
+                                                   "quant",
+                                                   "kv-dtype"};
 
 const char *const kGenOptionsHelp =
     "  --max-tokens N         tokens to generate at most (default: the model's, else 256)\n"
@@ -36,7 +37,9 @@ const char *const kGenOptionsHelp =
     "  --skip-resource-check  load even if the model looks too big for the memory available\n"
     "  --quant FORMAT         weights in memory: q8 (int8 blocks), q4 (4-bit blocks), bf16, f32\n"
     "                         or auto (as stored, the default); the embedding and\n"
-    "                         lm_head stay as stored\n";
+    "                         lm_head stay as stored\n"
+    "  --kv-dtype TYPE        the KV cache's element type: f32 (the default), f16 or bf16\n"
+    "                         (half the cache's bytes)\n";
 
 int32_t thread_option(const Args &a) {
     return static_cast<int32_t>(a.get_int("threads", 0, kMaxThreads).value_or(0));
@@ -50,6 +53,14 @@ int32_t quant_option(const Args &a) {
     if (*v == "q8") return HFK_QUANT_Q8;
     if (*v == "q4") return HFK_QUANT_Q4;
     throw UsageError{"--quant takes auto, f32, bf16, q8 or q4, got '" + *v + "'"};
+}
+
+int32_t kv_dtype_option(const Args &a) {
+    const auto v = a.get("kv-dtype");
+    if (!v || *v == "f32") return HFK_KV_F32;
+    if (*v == "f16") return HFK_KV_F16;
+    if (*v == "bf16") return HFK_KV_BF16;
+    throw UsageError{"--kv-dtype takes f32, f16 or bf16, got '" + *v + "'"};
 }
 
 int32_t context_option(const Args &a) {

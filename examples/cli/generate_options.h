@@ -22,5 +22,7 @@ int32_t thread_option(const Args &a);
 int32_t context_option(const Args &a);
 // --quant: an HFK_QUANT_* value (UsageError for anything else).
 int32_t quant_option(const Args &a);
+// --kv-dtype: an HFK_KV_* value (UsageError for anything else).
+int32_t kv_dtype_option(const Args &a);
 
 }  // namespace cli

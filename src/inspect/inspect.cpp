@@ -108,6 +108,50 @@ uint64_t prequant_parameters(const TensorInfo &t, const PrequantConfig *q,
     return n;
 }
 
+// What a tensor of a pre-quantized checkpoint holds once loaded as stored (model/prequant.h):
+// 4-bit codes whose groups cover blocks of 32 become Q4_1 or Q4_1F blocks (20 or 24 bytes per 32
+// weights, which one depends on the scale values: the larger is counted), other codes F16
+// (2 bytes per weight); scales, biases, zeros and g_idx are consumed; 1-D tensors become F32;
+// anything else is mapped as stored. `act_order`: GPTQ desc_act (groups that cross blocks).
+uint64_t prequant_resident_bytes(const TensorInfo &t, const PrequantConfig &q,
+                                 const std::set<std::string> &mlx_scaled, bool act_order) {
+    if (t.shape.size() == 1) return uint64_t(t.numel()) * 4;
+    const bool packed = t.dtype == DType::I32 || t.dtype == DType::U32;
+    int bits = q.bits;
+    int64_t group = q.group_size;
+    int64_t rows = 0, cols = 0;  // the layer's [out, in]
+    if (q.method == PrequantConfig::Method::Mlx) {
+        for (const char *suffix : {".scales", ".biases"})
+            if (ends_with(t.name, suffix) &&
+                mlx_scaled.count(t.name.substr(0, t.name.size() - std::strlen(suffix))))
+                return 0;
+        if (!ends_with(t.name, ".weight") || !packed || t.shape.size() != 2) return t.nbytes;
+        const std::string base = t.name.substr(0, t.name.size() - 7);
+        if (!mlx_scaled.count(base)) return t.nbytes;
+        if (auto it = q.mlx_layers.find(base); it != q.mlx_layers.end() && it->is_object()) {
+            bits = it->value("bits", bits);
+            group = it->value("group_size", group);
+        }
+        rows = t.shape[0];
+        cols = t.shape[1] * (32 / bits);
+    } else {
+        if (ends_with(t.name, ".qzeros") || ends_with(t.name, ".g_idx") ||
+            ends_with(t.name, ".scales"))
+            return 0;
+        if (!ends_with(t.name, ".qweight") || !packed || t.shape.size() != 2) return t.nbytes;
+        if (q.method == PrequantConfig::Method::Gptq) {  // [in * bits / 32, out]
+            rows = t.shape[1];
+            cols = t.shape[0] * (32 / bits);
+        } else {  // AWQ: [in, out * bits / 32]
+            rows = t.shape[1] * (32 / bits);
+            cols = t.shape[0];
+        }
+    }
+    const bool blocks = bits == 4 && !act_order && (group < 0 || group % 32 == 0);
+    if (blocks) return uint64_t(rows) * uint64_t((cols + 31) / 32) * 24;
+    return uint64_t(rows) * uint64_t(cols) * 2;
+}
+
 // The parameter count and dtypes from the headers.
 void from_headers(const inspect::WeightHeaders &h, const ModelConfig &cfg, Inspection &r) {
     std::shared_ptr<const PrequantConfig> q;
@@ -122,13 +166,21 @@ void from_headers(const inspect::WeightHeaders &h, const ModelConfig &cfg, Inspe
                 mlx_scaled.insert(t.name.substr(0, t.name.size() - 7));
     if (q)
         r.notes.push_back("pre-quantized (" + q->describe() +
-                          "): parameters count the packed weights; stored_weight_bytes is what "
-                          "loading it as stored holds, within the F32 scales hfkit may add");
+                          "): parameters count the packed weights; resident_weight_bytes is what "
+                          "loading it as stored holds (4-bit blocks counted with F32 scales)");
     const TensorInfo *embedding = nullptr;
     for (const TensorInfo &t : h.tensors)
         if (!is_buffer(t) && is_input_embedding(t.name)) embedding = &t;
     uint64_t total = 0;
+    bool act_order = false;
+    if (q && q->method == PrequantConfig::Method::Gptq)
+        if (auto it = cfg.raw.find("quantization_config"); it != cfg.raw.end() && it->is_object())
+            act_order = it->value("desc_act", false) == true;
+    uint64_t resident = 0;
     for (const TensorInfo &t : h.tensors) {
+        if (q)
+            resident = add(resident, prequant_resident_bytes(t, *q, mlx_scaled, act_order),
+                           "the resident size");
         if (is_buffer(t)) continue;
         // A tied checkpoint that stores its LM head anyway holds one parameter twice.
         if (ends_with(t.name, "lm_head.weight") && tied_embeddings(cfg) && embedding &&
@@ -147,6 +199,7 @@ void from_headers(const inspect::WeightHeaders &h, const ModelConfig &cfg, Inspe
         if (n > best || r.stored_dtype.empty()) best = n, r.stored_dtype = name;
     if (r.parameters_by_dtype.size() > 1) r.notes.push_back("the checkpoint mixes dtypes");
     r.stored_weight_bytes = h.file_bytes;
+    r.resident_weight_bytes = q ? resident : h.file_bytes;
     r.weight_files = h.files;
 }
 
@@ -213,6 +266,7 @@ Inspection inspect_files(const std::string &what, ModelFiles &files, const std::
             r.notes.push_back("no safetensors headers: the size is estimated from torch_dtype");
         }
         r.stored_weight_bytes = mul(r.parameters, bpe, "the weight size");
+        r.resident_weight_bytes = r.stored_weight_bytes;
         if (cfg.multimodal && from_config > 0)
             r.notes.push_back("the parameter count is the language model's only");
         if (from_config == 0) r.notes.push_back("the config lacks the sizes to count parameters");
@@ -264,7 +318,7 @@ Inspection inspect_files(const std::string &what, ModelFiles &files, const std::
         kFixedOverhead,
         mul(mul(per_row, 4, "the activation size"), uint64_t(opts.batch), "the activation size"),
         "the activation size");
-    r.resident_estimate = add(add(r.stored_weight_bytes, r.kv_bytes_total, "the resident size"),
+    r.resident_estimate = add(add(r.resident_weight_bytes, r.kv_bytes_total, "the resident size"),
                               r.overhead_bytes, "the resident size");
     return r;
 }
@@ -358,6 +412,7 @@ std::string Inspection::to_json() const {
     for (const auto &[k, v] : parameters_by_dtype) j["parameters_by_dtype"][k] = v;
     j["weight_files"] = weight_files;
     j["stored_weight_bytes"] = stored_weight_bytes;
+    j["resident_weight_bytes"] = resident_weight_bytes;
     j["weight_bytes"] = {{"f32", weight_bytes.f32},
                          {"f16", weight_bytes.f16},
                          {"q8_0", weight_bytes.q8},

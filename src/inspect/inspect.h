@@ -9,8 +9,9 @@
 //    otherwise count_parameters_from_config() (formulas per family, see param_count.cpp).
 //    Pre-quantized checkpoints (MLX, GPTQ, AWQ; model/prequant.h): a packed 32-bit word counts
 //    32 / bits weights, and scales, biases, zeros and g_idx are not parameters (a note names the
-//    method); their stored bytes are what loading them as stored holds, plus up to 20% where
-//    hfkit widens 4-bit scales to F32 (Q4_1F) and double for 8-bit codes held as F16.
+//    method); resident_weight_bytes is what loading them as stored holds: 4-bit layers as
+//    Q4_1F blocks (24 bytes per 32 weights: the larger of Q4_1 / Q4_1F, whose choice depends on
+//    the scale values), 8/2-bit codes and GPTQ act-order layers as F16, vectors as F32.
 //  - weight_bytes: f32 = 4 P, f16 = 2 P, q8 = 34 bytes per block of 32 (Q8_0: 32 int8 + an f16
 //    scale), q4 = 18 bytes per block of 32 (Q4_0), q4_1 = 20 (Q4_1: scale and minimum, what
 //    hfkit's own q4 uses), with P the parameter count. Real quantizers keep
@@ -19,7 +20,7 @@
 //    (2 by default: an f16 cache; hfkit's own runtime keeps f32, pass 4 for that). Encoder-only
 //    models (BERT) have no KV cache: 0.
 //  - kv_bytes_total = kv_bytes_per_token x kv_context_length x batch.
-//  - resident_estimate = weights as stored + kv_bytes_total + overhead_bytes, where
+//  - resident_estimate = resident_weight_bytes + kv_bytes_total + overhead_bytes, where
 //    overhead_bytes = 32 MiB (code, tokenizer, allocator slack)
 //                     + batch x 4 x (vocab + 4 hidden + 2 intermediate + heads x kv_context_length)
 //    (f32 logits, the residual stream and its scratch copies, the MLP activations and one layer's
@@ -65,6 +66,10 @@ struct Inspection {
     std::map<std::string, uint64_t> parameters_by_dtype;  // from the headers
     std::vector<std::string> weight_files;                // the safetensors files read
     uint64_t stored_weight_bytes = 0;  // sum of the weight file sizes (from the headers)
+    // The weights once loaded as stored: stored_weight_bytes, except for a pre-quantized
+    // checkpoint (4-bit layers as Q4_1F blocks, 24 bytes per 32 weights; other codes as F16;
+    // vectors as F32). resident_estimate counts this.
+    uint64_t resident_weight_bytes = 0;
     DtypeBytes weight_bytes;
 
     int kv_bytes_per_element = 2;

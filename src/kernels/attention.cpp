@@ -38,6 +38,35 @@ void soft_cap(float *x, int64_t n, float cap) {
 void attention(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
                int64_t kv_stride, int64_t n_keys, const AttentionShape &s, bool causal, float scale,
                const AttentionOptions &opts, float *out, int n_threads) {
+    attention(q, m, p0, KvRows{DType::F32, k, v, kv_stride}, n_keys, s, causal, scale, opts, out,
+              n_threads);
+}
+
+namespace {
+// Rows [lo, lo + n) of one head's keys or values (`hd` columns from `col`) as F32: the cache
+// itself when it is F32 (ld = stride), else widened into `buf` (ld = hd).
+const float *f32_rows(const KvRows &kv, const void *base, int64_t lo, int64_t n, int64_t col,
+                      int64_t hd, std::vector<float> &buf, int64_t &ld) {
+    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    const auto *p = static_cast<const char *>(base) + (size_t(lo * kv.stride + col)) * elem;
+    if (kv.type == DType::F32) {
+        ld = kv.stride;
+        return reinterpret_cast<const float *>(p);
+    }
+    buf.resize(size_t(n * hd));
+    const SimdOps &ops = simd();
+    for (int64_t r = 0; r < n; ++r)
+        ops.to_f32(kv.type, p + size_t(r * kv.stride) * elem, hd, buf.data() + r * hd);
+    ld = hd;
+    return buf.data();
+}
+}  // namespace
+
+void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t n_keys,
+               const AttentionShape &s, bool causal, float scale, const AttentionOptions &opts,
+               float *out, int n_threads) {
+    const int64_t kv_stride = kv.stride;
+    const size_t elem = kv.type == DType::F32 ? 4 : 2;
     const int64_t window = causal ? opts.window : 0;
     // The first key that row `pos` may see.
     auto first_key = [&](int64_t pos) {
@@ -53,30 +82,35 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
         const int64_t h = task / row_blocks, i0 = (task % row_blocks) * kRowBlock;
         const int64_t i1 = std::min(m, i0 + kRowBlock), rb = i1 - i0;
         // Keys any row of this block may see: [lo, lo + span).
-        const int64_t lo = first_key(p0 + i0);
-        const float *kh = k + lo * kv_stride + (h / group) * hd;
-        const float *vh = v + lo * kv_stride + (h / group) * hd;
+        const int64_t lo = first_key(p0 + i0), col = (h / group) * hd;
         const int64_t span = (causal ? std::min(n_keys, p0 + i1) : n_keys) - lo;
         thread_local std::vector<float> scores;
         scores.resize(size_t(rb * span));
 
         if (rb == 1) {
+            const size_t first = size_t(lo * kv_stride + col) * elem;
+            const void *kh = static_cast<const char *>(kv.k) + first;
+            const void *vh = static_cast<const char *>(kv.v) + first;
             const float *qi = q + i0 * q_stride + h * hd;
             float *oi = out + i0 * q_stride + h * hd;
             // One call per head for each product (the keys and values are matrices of `span`
             // rows): per-position calls cost decode ~4% of its time.
-            ops.dot_rows(DType::F32, kh, kv_stride, span, qi, hd, scores.data(),
-                         dot_rows_per_pass(DType::F32));
+            ops.dot_rows(kv.type, kh, kv_stride, span, qi, hd, scores.data(),
+                         dot_rows_per_pass(kv.type));
             for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
             if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
             softmax(scores.data(), span);
-            ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd, oi,
-                          axpy_rows_per_pass(DType::F32));
+            ops.axpy_rows(kv.type, vh, kv_stride, span, scores.data(), hd, oi,
+                          axpy_rows_per_pass(kv.type));
             return;
         }
+        thread_local std::vector<float> k32, v32;
+        int64_t k_ld = 0, v_ld = 0;
+        const float *kh = f32_rows(kv, kv.k, lo, span, col, hd, k32, k_ld);
+        const float *vh = f32_rows(kv, kv.v, lo, span, col, hd, v32, v_ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rb), int(span), int(hd), scale,
-                    q + i0 * q_stride + h * hd, int(q_stride), kh, int(kv_stride), 0.0f,
-                    scores.data(), int(span));
+                    q + i0 * q_stride + h * hd, int(q_stride), kh, int(k_ld), 0.0f, scores.data(),
+                    int(span));
         for (int64_t i = 0; i < rb; ++i) {
             float *row = scores.data() + i * span;
             // Row i sees keys [start, start + len) of this block's span.
@@ -88,8 +122,8 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
             std::fill(row + start + len, row + span, 0.0f);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rb), int(hd), int(span), 1.0f,
-                    scores.data(), int(span), vh, int(kv_stride), 0.0f,
-                    out + i0 * q_stride + h * hd, int(q_stride));
+                    scores.data(), int(span), vh, int(v_ld), 0.0f, out + i0 * q_stride + h * hd,
+                    int(q_stride));
     });
 }
 
@@ -100,6 +134,14 @@ namespace hfk::kern {
 void attention_rows(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
                     int64_t kv_stride, const AttentionShape &s, float scale,
                     const AttentionOptions &opts, float *out, int n_threads) {
+    attention_rows(q, m, p0, KvRows{DType::F32, k, v, kv_stride}, s, scale, opts, out, n_threads);
+}
+
+void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
+                    const AttentionShape &s, float scale, const AttentionOptions &opts, float *out,
+                    int n_threads) {
+    const int64_t kv_stride = kv.stride;
+    const size_t elem = kv.type == DType::F32 ? 4 : 2;
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     const SimdOps &ops = simd();
     // One task per (row, head): the same steps as attention()'s one-row path.
@@ -107,17 +149,18 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const float *k, const
         const int64_t i = task / s.n_heads, h = task % s.n_heads, pos = p0 + i;
         const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
         const int64_t span = pos + 1 - lo;
-        const float *kh = k + lo * kv_stride + (h / group) * hd;
-        const float *vh = v + lo * kv_stride + (h / group) * hd;
+        const size_t first = size_t(lo * kv_stride + (h / group) * hd) * elem;
+        const void *kh = static_cast<const char *>(kv.k) + first;
+        const void *vh = static_cast<const char *>(kv.v) + first;
         thread_local std::vector<float> scores;
         scores.resize(size_t(span));
-        ops.dot_rows(DType::F32, kh, kv_stride, span, q + i * q_stride + h * hd, hd, scores.data(),
-                     dot_rows_per_pass(DType::F32));
+        ops.dot_rows(kv.type, kh, kv_stride, span, q + i * q_stride + h * hd, hd, scores.data(),
+                     dot_rows_per_pass(kv.type));
         for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
         if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
         softmax(scores.data(), span);
-        ops.axpy_rows(DType::F32, vh, kv_stride, span, scores.data(), hd,
-                      out + i * q_stride + h * hd, axpy_rows_per_pass(DType::F32));
+        ops.axpy_rows(kv.type, vh, kv_stride, span, scores.data(), hd, out + i * q_stride + h * hd,
+                      axpy_rows_per_pass(kv.type));
     });
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "model/dtype.h"
+
 namespace hfk::kern {
 
 struct AttentionShape {
@@ -32,6 +34,19 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
                int64_t kv_stride, int64_t n_keys, const AttentionShape &shape, bool causal,
                float scale, const AttentionOptions &opts, float *out, int n_threads);
 
+// Keys and values as a causal cache stores them: [n_keys, stride] of `type` (F32, F16 or BF16).
+struct KvRows {
+    DType type = DType::F32;
+    const void *k = nullptr, *v = nullptr;
+    int64_t stride = 0;
+};
+// attention() over F16/BF16 keys and values too: one-row (decode) calls read them widened in
+// registers (SimdOps::dot_rows / axpy_rows of `type`); a block of query rows widens the keys and
+// values it sees into F32 scratch for its matrix products. The same bits for any n_threads.
+void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t n_keys,
+               const AttentionShape &shape, bool causal, float scale, const AttentionOptions &opts,
+               float *out, int n_threads);
+
 // Causal attention where every query row is computed alone, exactly as a one-row decode call of
 // attention() computes it (dot products, softmax, weighted sum of values): the bits of a row do
 // not depend on m, on the row's place among the m rows, nor on n_threads. The batched forward
@@ -39,6 +54,9 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
 void attention_rows(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
                     int64_t kv_stride, const AttentionShape &shape, float scale,
                     const AttentionOptions &opts, float *out, int n_threads);
+void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
+                    const AttentionShape &shape, float scale, const AttentionOptions &opts,
+                    float *out, int n_threads);
 
 // In place over n values: exp(x - max) / sum.
 void softmax(float *x, int64_t n);

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/cpu.h"
+#include "kernels/quant.h"
 #include "kernels/rows_per_pass.h"
 
 #if defined(__x86_64__)
@@ -131,8 +132,23 @@ double exp_sum_scalar(float *x, int64_t n, float shift) {
     return sum;
 }
 
-constexpr SimdOps kScalar{dot_rows_scalar, axpy_rows_scalar, to_f32_scalar, dot_scalar,
-                          axpy_scalar,     exp_scalar,       max_scalar,    exp_sum_scalar};
+// The reference for every ISA's from_f32. f32_to_f16 keeps no NaN payload: a NaN is 0x7e00.
+inline uint16_t narrow_scalar(DType t, float f) {
+    return t == DType::F16 ? f32_to_f16(f) : f32_to_bf16(f);
+}
+
+void from_f32_scalar(DType t, const float *src, int64_t n, void *dst) {
+    if (t == DType::F32) {
+        std::memcpy(dst, src, size_t(n) * 4);
+        return;
+    }
+    auto *out = static_cast<uint16_t *>(dst);
+    for (int64_t i = 0; i < n; ++i) out[i] = narrow_scalar(t, src[i]);
+}
+
+constexpr SimdOps kScalar{dot_rows_scalar, axpy_rows_scalar, to_f32_scalar,
+                          dot_scalar,      axpy_scalar,      exp_scalar,
+                          max_scalar,      exp_sum_scalar,   from_f32_scalar};
 
 #if defined(__x86_64__)
 // ---------------------------------------------------------------------------------------------
@@ -398,8 +414,50 @@ HFK_AVX2 double exp_sum_avx2(float *x, int64_t n, float shift) {
     return sum;
 }
 
-constexpr SimdOps kAvx2{dot_rows_avx2, axpy_rows_avx2, to_f32_avx2, dot_avx2,
-                        axpy_avx2,     exp_avx2,       max_avx2,    exp_sum_avx2};
+// 8 floats to F16 or BF16 (as narrow_scalar). A NaN lane is first replaced by the quiet NaN of
+// its sign with no payload, so that the conversion cannot carry payload bits into the result.
+template <DType T>
+HFK_AVX2 inline __m128i narrow8(__m256 x) {
+    const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    const __m256 quiet = _mm256_or_ps(_mm256_and_ps(x, _mm256_set1_ps(-0.0f)),
+                                      _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)));
+    x = _mm256_blendv_ps(x, quiet, nan);
+    if constexpr (T == DType::F16) {
+        return _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    } else {
+        // Round to nearest even on the integer bits: u + 0x7fff + (bit 16 of u), then >> 16
+        // (the quiet NaN 0x7fc00000 has nothing below bit 16: it stays 0x7fc0).
+        const __m256i u = _mm256_castps_si256(x);
+        const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+        const __m256i r = _mm256_srli_epi32(
+            _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd), 16);
+        // Pack the 32-bit lanes (each < 0x10000) to 16 bits; packus works per 128-bit half.
+        const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+        return _mm256_castsi256_si128(p);
+    }
+}
+
+template <DType T>
+HFK_AVX2 void from_f32_avx2_t(const float *src, int64_t n, void *dst) {
+    auto *out = static_cast<uint16_t *>(dst);
+    const int64_t n8 = n & ~int64_t(7);
+    for (int64_t i = 0; i < n8; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(out + i),
+                         narrow8<T>(_mm256_loadu_ps(src + i)));
+    for (int64_t i = n8; i < n; ++i) out[i] = narrow_scalar(T, src[i]);
+}
+
+HFK_AVX2 void from_f32_avx2(DType t, const float *src, int64_t n, void *dst) {
+    if (t == DType::F16)
+        from_f32_avx2_t<DType::F16>(src, n, dst);
+    else if (t == DType::BF16)
+        from_f32_avx2_t<DType::BF16>(src, n, dst);
+    else
+        std::memcpy(dst, src, size_t(n) * 4);
+}
+
+constexpr SimdOps kAvx2{dot_rows_avx2, axpy_rows_avx2, to_f32_avx2,  dot_avx2,     axpy_avx2,
+                        exp_avx2,      max_avx2,       exp_sum_avx2, from_f32_avx2};
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 F/BW/VL/DQ (16 floats per register, masked tails)
@@ -788,8 +846,48 @@ HFK_AVX512 double exp_sum_avx512(float *x, int64_t n, float shift) {
     return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
 }
 
-constexpr SimdOps kAvx512{dot_rows_avx512, axpy_rows_avx512, to_f32_avx512, dot_avx512,
-                          axpy_avx512,     exp_avx512,       max_avx512,    exp_sum_avx512};
+// 16 floats to F16 or BF16, as narrow8 does for 8.
+template <DType T>
+HFK_AVX512 inline __m256i narrow16(__m512 x) {
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
+    x = _mm512_mask_mov_ps(
+        x, nan, _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_set1_epi32(0x7fc00000))));
+    if constexpr (T == DType::F16) {
+        return _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    } else {
+        const __m512i u = _mm512_castps_si512(x);
+        const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        return _mm512_cvtepi32_epi16(_mm512_srli_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd), 16));
+    }
+}
+
+template <DType T>
+HFK_AVX512 void from_f32_avx512_t(const float *src, int64_t n, void *dst) {
+    auto *out = static_cast<uint16_t *>(dst);
+    const int64_t n16 = n & ~int64_t(15);
+    for (int64_t i = 0; i < n16; i += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(out + i),
+                            narrow16<T>(_mm512_loadu_ps(src + i)));
+    if (n16 < n) {
+        const __mmask16 m = tail_mask(n - n16);
+        _mm256_mask_storeu_epi16(out + n16, m, narrow16<T>(_mm512_maskz_loadu_ps(m, src + n16)));
+    }
+}
+
+HFK_AVX512 void from_f32_avx512(DType t, const float *src, int64_t n, void *dst) {
+    if (t == DType::F16)
+        from_f32_avx512_t<DType::F16>(src, n, dst);
+    else if (t == DType::BF16)
+        from_f32_avx512_t<DType::BF16>(src, n, dst);
+    else
+        std::memcpy(dst, src, size_t(n) * 4);
+}
+
+constexpr SimdOps kAvx512{dot_rows_avx512, axpy_rows_avx512, to_f32_avx512,
+                          dot_avx512,      axpy_avx512,      exp_avx512,
+                          max_avx512,      exp_sum_avx512,   from_f32_avx512};
 #endif  // __x86_64__
 
 }  // namespace

@@ -35,6 +35,10 @@ struct SimdOps {
     // x[i] = exp(x[i] - shift), as exp() does; returns their sum, added in double in a fixed
     // order that depends on n only (softmax's two passes in one).
     double (*exp_sum)(float *x, int64_t n, float shift);
+    // dst[i] = src[i] rounded to F16 or BF16 (nearest even; F16 overflows to inf; a NaN becomes
+    // the quiet NaN of its sign, 0x7e00 / 0x7fc0), bit for bit f32_to_f16 / f32_to_bf16 on every
+    // ISA; F32 copies. What the F16/BF16 KV cache stores (models/common.h, CausalCache).
+    void (*from_f32)(DType type, const float *src, int64_t n, void *dst);
 };
 
 const SimdOps &simd();
@@ -49,6 +53,13 @@ inline float bf16_to_f32(uint16_t b) {
     float f;
     __builtin_memcpy(&f, &u, 4);
     return f;
+}
+// Nearest even; a NaN becomes the quiet NaN of its sign (0x7fc0 | sign).
+inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t(((u >> 16) & 0x8000u) | 0x7fc0u);
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
 }  // namespace hfk::kern

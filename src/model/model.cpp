@@ -44,7 +44,7 @@ std::string load_variant(const LoadOptions &o) {
 KvCache::~KvCache() = default;
 Model::~Model() = default;
 
-std::unique_ptr<KvCache> Model::new_cache(int32_t) const {
+std::unique_ptr<KvCache> Model::make_cache(int32_t, DType) const {
     fail(HFK_E_UNSUPPORTED, "the '" + architecture() + "' model is an encoder: it has no KV cache");
 }
 

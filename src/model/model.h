@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/dtype.h"
 
 namespace hfk {
 
@@ -51,11 +52,15 @@ class KvCache {
     // them. 0 for architectures that do not count.
     virtual uint64_t weight_bytes_read() const { return 0; }
     // The raw state, for saving, restoring and forking a session (runtime/session_state.cpp):
-    // n_blocks() arrays of capacity() rows of row_floats() F32 values each, of which rows
-    // [0, n_past()) hold data. set_n_past(n) declares rows [0, n) of every block written.
+    // n_blocks() arrays of capacity() rows of row_floats() values each, stored as kv_type()
+    // (F32, F16 or BF16), of which rows [0, n_past()) hold data. read_rows widens the first
+    // n rows of block i to F32 (exact); write_rows stores n F32 rows into it (rounded to
+    // kv_type()). set_n_past(n) declares rows [0, n) of every block written.
     virtual int64_t n_blocks() const = 0;
     virtual int64_t row_floats() const = 0;
-    virtual float *block(int64_t i) = 0;
+    virtual DType kv_type() const = 0;
+    virtual void read_rows(int64_t i, int64_t n, float *out) const = 0;
+    virtual void write_rows(int64_t i, int64_t n, const float *in) = 0;
     virtual void set_n_past(int32_t n) = 0;
 };
 
@@ -95,7 +100,11 @@ class Model {
 
     // Causal models. n_ctx <= 0 means the model's context length (HFK_E_INVALID_ARG above it).
     // HFK_E_UNSUPPORTED for encoders.
-    virtual std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const;
+    // kv_type: what the cache stores keys and values as (F32, F16 or BF16; anything else is
+    // HFK_E_INVALID_ARG). Attention reads them widened to F32.
+    std::unique_ptr<KvCache> new_cache(int32_t n_ctx, DType kv_type = DType::F32) const {
+        return make_cache(n_ctx, kv_type);
+    }
     // Appends `tokens` at cache.n_past(), runs them (prefill as matrix products when > 1 token),
     // and writes logits: n_vocab floats for the last token, or tokens.size() x n_vocab when
     // all_positions. Token ids out of range -> HFK_E_INVALID_ARG; not enough room ->
@@ -123,6 +132,8 @@ class Model {
     virtual int32_t n_token_types() const { return 0; }
 
   protected:
+    // new_cache(): causal models override it (HFK_E_UNSUPPORTED here, for encoders).
+    virtual std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const;
     int32_t threads(int32_t requested) const {
         return requested > 0 ? requested : default_threads_;
     }

@@ -177,27 +177,65 @@ std::vector<float> WeightLoader::optional_vector(const std::string &name, int64_
     return vector(name, n);
 }
 
-CausalCache::CausalCache(const Model *owner, int64_t n_layers, int64_t kv_dim, int32_t capacity)
-    : owner_(owner), capacity_(capacity), n_layers_(n_layers), kv_dim_(kv_dim) {
-    int64_t floats = 0, total = 0;
-    size_t bytes = 0;
-    if (__builtin_mul_overflow(int64_t(capacity), kv_dim, &floats) ||
-        __builtin_mul_overflow(floats, 2 * n_layers, &total) ||
-        __builtin_mul_overflow(size_t(total), sizeof(float), &bytes))
+CausalCache::CausalCache(const Model *owner, DType kv_type, int64_t n_layers, int64_t kv_dim,
+                         int32_t capacity)
+    : owner_(owner),
+      kv_type_(kv_type),
+      elem_bytes_(kv_type == DType::F32 ? 4 : 2),
+      capacity_(capacity),
+      n_layers_(n_layers),
+      kv_dim_(kv_dim) {
+    if (kv_type != DType::F32 && kv_type != DType::F16 && kv_type != DType::BF16)
+        fail(HFK_E_INVALID_ARG, std::string("KV cache type ") + dtype_name(kv_type) +
+                                    ": only F32, F16 and BF16 are supported");
+    int64_t values = 0;
+    size_t layer = 0, bytes = 0;
+    if (__builtin_mul_overflow(int64_t(capacity), kv_dim, &values) ||
+        __builtin_mul_overflow(size_t(values), elem_bytes_, &layer) ||
+        __builtin_mul_overflow(layer, size_t(2 * n_layers), &bytes))
         fail(HFK_E_NOMEM, "KV cache size overflows: " + std::to_string(capacity) + " tokens");
-    layer_floats_ = floats;
+    layer_bytes_ = layer;
     if (bytes == 0) return;
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         fail(HFK_E_NOMEM, "cannot reserve " + std::to_string(bytes >> 20) +
                               " MiB for a KV cache of " + std::to_string(capacity) + " tokens");
-    base_ = static_cast<float *>(p);
+    base_ = static_cast<uint8_t *>(p);
     mapped_bytes_ = bytes;
 }
 
 CausalCache::~CausalCache() {
     if (base_) munmap(base_, mapped_bytes_);
+}
+
+void CausalCache::read_rows(int64_t i, int64_t n, float *out) const {
+    kern::simd().to_f32(kv_type_, block_ptr(i), n * kv_dim_, out);
+}
+
+void CausalCache::write_rows(int64_t i, int64_t n, const float *in) {
+    kern::simd().from_f32(kv_type_, in, n * kv_dim_, block_ptr(i));
+}
+
+float *CausalCache::new_keys(int64_t layer, int64_t p0, int64_t m) {
+    if (kv_type_ == DType::F32)
+        return reinterpret_cast<float *>(block_ptr(2 * layer)) + p0 * kv_dim_;
+    new_k_.resize(size_t(m * kv_dim_));
+    return new_k_.data();
+}
+
+float *CausalCache::new_values(int64_t layer, int64_t p0, int64_t m) {
+    if (kv_type_ == DType::F32)
+        return reinterpret_cast<float *>(block_ptr(2 * layer + 1)) + p0 * kv_dim_;
+    new_v_.resize(size_t(m * kv_dim_));
+    return new_v_.data();
+}
+
+void CausalCache::commit_rows(int64_t layer, int64_t p0, int64_t m) {
+    if (kv_type_ == DType::F32) return;
+    const size_t offset = size_t(p0 * kv_dim_) * elem_bytes_;
+    kern::simd().from_f32(kv_type_, new_k_.data(), m * kv_dim_, block_ptr(2 * layer) + offset);
+    kern::simd().from_f32(kv_type_, new_v_.data(), m * kv_dim_, block_ptr(2 * layer + 1) + offset);
 }
 
 void CausalCache::truncate(int32_t n) {
@@ -212,14 +250,14 @@ void CausalCache::set_n_past(int32_t n) {
     n_past_ = n;
 }
 
-std::unique_ptr<KvCache> new_causal_cache(const Model &model, int64_t n_layers, int64_t kv_dim,
-                                          int32_t n_ctx) {
+std::unique_ptr<KvCache> new_causal_cache(const Model &model, DType kv_type, int64_t n_layers,
+                                          int64_t kv_dim, int32_t n_ctx) {
     if (n_ctx <= 0) n_ctx = model.context_length();
     if (n_ctx > model.context_length())
         fail(HFK_E_INVALID_ARG, "n_ctx " + std::to_string(n_ctx) +
                                     " exceeds the model's context length " +
                                     std::to_string(model.context_length()));
-    return std::make_unique<CausalCache>(&model, n_layers, kv_dim, n_ctx);
+    return std::make_unique<CausalCache>(&model, kv_type, n_layers, kv_dim, n_ctx);
 }
 
 CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,

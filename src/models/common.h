@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/weights.h"
@@ -59,23 +60,38 @@ class WeightLoader {
 };
 
 // The key/value cache of one session: for each layer, keys and values of `capacity` positions,
-// [position][kv_dim] so that a prefill appends contiguous rows. The memory is reserved lazily
+// [position][kv_dim] so that a prefill appends contiguous rows, stored as kv_type (F32, or F16 /
+// BF16 for half the bytes: the session option kv_dtype). The memory is reserved lazily
 // (anonymous mapping, pages committed when first written), so a long context costs only what
 // is used. It also keeps the activation buffers of forward() between calls.
+//
+// A forward writes a layer's new rows in F32 where new_keys/new_values point (the cache rows
+// themselves for an F32 cache; scratch rows otherwise), changes them in place (RoPE, norms),
+// then commit_rows() rounds them into the cache. Attention reads rows(layer).
 class CausalCache final : public KvCache {
   public:
-    CausalCache(const Model *owner, int64_t n_layers, int64_t kv_dim, int32_t capacity);
+    CausalCache(const Model *owner, DType kv_type, int64_t n_layers, int64_t kv_dim,
+                int32_t capacity);
     ~CausalCache() override;
     int32_t n_past() const override { return n_past_; }
     int32_t capacity() const override { return capacity_; }
     void truncate(int32_t n) override;
     int64_t n_blocks() const override { return 2 * n_layers_; }
     int64_t row_floats() const override { return kv_dim_; }
-    float *block(int64_t i) override { return base_ + i * layer_floats_; }
+    DType kv_type() const override { return kv_type_; }
+    void read_rows(int64_t i, int64_t n, float *out) const override;
+    void write_rows(int64_t i, int64_t n, const float *in) override;
     void set_n_past(int32_t n) override;
 
-    float *keys(int64_t layer) { return base_ + (2 * layer) * layer_floats_; }
-    float *values(int64_t layer) { return base_ + (2 * layer + 1) * layer_floats_; }
+    // Rows p0.. of layer `layer`'s keys / values, for the m new rows of a forward.
+    float *new_keys(int64_t layer, int64_t p0, int64_t m);
+    float *new_values(int64_t layer, int64_t p0, int64_t m);
+    // Stores the new rows (no-op for F32: they are already in place).
+    void commit_rows(int64_t layer, int64_t p0, int64_t m);
+    // The whole of one layer's keys and values, for attention (kernels/attention.h).
+    kern::KvRows rows(int64_t layer) const {
+        return {kv_type_, block_ptr(2 * layer), block_ptr(2 * layer + 1), kv_dim_};
+    }
     const Model *owner() const { return owner_; }
     void advance(int32_t n) { n_past_ += n; }
 
@@ -86,20 +102,24 @@ class CausalCache final : public KvCache {
     void count_weight_bytes_read(uint64_t n) { weight_bytes_read_ += n; }
 
   private:
+    uint8_t *block_ptr(int64_t i) const { return base_ + size_t(i) * layer_bytes_; }
     const Model *owner_;
+    DType kv_type_;
+    size_t elem_bytes_;
     int32_t capacity_;
     int32_t n_past_ = 0;
-    int64_t layer_floats_ = 0;
+    size_t layer_bytes_ = 0;
     uint64_t weight_bytes_read_ = 0;
     int64_t n_layers_ = 0, kv_dim_ = 0;
     size_t mapped_bytes_ = 0;
-    float *base_ = nullptr;
+    uint8_t *base_ = nullptr;
+    std::vector<float> new_k_, new_v_;  // the new rows of a 16-bit cache before commit_rows
 };
 
-// A causal model's new_cache(): n_ctx <= 0 means the model's whole context; more than that is
-// HFK_E_INVALID_ARG.
-std::unique_ptr<KvCache> new_causal_cache(const Model &model, int64_t n_layers, int64_t kv_dim,
-                                          int32_t n_ctx);
+// A causal model's new_cache(): n_ctx <= 0 means the model's whole context; more than that, or
+// a kv_type other than F32/F16/BF16, is HFK_E_INVALID_ARG.
+std::unique_ptr<KvCache> new_causal_cache(const Model &model, DType kv_type, int64_t n_layers,
+                                          int64_t kv_dim, int32_t n_ctx);
 
 // Validates a forward() call before anything changes: the cache belongs to `model`, every id is
 // in [0, vocab), and n_past + tokens fits the capacity. Returns the cache.

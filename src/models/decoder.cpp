@@ -201,8 +201,8 @@ class Decoder final : public Model {
     }
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
-    std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const override {
-        return new_causal_cache(*this, cfg_.num_layers, kv_dim_, n_ctx);
+    std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const override {
+        return new_causal_cache(*this, kv_type, cfg_.num_layers, kv_dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,
@@ -240,15 +240,17 @@ class Decoder final : public Model {
         const kern::AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Layer &L = layers_[l];
-            float *kc = c.keys(int64_t(l)), *vc = c.values(int64_t(l));
-            // Attention block. New keys and values go straight into the cache rows p0..p0+m.
+            // Attention block. New keys and values go to the cache rows p0..p0+m (through F32
+            // scratch for an F16/BF16 cache: CausalCache::commit_rows).
+            float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             rows_norm(xb, x, L.attn_norm);
             kern::linear(L.wq, Layout::OutIn, xb, m, bias(L.bq), q, nt);
-            kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kc + p0 * kv_dim_, nt);
-            kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vc + p0 * kv_dim_, nt);
-            norm_and_rotate(L, m, q, kc + p0 * kv_dim_, cos_t, sin_t, nt);
+            kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kn, nt);
+            kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vn, nt);
+            norm_and_rotate(L, m, q, kn, cos_t, sin_t, nt);
+            c.commit_rows(int64_t(l), p0, m);
             const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
-            kern::attention(q, m, p0, kc, vc, kv_dim_, p0 + m, shape, true, scale_, ao, att, nt);
+            kern::attention(q, m, p0, c.rows(int64_t(l)), p0 + m, shape, true, scale_, ao, att, nt);
             kern::linear(L.wo, Layout::OutIn, att, m, bias(L.bo), tmp, nt);
             if (!L.post_attn_norm.empty()) rows_norm(tmp, tmp, L.post_attn_norm);
             kern::add(x, tmp, m * dim_);
@@ -349,10 +351,13 @@ class Decoder final : public Model {
             for (size_t s = 0; s < n_items; ++s) {
                 const int64_t rows_s = first[s + 1] - first[s], p0 = caches[s]->n_past();
                 if (rows_s == 0) continue;
-                float *kc = caches[s]->keys(int64_t(l)), *vc = caches[s]->values(int64_t(l));
-                std::copy_n(kb + first[s] * kv_dim_, rows_s * kv_dim_, kc + p0 * kv_dim_);
-                std::copy_n(vb + first[s] * kv_dim_, rows_s * kv_dim_, vc + p0 * kv_dim_);
-                kern::attention_rows(q + first[s] * q_dim_, rows_s, p0, kc, vc, kv_dim_, shape,
+                CausalCache &cs = *caches[s];
+                std::copy_n(kb + first[s] * kv_dim_, rows_s * kv_dim_,
+                            cs.new_keys(int64_t(l), p0, rows_s));
+                std::copy_n(vb + first[s] * kv_dim_, rows_s * kv_dim_,
+                            cs.new_values(int64_t(l), p0, rows_s));
+                cs.commit_rows(int64_t(l), p0, rows_s);
+                kern::attention_rows(q + first[s] * q_dim_, rows_s, p0, cs.rows(int64_t(l)), shape,
                                      scale_, ao, att + first[s] * q_dim_, nt);
             }
             kern::linear_rows(L.wo, att, m, bias(L.bo), tmp, nt);

@@ -104,8 +104,8 @@ class Gpt2 final : public Model {
     int32_t context_length() const override { return int32_t(n_pos_); }
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
-    std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const override {
-        return new_causal_cache(*this, cfg_.num_layers, dim_, n_ctx);
+    std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const override {
+        return new_causal_cache(*this, kv_type, cfg_.num_layers, dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,
@@ -133,21 +133,23 @@ class Gpt2 final : public Model {
         const kern::AttentionShape shape{n_heads_, n_heads_, head_dim_};
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Gpt2Layer &L = layers_[l];
-            float *kc = c.keys(int64_t(l)), *vc = c.values(int64_t(l));
+            float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             layernorm_rows(xb, x, m, dim_, L.ln1_w, L.ln1_b, eps_, nt);
             kern::linear(L.c_attn, Layout::InOut, xb, m, L.c_attn_b.data(), qkv, nt);
             // qkv rows are [q | k | v]; keys and values move into the cache.
             for (int64_t i = 0; i < m; ++i) {
                 const float *row = qkv + i * 3 * dim_;
-                std::copy(row + dim_, row + 2 * dim_, kc + (p0 + i) * dim_);
-                std::copy(row + 2 * dim_, row + 3 * dim_, vc + (p0 + i) * dim_);
+                std::copy(row + dim_, row + 2 * dim_, kn + i * dim_);
+                std::copy(row + 2 * dim_, row + 3 * dim_, vn + i * dim_);
             }
+            c.commit_rows(int64_t(l), p0, m);
             float scale = scale_weights_ ? float(1.0 / std::sqrt(double(head_dim_))) : 1.0f;
             if (scale_by_layer_) scale /= float(l + 1);
             // Queries stay in qkv, whose rows are 3*dim apart: compact them first.
             for (int64_t i = 0; i < m; ++i)
                 std::copy(qkv + i * 3 * dim_, qkv + i * 3 * dim_ + dim_, tmp + i * dim_);
-            kern::attention(tmp, m, p0, kc, vc, dim_, p0 + m, shape, true, scale, att, nt);
+            kern::attention(tmp, m, p0, c.rows(int64_t(l)), p0 + m, shape, true, scale,
+                            kern::AttentionOptions{}, att, nt);
             kern::linear(L.attn_proj, Layout::InOut, att, m, L.attn_proj_b.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
             layernorm_rows(xb, x, m, dim_, L.ln2_w, L.ln2_b, eps_, nt);

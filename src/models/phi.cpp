@@ -54,9 +54,10 @@ class Phi final : public Model {
         rope_ =
             make_rope(cfg_.rope_scaling, cfg_.rope_theta, rot_dim, cfg_.max_position_embeddings);
 
-        WeightLoader w(store, {});
+        WeightLoader w(store, {}, opts);
         w.ignore_matching("rotary_emb.inv_freq");
-        embed_ = w.matrix("model.embed_tokens.weight", vocab_, dim_);
+        embed_ =
+            w.matrix("model.embed_tokens.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
         for (int64_t l = 0; l < cfg_.num_layers; ++l) {
             const std::string p = "model.layers." + std::to_string(l) + ".";
             PhiLayer L;
@@ -87,9 +88,10 @@ class Phi final : public Model {
         final_b_ = w.vector("model.final_layernorm.bias", dim_);
         if (cfg_.tie_word_embeddings) {
             lm_head_ = embed_;
-            if (w.has("lm_head.weight")) w.matrix("lm_head.weight", vocab_, dim_);  // a saved copy
+            if (w.has("lm_head.weight"))
+                w.unused_matrix("lm_head.weight", vocab_, dim_);  // a saved copy
         } else {
-            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_);
+            lm_head_ = w.matrix("lm_head.weight", vocab_, dim_, Layout::OutIn, MatUse::Embedding);
         }
         head_bias_ = w.optional_vector("lm_head.bias", vocab_);
         w.finish();
@@ -106,8 +108,8 @@ class Phi final : public Model {
     }
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
-    std::unique_ptr<KvCache> new_cache(int32_t n_ctx) const override {
-        return new_causal_cache(*this, cfg_.num_layers, kv_dim_, n_ctx);
+    std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const override {
+        return new_causal_cache(*this, kv_type, cfg_.num_layers, kv_dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,
@@ -140,14 +142,14 @@ class Phi final : public Model {
         const float scale = float(1.0 / std::sqrt(double(head_dim_)));
         for (size_t l = 0; l < layers_.size(); ++l) {
             const PhiLayer &L = layers_[l];
-            float *kc = c.keys(int64_t(l)), *vc = c.values(int64_t(l));
+            float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             layernorm_rows(xb, x, m, dim_, L.ln_w, L.ln_b, eps_, nt);
-            // Attention branch; new keys and values go straight into the cache rows.
+            // Attention branch; new keys and values go to the cache rows (commit_rows).
             kern::linear(L.wq, Layout::OutIn, xb, m, L.bq.data(), q, nt);
-            kern::linear(L.wk, Layout::OutIn, xb, m, L.bk.data(), kc + p0 * kv_dim_, nt);
-            kern::linear(L.wv, Layout::OutIn, xb, m, L.bv.data(), vc + p0 * kv_dim_, nt);
+            kern::linear(L.wk, Layout::OutIn, xb, m, L.bk.data(), kn, nt);
+            kern::linear(L.wv, Layout::OutIn, xb, m, L.bv.data(), vn, nt);
             for_rows(m, nt, [&](int64_t i) {
-                float *qi = q + i * q_dim_, *ki = kc + (p0 + i) * kv_dim_;
+                float *qi = q + i * q_dim_, *ki = kn + i * kv_dim_;
                 if (cfg_.qk_layernorm) {
                     head_norm(qi, n_heads_, L.q_ln_w, L.q_ln_b);
                     head_norm(ki, n_kv_heads_, L.k_ln_w, L.k_ln_b);
@@ -156,7 +158,9 @@ class Phi final : public Model {
                 rope_.apply(qi, n_heads_, head_dim_, cs, sn);
                 rope_.apply(ki, n_kv_heads_, head_dim_, cs, sn);
             });
-            kern::attention(q, m, p0, kc, vc, kv_dim_, p0 + m, shape, true, scale, att, nt);
+            c.commit_rows(int64_t(l), p0, m);
+            kern::attention(q, m, p0, c.rows(int64_t(l)), p0 + m, shape, true, scale,
+                            kern::AttentionOptions{}, att, nt);
             kern::linear(L.dense, Layout::OutIn, att, m, L.b_dense.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
             // MLP branch off the same normed input (xb), added to the same residual.

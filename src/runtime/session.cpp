@@ -25,13 +25,14 @@ bool has_non_finite(std::span<const float> v) {
 
 }  // namespace
 
-Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads)
+Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads,
+                 DType kv_type)
     : model_(std::move(model)), n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
     if (!model_->model->is_causal())
         fail(HFK_E_UNSUPPORTED, std::string("a '") + model_->model->architecture() +
                                     "' model is an encoder: it embeds and classifies, it does "
                                     "not generate text");
-    cache_ = model_->model->new_cache(n_ctx);
+    cache_ = model_->model->new_cache(n_ctx, kv_type);
     logits_.resize(static_cast<size_t>(model_->model->vocab_size()));
     rng_state_ = Sampler(SamplerParams{}).rng_state();
 }

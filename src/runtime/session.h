@@ -55,12 +55,14 @@ struct SessionSnapshot {
     std::vector<float> logits;         // after tokens.back() (model vocabulary wide), or empty
     uint64_t rng_state = 0;            // the session's sampler generator
     int64_t n_blocks = 0, row_floats = 0;
-    std::vector<float> kv;  // n_blocks x tokens.size() x row_floats
+    std::vector<float> kv;  // n_blocks x tokens.size() x row_floats (widened to F32)
 };
 
 class Session {
   public:
-    Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads);
+    // kv_type: what the KV cache stores (F32, F16 or BF16; Model::new_cache).
+    Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads,
+            DType kv_type = DType::F32);
 
     // `on_piece` returns true to stop. `cancel` is polled once per decode step; when set, the
     // call throws hfk::Error(HFK_E_CANCELLED) after storing the partial text in `text` and the

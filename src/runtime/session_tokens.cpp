@@ -145,11 +145,10 @@ SessionSnapshot Session::snapshot() const {
     s.row_floats = cache_->row_floats();
     const size_t per_block = tokens_.size() * size_t(s.row_floats);
     s.kv.resize(size_t(s.n_blocks) * per_block);
-    auto &cache = const_cast<KvCache &>(*cache_);  // block() is a raw accessor; nothing changes
+    // Widened to F32 (exact for an F16/BF16 cache).
     if (per_block > 0)  // an empty session has nothing to copy (and may have no block mapped)
         for (int64_t b = 0; b < s.n_blocks; ++b)
-            std::memcpy(s.kv.data() + size_t(b) * per_block, cache.block(b),
-                        per_block * sizeof(float));
+            cache_->read_rows(b, int64_t(tokens_.size()), s.kv.data() + size_t(b) * per_block);
     return s;
 }
 
@@ -172,10 +171,10 @@ void Session::restore(SessionSnapshot s) {
         if (id < 0 || id >= vocab)
             fail(HFK_E_INVALID_ARG, "the saved session holds token id " + std::to_string(id) +
                                         " outside the vocabulary");
+    // Rounded to this session's kv_type (exact when the values came from a cache of that type).
     if (per_block > 0)
         for (int64_t b = 0; b < s.n_blocks; ++b)
-            std::memcpy(cache_->block(b), s.kv.data() + size_t(b) * per_block,
-                        per_block * sizeof(float));
+            cache_->write_rows(b, int64_t(s.tokens.size()), s.kv.data() + size_t(b) * per_block);
     cache_->set_n_past(static_cast<int32_t>(s.tokens.size()));
     tokens_ = std::move(s.tokens);
     last_tokens_ = std::move(s.last_tokens);

@@ -30,6 +30,9 @@ value), ``grammar`` (GBNF text, llama.cpp's syntax) or ``regex`` (the whole text
 tokens that keep the text a valid prefix are sampled, and a text the tokens or the context cut
 short ends with ``stop_reason`` ``"constraint_incomplete"`` (capi/README.md, "Constrained
 decoding", lists the supported subsets).
+``Model.generate``/``generate_result``/``stream`` also take ``kv_dtype`` (None or "f32", "f16",
+"bf16": the KV cache's element type; F16/BF16 halve it; such calls use a fresh session, only F32
+sessions are pooled), as do ``Model.session`` and ``Session``.
 ``max_tokens`` and ``repeat_penalty`` (llama.cpp, OpenAI) are accepted for ``max_new_tokens``
 and ``repetition_penalty``. Every string argument is a C string underneath: one with a NUL
 character raises ValueError.
@@ -614,6 +617,18 @@ def _quantization(name: Optional[str]) -> int:
     return _QUANTIZATIONS[name]
 
 
+_KV_DTYPES = {None: 0, "f32": 0, "f16": 1, "bf16": 2}
+
+
+def _kv_dtype(name: Optional[str]) -> int:
+    """A session's ``kv_dtype`` as an HFK_KV_* value, else InvalidArgumentError."""
+    if not (name is None or isinstance(name, str)) or name not in _KV_DTYPES:
+        raise InvalidArgumentError(
+            f"kv_dtype must be None, 'f32', 'f16' or 'bf16', not {name!r}", -1,
+            "HFK_E_INVALID_ARG")
+    return _KV_DTYPES[name]
+
+
 class Session:
     """A conversation on a generator model: its own KV cache and sampler state.
 
@@ -624,10 +639,14 @@ class Session:
     :meth:`close`, to free it deterministically.
     """
 
-    def __init__(self, model: "Model", n_ctx: int = 0, n_threads: int = 0):
-        """Opens a session on ``model``; ``n_ctx``/``n_threads`` <= 0 take the model's values."""
+    def __init__(self, model: "Model", n_ctx: int = 0, n_threads: int = 0,
+                 kv_dtype: Optional[str] = None):
+        """Opens a session on ``model``; ``n_ctx``/``n_threads`` <= 0 take the model's values.
+        ``kv_dtype`` is what the KV cache stores: None or "f32" (the default), "f16" or "bf16"
+        (half the bytes; keys and values rounded when stored)."""
         self._model = model
-        self._native: Optional[_hfkit.Session] = _hfkit.Session(model._handle(), n_ctx, n_threads)
+        self._native: Optional[_hfkit.Session] = _hfkit.Session(
+            model._handle(), n_ctx, n_threads, _kv_dtype(kv_dtype))
 
     @property
     def model(self) -> "Model":
@@ -942,12 +961,16 @@ class Model:
         return self._handle().detokenize(list(ids), skip_special_tokens)
 
     # ---- generation --------------------------------------------------------------------
-    def session(self, n_ctx: int = 0, n_threads: int = 0) -> Session:
-        """Opens a :class:`Session` for a multi-turn conversation."""
-        return Session(self, n_ctx, n_threads)
+    def session(self, n_ctx: int = 0, n_threads: int = 0,
+                kv_dtype: Optional[str] = None) -> Session:
+        """Opens a :class:`Session` for a multi-turn conversation (``kv_dtype``: as
+        :class:`Session`)."""
+        return Session(self, n_ctx, n_threads, kv_dtype)
 
-    def _take_session(self) -> "_hfkit.Session":
+    def _take_session(self, kv_dtype: int = 0) -> "_hfkit.Session":
         native = self._handle()
+        if kv_dtype != 0:  # only F32 sessions are pooled
+            return _hfkit.Session(native, 0, 0, kv_dtype)
         with self._lock:
             s = self._idle.pop() if self._idle else None
         if s is None:
@@ -959,7 +982,10 @@ class Model:
             raise
         return s
 
-    def _give_back(self, s: "_hfkit.Session") -> None:
+    def _give_back(self, s: "_hfkit.Session", kv_dtype: int = 0) -> None:
+        if kv_dtype != 0:
+            s.close()
+            return
         with self._lock:
             if self._native is not None and len(self._idle) < self._MAX_IDLE_SESSIONS:
                 self._idle.append(s)
@@ -982,15 +1008,16 @@ class Model:
     def generate_result(self, prompt: str, on_piece: Optional[Callable[[str], Any]] = None,
                         **options: Any) -> GenerationResult:
         """Like :meth:`generate`, but returns a :class:`GenerationResult`."""
+        kv = _kv_dtype(options.pop("kv_dtype", None))
         opts = _gen_options(options)
-        s = self._take_session()
+        s = self._take_session(kv)
         try:
             t = s.generate(prompt, opts, on_piece)
             tokens = s.last_tokens()
             lps = _logprobs(s, self._handle(), tokens, t[2]) if opts.logprobs else None
             return _result(t, tokens, lps)
         finally:
-            self._give_back(s)
+            self._give_back(s, kv)
 
     def score(self, text: str, prompt: Optional[str] = None) -> ScoredText:
         """Scores ``text`` without sampling. Without ``prompt``: every token of ``text``
@@ -1016,12 +1043,13 @@ class Model:
 
         Breaking out of the loop cancels the generation.
         """
+        kv = _kv_dtype(options.pop("kv_dtype", None))
         opts = _gen_options(options)
-        s = self._take_session()
+        s = self._take_session(kv)
         try:
             yield from _stream(s, prompt, opts)
         finally:
-            self._give_back(s)
+            self._give_back(s, kv)
 
     # ---- encoders ----------------------------------------------------------------------
     def embed(

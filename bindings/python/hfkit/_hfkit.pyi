@@ -114,7 +114,9 @@ class Model:
 def chat_render(model: Model, conversation_json: str, chat_template: Optional[str]) -> str: ...
 
 class Session:
-    def __init__(self, model: Model, n_ctx: int = 0, n_threads: int = 0) -> None: ...
+    def __init__(
+        self, model: Model, n_ctx: int = 0, n_threads: int = 0, kv_dtype: int = 0
+    ) -> None: ...
     def chat(
         self, conversation_json: str, chat_template: Optional[str], options: GenOptions,
         on_piece: Optional[Callable[[str], Any]] = None

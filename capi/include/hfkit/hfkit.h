@@ -418,11 +418,19 @@ HFK_API hfk_status hfk_downloaded_models(const hfk_hub_params *params,
  * into a busy session gets HFK_E_BUSY. hfk_session_cancel() is the exception: any thread.      */
 typedef struct hfk_session hfk_session;
 
+/* What a session's KV cache stores keys and values as (hfk_session_params.kv_dtype). F32 is the
+ * default; F16 and BF16 halve the cache's bytes (keys and values are rounded to nearest even
+ * when stored, widened to F32 when attention reads them). Anything else: HFK_E_INVALID_ARG.   */
+typedef int32_t hfk_kv_dtype;
+enum { HFK_KV_F32 = 0, HFK_KV_F16 = 1, HFK_KV_BF16 = 2 };
+
 typedef struct hfk_session_params {
     uint32_t struct_size;
     int32_t n_ctx;     /* context size in tokens; <= 0: hfk_load_params.n_ctx if set,
                           else the model's context length                            */
     int32_t n_threads; /* <= 0: the model's default                                  */
+    hfk_kv_dtype kv_dtype; /* HFK_KV_*: the KV cache's element type (default F32); a
+                              fork keeps it                                          */
 } hfk_session_params;
 
 HFK_API hfk_status hfk_session_params_init(hfk_session_params *p, size_t caller_size) HFK_NOEXCEPT;
@@ -801,7 +809,7 @@ typedef struct hfk_model_info {
     uint64_t kv_bytes_per_token; /* 2 x layers x kv_heads x head_dim x bytes/element  */
     uint64_t kv_bytes_total;     /* per token x kv_context_length x batch             */
     uint64_t overhead_bytes;     /* activations, logits, code                         */
-    uint64_t resident_estimate;  /* weights as stored + KV total + overhead           */
+    uint64_t resident_estimate;  /* weights as loaded + KV total + overhead           */
     uint64_t download_bytes;     /* weights not yet in the cache                      */
     uint64_t available_memory;   /* MemAvailable, capped by a cgroup limit            */
     uint64_t free_disk;          /* where the weights would go                        */
