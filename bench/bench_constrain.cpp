@@ -105,6 +105,7 @@ int main(int argc, char **argv) {
                 constrain::TokenMasker &masker = dec->masker();
                 const size_t cached_before = masker.n_cached();
                 const uint64_t walked0 = masker.n_walked(), shortcuts0 = masker.n_shortcuts();
+                const size_t states0 = dec->engine().n_states();
                 const auto wall = Clock::now();
                 const double c0 = thread_cpu_us();
                 const constrain::TokenBits &bits = masker.mask(dec->state());
@@ -113,9 +114,10 @@ int main(int argc, char **argv) {
                 if (trace && us > 100)
                     std::printf(
                         "seed %d run %d step %d: %.0f us, %llu trie nodes stepped, %llu "
-                        "subtrees at once\n",
+                        "subtrees at once, %zu new matcher states\n",
                         fresh + 1, run, step, us, (unsigned long long)(masker.n_walked() - walked0),
-                        (unsigned long long)(masker.n_shortcuts() - shortcuts0));
+                        (unsigned long long)(masker.n_shortcuts() - shortcuts0),
+                        dec->engine().n_states() - states0);
                 if (run == 0) {
                     cold_wall.push_back(
                         std::chrono::duration<double, std::micro>(Clock::now() - wall).count());
