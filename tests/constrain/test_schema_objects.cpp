@@ -79,6 +79,12 @@ TEST(SchemaObjects, AdditionalPropertiesTrueAddsOtherKeysAfterTheDeclaredOnes) {
     EXPECT_EQ(match_kind(Kind::JsonSchema, s, R"({"a": 1, "\u0061": 2})"), -1);
     EXPECT_EQ(match_kind(Kind::JsonSchema, s, R"({"x": 2, "a": 1})"), -1);  // declared first
     EXPECT_EQ(match_kind(Kind::JsonSchema, s, R"({"x": 2})"), -1);          // a is required
+    // Names beyond ASCII are excluded character by character (classes are code points).
+    const char *u = R"({"type": "object", "properties": {"é😀": {"type": "null"}},
+        "additionalProperties": true})";
+    EXPECT_EQ(match_kind(Kind::JsonSchema, u, R"({"é😀": null, "é": 1, "é😀x": 2, "😀": 3})"), 1);
+    EXPECT_EQ(match_kind(Kind::JsonSchema, u, R"({"é😀": null, "é😀": 1})"), -1);
+    EXPECT_EQ(match_kind(Kind::JsonSchema, u, R"({"é😀": 1})"), -1);
 }
 
 TEST(SchemaObjects, AdditionalPropertiesSchemaBesidePropertiesConstrainsTheOtherValues) {
