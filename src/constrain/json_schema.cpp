@@ -1,6 +1,7 @@
 #include "constrain/json_schema.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "constrain/regex_to_gbnf.h"
+#include "constrain/utf8_ranges.h"
 #include "util/error.h"
 
 namespace hfk::constrain {
@@ -17,7 +19,8 @@ namespace {
 using json = nlohmann::ordered_json;
 
 const char *kBaseRules = R"(space ::= "" | " "
-json-char ::= [^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})
+json-char ::= [^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" json-u4)
+json-u4 ::= [0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} | [dD] [89abAB] [0-9a-fA-F]{2} "\\u" [dD] [c-fC-F] [0-9a-fA-F]{2}
 json-string ::= "\"" json-char* "\""
 json-int ::= "-"? ("0" | [1-9] [0-9]{0,15})
 json-number ::= json-int ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?
@@ -115,14 +118,18 @@ class SchemaCompiler {
              "json schema: at '" + (ptr.empty() ? std::string("#") : "#" + ptr) + "': " + what);
     }
 
-    std::string new_rule(const std::string &hint, const std::string &body) {
+    // `hint` as the letters and digits a rule name may hold.
+    static std::string rule_stem(const std::string &hint) {
         std::string name;
         for (char c : hint)
             name += ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
                         ? c
                         : '-';
-        if (name.empty()) name = "r";
-        name = "s-" + name + "-" + std::to_string(counter_++);
+        return name.empty() ? "r" : name;
+    }
+
+    std::string new_rule(const std::string &hint, const std::string &body) {
+        const std::string name = "s-" + rule_stem(hint) + "-" + std::to_string(counter_++);
         out_ += name + " ::= " + body + "\n";
         if (out_.size() > (16u << 20))
             fail(HFK_E_INVALID_ARG, "json schema: the grammar is too large");
@@ -525,6 +532,69 @@ class SchemaCompiler {
         return new_rule(hint, body);
     }
 
+    // A JSON string key that is none of `names`. It is written without escapes, so that its
+    // text is its value and excluding the names is exact: the complement of the names' trie,
+    // one rule per node (a name with a character JSON must escape can never be written so).
+    std::string other_key_rule(const std::vector<std::string> &names, const std::string &hint) {
+        struct Node {
+            bool is_name = false;
+            std::map<uint32_t, size_t> next;  // code point -> node
+            std::string rule;
+        };
+        std::vector<Node> trie(1);
+        for (const auto &name : names) {
+            std::vector<uint32_t> cps;
+            if (!plain_code_points(name, cps)) continue;
+            size_t at = 0;
+            for (uint32_t cp : cps) {
+                auto it = trie[at].next.find(cp);
+                if (it == trie[at].next.end()) {
+                    it = trie[at].next.emplace(cp, trie.size()).first;
+                    trie.emplace_back();
+                }
+                at = it->second;
+            }
+            trie[at].is_name = true;
+        }
+        // Names first (a node's rule refers to its children's), then the bodies; no recursion,
+        // so a long name cannot exhaust the stack.
+        for (Node &node : trie)
+            node.rule = "s-" + rule_stem(hint + "-key") + "-" + std::to_string(counter_++);
+        const std::string plain = "[^\"\\\\\\x00-\\x1F";
+        for (const Node &node : trie) {
+            std::string body = node.is_name ? "" : "\"\" | ";
+            std::string others = plain;
+            for (const auto &[cp, child] : node.next) {
+                std::string ch;
+                append_utf8(ch, cp);
+                body += gbnf_literal(ch) + " " + trie[child].rule + " | ";
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "\\U%08X", unsigned(cp));
+                others += buf;
+            }
+            out_ += node.rule + " ::= " + body + others + "] " + plain + "]*\n";
+            if (out_.size() > (16u << 20))
+                fail(HFK_E_INVALID_ARG, "json schema: the grammar is too large");
+        }
+        return "\"\\\"\" " + trie[0].rule + " \"\\\"\"";
+    }
+
+    // The code points of `s` (valid UTF-8, as the JSON parser guarantees), false when one of
+    // them must be escaped in a JSON string.
+    static bool plain_code_points(const std::string &s, std::vector<uint32_t> &out) {
+        for (size_t i = 0; i < s.size();) {
+            const auto b = uint8_t(s[i]);
+            const int len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+            uint32_t cp = len == 1 ? b : b & (0x3Fu >> (len - 1));
+            for (int k = 1; k < len && i + size_t(k) < s.size(); ++k)
+                cp = (cp << 6) | (uint8_t(s[i + size_t(k)]) & 0x3Fu);
+            if (cp < 0x20 || cp == '"' || cp == '\\') return false;
+            out.push_back(cp);
+            i += size_t(len);
+        }
+        return true;
+    }
+
     std::string object_rule(const json &s, const std::string &hint, const std::string &ptr) {
         std::set<std::string> required;
         if (s.contains("required")) {
@@ -539,13 +609,23 @@ class SchemaCompiler {
         for (const auto &r : required)
             if (!props.contains(r))
                 unsupported(ptr + "/required", "'" + r + "' is required but not in properties");
-        if (s.contains("additionalProperties") && !s["additionalProperties"].is_boolean()) {
-            if (!props.empty())
-                unsupported(ptr + "/additionalProperties",
-                            "a schema here together with properties is not supported");
-            std::string v =
-                visit(s["additionalProperties"], hint + "-value", ptr + "/additionalProperties");
-            std::string kv = "json-string space \":\" space " + v + " space";
+        // The members besides the declared ones: JSON Schema allows any unless
+        // additionalProperties says otherwise; hfkit generates them only when the schema asks
+        // for them (see the header: declared properties alone mean those keys only).
+        std::string extra_value;  // empty: no other members
+        if (s.contains("additionalProperties")) {
+            const json &ap = s["additionalProperties"];
+            if (!ap.is_boolean())
+                extra_value = visit(ap, hint + "-value", ptr + "/additionalProperties");
+            else if (ap.get<bool>())
+                extra_value = "json-value";
+        } else if (props.empty()) {
+            extra_value = "json-value";
+        }
+        if (props.empty()) {
+            if (extra_value.empty()) return new_rule(hint, "\"{\" space \"}\"");
+            if (extra_value == "json-value") return "json-object";
+            std::string kv = "json-string space \":\" space " + extra_value + " space";
             return new_rule(hint, "\"{\" space (" + kv + " (\",\" space " + kv + ")*)? \"}\"");
         }
         // Declared order; per position k, "first" (nothing written yet) and "rest" (a comma
@@ -565,6 +645,14 @@ class SchemaCompiler {
         const size_t n = names.size();
         std::vector<std::string> rest(n + 1), first(n + 1);
         rest[n] = first[n] = "\"\"";
+        if (!extra_value.empty()) {
+            // Other members come after the declared ones, under keys that are none of the
+            // declared names (a declared name there would repeat it or bypass its schema).
+            const std::string kv =
+                other_key_rule(names, hint) + " space \":\" space " + extra_value + " space";
+            rest[n] = new_rule(hint + "-other", "(\",\" space " + kv + ")*");
+            first[n] = new_rule(hint + "-other-first", "(" + kv + " " + rest[n] + ")?");
+        }
         for (size_t k = n; k-- > 0;) {
             std::string r = req[k] ? "\",\" space " + kvs[k] + " " + rest[k + 1]
                                    : "(\",\" space " + kvs[k] + ")? " + rest[k + 1];
