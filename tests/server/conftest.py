@@ -90,6 +90,19 @@ def wait_ready(server, timeout=60):
 
 
 @pytest.fixture(scope="module")
+def long_model(tmp_path_factory):
+    """tiny-random-llama (2048 positions, random weights: it rarely ends by itself) with the
+    llama2 tokenizer it uses."""
+    d = tmp_path_factory.mktemp("trl") / "tiny-random-llama"
+    d.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        os.symlink(SHARED_DIR / "models" / "tiny-random-llama" / name, d / name)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        os.symlink(SHARED_DIR / "tokenizers" / "llama2" / name, d / name)
+    return str(d)
+
+
+@pytest.fixture(scope="module")
 def template_file(tmp_path_factory):
     p = tmp_path_factory.mktemp("tpl") / "qa.jinja"
     p.write_text(TEMPLATE)

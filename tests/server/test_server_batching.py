@@ -6,25 +6,10 @@ GPT-2) still gets its answer from a session of its own."""
 import concurrent.futures
 import http.client
 import json
-import os
-
-import pytest
 
 from conftest import CHAT_MODEL, SHARED_DIR, Server, hfkit_run_json, wait_ready
 
 PROMPTS = ["Once upon a time", "The little dog", "Echoes of", "In a quiet town", "A bird"]
-
-
-@pytest.fixture(scope="module")
-def long_model(tmp_path_factory):
-    """tiny-random-llama (2048 positions, random weights: it rarely ends by itself)."""
-    d = tmp_path_factory.mktemp("trl") / "tiny-random-llama"
-    d.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        os.symlink(SHARED_DIR / "models" / "tiny-random-llama" / name, d / name)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        os.symlink(SHARED_DIR / "tokenizers" / "llama2" / name, d / name)
-    return str(d)
 
 
 def open_stream(server, path, body):

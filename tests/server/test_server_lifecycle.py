@@ -4,27 +4,12 @@ finish, or are cancelled after --shutdown-timeout; exit 0)."""
 
 import http.client
 import json
-import os
 import re
 import time
 
-import pytest
-
-from conftest import CHAT_MODEL, SHARED_DIR, Server, hfkit_run_json, wait_ready
+from conftest import CHAT_MODEL, Server, hfkit_run_json, wait_ready
 
 LONG = 1900  # tokens: tiny-random-llama never says EOS from "Hello" and takes seconds for this
-
-
-@pytest.fixture(scope="module")
-def long_model(tmp_path_factory):
-    """tiny-random-llama (2048 positions, random weights) with the llama2 tokenizer it uses."""
-    d = tmp_path_factory.mktemp("trl") / "tiny-random-llama"
-    d.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        os.symlink(SHARED_DIR / "models" / "tiny-random-llama" / name, d / name)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        os.symlink(SHARED_DIR / "tokenizers" / "llama2" / name, d / name)
-    return str(d)
 
 
 def get(server, path):

@@ -6,25 +6,11 @@ idle (no request in flight, no slot held)."""
 import concurrent.futures
 import http.client
 import json
-import os
 
-import pytest
-
-from conftest import CHAT_MODEL, SHARED_DIR, Server, hfkit_run_json, wait_ready
+from conftest import CHAT_MODEL, Server, hfkit_run_json, wait_ready
 from test_server_lifecycle import LONG, metrics, wait_idle
 
 PROMPTS = ["Once upon a time", "The little dog", "Echoes of", "In a quiet town"]
-
-
-@pytest.fixture(scope="module")
-def long_model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("trl") / "tiny-random-llama"
-    d.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        os.symlink(SHARED_DIR / "models" / "tiny-random-llama" / name, d / name)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        os.symlink(SHARED_DIR / "tokenizers" / "llama2" / name, d / name)
-    return str(d)
 
 
 def request(server, path, body):
