@@ -1,6 +1,7 @@
 """Starts `hfkit serve --port 0` on loopback for the server tests and stops it with SIGTERM,
 checking it exits 0 (the graceful shutdown is part of what every test exercises)."""
 
+import http.client
 import json
 import os
 import pathlib
@@ -87,6 +88,45 @@ def wait_ready(server, timeout=60):
             assert e.code == 503, e.code
         time.sleep(0.05)
     raise AssertionError("the server never became ready")
+
+
+def get(server, path, timeout=60):
+    """GET path: (status, body bytes)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+    conn.request("GET", path)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, data
+
+
+def post(server, path, body, timeout=300):
+    """POST body as JSON: (status, body bytes)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+    conn.request("POST", path, body=json.dumps(body).encode(),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, data
+
+
+def post_json(server, path, body, timeout=300):
+    """POST body as JSON: (status, the reply parsed)."""
+    status, data = post(server, path, body, timeout)
+    return status, json.loads(data)
+
+
+def metrics(server):
+    """/metrics as {series (name and labels): value}."""
+    status, data = get(server, "/metrics")
+    assert status == 200
+    out = {}
+    for line in data.decode().splitlines():
+        m = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import concurrent.futures
 import http.client
 import json
 
-from conftest import CHAT_MODEL, SHARED_DIR, Server, hfkit_run_json, wait_ready
+from conftest import CHAT_MODEL, SHARED_DIR, Server, hfkit_run_json, metrics, post_json, wait_ready
 
 PROMPTS = ["Once upon a time", "The little dog", "Echoes of", "In a quiet town", "A bird"]
 
@@ -45,29 +45,6 @@ def read_stream(conn, r, first=None):
             finish = c["finish_reason"] or finish
     conn.close()
     return {"text": text, "usage": usage, "finish_reason": finish}
-
-
-def post(server, path, body):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=300)
-    conn.request("POST", path, body=json.dumps(body).encode(),
-                 headers={"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    return r.status, json.loads(data)
-
-
-def metrics(server):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
-    conn.request("GET", "/metrics")
-    text = conn.getresponse().read().decode()
-    conn.close()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
 
 
 def engine_metric(m, name, model):
@@ -133,7 +110,7 @@ def test_chat_on_the_engine_stops_at_the_turn_end(template_file):
     try:
         wait_ready(s)
         for p in PROMPTS[:3]:
-            status, data = post(s, "/v1/chat/completions",
+            status, data = post_json(s, "/v1/chat/completions",
                                 {"messages": [{"role": "user", "content": p}], "max_tokens": 60,
                                  "temperature": 0})
             assert status == 200, data
@@ -156,23 +133,23 @@ def test_what_the_engine_cannot_run_falls_back_to_a_session(long_model):
     try:
         wait_ready(s)
         # logprobs: not in the engine yet; the session gives them.
-        status, data = post(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 4,
+        status, data = post_json(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 4,
                                                    "temperature": 0, "logprobs": 2})
         assert status == 200, data
         assert len(data["choices"][0]["logprobs"]["token_logprobs"]) == 4
         # response_format: constrained on a session.
-        status, data = post(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 40,
+        status, data = post_json(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 40,
                                                    "temperature": 0,
                                                    "response_format": {"type": "json_object"}})
         assert status == 200, data
         # Neither reached the engine (made on the first request it runs).
         assert f'hfkit_engine_steps_total{{model="{long_model}"}}' not in metrics(s)
-        status, data = post(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 4,
+        status, data = post_json(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 4,
                                                    "temperature": 0})
         assert status == 200, data
         assert engine_metric(metrics(s), "hfkit_engine_steps_total", long_model) > 0
         # GPT-2 has no batched forward: every request of it runs on a session.
-        status, data = post(s, "/v1/completions", {"model": gpt2, "prompt": "Hello",
+        status, data = post_json(s, "/v1/completions", {"model": gpt2, "prompt": "Hello",
                                                    "max_tokens": 3, "temperature": 0})
         assert status == 200, data
         assert data["choices"][0]["text"] == hfkit_run_json(

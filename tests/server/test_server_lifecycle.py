@@ -4,31 +4,11 @@ finish, or are cancelled after --shutdown-timeout; exit 0)."""
 
 import http.client
 import json
-import re
 import time
 
-from conftest import CHAT_MODEL, Server, hfkit_run_json, wait_ready
+from conftest import CHAT_MODEL, Server, get, hfkit_run_json, metrics, post, wait_ready
 
 LONG = 1900  # tokens: tiny-random-llama never says EOS from "Hello" and takes seconds for this
-
-
-def get(server, path):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
-    conn.request("GET", path)
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    return r.status, data
-
-
-def post(server, path, body):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
-    conn.request("POST", path, body=json.dumps(body).encode(),
-                 headers={"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    return r.status, data
 
 
 def open_stream(server, body):
@@ -49,17 +29,6 @@ def read_events(r, first=b""):
     text = first + r.read()
     return [line[len(b"data: "):].decode() for line in text.split(b"\n")
             if line.startswith(b"data: ")]
-
-
-def metrics(server):
-    status, data = get(server, "/metrics")
-    assert status == 200
-    out = {}
-    for line in data.decode().splitlines():
-        m = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
 
 
 def wait_idle(server, timeout=120):

@@ -8,7 +8,7 @@ import http.client
 import json
 
 from conftest import CHAT_MODEL, Server, hfkit_run_json, wait_ready
-from test_server_lifecycle import LONG, metrics, wait_idle
+from test_server_lifecycle import LONG, wait_idle
 
 PROMPTS = ["Once upon a time", "The little dog", "Echoes of", "In a quiet town"]
 
