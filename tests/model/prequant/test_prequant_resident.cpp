@@ -12,21 +12,17 @@
 
 #include "inspect/inspect.h"
 #include "model/model.h"
+#include "prequant_cases.h"
 
 using namespace hfk;
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path case_dir(const std::string &name) {
-    const char *d = std::getenv("HFK_PREQUANT_DIR");
-    return fs::path(d ? d : "prequant") / name;
-}
-
 class PrequantResident : public testing::TestWithParam<std::string> {};
 
 TEST_P(PrequantResident, EstimateCoversTheLoadedBytes) {
-    const fs::path dir = case_dir(GetParam());
+    const fs::path dir = hfk_test::prequant_case_dir(GetParam());
     LoadOptions o;
     o.n_threads = 1;
     const uint64_t loaded = Model::load(dir, o)->weight_bytes();
@@ -41,15 +37,7 @@ TEST_P(PrequantResident, EstimateCoversTheLoadedBytes) {
     EXPECT_LE(double(estimate), 1.25 * double(loaded));
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, PrequantResident,
-                         testing::Values("mlx-4bit-g64-f16", "mlx-4bit-g32-bf16-mixed",
-                                         "mlx-8bit-g64-bf16", "gptq-4bit-g32",
-                                         "gptq-4bit-g16-actorder", "awq-4bit-g32"),
-                         [](const testing::TestParamInfo<std::string> &i) {
-                             std::string s = i.param;
-                             for (char &c : s)
-                                 if (c == '-') c = '_';
-                             return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Formats, PrequantResident, testing::ValuesIn(hfk_test::kPrequantCases),
+                         hfk_test::prequant_case_test_name);
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "model/model.h"
 #include "model/prequant.h"
 #include "model/weights.h"
+#include "prequant_cases.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -42,11 +43,6 @@ namespace {
 // activations (quant.h): measured 0.8% of the largest |logit| on the trained aidreams260K cases
 // and up to 5.6% on the random tiny-llama-gqa ones (weights drawn large, logits close together).
 constexpr double kAutoRelTol = 0.08;
-
-fs::path case_dir(const std::string &name) {
-    const char *d = std::getenv("HFK_PREQUANT_DIR");
-    return fs::path(d ? d : "prequant") / name;
-}
 
 struct Reference {
     std::vector<int32_t> ids, prompt, greedy;
@@ -110,7 +106,7 @@ std::string form_of(const kern::Mat &m) {
 class PrequantTorch : public testing::TestWithParam<std::string> {};
 
 TEST_P(PrequantTorch, LayersDequantizeToTorchsWeights) {
-    const fs::path dir = case_dir(GetParam());
+    const fs::path dir = hfk_test::prequant_case_dir(GetParam());
     ASSERT_TRUE(fs::exists(dir / "reference.json"))
         << dir << ": run the fixture prequant_reference (ctest runs it first)";
     const Reference ref = read_reference(dir);
@@ -148,7 +144,7 @@ TEST_P(PrequantTorch, LayersDequantizeToTorchsWeights) {
 }
 
 TEST_P(PrequantTorch, F32LoadMatchesTorchAtEveryPosition) {
-    const fs::path dir = case_dir(GetParam());
+    const fs::path dir = hfk_test::prequant_case_dir(GetParam());
     ASSERT_TRUE(fs::exists(dir / "reference.json")) << dir;
     const Reference ref = read_reference(dir);
     auto m = load(dir, WeightFormat::F32);
@@ -159,7 +155,7 @@ TEST_P(PrequantTorch, F32LoadMatchesTorchAtEveryPosition) {
 }
 
 TEST_P(PrequantTorch, AsStoredLoadIsItsDequantizedForwardAndCloseToTorch) {
-    const fs::path dir = case_dir(GetParam());
+    const fs::path dir = hfk_test::prequant_case_dir(GetParam());
     ASSERT_TRUE(fs::exists(dir / "reference.json")) << dir;
     const Reference ref = read_reference(dir);
     auto m = load(dir, WeightFormat::Auto);
@@ -201,15 +197,7 @@ TEST_P(PrequantTorch, AsStoredLoadIsItsDequantizedForwardAndCloseToTorch) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, PrequantTorch,
-                         testing::Values("mlx-4bit-g64-f16", "mlx-4bit-g32-bf16-mixed",
-                                         "mlx-8bit-g64-bf16", "gptq-4bit-g32",
-                                         "gptq-4bit-g16-actorder", "awq-4bit-g32"),
-                         [](const testing::TestParamInfo<std::string> &i) {
-                             std::string s = i.param;
-                             for (char &c : s)
-                                 if (c == '-') c = '_';
-                             return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Formats, PrequantTorch, testing::ValuesIn(hfk_test::kPrequantCases),
+                         hfk_test::prequant_case_test_name);
 
 }  // namespace
