@@ -148,18 +148,6 @@ TEST(QuantModel, SourcePagesAreReleased) {
     EXPECT_LE(q8_kb, 128 + 4 * 40);
 }
 
-namespace {
-// sqrt(sum (a - b)^2 / sum b^2)
-double relative_rms(const std::vector<float> &a, const std::vector<float> &b) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < b.size(); ++i) {
-        num += double(a[i] - b[i]) * double(a[i] - b[i]);
-        den += double(b[i]) * double(b[i]);
-    }
-    return std::sqrt(num / std::max(den, 1e-30));
-}
-}  // namespace
-
 // Every architecture's matrices (GPT-2's [in, out] Conv1D included, quantized along its input
 // dimension) stay close to the unquantized model: a wrong layout would give errors near 1 or
 // more. The tiny checkpoints are random (small logits, no trained structure), so their errors
@@ -186,7 +174,7 @@ TEST(QuantModel, CloseToUnquantizedOnEveryArchitecture) {
                 want = base->encode(toks, {}, 2).last_hidden_state;
                 got = q->encode(toks, {}, 2).last_hidden_state;
             }
-            const double err = relative_rms(got, want);
+            const double err = hfk_test::relative_rms(got, want);
             std::printf("%s %s: relative RMS error %.4f\n", name, weight_format_name(f), err);
             EXPECT_LT(err, bound) << name << " " << weight_format_name(f);
         }

@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 // 1 when built with AddressSanitizer, under g++ (__SANITIZE_ADDRESS__) or clang (which, in
 // version 14, says so only through __has_feature).
@@ -35,6 +38,16 @@
 namespace hfk_test {
 
 namespace fs = std::filesystem;
+
+// sqrt(sum (a - b)^2 / sum b^2): how far a is from the reference b, relative to b's size.
+inline double relative_rms(const std::vector<float> &a, const std::vector<float> &b) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        num += double(a[i] - b[i]) * double(a[i] - b[i]);
+        den += double(b[i]) * double(b[i]);
+    }
+    return std::sqrt(num / std::max(den, 1e-30));
+}
 
 inline fs::path source_dir() {
     if (const char *s = std::getenv("HFK_SOURCE_DIR"); s && *s) return s;

@@ -12,6 +12,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
+#include "../../support/test_support.h"
 #include "model/model.h"
 
 using namespace hfk;
@@ -43,15 +44,6 @@ std::vector<float> logits_of(const Model &m) {
     for (size_t i = 5; i < toks.size(); ++i)
         m.forward(*cache, std::span(toks.data() + i, 1), out.data() + i * v, false, 2);
     return out;
-}
-
-double relative_rms(const std::vector<float> &a, const std::vector<float> &b) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < b.size(); ++i) {
-        num += double(a[i] - b[i]) * double(a[i] - b[i]);
-        den += double(b[i]) * double(b[i]);
-    }
-    return std::sqrt(num / std::max(den, 1e-30));
 }
 
 }  // namespace
@@ -91,7 +83,7 @@ TEST_P(PhiQuant, CloseToUnquantizedAndEqualToTheDequantizedReference) {
          {std::pair{WeightFormat::Q8, 0.045}, std::pair{WeightFormat::Q4, 0.5}}) {
         const auto m = load(GetParam(), fmt, true);
         const std::vector<float> got = logits_of(*m);
-        const double err = relative_rms(got, want);
+        const double err = hfk_test::relative_rms(got, want);
         std::printf("%s %s: relative RMS error of the logits %.4f\n", GetParam(),
                     weight_format_name(fmt), err);
         EXPECT_LT(err, bound) << weight_format_name(fmt);
