@@ -450,22 +450,25 @@ int main(int argc, char **argv) {
                 swept.best_gbs);
             volatile uint64_t sink = loop.read(buf.data, buf.size);
             auto cache = model->new_cache(tg + 1);
-            // 16-bit weights: every rows-per-pass choice of the decode kernels (rows_per_pass.h;
-            // the same bits, another read order) with the CPU family's prefetch, and one row with
-            // the other prefetch setting (none, or 6 KiB ahead), in turn within each run, so that
-            // they see the same moments of the machine; other weights: the one path there is.
+            // 16-bit weights: the default rows per pass (each layout its own, rows_per_pass.h),
+            // then every choice forced on both layouts (the same bits, another read order), with
+            // the CPU family's prefetch, and the default with the other prefetch setting (none,
+            // or 6 KiB ahead), in turn within each run, so that they see the same moments of the
+            // machine; other weights: the one path there is. rows 0 = the default.
             struct Choice {
                 int rows, prefetch;
                 bool operator==(const Choice &) const = default;
             };
-            const Choice chosen_choice{kern::decode_rows(), kern::decode_prefetch_bytes()};
+            const Choice chosen_choice{0, kern::decode_prefetch_bytes()};
+            const int default_dot_rows = kern::dot_rows_per_pass(DType::BF16);
+            const int default_axpy_rows = kern::axpy_rows_per_pass(DType::BF16);
             const std::string chosen_source = kern::decode_rows_source();
             const std::string prefetch_source = kern::decode_prefetch_source();
             const bool sixteen_bit = precision != "F32";
             std::vector<Choice> choices{chosen_choice};
             if (sixteen_bit) {
                 const int pf = chosen_choice.prefetch;
-                choices = {{1, pf}, {2, pf}, {4, pf}, {1, pf ? 0 : 6144}};
+                choices = {{0, pf}, {1, pf}, {2, pf}, {4, pf}, {0, pf ? 0 : 6144}};
             }
             struct Shares {
                 std::vector<double> shares, read_gbs, decode_gbs;
@@ -515,18 +518,25 @@ int main(int argc, char **argv) {
                 for (size_t c = 0; c < choices.size(); ++c) {
                     const Stat sh = summary(by_choice[c].shares);
                     const Stat cs = summary(by_choice[c].cpu_shares);
+                    const std::string rows =
+                        choices[c].rows
+                            ? std::to_string(choices[c].rows) + " row" +
+                                  (choices[c].rows > 1 ? "s" : " ") + " per pass"
+                            : "default (" + std::to_string(default_dot_rows) + " [out, in], " +
+                                  std::to_string(default_axpy_rows) + " [in, out])";
+                    const std::string label = rows + ",";
                     std::printf(
-                        "  %d row%s per pass, prefetch %5d B: decode at %.0f%% (%.0f-%.0f) of the "
-                        "read; in thread CPU time %.0f%% (%.0f-%.0f)%s\n",
-                        choices[c].rows, choices[c].rows > 1 ? "s" : " ", choices[c].prefetch,
-                        sh.median, sh.lo, sh.hi, cs.median, cs.lo, cs.hi,
-                        c == chosen ? "   <- chosen" : "");
+                        "  %-35s prefetch %5d B: decode at %.0f%% (%.0f-%.0f) of the read; in "
+                        "thread CPU time %.0f%% (%.0f-%.0f)%s\n",
+                        label.c_str(), choices[c].prefetch, sh.median, sh.lo, sh.hi, cs.median,
+                        cs.lo, cs.hi, c == chosen ? "   <- chosen" : "");
                 }
                 std::printf(
-                    "  chosen: %d row(s) (%s; HFK_DECODE_ROWS=1|2|4 overrides), prefetch %d B "
-                    "(%s; HFK_DECODE_PREFETCH=BYTES overrides)\n",
-                    chosen_choice.rows, chosen_source.c_str(), chosen_choice.prefetch,
-                    prefetch_source.c_str());
+                    "  chosen: %d row(s) per pass for [out, in], %d for [in, out] (%s; "
+                    "HFK_DECODE_ROWS=1|2|4 overrides both), prefetch %d B (%s; "
+                    "HFK_DECODE_PREFETCH=BYTES overrides)\n",
+                    default_dot_rows, default_axpy_rows, chosen_source.c_str(),
+                    chosen_choice.prefetch, prefetch_source.c_str());
             }
             const Shares &s = by_choice[chosen];
             const RefRow *ref = reference_row(ref_machine, preset, precision, 1);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <string_view>
 
 namespace hfk::kern {
 namespace {
@@ -29,23 +30,27 @@ struct Choice {
 //
 // Measured, one thread, one decode token's matrix-vector products through linear() against the
 // best plain read of as many bytes (read_bandwidth.h's sweep), alternated, medians of the shares
-// in thread CPU time (25-40 rounds; the machine was shared and heavily loaded, spreads were wide):
-//   - AMD EPYC Zen 5, 2026-12-06. BF16 llama-135m, AVX-512: 1 row 76-80%, 2 blocks 68-81%,
-//     4 blocks 71-88% over four runs (4 ahead in three, behind in one: within the noise); AVX2:
-//     1 row 72%, 4 blocks 93% (one run). BF16 GPT-2 ([in, out], rows next to each other): 1 row
-//     84%, 2 rows 41%, 4 rows 54% (AVX2: 86 / 35 / 42%). One row is kept: no choice is reliably
-//     ahead for [out, in], and one row is far ahead for [in, out].
+// in thread CPU time:
+//   - AMD EPYC Zen 5, 2026-12-06, quiet machine (load average below 2, 3 runs):
+//     BF16 llama-135m ([out, in]), AVX-512: 1 row 86-89%, 2 blocks 90-98%, 4 blocks 94-102%;
+//     AVX2: 1 row 84%, 2 blocks 92%, 4 blocks 97%. Decode tg128 1 thread 95.2 -> 106.7 tok/s
+//     with 4 blocks. BF16 GPT-2 ([in, out], rows next to each other): 1 row 71%, 2 rows 42%,
+//     4 rows 53%. (Earlier runs on a heavily loaded machine could not tell the [out, in] choices
+//     apart: 71-88% each, spreads wider than the gaps.)
 //   - Intel Xeon Emerald Rapids (../shared/BENCH.md, tools/probes/bf16_matvec_rows.c, rows next
 //     to each other): a BF16 product read 9.1-9.8 GB/s with 1, 2, 4 or 8 rows per pass alike,
-//     against ~16 for a plain read with several streams. Blocks read side by side, as above, were
-//     not measured there: one row until they are (bench_model prints each choice's share).
+//     against ~16 for a plain read with several streams. Blocks read side by side (several long
+//     streams, what a several-stream plain read does) were not measured there; four, as on AMD,
+//     until they are (bench_model prints each choice's share).
+// So [out, in] matrices take 4 blocks on both families and [in, out] matrices one row: each
+// layout its own measured best (axpy_rows_per_pass).
 Choice family_choice() {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_is("amd")) return {1, "CPU family AMD"};
-    if (__builtin_cpu_is("intel")) return {1, "CPU family Intel"};
+    if (__builtin_cpu_is("amd")) return {4, "CPU family AMD"};
+    if (__builtin_cpu_is("intel")) return {4, "CPU family Intel"};
 #endif
-    return {1, "CPU family other"};
+    return {4, "CPU family other"};
 }
 
 const Choice &default_choice() {
@@ -69,7 +74,11 @@ int dot_rows_per_pass(DType type) {
 }
 
 int axpy_rows_per_pass(DType type) {
-    return type == DType::F32 ? 4 : decode_rows();
+    if (type == DType::F32) return 4;
+    // One row unless told otherwise: every measured [in, out] product read best that way.
+    const bool told = g_override.load(std::memory_order_relaxed) != 0 ||
+                      std::string_view(default_choice().source) == "HFK_DECODE_ROWS";
+    return told ? decode_rows() : 1;
 }
 
 void set_decode_rows(int rows) {

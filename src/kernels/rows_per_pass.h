@@ -7,13 +7,14 @@
 
 namespace hfk::kern {
 
-// Rows per pass for 16-bit weights: 1, 2 or 4. Chosen once by CPU family (rows_per_pass.cpp
-// says why), unless HFK_DECODE_ROWS=1|2|4 is set in the environment, or set_decode_rows() was
-// called.
+// Rows per pass for 16-bit weights stored [out, in]: 1, 2 or 4. Chosen once by CPU family
+// (rows_per_pass.cpp says why), unless HFK_DECODE_ROWS=1|2|4 is set in the environment, or
+// set_decode_rows() was called.
 int decode_rows();
 // Rows per pass of the kernels for weights of `type`, stored [out, in] (dot_rows) or [in, out]
-// (axpy_rows). F32 keeps its measured fixed choice (one row for dot_rows, four for axpy_rows);
-// F16/BF16 take decode_rows().
+// (axpy_rows). F32 keeps its measured fixed choice (one row for dot_rows, four for axpy_rows).
+// F16/BF16: dot_rows takes decode_rows(); axpy_rows takes one row, its measured best, unless
+// HFK_DECODE_ROWS or set_decode_rows() asks for another choice (both layouts then take it).
 int dot_rows_per_pass(DType type);
 int axpy_rows_per_pass(DType type);
 // Overrides decode_rows() for the whole process (1, 2 or 4; 0 or any other value goes back to

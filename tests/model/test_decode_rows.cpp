@@ -201,18 +201,22 @@ TEST(DecodeRows, LinearSameBitsForEveryChoiceAndThreadCount) {
 }
 
 // Where the choice comes from: HFK_DECODE_ROWS=1|2|4 when set (CTest runs this with =2 and with
-// an invalid =3), else the CPU family; set_decode_rows() overrides both and 0 undoes it. F32
-// keeps its fixed choice (one row for dot_rows, four for axpy_rows) whatever is chosen.
+// an invalid =3), else the CPU family; set_decode_rows() overrides both and 0 undoes it. 16-bit
+// [in, out] products (axpy_rows) read one row unless a choice is asked for. F32 keeps its fixed
+// choice (one row for dot_rows, four for axpy_rows) whatever is chosen.
 TEST(DecodeRows, ChoiceFromEnvironmentOrCpuFamily) {
     const char *env = std::getenv("HFK_DECODE_ROWS");
     if (env && std::string(env) == "2") {
         EXPECT_EQ(decode_rows(), 2);
         EXPECT_STREQ(decode_rows_source(), "HFK_DECODE_ROWS");
+        EXPECT_EQ(axpy_rows_per_pass(DType::BF16), 2);
     } else {  // unset, or not 1, 2 or 4: ignored
         EXPECT_EQ(std::string(decode_rows_source()).rfind("CPU family ", 0), 0u)
             << decode_rows_source();
         const int r = decode_rows();
         EXPECT_TRUE(r == 1 || r == 2 || r == 4) << r;
+        EXPECT_EQ(dot_rows_per_pass(DType::BF16), r);
+        EXPECT_EQ(axpy_rows_per_pass(DType::BF16), 1);
     }
     const int before = decode_rows();
     const std::string before_source = decode_rows_source();
@@ -230,6 +234,7 @@ TEST(DecodeRows, ChoiceFromEnvironmentOrCpuFamily) {
     set_decode_rows(0);
     EXPECT_EQ(decode_rows(), before);
     EXPECT_EQ(decode_rows_source(), before_source);
+    EXPECT_EQ(axpy_rows_per_pass(DType::BF16), env && std::string(env) == "2" ? 2 : 1);
 }
 
 // The software prefetch distance of the 16-bit kernels: HFK_DECODE_PREFETCH=BYTES when set to a
