@@ -38,7 +38,8 @@ StackEngine::StackEngine(std::shared_ptr<const Grammar> grammar) : g_(std::move(
     for (unsigned b = 0; b < 256; ++b) class_members_[byte_class_[b]].push_back(uint8_t(b));
     nodes_.push_back({0, 0});
     sets_.push_back({0, 0, false});  // dead
-    transitions_.assign(256, int32_t(kDeadState));
+    n_classes_ = n_classes;
+    transitions_.assign(n_classes_, int32_t(kDeadState));
     std::vector<uint32_t> stacks;
     ++epoch_;
     for (uint32_t alt : g_->rules[g_->root]) expand(make(alt, 0), stacks);
@@ -50,14 +51,15 @@ uint32_t StackEngine::make(uint32_t pos, uint32_t parent) {
     // recursion such as `star ::= x star` then never grows the stack.
     if (g_->code[pos].kind == Element::End) return parent;
     const uint64_t key = (uint64_t(pos) << 32) | parent;
-    auto [it, inserted] = node_ids_.emplace(key, uint32_t(nodes_.size()));
+    bool inserted = false;
+    const uint32_t id = node_ids_.find_or_insert(key, uint32_t(nodes_.size()), inserted);
     if (inserted) {
-        if (nodes_.size() >= kMaxStackNodes)
+        nodes_.push_back({pos, parent});  // first, so that the index never names a missing node
+        if (nodes_.size() > kMaxStackNodes)
             fail(HFK_E_RESOURCE, "the grammar's parse stacks grew beyond " +
                                      std::to_string(kMaxStackNodes) + " nodes");
-        nodes_.push_back({pos, parent});
     }
-    return it->second;
+    return id;
 }
 
 // Appends to `out` every stack reachable from `node` whose top waits for a byte, and the empty
@@ -93,7 +95,7 @@ StateId StackEngine::intern(std::vector<uint32_t> &stacks) {
     const StateId id = StateId(sets_.size());
     sets_.push_back({uint32_t(set_stacks_.size()), uint32_t(stacks.size()), stacks[0] == 0});
     set_stacks_.insert(set_stacks_.end(), stacks.begin(), stacks.end());
-    transitions_.resize(transitions_.size() + 256, -1);
+    transitions_.resize(transitions_.size() + n_classes_, -1);
     set_ids_.emplace(stacks, id);
     return id;
 }

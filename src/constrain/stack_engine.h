@@ -7,8 +7,8 @@
 //    the generation actually visits. A matcher state is then a single uint32_t, so copying or
 //    rolling back a matcher is copying an integer.
 //  - Bytes that belong to exactly the same byte sets of the grammar (its byte classes: a JSON
-//    Schema has a few dozen) step every state the same way, so one computed step fills the
-//    transitions of its whole class.
+//    Schema has a few dozen) step every state the same way, so the transition table has one
+//    entry per class, and one computed step serves the whole class.
 // One engine serves one generation at a time (not thread-safe; its tables only grow).
 #pragma once
 
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "constrain/grammar.h"
+#include "constrain/id_index.h"
 
 namespace hfk::constrain {
 
@@ -31,14 +32,12 @@ class StackEngine {
     StateId start() const { return start_; }
     // The state after one more byte; kDeadState when the byte cannot continue any stack.
     StateId step(StateId s, uint8_t byte) {
-        int32_t &t = transitions_[size_t(s) * 256 + byte];
-        if (t < 0) {
-            const StateId next = compute_step(s, byte);
-            int32_t *row = &transitions_[size_t(s) * 256];  // t may have moved
-            for (uint8_t b : class_members_[byte_class_[byte]]) row[b] = int32_t(next);
-            return next;
-        }
-        return StateId(t);
+        const size_t at = size_t(s) * n_classes_ + byte_class_[byte];
+        const int32_t t = transitions_[at];
+        if (t >= 0) return StateId(t);
+        const StateId next = compute_step(s, byte);  // may grow transitions_
+        transitions_[at] = int32_t(next);
+        return next;
     }
     // The byte classes: class_of(b) == class_of(c) iff b and c are in the same byte sets.
     uint32_t n_byte_classes() const { return uint32_t(class_members_.size()); }
@@ -74,11 +73,15 @@ class StackEngine {
 
     std::shared_ptr<const Grammar> g_;
     std::vector<Node> nodes_;  // nodes_[0] is the empty stack
-    std::unordered_map<uint64_t, uint32_t> node_ids_;
+    IdIndex node_ids_;         // (pos << 32 | parent) -> node
     std::vector<uint32_t> set_stacks_;
     std::vector<SetInfo> sets_;  // sets_[0] is the dead state
     std::unordered_map<std::vector<uint32_t>, StateId, VecHash> set_ids_;
-    std::vector<int32_t> transitions_;  // 256 per state, -1 = not computed yet
+    // One row per state, one entry per byte class (-1 = not computed yet): a JSON Schema's few
+    // dozen classes make a row a few cache lines instead of 1 KiB, which keeps the rows a mask's
+    // trie walk touches in cache.
+    std::vector<int32_t> transitions_;
+    uint32_t n_classes_ = 1;
     uint8_t byte_class_[256] = {};
     std::vector<std::vector<uint8_t>> class_members_;
     std::vector<uint32_t> marks_;

@@ -1,5 +1,7 @@
 #include "constrain/token_mask.h"
 
+#include <algorithm>
+
 namespace hfk::constrain {
 
 namespace {
@@ -14,8 +16,7 @@ bool subset(const ByteSet &a, const ByteSet &b) {
              (a.bits[3] & ~b.bits[3]));
 }
 
-void set_slots(TokenBits &out, uint32_t lo, uint32_t hi) {
-    if (lo >= hi) return;
+void set_slots_slow(TokenBits &out, uint32_t lo, uint32_t hi) {
     const uint32_t wl = lo >> 6, wh = (hi - 1) >> 6;
     const uint64_t first = ~uint64_t(0) << (lo & 63);
     const uint64_t last = ~uint64_t(0) >> (63 - ((hi - 1) & 63));
@@ -26,6 +27,16 @@ void set_slots(TokenBits &out, uint32_t lo, uint32_t hi) {
     out[wl] |= first;
     for (uint32_t w = wl + 1; w < wh; ++w) out[w] = ~uint64_t(0);
     out[wh] |= last;
+}
+
+// Most calls set no slot (a node inside a token) or one (a node that ends one): in line.
+inline void set_slots(TokenBits &out, uint32_t lo, uint32_t hi) {
+    if (hi <= lo) return;
+    if (hi == lo + 1) {
+        out[lo >> 6] |= uint64_t(1) << (lo & 63);
+        return;
+    }
+    set_slots_slow(out, lo, hi);
 }
 }  // namespace
 
@@ -51,21 +62,27 @@ TokenBits TokenMasker::id_mask(StateId s) {
     return out;
 }
 
-const TokenMasker::Run &TokenMasker::run(StateId t) {
+const TokenMasker::Run &TokenMasker::run_slow(StateId t) {
     if (t >= runs_.size()) runs_.resize(size_t(t) + 1);
     if (runs_[t].known) return runs_[t];
     // One step per byte class (the engine fills the rest of each class): count the bytes that
-    // lead to each live successor and keep the most common one.
-    std::unordered_map<StateId, uint32_t> count;
+    // lead to each live successor and keep the most common one. A state has few distinct
+    // successors, so the counts are a short list searched in line (no map: this runs once per
+    // new state of a cold mask, dozens of times per mask).
     StateId best = kDeadState;
     uint32_t best_n = 0;
     const uint32_t n_classes = engine_.n_byte_classes();
-    std::vector<StateId> succ(n_classes);
+    std::vector<StateId> &succ = run_succ_;
+    succ.resize(n_classes);
+    run_counts_.clear();
     for (uint32_t c = 0; c < n_classes; ++c) {
         const auto &members = engine_.class_members(c);
         succ[c] = engine_.step(t, members[0]);
         if (succ[c] == kDeadState) continue;
-        uint32_t &n = count[succ[c]];
+        auto it = std::find_if(run_counts_.begin(), run_counts_.end(),
+                               [&](const auto &sc) { return sc.first == succ[c]; });
+        if (it == run_counts_.end()) it = run_counts_.insert(it, {succ[c], 0u});
+        uint32_t &n = it->second;
         n += uint32_t(members.size());
         if (n > best_n || (n == best_n && succ[c] < best)) {
             best = succ[c];
@@ -85,11 +102,10 @@ const TokenMasker::Run &TokenMasker::run(StateId t) {
 }
 
 // I(t, h): see the header. Computed by I(t, h) = U(t) ∩ I(u(t), h - 1), memoised per state.
-ByteSet TokenMasker::run_bytes(StateId t, uint32_t h) {
+const ByteSet &TokenMasker::run_bytes_slow(StateId t, uint32_t h) {
+    static const ByteSet kNone{};
     const Run &r0 = run(t);
-    if (r0.self_loop || h <= 1 || r0.bytes.empty()) return r0.bytes;
-    if (h <= r0.within.size()) return r0.within[h - 1];
-    if (!r0.within.empty() && r0.within.back().empty()) return ByteSet{};
+    if (!r0.within.empty() && r0.within.back().empty()) return kNone;
     const StateId succ = r0.succ;
     while (runs_[t].within.size() < h) {
         const uint32_t k = uint32_t(runs_[t].within.size()) + 1;
@@ -99,7 +115,7 @@ ByteSet TokenMasker::run_bytes(StateId t, uint32_t h) {
             for (int w = 0; w < 4; ++w) x.bits[w] &= below.bits[w];
         }
         runs_[t].within.push_back(x);
-        if (x.empty()) return x;  // and so for every larger h
+        if (x.empty()) return kNone;  // and so for every larger h
     }
     return runs_[t].within[h - 1];
 }

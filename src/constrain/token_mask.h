@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "constrain/stack_engine.h"
@@ -75,14 +76,28 @@ class TokenMasker {
     };
 
     void compute(StateId s, TokenBits &out);
-    const Run &run(StateId t);
-    ByteSet run_bytes(StateId t, uint32_t h);
+    // run(t), computed on first use (run_slow); the known case stays in line in the walk.
+    const Run &run(StateId t) {
+        if (t < runs_.size() && runs_[t].known) return runs_[t];
+        return run_slow(t);
+    }
+    const Run &run_slow(StateId t);
+    // I(t, h) (the header's comment); a reference valid until the next run() or run_bytes().
+    const ByteSet &run_bytes(StateId t, uint32_t h) {
+        const Run &r = run(t);
+        if (r.self_loop || h <= 1 || r.bytes.empty()) return r.bytes;
+        if (h <= r.within.size()) return r.within[h - 1];
+        return run_bytes_slow(t, h);
+    }
+    const ByteSet &run_bytes_slow(StateId t, uint32_t h);
 
     std::shared_ptr<const VocabTrie> trie_;
     StackEngine &engine_;
     std::unordered_map<StateId, TokenBits> cache_;
     std::vector<StateId> depth_state_;
-    std::vector<Run> runs_;  // by state
+    std::vector<Run> runs_;                                 // by state
+    std::vector<StateId> run_succ_;                         // run()'s scratch: per class
+    std::vector<std::pair<StateId, uint32_t>> run_counts_;  // and bytes per successor
     uint64_t n_shortcuts_ = 0, n_walked_ = 0;
 };
 
