@@ -163,6 +163,16 @@ HFK_API hfk_status hfk_engine_cancel(hfk_engine *engine, hfk_request_id id) noex
     });
 }
 
+HFK_API hfk_status hfk_engine_cancel_queued(hfk_engine *engine, int32_t *n_cancelled) noexcept {
+    if (n_cancelled) *n_cancelled = 0;
+    HFK_REQUIRE_ARG(engine);
+    return guard([&]() -> hfk_status {
+        const int32_t n = engine->engine->cancel_queued();
+        if (n_cancelled) *n_cancelled = n;
+        return HFK_OK;
+    });
+}
+
 HFK_API hfk_status hfk_engine_wait(hfk_engine *engine, hfk_request_id id, char **text_out,
                                    hfk_engine_result *result_out) noexcept {
     if (text_out) *text_out = nullptr;

@@ -35,8 +35,9 @@ const char *const kHelp =
     "  --host ADDR            address to bind (default 127.0.0.1; elsewhere, set a key)\n"
     "  --port N               port (default 8080; 0 picks a free one, printed on stdout)\n"
     "  --api-key KEY          require 'Authorization: Bearer KEY' (default $HFKIT_API_KEY)\n"
-    "  --parallel N           requests run at once per model (default 1): batched together\n"
-    "                         on the model's engine, else one session each (above)\n"
+    "  --parallel N           requests run at once per model (default 4, as llama-server's\n"
+    "                         auto): batched together on the model's engine, else one\n"
+    "                         session each (above)\n"
     "  --queue N              requests waiting per model before 503 (default 16)\n"
     "  --ctx-size N           context of each request in tokens (default: the model's)\n"
     "  --kv-budget BYTES      KV memory of a model's batching engine (default: --parallel\n"
@@ -82,7 +83,7 @@ int cmd_serve(int argc, char **argv) {
     server::PoolOptions pool;
     pool.model_ids = a.positional;
     if (pool.model_ids.empty()) pool.model_ids.push_back(default_model_dir());
-    pool.parallel = static_cast<int32_t>(a.get_int("parallel", 1, 256).value_or(1));
+    pool.parallel = static_cast<int32_t>(a.get_int("parallel", 1, 256).value_or(4));
     pool.queue = static_cast<int32_t>(a.get_int("queue", 0, 4096).value_or(16));
     pool.n_ctx = static_cast<int32_t>(a.get_int("ctx-size", 1, 1 << 24).value_or(0));
     pool.n_threads = static_cast<int32_t>(a.get_int("threads", 1, 1024).value_or(0));

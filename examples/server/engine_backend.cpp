@@ -304,7 +304,13 @@ int32_t EngineBackend::queue_depth() {
 }
 
 void EngineBackend::stop_admitting() {
-    pool_->stop_admitting();
+    pool_->stop_admitting();  // new requests get 503 shutting_down (use_model refuses them)
+    // What the engines queued but have not started is refused as the pool's queue is: each
+    // ends HFK_E_CANCELLED, which the HTTP layer answers 503 shutting_down. Running requests
+    // get the grace period.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto &[handle, me] : engines_)
+        if (me.engine) (void)hfk_engine_cancel_queued(me.engine, nullptr);
 }
 
 void EngineBackend::cancel_running() {

@@ -244,6 +244,20 @@ bool Engine::cancel(uint64_t id) {
     return true;
 }
 
+int32_t Engine::cancel_queued() {
+    std::lock_guard lk(mu_);
+    const int32_t n = int32_t(queue_.size());
+    while (!queue_.empty()) {
+        std::shared_ptr<Request> r = queue_.front();
+        queue_.pop_front();
+        r->cancel.store(true);
+        stats_.queued = int32_t(queue_.size());
+        finish_locked(*r, HFK_E_CANCELLED, "request cancelled before it started",
+                      HFK_STOP_CANCELLED);
+    }
+    return n;
+}
+
 EngineResult Engine::wait(uint64_t id) {
     std::unique_lock lk(mu_);
     auto it = all_.find(id);

@@ -96,6 +96,9 @@ class Engine {
     // Any thread. Queued: finished at once; running: at the next step boundary. False when the
     // id is unknown or the request has already finished.
     bool cancel(uint64_t id);
+    // Any thread. Ends every request still waiting to start (HFK_E_CANCELLED, at once); running
+    // ones go on. Returns how many it ended. A server draining for shutdown calls it.
+    int32_t cancel_queued();
     // Blocks until the request ends, then hands its result over (once: HFK_E_NOT_FOUND after).
     EngineResult wait(uint64_t id);
     EngineStats stats() const;

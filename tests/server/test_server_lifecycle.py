@@ -114,6 +114,34 @@ def test_sigterm_lets_a_running_request_finish(long_model):
     assert json.loads(events[-3])["choices"][0]["finish_reason"] == "length"
 
 
+def test_sigterm_refuses_what_waits_in_the_engine_queue(long_model):
+    """A request the batching engine queued but never started gets 503 shutting_down at
+    SIGTERM, as one in the pool's queue does; the running one still finishes."""
+    import threading
+    s = Server([long_model, "--threads", "1", "--parallel", "1", "--queue", "4",
+                "--shutdown-timeout", "300"])
+    wait_ready(s)
+    conn, r, first = open_stream(s, {"prompt": "Hello", "max_tokens": 300, "temperature": 0,
+                                     "stream_options": {"include_usage": True}})
+    queued = {}
+    t = threading.Thread(target=lambda: queued.update(reply=post(
+        s, "/v1/completions", {"prompt": "Hi", "max_tokens": 5, "temperature": 0})))
+    t.start()
+    deadline = time.monotonic() + 60
+    while metrics(s).get('hfkit_engine_queued{model="%s"}' % long_model, 0) < 1:
+        assert time.monotonic() < deadline, metrics(s)
+        time.sleep(0.02)
+    s.terminate()
+    t.join(120)
+    status, data = queued["reply"]
+    assert status == 503, data
+    assert json.loads(data)["error"]["code"] == "shutting_down"
+    events = read_events(r, first)
+    conn.close()
+    assert s.stop() == 0, s.stderr
+    assert json.loads(events[-2])["usage"]["completion_tokens"] == 300
+
+
 def test_sigterm_cancels_after_the_deadline(long_model):
     s = Server([long_model, "--threads", "1", "--shutdown-timeout", "0"])
     wait_ready(s)

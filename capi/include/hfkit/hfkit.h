@@ -946,6 +946,12 @@ HFK_API HFK_NODISCARD hfk_status hfk_engine_submit(hfk_engine *engine, const cha
  * already ended.                                                                               */
 HFK_API hfk_status hfk_engine_cancel(hfk_engine *engine, hfk_request_id id) HFK_NOEXCEPT;
 
+/* Cancels every request still waiting to start: each ends at once with HFK_E_CANCELLED (its
+ * hfk_engine_wait returns it, with no text); running requests go on. n_cancelled (may be NULL)
+ * receives how many ended. For a server draining before shutdown: what it admitted but has not
+ * started is refused, what runs gets to finish. Any thread.                                    */
+HFK_API hfk_status hfk_engine_cancel_queued(hfk_engine *engine, int32_t *n_cancelled) HFK_NOEXCEPT;
+
 typedef struct hfk_engine_result {
     uint32_t struct_size;
     hfk_stop_reason stop_reason;
