@@ -151,11 +151,15 @@ HFK_BF16 void pack_panel(const Mat &w, Layout layout, int64_t k, int64_t j0, int
 template <int MR>
 HFK_BF16 void panel_kernel(const uint32_t *a, int64_t lda, const uint32_t *panel, int64_t pairs,
                            float *y, int64_t ldy, int64_t cols) {
+    // The loops over r must be unrolled (GCC -O2 does not by itself) so that the sums stay in
+    // registers.
     __m512 acc[MR][2];
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < pairs; ++p) {
         const __m512i b0 = _mm512_loadu_si512(panel + p * kPanel);
         const __m512i b1 = _mm512_loadu_si512(panel + p * kPanel + 16);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
             const __m512i av = _mm512_set1_epi32(int(a[r * lda + p]));
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], (__m512bh)av, (__m512bh)b0);
@@ -166,6 +170,7 @@ HFK_BF16 void panel_kernel(const uint32_t *a, int64_t lda, const uint32_t *panel
     const __mmask16 m1 = cols >= 32   ? __mmask16(0xffff)
                          : cols <= 16 ? __mmask16(0)
                                       : __mmask16((1u << (cols - 16)) - 1u);
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, acc[r][0]);
         _mm512_mask_storeu_ps(y + r * ldy + 16, m1, acc[r][1]);
