@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "inspect/inspect.h"
+#include "kernels/bf16_compute.h"
 #include "kernels/cpu.h"
 #include "read_bandwidth.h"
 #include "kernels/ops.h"
@@ -215,7 +216,7 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         std::fprintf(stderr,
                      "usage: %s CHECKPOINT_DIR [--threads 1,2] [--runs 5] [--pp 512] [--tg 128] "
-                     "[--warm 1] [--quant q8,q4]\n",
+                     "[--warm 1] [--quant q8,q4] [--compute bf16]\n",
                      argv[0]);
         return 2;
     }
@@ -224,6 +225,7 @@ int main(int argc, char **argv) {
     int runs = 5, pp = 512, tg = 128;
     bool warm = false;
     std::vector<std::string> quant_formats;
+    bool compute_bf16 = false;  // --compute bf16: BF16 rows again in the BF16 compute mode
     for (int i = 2; i + 1 < argc; i += 2) {
         std::string a = argv[i], v = argv[i + 1];
         if (a == "--threads") {
@@ -241,7 +243,13 @@ int main(int argc, char **argv) {
             tg = std::max(1, std::stoi(v));
         else if (a == "--warm")
             warm = std::stoi(v) != 0;
-        else if (a == "--quant") {
+        else if (a == "--compute") {
+            if (v != "bf16" && v != "f32") {
+                std::fprintf(stderr, "--compute takes bf16 or f32\n");
+                return 2;
+            }
+            compute_bf16 = v == "bf16";
+        } else if (a == "--quant") {
             for (size_t p = 0; p < v.size();) {
                 size_t q = v.find(',', p);
                 const std::string f = v.substr(p, q - p);
@@ -322,6 +330,11 @@ int main(int argc, char **argv) {
                 "Intel Emerald Rapids): the ref columns are empty. Figures are measured now, "
                 "median (min-max) of %d runs.\n",
                 runs);
+        if (compute_bf16)
+            std::printf(
+                "--compute bf16: %s; rows marked compute=bf16 run their prefill so "
+                "(decode is the same arithmetic in both modes)\n",
+                kern::bf16_compute_description());
         if (precision == "BF16")
             std::printf(
                 "This checkpoint is BF16: a ref row of precision F16 is llama.cpp's F16 model "
@@ -333,7 +346,10 @@ int main(int argc, char **argv) {
             "| tg per CPU-s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
             pp, tg);
         // The table rows of one model: prefill and decode at each thread count.
-        auto rows_of = [&](const Model &m, const std::string &prec) {
+        auto rows_of = [&](const Model &m, const std::string &prec,
+                           kern::Compute mode = kern::Compute::F32) {
+            kern::ComputeScope compute_scope(mode);
+            const std::string shown = mode == kern::Compute::BF16 ? prec + " compute=bf16" : prec;
             for (int nt : thread_counts) {
                 std::vector<double> pps, tgs, pp_cpu, tg_cpu;
                 // As llama-bench does: one context for all runs (cleared before each), after a
@@ -374,13 +390,14 @@ int main(int argc, char **argv) {
                     "| %s | %s | %d | %.0f (%.0f-%.0f) | %s | %.1f (%.1f-%.1f) | %s | %s | %s | "
                     "%.0f | "
                     "%.1f |\n",
-                    preset.c_str(), prec.c_str(), nt, p.median, p.lo, p.hi, rp, g.median, g.lo,
+                    preset.c_str(), shown.c_str(), nt, p.median, p.lo, p.hi, rp, g.median, g.lo,
                     g.hi, rt, rr, ref ? ref->precision : "-", summary(pp_cpu).median,
                     summary(tg_cpu).median);
                 std::fflush(stdout);
             }
         };
         rows_of(*model, precision);
+        if (compute_bf16 && precision == "BF16") rows_of(*model, precision, kern::Compute::BF16);
         // --quant q8,q4: the same rows for the checkpoint quantized at load, in this run.
         for (const std::string &q : quant_formats) {
             LoadOptions qo{thread_counts.front()};
@@ -388,6 +405,7 @@ int main(int argc, char **argv) {
             const auto qm = Model::load(dir, qo);
             first_token(*qm);
             rows_of(*qm, q == "q8" ? "Q8_0" : q == "q4" ? "Q4_1" : q == "bf16" ? "BF16" : "F32");
+            if (compute_bf16 && q == "bf16") rows_of(*qm, "BF16", kern::Compute::BF16);
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
 

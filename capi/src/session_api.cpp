@@ -15,7 +15,8 @@ using hfk::capi::set_error;
 
 namespace {
 
-const hfk_session_params kSessionDefaults = {sizeof(hfk_session_params), 0, 0, HFK_KV_F32};
+const hfk_session_params kSessionDefaults = {sizeof(hfk_session_params), 0, 0, HFK_KV_F32,
+                                             HFK_COMPUTE_F32};
 const hfk_gen_params kGenDefaults = {
     sizeof(hfk_gen_params),
     -1,       // max_new_tokens
@@ -170,6 +171,12 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
                              "hfk_session_params.kv_dtype " + std::to_string(p.kv_dtype) +
                                  " is not HFK_KV_F32 (0), HFK_KV_F16 (1) or HFK_KV_BF16 (2)");
     }
+    if (p.compute != HFK_COMPUTE_F32 && p.compute != HFK_COMPUTE_BF16)
+        return set_error(HFK_E_INVALID_ARG,
+                         "hfk_session_params.compute " + std::to_string(p.compute) +
+                             " is not HFK_COMPUTE_F32 (0) or HFK_COMPUTE_BF16 (1)");
+    const hfk::kern::Compute compute =
+        p.compute == HFK_COMPUTE_BF16 ? hfk::kern::Compute::BF16 : hfk::kern::Compute::F32;
     return guard([&]() -> hfk_status {
         hfk::capi::ModelCore *core = hfk::capi::ready_core(model);
         if (core == nullptr)
@@ -181,7 +188,7 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
         handle->source_dir = hfk::capi::model_source_dir(model);
         handle->session = std::make_unique<hfk::Session>(
             core->lm, p.n_ctx > 0 ? p.n_ctx : core->n_ctx,
-            p.n_threads > 0 ? p.n_threads : core->n_threads, kv_type);
+            p.n_threads > 0 ? p.n_threads : core->n_threads, kv_type, compute);
         *out = handle.release();
         return HFK_OK;
     });

@@ -171,8 +171,8 @@ HFK_API hfk_status hfk_session_fork(hfk_session **out, hfk_session *session) noe
         auto handle = std::make_unique<hfk_session>();
         handle->core = session->core;
         handle->source_dir = session->source_dir;
-        handle->session = std::make_unique<hfk::Session>(src.model_ptr(), src.capacity(),
-                                                         src.n_threads(), src.cache().kv_type());
+        handle->session = std::make_unique<hfk::Session>(
+            src.model_ptr(), src.capacity(), src.n_threads(), src.cache().kv_type(), src.compute());
         handle->session->restore(src.snapshot());
         *out = handle.release();
         return HFK_OK;

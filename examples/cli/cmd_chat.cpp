@@ -137,6 +137,7 @@ int cmd_chat(int argc, char **argv) {
     const int32_t n_threads = thread_option(a);
     const int32_t n_ctx = context_option(a);  // checked before the model loads
     const int32_t kv_dtype = kv_dtype_option(a);
+    const int32_t compute = compute_option(a);
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
@@ -165,6 +166,7 @@ int cmd_chat(int argc, char **argv) {
     sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
     sp.kv_dtype = kv_dtype;
+    sp.compute = compute;
     // A line longer than the context's worth of bytes cannot fit: refuse it before reading more.
     const size_t max_line =
         max_prompt_bytes(sp.n_ctx > 0 ? sp.n_ctx : hfk_model_context_length(model));

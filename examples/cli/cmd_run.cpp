@@ -85,6 +85,7 @@ int cmd_run(int argc, char **argv) {
     const int32_t n_threads = thread_option(a);
     const int32_t n_ctx = context_option(a);
     const int32_t kv_dtype = kv_dtype_option(a);
+    const int32_t compute = compute_option(a);
     const bool json = a.flag("json");
     std::string prompt = input.prompt;
     if (input.prompt_from_stdin) {
@@ -105,6 +106,7 @@ int cmd_run(int argc, char **argv) {
     sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
     sp.kv_dtype = kv_dtype;
+    sp.compute = compute;
     if (input.prompt_from_stdin) {
         try {
             check_prompt_size(prompt, n_ctx > 0 ? n_ctx : hfk_model_context_length(model));

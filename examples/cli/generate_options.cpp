@@ -18,7 +18,8 @@ const std::vector<std::string> kGenValueOptions = {"max-tokens",
                                                    "threads",
                                                    "ctx-size",
                                                    "quant",
-                                                   "kv-dtype"};
+                                                   "kv-dtype",
+                                                   "compute"};
 
 const char *const kGenOptionsHelp =
     "  --max-tokens N         tokens to generate at most (default: the model's, else 256)\n"
@@ -39,7 +40,10 @@ const char *const kGenOptionsHelp =
     "                         or auto (as stored, the default); the embedding and\n"
     "                         lm_head stay as stored\n"
     "  --kv-dtype TYPE        the KV cache's element type: f32 (the default), f16 or bf16\n"
-    "                         (half the cache's bytes)\n";
+    "                         (half the cache's bytes)\n"
+    "  --compute MODE         f32 (exact, the default) or bf16: prefills against BF16 weights\n"
+    "                         round the activations to BF16 (vdpbf16ps; faster, not exact;\n"
+    "                         exact anyway on a CPU without AVX512_BF16)\n";
 
 int32_t thread_option(const Args &a) {
     return static_cast<int32_t>(a.get_int("threads", 0, kMaxThreads).value_or(0));
@@ -61,6 +65,13 @@ int32_t kv_dtype_option(const Args &a) {
     if (*v == "f16") return HFK_KV_F16;
     if (*v == "bf16") return HFK_KV_BF16;
     throw UsageError{"--kv-dtype takes f32, f16 or bf16, got '" + *v + "'"};
+}
+
+int32_t compute_option(const Args &a) {
+    const auto v = a.get("compute");
+    if (!v || *v == "f32") return HFK_COMPUTE_F32;
+    if (*v == "bf16") return HFK_COMPUTE_BF16;
+    throw UsageError{"--compute takes f32 or bf16, got '" + *v + "'"};
 }
 
 int32_t context_option(const Args &a) {

@@ -24,5 +24,7 @@ int32_t context_option(const Args &a);
 int32_t quant_option(const Args &a);
 // --kv-dtype: an HFK_KV_* value (UsageError for anything else).
 int32_t kv_dtype_option(const Args &a);
+// --compute: an HFK_COMPUTE_* value (UsageError for anything else).
+int32_t compute_option(const Args &a);
 
 }  // namespace cli

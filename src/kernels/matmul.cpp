@@ -6,6 +6,7 @@
 #include <atomic>
 #include <vector>
 
+#include "kernels/bf16_compute.h"
 #include "kernels/cpu.h"
 #include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
@@ -197,6 +198,8 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
         return;
     }
 
+    // The session's compute mode BF16 (bf16_compute.h) takes BF16 prefills; else the exact path.
+    if (try_linear_bf16(w, layout, x, m, bias, y, n_threads, kMaxMatvecRows)) return;
     blas_setup();
     const int64_t block = gemm_block(n, k);
     const int64_t tasks = (n + block - 1) / block;

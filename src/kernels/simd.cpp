@@ -4,7 +4,8 @@
 // Why not vdpbf16ps for BF16 weights: it multiplies BF16 by BF16, so the activations would have to
 // be rounded to BF16 (8 bits of mantissa), and the results would no longer match the float32
 // reference within 1e-4. Decode is bound by memory bandwidth, and widening BF16 to F32 is one
-// shift, so the exact path costs nothing measurable.
+// shift, so the exact path costs nothing measurable. (The opt-in BF16 compute mode rounds the
+// activations for prefills, where the products are compute-bound: kernels/bf16_compute.h.)
 #include "kernels/simd.h"
 
 // GCC 12's AVX-512 headers use _mm512_undefined_* inside intrinsics such as _mm512_cvtph_ps and

@@ -26,8 +26,10 @@ bool has_non_finite(std::span<const float> v) {
 }  // namespace
 
 Session::Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads,
-                 DType kv_type)
-    : model_(std::move(model)), n_threads_(n_threads > 0 ? n_threads : model_->n_threads) {
+                 DType kv_type, kern::Compute compute)
+    : model_(std::move(model)),
+      n_threads_(n_threads > 0 ? n_threads : model_->n_threads),
+      compute_(compute) {
     if (!model_->model->is_causal())
         fail(HFK_E_UNSUPPORTED, std::string("a '") + model_->model->architecture() +
                                     "' model is an encoder: it embeds and classifies, it does "
@@ -125,6 +127,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     cache_->truncate(static_cast<int32_t>(common));
     tokens_.resize(common);
     const std::span<const int32_t> suffix(ids.data() + common, ids.size() - common);
+    kern::ComputeScope compute_scope(compute_);
     net.forward(*cache_, suffix, logits_.data(), false, n_threads_);
     tokens_.assign(ids.begin(), ids.end());
     conversation_ = text_mode ? std::move(full) : std::string();
@@ -176,6 +179,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
         if (!text_mode && !generated.empty() && last_pending &&
             static_cast<int64_t>(tokens_.size()) < cache_->capacity()) {
             const int32_t last[1] = {generated.back()};
+            kern::ComputeScope compute_scope(compute_);
             net.forward(*cache_, std::span<const int32_t>(last, 1), logits_.data(), false,
                         n_threads_);
             tokens_.push_back(generated.back());
@@ -257,6 +261,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
             return;
         }
         const int32_t one[1] = {id};
+        kern::ComputeScope compute_scope(compute_);
         net.forward(*cache_, std::span<const int32_t>(one, 1), logits_.data(), false, n_threads_);
         tokens_.push_back(id);
     }

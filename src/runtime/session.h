@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "constrain/constraint.h"
+#include "kernels/bf16_compute.h"
 #include "runtime/loaded_model.h"
 #include "runtime/logits.h"
 #include "runtime/sampler.h"
@@ -60,9 +61,10 @@ struct SessionSnapshot {
 
 class Session {
   public:
-    // kv_type: what the KV cache stores (F32, F16 or BF16; Model::new_cache).
+    // kv_type: what the KV cache stores (F32, F16 or BF16; Model::new_cache). compute: the
+    // arithmetic of its forward passes (kernels/bf16_compute.h; F32 is exact).
     Session(std::shared_ptr<const LoadedModel> model, int32_t n_ctx, int32_t n_threads,
-            DType kv_type = DType::F32);
+            DType kv_type = DType::F32, kern::Compute compute = kern::Compute::F32);
 
     // `on_piece` returns true to stop. `cancel` is polled once per decode step; when set, the
     // call throws hfk::Error(HFK_E_CANCELLED) after storing the partial text in `text` and the
@@ -103,6 +105,7 @@ class Session {
     int32_t capacity() const { return cache_->capacity(); }
     const KvCache &cache() const { return *cache_; }
     int32_t n_threads() const { return n_threads_; }
+    kern::Compute compute() const { return compute_; }
     std::shared_ptr<const LoadedModel> model_ptr() const { return model_; }
 
     SessionSnapshot snapshot() const;
@@ -135,6 +138,7 @@ class Session {
     std::shared_ptr<const LoadedModel> model_;
     std::unique_ptr<KvCache> cache_;
     int32_t n_threads_;
+    kern::Compute compute_ = kern::Compute::F32;
     std::vector<int32_t> tokens_;  // exactly the tokens whose keys/values are in cache_
     std::string conversation_;     // the text the session has seen: prompts and replies
     std::vector<float> logits_;

@@ -17,6 +17,7 @@ int32_t Session::n_logits() const {
 
 void Session::forward_logits(std::span<const int32_t> ids) {
     if (ids.empty()) return;
+    kern::ComputeScope compute_scope(compute_);
     model_->model->forward(*cache_, ids, logits_.data(), false, n_threads_);
     tokens_.insert(tokens_.end(), ids.begin(), ids.end());
 }
@@ -50,6 +51,7 @@ void Session::eval(std::span<const int32_t> ids, float *all_logits) {
     const size_t width = logits_.size();
     const size_t chunk = 64;
     std::vector<float> rows;
+    kern::ComputeScope compute_scope(compute_);
     for (size_t start = 0; start < ids.size(); start += chunk) {
         const size_t n = std::min(chunk, ids.size() - start);
         rows.resize(n * width);

@@ -48,6 +48,8 @@ target_include_directories(test_model_lifecycle PRIVATE ${PROJECT_SOURCE_DIR}/sr
 hfk_add_api_test(test_quant_api LABELS "capi;unit" SOURCES test_quant_api.cpp)
 # Issue 18: the KV cache type of a session (hfk_session_params.kv_dtype).
 hfk_add_api_test(test_kv_dtype_api LABELS "capi;unit" SOURCES test_kv_dtype_api.cpp)
+# hfk_session_params.compute (issue 22): the BF16 compute mode through the C API.
+hfk_add_api_test(test_compute_api LABELS "capi;unit" SOURCES test_compute_api.cpp)
 # Issue 20: logprobs, the token-level API, scoring, fork/truncate, and saved sessions.
 hfk_add_api_test(test_token_api LABELS "capi;unit" SOURCES test_token_api.cpp)
 hfk_add_api_test(test_session_state LABELS "capi;unit" SOURCES test_session_state.cpp)

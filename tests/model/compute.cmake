@@ -29,3 +29,15 @@ foreach(value 4096 100)
     set_tests_properties(decode_prefetch.env.${value} PROPERTIES LABELS unit
                          ENVIRONMENT "${HFK_TEST_ENV};HFK_DECODE_PREFETCH=${value}")
 endforeach()
+
+# The BF16 compute mode (issue 22): the vdpbf16ps kernel against the portable reference (SKIPPED
+# without AVX512_BF16), linear() under the mode; again with HFK_KERNELS=avx2 (the mode falls back).
+hfk_add_gtest(test_bf16_compute LABELS unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_bf16_compute.cpp)
+add_test(NAME bf16_compute.fallback.avx2
+         COMMAND test_bf16_compute --gtest_filter=Bf16Compute.LinearTakes*:Bf16Compute.KernelChoice*)
+set_tests_properties(bf16_compute.fallback.avx2 PROPERTIES LABELS unit
+                     ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=avx2")
+# Its error against the F32 reference over the shared references (printed; README quotes it).
+hfk_add_gtest(test_bf16_compute_error LABELS unit SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/test_bf16_compute_error.cpp LIBS nlohmann_json::nlohmann_json)
+target_compile_definitions(test_bf16_compute_error PRIVATE HFK_TEST_SHARED_DIR="${HFK_SHARED_DIR}")

@@ -32,7 +32,10 @@ short ends with ``stop_reason`` ``"constraint_incomplete"`` (capi/README.md, "Co
 decoding", lists the supported subsets).
 ``Model.generate``/``generate_result``/``stream`` also take ``kv_dtype`` (None or "f32", "f16",
 "bf16": the KV cache's element type; F16/BF16 halve it; such calls use a fresh session, only F32
-sessions are pooled), as do ``Model.session`` and ``Session``.
+sessions are pooled), as do ``Model.session`` and ``Session``; and ``compute`` (None or "f32":
+exact, the default; "bf16": prefills against BF16 weights round the activations to BF16 and
+use the CPU's BF16 dot products, faster within the error the README measures; exact where the
+weights are not BF16 or the CPU lacks AVX512_BF16).
 ``max_tokens`` and ``repeat_penalty`` (llama.cpp, OpenAI) are accepted for ``max_new_tokens``
 and ``repetition_penalty``. Every string argument is a C string underneath: one with a NUL
 character raises ValueError.
@@ -620,6 +623,17 @@ def _quantization(name: Optional[str]) -> int:
 _KV_DTYPES = {None: 0, "f32": 0, "f16": 1, "bf16": 2}
 
 
+_COMPUTES = {None: 0, "f32": 0, "bf16": 1}
+
+
+def _compute(name: Optional[str]) -> int:
+    """A session's ``compute`` as an HFK_COMPUTE_* value, else InvalidArgumentError."""
+    if not (name is None or isinstance(name, str)) or name not in _COMPUTES:
+        raise InvalidArgumentError(
+            f"compute must be None, 'f32' or 'bf16', not {name!r}", -1, "HFK_E_INVALID_ARG")
+    return _COMPUTES[name]
+
+
 def _kv_dtype(name: Optional[str]) -> int:
     """A session's ``kv_dtype`` as an HFK_KV_* value, else InvalidArgumentError."""
     if not (name is None or isinstance(name, str)) or name not in _KV_DTYPES:
@@ -640,13 +654,14 @@ class Session:
     """
 
     def __init__(self, model: "Model", n_ctx: int = 0, n_threads: int = 0,
-                 kv_dtype: Optional[str] = None):
+                 kv_dtype: Optional[str] = None, compute: Optional[str] = None):
         """Opens a session on ``model``; ``n_ctx``/``n_threads`` <= 0 take the model's values.
         ``kv_dtype`` is what the KV cache stores: None or "f32" (the default), "f16" or "bf16"
-        (half the bytes; keys and values rounded when stored)."""
+        (half the bytes; keys and values rounded when stored). ``compute``: None or "f32"
+        (exact, the default) or "bf16" (BF16 prefill products with BF16 weights)."""
         self._model = model
         self._native: Optional[_hfkit.Session] = _hfkit.Session(
-            model._handle(), n_ctx, n_threads, _kv_dtype(kv_dtype))
+            model._handle(), n_ctx, n_threads, _kv_dtype(kv_dtype), _compute(compute))
 
     @property
     def model(self) -> "Model":
@@ -962,15 +977,15 @@ class Model:
 
     # ---- generation --------------------------------------------------------------------
     def session(self, n_ctx: int = 0, n_threads: int = 0,
-                kv_dtype: Optional[str] = None) -> Session:
-        """Opens a :class:`Session` for a multi-turn conversation (``kv_dtype``: as
-        :class:`Session`)."""
-        return Session(self, n_ctx, n_threads, kv_dtype)
+                kv_dtype: Optional[str] = None, compute: Optional[str] = None) -> Session:
+        """Opens a :class:`Session` for a multi-turn conversation (``kv_dtype``, ``compute``:
+        as :class:`Session`)."""
+        return Session(self, n_ctx, n_threads, kv_dtype, compute)
 
-    def _take_session(self, kv_dtype: int = 0) -> "_hfkit.Session":
+    def _take_session(self, kv_dtype: int = 0, compute: int = 0) -> "_hfkit.Session":
         native = self._handle()
-        if kv_dtype != 0:  # only F32 sessions are pooled
-            return _hfkit.Session(native, 0, 0, kv_dtype)
+        if kv_dtype != 0 or compute != 0:  # only F32 exact sessions are pooled
+            return _hfkit.Session(native, 0, 0, kv_dtype, compute)
         with self._lock:
             s = self._idle.pop() if self._idle else None
         if s is None:
@@ -982,8 +997,8 @@ class Model:
             raise
         return s
 
-    def _give_back(self, s: "_hfkit.Session", kv_dtype: int = 0) -> None:
-        if kv_dtype != 0:
+    def _give_back(self, s: "_hfkit.Session", kv_dtype: int = 0, compute: int = 0) -> None:
+        if kv_dtype != 0 or compute != 0:
             s.close()
             return
         with self._lock:
@@ -1009,15 +1024,16 @@ class Model:
                         **options: Any) -> GenerationResult:
         """Like :meth:`generate`, but returns a :class:`GenerationResult`."""
         kv = _kv_dtype(options.pop("kv_dtype", None))
+        compute = _compute(options.pop("compute", None))
         opts = _gen_options(options)
-        s = self._take_session(kv)
+        s = self._take_session(kv, compute)
         try:
             t = s.generate(prompt, opts, on_piece)
             tokens = s.last_tokens()
             lps = _logprobs(s, self._handle(), tokens, t[2]) if opts.logprobs else None
             return _result(t, tokens, lps)
         finally:
-            self._give_back(s, kv)
+            self._give_back(s, kv, compute)
 
     def score(self, text: str, prompt: Optional[str] = None) -> ScoredText:
         """Scores ``text`` without sampling. Without ``prompt``: every token of ``text``
@@ -1044,12 +1060,13 @@ class Model:
         Breaking out of the loop cancels the generation.
         """
         kv = _kv_dtype(options.pop("kv_dtype", None))
+        compute = _compute(options.pop("compute", None))
         opts = _gen_options(options)
-        s = self._take_session(kv)
+        s = self._take_session(kv, compute)
         try:
             yield from _stream(s, prompt, opts)
         finally:
-            self._give_back(s, kv)
+            self._give_back(s, kv, compute)
 
     # ---- encoders ----------------------------------------------------------------------
     def embed(

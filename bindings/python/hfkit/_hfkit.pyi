@@ -115,7 +115,8 @@ def chat_render(model: Model, conversation_json: str, chat_template: Optional[st
 
 class Session:
     def __init__(
-        self, model: Model, n_ctx: int = 0, n_threads: int = 0, kv_dtype: int = 0
+        self, model: Model, n_ctx: int = 0, n_threads: int = 0, kv_dtype: int = 0,
+        compute: int = 0
     ) -> None: ...
     def chat(
         self, conversation_json: str, chat_template: Optional[str], options: GenOptions,

@@ -631,13 +631,15 @@ class Engine;
 class Session {
   public:
     friend class Engine;  // shares params_of
-    Session(const Model &model, int32_t n_ctx, int32_t n_threads, int32_t kv_dtype) {
+    Session(const Model &model, int32_t n_ctx, int32_t n_threads, int32_t kv_dtype,
+            int32_t compute) {
         auto m = model.handle();
         hfk_session_params params;
         check(HFK_SESSION_PARAMS_INIT(&params));
         params.n_ctx = n_ctx;
         params.n_threads = n_threads;
         params.kv_dtype = kv_dtype;
+        params.compute = compute;
         hfk_session *raw = nullptr;
         check(hfk_session_create(&raw, m.get(), &params));
         handle_.reset(raw, hfk_session_free);
@@ -1269,9 +1271,9 @@ PYBIND11_MODULE(_hfkit, m) {
         .def("stats", &Engine::stats, "The engine's counters.");
 
     py::class_<Session>(m, "Session", "An open hfk_session handle.")
-        .def(py::init<const Model &, int32_t, int32_t, int32_t>(), py::arg("model"),
+        .def(py::init<const Model &, int32_t, int32_t, int32_t, int32_t>(), py::arg("model"),
              py::arg("n_ctx") = 0, py::arg("n_threads") = 0, py::arg("kv_dtype") = 0,
-             py::keep_alive<1, 2>(),
+             py::arg("compute") = 0, py::keep_alive<1, 2>(),
              "Creates a session on a generator model; keeps the model alive.")
         .def("close", &Session::close, "Frees the handle (idempotent).")
         .def_property_readonly("closed", &Session::closed, "True after close().")

@@ -424,6 +424,15 @@ typedef struct hfk_session hfk_session;
 typedef int32_t hfk_kv_dtype;
 enum { HFK_KV_F32 = 0, HFK_KV_F16 = 1, HFK_KV_BF16 = 2 };
 
+/* The arithmetic of a session's forward passes (hfk_session_params.compute). F32 (default):
+ * exact, F32 activations and F32 sums. BF16: prefill products (more than four tokens) against
+ * BF16 weights round the activations to BF16 and sum BF16 x BF16 products in F32 (vdpbf16ps,
+ * AVX512_BF16); faster, within the error README.md measures. With F32/F16/quantized weights,
+ * for decode steps, or on a CPU without AVX512_BF16 it computes exactly as F32 does.
+ * Anything else: HFK_E_INVALID_ARG.                                                           */
+typedef int32_t hfk_compute;
+enum { HFK_COMPUTE_F32 = 0, HFK_COMPUTE_BF16 = 1 };
+
 typedef struct hfk_session_params {
     uint32_t struct_size;
     int32_t n_ctx;     /* context size in tokens; <= 0: hfk_load_params.n_ctx if set,
@@ -431,6 +440,7 @@ typedef struct hfk_session_params {
     int32_t n_threads; /* <= 0: the model's default                                  */
     hfk_kv_dtype kv_dtype; /* HFK_KV_*: the KV cache's element type (default F32); a
                               fork keeps it                                          */
+    hfk_compute compute;   /* HFK_COMPUTE_*: exact F32 (default) or BF16; a fork keeps it */
 } hfk_session_params;
 
 HFK_API hfk_status hfk_session_params_init(hfk_session_params *p, size_t caller_size) HFK_NOEXCEPT;
