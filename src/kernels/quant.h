@@ -27,8 +27,11 @@
 // it bit for bit):
 //   lane sums  L[b][j] = sum_{t<4} w[b][4j+t] * xq[b][4j+t]          j < 8   (exact int32)
 //   acc[(b % 2) * 8 + j] = fma(float(L[b][j]), d_w[b] * d_x[b], acc[(b % 2) * 8 + j])
-//   Q4_1 only: macc = fma(m_w[b], s_x[b], macc), s_x[b] = d_x[b] * sum(xq[b])
-//   y = tree sum of acc (16 -> 8 -> 4 -> 2 -> 1, halves added) + macc
+//   Q4_1 only, then: acc[(b % 2) * 8] = fma(m_w[b], s_x[b], acc[(b % 2) * 8]),
+//                    s_x[b] = d_x[b] * sum(xq[b])
+//   y = tree sum of acc (16 -> 8 -> 4 -> 2 -> 1, halves added)
+// (The minimum's term rides in a lane of the accumulators rather than in a scalar sum of its
+// own: a vector fma per block pair instead of a serial chain of scalar ones per output.)
 #pragma once
 
 #include <cstddef>

@@ -61,7 +61,6 @@ inline float reduce16(const float acc[16]) {
 float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
     const size_t bb = q_block_bytes(t);
     float acc[16] = {0};
-    float macc = 0;
     for (int64_t b = 0; b < x.nb; ++b) {
         const uint8_t *blk = row + size_t(b) * bb;
         const int8_t *xq = x.q + b * kQBlock;
@@ -74,7 +73,6 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
                 w[i] = blk[nib + i] & 15;
                 w[i + 16] = blk[nib + i] >> 4;
             }
-            macc = std::fma(t == QType::Q4_1 ? half_at(blk + 2) : float_at(blk + 4), x.s[b], macc);
         }
         const float scale = (t == QType::Q4_1F ? float_at(blk) : half_at(blk)) * x.d[b];
         float *a = acc + (b & 1) * 8;
@@ -83,8 +81,11 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
             for (int u = 0; u < 4; ++u) lane += w[4 * j + u] * xq[4 * j + u];
             a[j] = std::fma(float(lane), scale, a[j]);
         }
+        // Q4's minimum times the block's activation sum, into the block's first lane.
+        if (t != QType::Q8_0)
+            a[0] = std::fma(t == QType::Q4_1 ? half_at(blk + 2) : float_at(blk + 4), x.s[b], a[0]);
     }
-    return reduce16(acc) + macc;
+    return reduce16(acc);
 }
 
 void dot_rows_scalar(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs &x,
@@ -175,7 +176,6 @@ template <QType T, class L>
 HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
     constexpr size_t bb = kBlockBytes<T>;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    float macc = 0;
     int64_t b = 0;
     for (; b < x.nb; ++b) {
         const uint8_t *blk = row + size_t(b) * bb;
@@ -183,13 +183,15 @@ HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
         block_operands<T>(blk, x.q + b * kQBlock, a, s);
         const __m256 lane = _mm256_cvtepi32_ps(L::lanes(a, s));
         const __m256 scale = _mm256_set1_ps(scale_of<T>(blk) * x.d[b]);
-        if (b & 1)
-            acc1 = _mm256_fmadd_ps(lane, scale, acc1);
-        else
-            acc0 = _mm256_fmadd_ps(lane, scale, acc0);
-        if constexpr (T != QType::Q8_0) macc = std::fma(min_of<T>(blk), x.s[b], macc);
+        __m256 &acc = b & 1 ? acc1 : acc0;
+        acc = _mm256_fmadd_ps(lane, scale, acc);
+        // The minimum's term into lane 0; the other lanes add 0 * 0 (an accumulator is never
+        // -0: it starts at +0 and a sum is -0 only when both terms are).
+        if constexpr (T != QType::Q8_0)
+            acc = _mm256_fmadd_ps(_mm256_zextps128_ps256(_mm_set_ss(min_of<T>(blk))),
+                                  _mm256_zextps128_ps256(_mm_set_ss(x.s[b])), acc);
     }
-    return reduce_two(acc0, acc1) + macc;
+    return reduce_two(acc0, acc1);
 }
 
 template <class L>
@@ -236,7 +238,8 @@ struct alignas(64) V64 {
     uint8_t b[64];
 };
 
-// Per pair of blocks of one activation row: x, dx, negc (Q8_0 only; zero for Q4).
+// Per pair of blocks of one activation row: x, dx, and for Q8_0 negc (-128 * each lane's sum of
+// x), for Q4 the two blocks' sums s in lanes 0 and 4.
 constexpr int kPairVecs = 3;
 
 template <QType T>
@@ -257,7 +260,9 @@ HFK_Q_AVX512 inline void prepare_acts(const QActs &a, V64 *out) {
         } else {
             x = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(3, 1, 2, 0));
             dx = _mm512_mask_mov_ps(_mm512_set1_ps(d0), 0xf0f0, _mm512_set1_ps(d1));
-            _mm512_store_si512(out[kPairVecs * p + 2].b, _mm512_setzero_si512());
+            const __m128 s0 = _mm_set_ss(a.s[2 * p]), s1 = _mm_set_ss(two ? a.s[2 * p + 1] : 0.0f);
+            _mm512_store_ps(out[kPairVecs * p + 2].b,
+                            _mm512_insertf32x4(_mm512_zextps128_ps512(s0), s1, 1));
         }
         _mm512_store_si512(out[kPairVecs * p].b, x);
         _mm512_store_ps(out[kPairVecs * p + 1].b, dx);
@@ -302,38 +307,39 @@ HFK_Q_AVX512 inline __m512i pair_weights(const uint8_t *b0, const uint8_t *b1, b
     }
 }
 
-// y[a][r] for r < R, a < A: rows w + r * rb, prepared activations acts[a] (np pairs), block
-// sums s[a] (Q4), nb blocks.
+// The two minima of a pair of Q4 blocks in lanes 0 and 4 (the first lane of each block in the
+// nibbles' lane order), zero elsewhere (and in lane 4 when `two` is false).
+template <QType T>
+HFK_Q_AVX512 inline __m512 pair_minima(const uint8_t *b0, const uint8_t *b1, bool two) {
+    const __m128 m0 = _mm_set_ss(min_of<T>(b0)), m1 = _mm_set_ss(two ? min_of<T>(b1) : 0.0f);
+    return _mm512_insertf32x4(_mm512_zextps128_ps512(m0), m1, 1);
+}
+
 // One pair of blocks (the second absent when !Two: the tail of an odd block count) into the
 // tile's accumulators.
 template <QType T, int R, int A, bool Two>
 HFK_Q_AVX512 inline __attribute__((always_inline)) void tile_pair(const uint8_t *w, size_t rb,
                                                                   int64_t p, const V64 *const *acts,
-                                                                  const float *const *s,
-                                                                  __m512 (&acc)[R][A],
-                                                                  float (&macc)[R][A]) {
+                                                                  __m512 (&acc)[R][A]) {
     constexpr size_t bb = kBlockBytes<T>;
     constexpr bool kMin = T != QType::Q8_0;
     constexpr __mmask16 kLanes = Two ? 0xffff : T == QType::Q8_0 ? 0x00ff : 0x0f0f;
     __m512i wv[R];
-    __m512 sw[R];
-    float m0[R], m1[R];
+    __m512 sw[R], mw[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
         const uint8_t *b0 = w + size_t(r) * rb + size_t(2 * p) * bb, *b1 = b0 + bb;
         wv[r] = pair_weights<T>(b0, b1, Two);
         sw[r] = pair_scales<T>(b0, b1, Two);
-        if constexpr (kMin) {
-            m0[r] = min_of<T>(b0);
-            m1[r] = Two ? min_of<T>(b1) : 0.0f;
-        }
+        if constexpr (kMin) mw[r] = pair_minima<T>(b0, b1, Two);
     }
 #pragma GCC unroll 4
     for (int a = 0; a < A; ++a) {
         const V64 *pa = acts[a] + kPairVecs * p;
         const __m512i x = _mm512_load_si512(pa[0].b);
         const __m512 dx = _mm512_load_ps(pa[1].b);
-        const __m512i nc = _mm512_load_si512(pa[2].b);  // zero for Q4
+        // Q8_0: the lane sums' start, -128 * sum(x); Q4: the block sums in lanes 0 and 4.
+        const __m512i nc = kMin ? _mm512_setzero_si512() : _mm512_load_si512(pa[2].b);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
             const __m512 lane = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(nc, wv[r], x));
@@ -342,42 +348,35 @@ HFK_Q_AVX512 inline __attribute__((always_inline)) void tile_pair(const uint8_t 
             else
                 acc[r][a] =
                     _mm512_mask3_fmadd_ps(lane, _mm512_mul_ps(sw[r], dx), acc[r][a], kLanes);
-            if constexpr (kMin) {
-                macc[r][a] = std::fma(m0[r], s[a][2 * p], macc[r][a]);
-                if constexpr (Two) macc[r][a] = std::fma(m1[r], s[a][2 * p + 1], macc[r][a]);
-            }
+            // The minimum's term into each block's first lane; the other lanes add 0 * 0 (an
+            // accumulator is never -0: it starts at +0 and a sum is -0 only when both terms are).
+            if constexpr (kMin)
+                acc[r][a] = _mm512_fmadd_ps(mw[r], _mm512_load_ps(pa[2].b), acc[r][a]);
         }
     }
 }
 
-// y[a][r_off + r] for r < R, a < A: rows w + r * rb, prepared activations acts[a], block sums
-// s[a] (Q4), nb blocks.
+// y[a][r_off + r] for r < R, a < A: rows w + r * rb, prepared activations acts[a], nb blocks.
 template <QType T, int R, int A>
 HFK_Q_AVX512 inline void tile_512(const uint8_t *w, size_t rb, int64_t nb, const V64 *const *acts,
-                                  const float *const *s, float *const *y, int64_t r_off) {
-    constexpr bool kMin = T != QType::Q8_0;
+                                  float *const *y, int64_t r_off) {
     __m512 acc[R][A];
-    float macc[R][A];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-        for (int a = 0; a < A; ++a) {
-            acc[r][a] = _mm512_setzero_ps();
-            macc[r][a] = 0.0f;
-        }
+        for (int a = 0; a < A; ++a) acc[r][a] = _mm512_setzero_ps();
     int64_t p = 0;
-    for (; 2 * p + 1 < nb; ++p) tile_pair<T, R, A, true>(w, rb, p, acts, s, acc, macc);
-    if (2 * p < nb) tile_pair<T, R, A, false>(w, rb, p, acts, s, acc, macc);
+    for (; 2 * p + 1 < nb; ++p) tile_pair<T, R, A, true>(w, rb, p, acts, acc);
+    if (2 * p < nb) tile_pair<T, R, A, false>(w, rb, p, acts, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
         for (int a = 0; a < A; ++a) {
             __m512 v = acc[r][a];
-            if constexpr (kMin)  // back to lanes 0-7 the even block, 8-15 the odd one
+            if constexpr (T != QType::Q8_0)  // back to lanes 0-7 the even block, 8-15 the odd one
                 v = _mm512_permutexvar_ps(
                     _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15), v);
-            y[a][r_off + r] =
-                reduce_two(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)) + macc[r][a];
+            y[a][r_off + r] = reduce_two(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
         }
 }
 
@@ -390,11 +389,11 @@ constexpr int64_t kActChunk = 64;
 // one stream per core but not with four rows 600 bytes apart: four rows read 2-3x slower there).
 template <QType T, int R, int A>
 HFK_Q_AVX512 inline void rows_512(const uint8_t *w, size_t rb, int64_t rows, int64_t nb,
-                                  const V64 *const *acts, const float *const *s, float *const *y) {
+                                  const V64 *const *acts, float *const *y) {
     int64_t r = 0;
     if constexpr (R > 1)
-        for (; r + R <= rows; r += R) tile_512<T, R, A>(w + size_t(r) * rb, rb, nb, acts, s, y, r);
-    for (; r < rows; ++r) tile_512<T, 1, A>(w + size_t(r) * rb, rb, nb, acts, s, y, r);
+        for (; r + R <= rows; r += R) tile_512<T, R, A>(w + size_t(r) * rb, rb, nb, acts, y, r);
+    for (; r < rows; ++r) tile_512<T, 1, A>(w + size_t(r) * rb, rb, nb, acts, y, r);
 }
 
 template <QType T>
@@ -409,18 +408,15 @@ HFK_Q_AVX512 void gemm_512(const uint8_t *w, size_t rb, int64_t rows, const QAct
     for (int64_t i0 = 0; i0 < m; i0 += kActChunk) {
         const int64_t mc = std::min(kActChunk, m - i0);
         const V64 *acts[kActChunk];
-        const float *s[kActChunk];
         float *ys[kActChunk];
         for (int64_t i = 0; i < mc; ++i) {
             V64 *dst = buf.data() + i * pairs * kPairVecs;
             prepare_acts<T>(x[i0 + i], dst);
             acts[i] = dst;
-            s[i] = x[i0 + i].s;
             ys[i] = y + (i0 + i) * ldy;
         }
         if (mc < 4) {  // decode: every row once, one stream
-            for (int64_t i = 0; i < mc; ++i)
-                rows_512<T, 1, 1>(w, rb, rows, nb, acts + i, s + i, ys + i);
+            for (int64_t i = 0; i < mc; ++i) rows_512<T, 1, 1>(w, rb, rows, nb, acts + i, ys + i);
             continue;
         }
         // Prefill: blocks of 16 weight rows (they stay in L1 while the activations pass), four
@@ -433,11 +429,11 @@ HFK_Q_AVX512 void gemm_512(const uint8_t *w, size_t rb, int64_t rows, const QAct
             float *yo[4];
             for (; i + 4 <= mc; i += 4) {
                 for (int k = 0; k < 4; ++k) yo[k] = ys[i + k] + r0;
-                rows_512<T, 4, 4>(wr, rb, nr, nb, acts + i, s + i, yo);
+                rows_512<T, 4, 4>(wr, rb, nr, nb, acts + i, yo);
             }
             for (; i < mc; ++i) {
                 yo[0] = ys[i] + r0;
-                rows_512<T, 4, 1>(wr, rb, nr, nb, acts + i, s + i, yo);
+                rows_512<T, 4, 1>(wr, rb, nr, nb, acts + i, yo);
             }
         }
     }
