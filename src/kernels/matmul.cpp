@@ -67,12 +67,11 @@ std::atomic<bool> g_quant_reference{false};
 struct QActsBuf {
     std::vector<int8_t> q;
     std::vector<float> d, s;
+    std::vector<QActs> all;  // one per row
 };
 
-// Output rows per task of a quantized product, and weight rows per tile in a prefill (a tile's
-// blocks stay in L1/L2 while every activation row passes over them).
-constexpr int64_t kQuantTaskRows = 64;
-constexpr int64_t kQuantTileRows = 16;
+// Weight rows per task of a quantized prefill (the activations are laid out again per task).
+constexpr int64_t kQuantPrefillRows = 128;
 
 void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias,
                       float *y, int n_threads) {
@@ -97,10 +96,11 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
         return QActs{buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb, buf.s.data() + i * nb,
                      nb};
     };
-    const int64_t tasks = (n + kQuantTaskRows - 1) / kQuantTaskRows;
     if (g_quant_reference.load(std::memory_order_relaxed)) {
+        constexpr int64_t kRefTaskRows = 64;
+        const int64_t tasks = (n + kRefTaskRows - 1) / kRefTaskRows;
         parallel_for(tasks, n_threads, [&](int64_t t) {
-            const int64_t n0 = t * kQuantTaskRows, n1 = std::min(n, n0 + kQuantTaskRows);
+            const int64_t n0 = t * kRefTaskRows, n1 = std::min(n, n0 + kRefTaskRows);
             std::vector<float> wf(static_cast<size_t>(k)), xf(static_cast<size_t>(k));
             for (int64_t i = 0; i < m; ++i) {
                 const QActs a = acts(i);
@@ -116,14 +116,26 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
         });
         return;
     }
+    std::vector<QActs> &all = buf.all;
+    all.resize(size_t(m));
+    for (int64_t i = 0; i < m; ++i) all[size_t(i)] = acts(i);
+    // Every output is one row's dot product whatever the split (quant.h), so the split only
+    // sets the speed. Decode (memory-bound): one contiguous run of rows per task, two tasks per
+    // thread (as the 16-bit kernels). Prefill (compute-bound): pieces of ~128 rows, an even
+    // number of them; each task passes its rows over every activation row.
+    int64_t block;
+    if (m <= kMaxMatvecRows) {
+        const int64_t tasks =
+            std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
+        block = ((n + tasks - 1) / tasks + 3) / 4 * 4;
+    } else {
+        block = (even_piece(n, kQuantPrefillRows) + 3) / 4 * 4;
+    }
+    const int64_t tasks = (n + block - 1) / block;
     const QuantOps &ops = quant_ops();
     parallel_for(tasks, n_threads, [&](int64_t t) {
-        const int64_t n0 = t * kQuantTaskRows, n1 = std::min(n, n0 + kQuantTaskRows);
-        for (int64_t r0 = n0; r0 < n1; r0 += kQuantTileRows) {
-            const int64_t nr = std::min(kQuantTileRows, n1 - r0);
-            for (int64_t i = 0; i < m; ++i)
-                ops.dot_rows(w.quant, wq + size_t(r0) * rb, rb, nr, acts(i), y + i * n + r0);
-        }
+        const int64_t n0 = t * block, n1 = std::min(n, n0 + block);
+        ops.gemm(w.quant, wq + size_t(n0) * rb, rb, n1 - n0, all.data(), m, y + n0, n);
         add_bias(y, m, n, n0, n1, bias);
     });
 }

@@ -133,7 +133,7 @@ void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst) {
     }
 }
 
-void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s) {
+void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, float *s) {
     const int64_t nb = q_blocks(k);
     for (int64_t b = 0; b < nb; ++b) {
         float v[kQBlock];

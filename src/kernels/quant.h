@@ -27,8 +27,11 @@
 // it bit for bit):
 //   lane sums  L[b][j] = sum_{t<4} w[b][4j+t] * xq[b][4j+t]          j < 8   (exact int32)
 //   acc[(b % 2) * 8 + j] = fma(float(L[b][j]), d_w[b] * d_x[b], acc[(b % 2) * 8 + j])
-//   Q4_1 only: macc = fma(m_w[b], s_x[b], macc), s_x[b] = d_x[b] * sum(xq[b])
-//   y = tree sum of acc (16 -> 8 -> 4 -> 2 -> 1, halves added) + macc
+//   Q4_1 only, then: acc[(b % 2) * 8] = fma(m_w[b], s_x[b], acc[(b % 2) * 8]),
+//                    s_x[b] = d_x[b] * sum(xq[b])
+//   y = tree sum of acc (16 -> 8 -> 4 -> 2 -> 1, halves added)
+// (The minimum's term rides in a lane of the accumulators rather than in a scalar sum of its
+// own: a vector fma per block pair instead of a serial chain of scalar ones per output.)
 #pragma once
 
 #include <cstddef>
@@ -57,8 +60,11 @@ void quantize_row(QType t, const float *x, int64_t k, uint8_t *dst);
 void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst);
 
 // One row of k activations -> q_blocks(k) blocks: q[32 * nb] int8 (padding zero), d[nb] and
-// s[nb] = d * sum(q of the block). The only implementation, so every kernel sees the same input.
+// s[nb] = d * sum(q of the block). quantize_acts_reference (portable C) defines the values;
+// quantize_acts is the AVX-512 version of it when the kernels are avx512vnni (the same bits for
+// finite input: tests/model/test_quant_speed_paths.cpp), so every kernel sees the same input.
 void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s);
+void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, float *s);
 
 // Quantized activations of one row.
 struct QActs {
@@ -72,6 +78,10 @@ struct QuantOps {
     // y[r] = row r of W . x for r < rows; row r's blocks start at w + r * row_bytes.
     void (*dot_rows)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs &x,
                      float *y);
+    // y[i * ldy + r] = row r of W . x[i] for r < rows, i < m: each the same bits as dot_rows
+    // gives for x[i] alone (the kernels share loads between rows, never a sum).
+    void (*gemm)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
+                 int64_t m, float *y, int64_t ldy);
 };
 
 // The kernel set for this CPU: "avx512vnni", "avxvnni", "avx2" or "scalar". HFK_KERNELS forces a
