@@ -52,21 +52,24 @@ TEST(PagedAttention, SameBitsAsContiguousRowsThroughAScatteredTable) {
     }
     const hfk::kern::KvPages pages{
         pool.data(), pool.data() + bt * kv_dim, table.data(), bt, block_stride, kv_dim};
-    const int64_t m = 9, p0 = n_keys - m;
-    const std::vector<float> q = random_floats(size_t(m * q_dim), 4);
-    for (int64_t window : {0, 7, 100})
-        for (float softcap : {0.0f, 3.0f})
-            for (int threads : {1, 2}) {
-                SCOPED_TRACE("window " + std::to_string(window) + " softcap " +
-                             std::to_string(softcap) + " threads " + std::to_string(threads));
-                const hfk::kern::AttentionOptions o{window, softcap};
-                std::vector<float> want(size_t(m * q_dim)), got(size_t(m * q_dim), -1.0f);
-                hfk::kern::attention_rows(q.data(), m, p0, k.data(), v.data(), kv_dim, shape, 0.3f,
-                                          o, want.data(), 1);
-                hfk::kern::attention_rows(q.data(), m, p0, pages, shape, 0.3f, o, got.data(),
-                                          threads);
-                EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)));
-            }
+    // 9 rows: a task per (row, kv head); one row on 4 threads: a task per (row, head).
+    for (int64_t m : {9, 1})
+        for (int64_t window : {0, 7, 100})
+            for (float softcap : {0.0f, 3.0f})
+                for (int threads : {1, 2, 4}) {
+                    SCOPED_TRACE("rows " + std::to_string(m) + " window " + std::to_string(window) +
+                                 " softcap " + std::to_string(softcap) + " threads " +
+                                 std::to_string(threads));
+                    const int64_t p0 = n_keys - m;
+                    const std::vector<float> q = random_floats(size_t(m * q_dim), 4);
+                    const hfk::kern::AttentionOptions o{window, softcap};
+                    std::vector<float> want(size_t(m * q_dim)), got(size_t(m * q_dim), -1.0f);
+                    hfk::kern::attention_rows(q.data(), m, p0, k.data(), v.data(), kv_dim, shape,
+                                              0.3f, o, want.data(), 1);
+                    hfk::kern::attention_rows(q.data(), m, p0, pages, shape, 0.3f, o, got.data(),
+                                              threads);
+                    EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)));
+                }
 }
 
 // A prompt run in chunks of 3 then greedy tokens, alone, in one forward_batch per step; the
