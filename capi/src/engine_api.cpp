@@ -22,7 +22,7 @@ using hfk::capi::set_error;
 const hfk_engine_params kEngineDefaults = {sizeof(hfk_engine_params), 8, 256, 0, 0, 64, 0, 16};
 const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result), HFK_STOP_NONE, 0, 0, 0};
 const hfk_engine_statistics kEngineStatsDefaults = {
-    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 // Copies the fields the caller's (possibly older, shorter) output struct has.
 template <class Struct>
@@ -226,6 +226,7 @@ HFK_API hfk_status hfk_engine_stats(const hfk_engine *engine, hfk_engine_statist
         o.results_pending = s.results_pending;
         o.sequence_steps = s.sequence_steps;
         o.max_batch_sequences = s.max_batch_sequences;
+        o.kv_blocks_cached = s.kv_blocks_cached;
         write_out(out, o);
         return HFK_OK;
     });

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "models/paged_cache.h"
 #include "runtime/logits.h"
 #include "runtime/sampler.h"
 #include "runtime/text_emitter.h"
@@ -67,8 +68,11 @@ KvBlockPool make_pool(const LoadedModel &lm, const EngineParams &p) {
 struct Engine::Request {
     uint64_t id = 0;
     EngineRequest req;
-    std::vector<int32_t> ids;  // the prompt
-    int64_t blocks = 0;        // reserved in the pool while admitted
+    std::vector<int32_t> ids;      // the prompt
+    int64_t blocks = 0;            // the blocks it holds while admitted (shared ones included)
+    std::vector<uint64_t> hashes;  // of the prompt's full blocks (KvBlockPool::block_hashes)
+    std::vector<int32_t> table;    // its blocks in the pool, while admitted
+    size_t published = 0;          // leading blocks of table already shared or published
     Clock::time_point t_submit;
     std::atomic<bool> cancel{false};
     bool done = false;  // under mu_
@@ -90,6 +94,11 @@ Engine::Engine(std::shared_ptr<const LoadedModel> model, const EngineParams &par
       params_(params),
       n_ctx_(context_of(*model_->model, params.n_ctx)),
       pool_(make_pool(*model_, params)) {
+    {
+        const auto probe = model_->model->new_cache(1);
+        arena_ = std::make_shared<const models::KvArena>(probe->n_blocks() / 2, probe->row_floats(),
+                                                         pool_.block_tokens(), pool_.total());
+    }
     stats_.kv_blocks_total = pool_.total();
     stats_.kv_block_tokens = pool_.block_tokens();
     stats_.kv_block_bytes = pool_.block_bytes();
@@ -148,6 +157,7 @@ uint64_t Engine::submit(EngineRequest request) {
                                  " KV blocks (prompt + max_new_tokens) but the budget holds " +
                                  std::to_string(pool_.total()));
     r->result.n_prompt_tokens = int32_t(r->ids.size());
+    r->hashes = pool_.block_hashes(r->ids);
     r->req = std::move(request);
 
     std::lock_guard lk(mu_);
@@ -176,11 +186,20 @@ uint64_t Engine::submit(EngineRequest request) {
 void Engine::admit_locked() {
     while (!queue_.empty() && int32_t(running_.size()) < params_.max_sequences) {
         Request &r = *queue_.front();
-        if (!pool_.take(r.blocks)) break;  // in order: the head waits for blocks
+        // The prompt's longest cached prefix, but never its last token: that one's logits are
+        // needed.
+        const std::vector<int32_t> shared =
+            pool_.match(r.ids, r.hashes, (int64_t(r.ids.size()) - 1) / pool_.block_tokens());
+        if (!pool_.acquire(shared, r.blocks - int64_t(shared.size()), r.table))
+            break;  // in order: the head waits for blocks
         std::shared_ptr<Request> keep = queue_.front();
         queue_.pop_front();
+        r.fed = shared.size() * size_t(pool_.block_tokens());
+        r.published = shared.size();
+        stats_.prefix_cache_hits += r.fed;
         try {
-            r.cache = model_->model->new_cache(n_ctx_);
+            r.cache = std::make_unique<models::PagedCache>(model_->model.get(), arena_, r.table,
+                                                           n_ctx_, int32_t(r.fed));
             r.sampler = std::make_unique<Sampler>(r.req.options.sampler);
             r.stream = std::make_unique<DecodeStream>(model_->tokenizer, true);
             r.emitter = std::make_unique<TextEmitter>(r.req.options.stop_strings);
@@ -211,10 +230,11 @@ void Engine::finish_locked(Request &r, int32_t status, std::string error, int32_
     auto it = std::find_if(running_.begin(), running_.end(),
                            [&](const std::shared_ptr<Request> &p) { return p.get() == &r; });
     if (it != running_.end()) {
-        pool_.give(r.blocks);
+        pool_.release(r.table);
+        r.table.clear();
         running_.erase(it);
     }
-    r.cache.reset();  // its pages go back to the system
+    r.cache.reset();
     if (status == HFK_OK)
         ++stats_.completed;
     else if (status == HFK_E_CANCELLED)
@@ -275,6 +295,7 @@ EngineStats Engine::stats() const {
     std::lock_guard lk(mu_);
     EngineStats s = stats_;
     s.kv_blocks_used = pool_.used();
+    s.kv_blocks_cached = pool_.cached();
     return s;
 }
 
@@ -341,6 +362,12 @@ void Engine::end(Request &r, int32_t status, std::string error, int32_t reason) 
     }
     std::lock_guard lk(mu_);
     finish_locked(r, status, std::move(error), reason);
+}
+
+void Engine::publish_locked(Request &r, size_t fed) {
+    const size_t full = std::min(fed / size_t(pool_.block_tokens()), r.hashes.size());
+    for (; r.published < full; ++r.published)
+        pool_.publish(r.table[r.published], r.ids, r.hashes, int64_t(r.published));
 }
 
 int32_t Engine::sample_next(Request &r) {
@@ -413,6 +440,8 @@ void Engine::step_batch(const std::vector<std::shared_ptr<Request>> &batch) {
         stats_.sequence_steps += items.size();
         stats_.max_batch_sequences = std::max(stats_.max_batch_sequences, int32_t(items.size()));
         stats_.last_batch_tokens = int32_t(params_.max_batch_tokens - budget);
+        for (size_t j = 0; j < items.size(); ++j)
+            if (chunk[j] > 0) publish_locked(*who[j], who[j]->fed + chunk[j]);
     }
     for (size_t j = 0; j < items.size(); ++j) {
         Request &r = *who[j];

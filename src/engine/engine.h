@@ -8,8 +8,10 @@
 // own sampler and seed, so a request's output is the same alone or among others, at any thread
 // count.
 //
-// KV memory: kv_pool.h (blocks reserved at admission for prompt + max_new_tokens; a request that
-// does not fit waits in a bounded queue; a full queue makes submit() fail with HFK_E_BUSY).
+// KV memory: kv_pool.h (one pool of blocks, paged: each sequence reads its rows through a block
+// table, models/paged_cache.h; blocks reserved at admission for prompt + max_new_tokens; a
+// request that does not fit waits in a bounded queue; a full queue makes submit() fail with
+// HFK_E_BUSY; full prompt blocks are shared between requests through the prefix cache).
 #pragma once
 
 #include <atomic>
@@ -30,6 +32,10 @@
 #include "runtime/session.h"
 
 namespace hfk {
+
+namespace models {
+class KvArena;
+}
 
 struct EngineParams {
     int32_t max_sequences = 8;       // running at once (>= 1)
@@ -73,10 +79,11 @@ struct EngineStats {
     int32_t kv_block_tokens = 0;
     uint64_t kv_block_bytes = 0;
     uint64_t steps = 0, completed = 0, cancelled = 0, failed = 0;
-    uint64_t prefix_cache_hits = 0;   // always 0: no prefix caching yet
+    uint64_t prefix_cache_hits = 0;   // prompt tokens not prefilled: read from cached blocks
     uint64_t results_pending = 0;     // finished, not yet collected by wait()
     uint64_t sequence_steps = 0;      // requests summed over steps (/ steps: the mean batch)
     int32_t max_batch_sequences = 0;  // the most requests one step has run
+    int64_t kv_blocks_cached = 0;     // held by no request, kept for their prefix (evictable)
 };
 
 class Engine {
@@ -119,6 +126,8 @@ class Engine {
     void end(Request &r, int32_t status, std::string error, int32_t stop_reason);
     void finish_locked(Request &r, int32_t status, std::string error, int32_t stop_reason);
     bool emit(Request &r, const std::string &piece);
+    // After a step fed r's prompt up to `fed`: shares its newly completed full prompt blocks.
+    void publish_locked(Request &r, size_t fed);
 
     std::shared_ptr<const LoadedModel> model_;
     EngineParams params_;
@@ -126,6 +135,7 @@ class Engine {
     mutable std::mutex mu_;
     std::condition_variable work_cv_, done_cv_;
     KvBlockPool pool_;
+    std::shared_ptr<const models::KvArena> arena_;  // the rows of pool_'s blocks
     uint64_t next_id_ = 1;
     bool stopping_ = false;
     std::deque<std::shared_ptr<Request>> queue_;

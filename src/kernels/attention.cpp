@@ -165,3 +165,54 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
 }
 
 }  // namespace hfk::kern
+
+namespace hfk::kern {
+
+void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
+                    const AttentionShape &s, float scale, const AttentionOptions &opts, float *out,
+                    int n_threads) {
+    const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
+    const int64_t bt = kv.block_tokens;
+    const SimdOps &ops = simd();
+    // One task per (row, kv head) when that gives every thread work: the values the row sees
+    // are gathered once for the kv head's `group` query heads. Else one per (row, head), as the
+    // contiguous attention_rows. Each output is computed the same way either way.
+    const bool by_kv = m * s.n_kv_heads >= n_threads;
+    const int64_t per_row = by_kv ? s.n_kv_heads : s.n_heads;
+    parallel_for(m * per_row, n_threads, [&](int64_t task) {
+        const int64_t i = task / per_row, pos = p0 + i;
+        const int64_t h0 = by_kv ? (task % per_row) * group : task % per_row;
+        const int64_t h1 = by_kv ? h0 + group : h0 + 1;
+        const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
+        const int64_t span = pos + 1 - lo, col = (h0 / group) * hd;
+        thread_local std::vector<float> scores, values;
+        scores.resize(size_t(span));
+        values.resize(size_t(span * hd));
+        for (int64_t a = lo; a <= pos;) {
+            const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
+            const float *vb =
+                kv.v + kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
+            for (int64_t t = a; t < b; ++t)
+                std::copy_n(vb + (t - a) * kv.stride, hd, values.data() + (t - lo) * hd);
+            a = b;
+        }
+        for (int64_t h = h0; h < h1; ++h) {
+            const float *qi = q + i * q_stride + h * hd;
+            // Block by block: each score is one dot product, the same whatever rows a call covers.
+            for (int64_t a = lo; a <= pos;) {
+                const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
+                const int64_t off = kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
+                ops.dot_rows(DType::F32, kv.k + off, kv.stride, b - a, qi, hd,
+                             scores.data() + (a - lo), dot_rows_per_pass(DType::F32));
+                a = b;
+            }
+            for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
+            if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
+            softmax(scores.data(), span);
+            ops.axpy_rows(DType::F32, values.data(), hd, span, scores.data(), hd,
+                          out + i * q_stride + h * hd, axpy_rows_per_pass(DType::F32));
+        }
+    });
+}
+
+}  // namespace hfk::kern

@@ -58,6 +58,21 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
                     const AttentionShape &shape, float scale, const AttentionOptions &opts,
                     float *out, int n_threads);
 
+// Keys and values of one layer of a paged cache (F32): position p's row is at
+// k + table[p / block_tokens] * block_stride + (p % block_tokens) * stride (v likewise), so a
+// sequence's rows live in blocks of an engine-wide pool (models/paged_cache.h).
+struct KvPages {
+    const float *k = nullptr, *v = nullptr;  // this layer's rows in block 0 of the pool
+    const int32_t *table = nullptr;          // the sequence's blocks, in position order
+    int64_t block_tokens = 0, block_stride = 0, stride = 0;
+};
+// attention_rows() through a block table: the same bits as attention_rows() over the same rows
+// stored contiguously (scores are per key; the values a row sees are gathered in order, then
+// summed exactly as the contiguous call sums them).
+void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
+                    const AttentionShape &shape, float scale, const AttentionOptions &opts,
+                    float *out, int n_threads);
+
 // In place over n values: exp(x - max) / sum.
 void softmax(float *x, int64_t n);
 

@@ -238,6 +238,18 @@ void CausalCache::commit_rows(int64_t layer, int64_t p0, int64_t m) {
     kern::simd().from_f32(kv_type_, new_v_.data(), m * kv_dim_, block_ptr(2 * layer + 1) + offset);
 }
 
+void CausalCache::store_rows(int64_t layer, int64_t p0, int64_t m, const float *k, const float *v) {
+    std::copy_n(k, m * kv_dim_, new_keys(layer, p0, m));
+    std::copy_n(v, m * kv_dim_, new_values(layer, p0, m));
+    commit_rows(layer, p0, m);
+}
+
+void CausalCache::attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
+                              const kern::AttentionShape &shape, float scale,
+                              const kern::AttentionOptions &opts, float *out, int n_threads) const {
+    kern::attention_rows(q, m, p0, rows(layer), shape, scale, opts, out, n_threads);
+}
+
 void CausalCache::truncate(int32_t n) {
     if (n < 0) n = 0;
     if (n < n_past_) n_past_ = n;
@@ -260,21 +272,37 @@ std::unique_ptr<KvCache> new_causal_cache(const Model &model, DType kv_type, int
     return std::make_unique<CausalCache>(&model, kv_type, n_layers, kv_dim, n_ctx);
 }
 
-CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,
-                           int64_t vocab) {
-    auto *c = dynamic_cast<CausalCache *>(&cache);
-    if (!c || c->owner() != &model)
-        fail(HFK_E_INVALID_ARG, "forward: the KV cache was not created by this model");
+namespace {
+// Every id in [0, vocab) and room for them all, before the cache changes.
+void check_tokens(const KvCache &c, std::span<const int32_t> tokens, int64_t vocab) {
     for (size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] < 0 || tokens[i] >= vocab)
             fail(HFK_E_INVALID_ARG, "token id " + std::to_string(tokens[i]) + " at position " +
                                         std::to_string(i) + " is outside the vocabulary [0, " +
                                         std::to_string(vocab) + ")");
     }
-    if (int64_t(c->n_past()) + int64_t(tokens.size()) > c->capacity())
+    if (int64_t(c.n_past()) + int64_t(tokens.size()) > c.capacity())
         fail(HFK_E_CONTEXT_FULL, std::to_string(tokens.size()) + " more tokens do not fit: " +
-                                     std::to_string(c->n_past()) + " of " +
-                                     std::to_string(c->capacity()) + " context positions are used");
+                                     std::to_string(c.n_past()) + " of " +
+                                     std::to_string(c.capacity()) + " context positions are used");
+}
+}  // namespace
+
+CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,
+                           int64_t vocab) {
+    auto *c = dynamic_cast<CausalCache *>(&cache);
+    if (!c || c->owner() != &model)
+        fail(HFK_E_INVALID_ARG, "forward: the KV cache was not created by this model");
+    check_tokens(*c, tokens, vocab);
+    return *c;
+}
+
+BatchKvCache &check_batch_forward(const Model &model, KvCache &cache,
+                                  std::span<const int32_t> tokens, int64_t vocab) {
+    auto *c = dynamic_cast<BatchKvCache *>(&cache);
+    if (!c || c->owner() != &model)
+        fail(HFK_E_INVALID_ARG, "forward_batch: the KV cache was not created by this model");
+    check_tokens(*c, tokens, vocab);
     return *c;
 }
 

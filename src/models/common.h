@@ -59,6 +59,24 @@ class WeightLoader {
     std::vector<std::unique_ptr<uint8_t[]>> copies_;
 };
 
+// A cache that Model::forward_batch can run (the rotary decoders'): the contiguous CausalCache
+// below, or the engine's PagedCache (models/paged_cache.h), whose rows live in blocks of a pool
+// shared by every sequence. Both store and read F32 rows the same way, so a sequence gets the
+// same bits in either.
+class BatchKvCache : public KvCache {
+  public:
+    virtual const Model *owner() const = 0;
+    // Stores m new rows of keys and values (F32, kv_dim apart) of `layer` at positions p0...
+    virtual void store_rows(int64_t layer, int64_t p0, int64_t m, const float *k,
+                            const float *v) = 0;
+    // kern::attention_rows of the m query rows at positions p0.. over `layer`'s rows [0, p0 + m).
+    virtual void attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
+                             const kern::AttentionShape &shape, float scale,
+                             const kern::AttentionOptions &opts, float *out,
+                             int n_threads) const = 0;
+    virtual void advance(int32_t n) = 0;
+};
+
 // The key/value cache of one session: for each layer, keys and values of `capacity` positions,
 // [position][kv_dim] so that a prefill appends contiguous rows, stored as kv_type (F32, or F16 /
 // BF16 for half the bytes: the session option kv_dtype). The memory is reserved lazily
@@ -68,7 +86,7 @@ class WeightLoader {
 // A forward writes a layer's new rows in F32 where new_keys/new_values point (the cache rows
 // themselves for an F32 cache; scratch rows otherwise), changes them in place (RoPE, norms),
 // then commit_rows() rounds them into the cache. Attention reads rows(layer).
-class CausalCache final : public KvCache {
+class CausalCache final : public BatchKvCache {
   public:
     CausalCache(const Model *owner, DType kv_type, int64_t n_layers, int64_t kv_dim,
                 int32_t capacity);
@@ -92,8 +110,12 @@ class CausalCache final : public KvCache {
     kern::KvRows rows(int64_t layer) const {
         return {kv_type_, block_ptr(2 * layer), block_ptr(2 * layer + 1), kv_dim_};
     }
-    const Model *owner() const { return owner_; }
-    void advance(int32_t n) { n_past_ += n; }
+    const Model *owner() const override { return owner_; }
+    void advance(int32_t n) override { n_past_ += n; }
+    void store_rows(int64_t layer, int64_t p0, int64_t m, const float *k, const float *v) override;
+    void attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
+                     const kern::AttentionShape &shape, float scale,
+                     const kern::AttentionOptions &opts, float *out, int n_threads) const override;
 
     // Scratch activations, sized by the architecture.
     std::vector<float> x, xb, q, att, tmp, hb, hb2, logits_in;
@@ -125,6 +147,10 @@ std::unique_ptr<KvCache> new_causal_cache(const Model &model, DType kv_type, int
 // in [0, vocab), and n_past + tokens fits the capacity. Returns the cache.
 CausalCache &check_forward(const Model &model, KvCache &cache, std::span<const int32_t> tokens,
                            int64_t vocab);
+
+// check_forward for Model::forward_batch: a CausalCache or a PagedCache of `model`.
+BatchKvCache &check_batch_forward(const Model &model, KvCache &cache,
+                                  std::span<const int32_t> tokens, int64_t vocab);
 
 // Calls progress(fraction); throws HFK_E_CANCELLED when it returns true.
 void report_progress(const std::function<bool(double)> &progress, double fraction);

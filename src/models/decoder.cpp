@@ -292,11 +292,11 @@ class Decoder final : public Model {
     // a prompt cut into chunks gives the same numbers as a prompt run whole.
     void forward_batch(std::span<const BatchItem> items, int32_t n_threads) const override {
         const size_t n_items = items.size();
-        std::vector<CausalCache *> caches(n_items);
+        std::vector<BatchKvCache *> caches(n_items);
         std::vector<int64_t> first(n_items + 1, 0);  // the first row of each item
         for (size_t s = 0; s < n_items; ++s) {
             if (!items[s].cache) fail(HFK_E_INVALID_ARG, "forward_batch: an item has no cache");
-            caches[s] = &check_forward(*this, *items[s].cache, items[s].tokens, vocab_);
+            caches[s] = &check_batch_forward(*this, *items[s].cache, items[s].tokens, vocab_);
             for (size_t t = 0; t < s; ++t)
                 if (caches[t] == caches[s])
                     fail(HFK_E_INVALID_ARG, "forward_batch: one cache in two items");
@@ -351,14 +351,11 @@ class Decoder final : public Model {
             for (size_t s = 0; s < n_items; ++s) {
                 const int64_t rows_s = first[s + 1] - first[s], p0 = caches[s]->n_past();
                 if (rows_s == 0) continue;
-                CausalCache &cs = *caches[s];
-                std::copy_n(kb + first[s] * kv_dim_, rows_s * kv_dim_,
-                            cs.new_keys(int64_t(l), p0, rows_s));
-                std::copy_n(vb + first[s] * kv_dim_, rows_s * kv_dim_,
-                            cs.new_values(int64_t(l), p0, rows_s));
-                cs.commit_rows(int64_t(l), p0, rows_s);
-                kern::attention_rows(q + first[s] * q_dim_, rows_s, p0, cs.rows(int64_t(l)), shape,
-                                     scale_, ao, att + first[s] * q_dim_, nt);
+                BatchKvCache &cs = *caches[s];
+                cs.store_rows(int64_t(l), p0, rows_s, kb + first[s] * kv_dim_,
+                              vb + first[s] * kv_dim_);
+                cs.attend_rows(int64_t(l), q + first[s] * q_dim_, rows_s, p0, shape, scale_, ao,
+                               att + first[s] * q_dim_, nt);
             }
             kern::linear_rows(L.wo, att, m, bias(L.bo), tmp, nt);
             if (!L.post_attn_norm.empty()) rows_norm(tmp, tmp, L.post_attn_norm);

@@ -1,5 +1,6 @@
 list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/common.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/paged_cache.cpp
     ${CMAKE_CURRENT_LIST_DIR}/decoder.cpp
     ${CMAKE_CURRENT_LIST_DIR}/rope.cpp
     ${CMAKE_CURRENT_LIST_DIR}/phi.cpp

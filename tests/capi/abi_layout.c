@@ -169,7 +169,7 @@ static const struct row rows[] = {
     {"hfk_engine_result.n_prompt_tokens", offsetof(hfk_engine_result, n_prompt_tokens), 8},
     {"hfk_engine_result.n_generated_tokens", offsetof(hfk_engine_result, n_generated_tokens), 12},
     {"hfk_engine_result.time_to_first_token_ms", offsetof(hfk_engine_result, time_to_first_token_ms), 16},
-    {"hfk_engine_statistics", sizeof(hfk_engine_statistics), 120},
+    {"hfk_engine_statistics", sizeof(hfk_engine_statistics), 128},
     {"hfk_engine_statistics.queued", offsetof(hfk_engine_statistics, queued), 4},
     {"hfk_engine_statistics.running", offsetof(hfk_engine_statistics, running), 8},
     {"hfk_engine_statistics.last_batch_sequences", offsetof(hfk_engine_statistics, last_batch_sequences), 12},
@@ -186,6 +186,7 @@ static const struct row rows[] = {
     {"hfk_engine_statistics.results_pending", offsetof(hfk_engine_statistics, results_pending), 96},
     {"hfk_engine_statistics.sequence_steps", offsetof(hfk_engine_statistics, sequence_steps), 104},
     {"hfk_engine_statistics.max_batch_sequences", offsetof(hfk_engine_statistics, max_batch_sequences), 112},
+    {"hfk_engine_statistics.kv_blocks_cached", offsetof(hfk_engine_statistics, kv_blocks_cached), 120},
 };
 
 int main(void) {

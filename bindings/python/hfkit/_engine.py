@@ -103,7 +103,8 @@ class Engine:
                     pass
 
     def stats(self) -> Dict[str, int]:
-        """Queue depth, running requests, the last step's batch, KV blocks used/total, ..."""
+        """Queue depth, running requests, the last step's batch, KV blocks used/total/cached,
+        prefix_cache_hits (prompt tokens read from cached blocks), ..."""
         return self._native.stats()
 
     def close(self) -> None:

@@ -1049,6 +1049,7 @@ class Engine {
         d["results_pending"] = s.results_pending;
         d["sequence_steps"] = s.sequence_steps;
         d["max_batch_sequences"] = s.max_batch_sequences;
+        d["kv_blocks_cached"] = s.kv_blocks_cached;
         return d;
     }
 

@@ -896,12 +896,15 @@ HFK_API HFK_NODISCARD hfk_status hfk_session_chat(hfk_session *session,
  * many. Only the rotary decoders (Llama, Mistral, Qwen2/3, Gemma, Phi-3, SmolLM3, MoE) have the
  * batched forward; GPT-2 and Phi-2 are HFK_E_UNSUPPORTED.
  *
- * KV memory is a budget of kv_budget_bytes counted in blocks of kv_block_tokens tokens; a
- * request takes the blocks its prompt plus max_new_tokens may need when it starts running and
- * gives them back when it ends, so a running request never runs out. One that does not fit
- * waits in a queue of max_queued; beyond that hfk_engine_submit fails with HFK_E_BUSY. (Today
- * each request's cache is one contiguous, lazily committed mapping, and no blocks are shared
- * between prompts: prefix_cache_hits stays 0.)
+ * KV memory is one pool of kv_budget_bytes in blocks of kv_block_tokens tokens (paged: a
+ * request's keys and values live in blocks anywhere in the pool). A request takes the blocks its
+ * prompt plus max_new_tokens may need when it starts running and gives them back when it ends,
+ * so a running request never runs out and no block it holds is taken from it. One that does not
+ * fit waits in a queue of max_queued; beyond that hfk_engine_submit fails with HFK_E_BUSY.
+ * Prefix caching: the full blocks of a prompt are kept after its request ends (evictable, least
+ * recently used first, when the pool needs blocks), and a later prompt that starts with the
+ * same tokens, block for block, shares them instead of running them again; its output is the
+ * same bits either way. The pool's memory is committed as it is first written and kept.
  *
  * Threads: every function may be called from any thread. Every on_piece callback runs on the
  * engine's single worker thread (never on the submitting thread), one call at a time, a
@@ -995,10 +998,12 @@ typedef struct hfk_engine_statistics {
     uint64_t completed;         /* requests ended with HFK_OK                                 */
     uint64_t cancelled;         /* with HFK_E_CANCELLED                                       */
     uint64_t failed;            /* with another error                                         */
-    uint64_t prefix_cache_hits; /* always 0 today (no prefix caching yet)                     */
+    uint64_t prefix_cache_hits; /* prompt tokens read from cached blocks, not run             */
     uint64_t results_pending;   /* ended, not yet collected by hfk_engine_wait                */
     uint64_t sequence_steps;     /* requests summed over every step (/ steps: the mean batch) */
     int32_t max_batch_sequences; /* the most requests one step has run                        */
+    int64_t kv_blocks_cached;    /* held by no request, kept for their prompt prefix (evictable;
+                                    not in kv_blocks_used)                                   */
 } hfk_engine_statistics;
 
 HFK_API hfk_status hfk_engine_statistics_init(hfk_engine_statistics *p, size_t caller_size) HFK_NOEXCEPT;

@@ -1,0 +1,85 @@
+#include "models/paged_cache.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/attention.h"
+#include "util/error.h"
+
+namespace hfk::models {
+
+KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int32_t block_tokens, int64_t n_blocks)
+    : n_layers_(n_layers), kv_dim_(kv_dim), block_tokens_(block_tokens), n_blocks_(n_blocks) {
+    if (n_layers <= 0 || kv_dim <= 0 || block_tokens <= 0 || n_blocks <= 0)
+        fail(HFK_E_INVALID_ARG, "KV arena: every size must be positive");
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(size_t(2 * n_layers), size_t(block_tokens), &block_floats_) ||
+        __builtin_mul_overflow(block_floats_, size_t(kv_dim), &block_floats_) ||
+        __builtin_mul_overflow(block_floats_, size_t(n_blocks), &bytes) ||
+        __builtin_mul_overflow(bytes, sizeof(float), &bytes))
+        fail(HFK_E_NOMEM, "KV arena size overflows: " + std::to_string(n_blocks) + " blocks");
+    void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        fail(HFK_E_NOMEM, "cannot reserve " + std::to_string(bytes >> 20) +
+                              " MiB for a KV pool of " + std::to_string(n_blocks) + " blocks");
+    base_ = static_cast<float *>(p);
+    mapped_bytes_ = bytes;
+}
+
+KvArena::~KvArena() {
+    munmap(base_, mapped_bytes_);
+}
+
+PagedCache::PagedCache(const Model *owner, std::shared_ptr<const KvArena> arena,
+                       std::vector<int32_t> table, int32_t n_ctx, int32_t n_past)
+    : owner_(owner), arena_(std::move(arena)), table_(std::move(table)) {
+    for (int32_t b : table_)
+        if (b < 0 || b >= arena_->n_blocks())
+            fail(HFK_E_INTERNAL, "paged cache: block " + std::to_string(b) + " is not in the pool");
+    capacity_ = int32_t(std::min<int64_t>(n_ctx, int64_t(table_.size()) * arena_->block_tokens()));
+    set_n_past(n_past);
+}
+
+void PagedCache::truncate(int32_t n) {
+    if (n < 0) n = 0;
+    if (n < n_past_) n_past_ = n;
+}
+
+void PagedCache::set_n_past(int32_t n) {
+    if (n < 0 || n > capacity_)
+        fail(HFK_E_INVALID_ARG, "set_n_past: " + std::to_string(n) + " is outside [0, " +
+                                    std::to_string(capacity_) + "]");
+    n_past_ = n;
+}
+
+void PagedCache::read_rows(int64_t i, int64_t n, float *out) const {
+    const int64_t d = arena_->kv_dim();
+    for (int64_t p = 0; p < n; ++p) std::copy_n(at(i, p), d, out + p * d);
+}
+
+void PagedCache::write_rows(int64_t i, int64_t n, const float *in) {
+    const int64_t d = arena_->kv_dim();
+    for (int64_t p = 0; p < n; ++p) std::copy_n(in + p * d, d, at(i, p));
+}
+
+void PagedCache::store_rows(int64_t layer, int64_t p0, int64_t m, const float *k, const float *v) {
+    const int64_t d = arena_->kv_dim();
+    for (int64_t j = 0; j < m; ++j) {
+        std::copy_n(k + j * d, d, at(2 * layer, p0 + j));
+        std::copy_n(v + j * d, d, at(2 * layer + 1, p0 + j));
+    }
+}
+
+void PagedCache::attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
+                             const kern::AttentionShape &shape, float scale,
+                             const kern::AttentionOptions &opts, float *out, int n_threads) const {
+    const kern::KvPages pages{
+        arena_->row(0, layer, 0, 0), arena_->row(0, layer, 1, 0),     table_.data(),
+        arena_->block_tokens(),      int64_t(arena_->block_floats()), arena_->kv_dim()};
+    kern::attention_rows(q, m, p0, pages, shape, scale, opts, out, n_threads);
+}
+
+}  // namespace hfk::models

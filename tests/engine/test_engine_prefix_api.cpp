@@ -1,0 +1,70 @@
+// The prefix cache through the public C API: a prompt run twice on one engine gives the same
+// text, the second time reading its prefix from cached blocks (prefix_cache_hits counts the
+// tokens), and the cached blocks show in kv_blocks_cached, not in kv_blocks_used.
+#include <string>
+
+#include "../capi/api_support.h"
+
+namespace {
+
+using namespace hfk_api_test;
+
+struct EngineDeleter {
+    void operator()(hfk_engine *e) const { hfk_engine_free(e); }
+};
+using EnginePtr = std::unique_ptr<hfk_engine, EngineDeleter>;
+
+hfk_engine_statistics stats(hfk_engine *e) {
+    hfk_engine_statistics s;
+    HFK_ENGINE_STATISTICS_INIT(&s);
+    EXPECT_EQ(hfk_engine_stats(e, &s), HFK_OK);
+    return s;
+}
+
+std::string run(hfk_engine *e, const char *prompt, int32_t *n_prompt) {
+    const hfk_gen_params p = greedy(16);
+    hfk_request_id id = 0;
+    EXPECT_EQ(hfk_engine_submit(e, prompt, nullptr, 0, &p, nullptr, nullptr, &id), HFK_OK)
+        << hfk_last_error_message();
+    char *text = nullptr;
+    hfk_engine_result r;
+    HFK_ENGINE_RESULT_INIT(&r);
+    EXPECT_EQ(hfk_engine_wait(e, id, &text, &r), HFK_OK) << hfk_last_error_message();
+    *n_prompt = r.n_prompt_tokens;
+    std::string out = text ? text : "";
+    hfk_free(text);
+    return out;
+}
+
+TEST(EnginePrefixApi, ARepeatedPromptReadsItsPrefixFromTheCacheWithTheSameText) {
+    auto model = load(default_model(), 1);
+    ASSERT_TRUE(model);
+    const char *prompt =
+        "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+        "sunshine with her dog.";
+    std::string expected;
+    {
+        auto s = session(model.get(), 1);
+        expected = generate(s.get(), prompt, greedy(16));
+    }
+    hfk_engine_params p;
+    HFK_ENGINE_PARAMS_INIT(&p);
+    p.max_sequences = 2;
+    p.kv_block_tokens = 4;
+    hfk_engine *raw = nullptr;
+    ASSERT_EQ(hfk_engine_create(&raw, model.get(), &p), HFK_OK) << hfk_last_error_message();
+    EnginePtr engine(raw);
+    int32_t n = 0;
+    EXPECT_EQ(run(engine.get(), prompt, &n), expected);
+    hfk_engine_statistics s = stats(engine.get());
+    EXPECT_EQ(s.prefix_cache_hits, 0u);
+    EXPECT_EQ(s.kv_blocks_used, 0);
+    EXPECT_EQ(s.kv_blocks_cached, n / 4);  // every full block of the prompt
+    EXPECT_EQ(run(engine.get(), prompt, &n), expected);
+    s = stats(engine.get());
+    EXPECT_EQ(s.prefix_cache_hits, uint64_t((n - 1) / 4 * 4));
+    EXPECT_EQ(s.kv_blocks_used, 0);
+    EXPECT_EQ(s.kv_blocks_cached, n / 4);
+}
+
+}  // namespace

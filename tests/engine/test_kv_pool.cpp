@@ -1,0 +1,157 @@
+// KvBlockPool: reference counts, the prefix cache (publish, match by chained hash with the tokens
+// and the parent compared), eviction order, and that a block a sequence holds is never evicted.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+#include "engine/kv_pool.h"
+#include "util/error.h"
+
+namespace {
+
+using hfk::KvBlockPool;
+
+constexpr int32_t kB = 4;  // tokens per block
+
+std::vector<int32_t> seq(int32_t first, int32_t n) {
+    std::vector<int32_t> v(static_cast<size_t>(n));
+    std::iota(v.begin(), v.end(), first);
+    return v;
+}
+
+// A sequence's life in the pool: takes its shared prefix and fresh blocks, publishes its full
+// prompt blocks.
+std::vector<int32_t> run_prompt(KvBlockPool &p, const std::vector<int32_t> &ids, int64_t blocks) {
+    const auto h = p.block_hashes(ids);
+    const auto shared = p.match(ids, h, (int64_t(ids.size()) - 1) / kB);
+    std::vector<int32_t> table;
+    EXPECT_TRUE(p.acquire(shared, blocks - int64_t(shared.size()), table));
+    for (size_t i = shared.size(); i < h.size(); ++i) p.publish(table[i], ids, h, int64_t(i));
+    return table;
+}
+
+TEST(KvBlockPool, CountsReferencesAndGivesEverythingBack) {
+    KvBlockPool p(kB, 64, 6);
+    EXPECT_EQ(p.blocks_for(0), 0);
+    EXPECT_EQ(p.blocks_for(4), 1);
+    EXPECT_EQ(p.blocks_for(5), 2);
+    std::vector<int32_t> a, b, c;
+    ASSERT_TRUE(p.acquire({}, 4, a));
+    EXPECT_EQ(p.used(), 4);
+    EXPECT_FALSE(p.acquire({}, 3, b));  // takes nothing
+    EXPECT_TRUE(b.empty());
+    EXPECT_EQ(p.used(), 4);
+    ASSERT_TRUE(p.acquire({}, 2, b));
+    EXPECT_EQ(p.used(), 6);
+    std::vector<int32_t> all = a;
+    all.insert(all.end(), b.begin(), b.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all, seq(0, 6));  // six distinct blocks
+    p.release(a);
+    p.release(b);
+    EXPECT_EQ(p.used(), 0);
+    EXPECT_EQ(p.cached(), 0);  // nothing was published
+    EXPECT_THROW(p.release(a), hfk::Error);
+}
+
+TEST(KvBlockPool, APublishedPrefixIsSharedAndReferenceCounted) {
+    KvBlockPool p(kB, 64, 8);
+    const std::vector<int32_t> prompt = seq(10, 11);  // two full blocks and three tokens
+    const auto a = run_prompt(p, prompt, 4);
+    EXPECT_EQ(p.used(), 4);
+
+    // Another prompt with the same first 9 tokens: its first two blocks are a's.
+    std::vector<int32_t> other = seq(10, 9);
+    other.insert(other.end(), {99, 98, 97});
+    const auto h = p.block_hashes(other);
+    ASSERT_EQ(h.size(), 3u);
+    EXPECT_EQ(p.match(other, h, 3), (std::vector<int32_t>{a[0], a[1]}));
+    EXPECT_EQ(p.match(other, h, 1), (std::vector<int32_t>{a[0]}));  // capped
+    std::vector<int32_t> b;
+    ASSERT_TRUE(p.acquire(p.match(other, h, 3), 2, b));
+    EXPECT_EQ(b[0], a[0]);
+    EXPECT_EQ(b[1], a[1]);
+    EXPECT_EQ(p.used(), 6);  // 4 + 2 new: the shared two are counted once
+
+    // The same block content after a different first block is another prefix: no match.
+    std::vector<int32_t> shifted = seq(50, 4);
+    shifted.insert(shifted.end(), prompt.begin() + 4, prompt.begin() + 8);
+    shifted.push_back(1);
+    EXPECT_TRUE(p.match(shifted, p.block_hashes(shifted), 2).empty());
+
+    p.release(a);
+    EXPECT_EQ(p.used(), 4);    // a's shared blocks are still b's
+    EXPECT_EQ(p.cached(), 0);  // a's published blocks are referenced by b
+    p.release(b);
+    EXPECT_EQ(p.used(), 0);
+    EXPECT_EQ(p.cached(), 2);  // the published blocks stay, evictable
+    // And match again after both ended.
+    EXPECT_EQ(p.match(prompt, p.block_hashes(prompt), 2).size(), 2u);
+}
+
+TEST(KvBlockPool, ASecondCopyOfAPrefixIsNotPublishedAndFreesOnRelease) {
+    KvBlockPool p(kB, 64, 8);
+    const std::vector<int32_t> prompt = seq(1, 8);
+    const auto h = p.block_hashes(prompt);
+    std::vector<int32_t> a, b;
+    ASSERT_TRUE(p.acquire({}, 2, a));
+    ASSERT_TRUE(p.acquire({}, 2, b));  // both computed the prefix before either published
+    p.publish(a[0], prompt, h, 0);
+    p.publish(b[0], prompt, h, 0);  // already there: a no-op
+    EXPECT_EQ(p.match(prompt, h, 2), (std::vector<int32_t>{a[0]}));
+    p.release(b);
+    EXPECT_EQ(p.cached(), 0);
+    p.release(a);
+    EXPECT_EQ(p.cached(), 1);
+}
+
+TEST(KvBlockPool, EvictsCachedBlocksLeastRecentlyReleasedTailFirst) {
+    KvBlockPool p(kB, 64, 5);
+    const std::vector<int32_t> x = seq(100, 9), y = seq(200, 5);
+    p.release(run_prompt(p, x, 3));  // publishes 2 blocks, then both cached
+    EXPECT_EQ(p.cached(), 2);
+    EXPECT_EQ(p.used(), 0);
+    // Five blocks needed: three free, then two evicted.
+    std::vector<int32_t> t;
+    ASSERT_TRUE(p.acquire({}, 4, t));  // three free + x's tail block
+    EXPECT_EQ(p.cached(), 1);
+    const auto hx = p.block_hashes(x);
+    EXPECT_EQ(p.match(x, hx, 2).size(), 1u);  // x's head survives
+    p.release(t);
+    EXPECT_EQ(p.cached(), 1);
+    // y, released after x, is kept over x's head when one more block is needed.
+    p.release(run_prompt(p, y, 2));
+    EXPECT_EQ(p.cached(), 2);
+    ASSERT_TRUE(p.acquire({}, 4, t));
+    EXPECT_EQ(p.cached(), 1);
+    EXPECT_TRUE(p.match(x, hx, 2).empty());
+    EXPECT_EQ(p.match(y, p.block_hashes(y), 1).size(), 1u);
+    p.release(t);
+}
+
+TEST(KvBlockPool, SharedCachedBlocksAreNotCountedAsEvictable) {
+    KvBlockPool p(kB, 64, 3);
+    const std::vector<int32_t> x = seq(7, 9);
+    p.release(run_prompt(p, x, 3));
+    ASSERT_EQ(p.cached(), 2);
+    const auto hx = p.block_hashes(x);
+    const auto shared = p.match(x, hx, 2);
+    ASSERT_EQ(shared.size(), 2u);
+    std::vector<int32_t> t;
+    // Taking both back leaves one block: two more cannot come from evicting them.
+    EXPECT_FALSE(p.acquire(shared, 2, t));
+    EXPECT_EQ(p.used(), 0);
+    EXPECT_EQ(p.cached(), 2);
+    ASSERT_TRUE(p.acquire(shared, 1, t));
+    EXPECT_EQ(p.used(), 3);
+    EXPECT_EQ(p.cached(), 0);
+    // Every block is held: nothing can be evicted for another sequence.
+    std::vector<int32_t> u;
+    EXPECT_FALSE(p.acquire({}, 1, u));
+    p.release(t);
+    EXPECT_EQ(p.used(), 0);
+    EXPECT_EQ(p.cached(), 2);
+}
+
+}  // namespace
