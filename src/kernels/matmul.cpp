@@ -248,17 +248,19 @@ void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, flo
     const int64_t n = w.rows, k = w.cols;
     if (m <= 0 || n <= 0) return;
     if (w.quant != QType::None) return linear_quantized(w, Layout::OutIn, x, m, bias, y, n_threads);
+    // One row (a decode step of one sequence): linear()'s matrix-vector path, whose dot_rows
+    // reads the rows-per-pass streams of a session's decode (the same bits whatever it reads).
+    if (m == 1) return linear(w, Layout::OutIn, x, 1, bias, y, n_threads);
     // Tiles of ~64 KiB of weights (whole SIMD tiles of 16 rows): they stay in L2 while the rows
-    // pass. dot_rows computes each output row alone, so the tiling changes no bits.
+    // of x pass in register blocks (dot_rows_batch). Every output is dot_rows' for its row of x
+    // alone, so neither the tiling nor the blocking changes a bit.
     const int64_t tile =
         std::max<int64_t>(16, (int64_t(64) << 10) / int64_t(row_bytes(w)) / 16 * 16);
     const int64_t tasks = (n + tile - 1) / tile;
     const SimdOps &ops = simd();
     parallel_for(tasks, n_threads, [&](int64_t t) {
         const int64_t n0 = t * tile, n1 = std::min(n, n0 + tile);
-        for (int64_t i = 0; i < m; ++i)
-            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x + i * k, k, y + i * n + n0,
-                         1);  // the tile is in cache: one row per pass (any choice, same bits)
+        ops.dot_rows_batch(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x, k, m, k, y + n0, n);
         add_bias(y, m, n, n0, n1, bias);
     });
 }

@@ -18,6 +18,14 @@ struct SimdOps {
     // per_pass is: the same bits.
     void (*dot_rows)(DType type, const void *w, int64_t ld, int64_t rows, const float *x, int64_t k,
                      float *y, int per_pass);
+    // dot_rows for m vectors at once: y[i * ldy + r] = sum_k W[r, k] * x[i * ldx + k] for r < rows,
+    // i < m, every output the bits dot_rows gives for x row i alone (the same lanes, accumulators
+    // and final reduction). Computed in register blocks of several rows of x times several rows
+    // of W, so each converted weight vector serves several rows of x and each vector of x several
+    // outputs: the batched product of the engine (kern::linear_rows), compute-bound once W is in
+    // cache.
+    void (*dot_rows_batch)(DType type, const void *w, int64_t ld, int64_t rows, const float *x,
+                           int64_t ldx, int64_t m, int64_t k, float *y, int64_t ldy);
     // y[j] = sum_k x[k] * W[k, j] for j < n (y is overwritten); W row k starts at w + k * ld.
     // per_pass neighbouring rows of W are added to y per pass over it, each y[j] in row order:
     // the bits do not depend on per_pass.

@@ -41,3 +41,13 @@ set_tests_properties(bf16_compute.fallback.avx2 PROPERTIES LABELS unit
 hfk_add_gtest(test_bf16_compute_error LABELS unit SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/test_bf16_compute_error.cpp LIBS nlohmann_json::nlohmann_json)
 target_compile_definitions(test_bf16_compute_error PRIVATE HFK_TEST_SHARED_DIR="${HFK_SHARED_DIR}")
+# The engine's batched product (issue 19): the register-blocked kernel gives the decode kernel's
+# bits for any number of rows; the linear_rows case runs again at each lower instruction set.
+hfk_add_gtest(test_linear_rows LABELS unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_linear_rows.cpp)
+foreach(isa avx2 scalar)
+    add_test(NAME linear_rows.${isa}
+             COMMAND test_linear_rows --gtest_filter=LinearRows.SameBitsAsOneRowDecodeForEveryChoice)
+    set_tests_properties(linear_rows.${isa} PROPERTIES LABELS unit
+                         SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
+                         ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=${isa}")
+endforeach()

@@ -1,0 +1,200 @@
+// The batched product of the engine (issue 19): kern::linear_rows and its kernel
+// SimdOps::dot_rows_batch compute several rows of x against several rows of W in register blocks,
+// yet every output must be the bits the decode matrix-vector kernel (dot_rows) gives for its row
+// of x alone, at every rows-per-pass choice: that is what makes a request's output independent of
+// the batch it runs in. Checked at every instruction set, for 1..17 rows of x (every mix of the
+// kernel's blocks of three and two and one), odd lengths (masked tails), rows of W starting at
+// every offset in a cache line (rows of odd length: a pair of rows with different heads), and
+// F32, F16 and BF16 weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "kernels/matmul.h"
+#include "kernels/rows_per_pass.h"
+#include "kernels/simd.h"
+
+using namespace hfk;
+using namespace hfk::kern;
+
+namespace {
+
+// Random weights of `type` in 16-bit units: any normal value of the type (sums in another order
+// would round differently).
+std::vector<uint16_t> random_units(DType type, size_t n, std::mt19937 &rng) {
+    std::vector<uint16_t> units(type == DType::F32 ? 2 * n : n);
+    if (type == DType::F32) {
+        std::normal_distribution<float> dist(0, 1);
+        std::vector<float> f(n);
+        for (float &v : f) v = dist(rng);
+        std::memcpy(units.data(), f.data(), 4 * n);
+        return units;
+    }
+    std::uniform_int_distribution<uint32_t> mant(0, type == DType::BF16 ? 0x7f : 0x3ff);
+    std::uniform_int_distribution<uint32_t> expo(0, 7), sign(0, 1);
+    for (uint16_t &u : units)  // |w| in [2^-4, 2^4)
+        u = type == DType::BF16 ? uint16_t(sign(rng) << 15 | (123 + expo(rng)) << 7 | mant(rng))
+                                : uint16_t(sign(rng) << 15 | (11 + expo(rng)) << 10 | mant(rng));
+    return units;
+}
+
+size_t elem_size(DType t) {
+    return t == DType::F32 ? 4 : 2;
+}
+
+const char *name(DType t) {
+    return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : "BF16";
+}
+
+std::vector<const char *> isas() {
+    std::vector<const char *> out;
+    for (const char *isa : {"scalar", "avx2", "avx512"})
+        if (simd_for(isa)) out.push_back(isa);
+    return out;
+}
+
+constexpr int64_t kMaxRows = 17;
+
+// dot_rows_batch against dot_rows (1, 2 and 4 rows per pass) for each row of x alone, for
+// 1..kMaxRows rows of x, the matrix (rows x k, rows ld apart) starting at each of `offsets` bytes
+// past a cache line. The rows of x are k + 3 floats apart (every alignment of x too) and the
+// outputs rows + 2 apart: the floats between them must stay untouched.
+void check_batch_kernel(DType type, int64_t k, int64_t ld, int64_t rows,
+                        const std::vector<size_t> &offsets, std::mt19937 &rng) {
+    std::normal_distribution<float> dist(0, 1);
+    const size_t elem = elem_size(type);
+    const std::vector<uint16_t> units = random_units(type, size_t(rows * ld), rng);
+    const int64_t ldx = k + 3, ldy = rows + 2;
+    std::vector<float> x(size_t(kMaxRows * ldx));
+    for (float &v : x) v = dist(rng);
+    const size_t bytes = size_t(rows * ld) * elem;
+    std::vector<uint8_t> buf(bytes + 128);
+    const uintptr_t line = (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63);
+    for (const char *isa : isas()) {
+        const SimdOps &ops = *simd_for(isa);
+        for (size_t off : offsets) {
+            if (off % elem) continue;
+            // The portable loops never look at alignment: one offset is enough.
+            if (off != offsets[0] && std::strcmp(isa, "scalar") == 0) break;
+            uint8_t *at = reinterpret_cast<uint8_t *>(line) + off;
+            std::memcpy(at, units.data(), bytes);
+            const std::string where = std::string(isa) + " " + name(type) +
+                                      " k=" + std::to_string(k) + " ld=" + std::to_string(ld) +
+                                      " rows=" + std::to_string(rows) +
+                                      " offset=" + std::to_string(off);
+            // Each row of x alone, as a decode step computes it.
+            std::vector<float> alone(size_t(kMaxRows * rows));
+            for (int64_t i = 0; i < kMaxRows; ++i) {
+                ops.dot_rows(type, at, ld, rows, x.data() + i * ldx, k, alone.data() + i * rows, 1);
+                for (int per_pass : {2, 4}) {
+                    std::vector<float> y(static_cast<size_t>(rows));
+                    ops.dot_rows(type, at, ld, rows, x.data() + i * ldx, k, y.data(), per_pass);
+                    ASSERT_EQ(std::memcmp(y.data(), alone.data() + i * rows, y.size() * 4), 0)
+                        << where << " per_pass=" << per_pass;
+                }
+            }
+            for (int64_t m = 1; m <= kMaxRows; ++m) {
+                std::vector<float> y(size_t(m * ldy), -7.0f);
+                ops.dot_rows_batch(type, at, ld, rows, x.data(), ldx, m, k, y.data(), ldy);
+                for (int64_t i = 0; i < m; ++i) {
+                    ASSERT_EQ(
+                        std::memcmp(y.data() + i * ldy, alone.data() + i * rows, size_t(rows) * 4),
+                        0)
+                        << where << " m=" << m << ": row " << i;
+                    ASSERT_EQ(y[size_t(i * ldy + rows)], -7.0f) << where;
+                    ASSERT_EQ(y[size_t(i * ldy + rows + 1)], -7.0f) << where;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+// Odd lengths (masked heads and tails, blocks of 16 and 64 left over), 1, 5 and 16 rows of W
+// (pairs of rows and a row left over), the matrix at every offset in a line.
+TEST(LinearRows, BatchKernelGivesTheBitsOfDotRows) {
+    std::mt19937 rng(19);
+    std::vector<size_t> every;
+    for (size_t off = 0; off < 64; off += 2) every.push_back(off);
+    for (DType type : {DType::BF16, DType::F16, DType::F32})
+        for (int64_t k : {1, 15, 17, 31, 64, 65, 100, 131, 200})
+            for (int64_t ld : {k, k + 1})
+                for (int64_t rows : {1, 5, 16}) {
+                    check_batch_kernel(type, k, ld, rows, every, rng);
+                    if (HasFatalFailure()) return;
+                }
+}
+
+// Rows of x long enough that the kernel takes them in several blocks (a block's rows stay in L1:
+// three rows of 2900 floats make one).
+TEST(LinearRows, BatchKernelGivesTheBitsOfDotRowsInBlocksOfRowsOfX) {
+    std::mt19937 rng(23);
+    for (DType type : {DType::BF16, DType::F16, DType::F32})
+        for (int64_t k : {2900, 2901})
+            for (int64_t ld : {k, k + 1}) {
+                check_batch_kernel(type, k, ld, 5, {0, 2, 6, 36, 62}, rng);
+                if (HasFatalFailure()) return;
+            }
+}
+
+// kern::linear_rows (tiles, threads, bias) against linear() on one row of x -- the product of a
+// session's decode step -- at every rows-per-pass choice, 1 and 2 threads: the same bits for 1..17
+// rows. Shapes: odd (301 x 197, several tiles, rows at different offsets in a line),
+// SmolLM-135M's 576 inputs (rows of whole lines: the kernel's pairs of rows) and 2900 inputs
+// (rows of x in blocks of three). It runs at the instruction set the process chose; CTest runs it
+// again with HFK_KERNELS=avx2 and =scalar.
+TEST(LinearRows, SameBitsAsOneRowDecodeForEveryChoice) {
+    if (const char *forced = std::getenv("HFK_KERNELS")) {
+        if (!simd_for(forced)) GTEST_SKIP() << "this CPU lacks " << forced;
+        ASSERT_STREQ(kernel_isa(), forced);
+    }
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0, 1);
+    struct Shape {
+        int64_t n_out, n_in;
+    };
+    for (DType type : {DType::BF16, DType::F16, DType::F32}) {
+        for (const Shape s : {Shape{301, 197}, Shape{200, 576}, Shape{37, 2900}}) {
+            const std::vector<uint16_t> units = random_units(type, size_t(s.n_out * s.n_in), rng);
+            std::vector<uint8_t> buf(units.size() * 2 + 64);
+            // Two bytes past a line: no row starts on one.
+            uint8_t *at = reinterpret_cast<uint8_t *>(
+                              (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63)) +
+                          (type == DType::F32 ? 4 : 2);
+            std::memcpy(at, units.data(), units.size() * 2);
+            Mat w;
+            w.dtype = type;
+            w.data = at;
+            w.rows = s.n_out;
+            w.cols = s.n_in;
+            std::vector<float> x(size_t(kMaxRows * s.n_in)), bias(size_t(s.n_out));
+            for (float &v : x) v = dist(rng);
+            for (float &v : bias) v = dist(rng);
+            for (int rows_per_pass : {1, 2, 4}) {
+                set_decode_rows(rows_per_pass);
+                std::vector<float> alone(size_t(kMaxRows * s.n_out));
+                for (int64_t i = 0; i < kMaxRows; ++i)
+                    linear(w, Layout::OutIn, x.data() + i * s.n_in, 1, bias.data(),
+                           alone.data() + i * s.n_out, 1);
+                for (int threads : {1, 2}) {
+                    for (int64_t m = 1; m <= kMaxRows; ++m) {
+                        std::vector<float> y(size_t(m * s.n_out));
+                        linear_rows(w, x.data(), m, bias.data(), y.data(), threads);
+                        ASSERT_EQ(std::memcmp(y.data(), alone.data(), y.size() * 4), 0)
+                            << name(type) << " " << s.n_out << " x " << s.n_in << ", " << m
+                            << " rows, " << threads << " threads, " << rows_per_pass
+                            << " rows per pass";
+                    }
+                }
+            }
+            set_decode_rows(0);
+        }
+    }
+}
