@@ -62,15 +62,17 @@ if(HFK_BUILD_TESTS)
     endforeach()
 endif()
 
-# A 16-bit checkpoint: the share of the read for each rows-per-pass choice of the decode kernels
-# (1, 2, 4) with the CPU family's prefetch, one row with the other prefetch setting, and the one
-# chosen (issue 22). A smoke run: the figures mean nothing here.
+# A 16-bit checkpoint: the share of the read for the default rows per pass of the decode
+# kernels (each layout its own) and each choice forced on both (1, 2, 4) with the CPU family's
+# prefetch, the default with the other prefetch setting, and the one chosen (issue 22). A smoke
+# run: the figures mean nothing here.
 if(HFK_BUILD_TESTS)
     add_test(NAME bench.model_rows_per_pass
              COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
-                            [ $(printf '%s\\n' \"$out\" | grep -Ec '^  [124] rows? +per pass, prefetch +[0-9]+ B: decode at [0-9]+%') -eq 4 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -Ec '^  [124] rows? +per pass, +prefetch +[0-9]+ B: decode at [0-9]+%') -eq 3 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -Ec '^  default \\([124] \\[out, in\\], [124] \\[in, out\\]\\), +prefetch +[0-9]+ B: decode at [0-9]+%') -eq 2 ] &&
                             [ $(printf '%s\\n' \"$out\" | grep -c '<- chosen') -eq 1 ] &&
-                            printf '%s\\n' \"$out\" | grep -Eq '^  chosen: [124] row\\(s\\) \\(CPU family .*prefetch [0-9]+ B \\(CPU family '"
+                            printf '%s\\n' \"$out\" | grep -Eq '^  chosen: [124] row\\(s\\) per pass for \\[out, in\\], [124] for \\[in, out\\] \\(CPU family .*prefetch [0-9]+ B \\(CPU family '"
                      $<TARGET_FILE:bench_model> ${HFK_SHARED_DIR}/models/tiny/tiny-llama-gqa-bf16
                      --threads 1 --runs 1 --pp 8 --tg 4 --warm 1)
     set_tests_properties(bench.model_rows_per_pass PROPERTIES LABELS unit)
