@@ -286,6 +286,8 @@ std::vector<ModelState> EngineBackend::models() {
             st.kv_blocks_used += es.kv_blocks_used;
             st.kv_blocks_total += es.kv_blocks_total;
             st.engine_steps += es.steps;
+            st.kv_blocks_cached += es.kv_blocks_cached;
+            st.prefix_cache_hits += es.prefix_cache_hits;
             st.sequence_steps += es.sequence_steps;
         }
     return out;

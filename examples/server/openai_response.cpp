@@ -243,8 +243,7 @@ const char *state_label(const ModelState &m) {
 std::string health_body(const std::vector<ModelState> &models, bool ready) {
     json list = json::array();
     for (const ModelState &m : models) {
-        json item = {{"id", m.id},
-                     {"state", state_label(m)}};
+        json item = {{"id", m.id}, {"state", state_label(m)}};
         if (m.state == HFK_MODEL_DOWNLOADING) {
             item["bytes_done"] = m.bytes_done;
             item["bytes_total"] = m.bytes_total;

@@ -102,6 +102,31 @@ def test_concurrent_streams_are_batched_and_match_their_solo_runs(long_model):
         assert s.stop() == 0, s.stderr
 
 
+def test_a_repeated_prompt_reads_its_prefix_from_the_engine_cache(long_model):
+    """The second request with the same long prompt reads its full KV blocks from the engine's
+    prefix cache (/metrics counts the tokens) and answers the same text as the first."""
+    s = Server([long_model, "--parallel", "2", "--threads", "1"])
+    try:
+        wait_ready(s)
+        body = {"prompt": " ".join(PROMPTS * 6), "max_tokens": 8, "temperature": 0}
+        status, first = post_json(s, "/v1/completions", body)
+        assert status == 200, first
+        m = metrics(s)
+        assert engine_metric(m, "hfkit_engine_prefix_cache_hits_total", long_model) == 0
+        assert engine_metric(m, "hfkit_engine_kv_blocks_cached", long_model) > 0
+        status, second = post_json(s, "/v1/completions", body)
+        assert status == 200, second
+        assert second["choices"][0]["text"] == first["choices"][0]["text"]
+        assert second["usage"] == first["usage"]
+        m = metrics(s)
+        hits = engine_metric(m, "hfkit_engine_prefix_cache_hits_total", long_model)
+        # Every full block but the one holding the last prompt token, whose logits are needed.
+        assert 0 < hits < first["usage"]["prompt_tokens"]
+        assert engine_metric(m, "hfkit_engine_kv_blocks_used", long_model) == 0
+    finally:
+        assert s.stop() == 0, s.stderr
+
+
 def test_chat_on_the_engine_stops_at_the_turn_end(template_file):
     # The Q:/A: template ends an assistant turn with </s>, aidreams260K's EOS: the reply stops
     # there, as a single session's chat turn does.
