@@ -7,16 +7,11 @@
 #include <thread>
 #include <vector>
 
-#include "../capi/api_support.h"
+#include "engine_api_support.h"
 
 namespace {
 
 using namespace hfk_api_test;
-
-struct EngineDeleter {
-    void operator()(hfk_engine *e) const { hfk_engine_free(e); }
-};
-using EnginePtr = std::unique_ptr<hfk_engine, EngineDeleter>;
 
 EnginePtr make_engine(hfk_model *m, int32_t max_sequences, int32_t max_batch_tokens) {
     hfk_engine_params p;
@@ -39,13 +34,6 @@ int32_t collect(const char *piece, size_t len, void *ud) {
     c->text.append(piece, len);
     c->thread = std::this_thread::get_id();
     return 0;
-}
-
-hfk_engine_statistics stats(hfk_engine *e) {
-    hfk_engine_statistics s;
-    HFK_ENGINE_STATISTICS_INIT(&s);
-    EXPECT_EQ(hfk_engine_stats(e, &s), HFK_OK);
-    return s;
 }
 
 const char *kPrompts[] = {"Once upon a time", "The sky",  "Hello",

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <string>
 
-#include "../capi/api_support.h"
+#include "engine_api_support.h"
 
 namespace {
 
@@ -30,13 +30,6 @@ int32_t hold_first_piece(const char *piece, size_t len, void *ud) {
         g->cv.wait(lk, [&] { return g->released; });
     }
     return 0;
-}
-
-hfk_engine_statistics stats(hfk_engine *e) {
-    hfk_engine_statistics s;
-    HFK_ENGINE_STATISTICS_INIT(&s);
-    EXPECT_EQ(hfk_engine_stats(e, &s), HFK_OK);
-    return s;
 }
 
 TEST(EngineCancelQueued, EndsTheWaitingRequestsAndLetsTheRunningOneFinish) {

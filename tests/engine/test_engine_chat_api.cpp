@@ -4,16 +4,11 @@
 #include <string>
 #include <thread>
 
-#include "../capi/api_support.h"
+#include "engine_api_support.h"
 
 namespace {
 
 using namespace hfk_api_test;
-
-struct EngineDeleter {
-    void operator()(hfk_engine *e) const { hfk_engine_free(e); }
-};
-using EnginePtr = std::unique_ptr<hfk_engine, EngineDeleter>;
 
 EnginePtr make_engine(hfk_model *m) {
     hfk_engine_params p;
@@ -23,13 +18,6 @@ EnginePtr make_engine(hfk_model *m) {
     hfk_engine *e = nullptr;
     EXPECT_EQ(hfk_engine_create(&e, m, &p), HFK_OK) << hfk_last_error_message();
     return EnginePtr(e);
-}
-
-hfk_engine_statistics stats(hfk_engine *e) {
-    hfk_engine_statistics s;
-    HFK_ENGINE_STATISTICS_INIT(&s);
-    EXPECT_EQ(hfk_engine_stats(e, &s), HFK_OK);
-    return s;
 }
 
 // aidreams260K has no chat template: Q:/A: turns ended by </s> (its EOS), as tests/server uses.

@@ -3,23 +3,11 @@
 // tokens), and the cached blocks show in kv_blocks_cached, not in kv_blocks_used.
 #include <string>
 
-#include "../capi/api_support.h"
+#include "engine_api_support.h"
 
 namespace {
 
 using namespace hfk_api_test;
-
-struct EngineDeleter {
-    void operator()(hfk_engine *e) const { hfk_engine_free(e); }
-};
-using EnginePtr = std::unique_ptr<hfk_engine, EngineDeleter>;
-
-hfk_engine_statistics stats(hfk_engine *e) {
-    hfk_engine_statistics s;
-    HFK_ENGINE_STATISTICS_INIT(&s);
-    EXPECT_EQ(hfk_engine_stats(e, &s), HFK_OK);
-    return s;
-}
 
 std::string run(hfk_engine *e, const char *prompt, int32_t *n_prompt) {
     const hfk_gen_params p = greedy(16);

@@ -11,6 +11,7 @@
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
+#include "../support/test_support.h"
 #include "kernels/simd.h"
 
 #if defined(__x86_64__)
@@ -20,21 +21,10 @@
 using namespace hfk;
 using namespace hfk::kern;
 
+using hfk_test::float_bits;
+using hfk_test::random_values;
+
 namespace {
-
-std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, scale);
-    std::vector<float> v(n);
-    for (float &x : v) x = dist(rng);
-    return v;
-}
-
-uint32_t bits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
 
 #if defined(__x86_64__)
 __attribute__((target("f16c"))) uint16_t hardware_f16(float f) {
@@ -165,7 +155,7 @@ TEST(QuantKernels, EveryIsaEqualsReferenceBitForBit) {
                     ref->dot_rows(t, wbuf.data() + woff, rb, rows, a, want);
                     ops->dot_rows(t, wbuf.data() + woff, rb, rows, a, got);
                     for (int64_t r = 0; r < rows; ++r) {
-                        ASSERT_EQ(bits(got[r]), bits(want[r]))
+                        ASSERT_EQ(float_bits(got[r]), float_bits(want[r]))
                             << isa << " " << qtype_name(t) << " k " << k << " row " << r
                             << " offset " << woff << ": " << got[r] << " vs " << want[r];
                     }
@@ -203,7 +193,7 @@ TEST(QuantKernels, ExtremeValuesDoNotSaturate) {
             float want = 0, got = 0;
             ref->dot_rows(t, wq.data(), wq.size(), 1, a, &want);
             ops->dot_rows(t, wq.data(), wq.size(), 1, a, &got);
-            EXPECT_EQ(bits(got), bits(want)) << isa << " " << qtype_name(t);
+            EXPECT_EQ(float_bits(got), float_bits(want)) << isa << " " << qtype_name(t);
             double expect = 0;
             for (int64_t i = 0; i < k; ++i) expect += double(w[size_t(i)]) * x[size_t(i)];
             EXPECT_NEAR(want, expect, 1e-3 * k) << qtype_name(t);

@@ -12,26 +12,12 @@
 #include <vector>
 
 #include "kernels/quant.h"
+#include "../support/test_support.h"
 
 using namespace hfk::kern;
 
-namespace {
-
-std::vector<float> random_values(size_t n, uint32_t seed, float scale) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, scale);
-    std::vector<float> v(n);
-    for (float &x : v) x = dist(rng);
-    return v;
-}
-
-uint32_t bits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-
-}  // namespace
+using hfk_test::float_bits;
+using hfk_test::random_values;
 
 TEST(QuantSpeedPaths, ActivationQuantizationEqualsReference) {
     if (std::strcmp(quant_isa(), "avx512vnni") != 0)
@@ -56,8 +42,10 @@ TEST(QuantSpeedPaths, ActivationQuantizationEqualsReference) {
             quantize_acts(x.data(), k, q2.data(), d2.data(), s2.data());
             ASSERT_EQ(q1, q2) << "k " << k << " variant " << variant;
             for (int64_t b = 0; b < nb; ++b) {
-                ASSERT_EQ(bits(d1[size_t(b)]), bits(d2[size_t(b)])) << k << " block " << b;
-                ASSERT_EQ(bits(s1[size_t(b)]), bits(s2[size_t(b)])) << k << " block " << b;
+                ASSERT_EQ(float_bits(d1[size_t(b)]), float_bits(d2[size_t(b)]))
+                    << k << " block " << b;
+                ASSERT_EQ(float_bits(s1[size_t(b)]), float_bits(s2[size_t(b)]))
+                    << k << " block " << b;
             }
             ++checked;
         }
@@ -102,7 +90,8 @@ TEST(QuantSpeedPaths, GemmEqualsReferenceDotRowsOnEveryIsa) {
                             std::vector<float> want(static_cast<size_t>(rows));
                             ref->dot_rows(t, wq.data(), rb, rows, acts[size_t(i)], want.data());
                             for (int64_t r = 0; r < rows; ++r)
-                                ASSERT_EQ(bits(got[size_t(i * ldy + r)]), bits(want[size_t(r)]))
+                                ASSERT_EQ(float_bits(got[size_t(i * ldy + r)]),
+                                          float_bits(want[size_t(r)]))
                                     << isa << " " << qtype_name(t) << " k " << k << " rows " << rows
                                     << " m " << m << " at " << i << "," << r;
                             for (int64_t r = rows; r < ldy; ++r)  // the stride's gap untouched

@@ -14,10 +14,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,6 +50,22 @@ inline double relative_rms(const std::vector<float> &a, const std::vector<float>
         den += double(b[i]) * double(b[i]);
     }
     return std::sqrt(num / std::max(den, 1e-30));
+}
+
+// n values drawn from N(0, scale^2) by a fixed seed.
+inline std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (float &x : v) x = dist(rng);
+    return v;
+}
+
+// The bits of a float, for comparisons that must be exact (and say which bits differ).
+inline uint32_t float_bits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
 }
 
 inline fs::path source_dir() {
