@@ -65,7 +65,7 @@ TokenBits TokenMasker::id_mask(StateId s) {
 const TokenMasker::Run &TokenMasker::run_slow(StateId t) {
     if (t >= runs_.size()) runs_.resize(size_t(t) + 1);
     if (runs_[t].known) return runs_[t];
-    // One step per byte class (the engine fills the rest of each class): count the bytes that
+    // One step per byte class (every byte of a class has the same successor): count the bytes that
     // lead to each live successor and keep the most common one. A state has few distinct
     // successors, so the counts are a short list searched in line (no map: this runs once per
     // new state of a cold mask, dozens of times per mask).

@@ -9,8 +9,9 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/prequant_mlx.cpp
     ${CMAKE_CURRENT_LIST_DIR}/prequant_gptq_awq.cpp)
 # MLX's w = scale * q + bias is two roundings; a fused multiply-add would give other bits.
+# (Other flags than the engine's precompiled header was built with: clang would refuse it.)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/prequant.cpp PROPERTIES COMPILE_OPTIONS
-    -ffp-contract=off)
+    -ffp-contract=off SKIP_PRECOMPILE_HEADERS ON)
 # model.cpp belongs to the compute helper; it is listed here once it exists.
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/model.cpp)
     list(APPEND HFK_ENGINE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/model.cpp)

@@ -188,8 +188,10 @@ def test_error_messages_and_exit_codes(env):
     assert "gated" in r.stderr and "token" in r.stderr
     r = hfkit(env, "run", "hfkit-test/gated", "hi")
     assert r.returncode == AUTH and "gated" in r.stderr
-    # No network: nothing listens on port 1.
-    r = hfkit(dict(env, HF_ENDPOINT="http://127.0.0.1:1"), "pull", MODEL)
+    # No network: nothing listens on port 1. The retries' backoff is shortened (1 s base by
+    # default: 15 s of sleeping here); that the waits grow is tested in tests/hub (Faults.*).
+    unreachable = dict(env, HF_ENDPOINT="http://127.0.0.1:1", HFK_HUB_RETRY_BASE_MS="20")
+    r = hfkit(unreachable, "pull", MODEL)
     assert r.returncode == NETWORK
     assert "cannot reach the Hub" in r.stderr and "HFK_E_NETWORK" in r.stderr
     # Offline and not cached.

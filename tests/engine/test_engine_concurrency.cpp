@@ -45,39 +45,18 @@ TEST(EngineConcurrency, SubmitCancelWaitFromSeveralThreadsLeavesNothingBehind) {
             std::this_thread::yield();
         }
     });
-    std::atomic<int> failures{0}, cancelled{0};
-    std::vector<std::thread> clients;
-    for (size_t t = 0; t < kThreads; ++t)
-        clients.emplace_back([&, t] {
-            std::vector<std::pair<size_t, uint64_t>> mine;
-            for (size_t k = 0; k < kPerThread; ++k) {
-                const size_t i = (t * kPerThread + k) % solo.size();
-                const uint64_t id = e.submit(greedy(i));
-                mine.push_back({i, id});
-                // Every third request is cancelled: queued, or running, whichever it is now.
-                if (k % 3 == 2) e.cancel(id);
-            }
-            for (size_t k = 0; k < mine.size(); ++k) {
-                const EngineResult r = e.wait(mine[k].second);
-                if (r.status == HFK_E_CANCELLED) {
-                    ++cancelled;
-                    if (k % 3 != 2) ++failures;
-                    continue;
-                }
-                if (r.status != HFK_OK || r.tokens != solo[mine[k].first].tokens) ++failures;
-            }
-        });
-    for (auto &c : clients) c.join();
+    const hfk_test::ClientTally tally =
+        hfk_test::run_cancelling_clients(e, kThreads, kPerThread, greedy, solo);
     done = true;
     watcher.join();
-    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(tally.failures, 0);
     const hfk::EngineStats s = e.stats();
     EXPECT_EQ(s.kv_blocks_used, 0);
     EXPECT_EQ(s.running, 0);
     EXPECT_EQ(s.queued, 0);
     EXPECT_EQ(s.results_pending, 0u);
     EXPECT_EQ(s.completed + s.cancelled, kThreads * kPerThread);
-    EXPECT_EQ(s.cancelled, uint64_t(cancelled.load()));
+    EXPECT_EQ(s.cancelled, uint64_t(tally.cancelled));
 }
 
 // Freeing an engine with requests queued and running cancels them and joins the worker; the

@@ -60,27 +60,11 @@ TEST(EnginePrefixConcurrency, SharedPrefixesFromSeveralThreadsGiveSoloOutputs) {
             std::this_thread::yield();
         }
     });
-    std::atomic<int> failures{0};
-    std::vector<std::thread> clients;
-    for (size_t t = 0; t < kThreads; ++t)
-        clients.emplace_back([&, t] {
-            std::vector<std::pair<size_t, uint64_t>> mine;
-            for (size_t k = 0; k < kPerThread; ++k) {
-                const size_t i = (t * kPerThread + k) % solo.size();
-                const uint64_t id = e.submit(request(i));
-                mine.push_back({i, id});
-                if (k % 3 == 2) e.cancel(id);
-            }
-            for (size_t k = 0; k < mine.size(); ++k) {
-                const EngineResult r = e.wait(mine[k].second);
-                if (r.status == HFK_E_CANCELLED && k % 3 == 2) continue;
-                if (r.status != HFK_OK || r.tokens != solo[mine[k].first].tokens) ++failures;
-            }
-        });
-    for (auto &c : clients) c.join();
+    const hfk_test::ClientTally tally =
+        hfk_test::run_cancelling_clients(e, kThreads, kPerThread, request, solo);
     done = true;
     watcher.join();
-    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(tally.failures, 0);
     const hfk::EngineStats s = e.stats();
     EXPECT_GT(s.prefix_cache_hits, 0u);
     EXPECT_EQ(s.kv_blocks_used, 0);
