@@ -14,6 +14,7 @@
 //
 //   bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] [--prompt-tokens N]
 //                [--shared-prefix N] [--waves N] [--repeats N] [--probes N] [--quant bf16,q8]
+//                [--streams 1,2,4,8,16] [--no-extras]
 // MODEL_DIR defaults to the tiny shared aidreams260K (a smoke run; for real figures generate a
 // SmolLM-135M-shaped checkpoint with ../shared/tools/make_hf_model.py and pass its directory).
 #include <algorithm>
@@ -338,7 +339,7 @@ void prefix_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads,
 // The streams table of one precision: each row the median of `repeats` runs.
 void streams_table(const std::shared_ptr<const hfk::LoadedModel> &lm, const std::string &name,
                    int threads, int prompt_tokens, int new_tokens, int waves, int repeats,
-                   int probes) {
+                   int probes, const std::vector<int> &stream_counts) {
     const int32_t vocab = std::max(2, lm->n_decodable);
     const double alone = session_alone(lm, threads, prompt_tokens, new_tokens, vocab, repeats + 2);
     std::printf("\n%s: one session alone %.1f decode tok/s (median of %d)\n", name.c_str(), alone,
@@ -346,7 +347,7 @@ void streams_table(const std::shared_ptr<const hfk::LoadedModel> &lm, const std:
     std::printf("%8s %14s %11s %11s %10s %15s %15s %7s\n", "streams", "aggregate t/s", "per stream",
                 "x 1 stream", "x session", "burst ttft p50", "burst ttft p95", "steps");
     double one = 0, eight = 0;
-    for (int streams : {1, 2, 4, 8, 16}) {
+    for (int streams : stream_counts) {
         std::vector<double> agg, p50, p95;
         uint64_t steps = 0;
         for (int rep = 0; rep < repeats; ++rep) {
@@ -385,7 +386,9 @@ int main(int argc, char **argv) {
     std::string dir = std::string(HFK_SHARED_DIR_DEFAULT) + "/models/aidreams260K";
     int threads = 2, new_tokens = 32, prompt_tokens = 32, shared_prefix = 224, waves = 3,
         repeats = 3, probes = 30;
+    bool extras = true;
     std::vector<std::string> quants{"bf16", "q8"};
+    std::vector<int> stream_counts{1, 2, 4, 8, 16};
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc)
@@ -402,7 +405,21 @@ int main(int argc, char **argv) {
             repeats = std::max(1, std::atoi(argv[++i]));
         else if (a == "--probes" && i + 1 < argc)
             probes = std::max(1, std::atoi(argv[++i]));
-        else if (a == "--quant" && i + 1 < argc) {
+        else if (a == "--no-extras")
+            extras = false;
+        else if (a == "--streams" && i + 1 < argc) {
+            stream_counts.clear();
+            for (const char *c = argv[++i]; *c;) {
+                char *end = nullptr;
+                const long n = std::strtol(c, &end, 10);
+                if (end == c || n < 1 || n > 256) {
+                    std::fprintf(stderr, "bench_engine: --streams takes counts like 1,8\n");
+                    return 2;
+                }
+                stream_counts.push_back(int(n));
+                c = *end == ',' ? end + 1 : end;
+            }
+        } else if (a == "--quant" && i + 1 < argc) {
             quants.clear();
             std::string list = argv[++i];
             for (size_t at = 0; at <= list.size();) {
@@ -419,7 +436,7 @@ int main(int argc, char **argv) {
             std::fprintf(stderr,
                          "usage: bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] "
                          "[--prompt-tokens N] [--shared-prefix N] [--waves N] [--repeats N] "
-                         "[--probes N] [--quant bf16,q8]\n");
+                         "[--probes N] [--quant bf16,q8] [--streams 1,2,4,8,16] [--no-extras]\n");
             return 2;
         } else
             dir = a;
@@ -440,8 +457,9 @@ int main(int argc, char **argv) {
             if (q == "q8") name = "Q8_0";
             if (q == "q4") name = "Q4_1";
             streams_table(lm, lm->model->architecture() + " " + name, threads, prompt_tokens,
-                          new_tokens, waves, repeats, probes);
+                          new_tokens, waves, repeats, probes, stream_counts);
         }
+        if (!extras) return 0;
         std::printf("\n");
         invariance_cost(threads);
         paged_attention_cost(threads, 16);
