@@ -1,6 +1,6 @@
-// Fork-join over a lazily grown set of workers. Workers wait briefly on an epoch counter after each
+// Fork-join over a lazily grown set of workers. Workers spin briefly on an epoch counter after each
 // job (decode submits a few hundred tiny jobs per token, and waking a sleeping thread costs more
-// than the job), spinning then yielding their core, then sleep on a condition variable.
+// than the job), then sleep on a condition variable.
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
@@ -40,9 +40,6 @@ void run_tasks(Job &job) {
         job.done.fetch_add(1, std::memory_order_release);
     }
 }
-
-// Pauses before a waiting worker starts yielding its core: a few microseconds.
-constexpr int kPauseSpins = 256;
 
 class Pool {
   public:
@@ -118,11 +115,7 @@ class Pool {
                 job->refs.fetch_sub(1, std::memory_order_acq_rel);
                 continue;
             }
-            // Wait ~100 us for a new job, then sleep. The first few microseconds on pause (the
-            // gap between two jobs of one forward), then yielding the core between looks: a
-            // waiting worker gives its core to any runnable thread (the submitter itself, when
-            // the machine is oversubscribed) instead of burning it, and on an idle core
-            // sched_yield returns at once, so a new job is seen about as soon.
+            // Spin for ~100 us waiting for a new job, then sleep.
             auto start = std::chrono::steady_clock::now();
             bool changed = false;
             for (int i = 0;; ++i) {
@@ -130,14 +123,10 @@ class Pool {
                     changed = true;
                     break;
                 }
-                if (i < kPauseSpins) {
-                    HFK_PAUSE();
-                } else {
-                    std::this_thread::yield();
-                    if ((i & 15) == 15 &&
-                        std::chrono::steady_clock::now() - start > std::chrono::microseconds(100))
-                        break;
-                }
+                HFK_PAUSE();
+                if ((i & 255) == 255 &&
+                    std::chrono::steady_clock::now() - start > std::chrono::microseconds(100))
+                    break;
             }
             if (changed) continue;
             std::unique_lock<std::mutex> lock(mu_);
