@@ -188,12 +188,14 @@ struct ProbeTimes {
 // engine has busy + 1 sequences: a probe never waits for a slot, only for the steps.
 ProbeTimes probe_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads, int busy,
                       int prompt_tokens, int32_t vocab, int probes) {
-    constexpr int kBusyNew = 128;  // a busy stream's tokens (restarted when it ends)
+    // A busy stream's tokens (restarted when it ends), within the model's context.
+    const int busy_new =
+        std::max(1, std::min(128, lm->model->context_length() - prompt_tokens - 1));
     hfk::EngineParams p;
     p.max_sequences = busy + 1;
     p.max_batch_tokens = std::max(128, busy + prompt_tokens);
     p.n_threads = threads;
-    p.n_ctx = prompt_tokens + kBusyNew + 1;
+    p.n_ctx = prompt_tokens + busy_new + 1;
     hfk::Engine engine(lm, p);
     std::atomic<bool> stop{false};
     std::mutex mu;
@@ -204,7 +206,7 @@ ProbeTimes probe_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int thr
             for (uint32_t round = 0; !stop.load(); ++round) {
                 hfk::EngineRequest r;
                 r.ids = random_prompt(uint32_t(500000 + s * 1000) + round, prompt_tokens, vocab);
-                r.options.max_new_tokens = kBusyNew;
+                r.options.max_new_tokens = busy_new;
                 r.options.ignore_eos = true;
                 const uint64_t id = engine.submit(r);
                 {
