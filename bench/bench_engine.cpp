@@ -1,13 +1,20 @@
-// The continuous-batching engine (issue 19): aggregate and per-stream decode tokens/s and
-// time-to-first-token p50/p95 at 1, 2, 4 and 8 concurrent streams, against one session alone
-// (hfk::Session, the path of hfk_session_generate), and what the batch-invariant product
-// (kern::linear_rows) costs against linear()'s sgemm for a prefill-sized batch.
+// The continuous-batching engine (issue 19), once per weight format (--quant, BF16 and Q8_0 by
+// default): aggregate and per-stream decode tokens/s at 1, 2, 4, 8 and 16 concurrent streams,
+// against one stream on the engine and one session alone (hfk::Session, the path of
+// hfk_session_generate), with the time to first token of a burst (every stream's prompt
+// submitted at once, so the last one waits for all the prefills). Each row is the median of
+// --repeats runs of --waves bursts (the machine may be shared). Then the time to first token of
+// probe requests submitted one at a time, on an idle engine and on one decoding 8 long streams
+// (the issue's "p95 time-to-first-token with 8 busy streams < 4x the idle one").
 //
-// Then what the paged KV cache's attention costs against contiguous rows, and the time to first
-// token with a shared prompt prefix of --shared-prefix tokens (224), prefilled or cached.
+// Then what the batch-invariant product (kern::linear_rows) costs against linear()'s sgemm for a
+// prefill-sized batch, what the paged KV cache's attention costs against contiguous rows, and the
+// time to first token with a shared prompt prefix of --shared-prefix tokens (224), prefilled or
+// cached.
 //
 //   bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] [--prompt-tokens N]
-//                [--shared-prefix N]
+//                [--shared-prefix N] [--waves N] [--repeats N] [--probes N] [--quant bf16,q8]
+//                [--streams 1,2,4,8,16] [--no-extras]
 // MODEL_DIR defaults to the tiny shared aidreams260K (a smoke run; for real figures generate a
 // SmolLM-135M-shaped checkpoint with ../shared/tools/make_hf_model.py and pass its directory).
 #include <algorithm>
@@ -16,15 +23,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cctype>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/engine.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "model/dtype.h"
+#include "model/model.h"
 #include "runtime/loaded_model.h"
 #include "runtime/session.h"
 
@@ -90,16 +101,24 @@ void invariance_cost(int threads) {
         (long long)n, (long long)k, (long long)m, threads, gemm, rows, rows / gemm);
 }
 
-// Decode tokens/s of one session alone (the best of 3 runs): the baseline of the table.
+double median(std::vector<double> v) {
+    return percentile(std::move(v), 0.5);
+}
+
+std::vector<int32_t> random_prompt(uint32_t seed, int n, int32_t vocab) {
+    std::mt19937 rng(seed);
+    std::vector<int32_t> ids;
+    for (int t = 0; t < n; ++t) ids.push_back(1 + int32_t(rng() % uint32_t(vocab - 1)));
+    return ids;
+}
+
+// Decode tokens/s of one session alone (the median of `runs`): the baseline of the table.
 double session_alone(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads,
-                     int prompt_tokens, int new_tokens, int32_t vocab) {
-    double best = 0;
-    for (int run = 0; run < 3; ++run) {
+                     int prompt_tokens, int new_tokens, int32_t vocab, int runs) {
+    std::vector<double> tps;
+    for (int run = 0; run < runs; ++run) {
         hfk::Session session(lm, prompt_tokens + new_tokens + 1, threads);
-        std::vector<int32_t> ids;
-        std::mt19937 rng{uint32_t(run)};
-        for (int t = 0; t < prompt_tokens; ++t)
-            ids.push_back(1 + int32_t(rng() % uint32_t(vocab - 1)));
+        const std::vector<int32_t> ids = random_prompt(uint32_t(run), prompt_tokens, vocab);
         hfk::GenerateOptions o;
         o.max_new_tokens = new_tokens;
         o.ignore_eos = true;
@@ -107,9 +126,129 @@ double session_alone(const std::shared_ptr<const hfk::LoadedModel> &lm, int thre
         std::string text;
         hfk::GenerateResult r;
         session.generate_tokens(ids, o, nullptr, cancel, text, r);
-        best = std::max(best, r.decode_tokens_per_s);
+        tps.push_back(r.decode_tokens_per_s);
     }
-    return best;
+    return median(tps);
+}
+
+struct StreamsRow {
+    double aggregate = 0;               // decode tokens/s of all streams together
+    double ttft_p50 = 0, ttft_p95 = 0;  // of a burst: every stream's prompt submitted at once
+    uint64_t steps = 0;
+};
+
+// `waves` bursts of `streams` requests submitted at once on a fresh engine. Decode time of a
+// wave: from its last stream's first token to its end.
+StreamsRow run_streams(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads, int streams,
+                       int prompt_tokens, int new_tokens, int32_t vocab, int waves, int repeat) {
+    hfk::EngineParams p;
+    p.max_sequences = streams;
+    p.max_batch_tokens = std::max(streams, 128);
+    p.n_threads = threads;
+    p.n_ctx = prompt_tokens + new_tokens + 1;
+    hfk::Engine engine(lm, p);
+    std::vector<double> ttft;
+    uint64_t generated = 0;
+    double decode_s = 0;
+    for (int wave = 0; wave < waves; ++wave) {
+        std::vector<uint64_t> ids;
+        const auto t0 = Clock::now();
+        for (int s = 0; s < streams; ++s) {
+            hfk::EngineRequest r;
+            r.ids = random_prompt(uint32_t((repeat * 1000 + wave) * 100 + s), prompt_tokens, vocab);
+            r.options.max_new_tokens = new_tokens;
+            r.options.ignore_eos = true;
+            ids.push_back(engine.submit(r));
+        }
+        double first = 0;
+        for (uint64_t id : ids) {
+            const hfk::EngineResult r = engine.wait(id);
+            ttft.push_back(r.time_to_first_token_ms);
+            first = std::max(first, r.time_to_first_token_ms);
+            generated += uint64_t(std::max(0, r.n_generated_tokens - 1));
+        }
+        decode_s += seconds_since(t0) - first / 1e3;
+    }
+    StreamsRow row;
+    row.aggregate = decode_s > 0 ? double(generated) / decode_s : 0.0;
+    row.ttft_p50 = percentile(ttft, 0.5);
+    row.ttft_p95 = percentile(ttft, 0.95);
+    row.steps = engine.stats().steps;
+    return row;
+}
+
+struct ProbeTimes {
+    double p50 = 0, p95 = 0;
+    double busy_tps = 0;  // decode tokens/s of the busy streams meanwhile
+};
+
+// Time to first token of `probes` requests of a `prompt_tokens` prompt, submitted one at a time
+// (each one's first token awaited before the next, a random 0-5 ms apart so they land anywhere
+// in a step), on an engine that decodes `busy` long streams meanwhile (0: an idle engine). The
+// engine has busy + 1 sequences: a probe never waits for a slot, only for the steps.
+ProbeTimes probe_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads, int busy,
+                      int prompt_tokens, int32_t vocab, int probes) {
+    // A busy stream's tokens (restarted when it ends), within the model's context.
+    const int busy_new =
+        std::max(1, std::min(128, lm->model->context_length() - prompt_tokens - 1));
+    hfk::EngineParams p;
+    p.max_sequences = busy + 1;
+    p.max_batch_tokens = std::max(128, busy + prompt_tokens);
+    p.n_threads = threads;
+    p.n_ctx = prompt_tokens + busy_new + 1;
+    hfk::Engine engine(lm, p);
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::vector<uint64_t> current(size_t(busy), 0);
+    std::vector<std::thread> keepers;
+    for (int s = 0; s < busy; ++s)
+        keepers.emplace_back([&, s] {
+            for (uint32_t round = 0; !stop.load(); ++round) {
+                hfk::EngineRequest r;
+                r.ids = random_prompt(uint32_t(500000 + s * 1000) + round, prompt_tokens, vocab);
+                r.options.max_new_tokens = busy_new;
+                r.options.ignore_eos = true;
+                const uint64_t id = engine.submit(r);
+                {
+                    std::lock_guard lk(mu);
+                    current[size_t(s)] = id;
+                }
+                if (stop.load()) engine.cancel(id);
+                engine.wait(id);
+            }
+        });
+    // Wait for a step of decode rows only: every busy stream is past its prompt.
+    while (busy > 0) {
+        const hfk::EngineStats st = engine.stats();
+        if (st.running == busy && st.last_batch_tokens == busy) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::mt19937 rng(99);
+    std::vector<double> ttft;
+    const uint64_t steps0 = engine.stats().sequence_steps;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < probes; ++i) {
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 5000));
+        hfk::EngineRequest r;
+        r.ids = random_prompt(uint32_t(900000 + i), prompt_tokens, vocab);
+        r.options.max_new_tokens = 1;
+        ttft.push_back(engine.wait(engine.submit(r)).time_to_first_token_ms);
+    }
+    ProbeTimes out;
+    // Rows the busy streams ran meanwhile (sequence steps, less the probes' own).
+    const double elapsed = seconds_since(t0);
+    out.busy_tps = busy > 0
+                       ? double(engine.stats().sequence_steps - steps0 - uint64_t(probes)) / elapsed
+                       : 0.0;
+    stop.store(true);
+    {
+        std::lock_guard lk(mu);
+        for (uint64_t id : current) engine.cancel(id);
+    }
+    for (auto &t : keepers) t.join();
+    out.p50 = percentile(ttft, 0.5);
+    out.p95 = percentile(ttft, 0.95);
+    return out;
 }
 
 // Attention of one layer through a block table (the engine's paged cache) against the same rows
@@ -199,11 +338,59 @@ void prefix_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads,
         kRuns);
 }
 
+// The streams table of one precision: each row the median of `repeats` runs.
+void streams_table(const std::shared_ptr<const hfk::LoadedModel> &lm, const std::string &name,
+                   int threads, int prompt_tokens, int new_tokens, int waves, int repeats,
+                   int probes, const std::vector<int> &stream_counts) {
+    const int32_t vocab = std::max(2, lm->n_decodable);
+    const double alone = session_alone(lm, threads, prompt_tokens, new_tokens, vocab, repeats + 2);
+    std::printf("\n%s: one session alone %.1f decode tok/s (median of %d)\n", name.c_str(), alone,
+                repeats + 2);
+    std::printf("%8s %14s %11s %11s %10s %15s %15s %7s\n", "streams", "aggregate t/s", "per stream",
+                "x 1 stream", "x session", "burst ttft p50", "burst ttft p95", "steps");
+    double one = 0, eight = 0;
+    for (int streams : stream_counts) {
+        std::vector<double> agg, p50, p95;
+        uint64_t steps = 0;
+        for (int rep = 0; rep < repeats; ++rep) {
+            const StreamsRow r =
+                run_streams(lm, threads, streams, prompt_tokens, new_tokens, vocab, waves, rep);
+            agg.push_back(r.aggregate);
+            p50.push_back(r.ttft_p50);
+            p95.push_back(r.ttft_p95);
+            steps = r.steps;
+        }
+        const double a = median(agg);
+        if (streams == 1) one = a;
+        if (streams == 8) eight = a;
+        std::printf("%8d %14.1f %11.1f %11.2f %10.2f %12.2f ms %12.2f ms %7llu\n", streams, a,
+                    a / streams, one > 0 ? a / one : 0.0, alone > 0 ? a / alone : 0.0, median(p50),
+                    median(p95), (unsigned long long)steps);
+        std::fflush(stdout);
+    }
+    const ProbeTimes idle = probe_ttft(lm, threads, 0, prompt_tokens, vocab, probes);
+    const ProbeTimes busy = probe_ttft(lm, threads, 8, prompt_tokens, vocab, probes);
+    std::printf(
+        "time to first token of a %d-token prompt, %d probes one at a time: idle engine p50 "
+        "%.2f ms p95 %.2f ms; with 8 busy streams (%.1f decode tok/s meanwhile) p50 %.2f ms "
+        "p95 %.2f ms\n",
+        prompt_tokens, probes, idle.p50, idle.p95, busy.busy_tps, busy.p50, busy.p95);
+    std::printf(
+        "targets (%s): 8 streams %.2fx one stream (>= 4x); p95 time to first token with 8 busy "
+        "streams %.2fx the idle one (< 4x)\n",
+        name.c_str(), one > 0 ? eight / one : 0.0, idle.p95 > 0 ? busy.p95 / idle.p95 : 0.0);
+    std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
     std::string dir = std::string(HFK_SHARED_DIR_DEFAULT) + "/models/aidreams260K";
-    int threads = 2, new_tokens = 32, prompt_tokens = 32, shared_prefix = 224;
+    int threads = 2, new_tokens = 32, prompt_tokens = 32, shared_prefix = 224, waves = 3,
+        repeats = 3, probes = 30;
+    bool extras = true;
+    std::vector<std::string> quants{"bf16", "q8"};
+    std::vector<int> stream_counts{1, 2, 4, 8, 16};
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc)
@@ -214,60 +401,71 @@ int main(int argc, char **argv) {
             prompt_tokens = std::atoi(argv[++i]);
         else if (a == "--shared-prefix" && i + 1 < argc)
             shared_prefix = std::atoi(argv[++i]);
-        else
+        else if (a == "--waves" && i + 1 < argc)
+            waves = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--repeats" && i + 1 < argc)
+            repeats = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--probes" && i + 1 < argc)
+            probes = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--no-extras")
+            extras = false;
+        else if (a == "--streams" && i + 1 < argc) {
+            stream_counts.clear();
+            for (const char *c = argv[++i]; *c;) {
+                char *end = nullptr;
+                const long n = std::strtol(c, &end, 10);
+                if (end == c || n < 1 || n > 256) {
+                    std::fprintf(stderr, "bench_engine: --streams takes counts like 1,8\n");
+                    return 2;
+                }
+                stream_counts.push_back(int(n));
+                c = *end == ',' ? end + 1 : end;
+            }
+        } else if (a == "--quant" && i + 1 < argc) {
+            quants.clear();
+            std::string list = argv[++i];
+            for (size_t at = 0; at <= list.size();) {
+                const size_t comma = std::min(list.find(',', at), list.size());
+                const std::string q = list.substr(at, comma - at);
+                if (!hfk::weight_format_from_name(q)) {
+                    std::fprintf(stderr, "bench_engine: --quant takes bf16, q8, q4, f32, auto\n");
+                    return 2;
+                }
+                quants.push_back(q);
+                at = comma + 1;
+            }
+        } else if (a.rfind("--", 0) == 0) {
+            std::fprintf(stderr,
+                         "usage: bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] "
+                         "[--prompt-tokens N] [--shared-prefix N] [--waves N] [--repeats N] "
+                         "[--probes N] [--quant bf16,q8] [--streams 1,2,4,8,16] [--no-extras]\n");
+            return 2;
+        } else
             dir = a;
     }
     try {
-        auto lm = hfk::LoadedModel::load(dir, {}, {});
-        std::printf("CPU: %s\nmodel: %s (%s), %d threads, %d prompt + %d new tokens a stream\n",
-                    cpu_model().c_str(), dir.c_str(), lm->model->architecture().c_str(), threads,
-                    prompt_tokens, new_tokens);
-        const int32_t vocab = std::max(2, lm->n_decodable);
-        const double alone = session_alone(lm, threads, prompt_tokens, new_tokens, vocab);
-        std::printf("one session alone: %.1f decode tok/s\n", alone);
-        std::printf("%8s %14s %12s %10s %12s %12s %8s\n", "streams", "aggregate t/s", "per stream",
-                    "x session", "ttft p50 ms", "ttft p95 ms", "steps");
-        for (int streams : {1, 2, 4, 8}) {
-            hfk::EngineParams p;
-            p.max_sequences = streams;
-            p.max_batch_tokens = std::max(streams, 128);
-            p.n_threads = threads;
-            p.n_ctx = prompt_tokens + new_tokens + 1;
-            hfk::Engine engine(lm, p);
-            std::vector<double> ttft;
-            uint64_t generated = 0;
-            double decode_s = 0;
-            for (int wave = 0; wave < 3; ++wave) {
-                std::vector<uint64_t> ids;
-                const auto t0 = Clock::now();
-                for (int s = 0; s < streams; ++s) {
-                    hfk::EngineRequest r;
-                    std::mt19937 rng(uint32_t(wave * 100 + s));
-                    for (int t = 0; t < prompt_tokens; ++t)
-                        r.ids.push_back(1 + int32_t(rng() % uint32_t(vocab - 1)));
-                    r.options.max_new_tokens = new_tokens;
-                    r.options.ignore_eos = true;
-                    ids.push_back(engine.submit(r));
-                }
-                double first = 0;
-                for (uint64_t id : ids) {
-                    const hfk::EngineResult r = engine.wait(id);
-                    ttft.push_back(r.time_to_first_token_ms);
-                    first = std::max(first, r.time_to_first_token_ms);
-                    generated += uint64_t(std::max(0, r.n_generated_tokens - 1));
-                }
-                // Decode time: from the last stream's first token to the end of the wave.
-                decode_s += seconds_since(t0) - first / 1e3;
-            }
-            const double aggregate = decode_s > 0 ? double(generated) / decode_s : 0.0;
-            std::printf("%8d %14.1f %12.1f %10.2f %12.2f %12.2f %8llu\n", streams, aggregate,
-                        aggregate / streams, alone > 0 ? aggregate / alone : 0.0,
-                        percentile(ttft, 0.5), percentile(ttft, 0.95),
-                        (unsigned long long)engine.stats().steps);
+        std::printf(
+            "CPU: %s\nmodel: %s, %d threads, %d prompt + %d new tokens a stream, %d waves a "
+            "run, the median of %d runs a row\n",
+            cpu_model().c_str(), dir.c_str(), threads, prompt_tokens, new_tokens, waves, repeats);
+        std::shared_ptr<const hfk::LoadedModel> first;
+        for (const std::string &q : quants) {
+            hfk::LoadOptions o;
+            o.format = *hfk::weight_format_from_name(q);
+            auto lm = hfk::LoadedModel::load(dir, o, {});
+            if (!first) first = lm;
+            std::string name = q;
+            for (char &c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
+            if (q == "q8") name = "Q8_0";
+            if (q == "q4") name = "Q4_1";
+            streams_table(lm, lm->model->architecture() + " " + name, threads, prompt_tokens,
+                          new_tokens, waves, repeats, probes, stream_counts);
         }
+        if (!extras) return 0;
+        std::printf("\n");
         invariance_cost(threads);
         paged_attention_cost(threads, 16);
-        prefix_ttft(lm, threads, shared_prefix, vocab);
+        prefix_ttft(first, threads, shared_prefix, std::max(2, first->n_decodable));
     } catch (const std::exception &e) {
         std::fprintf(stderr, "bench_engine: %s\n", e.what());
         return 1;

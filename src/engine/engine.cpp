@@ -84,8 +84,9 @@ struct Engine::Request {
     std::unique_ptr<Sampler> sampler;
     std::unique_ptr<DecodeStream> stream;
     std::unique_ptr<TextEmitter> emitter;
-    std::vector<int32_t> context;  // prompt + generated, for the repetition penalty
-    std::vector<float> logits, work;
+    std::vector<int32_t> context;   // prompt + generated, for the repetition penalty
+    std::span<const float> logits;  // its row of the step's logits_, when it has one
+    std::vector<float> work;
     bool callback_threw = false;
 };
 
@@ -102,6 +103,7 @@ Engine::Engine(std::shared_ptr<const LoadedModel> model, const EngineParams &par
     stats_.kv_blocks_total = pool_.total();
     stats_.kv_block_tokens = pool_.block_tokens();
     stats_.kv_block_bytes = pool_.block_bytes();
+    logits_.resize(size_t(params_.max_sequences) * size_t(model_->model->vocab_size()));
     thread_ = std::thread([this] { worker(); });
 }
 
@@ -204,7 +206,6 @@ void Engine::admit_locked() {
             r.stream = std::make_unique<DecodeStream>(model_->tokenizer, true);
             r.emitter = std::make_unique<TextEmitter>(r.req.options.stop_strings);
             r.context = r.ids;
-            r.logits.resize(size_t(model_->model->vocab_size()));
         } catch (const Error &e) {
             running_.push_back(keep);  // finish_locked gives the blocks back
             finish_locked(r, e.status(), e.what(), HFK_STOP_NONE);
@@ -404,10 +405,19 @@ void Engine::step_batch(const std::vector<std::shared_ptr<Request>> &batch) {
     std::vector<Request *> who;
     std::vector<size_t> chunk;  // prompt tokens an item feeds (0: a decode row)
     int64_t budget = params_.max_batch_tokens;
+    // The k-th item that wants logits gets row k of logits_: consecutive rows, which
+    // forward_batch fills in place.
+    const size_t vocab = size_t(model_->model->vocab_size());
+    size_t rows = 0;
+    auto logits_row = [&](Request &r) {
+        float *row = logits_.data() + rows++ * vocab;
+        r.logits = std::span<const float>(row, vocab);
+        return row;
+    };
     for (const auto &r : batch)
         if (r->fed == r->ids.size() && r->pending >= 0) {
             items.push_back(
-                {r->cache.get(), std::span<const int32_t>(&r->pending, 1), r->logits.data()});
+                {r->cache.get(), std::span<const int32_t>(&r->pending, 1), logits_row(*r)});
             who.push_back(r.get());
             chunk.push_back(0);
             --budget;
@@ -417,7 +427,7 @@ void Engine::step_batch(const std::vector<std::shared_ptr<Request>> &batch) {
         const size_t k = std::min(r->ids.size() - r->fed, size_t(budget));
         const bool last = r->fed + k == r->ids.size();
         items.push_back({r->cache.get(), std::span<const int32_t>(r->ids.data() + r->fed, k),
-                         last ? r->logits.data() : nullptr});
+                         last ? logits_row(*r) : nullptr});
         who.push_back(r.get());
         chunk.push_back(k);
         budget -= int64_t(k);

@@ -142,6 +142,9 @@ class Engine {
     std::vector<std::shared_ptr<Request>> running_;     // in admission order
     std::map<uint64_t, std::shared_ptr<Request>> all_;  // until wait() collects them
     EngineStats stats_;
+    // The worker's: the logits of one step, a row for each request that gets some (at most one
+    // per running request), allocated once.
+    std::vector<float> logits_;
     std::thread thread_;
 };
 

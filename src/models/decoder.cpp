@@ -388,6 +388,16 @@ class Decoder final : public Model {
         for (int64_t j = 0; j < n_out; ++j)
             kern::rmsnorm(xb + j * dim_, x + (first[out_items[size_t(j)] + 1] - 1) * dim_,
                           final_norm_.data(), dim_, eps_);
+        // Straight into the callers' buffers when they are consecutive rows of one array (the
+        // engine's): no scratch array of n_out x vocab floats a step, and no copy.
+        float *const dst0 = items[out_items[0]].logits;
+        bool consecutive = spec_.final_softcap <= 0;
+        for (int64_t j = 1; j < n_out && consecutive; ++j)
+            consecutive = items[out_items[size_t(j)]].logits == dst0 + j * vocab_;
+        if (consecutive) {
+            kern::linear_rows(lm_head_, xb, n_out, nullptr, dst0, nt);
+            return;
+        }
         std::vector<float> lo(size_t(n_out * vocab_));
         kern::linear_rows(lm_head_, xb, n_out, nullptr, lo.data(), nt);
         for (int64_t j = 0; j < n_out; ++j) {
