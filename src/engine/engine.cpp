@@ -71,11 +71,13 @@ struct Engine::Request {
     EngineResult result;
     // The worker's, from admission on.
     std::unique_ptr<KvCache> cache;
-    size_t fed = 0;                                             // prompt tokens already run
-    int32_t pending = -1;                                       // the generated id to run next
-    std::unique_ptr<constrain::ConstrainedDecoder> constraint;  // compiled by submit()
-    std::unique_ptr<GenerationSteps> steps;  // the per-token logic a Session runs too
-    std::vector<int32_t> context;            // prompt + generated, for the repetition penalty
+    size_t fed = 0;        // prompt tokens already run
+    int32_t pending = -1;  // the generated id to run next
+    // The constraint compiled by submit() (nullptr: none), and the per-token logic a Session
+    // runs too (runtime/generation_steps.h), from admission on.
+    std::unique_ptr<constrain::ConstrainedDecoder> constraint;
+    std::unique_ptr<GenerationSteps> steps;
+    std::vector<int32_t> context;  // prompt + generated, for the repetition penalty
     std::vector<float> logits;
     bool callback_threw = false;
 };
@@ -141,6 +143,7 @@ uint64_t Engine::submit(EngineRequest request) {
                                  " KV blocks (prompt + max_new_tokens) but the budget holds " +
                                  std::to_string(pool_.total()));
     r->result.n_prompt_tokens = int32_t(r->ids.size());
+    r->result.last_prompt_id = r->ids.back();
     r->hashes = pool_.block_hashes(r->ids);
     r->req = std::move(request);
 

@@ -71,6 +71,7 @@ struct EngineResult {
     int32_t n_generated_tokens = 0;
     std::vector<int32_t> tokens;         // generated ids
     std::vector<TokenLogprob> logprobs;  // with options.logprobs: one per generated id
+    int32_t last_prompt_id = -1;         // the prompt's last id (the first token follows it)
     double time_to_first_token_ms = 0;   // from submit
 };
 
