@@ -492,7 +492,7 @@ typedef struct hfk_gen_params {
     int32_t n_logit_bias;
     int32_t logprobs;     /* non-zero: record the logprob of every generated token, read with
                              hfk_session_last_logprobs() (the model's raw distribution: see
-                             there)                                                       */
+                             there); on an engine, in hfk_engine_result                    */
     int32_t top_logprobs; /* 0..HFK_MAX_TOP_LOGPROBS alternatives recorded per token      */
     /* Constrained decoding (structured output): only tokens that keep the text a prefix of the
      * constraint are sampled, and end-of-sequence only once the text is complete. The text is
