@@ -1,4 +1,6 @@
 // The batching engine behind hfk_engine_* (src/engine/engine.h).
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -20,7 +22,18 @@ using hfk::capi::guard;
 using hfk::capi::set_error;
 
 const hfk_engine_params kEngineDefaults = {sizeof(hfk_engine_params), 8, 256, 0, 0, 64, 0, 16};
-const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result), HFK_STOP_NONE, 0, 0, 0};
+const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result),
+                                                 HFK_STOP_NONE,
+                                                 0,
+                                                 0,
+                                                 0,
+                                                 0,
+                                                 0,
+                                                 -1,
+                                                 nullptr,
+                                                 nullptr,
+                                                 nullptr,
+                                                 nullptr};
 const hfk_engine_statistics kEngineStatsDefaults = {
     sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
@@ -35,6 +48,43 @@ void write_out(Struct *out, const Struct &full) {
 template <class Struct>
 bool bad_out(const Struct *out) {
     return out && (out->struct_size < sizeof(uint32_t) || out->struct_size > sizeof(Struct));
+}
+
+// An array the caller frees with hfk_free (nullptr when empty).
+template <class T>
+T *c_array(size_t n) {
+    if (n == 0) return nullptr;
+    T *p = static_cast<T *>(std::malloc(n * sizeof(T)));
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+}
+
+// r's logprobs into res's arrays, when the caller's struct (of struct_size) has them.
+void put_logprobs(hfk_engine_result &res, uint32_t struct_size, const hfk::EngineResult &r) {
+    res.last_prompt_token = r.last_prompt_id;
+    if (struct_size < offsetof(hfk_engine_result, top_logprobs) + sizeof(float *) ||
+        r.logprobs.empty())
+        return;
+    const size_t n = r.logprobs.size(), n_top = r.logprobs.front().top.size();
+    std::unique_ptr<int32_t, decltype(&std::free)> ids(c_array<int32_t>(n), &std::free);
+    std::unique_ptr<float, decltype(&std::free)> lps(c_array<float>(n), &std::free);
+    std::unique_ptr<int32_t, decltype(&std::free)> top_ids(c_array<int32_t>(n * n_top), &std::free);
+    std::unique_ptr<float, decltype(&std::free)> top_lps(c_array<float>(n * n_top), &std::free);
+    for (size_t i = 0; i < n; ++i) {
+        const hfk::TokenLogprob &t = r.logprobs[i];
+        ids.get()[i] = t.id;
+        lps.get()[i] = t.logprob;
+        for (size_t k = 0; k < n_top && k < t.top.size(); ++k) {
+            top_ids.get()[i * n_top + k] = t.top[k].first;
+            top_lps.get()[i * n_top + k] = t.top[k].second;
+        }
+    }
+    res.n_logprobs = int64_t(n);
+    res.n_top_logprobs = int32_t(n_top);
+    res.token_ids = ids.release();
+    res.logprobs = lps.release();
+    res.top_ids = top_ids.release();
+    res.top_logprobs = top_lps.release();
 }
 
 }  // namespace
@@ -186,18 +236,18 @@ HFK_API hfk_status hfk_engine_wait(hfk_engine *engine, hfk_request_id id, char *
                          "itself");
     return guard([&]() -> hfk_status {
         hfk::EngineResult r = engine->engine->wait(id);
+        const bool has_text = r.status == HFK_OK || r.status == HFK_E_CANCELLED;
+        if (text_out && has_text) *text_out = hfk::capi::dup_string(r.text);
         if (result_out) {
             hfk_engine_result res = kEngineResultDefaults;
             res.stop_reason = r.stop_reason;
             res.n_prompt_tokens = r.n_prompt_tokens;
             res.n_generated_tokens = r.n_generated_tokens;
             res.time_to_first_token_ms = r.time_to_first_token_ms;
+            if (has_text) put_logprobs(res, result_out->struct_size, r);
             write_out(result_out, res);
         }
-        hfk_status status = r.status == HFK_OK ? HFK_OK : set_error(r.status, r.error);
-        if (text_out && (status == HFK_OK || status == HFK_E_CANCELLED))
-            *text_out = hfk::capi::dup_string(r.text);
-        return status;
+        return r.status == HFK_OK ? HFK_OK : set_error(r.status, r.error);
     });
 }
 

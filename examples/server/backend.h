@@ -1,7 +1,7 @@
 // What the HTTP layer asks of an inference backend: a request goes in, pieces of text stream
 // out. SessionPool (a pool of C API sessions per model) implements it, and EngineBackend
 // (engine_backend.h), which batches the requests of one model on an hfk_engine and falls back
-// to the pool for what the engine cannot run.
+// to the pool for models the engine cannot run.
 #pragma once
 
 #include <cstdint>

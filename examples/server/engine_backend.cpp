@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api_error.h"
+#include "token_logprobs.h"
 
 namespace server {
 
@@ -79,7 +80,7 @@ class EngineJob final : public Job {
         hfk_gen_params params = request_.params;
         params.stop = stops.empty() ? nullptr : stops.data();
         params.n_stop = static_cast<int32_t>(stops.size());
-        params.constraint = nullptr;
+        params.constraint = request_.constraint.c_str();
         const hfk_status s =
             request_.chat
                 ? hfk_engine_submit_chat(engine_, request_.text.c_str(),
@@ -149,6 +150,21 @@ class EngineJob final : public Job {
         out.stop_reason = result.stop_reason;
         out.prompt_tokens = result.n_prompt_tokens;
         out.completion_tokens = result.n_generated_tokens;
+        if (out.status == HFK_OK && result.n_logprobs > 0) {
+            try {
+                out.logprobs =
+                    token_logprobs(hfk_model_tokenizer(use_.handle), result.last_prompt_token,
+                                   result.token_ids, result.logprobs, result.n_logprobs,
+                                   result.top_ids, result.top_logprobs, result.n_top_logprobs);
+            } catch (const std::exception &e) {
+                out.status = HFK_E_INTERNAL;
+                out.message = std::string("logprobs: ") + e.what();
+            }
+        }
+        hfk_free(result.token_ids);
+        hfk_free(result.logprobs);
+        hfk_free(result.top_ids);
+        hfk_free(result.top_logprobs);
         {
             std::lock_guard<std::mutex> lock(mu_);
             outcome_ = std::move(out);
@@ -232,10 +248,9 @@ void EngineBackend::job_ended(EngineJob *job) {
 }
 
 std::unique_ptr<Job> EngineBackend::submit(GenRequest request) {
-    // What the engine does not run yet goes to a session of the pool.
-    if (!options_.enabled || request.params.constraint_kind != HFK_CONSTRAINT_NONE ||
-        request.params.logprobs != 0 || request.params.top_logprobs != 0)
-        return pool_->submit(std::move(request));
+    // Every request of a model with an engine runs on it (constraints and logprobs included);
+    // the pool serves when batching is off and models without the batched forward (below).
+    if (!options_.enabled) return pool_->submit(std::move(request));
     ModelUse use = pool_->use_model(request.model);
     const std::string id = use.id;
     const std::optional<double> keep_alive = request.keep_alive;

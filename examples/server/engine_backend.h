@@ -2,7 +2,7 @@
 // batching engine (hfk_engine: one forward pass per step over every running request), so
 // concurrent clients share each read of the weights. What the engine cannot run goes to a
 // SessionPool, one session per request as before: models without the batched forward (GPT-2,
-// Phi-2), requests with a response_format constraint or logprobs, and embeddings. The pool
+// Phi-2) and embeddings (constraints and logprobs run on the engine too). The pool
 // also owns the models' lifecycle (loading on first use, keep_alive unloading, /health).
 #pragma once
 

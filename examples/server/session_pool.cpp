@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "api_error.h"
+#include "token_logprobs.h"
 
 namespace server {
 
@@ -38,25 +39,6 @@ int32_t count_tokens(hfk_model *model, const std::string &text, bool add_special
     return static_cast<int32_t>(std::min<int64_t>(-n, INT32_MAX));
 }
 
-// One id's text as it reads after `prev` in the output: decode(prev, id) minus decode(prev),
-// which keeps a SentencePiece word's leading space (prev < 0: the id alone).
-std::string token_text(const hfk_tokenizer *tok, int32_t prev, int32_t id) {
-    auto decode = [&](const int32_t *ids, size_t n) {
-        char *text = nullptr;
-        size_t len = 0;
-        std::string out;
-        if (hfk_detokenize(tok, ids, n, 0, &text, &len) == HFK_OK) out.assign(text, len);
-        hfk_free(text);
-        return out;
-    };
-    if (prev < 0) return decode(&id, 1);
-    const std::string head = decode(&prev, 1);
-    const int32_t both_ids[2] = {prev, id};
-    const std::string both = decode(both_ids, 2);
-    if (both.compare(0, head.size(), head) == 0) return both.substr(head.size());
-    return decode(&id, 1);
-}
-
 // The last generate's logprobs (hfk_session_last_logprobs), each token with its text.
 std::vector<TokenLogprob> last_logprobs(hfk_session *session, const hfk_tokenizer *tok,
                                         int32_t n_prompt) {
@@ -84,17 +66,8 @@ std::vector<TokenLogprob> last_logprobs(hfk_session *session, const hfk_tokenize
             n_prompt <= n_seq)
             prev = seq[static_cast<size_t>(n_prompt - 1)];
     }
-    out.resize(static_cast<size_t>(got));
-    for (size_t i = 0; i < out.size(); ++i) {
-        out[i].token = token_text(tok, prev, ids[i]);
-        out[i].logprob = lps[i];
-        for (int32_t k = 0; k < n_top; ++k) {
-            const size_t at = i * static_cast<size_t>(n_top) + static_cast<size_t>(k);
-            out[i].top.push_back({token_text(tok, prev, top_ids[at]), top_lps[at]});
-        }
-        prev = ids[i];
-    }
-    return out;
+    return token_logprobs(tok, prev, ids.data(), lps.data(), got, top_ids.data(), top_lps.data(),
+                          n_top);
 }
 
 int32_t piece_trampoline(const char *piece, size_t len, void *user_data) {

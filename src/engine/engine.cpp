@@ -5,9 +5,7 @@
 #include <cmath>
 
 #include "models/paged_cache.h"
-#include "runtime/logits.h"
-#include "runtime/sampler.h"
-#include "runtime/text_emitter.h"
+#include "runtime/generation_steps.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -15,12 +13,6 @@ namespace hfk {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool has_non_finite(std::span<const float> v) {
-    for (float x : v)
-        if (!std::isfinite(x) && !(std::isinf(x) && x < 0)) return true;  // -inf is a mask
-    return false;
-}
 
 // The KV bytes of one token: every block of the cache holds one row of row_floats per token.
 uint64_t kv_bytes_per_token(const Model &m) {
@@ -81,12 +73,12 @@ struct Engine::Request {
     std::unique_ptr<KvCache> cache;
     size_t fed = 0;        // prompt tokens already run
     int32_t pending = -1;  // the generated id to run next
-    std::unique_ptr<Sampler> sampler;
-    std::unique_ptr<DecodeStream> stream;
-    std::unique_ptr<TextEmitter> emitter;
+    // The constraint compiled by submit() (nullptr: none), and the per-token logic a Session
+    // runs too (runtime/generation_steps.h), from admission on.
+    std::unique_ptr<constrain::ConstrainedDecoder> constraint;
+    std::unique_ptr<GenerationSteps> steps;
     std::vector<int32_t> context;   // prompt + generated, for the repetition penalty
     std::span<const float> logits;  // its row of the step's logits_, when it has one
-    std::vector<float> work;
     bool callback_threw = false;
 };
 
@@ -118,17 +110,10 @@ Engine::~Engine() {
 
 uint64_t Engine::submit(EngineRequest request) {
     const GenerateOptions &o = request.options;
-    if (o.constraint_kind != 0)
-        fail(HFK_E_UNSUPPORTED, "the engine does not run constrained decoding yet");
-    if (o.logprobs || o.top_logprobs != 0)
-        fail(HFK_E_UNSUPPORTED, "the engine does not report logprobs yet");
-    validate(o.sampler);
     const int32_t n_ids = std::max(1, model_->n_decodable);
-    validate_logit_bias(o.logit_bias, n_ids);
-    if (o.max_new_tokens < 0)
-        fail(HFK_E_INVALID_ARG,
-             "max_new_tokens must be >= 0, got " + std::to_string(o.max_new_tokens));
+    validate_generate_options(o, n_ids);
     auto r = std::make_shared<Request>();
+    r->constraint = compile_decoder(*model_, o.constraint_kind, o.constraint_text);
     r->t_submit = Clock::now();
     if (!request.ids.empty()) {
         for (int32_t id : request.ids)
@@ -159,6 +144,7 @@ uint64_t Engine::submit(EngineRequest request) {
                                  " KV blocks (prompt + max_new_tokens) but the budget holds " +
                                  std::to_string(pool_.total()));
     r->result.n_prompt_tokens = int32_t(r->ids.size());
+    r->result.last_prompt_id = r->ids.back();
     r->hashes = pool_.block_hashes(r->ids);
     r->req = std::move(request);
 
@@ -167,7 +153,10 @@ uint64_t Engine::submit(EngineRequest request) {
     r->id = next_id_++;
     all_[r->id] = r;
     if (r->req.options.max_new_tokens == 0) {  // nothing to run
-        finish_locked(*r, HFK_OK, {}, HFK_STOP_MAX_TOKENS);
+        finish_locked(*r, HFK_OK, {},
+                      GenerationSteps(*model_, r->req.options, r->constraint.get(),
+                                      r->result.tokens, r->result.logprobs)
+                          .nothing_generated());
         return r->id;
     }
     queue_.push_back(r);
@@ -202,9 +191,8 @@ void Engine::admit_locked() {
         try {
             r.cache = std::make_unique<models::PagedCache>(model_->model.get(), arena_, r.table,
                                                            n_ctx_, int32_t(r.fed));
-            r.sampler = std::make_unique<Sampler>(r.req.options.sampler);
-            r.stream = std::make_unique<DecodeStream>(model_->tokenizer, true);
-            r.emitter = std::make_unique<TextEmitter>(r.req.options.stop_strings);
+            r.steps = std::make_unique<GenerationSteps>(*model_, r.req.options, r.constraint.get(),
+                                                        r.result.tokens, r.result.logprobs);
             r.context = r.ids;
         } catch (const Error &e) {
             running_.push_back(keep);  // finish_locked gives the blocks back
@@ -351,12 +339,9 @@ void Engine::worker() {
 namespace hfk {
 
 void Engine::end(Request &r, int32_t status, std::string error, int32_t reason) {
-    if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK && r.emitter) {
-        std::string rest = r.emitter->push(r.stream->flush());
-        rest += r.emitter->finish();
-        if (emit(r, rest) && reason != HFK_STOP_CANCELLED && status == HFK_OK)
-            reason = HFK_STOP_CALLBACK;
-    }
+    if (r.steps && emit(r, r.steps->rest(reason)) && reason != HFK_STOP_CANCELLED &&
+        status == HFK_OK)
+        reason = HFK_STOP_CALLBACK;
     if (r.callback_threw && status == HFK_OK) {
         status = HFK_E_CALLBACK;
         error = "the piece callback threw an exception";
@@ -372,29 +357,18 @@ void Engine::publish_locked(Request &r, size_t fed) {
 }
 
 int32_t Engine::sample_next(Request &r) {
-    const GenerateOptions &o = r.req.options;
-    const size_t sampleable = std::min(r.logits.size(), size_t(std::max(model_->n_decodable, 1)));
-    const std::span<const float> raw(r.logits.data(), sampleable);
-    if (has_non_finite(raw))
-        fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
-                                std::to_string(r.context.size()));
-    r.work.assign(raw.begin(), raw.end());
-    apply_logit_bias(r.work, o.logit_bias);
-    std::vector<int32_t> &generated = r.result.tokens;
-    const int32_t id = r.sampler->sample(r.work, r.context, generated);
-    if (generated.empty())
+    const std::vector<int32_t> &generated = r.result.tokens;
+    const bool first = generated.empty();
+    const int32_t reason =
+        r.steps->step(std::span<const float>(r.logits.data(), sampleable_ids(*model_)), r.context,
+                      r.cache->n_past() >= r.cache->capacity(),
+                      [&](const std::string &piece) { return emit(r, piece); });
+    if (first)
         r.result.time_to_first_token_ms =
             std::chrono::duration<double, std::milli>(Clock::now() - r.t_submit).count();
-    if (!o.ignore_eos && (model_->is_eos(id) ||
-                          std::find(o.stop_ids.begin(), o.stop_ids.end(), id) != o.stop_ids.end()))
-        return HFK_STOP_EOS;
-    generated.push_back(id);
-    r.context.push_back(id);
-    if (emit(r, r.emitter->push(r.stream->step(id)))) return HFK_STOP_CALLBACK;
-    if (r.emitter->stopped()) return HFK_STOP_STRING;
-    if (int32_t(generated.size()) >= o.max_new_tokens) return HFK_STOP_MAX_TOKENS;
-    if (r.cache->n_past() >= r.cache->capacity()) return HFK_STOP_CONTEXT_FULL;
-    r.pending = id;
+    if (reason != HFK_STOP_NONE) return reason;
+    r.pending = r.steps->last_id();
+    r.context.push_back(r.pending);
     return HFK_STOP_NONE;
 }
 

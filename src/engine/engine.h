@@ -48,8 +48,9 @@ struct EngineParams {
 };
 
 // A request: `ids` when not empty, else `prompt` tokenized (with options.add_special_tokens).
-// Supported options: sampler, max_new_tokens, stop_strings, add_special_tokens, ignore_eos,
-// stop_ids, logit_bias. Constraints and logprobs are refused (HFK_E_UNSUPPORTED).
+// Every GenerateOptions field is honoured as a Session does (runtime/generation_steps.h is the
+// shared per-token logic): sampler, limits, stops, biases, logprobs and a constraint (compiled
+// in submit(), one per request, so that a bad one fails there with HFK_E_INVALID_ARG).
 struct EngineRequest {
     std::string prompt;
     std::vector<int32_t> ids;
@@ -68,8 +69,10 @@ struct EngineResult {
     int32_t stop_reason = 0;
     int32_t n_prompt_tokens = 0;
     int32_t n_generated_tokens = 0;
-    std::vector<int32_t> tokens;        // generated ids
-    double time_to_first_token_ms = 0;  // from submit
+    std::vector<int32_t> tokens;         // generated ids
+    std::vector<TokenLogprob> logprobs;  // with options.logprobs: one per generated id
+    int32_t last_prompt_id = -1;         // the prompt's last id (the first token follows it)
+    double time_to_first_token_ms = 0;   // from submit
 };
 
 struct EngineStats {

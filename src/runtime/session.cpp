@@ -4,8 +4,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "constrain/utf8_stream.h"
-#include "runtime/text_emitter.h"
+#include "runtime/generation_steps.h"
 #include "util/error.h"
 
 namespace hfk {
@@ -15,12 +14,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-bool has_non_finite(std::span<const float> v) {
-    for (float x : v)
-        if (!std::isfinite(x) && !(std::isinf(x) && x < 0)) return true;  // -inf is a mask
-    return false;
 }
 
 }  // namespace
@@ -85,24 +78,12 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
                   const GenerateOptions &opts,
                   const std::function<bool(std::string_view)> &on_piece,
                   const std::atomic<bool> &cancel, std::string &text, GenerateResult &result) {
-    validate(opts.sampler);
-    validate_logit_bias(opts.logit_bias, n_logits());
-    if (opts.top_logprobs < 0 || opts.top_logprobs > kMaxTopLogprobs)
-        fail(HFK_E_INVALID_ARG, "top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) +
-                                    "], got " + std::to_string(opts.top_logprobs));
+    validate_generate_options(opts, n_logits());
     model_->check_weights_intact();
-    if (opts.max_new_tokens < 0)
-        fail(HFK_E_INVALID_ARG,
-             "max_new_tokens must be >= 0, got " + std::to_string(opts.max_new_tokens));
     if (opts.constraint_kind != 0 && (!constraint_ || opts.constraint_kind != constraint_kind_ ||
                                       opts.constraint_text != constraint_text_)) {
         constraint_.reset();  // compiled before anything changes: a bad one leaves no trace
-        auto grammar = constrain::compile_constraint(
-            static_cast<constrain::Kind>(opts.constraint_kind), opts.constraint_text);
-        const int32_t n =
-            std::min(static_cast<int32_t>(logits_.size()), std::max(model_->n_decodable, 1));
-        constraint_ = std::make_unique<constrain::ConstrainedDecoder>(
-            std::move(grammar), constrain::VocabTrie::get(model_->tokenizer, n));
+        constraint_ = compile_decoder(*model_, opts.constraint_kind, opts.constraint_text);
         constraint_kind_ = opts.constraint_kind;
         constraint_text_ = opts.constraint_text;
     }
@@ -135,29 +116,10 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     result.prefill_tokens_per_s =
         static_cast<double>(suffix.size()) / std::max(1e-9, ms_between(t_start, t_prefilled) / 1e3);
 
-    Sampler sampler(opts.sampler);
-    const size_t sampleable =
-        std::min(logits_.size(), static_cast<size_t>(std::max(model_->n_decodable, 1)));
-    DecodeStream stream(model_->tokenizer, /*skip_special_tokens=*/true);
-    // With a constraint the text is the tokens' bytes as the constraint matched them (a
-    // decoder's start-of-text rules, such as dropping a first space, would change it).
-    constrain::ConstrainedDecoder *constraint =
-        opts.constraint_kind != 0 ? constraint_.get() : nullptr;
-    constrain::Utf8Stream constrained_text;
-    std::vector<int32_t> end_ids;
-    if (constraint) {
-        constraint->restart();
-        if (!opts.ignore_eos) {
-            end_ids = model_->eos_ids;
-            end_ids.insert(end_ids.end(), opts.stop_ids.begin(), opts.stop_ids.end());
-        }
-    }
-    // Running out of tokens or context before the constraint is complete is its own reason.
-    auto unless_incomplete = [&](int32_t reason) {
-        return constraint && !constraint->accepting() ? HFK_STOP_CONSTRAINT_INCOMPLETE : reason;
-    };
-    TextEmitter emitter(opts.stop_strings);
+    const size_t sampleable = sampleable_ids(*model_);
     std::vector<int32_t> &generated = result.tokens;
+    GenerationSteps steps(*model_, opts, opts.constraint_kind != 0 ? constraint_.get() : nullptr,
+                          generated, result.logprobs);
     Clock::time_point t_first{};
 
     auto release = [&](const std::string &piece) -> bool {
@@ -166,11 +128,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
         return on_piece && on_piece(piece);
     };
     auto finish = [&](int32_t reason) {
-        if (reason != HFK_STOP_STRING && reason != HFK_STOP_CALLBACK) {
-            std::string rest = emitter.push(constraint ? constrained_text.flush() : stream.flush());
-            rest += emitter.finish();
-            if (release(rest) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
-        }
+        if (release(steps.rest(reason)) && reason != HFK_STOP_CANCELLED) reason = HFK_STOP_CALLBACK;
         if (text_mode) conversation_ += text;
         // The token mode keeps every generated id in the session (the loop runs an id only
         // when it goes on), so that the next token-level call continues after the output.
@@ -184,7 +142,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
                         n_threads_);
             tokens_.push_back(generated.back());
         }
-        rng_state_ = sampler.rng_state();
+        rng_state_ = steps.sampler().rng_state();
         last_tokens_ = generated;
         last_logprobs_ = result.logprobs;
         result.stop_reason = reason;
@@ -199,7 +157,7 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
     };
 
     if (opts.max_new_tokens == 0) {
-        finish(unless_incomplete(HFK_STOP_MAX_TOKENS));
+        finish(steps.nothing_generated());
         return;
     }
     for (;;) {
@@ -208,62 +166,19 @@ void Session::run(std::vector<int32_t> ids, std::string full, bool text_mode,
             fail(HFK_E_CANCELLED,
                  "generation cancelled after " + std::to_string(generated.size()) + " tokens");
         }
-        // Only ids the tokenizer can decode are candidates: the logits of a padded vocabulary's
-        // extra rows are neither checked nor sampled.
-        const std::span<const float> raw(logits_.data(), sampleable);
-        if (has_non_finite(raw))
-            fail(HFK_E_NUMERIC, "the model produced NaN or infinite logits at position " +
-                                    std::to_string(tokens_.size()) +
-                                    " (the weights may contain NaN/Inf)");
-        // The sampler transforms its input in place: it gets a copy, so that logits_ stay the
-        // model's own (for logprobs now, and for the token API after the call).
-        work_.assign(raw.begin(), raw.end());
-        apply_logit_bias(work_, opts.logit_bias);
-        if (constraint && !constraint->mask_logits(work_, end_ids)) {
-            finish(HFK_STOP_CONSTRAINT_INCOMPLETE);  // no token of the vocabulary continues it
+        const bool first = generated.empty();
+        const int32_t reason =
+            steps.step(std::span<const float>(logits_.data(), sampleable), tokens_,
+                       static_cast<int64_t>(tokens_.size()) >= cache_->capacity(), release);
+        if (first) t_first = Clock::now();
+        if (reason != HFK_STOP_NONE) {
+            finish(reason);
             return;
         }
-        const int32_t id = sampler.sample(work_, tokens_, generated);
-        if (generated.empty()) t_first = Clock::now();
-        if (!opts.ignore_eos &&
-            (model_->is_eos(id) ||
-             std::find(opts.stop_ids.begin(), opts.stop_ids.end(), id) != opts.stop_ids.end())) {
-            finish(HFK_STOP_EOS);
-            return;
-        }
-        generated.push_back(id);
-        if (opts.logprobs) result.logprobs.push_back(token_logprob(raw, id, opts.top_logprobs));
-        std::string piece;
-        if (constraint) {
-            constraint->accept(id);
-            piece = constrained_text.push(constraint->token_bytes(id));
-        } else {
-            piece = stream.step(id);
-        }
-        if (release(emitter.push(piece))) {
-            finish(HFK_STOP_CALLBACK);
-            return;
-        }
-        if (emitter.stopped()) {
-            finish(HFK_STOP_STRING);
-            return;
-        }
-        if (constraint && constraint->finished()) {  // complete, and nothing may follow
-            finish(HFK_STOP_EOS);
-            return;
-        }
-        if (static_cast<int32_t>(generated.size()) >= opts.max_new_tokens) {
-            finish(unless_incomplete(HFK_STOP_MAX_TOKENS));
-            return;
-        }
-        if (static_cast<int64_t>(tokens_.size()) >= cache_->capacity()) {
-            finish(unless_incomplete(HFK_STOP_CONTEXT_FULL));
-            return;
-        }
-        const int32_t one[1] = {id};
+        const int32_t one[1] = {steps.last_id()};
         kern::ComputeScope compute_scope(compute_);
         net.forward(*cache_, std::span<const int32_t>(one, 1), logits_.data(), false, n_threads_);
-        tokens_.push_back(id);
+        tokens_.push_back(one[0]);
     }
 }
 

@@ -17,6 +17,7 @@ if(HFK_HAVE_RUNTIME)
     list(APPEND HFK_ENGINE_SOURCES
         ${CMAKE_CURRENT_LIST_DIR}/loaded_model.cpp
         ${CMAKE_CURRENT_LIST_DIR}/session.cpp
+        ${CMAKE_CURRENT_LIST_DIR}/generation_steps.cpp
         ${CMAKE_CURRENT_LIST_DIR}/session_tokens.cpp
         ${CMAKE_CURRENT_LIST_DIR}/session_state.cpp
         ${CMAKE_CURRENT_LIST_DIR}/logits.cpp

@@ -141,8 +141,8 @@ TEST(Engine, RefusesWhatCannotRunBeforeQueueing) {
     EXPECT_EQ(status_of([&] { e.submit(neg); }), HFK_E_INVALID_ARG);
     EngineRequest constrained = greedy("x", 4);
     constrained.options.constraint_kind = 1;
-    constrained.options.constraint_text = "root ::= \"a\"";
-    EXPECT_EQ(status_of([&] { e.submit(constrained); }), HFK_E_UNSUPPORTED);
+    constrained.options.constraint_text = "root ::= \"a";  // unterminated: does not compile
+    EXPECT_EQ(status_of([&] { e.submit(constrained); }), HFK_E_INVALID_ARG);
     EXPECT_EQ(status_of([&] { e.wait(12345); }), HFK_E_NOT_FOUND);
     EXPECT_EQ(e.stats().kv_blocks_used, 0);
 

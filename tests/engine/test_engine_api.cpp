@@ -155,9 +155,10 @@ TEST(EngineApi, WaitFromACallbackIsReentrantAndArgumentsAreChecked) {
     EXPECT_EQ(hfk_engine_submit(engine.get(), nullptr, bad, 2, &p, nullptr, nullptr, &id),
               HFK_E_INVALID_ARG);
     hfk_gen_params constrained = p;
-    constrained.constraint_kind = HFK_CONSTRAINT_JSON;
+    constrained.constraint_kind = HFK_CONSTRAINT_JSON_SCHEMA;
+    constrained.constraint = "{\"type\": \"object\", \"properties\": ";  // truncated
     EXPECT_EQ(hfk_engine_submit(engine.get(), "x", nullptr, 0, &constrained, nullptr, nullptr, &id),
-              HFK_E_UNSUPPORTED);
+              HFK_E_INVALID_ARG);
     hfk_engine_params ep;
     HFK_ENGINE_PARAMS_INIT(&ep);
     ep.max_sequences = 0;

@@ -13,9 +13,10 @@ from conftest import CHAT_MODEL, TEMPLATE, Server, node_script, wait_ready
 import hfkit  # noqa: E402  (PYTHONPATH: the build's python package, set by CTest)
 
 KEY = "k-logprobs"
-# The first request runs on a fresh session, as the oracle does: the same bits. Later ones reuse
-# the KV cache of the prompt prefix they share with the previous request (the server keeps it),
-# computed in other chunks, so their sums run in another order: equal within float rounding.
+# The server runs every request on its batching engine, whose batched forward is another kernel
+# path than the oracle session's forward(): the same tokens, logprobs equal within float
+# rounding (a few 1e-7 here; the engine's own definition is checked bit-tight against a
+# log-softmax of its logits in tests/engine/test_engine_constrain.cpp).
 TOLERANCE = 1e-5
 TOP = 5
 MAX_TOKENS = 8
@@ -85,7 +86,7 @@ def test_chat_logprobs_equal_the_c_api(results):
     r = results["chat"]
     assert r["content"] == oracle.text
     assert r["usage"]["prompt_tokens"] == oracle.n_prompt_tokens
-    check_chat_content(r["logprobs"]["content"], oracle, r["content"], exact=True)
+    check_chat_content(r["logprobs"]["content"], oracle, r["content"], exact=False)
 
 
 def test_streamed_chat_logprobs_equal_the_c_api(results):

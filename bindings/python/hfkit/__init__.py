@@ -484,6 +484,13 @@ def _logprobs(native: "_hfkit.Session", model: "_hfkit.Model", tokens: List[int]
     lps, top_ids, top_lps = native.last_logprobs()
     seq = native.tokens()
     prev = seq[n_prompt - 1] if 0 < n_prompt <= len(seq) else None
+    return _token_logprobs(model, prev, tokens, lps, top_ids, top_lps)
+
+
+def _token_logprobs(model: "_hfkit.Model", prev: Optional[int], tokens: List[int],
+                    lps: List[float], top_ids: List[List[int]],
+                    top_lps: List[List[float]]) -> List[TokenLogprob]:
+    """Each id with its text as it reads after `prev` (the prompt's last id) in the output."""
     cache: Dict[Any, str] = {}
 
     def text(ctx: Optional[int], i: int) -> str:

@@ -3,7 +3,7 @@ one model in batched steps (the C API's ``hfk_engine``, capi/include/hfkit/hfkit
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Dict, Iterator, Sequence, Union
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _hfkit
 
@@ -14,11 +14,18 @@ class EngineResult:
     """What a finished request produced."""
 
     __slots__ = ("text", "stop_reason", "n_prompt_tokens", "n_generated_tokens",
-                 "time_to_first_token_ms")
+                 "time_to_first_token_ms", "logprobs")
 
-    def __init__(self, t: tuple):
+    def __init__(self, t: tuple, model: Any = None):
         (self.text, self.stop_reason, self.n_prompt_tokens, self.n_generated_tokens,
-         self.time_to_first_token_ms) = t
+         self.time_to_first_token_ms, lp) = t
+        # With the logprobs option: a list of hfkit.TokenLogprob (as Model.generate gives).
+        self.logprobs: Optional[List[Any]] = None
+        if lp is not None:
+            from . import _token_logprobs
+            prev, ids, lps, top_ids, top_lps = lp
+            self.logprobs = _token_logprobs(model, prev if prev >= 0 else None, ids, lps,
+                                            top_ids, top_lps)
 
     def __repr__(self) -> str:
         return (f"EngineResult(text={self.text!r}, stop_reason={self.stop_reason}, "
@@ -38,7 +45,8 @@ class Engine:
     def __init__(self, model: Any, max_sequences: int = 8, max_batch_tokens: int = 256,
                  kv_budget_bytes: int = 0, n_threads: int = 0, max_queued: int = 64,
                  n_ctx: int = 0, kv_block_tokens: int = 16):
-        self._native = _hfkit.Engine(model._handle(), max_sequences, max_batch_tokens,
+        self._model = model._handle()
+        self._native = _hfkit.Engine(self._model, max_sequences, max_batch_tokens,
                                      kv_budget_bytes, n_threads, max_queued, n_ctx,
                                      kv_block_tokens)
 
@@ -49,7 +57,7 @@ class Engine:
 
     def result(self, request_id: int) -> EngineResult:
         """Waits for a request and returns its result (raises its error, e.g. CancelledError)."""
-        return EngineResult(self._native.wait(request_id))
+        return EngineResult(self._native.wait(request_id), self._model)
 
     def generate(self, prompt: Prompt, **options: Any) -> str:
         """submit + result: the generated text."""

@@ -1008,8 +1008,10 @@ class Engine {
         return hfk_engine_cancel(h.get(), id) == HFK_OK;
     }
 
-    // (text, stop_reason, n_prompt_tokens, n_generated_tokens, time_to_first_token_ms); raises
-    // the request's error (CancelledError when it was cancelled).
+    // (text, stop_reason, n_prompt_tokens, n_generated_tokens, time_to_first_token_ms,
+    // logprobs); logprobs: None, or with the logprobs option (last prompt id, ids, logprobs,
+    // top ids rows, top logprobs rows). Raises the request's error (CancelledError when it was
+    // cancelled).
     py::tuple wait(uint64_t id) {
         auto h = live(handle_, "engine");
         auto r = find(id);
@@ -1023,8 +1025,25 @@ class Engine {
         // C++17: pip builds the module with -std=c++17, so no std::erase.
         requests_.erase(std::remove(requests_.begin(), requests_.end(), r), requests_.end());
         if (r->status != HFK_OK) raise_error(r->status, r->message);
+        py::object logprobs = py::none();
+        if (!r->lp_ids.empty()) {
+            const size_t n_top = size_t(r->n_top);
+            py::list ids_rows, lp_rows;
+            for (size_t i = 0; i < r->lp_ids.size(); ++i) {
+                py::list a, b;
+                for (size_t j = 0; j < n_top; ++j) {
+                    a.append(r->top_ids[i * n_top + j]);
+                    b.append(r->top_lps[i * n_top + j]);
+                }
+                ids_rows.append(a);
+                lp_rows.append(b);
+            }
+            logprobs = py::make_tuple(r->result.last_prompt_token, py::cast(r->lp_ids),
+                                      py::cast(r->lps), ids_rows, lp_rows);
+        }
         return py::make_tuple(decode(r->text), r->result.stop_reason, r->result.n_prompt_tokens,
-                              r->result.n_generated_tokens, r->result.time_to_first_token_ms);
+                              r->result.n_generated_tokens, r->result.time_to_first_token_ms,
+                              logprobs);
     }
 
     py::dict stats() {
@@ -1064,6 +1083,10 @@ class Engine {
         hfk_status status = HFK_OK;
         std::string message, text;
         hfk_engine_result result{};
+        // The result's logprob arrays, copied (and freed) by collect().
+        std::vector<int32_t> lp_ids, top_ids;
+        std::vector<float> lps, top_lps;
+        int32_t n_top = 0;
         std::thread waiter;
 
         static int32_t on_piece(const char *piece, size_t len, void *ud) noexcept {
@@ -1087,6 +1110,22 @@ class Engine {
             if (status != HFK_OK) message = hfk_last_error_message();
             text = t ? t : "";
             hfk_free(t);
+            const size_t n = size_t(result.n_logprobs), n_cells = n * size_t(result.n_top_logprobs);
+            if (n > 0) {
+                n_top = result.n_top_logprobs;
+                lp_ids.assign(result.token_ids, result.token_ids + n);
+                lps.assign(result.logprobs, result.logprobs + n);
+                if (n_cells > 0) {
+                    top_ids.assign(result.top_ids, result.top_ids + n_cells);
+                    top_lps.assign(result.top_logprobs, result.top_logprobs + n_cells);
+                }
+            }
+            hfk_free(result.token_ids);
+            hfk_free(result.logprobs);
+            hfk_free(result.top_ids);
+            hfk_free(result.top_logprobs);
+            result.token_ids = result.top_ids = nullptr;
+            result.logprobs = result.top_logprobs = nullptr;
             {
                 std::lock_guard lk(mu);
                 ended = true;

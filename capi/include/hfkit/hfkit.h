@@ -492,7 +492,7 @@ typedef struct hfk_gen_params {
     int32_t n_logit_bias;
     int32_t logprobs;     /* non-zero: record the logprob of every generated token, read with
                              hfk_session_last_logprobs() (the model's raw distribution: see
-                             there)                                                       */
+                             there); on an engine, in hfk_engine_result                    */
     int32_t top_logprobs; /* 0..HFK_MAX_TOP_LOGPROBS alternatives recorded per token      */
     /* Constrained decoding (structured output): only tokens that keep the text a prefix of the
      * constraint are sampled, and end-of-sequence only once the text is complete. The text is
@@ -943,8 +943,10 @@ HFK_API HFK_NODISCARD hfk_status hfk_engine_create(hfk_engine **out, hfk_model *
 HFK_API void hfk_engine_free(hfk_engine *engine) HFK_NOEXCEPT;
 
 /* Queues a request: n_ids > 0 token ids (ids) as the prompt, else `prompt` (UTF-8, tokenized
- * with params->add_special_tokens). params as for hfk_session_generate (NULL: defaults); not
- * supported yet, HFK_E_UNSUPPORTED: a constraint, logprobs. *id_out: the request's id (> 0).
+ * with params->add_special_tokens). params as for hfk_session_generate (NULL: defaults), with
+ * the same results: a constraint (compiled here, per request: HFK_E_INVALID_ARG naming the
+ * position when it does not compile) gives a session's output and stop reasons, logprobs come
+ * back in hfk_engine_result. *id_out: the request's id (> 0).
  * Checked before queueing: HFK_E_INVALID_ARG, HFK_E_CONTEXT_FULL (the prompt exceeds n_ctx),
  * HFK_E_RESOURCE (it may need more KV blocks than the whole budget), HFK_E_BUSY (the queue is
  * full: try again later). on_piece may be NULL.                                               */
@@ -971,6 +973,19 @@ typedef struct hfk_engine_result {
     int32_t n_prompt_tokens;
     int32_t n_generated_tokens;
     double time_to_first_token_ms; /* from hfk_engine_submit to the first sampled token    */
+    /* With hfk_gen_params.logprobs (else 0 and NULL): one row per generated token (EOS
+     * excluded), as hfk_session_last_logprobs gives a session's (the same definition: the
+     * model's raw distribution, before biases, penalties, temperature and constraint masks).
+     * Filled for HFK_OK and HFK_E_CANCELLED (the tokens so far), and only when the caller's
+     * struct has these fields. The arrays are the caller's: free each with hfk_free.        */
+    int64_t n_logprobs;
+    int32_t n_top_logprobs;    /* columns of top_ids / top_logprobs (params.top_logprobs)   */
+    int32_t last_prompt_token; /* the prompt's last id: the first token's text reads after it */
+    int32_t *token_ids;        /* n_logprobs generated ids                                  */
+    float *logprobs;           /* n_logprobs: log p(token_ids[i])                            */
+    int32_t *top_ids;          /* n_logprobs x n_top_logprobs, row-major, best first (ties to
+                                  the lower id); NULL when n_top_logprobs is 0              */
+    float *top_logprobs;       /* the same shape                                             */
 } hfk_engine_result;
 
 HFK_API hfk_status hfk_engine_result_init(hfk_engine_result *p, size_t caller_size) HFK_NOEXCEPT;
