@@ -216,7 +216,7 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         std::fprintf(stderr,
                      "usage: %s CHECKPOINT_DIR [--threads 1,2] [--runs 5] [--pp 512] [--tg 128] "
-                     "[--warm 1] [--quant q8,q4,q8+emb,q4+emb] [--compute bf16]\n",
+                     "[--warm 1] [--quant bf16,q8,q4,q8-emb,q4-emb] [--compute bf16]\n",
                      argv[0]);
         return 2;
     }
@@ -253,12 +253,12 @@ int main(int argc, char **argv) {
             for (size_t p = 0; p < v.size();) {
                 size_t q = v.find(',', p);
                 const std::string f = v.substr(p, q - p);
-                // "q8+emb": the embedding and lm_head quantized too (quantize_embeddings).
+                // "q8-emb": the embedding and lm_head kept as stored (keep_embeddings).
                 const std::string base =
-                    f.size() > 4 && f.ends_with("+emb") ? f.substr(0, f.size() - 4) : f;
+                    f.size() > 4 && f.ends_with("-emb") ? f.substr(0, f.size() - 4) : f;
                 if (!weight_format_from_name(base) || base == "auto") {
                     std::fprintf(stderr,
-                                 "--quant takes q8, q4, bf16 or f32, each optionally +emb "
+                                 "--quant takes q8, q4, bf16 or f32, each optionally -emb "
                                  "(comma-separated)\n");
                     return 2;
                 }
@@ -404,22 +404,23 @@ int main(int argc, char **argv) {
         rows_of(*model, precision);
         if (compute_bf16 && precision == "BF16") rows_of(*model, precision, kern::Compute::BF16);
         // --quant q8,q4: the same rows for the checkpoint quantized at load, in this run.
-        // "+emb": the embedding and lm_head quantized too (the tied lm_head of a small model is
-        // a large share of a decode token's bytes: 56.6 of 170 MB for llama-135m in Q8_0).
+        // q8/q4 quantize the embedding and lm_head too (the default); "-emb" keeps them as
+        // stored (the tied lm_head of a small model is a large share of a decode token's bytes:
+        // 56.6 of 170 MB for llama-135m in Q8_0 with it in BF16).
         for (const std::string &spec : quant_formats) {
-            const bool emb = spec.ends_with("+emb");
-            const std::string q = emb ? spec.substr(0, spec.size() - 4) : spec;
+            const bool keep = spec.ends_with("-emb");
+            const std::string q = keep ? spec.substr(0, spec.size() - 4) : spec;
             LoadOptions qo{thread_counts.front()};
             qo.format = *weight_format_from_name(q);
-            qo.quantize_embeddings = emb;
+            qo.quantize_embeddings = !keep;
             const auto qm = Model::load(dir, qo);
             first_token(*qm);
             const std::string name = q == "q8"     ? "Q8_0"
                                      : q == "q4"   ? "Q4_1"
                                      : q == "bf16" ? "BF16"
                                                    : "F32";
-            rows_of(*qm, emb ? name + "+emb" : name);
-            if (compute_bf16 && q == "bf16" && !emb) rows_of(*qm, "BF16", kern::Compute::BF16);
+            rows_of(*qm, keep ? name + "-emb" : name);
+            if (compute_bf16 && q == "bf16" && !keep) rows_of(*qm, "BF16", kern::Compute::BF16);
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
 

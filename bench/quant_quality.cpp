@@ -1,10 +1,11 @@
 // quant_quality CHECKPOINT_DIR --quant q8|q4 [--text FILE] [--tokens N] [--threads N]
-//                [--embeddings 1]
+//                [--embeddings 0]
 // How far quantized weights move a model's next-token distributions (issue 18): over N tokens of
 // text (default: 4096 tokens sampled from the unquantized model itself, seed 1, temperature 1;
 // or the start of FILE), in windows of the model's context (at most 512), it prints the mean and
 // 99th-percentile KL divergence KL(P_unquantized || P_quantized), the top-1 agreement, and the
-// perplexity of each model. Quality only: no timing.
+// perplexity of each model. q8/q4 quantize the embedding and lm_head too (the default, as
+// hfk_load_params does); --embeddings 0 keeps them as stored. Quality only: no timing.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         std::fprintf(stderr,
                      "usage: %s CHECKPOINT_DIR --quant q8|q4 [--text FILE] [--tokens 4096] "
-                     "[--threads N] [--embeddings 1]\n",
+                     "[--threads N] [--embeddings 0]\n",
                      argv[0]);
         return 2;
     }
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
     std::string quant = "q8", text_file;
     size_t n_tokens = 4096;
     int threads = 0;
-    bool embeddings = false;
+    bool embeddings = true;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
         if (a == "--quant")
@@ -155,7 +156,9 @@ int main(int argc, char **argv) {
             sorted[std::min(sorted.size() - 1, size_t(0.99 * double(sorted.size())))];
         std::printf(
             "checkpoint %s, %s%s vs as stored, %zu positions (%s), windows of %zu\n", dir.c_str(),
-            quant.c_str(), embeddings ? " (embeddings too)" : "", kld.size(),
+            quant.c_str(),
+            embeddings ? " (embedding and lm_head too)" : " (embedding and lm_head as stored)",
+            kld.size(),
             text_file.empty() ? "text sampled from the unquantized model" : text_file.c_str(),
             window);
         std::printf("weights: %.3f MiB as stored, %.3f MiB %s\n",

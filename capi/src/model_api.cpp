@@ -23,7 +23,7 @@ namespace {
 
 const hfk_load_params kLoadDefaults = {
     sizeof(hfk_load_params), 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0,
-    HFK_QUANT_AUTO,          0};
+    HFK_QUANT_AUTO,          0, 0};
 const hfk_model_status kStatusDefaults = {
     sizeof(hfk_model_status), HFK_MODEL_PENDING, HFK_OK, 0.0, 0, -1, 0, 0, nullptr};
 
@@ -75,6 +75,10 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
         return set_error(HFK_E_INVALID_ARG, "hfk_load_params.quantization " +
                                                 std::to_string(p.quantization) +
                                                 " is not one of HFK_QUANT_AUTO .. HFK_QUANT_Q4");
+    if (p.keep_embeddings != 0 && p.quantize_embeddings != 0)
+        return set_error(HFK_E_INVALID_ARG,
+                         "hfk_load_params.keep_embeddings and quantize_embeddings contradict each "
+                         "other (the embedding and lm_head are quantized by default)");
     return guard([&]() -> hfk_status {
         hfk::OpenRequest req;
         req.id_or_path = id_or_path;
@@ -83,7 +87,7 @@ hfk_status open_model(hfk_model **out, const char *id_or_path, const hfk_load_pa
         req.n_threads = p.n_threads;
         req.skip_resource_check = p.skip_resource_check != 0;
         req.format = static_cast<hfk::WeightFormat>(p.quantization);
-        req.quantize_embeddings = p.quantize_embeddings != 0;
+        req.quantize_embeddings = p.keep_embeddings == 0;
         req.n_ctx = p.n_ctx;
         auto handle = std::make_unique<hfk_model>();
         handle->n_threads = p.n_threads;

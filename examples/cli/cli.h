@@ -70,10 +70,12 @@ struct HubOptions {
 // Loads MODEL (a checkpoint directory or a Hub id) with download and load progress on stderr.
 // Ctrl-C during the download or load cancels it (HFK_E_CANCELLED).
 // n_ctx is the context the memory check sizes the KV cache for (and the sessions' default);
-// skip_resource_check turns the check off (--ctx-size, --skip-resource-check).
+// skip_resource_check turns the check off (--ctx-size, --skip-resource-check); keep_embeddings
+// leaves a q8/q4 model's embedding and lm_head as stored (--keep-embeddings).
 hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
                       const hfk_hub_params *hub = nullptr, int32_t n_ctx = 0,
-                      bool skip_resource_check = false, int32_t quantization = 0);
+                      bool skip_resource_check = false, int32_t quantization = 0,
+                      bool keep_embeddings = false);
 
 // Prints `text` and leaves with the interrupted exit code at once: used once a download was
 // cancelled, so no thread finishing the cancelled transfer outlives main (the partial file stays

@@ -143,7 +143,7 @@ HubOptions::HubOptions(const Args &a) {
 
 hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, hfk_model **out,
                       const hfk_hub_params *hub, int32_t n_ctx, bool skip_resource_check,
-                      int32_t quantization) {
+                      int32_t quantization, bool keep_embeddings) {
     ProgressDisplay progress(model, quiet);
     hfk_load_params lp;
     HFK_LOAD_PARAMS_INIT(&lp);
@@ -154,6 +154,7 @@ hfk_status load_model(const std::string &model, int32_t n_threads, bool quiet, h
     lp.n_ctx = n_ctx;
     lp.skip_resource_check = skip_resource_check ? 1 : 0;
     lp.quantization = quantization;
+    lp.keep_embeddings = keep_embeddings ? 1 : 0;
     hfk_status s;
     {
         InterruptGuard guard([] { request_cancel(); });

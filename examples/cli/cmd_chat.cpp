@@ -103,8 +103,9 @@ int cmd_chat(int argc, char **argv) {
     value_options.push_back("chat-template");
     value_options.insert(value_options.end(), kConstraintValueOptions.begin(),
                          kConstraintValueOptions.end());
-    const Args a = parse_args(argc, argv, 2, value_options,
-                              {"help", "offline", "no-template", "skip-resource-check"});
+    const Args a =
+        parse_args(argc, argv, 2, value_options,
+                   {"help", "offline", "no-template", "skip-resource-check", "keep-embeddings"});
     if (a.flag("help")) {
         std::printf(
             "usage: hfkit chat [MODEL] [options]\n\n"
@@ -141,8 +142,9 @@ int cmd_chat(int argc, char **argv) {
 
     const HubOptions hub(a);
     hfk_model *model = nullptr;
-    if (hfk_status s = load_model(model_dir, n_threads, false, &model, &hub.params, n_ctx,
-                                  a.flag("skip-resource-check"), quant_option(a)))
+    if (hfk_status s =
+            load_model(model_dir, n_threads, false, &model, &hub.params, n_ctx,
+                       a.flag("skip-resource-check"), quant_option(a), a.flag("keep-embeddings")))
         return fail("cannot load " + model_dir, s);
     std::string tpl_source;
     if (auto file = a.get("chat-template")) tpl_source = read_text_file(*file);

@@ -59,9 +59,9 @@ int cmd_run(int argc, char **argv) {
     value_options.insert(value_options.end(), {"system", "chat-template"});
     value_options.insert(value_options.end(), kConstraintValueOptions.begin(),
                          kConstraintValueOptions.end());
-    const Args a =
-        parse_args(argc, argv, 2, value_options,
-                   {"help", "stats", "json", "quiet", "offline", "chat", "skip-resource-check"});
+    const Args a = parse_args(argc, argv, 2, value_options,
+                              {"help", "stats", "json", "quiet", "offline", "chat",
+                               "skip-resource-check", "keep-embeddings"});
     if (a.flag("help")) {
         std::printf(
             "%s%s  --stats                print tokens/s and time to first token to stderr\n"
@@ -99,7 +99,7 @@ int cmd_run(int argc, char **argv) {
     hfk_model *model = nullptr;
     if (hfk_status s =
             load_model(model_dir, n_threads, a.flag("quiet") || json, &model, &hub.params, n_ctx,
-                       a.flag("skip-resource-check"), quant_option(a)))
+                       a.flag("skip-resource-check"), quant_option(a), a.flag("keep-embeddings")))
         return fail("cannot load " + model_dir, s);
     hfk_session_params sp;
     HFK_SESSION_PARAMS_INIT(&sp);

@@ -23,15 +23,16 @@
 //
 // Activations are quantized per block of 32 as well (as llama.cpp does): d = amax / 127 (F32),
 // q = round(x / d). A product is then, per block b, an exact int32 sum of 32 products and a fixed
-// float sequence (quant_dot_reference in quant.cpp defines it; every instruction set reproduces
+// float sequence (dot_scalar in quant_kernels.cpp defines it; every instruction set reproduces
 // it bit for bit):
 //   lane sums  L[b][j] = sum_{t<4} w[b][4j+t] * xq[b][4j+t]          j < 8   (exact int32)
 //   acc[(b % 2) * 8 + j] = fma(float(L[b][j]), d_w[b] * d_x[b], acc[(b % 2) * 8 + j])
-//   Q4_1 only, then: acc[(b % 2) * 8] = fma(m_w[b], s_x[b], acc[(b % 2) * 8]),
-//                    s_x[b] = d_x[b] * sum(xq[b])
+//   Q4_1 only: mins[b % 2] = fma(m_w[b], s_x[b], mins[b % 2]),  s_x[b] = d_x[b] * sum(xq[b]);
+//              after the last block acc[0] += mins[0], acc[8] += mins[1]
 //   y = tree sum of acc (16 -> 8 -> 4 -> 2 -> 1, halves added)
-// (The minimum's term rides in a lane of the accumulators rather than in a scalar sum of its
-// own: a vector fma per block pair instead of a serial chain of scalar ones per output.)
+// (The minima's terms ride in lanes of a second accumulator rather than in the lane sums' one:
+// two dependent fmas per block pair made a 1-thread Q4_1 decode wait on fma latency, slower
+// than Q8_0's although it reads 40% fewer bytes.)
 #pragma once
 
 #include <cstddef>

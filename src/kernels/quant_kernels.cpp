@@ -61,6 +61,7 @@ inline float reduce16(const float acc[16]) {
 float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
     const size_t bb = q_block_bytes(t);
     float acc[16] = {0};
+    float mins[2] = {0, 0};  // Q4: the minima's terms, even and odd blocks
     for (int64_t b = 0; b < x.nb; ++b) {
         const uint8_t *blk = row + size_t(b) * bb;
         const int8_t *xq = x.q + b * kQBlock;
@@ -81,10 +82,14 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
             for (int u = 0; u < 4; ++u) lane += w[4 * j + u] * xq[4 * j + u];
             a[j] = std::fma(float(lane), scale, a[j]);
         }
-        // Q4's minimum times the block's activation sum, into the block's first lane.
+        // Q4's minimum times the block's activation sum, in a chain of its own (one fma after
+        // another into the lane sums' accumulator doubled the latency a decode waits on).
         if (t != QType::Q8_0)
-            a[0] = std::fma(t == QType::Q4_1 ? half_at(blk + 2) : float_at(blk + 4), x.s[b], a[0]);
+            mins[b & 1] = std::fma(t == QType::Q4_1 ? half_at(blk + 2) : float_at(blk + 4), x.s[b],
+                                   mins[b & 1]);
     }
+    acc[0] += mins[0];
+    acc[8] += mins[1];
     return reduce16(acc);
 }
 
@@ -176,6 +181,7 @@ template <QType T, class L>
 HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
     constexpr size_t bb = kBlockBytes<T>;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    float mins[2] = {0, 0};
     int64_t b = 0;
     for (; b < x.nb; ++b) {
         const uint8_t *blk = row + size_t(b) * bb;
@@ -185,11 +191,11 @@ HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
         const __m256 scale = _mm256_set1_ps(scale_of<T>(blk) * x.d[b]);
         __m256 &acc = b & 1 ? acc1 : acc0;
         acc = _mm256_fmadd_ps(lane, scale, acc);
-        // The minimum's term into lane 0; the other lanes add 0 * 0 (an accumulator is never
-        // -0: it starts at +0 and a sum is -0 only when both terms are).
-        if constexpr (T != QType::Q8_0)
-            acc = _mm256_fmadd_ps(_mm256_zextps128_ps256(_mm_set_ss(min_of<T>(blk))),
-                                  _mm256_zextps128_ps256(_mm_set_ss(x.s[b])), acc);
+        if constexpr (T != QType::Q8_0) mins[b & 1] = std::fma(min_of<T>(blk), x.s[b], mins[b & 1]);
+    }
+    if constexpr (T != QType::Q8_0) {  // the minima's terms into lane 0 of each parity
+        acc0 = _mm256_blend_ps(acc0, _mm256_add_ps(acc0, _mm256_set1_ps(mins[0])), 1);
+        acc1 = _mm256_blend_ps(acc1, _mm256_add_ps(acc1, _mm256_set1_ps(mins[1])), 1);
     }
     return reduce_two(acc0, acc1);
 }
@@ -270,19 +276,37 @@ HFK_Q_AVX512 inline void prepare_acts(const QActs &a, V64 *out) {
 }
 
 // The 16 weight scales of a pair (the second block's lanes zero when `two` is false), in the
-// lane order of its lane sums.
+// lane order of its lane sums; for Q4 also the two minima in lanes 0 and 4 (the first lane of
+// each block in the nibbles' lane order), zero elsewhere (and in lane 4 when `two` is false).
+// Q4's scale and minimum sit side by side at the block's start: one load of both per block and
+// one conversion for the pair, then each spread to its lanes by a permute.
 template <QType T>
-HFK_Q_AVX512 inline __m512 pair_scales(const uint8_t *b0, const uint8_t *b1, bool two) {
-    constexpr __mmask16 kSecond = T == QType::Q8_0 ? 0xff00 : 0xf0f0;
-    if constexpr (T == QType::Q4_1F) {
-        return _mm512_mask_mov_ps(_mm512_set1_ps(float_at(b0)), kSecond,
-                                  _mm512_set1_ps(two ? float_at(b1) : 0.0f));
-    } else {
+HFK_Q_AVX512 inline void pair_scales(const uint8_t *b0, const uint8_t *b1, bool two, __m512 &sw,
+                                     __m512 &mw) {
+    if constexpr (T == QType::Q8_0) {
         uint16_t h0, h1 = 0;
         std::memcpy(&h0, b0, 2);
         if (two) std::memcpy(&h1, b1, 2);
-        const __m256i h = _mm256_mask_set1_epi16(_mm256_set1_epi16(short(h0)), kSecond, short(h1));
-        return _mm512_cvtph_ps(h);
+        const __m256i h = _mm256_mask_set1_epi16(_mm256_set1_epi16(short(h0)), 0xff00, short(h1));
+        sw = _mm512_cvtph_ps(h);
+    } else {
+        __m128 dm;  // d0, m0, d1, m1
+        if constexpr (T == QType::Q4_1F) {
+            const __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(b0));
+            const __m128i hi =
+                two ? _mm_loadl_epi64(reinterpret_cast<const __m128i *>(b1)) : _mm_setzero_si128();
+            dm = _mm_castsi128_ps(_mm_unpacklo_epi64(lo, hi));
+        } else {
+            uint32_t p0, p1 = 0;
+            std::memcpy(&p0, b0, 4);
+            if (two) std::memcpy(&p1, b1, 4);
+            dm = _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128(int(p0)), int(p1), 1));
+        }
+        const __m512 v = _mm512_castps128_ps512(dm);
+        sw = _mm512_permutexvar_ps(
+            _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2), v);
+        mw = _mm512_maskz_permutexvar_ps(
+            0x0011, _mm512_setr_epi32(1, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v);
     }
 }
 
@@ -307,20 +331,13 @@ HFK_Q_AVX512 inline __m512i pair_weights(const uint8_t *b0, const uint8_t *b1, b
     }
 }
 
-// The two minima of a pair of Q4 blocks in lanes 0 and 4 (the first lane of each block in the
-// nibbles' lane order), zero elsewhere (and in lane 4 when `two` is false).
-template <QType T>
-HFK_Q_AVX512 inline __m512 pair_minima(const uint8_t *b0, const uint8_t *b1, bool two) {
-    const __m128 m0 = _mm_set_ss(min_of<T>(b0)), m1 = _mm_set_ss(two ? min_of<T>(b1) : 0.0f);
-    return _mm512_insertf32x4(_mm512_zextps128_ps512(m0), m1, 1);
-}
-
 // One pair of blocks (the second absent when !Two: the tail of an odd block count) into the
 // tile's accumulators.
 template <QType T, int R, int A, bool Two>
 HFK_Q_AVX512 inline __attribute__((always_inline)) void tile_pair(const uint8_t *w, size_t rb,
                                                                   int64_t p, const V64 *const *acts,
-                                                                  __m512 (&acc)[R][A]) {
+                                                                  __m512 (&acc)[R][A],
+                                                                  __m512 (&accm)[R][A]) {
     constexpr size_t bb = kBlockBytes<T>;
     constexpr bool kMin = T != QType::Q8_0;
     constexpr __mmask16 kLanes = Two ? 0xffff : T == QType::Q8_0 ? 0x00ff : 0x0f0f;
@@ -330,8 +347,7 @@ HFK_Q_AVX512 inline __attribute__((always_inline)) void tile_pair(const uint8_t 
     for (int r = 0; r < R; ++r) {
         const uint8_t *b0 = w + size_t(r) * rb + size_t(2 * p) * bb, *b1 = b0 + bb;
         wv[r] = pair_weights<T>(b0, b1, Two);
-        sw[r] = pair_scales<T>(b0, b1, Two);
-        if constexpr (kMin) mw[r] = pair_minima<T>(b0, b1, Two);
+        pair_scales<T>(b0, b1, Two, sw[r], mw[r]);
     }
 #pragma GCC unroll 4
     for (int a = 0; a < A; ++a) {
@@ -348,10 +364,9 @@ HFK_Q_AVX512 inline __attribute__((always_inline)) void tile_pair(const uint8_t 
             else
                 acc[r][a] =
                     _mm512_mask3_fmadd_ps(lane, _mm512_mul_ps(sw[r], dx), acc[r][a], kLanes);
-            // The minimum's term into each block's first lane; the other lanes add 0 * 0 (an
-            // accumulator is never -0: it starts at +0 and a sum is -0 only when both terms are).
+            // The minimum's term into each block's first lane of the minima's accumulator.
             if constexpr (kMin)
-                acc[r][a] = _mm512_fmadd_ps(mw[r], _mm512_load_ps(pa[2].b), acc[r][a]);
+                accm[r][a] = _mm512_fmadd_ps(mw[r], _mm512_load_ps(pa[2].b), accm[r][a]);
         }
     }
 }
@@ -360,22 +375,26 @@ HFK_Q_AVX512 inline __attribute__((always_inline)) void tile_pair(const uint8_t 
 template <QType T, int R, int A>
 HFK_Q_AVX512 inline void tile_512(const uint8_t *w, size_t rb, int64_t nb, const V64 *const *acts,
                                   float *const *y, int64_t r_off) {
-    __m512 acc[R][A];
+    __m512 acc[R][A], accm[R][A];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-        for (int a = 0; a < A; ++a) acc[r][a] = _mm512_setzero_ps();
+        for (int a = 0; a < A; ++a) acc[r][a] = accm[r][a] = _mm512_setzero_ps();
     int64_t p = 0;
-    for (; 2 * p + 1 < nb; ++p) tile_pair<T, R, A, true>(w, rb, p, acts, acc);
-    if (2 * p < nb) tile_pair<T, R, A, false>(w, rb, p, acts, acc);
+    for (; 2 * p + 1 < nb; ++p) tile_pair<T, R, A, true>(w, rb, p, acts, acc, accm);
+    if (2 * p < nb) tile_pair<T, R, A, false>(w, rb, p, acts, acc, accm);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
         for (int a = 0; a < A; ++a) {
             __m512 v = acc[r][a];
-            if constexpr (T != QType::Q8_0)  // back to lanes 0-7 the even block, 8-15 the odd one
+            if constexpr (T != QType::Q8_0) {
+                // The minima's sums into the blocks' first lanes (0 and 4), then back to lanes
+                // 0-7 the even block, 8-15 the odd one.
+                v = _mm512_mask_add_ps(v, 0x0011, v, accm[r][a]);
                 v = _mm512_permutexvar_ps(
                     _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15), v);
+            }
             y[a][r_off + r] = reduce_two(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
         }
 }

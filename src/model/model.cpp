@@ -36,8 +36,8 @@ std::optional<WeightFormat> weight_format_from_name(std::string_view name) {
 std::string load_variant(const LoadOptions &o) {
     if (o.format == WeightFormat::Auto) return "";
     std::string v = weight_format_name(o.format);
-    if (o.quantize_embeddings && (o.format == WeightFormat::Q8 || o.format == WeightFormat::Q4))
-        v += "+embeddings";
+    if (!o.quantize_embeddings && (o.format == WeightFormat::Q8 || o.format == WeightFormat::Q4))
+        v += "+embeddings-as-stored";
     return v;
 }
 

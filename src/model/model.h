@@ -19,8 +19,10 @@ namespace hfk {
 
 // How weight matrices are held in memory. Auto: as stored (F32/F16/BF16 stay as they are, in
 // the memory map). F32/BF16: converted at load. Q8/Q4: quantized at load to Q8_0 / Q4_1 blocks
-// (kernels/quant.h). Only matrices change: norms and biases are F32 vectors in every format, and
-// the embedding and lm_head stay as stored unless quantize_embeddings. A converted matrix's
+// (kernels/quant.h). Only matrices change: norms and biases are F32 vectors in every format.
+// Q8/Q4 quantize the embedding and lm_head too, as llama.cpp's Q8_0/Q4_0 files do (a tied lm_head
+// kept in BF16 is a third of a small model's Q8 decode bytes); quantize_embeddings = false keeps
+// them as stored (the higher-precision option). A converted matrix's
 // source pages are given back (madvise) after load: no F32/BF16 copy of it stays in memory.
 enum class WeightFormat : int32_t { Auto = 0, F32 = 1, BF16 = 2, Q8 = 3, Q4 = 4 };
 const char *weight_format_name(WeightFormat f);  // "auto", "f32", "bf16", "q8", "q4"
@@ -32,7 +34,7 @@ struct PrequantConfig;  // model/prequant.h
 struct LoadOptions {
     int32_t n_threads = 0;  // <= 0: all cores
     WeightFormat format = WeightFormat::Auto;
-    bool quantize_embeddings = false;  // Q8/Q4 also for the embedding and lm_head
+    bool quantize_embeddings = true;  // Q8/Q4 also for the embedding and lm_head
     // Set by Model::load from config.json for a pre-quantized checkpoint (MLX, GPTQ, AWQ).
     std::shared_ptr<const PrequantConfig> prequant = nullptr;
 };

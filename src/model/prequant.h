@@ -11,8 +11,8 @@
 //     cross blocks, groups smaller than 32) is dequantized to F16 (BF16 if a value exceeds F16's
 //     range): rounded, so not exact; it never keeps an F32 copy.
 //   - F32 / BF16: the format's weights, computed in F32 (then rounded to BF16).
-//   - Q8 / Q4: those weights requantized to Q8_0 / Q4_1 (the embedding only with
-//     quantize_embeddings; otherwise it stays as stored, as for unquantized checkpoints).
+//   - Q8 / Q4: those weights requantized to Q8_0 / Q4_1 (the embedding too unless
+//     quantize_embeddings is false: then it stays as stored, as for unquantized checkpoints).
 // The weights are defined as each format's reference dequantization computes them in F32:
 //   MLX:  w = scale * q + bias        (two roundings: the product, then the sum)
 //   GPTQ: w = scale * (q - zero)      (exact in F32), zero = stored + 1 for AutoGPTQ's format

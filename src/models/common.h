@@ -25,8 +25,8 @@ namespace hfk::models {
 // With a LoadOptions format other than Auto, matrices are converted at load (F32, BF16, or
 // quantized Q8_0/Q4_1 blocks along the input dimension of `layout`) into owned memory, and the
 // source pages of the memory map are given back (MADV_DONTNEED: they are the file's, so nothing
-// is lost). Embeddings (MatUse::Embedding, also used as a tied lm_head) are quantized only with
-// quantize_embeddings; F32/BF16 apply to them too.
+// is lost). Embeddings (MatUse::Embedding, also used as a tied lm_head) are quantized unless
+// quantize_embeddings is false; F32/BF16 apply to them too.
 enum class MatUse { Linear, Embedding };
 
 class WeightLoader {

@@ -45,7 +45,7 @@ struct OpenRequest {
     hub::Options hub;  // revision, cache_dir, token, endpoint, offline
     int32_t n_threads = 0;
     WeightFormat format = WeightFormat::Auto;
-    bool quantize_embeddings = false;
+    bool quantize_embeddings = true;  // LoadOptions::quantize_embeddings
     int32_t n_ctx = 0;  // the context the memory check assumes; <= 0: kDefaultCheckContext
     bool skip_resource_check = false;
 };

@@ -46,6 +46,7 @@ hfk_add_api_test(test_model_lifecycle LABELS "capi;unit;hub;tsan" SOURCES test_m
 target_link_libraries(test_model_lifecycle PRIVATE CURL::libcurl)
 target_include_directories(test_model_lifecycle PRIVATE ${PROJECT_SOURCE_DIR}/src)
 hfk_add_api_test(test_quant_api LABELS "capi;unit" SOURCES test_quant_api.cpp)
+hfk_add_api_test(test_quant_embeddings_api LABELS "capi;unit" SOURCES test_quant_embeddings_api.cpp)
 # Issue 18: the KV cache type of a session (hfk_session_params.kv_dtype).
 hfk_add_api_test(test_kv_dtype_api LABELS "capi;unit" SOURCES test_kv_dtype_api.cpp)
 # hfk_session_params.compute (issue 22): the BF16 compute mode through the C API.

@@ -205,8 +205,8 @@ TEST(QuantModel, LoadVariantsAreDistinct) {
     EXPECT_EQ(load_variant(o), "");
     o.format = WeightFormat::Q8;
     EXPECT_EQ(load_variant(o), "q8");
-    o.quantize_embeddings = true;
-    EXPECT_EQ(load_variant(o), "q8+embeddings");
+    o.quantize_embeddings = false;
+    EXPECT_EQ(load_variant(o), "q8+embeddings-as-stored");
     EXPECT_EQ(weight_format_from_name("q4"), WeightFormat::Q4);
     EXPECT_FALSE(weight_format_from_name("q5").has_value());
 }

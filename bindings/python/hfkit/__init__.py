@@ -842,6 +842,7 @@ class Model:
         allow_patterns: Union[None, str, Sequence[str]] = None,
         ignore_patterns: Union[None, str, Sequence[str]] = None,
         quantize: Optional[str] = None,
+        keep_embeddings: bool = False,
     ) -> "Model":
         """Loads a model (blocking; the GIL is released meanwhile).
 
@@ -859,9 +860,11 @@ class Model:
         for the available memory (:class:`ResourceError` otherwise).
         ``quantize`` is how weight matrices are held: None or "auto" (as stored), "f32",
         "bf16", "q8" (int8 blocks of 32, an F16 scale each) or "q4" (4-bit blocks of 32, an F16
-        scale and minimum); norms, biases, the embedding and lm_head stay as stored. A model
-        loaded with another ``quantize`` is a different model (:class:`InvalidArgumentError`
-        for an unknown name).
+        scale and minimum); norms and biases stay as stored, and "q8"/"q4" quantize the
+        embedding and lm_head too (as llama.cpp's files do) unless ``keep_embeddings=True``,
+        which keeps them as stored (higher precision, more bytes read per token). A model
+        loaded with another ``quantize`` or ``keep_embeddings`` is a different model
+        (:class:`InvalidArgumentError` for an unknown name).
 
         Raises :class:`NotFoundError` (status -6) for a missing directory or repository,
         :class:`FormatError` for a malformed checkpoint, :class:`UnsupportedError` for an
@@ -873,7 +876,7 @@ class Model:
                                    _hub(revision, cache_dir, token, endpoint, offline,
                                         allow_patterns, ignore_patterns),
                                    _int_option("n_ctx", n_ctx), bool(skip_resource_check),
-                                   _quantization(quantize))
+                                   _quantization(quantize), bool(keep_embeddings))
         return cls(native)
 
     @classmethod
@@ -893,6 +896,7 @@ class Model:
         allow_patterns: Union[None, str, Sequence[str]] = None,
         ignore_patterns: Union[None, str, Sequence[str]] = None,
         quantize: Optional[str] = None,
+        keep_embeddings: bool = False,
     ) -> "Model":
         """Opens a model without blocking: a library worker downloads and loads it while this
         returns at once. Follow it with :attr:`state` / :attr:`progress`, or :meth:`wait`, or
@@ -900,7 +904,8 @@ class Model:
         change and progress step (it may read the model's state, but must not wait on it);
         returning True cancels the opening, and an exception it raises is reported as
         unraisable and cancels too. :meth:`close` cancels a download or load in flight.
-        ``n_ctx``, ``skip_resource_check`` and ``quantize`` as for :meth:`from_pretrained`."""
+        ``n_ctx``, ``skip_resource_check``, ``quantize`` and ``keep_embeddings`` as for
+        :meth:`from_pretrained`."""
         path = _check_local(_os.fspath(id_or_path))
         callback = None
         if on_state is not None:
@@ -913,7 +918,7 @@ class Model:
                                      _hub(revision, cache_dir, token, endpoint, offline,
                                           allow_patterns, ignore_patterns),
                                      _int_option("n_ctx", n_ctx), bool(skip_resource_check),
-                                     callback, _quantization(quantize)))
+                                     callback, _quantization(quantize), bool(keep_embeddings)))
 
     @property
     def state(self) -> str:

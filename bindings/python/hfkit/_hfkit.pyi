@@ -70,6 +70,7 @@ class Model:
         n_ctx: int = 0,
         skip_resource_check: bool = False,
         quantization: int = 0,
+        keep_embeddings: bool = False,
     ) -> Model: ...
     @staticmethod
     def open(
@@ -80,6 +81,7 @@ class Model:
         skip_resource_check: bool = False,
         on_state: Optional[Callable[[tuple], Any]] = None,
         quantization: int = 0,
+        keep_embeddings: bool = False,
     ) -> Model: ...
     def status(self) -> Tuple[int, int, float, int, int, int, int]: ...
     def error_message(self) -> str: ...

@@ -299,7 +299,8 @@ class Model {
     // download and the load goes to on_progress, on this thread.
     static std::unique_ptr<Model> load(const std::string &id_or_path, int32_t n_threads,
                                        py::object on_progress, const HubOptions &hub, int32_t n_ctx,
-                                       bool skip_resource_check, int32_t quantization) {
+                                       bool skip_resource_check, int32_t quantization,
+                                       bool keep_embeddings) {
         CallbackContext ctx{std::move(on_progress), std::nullopt};
         hfk_hub_params hp;
         hub.fill(hp, &ctx);
@@ -312,6 +313,7 @@ class Model {
         params.n_ctx = n_ctx;
         params.skip_resource_check = skip_resource_check ? 1 : 0;
         params.quantization = quantization;
+        params.keep_embeddings = keep_embeddings ? 1 : 0;
         hfk_model *raw = nullptr;
         const char *id = c_string(id_or_path, "id_or_path");
         hfk_status status;
@@ -334,7 +336,7 @@ class Model {
     static std::unique_ptr<Model> open(const std::string &id_or_path, int32_t n_threads,
                                        const HubOptions &hub, int32_t n_ctx,
                                        bool skip_resource_check, py::object on_state,
-                                       int32_t quantization) {
+                                       int32_t quantization, bool keep_embeddings) {
         hfk_hub_params hp;
         hub.fill(hp, nullptr);
         hfk_load_params params;
@@ -344,6 +346,7 @@ class Model {
         params.n_ctx = n_ctx;
         params.skip_resource_check = skip_resource_check ? 1 : 0;
         params.quantization = quantization;
+        params.keep_embeddings = keep_embeddings ? 1 : 0;
         auto m = std::make_unique<Model>();
         if (!on_state.is_none()) {
             m->on_state_ = std::make_shared<py::object>(std::move(on_state));
@@ -1249,11 +1252,13 @@ PYBIND11_MODULE(_hfkit, m) {
         .def_static("load", &Model::load, py::arg("id_or_path"), py::arg("n_threads"),
                     py::arg("on_progress"), py::arg("hub"), py::arg("n_ctx") = 0,
                     py::arg("skip_resource_check") = false, py::arg("quantization") = 0,
+                    py::arg("keep_embeddings") = false,
                     "Loads (downloading first if needed); on_progress(tuple) may return True to "
                     "cancel.")
         .def_static("open", &Model::open, py::arg("id_or_path"), py::arg("n_threads"),
                     py::arg("hub"), py::arg("n_ctx") = 0, py::arg("skip_resource_check") = false,
                     py::arg("on_state") = py::none(), py::arg("quantization") = 0,
+                    py::arg("keep_embeddings") = false,
                     "Opens without blocking; poll status() or wait(). on_state(tuple) runs on "
                     "the library's worker thread; a true return cancels.")
         .def("status", &Model::status,

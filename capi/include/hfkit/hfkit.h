@@ -302,8 +302,12 @@ typedef struct hfk_load_params {
                       to the model's context length                                       */
     hfk_quantization quantization; /* how weight matrices are held: HFK_QUANT_*; models loaded
                                       with different values are different models              */
-    int32_t quantize_embeddings; /* non-zero: HFK_QUANT_Q8/Q4 also quantize the embedding and
-                                    lm_head (default: they stay as stored)                    */
+    int32_t quantize_embeddings; /* DEPRECATED: HFK_QUANT_Q8/Q4 now quantize the embedding and
+                                    lm_head by default (keep_embeddings opts out)             */
+    int32_t keep_embeddings; /* non-zero: HFK_QUANT_Q8/Q4 leave the embedding and lm_head as
+                                stored (higher precision, more bytes per token). Default 0:
+                                they are quantized too, as in llama.cpp's Q8_0/Q4_0 files.
+                                With quantize_embeddings also non-zero: HFK_E_INVALID_ARG  */
 } hfk_load_params;
 
 HFK_API hfk_status hfk_load_params_init(hfk_load_params *p, size_t caller_size) HFK_NOEXCEPT;
