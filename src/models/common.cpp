@@ -227,6 +227,10 @@ kern::Mat WeightLoader::transposed_matrix(const std::string &name, int64_t in, i
     const DType to = f == WeightFormat::F32    ? DType::F32
                      : f == WeightFormat::BF16 ? DType::BF16
                                                : t.dtype;
+    return transpose_tensor(t, in, out, to);
+}
+
+kern::Mat WeightLoader::transpose_tensor(const TensorInfo &t, int64_t in, int64_t out, DType to) {
     const size_t esize = to == DType::F32 ? 4 : 2;
     const size_t bytes = size_t(in * out) * esize;
     uint8_t *data = owned_weights(bytes, copies_);
@@ -259,6 +263,22 @@ kern::Mat WeightLoader::transposed_matrix(const std::string &name, int64_t in, i
     bound_bytes_ += bytes;
     release_pages(t.data, t.nbytes);
     return kern::Mat{to, data, out, in};
+}
+
+kern::Mat WeightLoader::conv1d_matrix(const std::string &name, int64_t in, int64_t out,
+                                      kern::Layout *layout) {
+    const WeightFormat f = opts_.format;
+    *layout = kern::Layout::OutIn;
+    if (f == WeightFormat::Q8 || f == WeightFormat::Q4 || opts_.prequant)
+        return transposed_matrix(name, in, out);
+    const TensorInfo &t = binder_.take(name, {in, out});
+    const DType to = f == WeightFormat::F32    ? DType::F32
+                     : f == WeightFormat::BF16 ? DType::BF16
+                                               : t.dtype;
+    if (to != DType::F32) return transpose_tensor(t, in, out, to);
+    *layout = kern::Layout::InOut;
+    return to == t.dtype ? to_mat(t, in, out)
+                         : convert(t, in, out, kern::Layout::InOut, MatUse::Linear);
 }
 
 kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../support/test_support.h"
@@ -179,11 +180,34 @@ TEST(TransposedWeights, QuantizedEqualsTheInOutQuantization) {
         ASSERT_EQ(m.cols, in);
         ASSERT_EQ(std::memcmp(m.data, ref.data, kern::row_bytes(m) * size_t(out)), 0);
         const std::vector<float> x = hfk_test::random_values(size_t(in), 4);
-        std::vector<float> y(size_t(out)), y_ref(size_t(out));
+        std::vector<float> y(static_cast<size_t>(out)), y_ref(static_cast<size_t>(out));
         kern::linear(m, Layout::OutIn, x.data(), 1, nullptr, y.data(), 1);
         kern::linear(ref, Layout::InOut, x.data(), 1, nullptr, y_ref.data(), 1);
         EXPECT_EQ(std::memcmp(y.data(), y_ref.data(), y.size() * 4), 0)
             << weight_format_name(format);
+    }
+}
+
+// GPT-2's policy: 16-bit and quantized Conv1D weights are transposed, F32 ones stay [in, out].
+TEST(TransposedWeights, Conv1dTransposesSixteenBitOnly) {
+    const int64_t in = 64, out = 32;
+    for (auto [stored, format, expect] :
+         {std::tuple{DType::BF16, WeightFormat::Auto, Layout::OutIn},
+          {DType::F16, WeightFormat::Auto, Layout::OutIn},
+          {DType::F32, WeightFormat::BF16, Layout::OutIn},
+          {DType::F32, WeightFormat::Q8, Layout::OutIn},
+          {DType::F32, WeightFormat::Auto, Layout::InOut},
+          {DType::BF16, WeightFormat::F32, Layout::InOut}}) {
+        TempDir dir;
+        const std::string src = encode(hfk_test::random_values(size_t(in * out), 1), stored);
+        auto store = one_tensor(dir, src, stored, in, out, 0);
+        LoadOptions opts;
+        opts.format = format;
+        models::WeightLoader a(store, {}, opts);
+        Layout layout = expect == Layout::OutIn ? Layout::InOut : Layout::OutIn;
+        const Mat m = a.conv1d_matrix("w", in, out, &layout);
+        EXPECT_EQ(layout, expect) << dtype_name(stored) << " as " << weight_format_name(format);
+        EXPECT_EQ(m.rows, expect == Layout::OutIn ? out : in);
     }
 }
 
