@@ -43,7 +43,11 @@ struct Choice {
 //     streams, what a several-stream plain read does) were not measured there; four, as on AMD,
 //     until they are (bench_model prints each choice's share).
 // So [out, in] matrices take 4 blocks on both families and [in, out] matrices one row: each
-// layout its own measured best (axpy_rows_per_pass).
+// layout its own measured best (axpy_rows_per_pass). No [in, out] choice came near the [out, in]
+// kernels (nor did reading 2-4 chunks of input rows side by side, or column panels held in
+// registers: 70% and 27-54%), so GPT-2's 16-bit Conv1D matrices are transposed at load
+// (models/common.h, WeightLoader::conv1d_matrix) and decode through dot_rows; axpy_rows serves
+// F32 GPT-2 and direct callers.
 Choice family_choice() {
 #if defined(__x86_64__)
     __builtin_cpu_init();

@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "kernels/ops.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
@@ -110,6 +114,171 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
     copies_.push_back(std::move(out));
     release_pages(t.data, t.nbytes);
     return m;
+}
+
+namespace {
+
+// dst[c * rows + r] = src[r * cols + c] for 8 x 8 elements of 16 bits (src rows `ls` bytes
+// apart, dst rows `ld` bytes apart), in registers.
+inline void transpose8x8_16(const std::byte *s, size_t ls, uint8_t *d, size_t ld) {
+#if defined(__x86_64__)
+    __m128i r[8];
+    for (int i = 0; i < 8; ++i)
+        r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + size_t(i) * ls));
+    const __m128i a0 = _mm_unpacklo_epi16(r[0], r[1]), a1 = _mm_unpackhi_epi16(r[0], r[1]),
+                  a2 = _mm_unpacklo_epi16(r[2], r[3]), a3 = _mm_unpackhi_epi16(r[2], r[3]),
+                  a4 = _mm_unpacklo_epi16(r[4], r[5]), a5 = _mm_unpackhi_epi16(r[4], r[5]),
+                  a6 = _mm_unpacklo_epi16(r[6], r[7]), a7 = _mm_unpackhi_epi16(r[6], r[7]);
+    const __m128i b0 = _mm_unpacklo_epi32(a0, a2), b1 = _mm_unpackhi_epi32(a0, a2),
+                  b2 = _mm_unpacklo_epi32(a1, a3), b3 = _mm_unpackhi_epi32(a1, a3),
+                  b4 = _mm_unpacklo_epi32(a4, a6), b5 = _mm_unpackhi_epi32(a4, a6),
+                  b6 = _mm_unpacklo_epi32(a5, a7), b7 = _mm_unpackhi_epi32(a5, a7);
+    const __m128i o[8] = {_mm_unpacklo_epi64(b0, b4), _mm_unpackhi_epi64(b0, b4),
+                          _mm_unpacklo_epi64(b1, b5), _mm_unpackhi_epi64(b1, b5),
+                          _mm_unpacklo_epi64(b2, b6), _mm_unpackhi_epi64(b2, b6),
+                          _mm_unpacklo_epi64(b3, b7), _mm_unpackhi_epi64(b3, b7)};
+    for (int i = 0; i < 8; ++i)
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(d + size_t(i) * ld), o[i]);
+#else
+    for (size_t c = 0; c < 8; ++c)
+        for (size_t r = 0; r < 8; ++r) std::memcpy(d + c * ld + 2 * r, s + r * ls + 2 * c, 2);
+#endif
+}
+
+// dst[c * rows + r] = src[r * cols + c] for elements of `E` bytes and columns [c0, c1), in tiles
+// of 64 x 64 that keep both sides' lines in cache; 16-bit elements in 8 x 8 register blocks.
+template <size_t E>
+void transpose_columns(const std::byte *src, int64_t rows, int64_t cols, int64_t c0, int64_t c1,
+                       uint8_t *dst) {
+    constexpr int64_t kTile = 64;
+    const auto one = [&](int64_t r, int64_t c) {
+        std::memcpy(dst + size_t(c * rows + r) * E, src + size_t(r * cols + c) * E, E);
+    };
+    for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
+        const int64_t t1 = std::min(c1, t0 + kTile);
+        for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+            const int64_t r1 = std::min(rows, r0 + kTile);
+            int64_t r = r0;
+            if constexpr (E == 2) {
+                for (; r + 8 <= r1; r += 8) {
+                    int64_t c = t0;
+                    for (; c + 8 <= t1; c += 8)
+                        transpose8x8_16(src + size_t(r * cols + c) * 2, size_t(cols) * 2,
+                                        dst + size_t(c * rows + r) * 2, size_t(rows) * 2);
+                    for (; c < t1; ++c)
+                        for (int64_t i = r; i < r + 8; ++i) one(i, c);
+                }
+            }
+            for (; r < r1; ++r)
+                for (int64_t c = t0; c < t1; ++c) one(r, c);
+        }
+    }
+}
+
+// Owned memory for `bytes` of weights, 64-byte aligned (every row of whole lines then starts on
+// a line: simd.cpp's kernels read a row's unaligned head in masked pieces), not zeroed, its pages
+// committed here in one call. A first touch of fresh anonymous memory costs a fault per page:
+// on the VMs this was measured on (AMD EPYC, loaded), touching 170 MB (GPT-2's Conv1D weights)
+// took 1.4-1.9 s in 4 KiB pages and 0.7-1.2 s with MADV_HUGEPAGE alone, but 50 ms with
+// MADV_HUGEPAGE and MADV_POPULATE_WRITE (Linux 5.14; older kernels fault as before). Only the
+// data's whole 2 MiB pages are huge, so no huge page holds memory past its end.
+uint8_t *owned_weights(size_t bytes, std::vector<std::unique_ptr<uint8_t[]>> &copies) {
+    constexpr size_t kHuge = size_t(2) << 20;
+#ifndef MADV_POPULATE_WRITE
+    constexpr int MADV_POPULATE_WRITE = 23;
+#endif
+    const bool huge = bytes >= kHuge;
+    // new[] of this size is its own anonymous mapping (glibc), or heap memory: madvise takes both.
+    std::unique_ptr<uint8_t[]> owned(new uint8_t[bytes + (huge ? kHuge : 64)]);
+    const uintptr_t base = reinterpret_cast<uintptr_t>(owned.get());
+    uint8_t *data = reinterpret_cast<uint8_t *>(huge ? (base + kHuge - 1) & ~(kHuge - 1)
+                                                     : (base + 63) & ~uintptr_t(63));
+    if (huge) madvise(data, bytes / kHuge * kHuge, MADV_HUGEPAGE);
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (uintptr_t(data) + page - 1) & ~(page - 1);
+    const uintptr_t end = (uintptr_t(data) + bytes) & ~(page - 1);
+    if (end > first)  // a failure (an old kernel) only leaves the faults to the first touch
+        madvise(reinterpret_cast<void *>(first), end - first, MADV_POPULATE_WRITE);
+    copies.push_back(std::move(owned));
+    return data;
+}
+
+}  // namespace
+
+kern::Mat WeightLoader::transposed_matrix(const std::string &name, int64_t in, int64_t out) {
+    const WeightFormat f = opts_.format;
+    constexpr std::string_view kWeight = ".weight";
+    if (opts_.prequant && name.size() > kWeight.size() &&
+        unpack_prequant(*opts_.prequant, binder_, name.substr(0, name.size() - kWeight.size()), in,
+                        out))
+        fail(HFK_E_UNSUPPORTED, "pre-quantized " + name +
+                                    ": a layer stored [in, out] (GPT-2's Conv1D) is not "
+                                    "supported in a pre-quantized checkpoint");
+    const TensorInfo &t = binder_.take(name, {in, out});
+    if (f == WeightFormat::Q8 || f == WeightFormat::Q4) {
+        // convert() quantizes an [in, out] matrix by columns: [out][blocks of in], which is what
+        // an [out, in] matrix quantized by rows is.
+        kern::Mat m = convert(t, in, out, kern::Layout::InOut, MatUse::Linear);
+        m.rows = out;
+        m.cols = in;
+        m.qlayout = kern::Layout::OutIn;
+        return m;
+    }
+    const DType to = f == WeightFormat::F32    ? DType::F32
+                     : f == WeightFormat::BF16 ? DType::BF16
+                                               : t.dtype;
+    return transpose_tensor(t, in, out, to);
+}
+
+kern::Mat WeightLoader::transpose_tensor(const TensorInfo &t, int64_t in, int64_t out, DType to) {
+    const size_t esize = to == DType::F32 ? 4 : 2;
+    const size_t bytes = size_t(in * out) * esize;
+    uint8_t *data = owned_weights(bytes, copies_);
+    if (to == t.dtype) {
+        // Both threads of a two-core machine: the page faults of the new memory dominate.
+        constexpr int64_t kCols = 256;
+        const int nt = opts_.n_threads > 0 ? opts_.n_threads : kern::hardware_threads();
+        kern::parallel_for((out + kCols - 1) / kCols, nt, [&](int64_t b) {
+            const int64_t c0 = b * kCols, c1 = std::min(out, c0 + kCols);
+            if (esize == 4)
+                transpose_columns<4>(t.data, in, out, c0, c1, data);
+            else
+                transpose_columns<2>(t.data, in, out, c0, c1, data);
+        });
+    } else {  // a conversion asked for by the format: row by row through F32
+        std::vector<float> row(static_cast<size_t>(out));
+        for (int64_t r = 0; r < in; ++r) {
+            tensor_row(t, out, r, row.data());
+            for (int64_t c = 0; c < out; ++c) {
+                uint8_t *d = data + size_t(c * in + r) * esize;
+                if (to == DType::F32) {
+                    std::memcpy(d, &row[size_t(c)], 4);
+                } else {
+                    const uint16_t b = f32_to_bf16(row[size_t(c)]);
+                    std::memcpy(d, &b, 2);
+                }
+            }
+        }
+    }
+    bound_bytes_ += bytes;
+    release_pages(t.data, t.nbytes);
+    return kern::Mat{to, data, out, in};
+}
+
+kern::Mat WeightLoader::conv1d_matrix(const std::string &name, int64_t in, int64_t out,
+                                      kern::Layout *layout) {
+    const WeightFormat f = opts_.format;
+    *layout = kern::Layout::OutIn;
+    if (f == WeightFormat::Q8 || f == WeightFormat::Q4 || opts_.prequant)
+        return transposed_matrix(name, in, out);
+    const TensorInfo &t = binder_.take(name, {in, out});
+    const DType to = f == WeightFormat::F32    ? DType::F32
+                     : f == WeightFormat::BF16 ? DType::BF16
+                                               : t.dtype;
+    if (to != DType::F32) return transpose_tensor(t, in, out, to);
+    *layout = kern::Layout::InOut;
+    return to == t.dtype ? to_mat(t, in, out)
+                         : convert(t, in, out, kern::Layout::InOut, MatUse::Linear);
 }
 
 kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) {

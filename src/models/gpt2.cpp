@@ -19,7 +19,10 @@ using kern::Mat;
 
 struct Gpt2Layer {
     std::vector<float> ln1_w, ln1_b, ln2_w, ln2_b;
-    Mat c_attn, attn_proj, c_fc, mlp_proj;  // [in, out]
+    // Stored [in, out]; 16-bit ones transposed at load to [out, in] (WeightLoader::conv1d_matrix
+    // says why), each with its layout.
+    Mat c_attn, attn_proj, c_fc, mlp_proj;
+    Layout c_attn_l{}, attn_proj_l{}, c_fc_l{}, mlp_proj_l{};
     std::vector<float> c_attn_b, attn_proj_b, c_fc_b, mlp_proj_b;
 };
 
@@ -73,15 +76,15 @@ class Gpt2 final : public Model {
             Gpt2Layer L;
             L.ln1_w = w.vector(p + "ln_1.weight", dim_);
             L.ln1_b = w.vector(p + "ln_1.bias", dim_);
-            L.c_attn = w.matrix(p + "attn.c_attn.weight", dim_, 3 * dim_, Layout::InOut);
+            L.c_attn = w.conv1d_matrix(p + "attn.c_attn.weight", dim_, 3 * dim_, &L.c_attn_l);
             L.c_attn_b = w.vector(p + "attn.c_attn.bias", 3 * dim_);
-            L.attn_proj = w.matrix(p + "attn.c_proj.weight", dim_, dim_, Layout::InOut);
+            L.attn_proj = w.conv1d_matrix(p + "attn.c_proj.weight", dim_, dim_, &L.attn_proj_l);
             L.attn_proj_b = w.vector(p + "attn.c_proj.bias", dim_);
             L.ln2_w = w.vector(p + "ln_2.weight", dim_);
             L.ln2_b = w.vector(p + "ln_2.bias", dim_);
-            L.c_fc = w.matrix(p + "mlp.c_fc.weight", dim_, ffn_, Layout::InOut);
+            L.c_fc = w.conv1d_matrix(p + "mlp.c_fc.weight", dim_, ffn_, &L.c_fc_l);
             L.c_fc_b = w.vector(p + "mlp.c_fc.bias", ffn_);
-            L.mlp_proj = w.matrix(p + "mlp.c_proj.weight", ffn_, dim_, Layout::InOut);
+            L.mlp_proj = w.conv1d_matrix(p + "mlp.c_proj.weight", ffn_, dim_, &L.mlp_proj_l);
             L.mlp_proj_b = w.vector(p + "mlp.c_proj.bias", dim_);
             layers_.push_back(std::move(L));
             report_progress(progress, double(l + 1) / double(cfg_.num_layers + 1));
@@ -135,7 +138,7 @@ class Gpt2 final : public Model {
             const Gpt2Layer &L = layers_[l];
             float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             layernorm_rows(xb, x, m, dim_, L.ln1_w, L.ln1_b, eps_, nt);
-            kern::linear(L.c_attn, Layout::InOut, xb, m, L.c_attn_b.data(), qkv, nt);
+            kern::linear(L.c_attn, L.c_attn_l, xb, m, L.c_attn_b.data(), qkv, nt);
             // qkv rows are [q | k | v]; keys and values move into the cache.
             for (int64_t i = 0; i < m; ++i) {
                 const float *row = qkv + i * 3 * dim_;
@@ -150,12 +153,12 @@ class Gpt2 final : public Model {
                 std::copy(qkv + i * 3 * dim_, qkv + i * 3 * dim_ + dim_, tmp + i * dim_);
             kern::attention(tmp, m, p0, c.rows(int64_t(l)), p0 + m, shape, true, scale,
                             kern::AttentionOptions{}, att, nt);
-            kern::linear(L.attn_proj, Layout::InOut, att, m, L.attn_proj_b.data(), tmp, nt);
+            kern::linear(L.attn_proj, L.attn_proj_l, att, m, L.attn_proj_b.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
             layernorm_rows(xb, x, m, dim_, L.ln2_w, L.ln2_b, eps_, nt);
-            kern::linear(L.c_fc, Layout::InOut, xb, m, L.c_fc_b.data(), hb, nt);
+            kern::linear(L.c_fc, L.c_fc_l, xb, m, L.c_fc_b.data(), hb, nt);
             for_rows(m, nt, [&](int64_t i) { activate(act_, hb + i * ffn_, ffn_); });
-            kern::linear(L.mlp_proj, Layout::InOut, hb, m, L.mlp_proj_b.data(), tmp, nt);
+            kern::linear(L.mlp_proj, L.mlp_proj_l, hb, m, L.mlp_proj_b.data(), tmp, nt);
             kern::add(x, tmp, m * dim_);
         }
         c.advance(int32_t(m));

@@ -51,3 +51,9 @@ foreach(isa avx2 scalar)
                          SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
                          ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=${isa}")
 endforeach()
+
+# GPT-2's Conv1D matrices transposed at load (issue 22, item 2): against a naive transpose at odd
+# shapes, every load format, and decode bits at any thread count.
+hfk_add_gtest(test_transposed_weights LABELS unit
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_transposed_weights.cpp)
+target_compile_definitions(test_transposed_weights PRIVATE HFK_TEST_SHARED_DIR="${HFK_SHARED_DIR}")
