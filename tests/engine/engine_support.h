@@ -12,6 +12,7 @@
 #include "../support/test_support.h"
 #include "engine/engine.h"
 #include "runtime/loaded_model.h"
+#include "util/error.h"
 
 namespace hfk_test {
 
@@ -39,6 +40,16 @@ inline hfk::EngineRequest greedy(const std::string &prompt, int32_t n) {
     r.prompt = prompt;
     r.options.max_new_tokens = n;
     return r;
+}
+
+// The status `fn` throws (an hfk::Error's), or HFK_OK when it returns.
+inline int32_t status_of(const std::function<void()> &fn) {
+    try {
+        fn();
+    } catch (const hfk::Error &e) {
+        return e.status();
+    }
+    return HFK_OK;
 }
 
 // What run_cancelling_clients saw: requests that ended otherwise than expected, and requests

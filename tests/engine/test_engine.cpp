@@ -13,6 +13,8 @@
 
 namespace {
 
+using hfk_test::status_of;
+
 using hfk::Engine;
 using hfk::EngineParams;
 using hfk::EngineRequest;
@@ -20,15 +22,6 @@ using hfk::EngineResult;
 
 const std::vector<std::string> &kPrompts = hfk_test::kStoryPrompts;
 using hfk_test::greedy;
-
-int32_t status_of(const std::function<void()> &fn) {
-    try {
-        fn();
-    } catch (const hfk::Error &e) {
-        return e.status();
-    }
-    return HFK_OK;
-}
 
 TEST(Engine, GreedyOutputIsTheSameAloneAmongSevenAndAsASession) {
     auto lm = hfk_test::aidreams();

@@ -17,6 +17,8 @@
 
 namespace {
 
+using hfk_test::status_of;
+
 using hfk::Engine;
 using hfk::EngineParams;
 using hfk::EngineRequest;
@@ -59,15 +61,6 @@ SessionRun session_run(hfk::Session &s, const EngineRequest &r) {
     s.reset();
     s.generate(r.prompt, r.options, {}, cancel, out.text, out.result);
     return out;
-}
-
-int32_t status_of(const std::function<void()> &fn) {
-    try {
-        fn();
-    } catch (const hfk::Error &e) {
-        return e.status();
-    }
-    return HFK_OK;
 }
 
 // Every (prompt, constraint) pair, greedy, 40 new tokens.
