@@ -171,16 +171,32 @@ namespace hfk::kern {
 void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
                     const AttentionShape &s, float scale, const AttentionOptions &opts, float *out,
                     int n_threads) {
+    const PagedRows one{q, m, p0, kv, out};
+    attention_rows_batch(&one, 1, s, scale, opts, n_threads);
+}
+
+void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionShape &s,
+                          float scale, const AttentionOptions &opts, int n_threads) {
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
-    const int64_t bt = kv.block_tokens;
     const SimdOps &ops = simd();
+    // first_row[j]: rows of the sequences before j (tasks are numbered row by row).
+    thread_local std::vector<int64_t> first_row;
+    first_row.assign(n_seqs + 1, 0);
+    for (size_t j = 0; j < n_seqs; ++j) first_row[j + 1] = first_row[j] + seqs[j].m;
+    const int64_t rows = first_row[n_seqs];
+    const int64_t *const firsts = first_row.data();  // the caller's (workers have their own)
     // One task per (row, kv head) when that gives every thread work: the values the row sees
     // are gathered once for the kv head's `group` query heads. Else one per (row, head), as the
     // contiguous attention_rows. Each output is computed the same way either way.
-    const bool by_kv = m * s.n_kv_heads >= n_threads;
+    const bool by_kv = rows * s.n_kv_heads >= n_threads;
     const int64_t per_row = by_kv ? s.n_kv_heads : s.n_heads;
-    parallel_for(m * per_row, n_threads, [&](int64_t task) {
-        const int64_t i = task / per_row, pos = p0 + i;
+    parallel_for(rows * per_row, n_threads, [&](int64_t task) {
+        const int64_t row = task / per_row;
+        const size_t j = size_t(std::upper_bound(firsts, firsts + n_seqs + 1, row) - firsts - 1);
+        const PagedRows &sq = seqs[j];
+        const KvPages &kv = sq.kv;
+        const int64_t bt = kv.block_tokens;
+        const int64_t i = row - firsts[j], pos = sq.p0 + i;
         const int64_t h0 = by_kv ? (task % per_row) * group : task % per_row;
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
         const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
@@ -197,7 +213,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
             a = b;
         }
         for (int64_t h = h0; h < h1; ++h) {
-            const float *qi = q + i * q_stride + h * hd;
+            const float *qi = sq.q + i * q_stride + h * hd;
             // Block by block: each score is one dot product, the same whatever rows a call covers.
             for (int64_t a = lo; a <= pos;) {
                 const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
@@ -210,7 +226,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
             if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
             softmax(scores.data(), span);
             ops.axpy_rows(DType::F32, values.data(), hd, span, scores.data(), hd,
-                          out + i * q_stride + h * hd, axpy_rows_per_pass(DType::F32));
+                          sq.out + i * q_stride + h * hd, axpy_rows_per_pass(DType::F32));
         }
     });
 }

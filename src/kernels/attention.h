@@ -2,6 +2,7 @@
 // a key/value head).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "model/dtype.h"
@@ -72,6 +73,21 @@ struct KvPages {
 void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
                     const AttentionShape &shape, float scale, const AttentionOptions &opts,
                     float *out, int n_threads);
+
+// One sequence of a batched call: its m query rows (q, at positions p0..) over its own pages,
+// into out (rows n_heads * head_dim apart, as q).
+struct PagedRows {
+    const float *q = nullptr;
+    int64_t m = 0, p0 = 0;
+    KvPages kv;
+    float *out = nullptr;
+};
+// attention_rows() of several sequences in one pass of the thread pool: every row's bits are
+// those attention_rows() gives it alone. The engine's decode step has one row per sequence, and
+// a call per sequence cost a dispatch and a join of the pool each, with fewer tasks (kv heads)
+// than threads could share evenly.
+void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionShape &shape,
+                          float scale, const AttentionOptions &opts, int n_threads);
 
 // In place over n values: exp(x - max) / sum.
 void softmax(float *x, int64_t n);

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <vector>
 
@@ -243,25 +244,95 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
     });
 }
 
+namespace {
+
+// x's rows copied so that, in each, the element the weight rows' first 64-byte boundary falls on
+// (the same element in every row when a row is a whole number of lines) sits on a 64-byte
+// boundary too: the kernels' loads of x then never straddle two lines. With straddling loads the
+// batched kernel ran at 3/4 of its arithmetic rate on Zen 5 (8 rows of x, 192 x 576 BF16 weights
+// in L1: 3.6 against 4.7 G FMA/s). The same values in the same order: no bit changes. Returns x
+// itself (ldx = k) when the rows start at different offsets in a line.
+const float *x_aligned_for(const Mat &w, const float *x, int64_t m, int64_t &ldx,
+                           std::vector<float> &buf) {
+    const int64_t k = w.cols;
+    ldx = k;
+    if (row_bytes(w) % 64 != 0) return x;
+    const int64_t h =
+        std::min<int64_t>(k, int64_t((64 - (reinterpret_cast<uintptr_t>(w.data) & 63)) & 63) /
+                                 int64_t(elem_size(w.dtype)));
+    const int64_t ld = (k + 15) / 16 * 16;
+    buf.resize(size_t(m * ld + 16));
+    // The first float of buf whose element h falls on a 64-byte boundary.
+    const uintptr_t at = reinterpret_cast<uintptr_t>(buf.data() + h);
+    float *dst = buf.data() + ((64 - (at & 63)) & 63) / sizeof(float);
+    for (int64_t i = 0; i < m; ++i) std::copy(x + i * k, x + (i + 1) * k, dst + i * ld);
+    ldx = ld;
+    return dst;
+}
+
+}  // namespace
+
 void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, float *y,
                  int n_threads) {
-    const int64_t n = w.rows, k = w.cols;
-    if (m <= 0 || n <= 0) return;
-    if (w.quant != QType::None) return linear_quantized(w, Layout::OutIn, x, m, bias, y, n_threads);
-    // One row (a decode step of one sequence): linear()'s matrix-vector path, whose dot_rows
-    // reads the rows-per-pass streams of a session's decode (the same bits whatever it reads).
-    if (m == 1) return linear(w, Layout::OutIn, x, 1, bias, y, n_threads);
+    const RowsProduct one{&w, bias, y};
+    linear_rows(&one, 1, x, m, n_threads);
+}
+
+void linear_rows(const RowsProduct *products, size_t n_products, const float *x, int64_t m,
+                 int n_threads) {
+    constexpr size_t kMaxProducts = 4;
+    if (m <= 0) return;
+    bool together = m > 1 && n_products <= kMaxProducts;
+    for (size_t p = 0; p < n_products; ++p)
+        together = together && products[p].w->quant == QType::None;
+    if (!together) {
+        for (size_t p = 0; p < n_products; ++p) {
+            const Mat &w = *products[p].w;
+            if (w.rows <= 0) continue;
+            // Quantized matrices are per row already (linear_quantized); one row (a decode
+            // step of one sequence) takes linear()'s matrix-vector path, whose dot_rows reads
+            // the rows-per-pass streams of a session's decode (the same bits whatever it reads).
+            if (w.quant != QType::None)
+                linear_quantized(w, Layout::OutIn, x, m, products[p].bias, products[p].y,
+                                 n_threads);
+            else if (m == 1)
+                linear(w, Layout::OutIn, x, 1, products[p].bias, products[p].y, n_threads);
+            else
+                linear_rows(&products[p], 1, x, m, n_threads);
+        }
+        return;
+    }
     // Tiles of ~64 KiB of weights (whole SIMD tiles of 16 rows): they stay in L2 while the rows
     // of x pass in register blocks (dot_rows_batch). Every output is dot_rows' for its row of x
-    // alone, so neither the tiling nor the blocking changes a bit.
-    const int64_t tile =
-        std::max<int64_t>(16, (int64_t(64) << 10) / int64_t(row_bytes(w)) / 16 * 16);
-    const int64_t tasks = (n + tile - 1) / tile;
+    // alone, so neither the tiling nor the blocking changes a bit. The tiles of every product
+    // are one set of tasks: one dispatch of the pool for them all.
+    struct Part {
+        const float *x;
+        int64_t ldx, tile, first_task;
+    };
+    std::array<Part, kMaxProducts + 1> parts{};
+    thread_local std::array<std::vector<float>, kMaxProducts> x_copies;
+    int64_t tasks = 0;
+    for (size_t p = 0; p < n_products; ++p) {
+        const Mat &w = *products[p].w;
+        Part &part = parts[p];
+        part.x = x_aligned_for(w, x, m, part.ldx, x_copies[p]);
+        part.tile = std::max<int64_t>(16, (int64_t(64) << 10) / int64_t(row_bytes(w)) / 16 * 16);
+        part.first_task = tasks;
+        tasks += (std::max<int64_t>(w.rows, 0) + part.tile - 1) / part.tile;
+    }
+    parts[n_products].first_task = tasks;
     const SimdOps &ops = simd();
     parallel_for(tasks, n_threads, [&](int64_t t) {
-        const int64_t n0 = t * tile, n1 = std::min(n, n0 + tile);
-        ops.dot_rows_batch(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x, k, m, k, y + n0, n);
-        add_bias(y, m, n, n0, n1, bias);
+        size_t p = 0;
+        while (parts[p + 1].first_task <= t) ++p;
+        const Mat &w = *products[p].w;
+        const Part &part = parts[p];
+        const int64_t n = w.rows, n0 = (t - part.first_task) * part.tile,
+                      n1 = std::min(n, n0 + part.tile);
+        ops.dot_rows_batch(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, part.x, part.ldx, m, w.cols,
+                           products[p].y + n0, n);
+        add_bias(products[p].y, m, n, n0, n1, products[p].bias);
     });
 }
 

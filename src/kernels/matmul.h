@@ -56,6 +56,16 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
 // path, which is already per row.
 void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, float *y,
                  int n_threads);
+// linear_rows of up to four matrices over the same x (a layer's q, k and v; gate and up) in one
+// pass of the thread pool: one dispatch and one join rather than one per matrix, and the tiles
+// of all of them shared out together. Every output has linear_rows' bits.
+struct RowsProduct {
+    const Mat *w = nullptr;
+    const float *bias = nullptr;  // or nullptr
+    float *y = nullptr;           // [m, w->rows]
+};
+void linear_rows(const RowsProduct *products, size_t n_products, const float *x, int64_t m,
+                 int n_threads);
 
 // out[0 .. cols) = row r of w, as F32 (embedding lookup).
 void get_row(const Mat &w, int64_t r, float *out);

@@ -89,6 +89,13 @@ class BatchKvCache : public KvCache {
                              const kern::AttentionShape &shape, float scale,
                              const kern::AttentionOptions &opts, float *out,
                              int n_threads) const = 0;
+    // `layer`'s rows as pages (kern::attention_rows_batch runs several sequences' attention in
+    // one pass over such pages); false for a cache that is not paged.
+    virtual bool pages(int64_t layer, kern::KvPages &out) const {
+        (void)layer;
+        (void)out;
+        return false;
+    }
     virtual void advance(int32_t n) = 0;
 };
 

@@ -340,22 +340,39 @@ class Decoder final : public Model {
         };
 
         const kern::AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
+        std::vector<kern::PagedRows> paged;  // the items with rows, and their index
+        std::vector<size_t> paged_item;
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Layer &L = layers_[l];
             rows_norm(xb, x, L.attn_norm);
-            kern::linear_rows(L.wq, xb, m, bias(L.bq), q, nt);
-            kern::linear_rows(L.wk, xb, m, bias(L.bk), kb, nt);
-            kern::linear_rows(L.wv, xb, m, bias(L.bv), vb, nt);
+            const kern::RowsProduct qkv[] = {
+                {&L.wq, bias(L.bq), q}, {&L.wk, bias(L.bk), kb}, {&L.wv, bias(L.bv), vb}};
+            kern::linear_rows(qkv, 3, xb, m, nt);
             norm_and_rotate(L, m, q, kb, cos_t, sin_t, nt);
             const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
+            // Paged caches (the engine's): every sequence's attention in one pass of the pool.
+            paged.clear();
+            paged_item.clear();
+            bool all_paged = true;
             for (size_t s = 0; s < n_items; ++s) {
                 const int64_t rows_s = first[s + 1] - first[s], p0 = caches[s]->n_past();
                 if (rows_s == 0) continue;
                 BatchKvCache &cs = *caches[s];
                 cs.store_rows(int64_t(l), p0, rows_s, kb + first[s] * kv_dim_,
                               vb + first[s] * kv_dim_);
-                cs.attend_rows(int64_t(l), q + first[s] * q_dim_, rows_s, p0, shape, scale_, ao,
-                               att + first[s] * q_dim_, nt);
+                kern::PagedRows r{q + first[s] * q_dim_, rows_s, p0, {}, att + first[s] * q_dim_};
+                all_paged = all_paged && cs.pages(int64_t(l), r.kv);
+                paged.push_back(r);
+                paged_item.push_back(s);
+            }
+            if (all_paged) {
+                kern::attention_rows_batch(paged.data(), paged.size(), shape, scale_, ao, nt);
+            } else {
+                for (size_t j = 0; j < paged.size(); ++j) {
+                    const kern::PagedRows &r = paged[j];
+                    caches[paged_item[j]]->attend_rows(int64_t(l), r.q, r.m, r.p0, shape, scale_,
+                                                       ao, r.out, nt);
+                }
             }
             kern::linear_rows(L.wo, att, m, bias(L.bo), tmp, nt);
             if (!L.post_attn_norm.empty()) rows_norm(tmp, tmp, L.post_attn_norm);
@@ -367,8 +384,9 @@ class Decoder final : public Model {
                     moe_forward(L.moe, xb + i * dim_, 1, dim_, spec_.act, tmp + i * dim_,
                                 moe_scratch, nt);
             } else {
-                kern::linear_rows(L.w_gate, xb, m, bias(L.b_gate), hb, nt);
-                kern::linear_rows(L.w_up, xb, m, bias(L.b_up), hb2, nt);
+                const kern::RowsProduct gate_up[] = {{&L.w_gate, bias(L.b_gate), hb},
+                                                     {&L.w_up, bias(L.b_up), hb2}};
+                kern::linear_rows(gate_up, 2, xb, m, nt);
                 for_rows(m, nt, [&](int64_t i) {
                     gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act);
                 });

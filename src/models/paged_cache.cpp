@@ -73,13 +73,19 @@ void PagedCache::store_rows(int64_t layer, int64_t p0, int64_t m, const float *k
     }
 }
 
+bool PagedCache::pages(int64_t layer, kern::KvPages &out) const {
+    out = kern::KvPages{
+        arena_->row(0, layer, 0, 0), arena_->row(0, layer, 1, 0),     table_.data(),
+        arena_->block_tokens(),      int64_t(arena_->block_floats()), arena_->kv_dim()};
+    return true;
+}
+
 void PagedCache::attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
                              const kern::AttentionShape &shape, float scale,
                              const kern::AttentionOptions &opts, float *out, int n_threads) const {
-    const kern::KvPages pages{
-        arena_->row(0, layer, 0, 0), arena_->row(0, layer, 1, 0),     table_.data(),
-        arena_->block_tokens(),      int64_t(arena_->block_floats()), arena_->kv_dim()};
-    kern::attention_rows(q, m, p0, pages, shape, scale, opts, out, n_threads);
+    kern::KvPages kv;
+    pages(layer, kv);
+    kern::attention_rows(q, m, p0, kv, shape, scale, opts, out, n_threads);
 }
 
 }  // namespace hfk::models

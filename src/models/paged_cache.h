@@ -66,6 +66,7 @@ class PagedCache final : public BatchKvCache {
     void attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
                      const kern::AttentionShape &shape, float scale,
                      const kern::AttentionOptions &opts, float *out, int n_threads) const override;
+    bool pages(int64_t layer, kern::KvPages &out) const override;
     const std::vector<int32_t> &table() const { return table_; }
 
   private:

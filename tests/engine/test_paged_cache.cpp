@@ -72,6 +72,51 @@ TEST(PagedAttention, SameBitsAsContiguousRowsThroughAScatteredTable) {
                 }
 }
 
+// Several sequences in one attention_rows_batch call (the engine's step: one decode row each, or
+// a prefill chunk) give every row the bits of a separate attention_rows call over its own pages.
+TEST(PagedAttention, BatchOfSequencesHasEachSequencesBitsAlone) {
+    const hfk::kern::AttentionShape shape{6, 2, 8};
+    const int64_t kv_dim = shape.n_kv_heads * shape.head_dim,
+                  q_dim = shape.n_heads * shape.head_dim;
+    const int64_t bt = 4, block_stride = 2 * bt * kv_dim, n_blocks = 24;
+    // One pool; each sequence owns some of its blocks, in a scrambled order.
+    std::vector<float> pool = random_floats(size_t(n_blocks * block_stride), 11);
+    struct Seq {
+        int64_t m, p0;
+        std::vector<int32_t> table;
+        std::vector<float> q, want, got;
+    };
+    std::vector<Seq> seqs{{1, 9, {7, 2, 19}, {}, {}, {}},
+                          {5, 3, {4, 23, 0}, {}, {}, {}},
+                          {1, 0, {12}, {}, {}, {}},
+                          {2, 14, {1, 9, 15, 3}, {}, {}, {}}};
+    for (float softcap : {0.0f, 2.5f})
+        for (int64_t window : {0, 6})
+            for (int threads : {1, 2, 3}) {
+                SCOPED_TRACE("window " + std::to_string(window) + " softcap " +
+                             std::to_string(softcap) + " threads " + std::to_string(threads));
+                const hfk::kern::AttentionOptions o{window, softcap};
+                std::vector<hfk::kern::PagedRows> batch;
+                for (size_t j = 0; j < seqs.size(); ++j) {
+                    Seq &sq = seqs[j];
+                    sq.q = random_floats(size_t(sq.m * q_dim), uint32_t(20 + j));
+                    sq.want.assign(size_t(sq.m * q_dim), 0.0f);
+                    sq.got.assign(size_t(sq.m * q_dim), -1.0f);
+                    const hfk::kern::KvPages pages{pool.data(),     pool.data() + bt * kv_dim,
+                                                   sq.table.data(), bt,
+                                                   block_stride,    kv_dim};
+                    hfk::kern::attention_rows(sq.q.data(), sq.m, sq.p0, pages, shape, 0.3f, o,
+                                              sq.want.data(), 1);
+                    batch.push_back({sq.q.data(), sq.m, sq.p0, pages, sq.got.data()});
+                }
+                hfk::kern::attention_rows_batch(batch.data(), batch.size(), shape, 0.3f, o,
+                                                threads);
+                for (const Seq &sq : seqs)
+                    EXPECT_EQ(0, std::memcmp(sq.want.data(), sq.got.data(),
+                                             sq.want.size() * sizeof(float)));
+            }
+}
+
 // A prompt run in chunks of 3 then greedy tokens, alone, in one forward_batch per step; the
 // logits before each generated token.
 std::vector<std::vector<float>> run(const Model &model, KvCache &cache,

@@ -198,3 +198,56 @@ TEST(LinearRows, SameBitsAsOneRowDecodeForEveryChoice) {
         }
     }
 }
+
+// Several products over one x in one call (a layer's q, k and v; gate and up), matrices of
+// different types, shapes and offsets in a line: each output the bits of its own linear_rows
+// call, at any thread count.
+TEST(LinearRows, SeveralProductsInOneCallHaveEachProductsBits) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> dist(0, 1);
+    struct Spec {
+        DType type;
+        int64_t n_out;
+        size_t offset;
+    };
+    const int64_t k = 576;
+    const std::vector<Spec> specs{{DType::BF16, 200, 2}, {DType::F16, 64, 38}, {DType::F32, 37, 0}};
+    std::vector<std::vector<uint8_t>> bufs;
+    std::vector<Mat> mats;
+    std::vector<std::vector<float>> biases;
+    for (const Spec &s : specs) {
+        const std::vector<uint16_t> units = random_units(s.type, size_t(s.n_out * k), rng);
+        bufs.emplace_back(units.size() * 2 + 128);
+        uint8_t *at = reinterpret_cast<uint8_t *>(
+                          (reinterpret_cast<uintptr_t>(bufs.back().data()) + 63) & ~uintptr_t(63)) +
+                      s.offset;
+        std::memcpy(at, units.data(), units.size() * 2);
+        Mat w;
+        w.dtype = s.type;
+        w.data = at;
+        w.rows = s.n_out;
+        w.cols = k;
+        mats.push_back(w);
+        biases.emplace_back(size_t(s.n_out));
+        for (float &v : biases.back()) v = dist(rng);
+    }
+    std::vector<float> x(size_t(9 * k));
+    for (float &v : x) v = dist(rng);
+    for (int threads : {1, 2, 3})
+        for (int64_t m : {1, 2, 8, 9}) {
+            std::vector<std::vector<float>> want, got;
+            std::vector<RowsProduct> products;
+            for (size_t p = 0; p < mats.size(); ++p) {
+                want.emplace_back(size_t(m * mats[p].rows));
+                got.emplace_back(size_t(m * mats[p].rows), -1.0f);
+                linear_rows(mats[p], x.data(), m, p == 1 ? nullptr : biases[p].data(),
+                            want.back().data(), 1);
+            }
+            for (size_t p = 0; p < mats.size(); ++p)
+                products.push_back({&mats[p], p == 1 ? nullptr : biases[p].data(), got[p].data()});
+            linear_rows(products.data(), products.size(), x.data(), m, threads);
+            for (size_t p = 0; p < mats.size(); ++p)
+                EXPECT_EQ(std::memcmp(want[p].data(), got[p].data(), want[p].size() * 4), 0)
+                    << name(specs[p].type) << ", " << m << " rows, " << threads << " threads";
+        }
+}
