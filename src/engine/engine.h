@@ -11,7 +11,9 @@
 // KV memory: kv_pool.h (one pool of blocks, paged: each sequence reads its rows through a block
 // table, models/paged_cache.h; blocks reserved at admission for prompt + max_new_tokens; a
 // request that does not fit waits in a bounded queue; a full queue makes submit() fail with
-// HFK_E_BUSY; full prompt blocks are shared between requests through the prefix cache).
+// HFK_E_BUSY; full blocks are shared between requests through the prefix cache: a prompt's as
+// they are run, and when a request ends well (not cancelled, not failed) those of its prompt
+// and generated ids whose every position has been run, so a chat's next turn reads the reply).
 #pragma once
 
 #include <atomic>
@@ -131,6 +133,9 @@ class Engine {
     bool emit(Request &r, const std::string &piece);
     // After a step fed r's prompt up to `fed`: shares its newly completed full prompt blocks.
     void publish_locked(Request &r, size_t fed);
+    // When r has ended well: publishes the full blocks of prompt + generated ids whose every
+    // position has been run (a chat's next turn reads the reply's blocks too).
+    void publish_generated_locked(Request &r);
 
     std::shared_ptr<const LoadedModel> model_;
     EngineParams params_;
