@@ -113,7 +113,7 @@ uint64_t Engine::submit(EngineRequest request) {
     const int32_t n_ids = std::max(1, model_->n_decodable);
     validate_generate_options(o, n_ids);
     auto r = std::make_shared<Request>();
-    r->constraint = compile_decoder(*model_, o.constraint_kind, o.constraint_text);
+    r->constraint = decoder_for(*model_, constraints_.get(o.constraint_kind, o.constraint_text));
     r->t_submit = Clock::now();
     if (!request.ids.empty()) {
         for (int32_t id : request.ids)
@@ -288,6 +288,7 @@ EngineStats Engine::stats() const {
     EngineStats s = stats_;
     s.kv_blocks_used = pool_.used();
     s.kv_blocks_cached = pool_.cached();
+    s.constraint_cache_hits = constraints_.hits();
     return s;
 }
 

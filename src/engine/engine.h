@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/constraint_cache.h"
 #include "engine/kv_pool.h"
 #include "runtime/loaded_model.h"
 #include "runtime/session.h"
@@ -51,8 +52,10 @@ struct EngineParams {
 
 // A request: `ids` when not empty, else `prompt` tokenized (with options.add_special_tokens).
 // Every GenerateOptions field is honoured as a Session does (runtime/generation_steps.h is the
-// shared per-token logic): sampler, limits, stops, biases, logprobs and a constraint (compiled
-// in submit(), one per request, so that a bad one fails there with HFK_E_INVALID_ARG).
+// shared per-token logic): sampler, limits, stops, biases, logprobs and a constraint (looked up
+// in submit() in the engine's cache of compiled constraints, engine/constraint_cache.h, and
+// compiled there on a miss, so that a bad one fails with HFK_E_INVALID_ARG; each request then
+// follows it with its own decoder).
 struct EngineRequest {
     std::string prompt;
     std::vector<int32_t> ids;
@@ -84,11 +87,12 @@ struct EngineStats {
     int32_t kv_block_tokens = 0;
     uint64_t kv_block_bytes = 0;
     uint64_t steps = 0, completed = 0, cancelled = 0, failed = 0;
-    uint64_t prefix_cache_hits = 0;   // prompt tokens not prefilled: read from cached blocks
-    uint64_t results_pending = 0;     // finished, not yet collected by wait()
-    uint64_t sequence_steps = 0;      // requests summed over steps (/ steps: the mean batch)
-    int32_t max_batch_sequences = 0;  // the most requests one step has run
-    int64_t kv_blocks_cached = 0;     // held by no request, kept for their prefix (evictable)
+    uint64_t prefix_cache_hits = 0;      // prompt tokens not prefilled: read from cached blocks
+    uint64_t results_pending = 0;        // finished, not yet collected by wait()
+    uint64_t sequence_steps = 0;         // requests summed over steps (/ steps: the mean batch)
+    int32_t max_batch_sequences = 0;     // the most requests one step has run
+    int64_t kv_blocks_cached = 0;        // held by no request, kept for their prefix (evictable)
+    uint64_t constraint_cache_hits = 0;  // submits that reused a compiled constraint
 };
 
 class Engine {
@@ -143,6 +147,7 @@ class Engine {
     mutable std::mutex mu_;
     std::condition_variable work_cv_, done_cv_;
     KvBlockPool pool_;
+    ConstraintCache constraints_;  // thread-safe itself: submit() uses it before taking mu_
     std::shared_ptr<const models::KvArena> arena_;  // the rows of pool_'s blocks
     uint64_t next_id_ = 1;
     bool stopping_ = false;
