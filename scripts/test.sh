@@ -74,7 +74,8 @@ CC=clang CXX=clang++ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug 
     -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 "${lld[@]}" \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
-    test_model_lifecycle test_engine_concurrency test_engine_api test_engine_prefix_concurrency
+    test_model_lifecycle test_engine_concurrency test_engine_api test_engine_prefix_concurrency \
+    test_constraint_cache
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     run_ctest build/tsan -j "$jobs" --output-on-failure --timeout 300 -L tsan
 stage_done "TSan build and tests"

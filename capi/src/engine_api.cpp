@@ -35,7 +35,7 @@ const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result),
                                                  nullptr,
                                                  nullptr};
 const hfk_engine_statistics kEngineStatsDefaults = {
-    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    sizeof(hfk_engine_statistics), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 // Copies the fields the caller's (possibly older, shorter) output struct has.
 template <class Struct>
@@ -277,6 +277,7 @@ HFK_API hfk_status hfk_engine_stats(const hfk_engine *engine, hfk_engine_statist
         o.sequence_steps = s.sequence_steps;
         o.max_batch_sequences = s.max_batch_sequences;
         o.kv_blocks_cached = s.kv_blocks_cached;
+        o.constraint_cache_hits = s.constraint_cache_hits;
         write_out(out, o);
         return HFK_OK;
     });

@@ -113,7 +113,7 @@ uint64_t Engine::submit(EngineRequest request) {
     const int32_t n_ids = std::max(1, model_->n_decodable);
     validate_generate_options(o, n_ids);
     auto r = std::make_shared<Request>();
-    r->constraint = compile_decoder(*model_, o.constraint_kind, o.constraint_text);
+    r->constraint = decoder_for(*model_, constraints_.get(o.constraint_kind, o.constraint_text));
     r->t_submit = Clock::now();
     if (!request.ids.empty()) {
         for (int32_t id : request.ids)
@@ -219,6 +219,9 @@ void Engine::finish_locked(Request &r, int32_t status, std::string error, int32_
     auto it = std::find_if(running_.begin(), running_.end(),
                            [&](const std::shared_ptr<Request> &p) { return p.get() == &r; });
     if (it != running_.end()) {
+        // A request that ended well leaves its reply for the next turn; a cancelled or failed
+        // one only its prompt (published as it was run).
+        if (status == HFK_OK) publish_generated_locked(r);
         pool_.release(r.table);
         r.table.clear();
         running_.erase(it);
@@ -285,6 +288,7 @@ EngineStats Engine::stats() const {
     EngineStats s = stats_;
     s.kv_blocks_used = pool_.used();
     s.kv_blocks_cached = pool_.cached();
+    s.constraint_cache_hits = constraints_.hits();
     return s;
 }
 
@@ -354,6 +358,19 @@ void Engine::publish_locked(Request &r, size_t fed) {
     const size_t full = std::min(fed / size_t(pool_.block_tokens()), r.hashes.size());
     for (; r.published < full; ++r.published)
         pool_.publish(r.table[r.published], r.ids, r.hashes, int64_t(r.published));
+}
+
+void Engine::publish_generated_locked(Request &r) {
+    if (!r.cache || r.fed < r.ids.size()) return;
+    // r.context holds the prompt and every generated id run since (the last sampled id is
+    // pushed only when the request goes on, and is then run by the next step). Only the
+    // positions the cache holds are final; a block is published when all of its are.
+    const size_t run = std::min(size_t(r.cache->n_past()), r.context.size());
+    const std::span<const int32_t> ids(r.context.data(), run);
+    const std::vector<uint64_t> hashes = pool_.block_hashes(ids);  // the prompt's, then on
+    const size_t full = std::min(hashes.size(), r.table.size());
+    for (; r.published < full; ++r.published)
+        pool_.publish(r.table[r.published], ids, hashes, int64_t(r.published));
 }
 
 int32_t Engine::sample_next(Request &r) {

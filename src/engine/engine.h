@@ -11,7 +11,9 @@
 // KV memory: kv_pool.h (one pool of blocks, paged: each sequence reads its rows through a block
 // table, models/paged_cache.h; blocks reserved at admission for prompt + max_new_tokens; a
 // request that does not fit waits in a bounded queue; a full queue makes submit() fail with
-// HFK_E_BUSY; full prompt blocks are shared between requests through the prefix cache).
+// HFK_E_BUSY; full blocks are shared between requests through the prefix cache: a prompt's as
+// they are run, and when a request ends well (not cancelled, not failed) those of its prompt
+// and generated ids whose every position has been run, so a chat's next turn reads the reply).
 #pragma once
 
 #include <atomic>
@@ -27,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/constraint_cache.h"
 #include "engine/kv_pool.h"
 #include "runtime/loaded_model.h"
 #include "runtime/session.h"
@@ -49,8 +52,10 @@ struct EngineParams {
 
 // A request: `ids` when not empty, else `prompt` tokenized (with options.add_special_tokens).
 // Every GenerateOptions field is honoured as a Session does (runtime/generation_steps.h is the
-// shared per-token logic): sampler, limits, stops, biases, logprobs and a constraint (compiled
-// in submit(), one per request, so that a bad one fails there with HFK_E_INVALID_ARG).
+// shared per-token logic): sampler, limits, stops, biases, logprobs and a constraint (looked up
+// in submit() in the engine's cache of compiled constraints, engine/constraint_cache.h, and
+// compiled there on a miss, so that a bad one fails with HFK_E_INVALID_ARG; each request then
+// follows it with its own decoder).
 struct EngineRequest {
     std::string prompt;
     std::vector<int32_t> ids;
@@ -82,11 +87,12 @@ struct EngineStats {
     int32_t kv_block_tokens = 0;
     uint64_t kv_block_bytes = 0;
     uint64_t steps = 0, completed = 0, cancelled = 0, failed = 0;
-    uint64_t prefix_cache_hits = 0;   // prompt tokens not prefilled: read from cached blocks
-    uint64_t results_pending = 0;     // finished, not yet collected by wait()
-    uint64_t sequence_steps = 0;      // requests summed over steps (/ steps: the mean batch)
-    int32_t max_batch_sequences = 0;  // the most requests one step has run
-    int64_t kv_blocks_cached = 0;     // held by no request, kept for their prefix (evictable)
+    uint64_t prefix_cache_hits = 0;      // prompt tokens not prefilled: read from cached blocks
+    uint64_t results_pending = 0;        // finished, not yet collected by wait()
+    uint64_t sequence_steps = 0;         // requests summed over steps (/ steps: the mean batch)
+    int32_t max_batch_sequences = 0;     // the most requests one step has run
+    int64_t kv_blocks_cached = 0;        // held by no request, kept for their prefix (evictable)
+    uint64_t constraint_cache_hits = 0;  // submits that reused a compiled constraint
 };
 
 class Engine {
@@ -131,6 +137,9 @@ class Engine {
     bool emit(Request &r, const std::string &piece);
     // After a step fed r's prompt up to `fed`: shares its newly completed full prompt blocks.
     void publish_locked(Request &r, size_t fed);
+    // When r has ended well: publishes the full blocks of prompt + generated ids whose every
+    // position has been run (a chat's next turn reads the reply's blocks too).
+    void publish_generated_locked(Request &r);
 
     std::shared_ptr<const LoadedModel> model_;
     EngineParams params_;
@@ -138,6 +147,7 @@ class Engine {
     mutable std::mutex mu_;
     std::condition_variable work_cv_, done_cv_;
     KvBlockPool pool_;
+    ConstraintCache constraints_;  // thread-safe itself: submit() uses it before taking mu_
     std::shared_ptr<const models::KvArena> arena_;  // the rows of pool_'s blocks
     uint64_t next_id_ = 1;
     bool stopping_ = false;

@@ -8,9 +8,11 @@
 // queue instead.
 //
 // Prefix caching (as vLLM's): once a full block of a prompt has been computed, it is published
-// under a hash chained over (the previous block's hash, the block's token ids). A request that
-// is admitted later looks up the longest run of published blocks that its prompt starts with,
-// takes a reference on each and skips their prefill. Only full prompt blocks are shared, and a
+// under a hash chained over (the previous block's hash, the block's token ids); so are, when a
+// request ends well, the full blocks of its prompt + generated ids that have been run (the
+// engine's; the chain is the same, so a next turn that repeats the reply finds them). A request
+// that is admitted later looks up the longest run of published blocks that its prompt starts
+// with, takes a reference on each and skips their prefill. Only full blocks are shared, and a
 // sequence only writes at or after its own first unshared position, so a shared block never
 // changes (no copy-on-write). Blocks are reference counted; a published block whose last
 // sequence ended stays cached (unreferenced, evictable) until the pool needs a block: then the
@@ -47,7 +49,7 @@ class KvBlockPool {
     // ones. False, taking nothing, when n_new blocks cannot be had.
     bool acquire(std::span<const int32_t> shared, int64_t n_new, std::vector<int32_t> &table);
     // Publishes `block` as holding ids[i * block_tokens, (i + 1) * block_tokens), the i-th full
-    // block of a prompt (hashes: block_hashes of that prompt). Its contents must be final. A
+    // block of a sequence's ids (hashes: block_hashes of those ids). Its contents must be final. A
     // no-op when that prefix is already published (the other block stays the cached one).
     void publish(int32_t block, std::span<const int32_t> ids, std::span<const uint64_t> hashes,
                  int64_t i);

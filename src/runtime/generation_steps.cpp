@@ -34,7 +34,13 @@ std::unique_ptr<constrain::ConstrainedDecoder> compile_decoder(const LoadedModel
                                                                int32_t kind,
                                                                const std::string &text) {
     if (kind == 0) return nullptr;
-    auto grammar = constrain::compile_constraint(static_cast<constrain::Kind>(kind), text);
+    return decoder_for(model,
+                       constrain::compile_constraint(static_cast<constrain::Kind>(kind), text));
+}
+
+std::unique_ptr<constrain::ConstrainedDecoder> decoder_for(
+    const LoadedModel &model, std::shared_ptr<const constrain::Grammar> grammar) {
+    if (!grammar) return nullptr;
     return std::make_unique<constrain::ConstrainedDecoder>(
         std::move(grammar),
         constrain::VocabTrie::get(model.tokenizer, static_cast<int32_t>(sampleable_ids(model))));

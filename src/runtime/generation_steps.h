@@ -37,6 +37,10 @@ size_t sampleable_ids(const LoadedModel &model);
 std::unique_ptr<constrain::ConstrainedDecoder> compile_decoder(const LoadedModel &model,
                                                                int32_t kind,
                                                                const std::string &text);
+// A decoder over an already compiled grammar (shared: a Grammar is immutable), for the model's
+// vocabulary; nullptr when grammar is.
+std::unique_ptr<constrain::ConstrainedDecoder> decoder_for(
+    const LoadedModel &model, std::shared_ptr<const constrain::Grammar> grammar);
 
 class GenerationSteps {
   public:

@@ -177,7 +177,7 @@ static const struct row rows[] = {
     {"hfk_engine_result.logprobs", offsetof(hfk_engine_result, logprobs), 48},
     {"hfk_engine_result.top_ids", offsetof(hfk_engine_result, top_ids), 56},
     {"hfk_engine_result.top_logprobs", offsetof(hfk_engine_result, top_logprobs), 64},
-    {"hfk_engine_statistics", sizeof(hfk_engine_statistics), 128},
+    {"hfk_engine_statistics", sizeof(hfk_engine_statistics), 136},
     {"hfk_engine_statistics.queued", offsetof(hfk_engine_statistics, queued), 4},
     {"hfk_engine_statistics.running", offsetof(hfk_engine_statistics, running), 8},
     {"hfk_engine_statistics.last_batch_sequences", offsetof(hfk_engine_statistics, last_batch_sequences), 12},
@@ -195,6 +195,7 @@ static const struct row rows[] = {
     {"hfk_engine_statistics.sequence_steps", offsetof(hfk_engine_statistics, sequence_steps), 104},
     {"hfk_engine_statistics.max_batch_sequences", offsetof(hfk_engine_statistics, max_batch_sequences), 112},
     {"hfk_engine_statistics.kv_blocks_cached", offsetof(hfk_engine_statistics, kv_blocks_cached), 120},
+    {"hfk_engine_statistics.constraint_cache_hits", offsetof(hfk_engine_statistics, constraint_cache_hits), 128},
 };
 
 int main(void) {

@@ -173,9 +173,10 @@ TEST(EnginePrefix, TwoRequestsSharingAPrefixHoldItsBlocksOnce) {
     expect_same(e.wait(id_b), want_b);
     const hfk::EngineStats end = e.stats();
     EXPECT_EQ(end.kv_blocks_used, 0);
-    // What stays cached: every full prompt block, the shared ones once.
-    EXPECT_EQ(end.kv_blocks_cached,
-              int64_t(a_ids.size() / kBlock + b_ids.size() / kBlock - shared / kBlock));
+    // What stays cached: every full block each ran (prompt and reply: 20 ids, the last never
+    // run), the shared ones once.
+    EXPECT_EQ(end.kv_blocks_cached, int64_t((a_ids.size() + 19) / kBlock +
+                                            (b_ids.size() + 19) / kBlock - shared / kBlock));
 }
 
 // A budget of 15 blocks: a long request X holds 12 while five short ones (3 blocks each, one
@@ -235,10 +236,10 @@ TEST(EnginePrefix, APromptOfWholeBlocksRunsItsLastBlockAgain) {
     const EngineResult want = solo(request(ids, 10));
     Engine e(lm, EngineParams{.max_sequences = 2, .block_tokens = kBlock});
     expect_same(e.wait(e.submit(request(ids, 10))), want);
-    EXPECT_EQ(e.stats().kv_blocks_cached, 3);
+    EXPECT_EQ(e.stats().kv_blocks_cached, 4);  // 24 + 9 ids run: the reply's first block too
     expect_same(e.wait(e.submit(request(ids, 10))), want);
     EXPECT_EQ(e.stats().prefix_cache_hits, uint64_t(2 * kBlock));
-    EXPECT_EQ(e.stats().kv_blocks_cached, 3);  // its third block was published once only
+    EXPECT_EQ(e.stats().kv_blocks_cached, 4);  // its third and fourth published once only
     EXPECT_EQ(e.stats().kv_blocks_used, 0);
 }
 
@@ -261,7 +262,8 @@ TEST(EnginePrefix, CancelAndFinishGiveEveryBlockBackAndKeepTheCacheValid) {
     EXPECT_EQ(e.wait(id_a).status, HFK_OK);
     hfk::EngineStats s = e.stats();
     EXPECT_EQ(s.kv_blocks_used, 0);
-    EXPECT_EQ(s.kv_blocks_cached, int64_t(a_ids.size() / kBlock));  // b never ran a step
+    // a's prompt and reply (12 ids, the last never run); b never ran a step.
+    EXPECT_EQ(s.kv_blocks_cached, int64_t((a_ids.size() + 11) / kBlock));
 
     // The cached prefix still gives b's solo output.
     const uint64_t before = s.prefix_cache_hits;

@@ -1,5 +1,6 @@
 """hfkit.Engine's prefix cache: a prompt run twice gives the same text, the second time reading
-its prefix from cached KV blocks (stats: prefix_cache_hits in tokens, kv_blocks_cached)."""
+its prefix from cached KV blocks (stats: prefix_cache_hits in tokens, kv_blocks_cached: the
+prompt's and the reply's full blocks, the last generated token never being run)."""
 
 import hfkit
 
@@ -18,7 +19,7 @@ def test_engine_repeated_prompt_reads_its_prefix_from_the_cache(model):
     assert second == expected
     n_prompt = len(model.tokenize(PROMPT))
     assert cold["prefix_cache_hits"] == 0
-    assert cold["kv_blocks_cached"] == n_prompt // 4
+    assert cold["kv_blocks_cached"] == (n_prompt + 12 - 1) // 4
     assert warm["prefix_cache_hits"] == (n_prompt - 1) // 4 * 4
     assert warm["kv_blocks_used"] == 0
-    assert warm["kv_blocks_cached"] == n_prompt // 4
+    assert warm["kv_blocks_cached"] == (n_prompt + 12 - 1) // 4

@@ -112,7 +112,8 @@ class Engine:
 
     def stats(self) -> Dict[str, int]:
         """Queue depth, running requests, the last step's batch, KV blocks used/total/cached,
-        prefix_cache_hits (prompt tokens read from cached blocks), ..."""
+        prefix_cache_hits (prompt tokens read from cached blocks), constraint_cache_hits
+        (submits whose constraint was already compiled), ..."""
         return self._native.stats()
 
     def close(self) -> None:

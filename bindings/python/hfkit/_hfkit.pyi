@@ -178,4 +178,6 @@ class Engine:
         float,
         Optional[Tuple[int, List[int], List[float], List[List[int]], List[List[float]]]],
     ]: ...
+    # The fields of hfk_engine_statistics by name (queued, running, ..., kv_blocks_cached,
+    # constraint_cache_hits).
     def stats(self) -> Dict[str, int]: ...

@@ -1072,6 +1072,7 @@ class Engine {
         d["sequence_steps"] = s.sequence_steps;
         d["max_batch_sequences"] = s.max_batch_sequences;
         d["kv_blocks_cached"] = s.kv_blocks_cached;
+        d["constraint_cache_hits"] = s.constraint_cache_hits;
         return d;
     }
 

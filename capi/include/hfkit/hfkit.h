@@ -1021,8 +1021,10 @@ typedef struct hfk_engine_statistics {
     uint64_t results_pending;   /* ended, not yet collected by hfk_engine_wait                */
     uint64_t sequence_steps;     /* requests summed over every step (/ steps: the mean batch) */
     int32_t max_batch_sequences; /* the most requests one step has run                        */
-    int64_t kv_blocks_cached;    /* held by no request, kept for their prompt prefix (evictable;
-                                    not in kv_blocks_used)                                   */
+    int64_t kv_blocks_cached;    /* held by no request, kept for reuse as a prefix (prompt and
+                                    reply blocks; evictable; not in kv_blocks_used)          */
+    uint64_t constraint_cache_hits; /* submits whose constraint was already compiled (the
+                                       engine keeps the last 32 (kind, text) compiled)        */
 } hfk_engine_statistics;
 
 HFK_API hfk_status hfk_engine_statistics_init(hfk_engine_statistics *p, size_t caller_size) HFK_NOEXCEPT;
