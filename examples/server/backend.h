@@ -84,8 +84,9 @@ struct ModelState {
     int32_t last_batch_sequences = 0, max_batch_sequences = 0;
     int64_t kv_blocks_used = 0, kv_blocks_total = 0;
     uint64_t engine_steps = 0, sequence_steps = 0;
-    int64_t kv_blocks_cached = 0;    // prefix blocks no request holds (evictable)
-    uint64_t prefix_cache_hits = 0;  // prompt tokens read from cached blocks
+    int64_t kv_blocks_cached = 0;        // prefix blocks no request holds (evictable)
+    uint64_t prefix_cache_hits = 0;      // prompt tokens read from cached blocks
+    uint64_t constraint_cache_hits = 0;  // constrained requests that reused a compiled grammar
 };
 
 // What /health and /metrics call the model's state: "pending", "downloading", "loading",

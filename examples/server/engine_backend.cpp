@@ -303,6 +303,7 @@ std::vector<ModelState> EngineBackend::models() {
             st.engine_steps += es.steps;
             st.kv_blocks_cached += es.kv_blocks_cached;
             st.prefix_cache_hits += es.prefix_cache_hits;
+            st.constraint_cache_hits += es.constraint_cache_hits;
             st.sequence_steps += es.sequence_steps;
         }
     return out;

@@ -171,11 +171,16 @@ std::string Metrics::render(int32_t queue_depth, const std::vector<ModelState> &
         {"hfkit_engine_kv_blocks_total", "gauge", "KV cache blocks of the budget.",
          [](const ModelState &m) { return double(m.kv_blocks_total); }},
         {"hfkit_engine_kv_blocks_cached", "gauge",
-         "KV cache blocks of published prompt prefixes that no request holds (evicted first).",
+         "KV cache blocks of published prompts and replies that no request holds (evicted "
+         "first).",
          [](const ModelState &m) { return double(m.kv_blocks_cached); }},
         {"hfkit_engine_prefix_cache_hits_total", "counter",
          "Prompt tokens read from cached prefix blocks instead of being prefilled.",
          [](const ModelState &m) { return double(m.prefix_cache_hits); }},
+        {"hfkit_engine_constraint_cache_hits_total", "counter",
+         "Constrained requests that reused a compiled grammar (the same schema, grammar or "
+         "regex as a recent request).",
+         [](const ModelState &m) { return double(m.constraint_cache_hits); }},
     };
     for (const EngineGauge &g : kEngine) {
         out += std::string("# HELP ") + g.name + " " + g.help + "\n# TYPE " + g.name + " " +

@@ -90,5 +90,7 @@ def test_json_schema_requests_are_batched_on_the_engine_and_validate(long_model)
         assert steps_of(m, long_model) - first_steps >= generated
         assert m[f'hfkit_engine_max_batch_sequences{{model="{long_model}"}}'] >= 2
         assert m[f'hfkit_engine_kv_blocks_used{{model="{long_model}"}}'] == 0
+        # The three sampled requests share the schema the first one compiled.
+        assert m[f'hfkit_engine_constraint_cache_hits_total{{model="{long_model}"}}'] == 3
     finally:
         assert s.stop() == 0, s.stderr
