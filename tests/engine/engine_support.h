@@ -34,6 +34,11 @@ inline const std::vector<std::string> kStoryPrompts = {
     "It was a sunny day. The children went to the park and saw a big tree with red",
 };
 
+// A story opening long enough to fill several KV blocks (the prefix-cache tests).
+inline const char *const kLilyStory =
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+    "sunshine with her dog, Max. One day,";
+
 // A greedy request for n new tokens (the engine's default options otherwise).
 inline hfk::EngineRequest greedy(const std::string &prompt, int32_t n) {
     hfk::EngineRequest r;

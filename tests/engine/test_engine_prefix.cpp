@@ -25,9 +25,7 @@ using hfk::EngineResult;
 
 constexpr int32_t kBlock = 8;  // tokens per KV block in these tests
 
-const char *const kPrefix =
-    "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
-    "sunshine with her dog, Max. One day,";
+const char *const kPrefix = hfk_test::kLilyStory;
 const std::vector<std::string> kSuffixes = {" they went to the park", " she found a shiny red ball",
                                             " it started to rain", " Max ran away"};
 

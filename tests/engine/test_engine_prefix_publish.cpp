@@ -29,9 +29,7 @@ using hfk::EngineResult;
 
 constexpr int32_t kBlock = 8;  // tokens per KV block in these tests
 
-const char *const kTurn1 =
-    "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
-    "sunshine with her dog, Max. One day,";
+const char *const kTurn1 = hfk_test::kLilyStory;
 
 // A shorter first turn, for conversations of three turns within the 128-token context.
 const char *const kShortTurn1 = "Once upon a time, there was a little girl named Lily.";
