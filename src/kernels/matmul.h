@@ -51,9 +51,9 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
 // for an OutIn W, where every output is the matrix-vector kernel's dot product of row i alone:
 // the same bits whatever m, the row's index in the batch and n_threads (linear() switches to
 // sgemm above four rows, whose reduction order may depend on m). The weights are cut in tiles of
-// output rows that depend on the matrix only; all m rows pass over a tile while it is in cache,
-// so the weights are still read from memory once per call. Quantized matrices take linear()'s
-// path, which is already per row.
+// output rows (each output is computed whole in one tile, so the cut changes no bit); all m rows
+// pass over a tile while it is in cache, so the weights are still read from memory once per
+// call. Quantized matrices take linear()'s path, which is already per row.
 void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, float *y,
                  int n_threads);
 // linear_rows of up to four matrices over the same x (a layer's q, k and v; gate and up) in one
