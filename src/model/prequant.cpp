@@ -253,13 +253,13 @@ void prequant_expect_shape(const TensorInfo &t, const std::vector<int64_t> &shap
 }
 
 kern::Mat prequant_matrix(const UnpackedLinear &u, WeightFormat format, bool requantize,
-                          std::vector<std::unique_ptr<uint8_t[]>> &copies, uint64_t &bytes) {
+                          WeightArena &arena, uint64_t &bytes) {
     kern::Mat m{DType::F32, nullptr, u.out, u.in};
     std::vector<float> row(size_t(u.in));
     auto values = [&](int64_t r) {
         for (int64_t c = 0; c < u.in; ++c) row[size_t(c)] = u.value(r, c);
     };
-    std::unique_ptr<uint8_t[]> out;
+    uint8_t *out = nullptr;
     size_t size = 0;
     const bool as_stored =
         !requantize && format != WeightFormat::F32 && format != WeightFormat::BF16;
@@ -281,9 +281,9 @@ kern::Mat prequant_matrix(const UnpackedLinear &u, WeightFormat format, bool req
         m.qlayout = kern::Layout::OutIn;
         const size_t rb = kern::q_row_bytes(t, u.in), bb = kern::q_block_bytes(t);
         size = rb * size_t(u.out);
-        out = std::make_unique<uint8_t[]>(size);
+        out = arena.alloc(size);
         for (int64_t r = 0; r < u.out; ++r) {
-            uint8_t *dst = out.get() + size_t(r) * rb;
+            uint8_t *dst = out + size_t(r) * rb;
             if (requantize) {
                 values(r);
                 kern::quantize_row(t, row.data(), u.in, dst);
@@ -326,10 +326,10 @@ kern::Mat prequant_matrix(const UnpackedLinear &u, WeightFormat format, bool req
         m.dtype = to;
         const size_t es = to == DType::F32 ? 4 : 2;
         size = size_t(u.out) * size_t(u.in) * es;
-        out = std::make_unique<uint8_t[]>(size);
+        out = arena.alloc(size);
         for (int64_t r = 0; r < u.out; ++r) {
             values(r);
-            uint8_t *dst = out.get() + size_t(r) * size_t(u.in) * es;
+            uint8_t *dst = out + size_t(r) * size_t(u.in) * es;
             for (int64_t c = 0; c < u.in; ++c) {
                 const float v = row[size_t(c)];
                 if (to == DType::F32) {
@@ -342,8 +342,7 @@ kern::Mat prequant_matrix(const UnpackedLinear &u, WeightFormat format, bool req
         }
     }
     bytes += size;
-    m.data = out.get();
-    copies.push_back(std::move(out));
+    m.data = out;
     return m;
 }
 

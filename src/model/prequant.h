@@ -29,6 +29,7 @@
 
 #include "kernels/matmul.h"
 #include "model/model.h"
+#include "model/weight_arena.h"
 #include "model/weights.h"
 
 namespace hfk {
@@ -83,10 +84,10 @@ std::optional<UnpackedLinear> unpack_awq(const PrequantConfig &cfg, WeightBinder
 std::optional<UnpackedLinear> unpack_prequant(const PrequantConfig &cfg, WeightBinder &binder,
                                               const std::string &base, int64_t rows, int64_t cols);
 
-// The matrix the kernels take, in owned memory appended to `copies` (its bytes added to
+// The matrix the kernels take, in memory of `arena` (its bytes added to
 // `bytes`). `requantize`: the caller asked for Q8/Q4 for this matrix.
 kern::Mat prequant_matrix(const UnpackedLinear &u, WeightFormat format, bool requantize,
-                          std::vector<std::unique_ptr<uint8_t[]>> &copies, uint64_t &bytes);
+                          WeightArena &arena, uint64_t &bytes);
 
 // Scale/bias tensors as F32 (F16, BF16 or F32 stored; HFK_E_FORMAT otherwise).
 std::vector<float> prequant_floats(const TensorInfo &t);

@@ -1,6 +1,7 @@
 list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/dtype.cpp
     ${CMAKE_CURRENT_LIST_DIR}/mmap_file.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/weight_arena.cpp
     ${CMAKE_CURRENT_LIST_DIR}/safetensors.cpp
     ${CMAKE_CURRENT_LIST_DIR}/weights.cpp
     ${CMAKE_CURRENT_LIST_DIR}/config.cpp

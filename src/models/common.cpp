@@ -61,7 +61,7 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
     kern::Mat m{t.dtype, nullptr, rows, cols};
     const bool quantize = (opts_.format == WeightFormat::Q8 || opts_.format == WeightFormat::Q4) &&
                           (use == MatUse::Linear || opts_.quantize_embeddings);
-    std::unique_ptr<uint8_t[]> out;
+    uint8_t *out = nullptr;
     size_t bytes = 0;
     if (quantize) {
         m.quant = opts_.format == WeightFormat::Q8 ? kern::QType::Q8_0 : kern::QType::Q4_1;
@@ -70,12 +70,12 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
         const int64_t k = layout == kern::Layout::OutIn ? cols : rows;
         const size_t rb = kern::q_row_bytes(m.quant, k);
         bytes = rb * size_t(n);
-        out = std::make_unique<uint8_t[]>(bytes);
+        out = arena_.alloc(bytes);
         std::vector<float> row(static_cast<size_t>(k));
         if (layout == kern::Layout::OutIn) {
             for (int64_t r = 0; r < n; ++r) {
                 tensor_row(t, cols, r, row.data());
-                kern::quantize_row(m.quant, row.data(), k, out.get() + size_t(r) * rb);
+                kern::quantize_row(m.quant, row.data(), k, out + size_t(r) * rb);
             }
         } else {  // [in, out]: quantize the columns, a block of outputs at a time
             constexpr int64_t kCols = 64;
@@ -87,31 +87,29 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
                     for (int64_t c = 0; c < nc; ++c) tile[size_t(c * k + i)] = src[size_t(c0 + c)];
                 }
                 for (int64_t c = 0; c < nc; ++c)
-                    kern::quantize_row(m.quant, tile.data() + c * k, k,
-                                       out.get() + size_t(c0 + c) * rb);
+                    kern::quantize_row(m.quant, tile.data() + c * k, k, out + size_t(c0 + c) * rb);
             }
         }
     } else {
         const DType to = opts_.format == WeightFormat::F32 ? DType::F32 : DType::BF16;
         m.dtype = to;
         bytes = size_t(rows * cols) * (to == DType::F32 ? 4 : 2);
-        out = std::make_unique<uint8_t[]>(bytes);
+        out = arena_.alloc(bytes);
         std::vector<float> row(static_cast<size_t>(cols));
         for (int64_t r = 0; r < rows; ++r) {
             tensor_row(t, cols, r, row.data());
             if (to == DType::F32) {
-                std::memcpy(out.get() + size_t(r * cols) * 4, row.data(), size_t(cols) * 4);
+                std::memcpy(out + size_t(r * cols) * 4, row.data(), size_t(cols) * 4);
             } else {
                 for (int64_t i = 0; i < cols; ++i) {
                     const uint16_t b = f32_to_bf16(row[size_t(i)]);
-                    std::memcpy(out.get() + size_t(r * cols + i) * 2, &b, 2);
+                    std::memcpy(out + size_t(r * cols + i) * 2, &b, 2);
                 }
             }
         }
     }
     bound_bytes_ += bytes;
-    m.data = out.get();
-    copies_.push_back(std::move(out));
+    m.data = out;
     release_pages(t.data, t.nbytes);
     return m;
 }
@@ -175,34 +173,6 @@ void transpose_columns(const std::byte *src, int64_t rows, int64_t cols, int64_t
     }
 }
 
-// Owned memory for `bytes` of weights, 64-byte aligned (every row of whole lines then starts on
-// a line: simd.cpp's kernels read a row's unaligned head in masked pieces), not zeroed, its pages
-// committed here in one call. A first touch of fresh anonymous memory costs a fault per page:
-// on the VMs this was measured on (AMD EPYC, loaded), touching 170 MB (GPT-2's Conv1D weights)
-// took 1.4-1.9 s in 4 KiB pages and 0.7-1.2 s with MADV_HUGEPAGE alone, but 50 ms with
-// MADV_HUGEPAGE and MADV_POPULATE_WRITE (Linux 5.14; older kernels fault as before). Only the
-// data's whole 2 MiB pages are huge, so no huge page holds memory past its end.
-uint8_t *owned_weights(size_t bytes, std::vector<std::unique_ptr<uint8_t[]>> &copies) {
-    constexpr size_t kHuge = size_t(2) << 20;
-#ifndef MADV_POPULATE_WRITE
-    constexpr int MADV_POPULATE_WRITE = 23;
-#endif
-    const bool huge = bytes >= kHuge;
-    // new[] of this size is its own anonymous mapping (glibc), or heap memory: madvise takes both.
-    std::unique_ptr<uint8_t[]> owned(new uint8_t[bytes + (huge ? kHuge : 64)]);
-    const uintptr_t base = reinterpret_cast<uintptr_t>(owned.get());
-    uint8_t *data = reinterpret_cast<uint8_t *>(huge ? (base + kHuge - 1) & ~(kHuge - 1)
-                                                     : (base + 63) & ~uintptr_t(63));
-    if (huge) madvise(data, bytes / kHuge * kHuge, MADV_HUGEPAGE);
-    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-    const uintptr_t first = (uintptr_t(data) + page - 1) & ~(page - 1);
-    const uintptr_t end = (uintptr_t(data) + bytes) & ~(page - 1);
-    if (end > first)  // a failure (an old kernel) only leaves the faults to the first touch
-        madvise(reinterpret_cast<void *>(first), end - first, MADV_POPULATE_WRITE);
-    copies.push_back(std::move(owned));
-    return data;
-}
-
 }  // namespace
 
 kern::Mat WeightLoader::transposed_matrix(const std::string &name, int64_t in, int64_t out) {
@@ -233,7 +203,7 @@ kern::Mat WeightLoader::transposed_matrix(const std::string &name, int64_t in, i
 kern::Mat WeightLoader::transpose_tensor(const TensorInfo &t, int64_t in, int64_t out, DType to) {
     const size_t esize = to == DType::F32 ? 4 : 2;
     const size_t bytes = size_t(in * out) * esize;
-    uint8_t *data = owned_weights(bytes, copies_);
+    uint8_t *data = arena_.alloc(bytes);
     if (to == t.dtype) {
         // Both threads of a two-core machine: the page faults of the new memory dominate.
         constexpr int64_t kCols = 256;
@@ -287,10 +257,9 @@ kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) 
     kern::Mat m{t.dtype, t.data, rows, cols};
     const size_t align = t.dtype == DType::F32 ? 4 : 2;
     if (!t.aligned(align)) {
-        auto copy = std::make_unique<uint8_t[]>(t.nbytes);  // new[] is aligned for any scalar
-        std::memcpy(copy.get(), t.data, t.nbytes);
-        m.data = copy.get();
-        copies_.push_back(std::move(copy));
+        uint8_t *copy = arena_.alloc(t.nbytes);
+        std::memcpy(copy, t.data, t.nbytes);
+        m.data = copy;
     }
     return m;
 }
@@ -312,7 +281,7 @@ kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t co
                 fail(HFK_E_UNSUPPORTED, "pre-quantized " + name +
                                             ": a layer stored [in, out] (GPT-2's Conv1D) is not "
                                             "supported in a pre-quantized checkpoint");
-            const kern::Mat m = prequant_matrix(*u, f, quantize, copies_, bound_bytes_);
+            const kern::Mat m = prequant_matrix(*u, f, quantize, arena_, bound_bytes_);
             for (const TensorInfo *t : u->sources) release_pages(t->data, t->nbytes);
             return m;
         }

@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
+#include "model/weight_arena.h"
 #include "model/weights.h"
 
 namespace hfk::models {
@@ -61,7 +62,7 @@ class WeightLoader {
     const WeightStore &store() const { return binder_.store(); }
     // Bytes of every bound tensor, and the owned copies (moved into the model).
     uint64_t bound_bytes() const { return bound_bytes_; }
-    std::vector<std::unique_ptr<uint8_t[]>> take_copies() { return std::move(copies_); }
+    WeightArena take_copies() { return std::move(arena_); }
 
   private:
     kern::Mat to_mat(const TensorInfo &t, int64_t rows, int64_t cols);
@@ -71,7 +72,7 @@ class WeightLoader {
     WeightBinder binder_;
     LoadOptions opts_;
     uint64_t bound_bytes_ = 0;
-    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    WeightArena arena_;  // every owned copy: converted, transposed, or copied to align it
 };
 
 // A cache that Model::forward_batch can run (the rotary decoders'): the contiguous CausalCache

@@ -459,7 +459,7 @@ class Decoder final : public Model {
     ModelConfig cfg_;
     DecoderSpec spec_;
     std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
-    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    WeightArena copies_;  // the weights converted at load
     int64_t dim_, n_heads_, n_kv_heads_, head_dim_, q_dim_, kv_dim_, ffn_, vocab_;
     float eps_, scale_;
     Mat embed_, lm_head_;

@@ -78,7 +78,7 @@ class PostNormEncoder : public Model {
     ModelConfig cfg_;
     std::string arch_;
     std::shared_ptr<const WeightStore> store_;
-    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    WeightArena copies_;  // the weights converted at load
     int64_t dim_, n_heads_, head_dim_, ffn_, vocab_, n_pos_, n_types_ = 0;
     int64_t max_tokens_;  // tokens one sequence may have (RoBERTa: fewer than n_pos_)
     float eps_;

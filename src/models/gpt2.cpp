@@ -170,7 +170,7 @@ class Gpt2 final : public Model {
   private:
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;
-    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    WeightArena copies_;  // the weights converted at load
     int64_t dim_, n_heads_, head_dim_, ffn_, vocab_, n_pos_;
     float eps_;
     Act act_ = Act::GeluTanh;

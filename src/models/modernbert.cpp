@@ -243,7 +243,7 @@ class ModernBert final : public Model {
   private:
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;
-    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    WeightArena copies_;  // the weights converted at load
     int64_t dim_, n_heads_, head_dim_, ffn_, vocab_, n_pos_, half_window_ = 64, n_labels_ = 0;
     float eps_;
     Act act_ = Act::GeluErf, head_act_ = Act::GeluErf;

@@ -178,7 +178,7 @@ class Phi final : public Model {
   private:
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
-    std::vector<std::unique_ptr<uint8_t[]>> copies_;
+    WeightArena copies_;  // the weights converted at load
     int64_t dim_, n_heads_, n_kv_heads_, head_dim_, q_dim_, kv_dim_, ffn_, vocab_;
     float eps_;
     Act act_ = Act::GeluTanh;

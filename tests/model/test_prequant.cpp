@@ -134,9 +134,9 @@ TEST(Prequant, GptqPartialLastGroupIsExactInQ4Blocks) {
     for (int64_t r = 0; r < k.out; ++r)
         for (int64_t c = 0; c < k.in; ++c)
             ASSERT_EQ(u->value(r, c), k.weight(r, c)) << r << "," << c;
-    std::vector<std::unique_ptr<uint8_t[]>> copies;
+    WeightArena arena;
     uint64_t bytes = 0;
-    const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, copies, bytes);
+    const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, arena, bytes);
     // -scale * zero is not always an F16: the F32-scaled blocks hold it exactly.
     EXPECT_EQ(m.quant, kern::QType::Q4_1F);
     EXPECT_EQ(bytes, uint64_t(k.out) * 2 * 24);
@@ -156,17 +156,17 @@ TEST(Prequant, GptqActOrderGroupsFollowGIdx) {
     for (int64_t r = 0; r < k.out; ++r)
         for (int64_t c = 0; c < k.in; ++c)
             ASSERT_EQ(u->value(r, c), k.weight(r, c)) << r << "," << c;
-    std::vector<std::unique_ptr<uint8_t[]>> copies;
+    WeightArena arena;
     uint64_t bytes = 0;
     // Groups that cross blocks of 32 cannot be Q4 blocks: F16, each weight rounded once.
-    const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, copies, bytes);
+    const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, arena, bytes);
     EXPECT_EQ(m.quant, kern::QType::None);
     EXPECT_EQ(m.dtype, DType::F16);
     const std::vector<float> w = dequantized(m);
     for (int64_t i = 0; i < k.out * k.in; ++i)
         ASSERT_EQ(w[size_t(i)], kern::f16_to_f32(kern::f32_to_f16(k.weight(i / k.in, i % k.in))));
     // F32 on request: the weights themselves.
-    const kern::Mat f = prequant_matrix(*u, WeightFormat::F32, false, copies, bytes);
+    const kern::Mat f = prequant_matrix(*u, WeightFormat::F32, false, arena, bytes);
     EXPECT_EQ(f.dtype, DType::F32);
     const std::vector<float> wf = dequantized(f);
     for (int64_t i = 0; i < k.out * k.in; ++i)
@@ -219,9 +219,9 @@ TEST(Prequant, AwqNibbleOrderIsInterleaved) {
     for (int64_t o = 0; o < out; ++o)
         for (int64_t c = 0; c < in; ++c)
             ASSERT_EQ(u->value(o, c), sc[size_t(o)] * float((o + c) % 16 - o % 7)) << o << "," << c;
-    std::vector<std::unique_ptr<uint8_t[]>> copies;
+    WeightArena arena;
     uint64_t bytes = 0;
-    const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, copies, bytes);
+    const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, arena, bytes);
     EXPECT_EQ(m.quant, kern::QType::Q4_1);  // scales of 1/4 steps times small zeros: F16-exact
     const std::vector<float> w = dequantized(m);
     for (int64_t o = 0; o < out; ++o)
@@ -267,9 +267,9 @@ TEST(Prequant, MlxBitStreamsOf4And8Bits) {
                 ASSERT_EQ(u->value(r, c), p + kern::bf16_to_f32(bib[g]))
                     << bits << " " << r << "," << c;
             }
-        std::vector<std::unique_ptr<uint8_t[]>> copies;
+        WeightArena arena;
         uint64_t bytes = 0;
-        const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, copies, bytes);
+        const kern::Mat m = prequant_matrix(*u, WeightFormat::Auto, false, arena, bytes);
         if (bits == 4) {
             EXPECT_NE(m.quant, kern::QType::None);
             const std::vector<float> d = dequantized(m);

@@ -125,9 +125,9 @@ TEST_P(PrequantTorch, LayersDequantizeToTorchsWeights) {
             WeightBinder b(store, {});
             auto u = unpack_prequant(*cfg, b, layer, rows, cols);
             ASSERT_TRUE(u.has_value()) << layer;
-            std::vector<std::unique_ptr<uint8_t[]>> copies;
+            WeightArena arena;
             uint64_t bytes = 0;
-            const kern::Mat m = prequant_matrix(*u, f, false, copies, bytes);
+            const kern::Mat m = prequant_matrix(*u, f, false, arena, bytes);
             EXPECT_EQ(form_of(m), f == WeightFormat::F32 ? "f32" : form) << layer;
             std::vector<float> row(static_cast<size_t>(cols));
             for (int64_t r = 0; r < rows; ++r) {
