@@ -367,7 +367,8 @@ void Engine::publish_generated_locked(Request &r) {
     // positions the cache holds are final; a block is published when all of its are.
     const size_t run = std::min(size_t(r.cache->n_past()), r.context.size());
     const std::span<const int32_t> ids(r.context.data(), run);
-    const std::vector<uint64_t> hashes = pool_.block_hashes(ids);  // the prompt's, then on
+    std::vector<uint64_t> hashes = r.hashes;  // the prompt's blocks were hashed at submission
+    pool_.extend_block_hashes(ids, hashes);
     const size_t full = std::min(hashes.size(), r.table.size());
     for (; r.published < full; ++r.published)
         pool_.publish(r.table[r.published], ids, hashes, int64_t(r.published));

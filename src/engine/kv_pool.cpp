@@ -36,15 +36,21 @@ int64_t KvBlockPool::blocks_for(int64_t n_tokens) const {
 }
 
 std::vector<uint64_t> KvBlockPool::block_hashes(std::span<const int32_t> ids) const {
-    std::vector<uint64_t> out(ids.size() / size_t(block_tokens_));
-    uint64_t h = kRootHash;
-    for (size_t i = 0; i < out.size(); ++i) {
+    std::vector<uint64_t> out;
+    extend_block_hashes(ids, out);
+    return out;
+}
+
+void KvBlockPool::extend_block_hashes(std::span<const int32_t> ids,
+                                      std::vector<uint64_t> &hashes) const {
+    const size_t n = ids.size() / size_t(block_tokens_);
+    uint64_t h = hashes.empty() ? kRootHash : hashes.back();
+    for (size_t i = hashes.size(); i < n; ++i) {
         for (size_t t = 0; t < size_t(block_tokens_); ++t)
             h = mix(h + uint64_t(uint32_t(ids[i * size_t(block_tokens_) + t])) +
                     0x9e3779b97f4a7c15ull);
-        out[i] = h;
+        hashes.push_back(h);
     }
-    return out;
 }
 
 uint64_t KvBlockPool::parent_hash(std::span<const uint64_t> hashes, int64_t i) const {

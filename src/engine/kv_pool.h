@@ -40,6 +40,9 @@ class KvBlockPool {
 
     // The chained hashes of the full blocks of `ids` (ids.size() / block_tokens of them).
     std::vector<uint64_t> block_hashes(std::span<const int32_t> ids) const;
+    // Appends to `hashes` (block_hashes of a prefix of ids, possibly empty) those of the further
+    // full blocks of ids: a sequence's blocks hashed as it grows, each block once.
+    void extend_block_hashes(std::span<const int32_t> ids, std::vector<uint64_t> &hashes) const;
     // The published blocks that `ids` starts with, at most max_blocks, in order (no reference
     // taken). hashes: block_hashes(ids).
     std::vector<int32_t> match(std::span<const int32_t> ids, std::span<const uint64_t> hashes,

@@ -246,24 +246,29 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
 
 namespace {
 
-// x's rows copied so that, in each, the element the weight rows' first 64-byte boundary falls on
-// (the same element in every row when a row is a whole number of lines) sits on a 64-byte
-// boundary too: the kernels' loads of x then never straddle two lines. With straddling loads the
-// batched kernel ran at 3/4 of its arithmetic rate on Zen 5 (8 rows of x, 192 x 576 BF16 weights
-// in L1: 3.6 against 4.7 G FMA/s). The same values in the same order: no bit changes. Returns x
-// itself (ldx = k) when the rows start at different offsets in a line.
-const float *x_aligned_for(const Mat &w, const float *x, int64_t m, int64_t &ldx,
-                           std::vector<float> &buf) {
-    const int64_t k = w.cols;
-    ldx = k;
-    if (row_bytes(w) % 64 != 0) return x;
-    const int64_t h =
-        std::min<int64_t>(k, int64_t((64 - (reinterpret_cast<uintptr_t>(w.data) & 63)) & 63) /
+// The element of a row of x that w's first 64-byte boundary falls on (the same element in every
+// row of w when a row is a whole number of lines), or -1 when w's rows start at different offsets
+// in a line.
+int64_t line_head(const Mat &w) {
+    if (row_bytes(w) % 64 != 0) return -1;
+    return std::min<int64_t>(w.cols,
+                             int64_t((64 - (reinterpret_cast<uintptr_t>(w.data) & 63)) & 63) /
                                  int64_t(elem_size(w.dtype)));
+}
+
+// x's rows (m x k) copied so that, in each, element `head` sits on a 64-byte boundary: the
+// kernels' loads of x then never straddle two lines. With straddling loads the batched kernel
+// ran at 3/4 of its arithmetic rate on Zen 5 (8 rows of x, 192 x 576 BF16 weights in L1: 3.6
+// against 4.7 G FMA/s). The same values in the same order: no bit changes. Returns x itself
+// (ldx = k) when head is -1.
+const float *x_aligned(int64_t head, const float *x, int64_t m, int64_t k, int64_t &ldx,
+                       std::vector<float> &buf) {
+    ldx = k;
+    if (head < 0) return x;
     const int64_t ld = (k + 15) / 16 * 16;
     buf.resize(size_t(m * ld + 16));
-    // The first float of buf whose element h falls on a 64-byte boundary.
-    const uintptr_t at = reinterpret_cast<uintptr_t>(buf.data() + h);
+    // The first float of buf whose element `head` falls on a 64-byte boundary.
+    const uintptr_t at = reinterpret_cast<uintptr_t>(buf.data() + head);
     float *dst = buf.data() + ((64 - (at & 63)) & 63) / sizeof(float);
     for (int64_t i = 0; i < m; ++i) std::copy(x + i * k, x + (i + 1) * k, dst + i * ld);
     ldx = ld;
@@ -319,7 +324,7 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
     // tiling nor the blocking changes a bit.
     struct Part {
         const float *x;
-        int64_t ldx, tile, first_task;
+        int64_t head, ldx, tile, first_task;
     };
     std::array<Part, kMaxProducts + 1> parts{};
     thread_local std::array<std::vector<float>, kMaxProducts> x_copies;
@@ -327,7 +332,16 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
     for (size_t p = 0; p < n_products; ++p) {
         const Mat &w = *products[p].w;
         Part &part = parts[p];
-        part.x = x_aligned_for(w, x, m, part.ldx, x_copies[p]);
+        // One copy of x per distinct line head: q, k and v (gate and up) usually share one.
+        part.head = line_head(w);
+        const auto same = std::find_if(parts.begin(), parts.begin() + p,
+                                       [&](const Part &q) { return q.head == part.head; });
+        if (same != parts.begin() + p) {
+            part.x = same->x;
+            part.ldx = same->ldx;
+        } else {
+            part.x = x_aligned(part.head, x, m, w.cols, part.ldx, x_copies[p]);
+        }
         part.tile = rows_tile(w, n_threads);
         part.first_task = tasks;
         tasks += (std::max<int64_t>(w.rows, 0) + part.tile - 1) / part.tile;

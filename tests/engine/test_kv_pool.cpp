@@ -155,3 +155,21 @@ TEST(KvBlockPool, SharedCachedBlocksAreNotCountedAsEvictable) {
 }
 
 }  // namespace
+
+// A sequence's hashes extended as it grows equal those of the whole sequence hashed at once,
+// from any prefix (whole blocks or not), and a prefix's hashes never change.
+TEST(KvBlockPool, ExtendedHashesEqualTheWholeSequencesHashes) {
+    KvBlockPool p(kB, 64, 6);
+    const std::vector<int32_t> ids = seq(7, 23);  // 5 full blocks and 3 tokens
+    const std::vector<uint64_t> whole = p.block_hashes(ids);
+    ASSERT_EQ(whole.size(), 5u);
+    for (size_t prefix = 0; prefix <= ids.size(); ++prefix) {
+        std::vector<uint64_t> h = p.block_hashes(std::span<const int32_t>(ids.data(), prefix));
+        ASSERT_EQ(h.size(), prefix / kB);
+        p.extend_block_hashes(ids, h);
+        EXPECT_EQ(h, whole) << "extended from " << prefix << " tokens";
+    }
+    std::vector<uint64_t> h = whole;
+    p.extend_block_hashes(std::span<const int32_t>(ids.data(), 8), h);  // shorter: nothing to add
+    EXPECT_EQ(h, whole);
+}
