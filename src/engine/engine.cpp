@@ -153,10 +153,7 @@ uint64_t Engine::submit(EngineRequest request) {
     r->id = next_id_++;
     all_[r->id] = r;
     if (r->req.options.max_new_tokens == 0) {  // nothing to run
-        finish_locked(*r, HFK_OK, {},
-                      GenerationSteps(*model_, r->req.options, r->constraint.get(),
-                                      r->result.tokens, r->result.logprobs)
-                          .nothing_generated());
+        finish_locked(*r, HFK_OK, {}, nothing_generated_reason(r->constraint.get()));
         return r->id;
     }
     queue_.push_back(r);

@@ -46,6 +46,12 @@ std::unique_ptr<constrain::ConstrainedDecoder> decoder_for(
         constrain::VocabTrie::get(model.tokenizer, static_cast<int32_t>(sampleable_ids(model))));
 }
 
+int32_t nothing_generated_reason(constrain::ConstrainedDecoder *constraint) {
+    if (!constraint) return HFK_STOP_MAX_TOKENS;
+    constraint->restart();
+    return constraint->accepting() ? HFK_STOP_MAX_TOKENS : HFK_STOP_CONSTRAINT_INCOMPLETE;
+}
+
 GenerationSteps::GenerationSteps(const LoadedModel &model, const GenerateOptions &opts,
                                  constrain::ConstrainedDecoder *constraint,
                                  std::vector<int32_t> &tokens, std::vector<TokenLogprob> &logprobs)

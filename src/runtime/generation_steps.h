@@ -42,6 +42,11 @@ std::unique_ptr<constrain::ConstrainedDecoder> compile_decoder(const LoadedModel
 std::unique_ptr<constrain::ConstrainedDecoder> decoder_for(
     const LoadedModel &model, std::shared_ptr<const constrain::Grammar> grammar);
 
+// Why a generation with max_new_tokens 0 ends, without a GenerationSteps (whose sampler, stream
+// and stop strings it would never use): HFK_STOP_MAX_TOKENS, or HFK_STOP_CONSTRAINT_INCOMPLETE
+// when `constraint` (nullptr: none; restarted here) does not accept an empty output.
+int32_t nothing_generated_reason(constrain::ConstrainedDecoder *constraint);
+
 class GenerationSteps {
   public:
     // `constraint` (nullptr: none) is restarted here and followed; it, `model` and `opts` must
