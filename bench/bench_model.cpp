@@ -148,6 +148,13 @@ double rss_mib() {  // current resident set
     f >> pages >> resident;
     return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1 << 20);
 }
+// x with `digits` decimals.
+std::string fixed(double x, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+    return buf;
+}
+
 double peak_rss_mib() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -409,13 +416,28 @@ int main(int argc, char **argv) {
         // q8/q4 quantize the embedding and lm_head too (the default); "-emb" keeps them as
         // stored (the tied lm_head of a small model is a large share of a decode token's bytes:
         // 56.6 of 170 MB for llama-135m in Q8_0 with it in BF16).
+        std::vector<std::string> load_lines;  // one per --quant format, printed after the table
         for (const std::string &spec : quant_formats) {
             const bool keep = spec.ends_with("-emb");
             const std::string q = keep ? spec.substr(0, spec.size() - 4) : spec;
             LoadOptions qo{thread_counts.front()};
             qo.format = *weight_format_from_name(q);
             qo.quantize_embeddings = !keep;
+            const double rss_before = rss_mib();
+            const auto l0 = Clock::now();
             const auto qm = Model::load(dir, qo);
+            const double load_s = seconds(l0, Clock::now()), rss_after = rss_mib() - rss_before;
+            const double qmib = double(qm->weight_bytes()) / (1 << 20);
+            // Issue 18's targets: converting at >= 1 GB/s of the checkpoint's bytes per thread,
+            // and a resident set after load of at most the converted weights + 10%.
+            load_lines.push_back(std::string(spec) + ": load " +
+                                 std::to_string(int(load_s * 1e3 + 0.5)) + " ms for " +
+                                 fixed(wmib, 1) + " MiB as stored, " +
+                                 fixed(wmib * (1 << 20) / 1e9 / load_s / thread_counts.front(), 2) +
+                                 " GB/s per load thread (" + std::to_string(thread_counts.front()) +
+                                 "; target >= 1); RSS after load +" + fixed(rss_after, 1) +
+                                 " MiB for " + fixed(qmib, 1) + " MiB of weights (" +
+                                 fixed(rss_after / qmib, 2) + "x; target <= 1.10x)");
             first_token(*qm);
             const std::string name = q == "q8"     ? "Q8_0"
                                      : q == "q4"   ? "Q4_1"
@@ -425,6 +447,7 @@ int main(int argc, char **argv) {
             if (compute_bf16 && q == "bf16" && !keep) rows_of(*qm, "BF16", kern::Compute::BF16);
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
+        for (const std::string &line : load_lines) std::printf("%s\n", line.c_str());
 
         // Bytes of weights one decode token reads, as the model counts them (every weight once,
         // a MoE layer's experts only when routed to): all the weights for a dense model, the

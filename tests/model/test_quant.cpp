@@ -244,3 +244,69 @@ TEST(QuantLinear, ThreadCountsRowsAndReference) {
         }
     }
 }
+
+namespace {
+
+// quantize_row's values as first written, with a libm nearbyint per weight: the definition the
+// faster rounding (quant.cpp, round_clamped) must keep bit for bit.
+std::vector<uint8_t> quantize_row_nearbyint(QType t, const std::vector<float> &x) {
+    const int64_t k = int64_t(x.size()), nb = q_blocks(k);
+    const size_t bb = q_block_bytes(t);
+    std::vector<uint8_t> out(size_t(nb) * bb);
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t *o = out.data() + size_t(b) * bb;
+        const int64_t n = std::min<int64_t>(kQBlock, k - b * kQBlock);
+        float v[kQBlock] = {};
+        for (int64_t i = 0; i < n; ++i) v[i] = x[size_t(b * kQBlock + i)];
+        if (t == QType::Q8_0) {
+            float amax = 0;
+            for (float f : v) amax = std::max(amax, std::fabs(f));
+            const uint16_t dh = f32_to_f16(amax / 127.0f);
+            const float d = f16_to_f32(dh), id = d != 0 ? 1.0f / d : 0.0f;
+            std::memcpy(o, &dh, 2);
+            for (int i = 0; i < kQBlock; ++i)
+                o[2 + i] = uint8_t(int8_t(std::clamp(std::nearbyint(v[i] * id), -127.0f, 127.0f)));
+        } else {
+            float lo = v[0], hi = v[0];
+            for (int64_t i = 1; i < n; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+            const uint16_t dh = f32_to_f16((hi - lo) / 15.0f), mh = f32_to_f16(lo);
+            const float d = f16_to_f32(dh), m = f16_to_f32(mh), id = d != 0 ? 1.0f / d : 0.0f;
+            std::memcpy(o, &dh, 2);
+            std::memcpy(o + 2, &mh, 2);
+            uint8_t q[kQBlock];
+            for (int64_t i = 0; i < kQBlock; ++i)
+                q[i] =
+                    i < n ? uint8_t(std::clamp(std::nearbyint((v[i] - m) * id), 0.0f, 15.0f)) : 0;
+            for (int j = 0; j < 16; ++j) o[4 + j] = uint8_t(q[j] | (q[j + 16] << 4));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+// Ties (blocks whose step is exactly 1, so x.5 values round half to even), every scale from tiny
+// to large, partial blocks: quantize_row gives the bytes of the nearbyint definition.
+TEST(QuantRow, RoundsAsNearbyintOnTiesAndAtEveryScale) {
+    std::vector<std::vector<float>> rows;
+    // Q8_0: amax 127 makes d = 1 (exact in F16): v * id = v. Q4_1: lo 0, hi 15 makes d = 1, m = 0.
+    rows.push_back({127, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f, -126.5f, 3.4999998f, 63.5f,
+                    -63.5f, 0, -0.0f, 100.5f, 101.5f});
+    rows.push_back({0, 15, 0.5f, 1.5f, 2.5f, 13.5f, 14.5f, 7.5f, 8.5f, 0.49999997f, 6.5f});
+    std::mt19937 rng(5);
+    for (float scale : {1e-7f, 1e-4f, 0.02f, 1.0f, 300.0f, 6e4f})
+        for (int64_t k : {7, 32, 33, 100, 576}) {
+            std::normal_distribution<float> dist(0, scale);
+            std::vector<float> row(static_cast<size_t>(k));
+            for (float &v : row) v = dist(rng);
+            rows.push_back(row);
+        }
+    for (QType t : {QType::Q8_0, QType::Q4_1})
+        for (const std::vector<float> &row : rows) {
+            std::vector<uint8_t> got(q_row_bytes(t, int64_t(row.size())));
+            quantize_row(t, row.data(), int64_t(row.size()), got.data());
+            EXPECT_EQ(got, quantize_row_nearbyint(t, row))
+                << (t == QType::Q8_0 ? "Q8_0" : "Q4_1") << ", " << row.size() << " values from "
+                << row[0];
+        }
+}
