@@ -73,7 +73,7 @@ inline float round_clamped(float y, float lo, float hi) {
     return std::clamp((y + kMagic) - kMagic, lo, hi);
 }
 
-void quantize_row(QType t, const float *x, int64_t k, uint8_t *dst) {
+void quantize_row_reference(QType t, const float *x, int64_t k, uint8_t *dst) {
     const int64_t nb = q_blocks(k);
     const size_t bb = q_block_bytes(t);
     for (int64_t b = 0; b < nb; ++b) {

@@ -56,8 +56,12 @@ inline size_t q_row_bytes(QType t, int64_t k) {
 // F32 <-> F16, round to nearest even (exact both ways for F16 values).
 uint16_t f32_to_f16(float f);
 
-// One row of k weights -> q_row_bytes(t, k) bytes, and back (k values).
+// One row of k weights -> q_row_bytes(t, k) bytes (Q8_0, Q4_1 or Q4_1F), and back (k values).
+// quantize_row_reference (portable C) defines the bytes; quantize_row is the AVX-512 version of
+// Q8_0 and Q4_1 when the kernels are avx512vnni (the same bytes for finite input:
+// tests/model/test_quant.cpp, QuantRow), the reference otherwise.
 void quantize_row(QType t, const float *x, int64_t k, uint8_t *dst);
+void quantize_row_reference(QType t, const float *x, int64_t k, uint8_t *dst);
 void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst);
 
 // One row of k activations -> q_blocks(k) blocks: q[32 * nb] int8 (padding zero), d[nb] and

@@ -546,9 +546,82 @@ HFK_Q_AVX512 void quantize_acts_avx512(const float *x, int64_t k, int8_t *q, flo
         s[b] = db * float(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
     }
 }
+
+// quantize_row_reference (quant.cpp) for Q8_0 and Q4_1 on 16 lanes: the same extremes (a max or
+// min is exact in any order), the same scalar scale arithmetic and F16 roundings, the same
+// product, round-to-nearest-even and clamp. A Q4_1 block whose minimum or maximum is zero goes
+// to the reference: which of +0 and -0 it keeps depends on the order it meets them.
+HFK_Q_AVX512 void quantize_row_avx512(QType t, const float *x, int64_t k, uint8_t *dst) {
+    const int64_t nb = q_blocks(k);
+    const size_t bb = q_block_bytes(t);
+    constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    for (int64_t b = 0; b < nb; ++b) {
+        uint8_t *out = dst + size_t(b) * bb;
+        const float *xb = x + b * kQBlock;
+        const int64_t n = std::min(kQBlock, k - b * kQBlock);
+        const __mmask16 k0 = n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
+        const __mmask16 k1 = n >= 32  ? __mmask16(0xffff)
+                             : n > 16 ? __mmask16((1u << (n - 16)) - 1)
+                                      : 0;
+        const __m512 v0 = _mm512_maskz_loadu_ps(k0, xb), v1 = _mm512_maskz_loadu_ps(k1, xb + 16);
+        if (t == QType::Q8_0) {
+            const float amax =
+                _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+            const uint16_t dh = f32_to_f16(amax / 127.0f);
+            const float d = f16_to_f32(dh), id = d != 0 ? 1.0f / d : 0.0f;
+            std::memcpy(out, &dh, 2);
+            const __m512 vid = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f),
+                         hi = _mm512_set1_ps(127.0f);
+            const __m512i i0 = _mm512_cvtps_epi32(_mm512_min_ps(
+                _mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(v0, vid), kNearest), lo), hi));
+            const __m512i i1 = _mm512_cvtps_epi32(_mm512_min_ps(
+                _mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(v1, vid), kNearest), lo), hi));
+            _mm_storeu_si128(reinterpret_cast<__m128i *>(out + 2), _mm512_cvtepi32_epi8(i0));
+            _mm_storeu_si128(reinterpret_cast<__m128i *>(out + 18), _mm512_cvtepi32_epi8(i1));
+            continue;
+        }
+        const float lo = std::min(_mm512_mask_reduce_min_ps(k0, v0),
+                                  k1 ? _mm512_mask_reduce_min_ps(k1, v1) : INFINITY);
+        const float hi = std::max(_mm512_mask_reduce_max_ps(k0, v0),
+                                  k1 ? _mm512_mask_reduce_max_ps(k1, v1) : -INFINITY);
+        if (t != QType::Q4_1 || lo == 0.0f || hi == 0.0f) {
+            quantize_row_reference(t, xb, n, out);
+            continue;
+        }
+        const uint16_t dh = f32_to_f16((hi - lo) / 15.0f), mh = f32_to_f16(lo);
+        const float d = f16_to_f32(dh), id = d != 0 ? 1.0f / d : 0.0f;
+        std::memcpy(out, &dh, 2);
+        std::memcpy(out + 2, &mh, 2);
+        const __m512 vm = _mm512_set1_ps(f16_to_f32(mh)), vid = _mm512_set1_ps(id),
+                     zero = _mm512_setzero_ps(), fifteen = _mm512_set1_ps(15.0f);
+        // Lanes past n: 0, as the reference's padding.
+        const __m512i i0 = _mm512_maskz_cvtps_epi32(
+            k0,
+            _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(
+                                            _mm512_mul_ps(_mm512_sub_ps(v0, vm), vid), kNearest),
+                                        zero),
+                          fifteen));
+        const __m512i i1 = _mm512_maskz_cvtps_epi32(
+            k1,
+            _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(
+                                            _mm512_mul_ps(_mm512_sub_ps(v1, vm), vid), kNearest),
+                                        zero),
+                          fifteen));
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(out + 4),
+                         _mm512_cvtepi32_epi8(_mm512_or_si512(i0, _mm512_slli_epi32(i1, 4))));
+    }
+}
 #endif  // __x86_64__
 
 }  // namespace
+
+void quantize_row(QType t, const float *x, int64_t k, uint8_t *dst) {
+#if defined(__x86_64__)
+    static const bool wide = std::strcmp(quant_isa(), "avx512vnni") == 0;
+    if (wide && t != QType::Q4_1F) return quantize_row_avx512(t, x, k, dst);
+#endif
+    quantize_row_reference(t, x, k, dst);
+}
 
 const char *quant_isa() {
     static const char *isa = [] {

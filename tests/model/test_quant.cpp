@@ -293,6 +293,13 @@ TEST(QuantRow, RoundsAsNearbyintOnTiesAndAtEveryScale) {
     rows.push_back({127, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f, -126.5f, 3.4999998f, 63.5f,
                     -63.5f, 0, -0.0f, 100.5f, 101.5f});
     rows.push_back({0, 15, 0.5f, 1.5f, 2.5f, 13.5f, 14.5f, 7.5f, 8.5f, 0.49999997f, 6.5f});
+    // Signed zeros as a block's minimum or maximum (the reference keeps the first it meets).
+    rows.push_back({-0.0f, 0, 3, 1, 2});
+    rows.push_back({0, -0.0f, 3, 1, 2});
+    rows.push_back({-0.0f, 0, -3, -1, -2});
+    rows.push_back({0, -0.0f, -3, -1, -2});
+    rows.push_back(std::vector<float>(40, 0.0f));
+    rows.push_back(std::vector<float>(40, -0.0f));
     std::mt19937 rng(5);
     for (float scale : {1e-7f, 1e-4f, 0.02f, 1.0f, 300.0f, 6e4f})
         for (int64_t k : {7, 32, 33, 100, 576}) {
@@ -308,5 +315,9 @@ TEST(QuantRow, RoundsAsNearbyintOnTiesAndAtEveryScale) {
             EXPECT_EQ(got, quantize_row_nearbyint(t, row))
                 << (t == QType::Q8_0 ? "Q8_0" : "Q4_1") << ", " << row.size() << " values from "
                 << row[0];
+            // quantize_row is the AVX-512 version where the kernels are avx512vnni.
+            std::vector<uint8_t> ref(got.size());
+            quantize_row_reference(t, row.data(), int64_t(row.size()), ref.data());
+            EXPECT_EQ(got, ref) << quant_isa() << ", " << row.size() << " values from " << row[0];
         }
 }
