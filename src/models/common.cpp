@@ -68,12 +68,17 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
         const size_t rb = kern::q_row_bytes(m.quant, k);
         bytes = rb * size_t(n);
         out = arena_.alloc(bytes);
-        std::vector<float> row(static_cast<size_t>(k));
         if (layout == kern::Layout::OutIn) {
-            for (int64_t r = 0; r < n; ++r) {
-                tensor_row(t, cols, r, row.data());
-                kern::quantize_row(m.quant, row.data(), k, out + size_t(r) * rb);
-            }
+            // Rows in tasks of 64 on the load's threads: each row's bytes are its own.
+            constexpr int64_t kRows = 64;
+            const int nt = opts_.n_threads > 0 ? opts_.n_threads : kern::hardware_threads();
+            kern::parallel_for((n + kRows - 1) / kRows, nt, [&](int64_t task) {
+                std::vector<float> row(static_cast<size_t>(k));
+                for (int64_t r = task * kRows; r < std::min(n, (task + 1) * kRows); ++r) {
+                    tensor_row(t, cols, r, row.data());
+                    kern::quantize_row(m.quant, row.data(), k, out + size_t(r) * rb);
+                }
+            });
         } else {  // [in, out]: quantize the columns, a block of outputs at a time
             constexpr int64_t kCols = 64;
             std::vector<float> tile(static_cast<size_t>(k * kCols)), src(static_cast<size_t>(cols));
