@@ -547,6 +547,12 @@ HFK_Q_AVX512 void quantize_acts_avx512(const float *x, int64_t k, int8_t *q, flo
     }
 }
 
+// round_clamped (quant.cpp) on 16 lanes: round to nearest even, then clamp to [lo, hi].
+HFK_Q_AVX512 inline __m512 round_clamped_512(__m512 y, __m512 lo, __m512 hi) {
+    constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    return _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(y, kNearest), lo), hi);
+}
+
 // quantize_row_reference (quant.cpp) for Q8_0 and Q4_1 on 16 lanes: the same extremes (a max or
 // min is exact in any order), the same scalar scale arithmetic and F16 roundings, the same
 // product, round-to-nearest-even and clamp. A Q4_1 block whose minimum or maximum is zero goes
@@ -554,7 +560,6 @@ HFK_Q_AVX512 void quantize_acts_avx512(const float *x, int64_t k, int8_t *q, flo
 HFK_Q_AVX512 void quantize_row_avx512(QType t, const float *x, int64_t k, uint8_t *dst) {
     const int64_t nb = q_blocks(k);
     const size_t bb = q_block_bytes(t);
-    constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     for (int64_t b = 0; b < nb; ++b) {
         uint8_t *out = dst + size_t(b) * bb;
         const float *xb = x + b * kQBlock;
@@ -572,10 +577,10 @@ HFK_Q_AVX512 void quantize_row_avx512(QType t, const float *x, int64_t k, uint8_
             std::memcpy(out, &dh, 2);
             const __m512 vid = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f),
                          hi = _mm512_set1_ps(127.0f);
-            const __m512i i0 = _mm512_cvtps_epi32(_mm512_min_ps(
-                _mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(v0, vid), kNearest), lo), hi));
-            const __m512i i1 = _mm512_cvtps_epi32(_mm512_min_ps(
-                _mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(v1, vid), kNearest), lo), hi));
+            const __m512i i0 =
+                _mm512_cvtps_epi32(round_clamped_512(_mm512_mul_ps(v0, vid), lo, hi));
+            const __m512i i1 =
+                _mm512_cvtps_epi32(round_clamped_512(_mm512_mul_ps(v1, vid), lo, hi));
             _mm_storeu_si128(reinterpret_cast<__m128i *>(out + 2), _mm512_cvtepi32_epi8(i0));
             _mm_storeu_si128(reinterpret_cast<__m128i *>(out + 18), _mm512_cvtepi32_epi8(i1));
             continue;
@@ -596,17 +601,9 @@ HFK_Q_AVX512 void quantize_row_avx512(QType t, const float *x, int64_t k, uint8_
                      zero = _mm512_setzero_ps(), fifteen = _mm512_set1_ps(15.0f);
         // Lanes past n: 0, as the reference's padding.
         const __m512i i0 = _mm512_maskz_cvtps_epi32(
-            k0,
-            _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(
-                                            _mm512_mul_ps(_mm512_sub_ps(v0, vm), vid), kNearest),
-                                        zero),
-                          fifteen));
+            k0, round_clamped_512(_mm512_mul_ps(_mm512_sub_ps(v0, vm), vid), zero, fifteen));
         const __m512i i1 = _mm512_maskz_cvtps_epi32(
-            k1,
-            _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(
-                                            _mm512_mul_ps(_mm512_sub_ps(v1, vm), vid), kNearest),
-                                        zero),
-                          fifteen));
+            k1, round_clamped_512(_mm512_mul_ps(_mm512_sub_ps(v1, vm), vid), zero, fifteen));
         _mm_storeu_si128(reinterpret_cast<__m128i *>(out + 4),
                          _mm512_cvtepi32_epi8(_mm512_or_si512(i0, _mm512_slli_epi32(i1, 4))));
     }
