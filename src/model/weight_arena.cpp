@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -68,7 +69,8 @@ uint8_t *WeightArena::new_region(size_t bytes) {
 }
 
 uint8_t *WeightArena::alloc(size_t bytes) {
-    const size_t padded = (bytes + 63) & ~size_t(63);
+    // Whole lines, and at least one: an empty tensor still gets a pointer of its own.
+    const size_t padded = std::max<size_t>(64, (bytes + 63) & ~size_t(63));
     uint8_t *p;
     if (padded >= kChunk) {
         p = new_region(bytes);

@@ -33,7 +33,6 @@ void release_pages(const void *p, size_t n) {
     if (end > begin) madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
-// Row r of a [rows, cols] tensor as F32.
 // Row r of a 2-D F32/F16/BF16 tensor as F32 (every conversion exact), through the SIMD kernels:
 // a conversion at load reads every weight once here (a scalar loop was 17% of a Q8 load).
 void tensor_row(const TensorInfo &t, int64_t cols, int64_t r, float *out) {

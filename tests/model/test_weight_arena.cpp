@@ -90,13 +90,15 @@ TEST(WeightArena, AllocationsAreAlignedWritableAndApart) {
                             3 << 20,
                             5 << 20,
                             7,
+                            0,  // an empty tensor: a pointer of its own all the same
                             WeightArena::kChunk,
                             9 << 20,
                             100,
                             WeightArena::kChunk - 64};
     for (size_t n : sizes) {
         uint8_t *p = arena.alloc(n);
-        ASSERT_NE(p, nullptr);
+        ASSERT_NE(p, nullptr) << n;
+        for (const auto &[q, m] : got) EXPECT_NE(p, q) << n;
         EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u) << n;
         std::memset(p, int(got.size() + 1), n);
         got.emplace_back(p, n);
