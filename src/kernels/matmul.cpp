@@ -302,6 +302,7 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
     bool together = m > 1 && n_products <= kMaxProducts;
     for (size_t p = 0; p < n_products; ++p)
         together = together && products[p].w->quant == QType::None;
+    if (m == 1) return linear_decode(products, n_products, x, n_threads);
     if (!together) {
         for (size_t p = 0; p < n_products; ++p) {
             const Mat &w = *products[p].w;
@@ -358,6 +359,74 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
         ops.dot_rows_batch(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, part.x, part.ldx, m, w.cols,
                            products[p].y + n0, n);
         add_bias(products[p].y, m, n, n0, n1, products[p].bias);
+    });
+}
+
+void linear_decode(const RowsProduct *products, size_t n_products, const float *x, int n_threads) {
+    constexpr size_t kMaxProducts = 4;
+    if (n_products == 0) return;
+    const int64_t k = products[0].w->cols;
+    bool together = n_products <= kMaxProducts && !g_quant_reference.load();
+    for (size_t p = 0; p < n_products; ++p) {
+        const Mat &w = *products[p].w;
+        together = together && w.cols == k && w.rows > 0 &&
+                   (w.quant == QType::None || w.qlayout == Layout::OutIn);
+    }
+    if (!together) {
+        for (size_t p = 0; p < n_products; ++p)
+            linear(*products[p].w, Layout::OutIn, x, 1, products[p].bias, products[p].y, n_threads);
+        return;
+    }
+    // x quantized once, for every quantized product (linear_quantized's activations).
+    thread_local QActsBuf mine;
+    QActsBuf &buf = mine;  // the caller's (the workers' own thread_local would be theirs)
+    const int64_t nb = q_blocks(k);
+    QActs acts{};
+    for (size_t p = 0; p < n_products; ++p)
+        if (products[p].w->quant != QType::None) {
+            buf.q.resize(size_t(nb * kQBlock));
+            buf.d.resize(size_t(nb));
+            buf.s.resize(size_t(nb));
+            quantize_acts(x, k, buf.q.data(), buf.d.data(), buf.s.data());
+            acts = QActs{buf.q.data(), buf.d.data(), buf.s.data(), nb};
+            break;
+        }
+    // Each product's blocks of rows as linear() makes them for one row of x: up to two tasks a
+    // thread (the split only sets the speed: each output is one row's dot product).
+    struct Part {
+        int64_t block, first_task;
+    };
+    std::array<Part, kMaxProducts + 1> parts{};
+    int64_t tasks = 0;
+    for (size_t p = 0; p < n_products; ++p) {
+        const Mat &w = *products[p].w;
+        const int64_t n = w.rows;
+        const int64_t t =
+            std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
+        const int64_t round = w.quant != QType::None ? 4 : 64;
+        parts[p].block = ((n + t - 1) / t + round - 1) / round * round;
+        parts[p].first_task = tasks;
+        tasks += (n + parts[p].block - 1) / parts[p].block;
+    }
+    parts[n_products].first_task = tasks;
+    const SimdOps &ops = simd();
+    const QuantOps &qops = quant_ops();
+    parallel_for(tasks, n_threads, [&](int64_t t) {
+        size_t p = 0;
+        while (parts[p + 1].first_task <= t) ++p;
+        const Mat &w = *products[p].w;
+        const int64_t n = w.rows, n0 = (t - parts[p].first_task) * parts[p].block,
+                      n1 = std::min(n, n0 + parts[p].block);
+        float *y = products[p].y;
+        if (w.quant != QType::None) {
+            const size_t rb = q_row_bytes(w.quant, k);
+            qops.gemm(w.quant, static_cast<const uint8_t *>(w.data) + size_t(n0) * rb, rb, n1 - n0,
+                      &acts, 1, y + n0, n);
+        } else {
+            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x, k, y + n0,
+                         dot_rows_per_pass(w.dtype));
+        }
+        add_bias(y, 1, n, n0, n1, products[p].bias);
     });
 }
 

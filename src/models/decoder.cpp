@@ -244,9 +244,15 @@ class Decoder final : public Model {
             // scratch for an F16/BF16 cache: CausalCache::commit_rows).
             float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             rows_norm(xb, x, L.attn_norm);
-            kern::linear(L.wq, Layout::OutIn, xb, m, bias(L.bq), q, nt);
-            kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kn, nt);
-            kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vn, nt);
+            if (m == 1) {  // a decode step: one dispatch for the three
+                const kern::RowsProduct qkv[3] = {
+                    {&L.wq, bias(L.bq), q}, {&L.wk, bias(L.bk), kn}, {&L.wv, bias(L.bv), vn}};
+                kern::linear_decode(qkv, 3, xb, nt);
+            } else {
+                kern::linear(L.wq, Layout::OutIn, xb, m, bias(L.bq), q, nt);
+                kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kn, nt);
+                kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vn, nt);
+            }
             norm_and_rotate(L, m, q, kn, cos_t, sin_t, nt);
             c.commit_rows(int64_t(l), p0, m);
             const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
@@ -259,8 +265,14 @@ class Decoder final : public Model {
             if (L.sparse) {
                 read += moe_forward(L.moe, xb, m, dim_, spec_.act, tmp, c.moe, nt);
             } else {
-                kern::linear(L.w_gate, Layout::OutIn, xb, m, bias(L.b_gate), hb, nt);
-                kern::linear(L.w_up, Layout::OutIn, xb, m, bias(L.b_up), hb2, nt);
+                if (m == 1) {
+                    const kern::RowsProduct gate_up[2] = {{&L.w_gate, bias(L.b_gate), hb},
+                                                          {&L.w_up, bias(L.b_up), hb2}};
+                    kern::linear_decode(gate_up, 2, xb, nt);
+                } else {
+                    kern::linear(L.w_gate, Layout::OutIn, xb, m, bias(L.b_gate), hb, nt);
+                    kern::linear(L.w_up, Layout::OutIn, xb, m, bias(L.b_up), hb2, nt);
+                }
                 for_rows(m, nt, [&](int64_t i) {
                     gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act);
                 });
@@ -459,7 +471,7 @@ class Decoder final : public Model {
     ModelConfig cfg_;
     DecoderSpec spec_;
     std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
-    WeightArena copies_;  // the weights converted at load
+    WeightArena copies_;                        // the weights converted at load
     int64_t dim_, n_heads_, n_kv_heads_, head_dim_, q_dim_, kv_dim_, ffn_, vocab_;
     float eps_, scale_;
     Mat embed_, lm_head_;

@@ -17,6 +17,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
+#include "kernels/quant.h"
 #include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
 
@@ -251,5 +252,79 @@ TEST(LinearRows, SeveralProductsInOneCallHaveEachProductsBits) {
             for (size_t p = 0; p < mats.size(); ++p)
                 EXPECT_EQ(std::memcmp(want[p].data(), got[p].data(), want[p].size() * 4), 0)
                     << name(specs[p].type) << ", " << m << " rows, " << threads << " threads";
+        }
+}
+
+// A decode step's products in one dispatch (linear_decode, and linear_rows for one row): every
+// output has the bits linear() gives each matrix alone, for matrices of every type side by side
+// (16-bit, F32, Q8_0 and Q4_1 sharing one quantized x), with and without biases, at 1-3 threads.
+TEST(LinearDecode, ProductsOfEveryTypeHaveLinearsBits) {
+    std::mt19937 rng(23);
+    std::normal_distribution<float> dist(0, 1);
+    const int64_t k = 576;
+    struct Spec {
+        DType type;
+        QType quant;
+        int64_t n_out;
+    };
+    const std::vector<Spec> specs{{DType::BF16, QType::None, 200},
+                                  {DType::F32, QType::Q8_0, 96},
+                                  {DType::F32, QType::Q4_1, 70},
+                                  {DType::F32, QType::None, 37}};
+    std::vector<std::vector<uint8_t>> bufs;
+    std::vector<Mat> mats;
+    std::vector<std::vector<float>> biases;
+    for (const Spec &s : specs) {
+        Mat w;
+        w.dtype = s.type;
+        w.rows = s.n_out;
+        w.cols = k;
+        w.quant = s.quant;
+        if (s.quant != QType::None) {
+            const size_t rb = q_row_bytes(s.quant, k);
+            bufs.emplace_back(rb * size_t(s.n_out));
+            std::vector<float> row(static_cast<size_t>(k));
+            for (int64_t r = 0; r < s.n_out; ++r) {
+                for (float &v : row) v = dist(rng);
+                quantize_row(s.quant, row.data(), k, bufs.back().data() + size_t(r) * rb);
+            }
+        } else if (s.type == DType::F32) {
+            bufs.emplace_back(size_t(s.n_out * k) * 4);
+            for (size_t i = 0; i < size_t(s.n_out * k); ++i) {
+                const float v = dist(rng);
+                std::memcpy(bufs.back().data() + i * 4, &v, 4);
+            }
+        } else {
+            const std::vector<uint16_t> units = random_units(s.type, size_t(s.n_out * k), rng);
+            bufs.emplace_back(units.size() * 2);
+            std::memcpy(bufs.back().data(), units.data(), units.size() * 2);
+        }
+        w.data = bufs.back().data();
+        mats.push_back(w);
+        biases.emplace_back(size_t(s.n_out));
+        for (float &v : biases.back()) v = dist(rng);
+    }
+    std::vector<float> x(static_cast<size_t>(k));
+    for (float &v : x) v = dist(rng);
+    for (int threads : {1, 2, 3})
+        for (bool through_rows : {false, true}) {
+            std::vector<std::vector<float>> want, got;
+            std::vector<RowsProduct> products;
+            for (size_t p = 0; p < mats.size(); ++p) {
+                const float *b = p == 2 ? nullptr : biases[p].data();
+                want.emplace_back(size_t(mats[p].rows));
+                got.emplace_back(size_t(mats[p].rows), -1.0f);
+                linear(mats[p], Layout::OutIn, x.data(), 1, b, want.back().data(), 1);
+            }
+            for (size_t p = 0; p < mats.size(); ++p)
+                products.push_back({&mats[p], p == 2 ? nullptr : biases[p].data(), got[p].data()});
+            if (through_rows)
+                linear_rows(products.data(), products.size(), x.data(), 1, threads);
+            else
+                linear_decode(products.data(), products.size(), x.data(), threads);
+            for (size_t p = 0; p < mats.size(); ++p)
+                EXPECT_EQ(std::memcmp(want[p].data(), got[p].data(), want[p].size() * 4), 0)
+                    << "product " << p << ", " << threads << " threads"
+                    << (through_rows ? ", through linear_rows" : "");
         }
 }
