@@ -74,18 +74,13 @@ struct QActsBuf {
 // Weight rows per task of a quantized prefill (the activations are laid out again per task).
 constexpr int64_t kQuantPrefillRows = 128;
 
-void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias,
-                      float *y, int n_threads) {
-    if (layout != w.qlayout)
-        fail(HFK_E_INTERNAL, "linear: a quantized matrix used with another layout");
-    const int64_t n = layout == Layout::OutIn ? w.rows : w.cols;
-    const int64_t k = layout == Layout::OutIn ? w.cols : w.rows;
-    const int64_t nb = q_blocks(k);
-    const size_t rb = q_row_bytes(w.quant, k);
-    const uint8_t *wq = static_cast<const uint8_t *>(w.data);
+// x's m rows of k values quantized (quantize_acts) into the calling thread's buffer;
+// buf.all[i] describes row i. The buffer is the caller's: the workers' own thread_local would
+// be theirs.
+QActsBuf &quantized_rows(const float *x, int64_t m, int64_t k, int n_threads) {
     thread_local QActsBuf mine;
-    QActsBuf &buf = mine;  // the caller's buffer (a bare thread_local in the lambdas would be
-                           // each worker's own)
+    QActsBuf &buf = mine;
+    const int64_t nb = q_blocks(k);
     buf.q.resize(size_t(m * nb * kQBlock));
     buf.d.resize(size_t(m * nb));
     buf.s.resize(size_t(m * nb));
@@ -93,10 +88,32 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
         quantize_acts(x + i * k, k, buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb,
                       buf.s.data() + i * nb);
     });
-    auto acts = [&](int64_t i) {
-        return QActs{buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb, buf.s.data() + i * nb,
-                     nb};
-    };
+    buf.all.resize(size_t(m));
+    for (int64_t i = 0; i < m; ++i)
+        buf.all[size_t(i)] = QActs{buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb,
+                                   buf.s.data() + i * nb, nb};
+    return buf;
+}
+
+// Output rows per task of a matrix-vector product (m <= kMaxMatvecRows, [out, in]): up to two
+// tasks a thread (they help when the machine is noisy), in multiples of `round` rows (64 for
+// the 16-bit/F32 kernels, a multiple of every vector width; 4 for the quantized tiles). Only
+// the speed depends on it: every output is one row's dot product.
+int64_t matvec_block(int64_t n, int n_threads, int64_t round) {
+    const int64_t tasks =
+        std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
+    return ((n + tasks - 1) / tasks + round - 1) / round * round;
+}
+
+void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias,
+                      float *y, int n_threads) {
+    if (layout != w.qlayout)
+        fail(HFK_E_INTERNAL, "linear: a quantized matrix used with another layout");
+    const int64_t n = layout == Layout::OutIn ? w.rows : w.cols;
+    const int64_t k = layout == Layout::OutIn ? w.cols : w.rows;
+    const size_t rb = q_row_bytes(w.quant, k);
+    const uint8_t *wq = static_cast<const uint8_t *>(w.data);
+    const std::vector<QActs> &all = quantized_rows(x, m, k, n_threads).all;
     if (g_quant_reference.load(std::memory_order_relaxed)) {
         constexpr int64_t kRefTaskRows = 64;
         const int64_t tasks = (n + kRefTaskRows - 1) / kRefTaskRows;
@@ -104,7 +121,7 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
             const int64_t n0 = t * kRefTaskRows, n1 = std::min(n, n0 + kRefTaskRows);
             std::vector<float> wf(static_cast<size_t>(k)), xf(static_cast<size_t>(k));
             for (int64_t i = 0; i < m; ++i) {
-                const QActs a = acts(i);
+                const QActs &a = all[size_t(i)];
                 for (int64_t j = 0; j < k; ++j) xf[size_t(j)] = a.d[j / kQBlock] * float(a.q[j]);
                 for (int64_t r = n0; r < n1; ++r) {
                     dequantize_row(w.quant, wq + size_t(r) * rb, k, wf.data());
@@ -117,21 +134,12 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
         });
         return;
     }
-    std::vector<QActs> &all = buf.all;
-    all.resize(size_t(m));
-    for (int64_t i = 0; i < m; ++i) all[size_t(i)] = acts(i);
     // Every output is one row's dot product whatever the split (quant.h), so the split only
     // sets the speed. Decode (memory-bound): one contiguous run of rows per task, two tasks per
     // thread (as the 16-bit kernels). Prefill (compute-bound): pieces of ~128 rows, an even
     // number of them; each task passes its rows over every activation row.
-    int64_t block;
-    if (m <= kMaxMatvecRows) {
-        const int64_t tasks =
-            std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
-        block = ((n + tasks - 1) / tasks + 3) / 4 * 4;
-    } else {
-        block = (even_piece(n, kQuantPrefillRows) + 3) / 4 * 4;
-    }
+    const int64_t block = m <= kMaxMatvecRows ? matvec_block(n, n_threads, 4)
+                                              : (even_piece(n, kQuantPrefillRows) + 3) / 4 * 4;
     const int64_t tasks = (n + block - 1) / block;
     const QuantOps &ops = quant_ops();
     parallel_for(tasks, n_threads, [&](int64_t t) {
@@ -194,12 +202,9 @@ void linear(const Mat &w, Layout layout, const float *x, int64_t m, const float 
         return;
     }
     if (m <= kMaxMatvecRows) {
-        // Memory-bound, weights stored [out, in]: split the outputs in blocks of 64 (a multiple of
-        // every vector width); two blocks per thread help when the machine is noisy.
-        int64_t tasks =
-            std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
-        int64_t block = ((n + tasks - 1) / tasks + 63) / 64 * 64;
-        tasks = (n + block - 1) / block;
+        // Memory-bound, weights stored [out, in]: split the outputs in blocks of 64.
+        const int64_t block = matvec_block(n, n_threads, 64);
+        const int64_t tasks = (n + block - 1) / block;
         const int per_pass = dot_rows_per_pass(w.dtype);
         parallel_for(tasks, n_threads, [&](int64_t t) {
             int64_t n0 = t * block, n1 = std::min(n, n0 + block);
@@ -378,21 +383,13 @@ void linear_decode(const RowsProduct *products, size_t n_products, const float *
         return;
     }
     // x quantized once, for every quantized product (linear_quantized's activations).
-    thread_local QActsBuf mine;
-    QActsBuf &buf = mine;  // the caller's (the workers' own thread_local would be theirs)
-    const int64_t nb = q_blocks(k);
     QActs acts{};
     for (size_t p = 0; p < n_products; ++p)
         if (products[p].w->quant != QType::None) {
-            buf.q.resize(size_t(nb * kQBlock));
-            buf.d.resize(size_t(nb));
-            buf.s.resize(size_t(nb));
-            quantize_acts(x, k, buf.q.data(), buf.d.data(), buf.s.data());
-            acts = QActs{buf.q.data(), buf.d.data(), buf.s.data(), nb};
+            acts = quantized_rows(x, 1, k, 1).all[0];
             break;
         }
-    // Each product's blocks of rows as linear() makes them for one row of x: up to two tasks a
-    // thread (the split only sets the speed: each output is one row's dot product).
+    // Each product's blocks of rows as linear() makes them for one row of x (matvec_block).
     struct Part {
         int64_t block, first_task;
     };
@@ -400,13 +397,9 @@ void linear_decode(const RowsProduct *products, size_t n_products, const float *
     int64_t tasks = 0;
     for (size_t p = 0; p < n_products; ++p) {
         const Mat &w = *products[p].w;
-        const int64_t n = w.rows;
-        const int64_t t =
-            std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
-        const int64_t round = w.quant != QType::None ? 4 : 64;
-        parts[p].block = ((n + t - 1) / t + round - 1) / round * round;
+        parts[p].block = matvec_block(w.rows, n_threads, w.quant != QType::None ? 4 : 64);
         parts[p].first_task = tasks;
-        tasks += (n + parts[p].block - 1) / parts[p].block;
+        tasks += (w.rows + parts[p].block - 1) / parts[p].block;
     }
     parts[n_products].first_task = tasks;
     const SimdOps &ops = simd();

@@ -268,12 +268,10 @@ HFK_Q_AVX512 inline void prepare_acts(const QActs &a, V64 *out) {
             dx = _mm512_mask_mov_ps(_mm512_set1_ps(d0), 0xf0f0, _mm512_set1_ps(d1));
             const float s0 = a.s[2 * p], s1 = two ? a.s[2 * p + 1] : 0.0f;
             // Lanes 0 and 4 (Q4_1F), or 1 and 11: where Q4_1's minima land (pair_q4_1).
-            const __m512 s =
-                T == QType::Q4_1
-                    ? _mm512_mask_mov_ps(_mm512_maskz_mov_ps(0x0002, _mm512_set1_ps(s0)), 0x0800,
-                                         _mm512_set1_ps(s1))
-                    : _mm512_mask_mov_ps(_mm512_maskz_mov_ps(0x0001, _mm512_set1_ps(s0)), 0x0010,
-                                         _mm512_set1_ps(s1));
+            constexpr __mmask16 k0 = T == QType::Q4_1 ? 0x0002 : 0x0001;
+            constexpr __mmask16 k1 = T == QType::Q4_1 ? 0x0800 : 0x0010;
+            const __m512 s = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(k0, _mm512_set1_ps(s0)), k1,
+                                                _mm512_set1_ps(s1));
             _mm512_store_ps(out[kPairVecs * p + 2].b, s);
         }
         _mm512_store_si512(out[kPairVecs * p].b, x);
