@@ -311,8 +311,8 @@ HFK_AVX2 inline void dot_block_avx2(const void *const *w, const float *const *x,
         }
 }
 
-// dot_rows_batch takes the rows of x in groups of three; a row left over would make a group of
-// one (a third of the work per weight vector), so the last four go as two and two. The size of
+// dot_rows_batch_avx2 takes the rows of x in groups of three; a row left over would make a group
+// of one (a third of the work per weight vector), so the last four go as two and two. The size of
 // the group that starts at row i of m.
 inline int x_group(int64_t i, int64_t m) {
     return m - i >= 3 && m - i != 4 ? 3 : m - i >= 2 ? 2 : 1;
@@ -627,51 +627,49 @@ HFK_AVX512 inline int64_t elements_before_line(const void *p, int64_t n) {
     return std::min<int64_t>(n, int64_t((64 - (reinterpret_cast<uintptr_t>(p) & 63)) & 63) / kElem);
 }
 
-// The partial sums of one output of dot_rows: four accumulators over consecutive blocks of 16.
-struct Sums16 {
-    __m512 a0, a1, a2, a3;
-};
+// One output of dot_rows is one accumulator of 16 lanes: the row's head (its elements before its
+// first 64-byte boundary) in masked pieces, then every block of 16 in order, then a masked tail,
+// then the sum of the lanes. One chain of FMAs a row: a decode pass reads four rows side by side
+// (rows_per_pass.h), four chains, which keep pace with memory with room to spare (one FMA of 16
+// BF16 weights a cycle would read 32 bytes a cycle); and a batched product holds one accumulator
+// per (x row, W row) pair, so 24 pairs fit the registers (dot_block_avx512). Four accumulators a
+// row, as before, held a batch's register block to 6 pairs.
 
-// A row's elements before its first 64-byte boundary (`head` of them), in masked pieces.
+// A row's head (`head` elements), in masked pieces.
 template <DType T>
-HFK_AVX512 inline Sums16 dot_head16(const void *w, const float *x, int64_t head) {
-    const __m512 z = _mm512_setzero_ps();
-    Sums16 s{z, z, z, z};
+HFK_AVX512 inline __m512 dot_head16(const void *w, const float *x, int64_t head) {
+    __m512 s = _mm512_setzero_ps();
     for (int64_t i = 0; i < head; i += 16) {
         const __mmask16 m = tail_mask(std::min<int64_t>(16, head - i));
-        s.a1 = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s.a1);
+        s = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s);
     }
     return s;
 }
 
-// 64 elements of a row from i into its sums.
+// 64 elements of a row from i into its sum.
 template <DType T>
-HFK_AVX512 inline void dot_block64(const void *w, const float *x, int64_t i, Sums16 &s) {
-    s.a0 = _mm512_fmadd_ps(load16<T>(w, i), _mm512_loadu_ps(x + i), s.a0);
-    s.a1 = _mm512_fmadd_ps(load16<T>(w, i + 16), _mm512_loadu_ps(x + i + 16), s.a1);
-    s.a2 = _mm512_fmadd_ps(load16<T>(w, i + 32), _mm512_loadu_ps(x + i + 32), s.a2);
-    s.a3 = _mm512_fmadd_ps(load16<T>(w, i + 48), _mm512_loadu_ps(x + i + 48), s.a3);
+HFK_AVX512 inline void dot_block64(const void *w, const float *x, int64_t i, __m512 &s) {
+    s = _mm512_fmadd_ps(load16<T>(w, i), _mm512_loadu_ps(x + i), s);
+    s = _mm512_fmadd_ps(load16<T>(w, i + 16), _mm512_loadu_ps(x + i + 16), s);
+    s = _mm512_fmadd_ps(load16<T>(w, i + 32), _mm512_loadu_ps(x + i + 32), s);
+    s = _mm512_fmadd_ps(load16<T>(w, i + 48), _mm512_loadu_ps(x + i + 48), s);
 }
 
-// The rest of a row from i (its head plus whole blocks of 64), then the output.
+// The rest of a row from i (past its head), then the output.
 template <DType T>
 HFK_AVX512 inline float dot_finish16(const void *w, const float *x, int64_t i, int64_t k,
-                                     Sums16 s) {
-    for (; i + 64 <= k; i += 64) dot_block64<T>(w, x, i, s);
-    for (; i + 16 <= k; i += 16)
-        s.a0 = _mm512_fmadd_ps(load16<T>(w, i), _mm512_loadu_ps(x + i), s.a0);
+                                     __m512 s) {
+    for (; i + 16 <= k; i += 16) s = _mm512_fmadd_ps(load16<T>(w, i), _mm512_loadu_ps(x + i), s);
     if (i < k) {
         const __mmask16 m = tail_mask(k - i);
-        s.a2 = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s.a2);
+        s = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s);
     }
-    return _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(s.a0, s.a1), _mm512_add_ps(s.a2, s.a3)));
+    return _mm512_reduce_add_ps(s);
 }
 
 // R rows (1, 2 or 4), `step` rows apart, side by side, 64 elements at a time: R concurrent
-// streams, writing y[0], y[step], ... Each row is summed in the sequence it has alone -- its head
-// (masked, into a1), blocks of 64 (a0..a3), blocks of 16 (a0), a masked tail (a2), then
-// (a0 + a1) + (a2 + a3) -- so the bits do not depend on R. Rows may start at different offsets
+// streams, writing y[0], y[step], ... Each row is summed in the sequence it has alone (its head,
+// its blocks of 16, its tail, as above), so the bits do not depend on R. Rows may start at different offsets
 // in a line (their heads differ): the blocks of 64 all of them have run side by side, a block
 // one row has more is finished alone. (Named rows rather than arrays: GCC -O2 keeps arrays
 // indexed in a loop on the stack.)
@@ -694,7 +692,7 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
                *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
     const int64_t h0 = elements_before_line<T>(w0, k), h1 = elements_before_line<T>(w1, k),
                   h2 = elements_before_line<T>(w2, k), h3 = elements_before_line<T>(w3, k);
-    Sums16 s0 = dot_head16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
+    __m512 s0 = dot_head16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
     int64_t blocks = (k - h0) / 64;
     if constexpr (R > 1) {
         s1 = dot_head16<T>(w1, x, h1);
@@ -733,27 +731,34 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
 }
 
 // dot_rows_batch's register block: R rows of x times C rows of W, which all start at the same
-// offset in a cache line (the same head h). Each (x row, W row) pair keeps its own four
-// accumulators and takes the sequence dot_pass_avx512 gives it alone -- its head (masked, into
-// a1, as dot_head16), blocks of 64 into a0..a3, blocks of 16 into a0, a masked tail into a2, then
-// reduce((a0 + a1) + (a2 + a3)): the steps of dot_finish16, written out so that all pairs' run
-// side by side -- so the bits are dot_rows'. A weight vector is converted once for the R rows, an
-// activation vector loaded once for the C outputs. R * C * 4 accumulators: R * C <= 6 fits the
-// 32 registers with the C weight vectors. pf (bytes, 0: none): the lines that far past each block
-// of 64 weights are prefetched into L1 as the block is used, spread over the arithmetic.
+// offset in a cache line (the same head h). Each (x row, W row) pair keeps one accumulator and
+// takes the sequence dot_pass_avx512 gives it alone -- the head in masked pieces, the blocks of
+// 16 in order, the masked tail, the sum of the lanes -- so the bits are dot_rows'. A weight vector
+// is converted once for the R rows, an activation vector loaded once for the C outputs: R * C
+// reaches 24 (8 rows of x times 3 of W, with the 3 weight vectors and one of x: 28 of the 32
+// registers). Zen 5, 8 rows against 192 x 576 BF16 in L1: 3.25 G FMA/s, 90% of the core's FMA
+// rate, where four accumulators a pair (blocks of 3 x 2) ran at 2.66.
+//
+// pf (bytes, 0: none): the lines that far past each block of 64 weights (the next group of rows,
+// while this one computes) are prefetched into L1 as the block is used, and those kFarPrefetch
+// bytes further on into L2. With the near prefetch alone the memory stream and the arithmetic
+// took turns: 8 rows against 70 MB of 1536 x 576 BF16 matrices, two threads, 5.3-5.5 G FMA/s
+// with it, 5.9-6.1 with both (Zen 5).
+constexpr int64_t kFarPrefetch = 16 << 10;
+
 template <DType T, int R, int C>
 HFK_AVX512 inline void fma_step16(const void *const *w, const float *const *x, int64_t i,
                                   __m512 (&acc)[R][C]) {
     __m512 wv[C];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < C; ++c) wv[c] = load16<T>(w[c], i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
         __m512 xv = _mm512_loadu_ps(x[r] + i);
         // In a register: folded into each of the C FMAs it would be loaded C times, and the
         // loads (not the FMAs) would bound the loop.
         if constexpr (C > 1) asm("" : "+v"(xv));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
     }
 }
@@ -762,12 +767,12 @@ template <DType T, int R, int C>
 HFK_AVX512 inline void fma_step16_mask(const void *const *w, const float *const *x, int64_t i,
                                        __mmask16 m, __m512 (&acc)[R][C]) {
     __m512 wv[C];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < C; ++c) wv[c] = load16_mask<T>(w[c], i, m);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
         const __m512 xv = _mm512_maskz_loadu_ps(m, x[r] + i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
     }
 }
@@ -775,103 +780,108 @@ HFK_AVX512 inline void fma_step16_mask(const void *const *w, const float *const 
 template <DType T, int R, int C>
 HFK_AVX512 inline void dot_block_avx512(const void *const *w, int64_t h, const float *const *x,
                                         int64_t k, float *const *y, int64_t ldy, int64_t pf) {
-    __m512 a[4][R][C];
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q)
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-            for (int c = 0; c < C; ++c) a[q][r][c] = _mm512_setzero_ps();
+    __m512 acc[R][C];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
     for (int64_t i = 0; i < h; i += 16)
-        fma_step16_mask<T, R, C>(w, x, i, tail_mask(std::min<int64_t>(16, h - i)), a[1]);
+        fma_step16_mask<T, R, C>(w, x, i, tail_mask(std::min<int64_t>(16, h - i)), acc);
     int64_t i = h;
     for (; i + 64 <= k; i += 64) {
         if (pf) {
+            // Written out here: GCC 12 -O2 dropped these prefetches (all of them, silently) when
+            // they sat in a helper function inlined at this point.
             constexpr int64_t kBytes = 64 * (T == DType::F32 ? 4 : 2);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
-                for (int64_t b = 0; b < kBytes; b += 64)
-                    _mm_prefetch(static_cast<const char *>(w[c]) + kBytes / 64 * i + pf + b,
-                                 _MM_HINT_T0);
+                for (int64_t b = 0; b < kBytes; b += 64) {
+                    const char *p = static_cast<const char *>(w[c]) + kBytes / 64 * i + pf + b;
+                    _mm_prefetch(p, _MM_HINT_T0);
+                    _mm_prefetch(p + kFarPrefetch, _MM_HINT_T1);
+                }
         }
-        fma_step16<T, R, C>(w, x, i, a[0]);
-        fma_step16<T, R, C>(w, x, i + 16, a[1]);
-        fma_step16<T, R, C>(w, x, i + 32, a[2]);
-        fma_step16<T, R, C>(w, x, i + 48, a[3]);
+        fma_step16<T, R, C>(w, x, i, acc);
+        fma_step16<T, R, C>(w, x, i + 16, acc);
+        fma_step16<T, R, C>(w, x, i + 32, acc);
+        fma_step16<T, R, C>(w, x, i + 48, acc);
     }
-    for (; i + 16 <= k; i += 16) fma_step16<T, R, C>(w, x, i, a[0]);
-    if (i < k) fma_step16_mask<T, R, C>(w, x, i, tail_mask(k - i), a[2]);
-#pragma GCC unroll 4
+    for (; i + 16 <= k; i += 16) fma_step16<T, R, C>(w, x, i, acc);
+    if (i < k) fma_step16_mask<T, R, C>(w, x, i, tail_mask(k - i), acc);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-        for (int c = 0; c < C; ++c)
-            y[c][r * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(
-                _mm512_add_ps(a[0][r][c], a[1][r][c]), _mm512_add_ps(a[2][r][c], a[3][r][c])));
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) y[c][r * ldy] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-// C rows of W (same head h) against the R rows of x from x (rows ldx apart); y[c] is row c's
-// output for the first row of x, the others ldy apart.
-template <DType T, int R, int C>
-HFK_AVX512 inline void dot_group_avx512(const void *const *wr, int64_t h, const float *x,
-                                        int64_t ldx, int64_t k, float *const *y, int64_t ldy,
-                                        int64_t pf) {
+// Rows of W a register block takes for R rows of x: as many as keep R * C accumulators, the C
+// weight vectors and one of x within the 32 registers.
+constexpr int w_rows_for(int r) {
+    return r <= 3 ? 6 : r == 4 ? 5 : r <= 6 ? 4 : 3;
+}
+
+// The rows of x in groups of at most 8, as even as they go (9 rows: 5 and 4, not 8 and 1): the
+// size of the group that starts at row i of m.
+inline int x_group_avx512(int64_t i, int64_t m) {
+    const int64_t left = m - i, groups = (left + 7) / 8;
+    return int((left + groups - 1) / groups);
+}
+
+// The R rows of x from x (ldx apart) against the rows of W from w: groups of w_rows_for(R)
+// consecutive rows that share a head, any other row alone; y[j] is row j's output for the first
+// row of x, the others ldy apart. pf: prefetch the next group's rows as each goes (the first
+// group of x of a block only: the others find them in cache).
+template <DType T, int R>
+HFK_AVX512 inline void dot_rows_group_avx512(const void *w, int64_t ld, int64_t rows,
+                                             const float *x, int64_t ldx, int64_t k, float *y,
+                                             int64_t ldy, bool prefetch) {
+    constexpr int C = w_rows_for(R);
+    const int64_t row_bytes = ld * int64_t(T == DType::F32 ? 4 : 2);
     const float *xr[R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) xr[r] = x + r * ldx;
-    dot_block_avx512<T, R, C>(wr, h, xr, k, y, ldy, pf);
-}
-
-template <DType T, int C>
-HFK_AVX512 inline void dot_groups_avx512(const void *const *wr, int64_t h, const float *x,
-                                         int64_t ldx, int64_t m, int64_t k, float *const *y,
-                                         int64_t ldy, int64_t pf) {
-    for (int64_t i = 0, g; i < m; i += g) {
-        const int64_t pfg = i == 0 ? pf : 0;
-        g = x_group(i, m);
-        float *yg[C];
-#pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) yg[c] = y[c] + i * ldy;
-        const float *xg = x + i * ldx;
-        if (g == 3)
-            dot_group_avx512<T, 3, C>(wr, h, xg, ldx, k, yg, ldy, pfg);
-        else if (g == 2)
-            dot_group_avx512<T, 2, C>(wr, h, xg, ldx, k, yg, ldy, pfg);
-        else
-            dot_group_avx512<T, 1, C>(wr, h, xg, ldx, k, yg, ldy, pfg);
+    for (int64_t j = 0; j < rows; j += C) {
+        const int64_t n = std::min<int64_t>(C, rows - j);
+        const void *wr[C] = {};
+        float *yr[C] = {};
+        for (int64_t c = 0; c < n; ++c) {
+            wr[c] = row_ptr(T, w, j + c, ld);
+            yr[c] = y + j + c;
+        }
+        const int64_t h = elements_before_line<T>(wr[0], k);
+        bool same = n == C;
+        for (int64_t c = 1; c < n; ++c) same = same && elements_before_line<T>(wr[c], k) == h;
+        const int64_t pf = prefetch && j + n < rows ? n * row_bytes : 0;
+        if (same) {
+            dot_block_avx512<T, R, C>(wr, h, xr, k, yr, ldy, pf);
+            continue;
+        }
+        for (int64_t c = 0; c < n; ++c)
+            dot_block_avx512<T, R, 1>(wr + c, elements_before_line<T>(wr[c], k), xr, k, yr + c,
+                                      ldy, c == 0 ? pf : 0);
     }
 }
 
-// The rows of W go in pairs half the matrix apart, as dot_rows' two rows per pass (two long
-// sequential streams), and every group of x passes over a pair while it is in L1: the weights
-// stream from memory once, overlapped with the arithmetic, and the rows of x stay in cache. A
-// pair whose rows start at different offsets in a line (rows of an odd length) goes one row at a
-// time. The first group of x prefetches the next pair as it goes: with the hardware prefetcher
-// alone the memory stream and the arithmetic took turns (the 30 layers of SmolLM-135M, 8 rows,
-// one thread, on Zen 5: 22.8 ms; with the prefetch 18.8 ms, where the arithmetic alone is ~17).
 template <DType T>
 HFK_AVX512 void dot_rows_batch_block_avx512(const void *w, int64_t ld, int64_t rows, const float *x,
                                             int64_t ldx, int64_t m, int64_t k, float *y,
                                             int64_t ldy) {
-    const int64_t half = rows / 2;
-    const int64_t row_bytes = ld * int64_t(T == DType::F32 ? 4 : 2);
-    for (int64_t j = 0; j < half; ++j) {
-        const void *wr[2] = {row_ptr(T, w, j, ld), row_ptr(T, w, j + half, ld)};
-        const int64_t pf = j + 1 < half ? row_bytes : 0;  // the next pair, while this one computes
-        const int64_t h0 = elements_before_line<T>(wr[0], k),
-                      h1 = elements_before_line<T>(wr[1], k);
-        float *yr[2] = {y + j, y + j + half};
-        if (h0 == h1) {
-            dot_groups_avx512<T, 2>(wr, h0, x, ldx, m, k, yr, ldy, pf);
-        } else {
-            dot_groups_avx512<T, 1>(wr, h0, x, ldx, m, k, yr, ldy, pf);
-            dot_groups_avx512<T, 1>(wr + 1, h1, x, ldx, m, k, yr + 1, ldy, pf);
+    for (int64_t i = 0, g; i < m; i += g) {
+        g = x_group_avx512(i, m);
+        const float *xg = x + i * ldx;
+        float *yg = y + i * ldy;
+        const bool pf = i == 0;
+        switch (g) {
+            case 8: dot_rows_group_avx512<T, 8>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            case 7: dot_rows_group_avx512<T, 7>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            case 6: dot_rows_group_avx512<T, 6>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            case 5: dot_rows_group_avx512<T, 5>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            case 4: dot_rows_group_avx512<T, 4>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            case 3: dot_rows_group_avx512<T, 3>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            case 2: dot_rows_group_avx512<T, 2>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
+            default: dot_rows_group_avx512<T, 1>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
         }
-    }
-    if (rows % 2) {
-        const void *wr[1] = {row_ptr(T, w, rows - 1, ld)};
-        float *yr[1] = {y + rows - 1};
-        dot_groups_avx512<T, 1>(wr, elements_before_line<T>(wr[0], k), x, ldx, m, k, yr, ldy, 0);
     }
 }
 
