@@ -320,12 +320,15 @@ inline int x_group(int64_t i, int64_t m) {
 
 // Rows of x per block of dot_rows_batch: all rows of a block pass over each row of W while it is
 // in L1, so a block's rows should stay in L1 too: 32 KiB of them, leaving a third of Zen 4/5's
-// 48 KiB to the weights (5 rows of 1536 floats, 14 of 576). Measured on Zen 5, 8 rows against
-// 576 x 1536 BF16: 72 GMAC/s with 32 KiB blocks, 60 with 48 KiB; 64 rows against 1536 x 576: 57
-// and 48. Larger batches (prompt chunks) go block by block over W, which a tile of linear_rows
-// keeps in L2. Any split gives the same bits: each output is summed alone.
+// 48 KiB to the weights (14 rows of 576 floats). Measured on Zen 5, 8 rows against 576 x 1536
+// BF16: 72 GMAC/s with 32 KiB blocks, 60 with 48 KiB; 64 rows against 1536 x 576: 57 and 48.
+// But never fewer than 8, the AVX-512 kernel's register block: 8 rows of 1536 in blocks of 5
+// went as groups of 5 and 3, 3.10 G FMA/s against 3.38 in one group of 8 (one Zen 5 core, the
+// weights from memory; the rows of x the group re-reads come from L2 at one load per 3 FMAs).
+// Larger batches (prompt chunks) go block by block over W, which a tile of linear_rows keeps in
+// L2. Any split gives the same bits: each output is summed alone.
 inline int64_t x_block_rows(int64_t k) {
-    return std::max<int64_t>(3, (int64_t(32) << 10) / (4 * std::max<int64_t>(k, 1)));
+    return std::max<int64_t>(8, (int64_t(32) << 10) / (4 * std::max<int64_t>(k, 1)));
 }
 
 // One row of W against the R rows of x from row i (x rows ldx apart, y rows ldy apart).

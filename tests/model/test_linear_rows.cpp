@@ -2,10 +2,10 @@
 // SimdOps::dot_rows_batch compute several rows of x against several rows of W in register blocks,
 // yet every output must be the bits the decode matrix-vector kernel (dot_rows) gives for its row
 // of x alone, at every rows-per-pass choice: that is what makes a request's output independent of
-// the batch it runs in. Checked at every instruction set, for 1..17 rows of x (every mix of the
-// kernel's blocks of three and two and one), odd lengths (masked tails), rows of W starting at
-// every offset in a cache line (rows of odd length: a pair of rows with different heads), and
-// F32, F16 and BF16 weights.
+// the batch it runs in. Checked at every instruction set, for 1..17 rows of x (every size of the
+// kernels' groups of rows of x: 1 to 8 with AVX-512, 1 to 3 with AVX2), odd lengths (masked
+// tails), rows of W starting at every offset in a cache line (rows of odd length: a group of rows
+// with different heads goes row by row), and F32, F16 and BF16 weights.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -119,7 +119,7 @@ void check_batch_kernel(DType type, int64_t k, int64_t ld, int64_t rows,
 }  // namespace
 
 // Odd lengths (masked heads and tails, blocks of 16 and 64 left over), 1, 5 and 16 rows of W
-// (pairs of rows and a row left over), the matrix at every offset in a line.
+// (whole groups of 3 to 6 rows of W and rows left over), the matrix at every offset in a line.
 TEST(LinearRows, BatchKernelGivesTheBitsOfDotRows) {
     std::mt19937 rng(19);
     std::vector<size_t> every;
@@ -133,8 +133,8 @@ TEST(LinearRows, BatchKernelGivesTheBitsOfDotRows) {
                 }
 }
 
-// Rows of x long enough that the kernel takes them in several blocks (a block's rows stay in L1:
-// three rows of 2900 floats make one).
+// Rows of x long enough that the kernel takes them in several blocks (a block's rows stay in L1,
+// but a block takes at least 8 rows: 17 rows of 2900 floats go as 8, 8 and 1).
 TEST(LinearRows, BatchKernelGivesTheBitsOfDotRowsInBlocksOfRowsOfX) {
     std::mt19937 rng(23);
     for (DType type : {DType::BF16, DType::F16, DType::F32})
@@ -148,8 +148,8 @@ TEST(LinearRows, BatchKernelGivesTheBitsOfDotRowsInBlocksOfRowsOfX) {
 // kern::linear_rows (tiles, threads, bias) against linear() on one row of x -- the product of a
 // session's decode step -- at every rows-per-pass choice, 1 and 2 threads: the same bits for 1..17
 // rows. Shapes: odd (301 x 197, several tiles, rows at different offsets in a line),
-// SmolLM-135M's 576 inputs (rows of whole lines: the kernel's pairs of rows) and 2900 inputs
-// (rows of x in blocks of three). It runs at the instruction set the process chose; CTest runs it
+// SmolLM-135M's 576 inputs (rows of whole lines: the kernel's groups of rows of W) and 2900 inputs
+// (rows of x in several blocks). It runs at the instruction set the process chose; CTest runs it
 // again with HFK_KERNELS=avx2 and =scalar.
 TEST(LinearRows, SameBitsAsOneRowDecodeForEveryChoice) {
     if (const char *forced = std::getenv("HFK_KERNELS")) {
