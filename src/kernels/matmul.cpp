@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <string>
 #include <vector>
 
 #include "kernels/bf16_compute.h"
@@ -97,7 +98,8 @@ QActsBuf &quantized_rows(const float *x, int64_t m, int64_t k, int n_threads) {
 
 // Output rows per task of a matrix-vector product (m <= kMaxMatvecRows, [out, in]): up to two
 // tasks a thread (they help when the machine is noisy), in multiples of `round` rows (64 for
-// the 16-bit/F32 kernels, a multiple of every vector width; 4 for the quantized tiles). Only
+// the 16-bit/F32 kernels, a multiple of every vector width; 16 for quantized ones: Q8_0x16's group
+// of rows, a multiple of the other quantized kernels' tiles of 4). Only
 // the speed depends on it: every output is one row's dot product.
 int64_t matvec_block(int64_t n, int n_threads, int64_t round) {
     const int64_t tasks =
@@ -124,7 +126,7 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
                 const QActs &a = all[size_t(i)];
                 for (int64_t j = 0; j < k; ++j) xf[size_t(j)] = a.d[j / kQBlock] * float(a.q[j]);
                 for (int64_t r = n0; r < n1; ++r) {
-                    dequantize_row(w.quant, wq + size_t(r) * rb, k, wf.data());
+                    dequantize_matrix_row(w.quant, wq, rb, r, k, wf.data());
                     double sum = 0;
                     for (int64_t j = 0; j < k; ++j) sum += double(wf[size_t(j)]) * xf[size_t(j)];
                     y[i * n + r] = float(sum);
@@ -138,8 +140,10 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
     // sets the speed. Decode (memory-bound): one contiguous run of rows per task, two tasks per
     // thread (as the 16-bit kernels). Prefill (compute-bound): pieces of ~128 rows, an even
     // number of them; each task passes its rows over every activation row.
-    const int64_t block = m <= kMaxMatvecRows ? matvec_block(n, n_threads, 4)
-                                              : (even_piece(n, kQuantPrefillRows) + 3) / 4 * 4;
+    const int64_t block =
+        m <= kMaxMatvecRows
+            ? matvec_block(n, n_threads, kQRowGroup)
+            : (even_piece(n, kQuantPrefillRows) + kQRowGroup - 1) / kQRowGroup * kQRowGroup;
     const int64_t tasks = (n + block - 1) / block;
     const QuantOps &ops = quant_ops();
     parallel_for(tasks, n_threads, [&](int64_t t) {
@@ -157,6 +161,10 @@ size_t row_bytes(const Mat &w) {
 }
 
 Mat row_slice(const Mat &w, int64_t first, int64_t n) {
+    if (w.quant == QType::Q8_0x16 && (first % kQRowGroup != 0 || n % kQRowGroup != 0))
+        fail(HFK_E_INTERNAL, "row_slice: rows " + std::to_string(first) + ".." +
+                                 std::to_string(first + n) +
+                                 " of a matrix interleaved by 16 rows (Q8_0x16)");
     Mat r = w;
     r.data = static_cast<const uint8_t *>(w.data) + size_t(first) * row_bytes(w);
     r.rows = n;
@@ -397,7 +405,7 @@ void linear_decode(const RowsProduct *products, size_t n_products, const float *
     int64_t tasks = 0;
     for (size_t p = 0; p < n_products; ++p) {
         const Mat &w = *products[p].w;
-        parts[p].block = matvec_block(w.rows, n_threads, w.quant != QType::None ? 4 : 64);
+        parts[p].block = matvec_block(w.rows, n_threads, w.quant != QType::None ? kQRowGroup : 64);
         parts[p].first_task = tasks;
         tasks += (w.rows + parts[p].block - 1) / parts[p].block;
     }
@@ -427,8 +435,8 @@ void get_row(const Mat &w, int64_t r, float *out) {
     if (w.quant != QType::None) {
         if (w.qlayout != Layout::OutIn)
             fail(HFK_E_INTERNAL, "get_row: a quantized matrix stored by columns");
-        dequantize_row(w.quant, static_cast<const uint8_t *>(w.data) + size_t(r) * row_bytes(w),
-                       w.cols, out);
+        dequantize_matrix_row(w.quant, static_cast<const uint8_t *>(w.data), row_bytes(w), r,
+                              w.cols, out);
         return;
     }
     simd().to_f32(w.dtype, offset(w, r, 0), w.cols, out);

@@ -17,6 +17,8 @@ const char *qtype_name(QType t) {
             return "q4_1";
         case QType::Q4_1F:
             return "q4_1f";
+        case QType::Q8_0x16:
+            return "q8_0x16";
         default:
             return "none";
     }
@@ -25,6 +27,7 @@ const char *qtype_name(QType t) {
 size_t q_block_bytes(QType t) {
     switch (t) {
         case QType::Q8_0:
+        case QType::Q8_0x16:
             return 2 + 32;
         case QType::Q4_1:
             return 4 + 16;

@@ -7,6 +7,7 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/bf16_compute.cpp
     ${CMAKE_CURRENT_LIST_DIR}/quant.cpp
     ${CMAKE_CURRENT_LIST_DIR}/quant_kernels.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/quant_rows16.cpp
     ${CMAKE_CURRENT_LIST_DIR}/attention.cpp
     ${CMAKE_CURRENT_LIST_DIR}/ops.cpp)
 # quantize_row rounds a product by a float sum (round_clamped): a fused multiply-add would round

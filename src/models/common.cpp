@@ -11,6 +11,7 @@
 #endif
 
 #include "kernels/ops.h"
+#include "kernels/quant.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
 #include "model/prequant.h"
@@ -56,7 +57,7 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
                                 kern::Layout layout, MatUse use) {
     kern::Mat m{t.dtype, nullptr, rows, cols};
     const bool quantize = (opts_.format == WeightFormat::Q8 || opts_.format == WeightFormat::Q4) &&
-                          (use == MatUse::Linear || opts_.quantize_embeddings);
+                          (use != MatUse::Embedding || opts_.quantize_embeddings);
     uint8_t *out = nullptr;
     size_t bytes = 0;
     if (quantize) {
@@ -68,16 +69,27 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
         bytes = rb * size_t(n);
         out = arena_.alloc(bytes);
         if (layout == kern::Layout::OutIn) {
-            // Rows in tasks of 64 on the load's threads: each row's bytes are its own.
+            // Q8_0 rows interleaved by 16 for the AVX-512 VNNI kernels (kern::QType::Q8_0x16),
+            // unless the rows are not whole groups or a slice would cut a group.
+            static const bool interleaved_kernels =
+                std::strcmp(kern::quant_isa(), "avx512vnni") == 0;
+            const bool interleave = m.quant == kern::QType::Q8_0 && interleaved_kernels &&
+                                    use != MatUse::LinearSliced && n % kern::kQRowGroup == 0;
+            // Rows in tasks of 64 on the load's threads: each task's bytes are its own (whole
+            // groups of 16 rows when interleaved).
             constexpr int64_t kRows = 64;
+            static_assert(kRows % kern::kQRowGroup == 0);
             const int nt = opts_.n_threads > 0 ? opts_.n_threads : kern::hardware_threads();
             kern::parallel_for((n + kRows - 1) / kRows, nt, [&](int64_t task) {
                 std::vector<float> row(static_cast<size_t>(k));
-                for (int64_t r = task * kRows; r < std::min(n, (task + 1) * kRows); ++r) {
+                const int64_t r0 = task * kRows, r1 = std::min(n, r0 + kRows);
+                for (int64_t r = r0; r < r1; ++r) {
                     tensor_row(t, cols, r, row.data());
                     kern::quantize_row(m.quant, row.data(), k, out + size_t(r) * rb);
                 }
+                if (interleave) kern::interleave_q8_0(out + size_t(r0) * rb, r1 - r0, k);
             });
+            if (interleave) m.quant = kern::QType::Q8_0x16;
         } else {  // [in, out]: quantize the columns, a block of outputs at a time
             constexpr int64_t kCols = 64;
             std::vector<float> tile(static_cast<size_t>(k * kCols)), src(static_cast<size_t>(cols));
@@ -269,7 +281,7 @@ kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t co
                                kern::Layout layout, MatUse use) {
     const WeightFormat f = opts_.format;
     const bool quantize = (f == WeightFormat::Q8 || f == WeightFormat::Q4) &&
-                          (use == MatUse::Linear || opts_.quantize_embeddings);
+                          (use != MatUse::Embedding || opts_.quantize_embeddings);
     // A layer of a pre-quantized checkpoint (prequant.h): unpacked, then held as stored when
     // that is exact, else converted; never an F32 copy unless F32 was asked for.
     constexpr std::string_view kWeight = ".weight";

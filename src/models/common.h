@@ -28,7 +28,10 @@ namespace hfk::models {
 // source pages of the memory map are given back (MADV_DONTNEED: they are the file's, so nothing
 // is lost). Embeddings (MatUse::Embedding, also used as a tied lm_head) are quantized unless
 // quantize_embeddings is false; F32/BF16 apply to them too.
-enum class MatUse { Linear, Embedding };
+// Linear: a product's matrix; Embedding: the token table (also a tied lm_head); LinearSliced: a
+// product's matrix that row_slice cuts at rows not all multiples of kern::kQRowGroup (a fused
+// q/k/v or gate/up of odd sizes), so never interleaved (Q8_0x16).
+enum class MatUse { Linear, Embedding, LinearSliced };
 
 class WeightLoader {
   public:

@@ -11,6 +11,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/quant.h"
 #include "kernels/thread_pool.h"
 #include "util/error.h"
 
@@ -131,8 +132,11 @@ class Decoder final : public Model {
             if (!spec_.post_ffn_norm.empty())
                 L.post_ffn_norm = norm(p + spec_.post_ffn_norm + ".weight", dim_);
             if (spec_.fused_qkv) {  // row blocks of one matrix, no copy
-                const Mat qkv =
-                    w.matrix(p + "self_attn.qkv_proj.weight", q_dim_ + 2 * kv_dim_, dim_);
+                const bool whole_groups =
+                    q_dim_ % kern::kQRowGroup == 0 && kv_dim_ % kern::kQRowGroup == 0;
+                const Mat qkv = w.matrix(p + "self_attn.qkv_proj.weight", q_dim_ + 2 * kv_dim_,
+                                         dim_, Layout::OutIn,
+                                         whole_groups ? MatUse::Linear : MatUse::LinearSliced);
                 L.wq = rows(qkv, 0, q_dim_);
                 L.wk = rows(qkv, q_dim_, kv_dim_);
                 L.wv = rows(qkv, q_dim_ + kv_dim_, kv_dim_);
@@ -157,7 +161,9 @@ class Decoder final : public Model {
                 // What moe_forward counts when it reads it: the router, the experts used.
                 sparse_bytes_ += w.bound_bytes() - before_mlp;
             } else if (spec_.fused_gate_up) {
-                const Mat gate_up = w.matrix(p + "mlp.gate_up_proj.weight", 2 * ffn_, dim_);
+                const Mat gate_up =
+                    w.matrix(p + "mlp.gate_up_proj.weight", 2 * ffn_, dim_, Layout::OutIn,
+                             ffn_ % kern::kQRowGroup == 0 ? MatUse::Linear : MatUse::LinearSliced);
                 L.w_gate = rows(gate_up, 0, ffn_);
                 L.w_up = rows(gate_up, ffn_, ffn_);
             } else {
