@@ -19,6 +19,8 @@ const char *qtype_name(QType t) {
             return "q4_1f";
         case QType::Q8_0x16:
             return "q8_0x16";
+        case QType::Q4_1x16:
+            return "q4_1x16";
         default:
             return "none";
     }
@@ -30,6 +32,7 @@ size_t q_block_bytes(QType t) {
         case QType::Q8_0x16:
             return 2 + 32;
         case QType::Q4_1:
+        case QType::Q4_1x16:
             return 4 + 16;
         case QType::Q4_1F:
             return 8 + 16;

@@ -40,30 +40,38 @@
 
 namespace hfk::kern {
 
-enum class QType : uint8_t { None, Q8_0, Q4_1, Q4_1F, Q8_0x16 };
+enum class QType : uint8_t { None, Q8_0, Q4_1, Q4_1F, Q8_0x16, Q4_1x16 };
 
 constexpr int64_t kQBlock = 32;
 
-// Q8_0x16: Q8_0 with the rows interleaved by 16 (kQRowGroup), the layout of the AVX-512 VNNI
-// kernels (quant_rows16.cpp); the loader repacks a Q8_0 matrix into it when those kernels run
-// (models/common.cpp). The same bytes as Q8_0 (34 a block a row), laid out per group of 16 rows:
+// Q8_0x16 and Q4_1x16: Q8_0 and Q4_1 with the rows interleaved by 16 (kQRowGroup), the layout of
+// the AVX-512 VNNI kernels (quant_rows16.cpp); the loader repacks a Q8_0 or Q4_1 matrix into it
+// when those kernels run (models/common.cpp). As many bytes as the row-by-row type (34 or 20 a
+// block a row). Q8_0x16, per group of 16 rows:
 //   group g (rows 16g..16g+15) at g * 16 * q_row_bytes; in it the blocks in pairs, a pair's two
 //   blocks of weights then their two blocks of scales (1088 bytes; a last odd block: 512 + 32):
 //     a block's weights (512 bytes): byte 64 c + 4 r + t = w[r][32 b + 4 c + t] + 128 (as u8),
 //                                    c < 8 (a chunk of 4 inputs), r < 16 (the row), t < 4
 //     a block's scales (32 bytes):   16 F16, row r's d at 2 r
-// so one 64-byte load holds 4 weights of each of the 16 rows, one vpdpbusd against 4 activations
-// broadcast sums them for all 16 rows, and one load gives the block's 16 scales. A matrix of this
-// type has a multiple of 16 rows, and row_slice cuts it at multiples of 16 only.
-// Its float sequence (not Q8_0's: per row, one exact int32 sum per block, one fma per block):
-//   S[b] = sum_{j<32} w[b][j] * xq[b][j]  (exact int32)
-//   acc = fma(float(S[b]), d_w[b] * d_x[b], acc)  for b = 0, 1, ...;  y = acc
-// Each block's 32 products summed exactly before one rounding: no less accurate than Q8_0's
-// per-lane sums, and it lets the scales be applied once per block for 16 rows at once.
+// Q4_1x16: block b of a group at 320 b (5 cache lines): 256 nibble bytes, byte 64 c + 4 r + t
+//   holding input 4 c + t of row r in its low nibble and 16 + 4 c + t in its high one (c < 4:
+//   Q4_1's own bytes 4c..4c+3 of the row), then the 16 rows' F16 scales, then their minima.
+// So one 64-byte load holds 4 weights (Q4: 8) of each of the 16 rows, one vpdpbusd against 4
+// activations broadcast sums them for all 16 rows, and one load gives the block's 16 scales. A
+// matrix of these types has a multiple of 16 rows, and row_slice cuts it at multiples of 16 only.
+// Their float sequence (not Q8_0's and Q4_1's: per row, one exact int32 sum per block, one fma
+// per block):
+//   S[b] = sum_{j<32} w[b][j] * xq[b][j]  (exact int32; Q4: the nibbles 0..15)
+//   acc = fma(float(S[b]), d_w[b] * d_x[b], acc)      for b = 0, 1, ...
+//   Q4_1x16: mins = fma(m_w[b], s_x[b], mins)          for b = 0, 1, ...;  y = acc + mins
+//   Q8_0x16: y = acc
+// Each block's 32 products summed exactly before one rounding: no less accurate than the per-lane
+// sums, and it lets the scales be applied once per block for 16 rows at once.
 constexpr int64_t kQRowGroup = 16;
 
-const char *qtype_name(QType t);  // "q8_0", "q4_1", "q4_1f", "q8_0x16", "none"
-size_t q_block_bytes(QType t);    // 34, 20, 24, 34 (0 for None)
+const char *qtype_name(QType t);  // "q8_0", "q4_1", "q4_1f", "q8_0x16", "q4_1x16", "none"
+size_t q_block_bytes(QType t);    // 34, 20, 24, 34, 20 (0 for None)
+bool q_interleaved(QType t);      // Q8_0x16, Q4_1x16
 inline int64_t q_blocks(int64_t k) {
     return (k + kQBlock - 1) / kQBlock;
 }
@@ -85,9 +93,9 @@ void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst);
 // of 16 rows are 16 * row_bytes apart).
 void dequantize_matrix_row(QType t, const uint8_t *w, size_t row_bytes, int64_t r, int64_t k,
                            float *dst);
-// A Q8_0 matrix of `rows` rows (a multiple of kQRowGroup) of k inputs, rewritten in place as
-// Q8_0x16.
-void interleave_q8_0(uint8_t *w, int64_t rows, int64_t k);
+// A Q8_0 or Q4_1 matrix (`from`) of `rows` rows (a multiple of kQRowGroup) of k inputs,
+// rewritten in place as Q8_0x16 or Q4_1x16.
+void interleave_rows16(QType from, uint8_t *w, int64_t rows, int64_t k);
 
 // One row of k activations -> q_blocks(k) blocks: q[32 * nb] int8 (padding zero), d[nb] and
 // s[nb] = d * sum(q of the block). quantize_acts_reference (portable C) defines the values;
@@ -109,9 +117,9 @@ struct QuantOps {
     void (*dot_rows)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs &x,
                      float *y);
     // y[i * ldy + r] = row r of W . x[i] for r < rows, i < m: each the same bits as dot_rows
-    // gives for x[i] alone (the kernels share loads between rows, never a sum). Q8_0x16: w is
-    // the start of a group and rows a multiple of 16 (every set computes it; the AVX-512 set
-    // fast).
+    // gives for x[i] alone (the kernels share loads between rows, never a sum). Q8_0x16 and
+    // Q4_1x16: w is the start of a group and rows a multiple of 16 (every set computes them; the
+    // AVX-512 set fast).
     void (*gemm)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
                  int64_t m, float *y, int64_t ldy);
 };

@@ -96,7 +96,7 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
 
 void dot_rows_scalar(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs &x,
                      float *y) {
-    if (t == QType::Q8_0x16) return gemm_q8_0x16_portable(w, row_bytes, rows, &x, 1, y, 0);
+    if (q_interleaved(t)) return gemm_rows16_portable(t, w, row_bytes, rows, &x, 1, y, 0);
     for (int64_t r = 0; r < rows; ++r) y[r] = dot_scalar(t, w + size_t(r) * row_bytes, x);
 }
 
@@ -205,8 +205,9 @@ HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
 template <class L>
 HFK_Q_AVX2 inline void dot_rows_256(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
                                     const QActs &x, float *y) {
-    // Q8_0x16 is the AVX-512 kernels' layout: the loader makes it only for them (here: tests).
-    if (t == QType::Q8_0x16) return gemm_q8_0x16_portable(w, row_bytes, rows, &x, 1, y, 0);
+    // The interleaved types are the AVX-512 kernels' layout: the loader makes them only for
+    // those (here: tests).
+    if (q_interleaved(t)) return gemm_rows16_portable(t, w, row_bytes, rows, &x, 1, y, 0);
     if (t == QType::Q8_0)
         for (int64_t r = 0; r < rows; ++r)
             y[r] = dot_256<QType::Q8_0, L>(w + size_t(r) * row_bytes, x);
@@ -504,8 +505,8 @@ HFK_Q_AVX512 void gemm_512(const uint8_t *w, size_t rb, int64_t rows, const QAct
 
 HFK_Q_AVX512 void gemm_avx512vnni(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
                                   const QActs *x, int64_t m, float *y, int64_t ldy) {
-    if (t == QType::Q8_0x16)
-        gemm_q8_0x16_avx512(w, row_bytes, rows, x, m, y, ldy);
+    if (q_interleaved(t))
+        gemm_rows16_avx512(t, w, row_bytes, rows, x, m, y, ldy);
     else if (t == QType::Q8_0)
         gemm_512<QType::Q8_0>(w, row_bytes, rows, x, m, y, ldy);
     else if (t == QType::Q4_1)

@@ -1,9 +1,10 @@
-// Q8_0x16 (quant.h): Q8_0 with 16 rows interleaved, so that the AVX-512 VNNI kernel sums a block
-// of 16 rows with 8 vpdpbusd and applies its 16 scales with one fma. Q8_0's own layout needs 4
-// vector instructions per pair of blocks for every (weight row, activation row) -- vpdpbusd, a
-// conversion, the scale product and an fma over 8 lanes a block -- as many as the BF16 kernel's
-// FMAs for the same products: a batch of 8 activation rows gained nothing over BF16, and one row
-// (decode) was bound by instructions rather than by the bytes it reads.
+// Q8_0x16 and Q4_1x16 (quant.h): Q8_0 and Q4_1 with 16 rows interleaved, so that the AVX-512
+// VNNI kernel sums a block of 16 rows with 8 vpdpbusd and applies their 16 scales with one fma.
+// The row-by-row layouts need 4 vector instructions per pair of blocks for every (weight row,
+// activation row) -- vpdpbusd, a conversion, the scale product and an fma over 8 lanes a block
+// -- as many as the BF16 kernel's FMAs for the same products: a batch of 8 activation rows gained
+// nothing over BF16, and one row (decode) was bound by instructions rather than by the bytes it
+// reads (Q4_1 most: 2.2 ns a pair of blocks, ~2x Q8_0's instructions a byte).
 #include "kernels/quant_rows16.h"
 
 #include <algorithm>
@@ -27,42 +28,62 @@
 namespace hfk::kern {
 namespace {
 
-constexpr int64_t kBlockWeights = kQRowGroup * kQBlock;  // 512 bytes a block of a group
-constexpr int64_t kBlockScales = kQRowGroup * 2;         // 32
+constexpr int64_t kQ8Weights = kQRowGroup * kQBlock;  // a Q8_0x16 block's 512 weight bytes
+constexpr int64_t kScales = kQRowGroup * 2;           // 16 F16: 32 bytes
+constexpr int64_t kQ4Nibbles = kQRowGroup * kQBlock / 2;  // a Q4_1x16 block's 256 nibble bytes
+constexpr int64_t kQ4Block = kQ4Nibbles + 2 * kScales;    // 320: 5 cache lines
 
 size_t group_bytes(size_t row_bytes) {
     return size_t(kQRowGroup) * row_bytes;
 }
 
-// Blocks go in pairs, each pair's 2 x 512 weight bytes then its 2 x 32 scale bytes (17 cache
-// lines), a last odd block as its 512 then its 32: a decode reads a group strictly in address
-// order. (With a group's scales after all its weights -- a gap of 9 lines every 144 in the
-// weights' stream -- the hardware prefetchers lost the stream at every group: 14 GB/s from memory
-// on Zen 5, against 30-32 in pairs and 27-29 for Q8_0's kernel.)
-inline int64_t pair_at(int64_t b) {
-    return (b / 2) * 2 * (kBlockWeights + kBlockScales);
+// Q8_0x16: blocks in pairs, each pair's 2 x 512 weight bytes then its 2 x 32 scale bytes (17
+// cache lines), a last odd block as its 512 then its 32: a decode reads a group strictly in
+// address order. (With a group's scales after all its weights -- a gap of 9 lines every 144 in
+// the weights' stream -- the hardware prefetchers lost the stream at every group: 14 GB/s from
+// memory on Zen 5, against 30-32 in pairs and 27-29 for Q8_0's kernel.)
+inline int64_t q8_pair_at(int64_t b) {
+    return (b / 2) * 2 * (kQ8Weights + kScales);
 }
 
 // Block b's weight byte for row r, input j of the block.
-inline size_t weight_at(int64_t b, int64_t r, int64_t j) {
-    return size_t(pair_at(b) + (b & 1) * kBlockWeights + (j / 4) * 64 + r * 4 + j % 4);
+inline size_t q8_weight_at(int64_t b, int64_t r, int64_t j) {
+    return size_t(q8_pair_at(b) + (b & 1) * kQ8Weights + (j / 4) * 64 + r * 4 + j % 4);
 }
 
 // Block b's 16 scales (of nb blocks).
-inline int64_t scales_at(int64_t nb, int64_t b) {
+inline int64_t q8_scales_at(int64_t nb, int64_t b) {
     const bool pair = (b | 1) < nb;
-    return pair_at(b) + (pair ? 2 : 1) * kBlockWeights + (b & 1) * kBlockScales;
+    return q8_pair_at(b) + (pair ? 2 : 1) * kQ8Weights + (b & 1) * kScales;
 }
 
-inline size_t scale_at(int64_t nb, int64_t b, int64_t r) {
-    return size_t(scales_at(nb, b) + 2 * r);
+// Q4_1x16: block b at 320 b: 256 nibble bytes, then 16 scales, then 16 minima. Byte
+// 64 c + 4 r + t holds input 4 c + t of row r in its low nibble and input 16 + 4 c + t in its
+// high nibble (c < 4): Q4_1's own bytes 4c..4c+3 of the row, moved as they are.
+inline size_t q4_nibbles_at(int64_t b, int64_t r, int64_t j) {
+    return size_t(b * kQ4Block + ((j % 16) / 4) * 64 + r * 4 + j % 4);
+}
+
+inline int q4_weight(const uint8_t *group, int64_t b, int64_t r, int64_t j) {
+    const uint8_t byte = group[q4_nibbles_at(b, r, j)];
+    return j < 16 ? byte & 15 : byte >> 4;
+}
+
+inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return f16_to_f32(h);
 }
 
 }  // namespace
 
-void interleave_q8_0(uint8_t *w, int64_t rows, int64_t k) {
+bool q_interleaved(QType t) {
+    return t == QType::Q8_0x16 || t == QType::Q4_1x16;
+}
+
+void interleave_rows16(QType t, uint8_t *w, int64_t rows, int64_t k) {
     const int64_t nb = q_blocks(k);
-    const size_t rb = q_row_bytes(QType::Q8_0, k), gb = group_bytes(rb);
+    const size_t rb = q_row_bytes(t, k), gb = group_bytes(rb);
     std::vector<uint8_t> rows16(gb);
     for (int64_t g = 0; g < rows / kQRowGroup; ++g) {
         uint8_t *group = w + size_t(g) * gb;
@@ -70,13 +91,22 @@ void interleave_q8_0(uint8_t *w, int64_t rows, int64_t k) {
         for (int64_t r = 0; r < kQRowGroup; ++r) {
             const uint8_t *row = rows16.data() + size_t(r) * rb;
             for (int64_t b = 0; b < nb; ++b) {
-                const uint8_t *blk = row + size_t(b) * 34;
-                std::memcpy(group + scale_at(nb, b, r), blk, 2);
-                for (int64_t j = 0; j < kQBlock; j += 4) {  // 4 inputs at a time, w + 128
-                    uint32_t four;
-                    std::memcpy(&four, blk + 2 + j, 4);
-                    four ^= 0x80808080u;
-                    std::memcpy(group + weight_at(b, r, j), &four, 4);
+                if (t == QType::Q8_0) {
+                    const uint8_t *blk = row + size_t(b) * 34;
+                    std::memcpy(group + q8_scales_at(nb, b) + 2 * r, blk, 2);
+                    for (int64_t j = 0; j < kQBlock; j += 4) {  // 4 inputs at a time, w + 128
+                        uint32_t four;
+                        std::memcpy(&four, blk + 2 + j, 4);
+                        four ^= 0x80808080u;
+                        std::memcpy(group + q8_weight_at(b, r, j), &four, 4);
+                    }
+                } else {  // Q4_1: {d, m, 16 nibble bytes}
+                    const uint8_t *blk = row + size_t(b) * 20;
+                    uint8_t *out = group + b * kQ4Block;
+                    std::memcpy(out + kQ4Nibbles + 2 * r, blk, 2);
+                    std::memcpy(out + kQ4Nibbles + kScales + 2 * r, blk + 2, 2);
+                    for (int64_t c = 0; c < 4; ++c)
+                        std::memcpy(out + 64 * c + 4 * r, blk + 4 + 4 * c, 4);
                 }
             }
         }
@@ -85,35 +115,48 @@ void interleave_q8_0(uint8_t *w, int64_t rows, int64_t k) {
 
 void dequantize_matrix_row(QType t, const uint8_t *w, size_t row_bytes, int64_t r, int64_t k,
                            float *dst) {
-    if (t != QType::Q8_0x16) return dequantize_row(t, w + size_t(r) * row_bytes, k, dst);
+    if (!q_interleaved(t)) return dequantize_row(t, w + size_t(r) * row_bytes, k, dst);
     const int64_t nb = q_blocks(k), lane = r % kQRowGroup;
     const uint8_t *group = w + size_t(r / kQRowGroup) * group_bytes(row_bytes);
     for (int64_t i = 0; i < k; ++i) {
-        const int64_t b = i / kQBlock;
-        uint16_t dh;
-        std::memcpy(&dh, group + scale_at(nb, b, lane), 2);
-        const int q = int(group[weight_at(b, lane, i % kQBlock)]) - 128;
-        dst[i] = f16_to_f32(dh) * float(q);
+        const int64_t b = i / kQBlock, j = i % kQBlock;
+        if (t == QType::Q8_0x16) {
+            const int q = int(group[q8_weight_at(b, lane, j)]) - 128;
+            dst[i] = half_at(group + q8_scales_at(nb, b) + 2 * lane) * float(q);
+        } else {
+            const uint8_t *blk = group + b * kQ4Block;
+            dst[i] = half_at(blk + kQ4Nibbles + 2 * lane) * float(q4_weight(group, b, lane, j)) +
+                     half_at(blk + kQ4Nibbles + kScales + 2 * lane);
+        }
     }
 }
 
-void gemm_q8_0x16_portable(const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
-                           int64_t m, float *y, int64_t ldy) {
+void gemm_rows16_portable(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
+                          const QActs *x, int64_t m, float *y, int64_t ldy) {
     for (int64_t r = 0; r < rows; ++r) {
         const uint8_t *group = w + size_t(r / kQRowGroup) * group_bytes(row_bytes);
         const int64_t lane = r % kQRowGroup;
         for (int64_t i = 0; i < m; ++i) {
             const QActs &a = x[i];
-            float acc = 0.0f;
+            float acc = 0.0f, mins = 0.0f;
             for (int64_t b = 0; b < a.nb; ++b) {
                 int32_t sum = 0;
-                for (int64_t j = 0; j < kQBlock; ++j)
-                    sum += (int32_t(group[weight_at(b, lane, j)]) - 128) * a.q[b * kQBlock + j];
-                uint16_t dh;
-                std::memcpy(&dh, group + scale_at(a.nb, b, lane), 2);
-                acc = std::fma(float(sum), f16_to_f32(dh) * a.d[b], acc);
+                float d;
+                if (t == QType::Q8_0x16) {
+                    for (int64_t j = 0; j < kQBlock; ++j)
+                        sum += (int32_t(group[q8_weight_at(b, lane, j)]) - 128) *
+                               a.q[b * kQBlock + j];
+                    d = half_at(group + q8_scales_at(a.nb, b) + 2 * lane);
+                } else {
+                    for (int64_t j = 0; j < kQBlock; ++j)
+                        sum += q4_weight(group, b, lane, j) * a.q[b * kQBlock + j];
+                    const uint8_t *blk = group + b * kQ4Block;
+                    d = half_at(blk + kQ4Nibbles + 2 * lane);
+                    mins = std::fma(half_at(blk + kQ4Nibbles + kScales + 2 * lane), a.s[b], mins);
+                }
+                acc = std::fma(float(sum), d * a.d[b], acc);
             }
-            y[i * ldy + r] = acc;
+            y[i * ldy + r] = t == QType::Q8_0x16 ? acc : acc + mins;
         }
     }
 }
@@ -130,41 +173,64 @@ inline int32_t dword_at(const int8_t *p) {
     return v;
 }
 
-// A group's 16 rows against A activation rows: y[a][0..15]. A block's 8 weight vectors and 16
-// scales are loaded once for the A rows; each row's block sum runs in two chains of 4 vpdpbusd
-// (an exact int32 sum in any order), then one conversion, one scale product and one fma.
-template <int A>
+// A group's 16 rows against A activation rows: y[a][0..15]. A block's 8 weight vectors (Q4: the
+// low and high nibbles of 4 loads) and its scales are made ready once for the A rows; each row's
+// block sum runs in two chains of 4 vpdpbusd (an exact int32 sum in any order), then one
+// conversion, one scale product and one fma (Q4: and one fma of the minima into their own sum).
+template <QType T, int A>
 HFK_Q16_AVX512 inline void group_rows(const uint8_t *group, int64_t nb, const QActs *x,
                                       const int32_t *const *offsets, float *const *y) {
-    __m512 acc[A];
+    constexpr bool kQ4 = T == QType::Q4_1x16;
+    __m512 acc[A], mins[A];
 #pragma GCC unroll 8
-    for (int a = 0; a < A; ++a) acc[a] = _mm512_setzero_ps();
+    for (int a = 0; a < A; ++a) acc[a] = mins[a] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t *blk = group + weight_at(b, 0, 0);
         __m512i wv[8];
+        __m512 dw, mw = _mm512_setzero_ps();
+        if constexpr (kQ4) {
+            // wv[2c]: inputs 4c..4c+3 (low nibbles), wv[2c + 1]: inputs 16 + 4c.. (high).
+            const uint8_t *blk = group + b * kQ4Block;
+            const __m512i low = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; ++c) {
+                const __m512i v = _mm512_loadu_si512(blk + 64 * c);
+                wv[2 * c] = _mm512_and_si512(v, low);
+                wv[2 * c + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+            }
+            dw = _mm512_cvtph_ps(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + kQ4Nibbles)));
+            mw = _mm512_cvtph_ps(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + kQ4Nibbles + kScales)));
+        } else {
+            const uint8_t *blk = group + q8_weight_at(b, 0, 0);
 #pragma GCC unroll 8
-        for (int c = 0; c < 8; ++c) wv[c] = _mm512_loadu_si512(blk + 64 * c);
-        const __m512 dw = _mm512_cvtph_ps(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(group + scales_at(nb, b))));
+            for (int c = 0; c < 8; ++c) wv[c] = _mm512_loadu_si512(blk + 64 * c);
+            dw = _mm512_cvtph_ps(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(group + q8_scales_at(nb, b))));
+        }
 #pragma GCC unroll 8
         for (int a = 0; a < A; ++a) {
             const int8_t *xq = x[a].q + b * kQBlock;
-            __m512i s0 = _mm512_set1_epi32(offsets[a][b]), s1 = _mm512_setzero_si512();
+            __m512i s0 = kQ4 ? _mm512_setzero_si512() : _mm512_set1_epi32(offsets[a][b]),
+                    s1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
-            for (int c = 0; c < 8; c += 2) {
-                s0 = _mm512_dpbusd_epi32(s0, wv[c], _mm512_set1_epi32(dword_at(xq + 4 * c)));
-                s1 = _mm512_dpbusd_epi32(s1, wv[c + 1],
-                                         _mm512_set1_epi32(dword_at(xq + 4 * c + 4)));
+            for (int c = 0; c < 4; ++c) {
+                // Q8: chunks 2c and 2c + 1 (inputs 8c..8c+7); Q4: inputs 4c.. and 16 + 4c...
+                const int x0 = kQ4 ? 4 * c : 8 * c, x1 = kQ4 ? 16 + 4 * c : 8 * c + 4;
+                s0 = _mm512_dpbusd_epi32(s0, wv[2 * c], _mm512_set1_epi32(dword_at(xq + x0)));
+                s1 = _mm512_dpbusd_epi32(s1, wv[2 * c + 1], _mm512_set1_epi32(dword_at(xq + x1)));
             }
             const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
             acc[a] = _mm512_fmadd_ps(sum, _mm512_mul_ps(dw, _mm512_set1_ps(x[a].d[b])), acc[a]);
+            if constexpr (kQ4) mins[a] = _mm512_fmadd_ps(mw, _mm512_set1_ps(x[a].s[b]), mins[a]);
         }
     }
 #pragma GCC unroll 8
-    for (int a = 0; a < A; ++a) _mm512_storeu_ps(y[a], acc[a]);
+    for (int a = 0; a < A; ++a)
+        _mm512_storeu_ps(y[a], kQ4 ? _mm512_add_ps(acc[a], mins[a]) : acc[a]);
 }
 
-template <int A>
+template <QType T, int A>
 HFK_Q16_AVX512 void groups_rows(const uint8_t *w, size_t gb, int64_t groups, int64_t nb,
                                 const QActs *x, const int32_t *const *offsets, float *y,
                                 int64_t ldy) {
@@ -172,17 +238,15 @@ HFK_Q16_AVX512 void groups_rows(const uint8_t *w, size_t gb, int64_t groups, int
         float *ys[A];
 #pragma GCC unroll 8
         for (int a = 0; a < A; ++a) ys[a] = y + a * ldy + g * kQRowGroup;
-        group_rows<A>(w + size_t(g) * gb, nb, x, offsets, ys);
+        group_rows<T, A>(w + size_t(g) * gb, nb, x, offsets, ys);
     }
 }
 
-}  // namespace
-
-// Activation rows 8 at a time (8 accumulators, 8 weight vectors, the scales: 17 registers), each
-// group of 16 weight rows passing over a chunk while it is in L1 (16 rows of 1536 inputs: 26 KB).
-HFK_Q16_AVX512 void gemm_q8_0x16_avx512(const uint8_t *w, size_t row_bytes, int64_t rows,
-                                        const QActs *x, int64_t m, float *y, int64_t ldy) {
-    if (m <= 0 || rows <= 0) return;
+// Activation rows 8 at a time, each group of 16 weight rows passing over a chunk while it is in
+// L1 (16 rows of 1536 inputs: 26 KB in Q8_0x16).
+template <QType T>
+HFK_Q16_AVX512 void gemm_rows16(const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
+                                int64_t m, float *y, int64_t ldy) {
     const int64_t nb = x[0].nb, groups = rows / kQRowGroup;
     const size_t gb = group_bytes(row_bytes);
     thread_local std::vector<int32_t> offsets;
@@ -191,13 +255,15 @@ HFK_Q16_AVX512 void gemm_q8_0x16_avx512(const uint8_t *w, size_t row_bytes, int6
     offs.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) {
         int32_t *out = offsets.data() + i * nb;
-        // -128 times each block's sum of quantized activations: vpdpbusd sums (w + 128) * x,
+        // Q8: -128 times each block's sum of quantized activations: vpdpbusd sums (w + 128) * x,
         // so a block's sum starts there.
-        for (int64_t b = 0; b < nb; ++b) {
-            const __m512i q = _mm512_cvtepi8_epi16(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[i].q + b * kQBlock)));
-            out[b] = -128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(q, _mm512_set1_epi16(1)));
-        }
+        if constexpr (T == QType::Q8_0x16)
+            for (int64_t b = 0; b < nb; ++b) {
+                const __m512i q = _mm512_cvtepi8_epi16(
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[i].q + b * kQBlock)));
+                out[b] =
+                    -128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(q, _mm512_set1_epi16(1)));
+            }
         offs[size_t(i)] = out;
     }
     constexpr int64_t kChunk = 8;
@@ -212,17 +278,28 @@ HFK_Q16_AVX512 void gemm_q8_0x16_avx512(const uint8_t *w, size_t row_bytes, int6
             const int32_t *const *oi = offs.data() + i;
             float *yi = y + i * ldy + g0 * kQRowGroup;
             switch (a) {
-                case 8: groups_rows<8>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 7: groups_rows<7>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 6: groups_rows<6>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 5: groups_rows<5>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 4: groups_rows<4>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 3: groups_rows<3>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 2: groups_rows<2>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                default: groups_rows<1>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 8: groups_rows<T, 8>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 7: groups_rows<T, 7>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 6: groups_rows<T, 6>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 5: groups_rows<T, 5>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 4: groups_rows<T, 4>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 3: groups_rows<T, 3>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                case 2: groups_rows<T, 2>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
+                default: groups_rows<T, 1>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
             }
         }
     }
+}
+
+}  // namespace
+
+HFK_Q16_AVX512 void gemm_rows16_avx512(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
+                                       const QActs *x, int64_t m, float *y, int64_t ldy) {
+    if (m <= 0 || rows <= 0) return;
+    if (t == QType::Q8_0x16)
+        gemm_rows16<QType::Q8_0x16>(w, row_bytes, rows, x, m, y, ldy);
+    else
+        gemm_rows16<QType::Q4_1x16>(w, row_bytes, rows, x, m, y, ldy);
 }
 #endif  // __x86_64__
 

@@ -69,12 +69,12 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
         bytes = rb * size_t(n);
         out = arena_.alloc(bytes);
         if (layout == kern::Layout::OutIn) {
-            // Q8_0 rows interleaved by 16 for the AVX-512 VNNI kernels (kern::QType::Q8_0x16),
-            // unless the rows are not whole groups or a slice would cut a group.
+            // Rows interleaved by 16 for the AVX-512 VNNI kernels (kern::QType::Q8_0x16,
+            // Q4_1x16), unless the rows are not whole groups or a slice would cut a group.
             static const bool interleaved_kernels =
                 std::strcmp(kern::quant_isa(), "avx512vnni") == 0;
-            const bool interleave = m.quant == kern::QType::Q8_0 && interleaved_kernels &&
-                                    use != MatUse::LinearSliced && n % kern::kQRowGroup == 0;
+            const bool interleave =
+                interleaved_kernels && use != MatUse::LinearSliced && n % kern::kQRowGroup == 0;
             // Rows in tasks of 64 on the load's threads: each task's bytes are its own (whole
             // groups of 16 rows when interleaved).
             constexpr int64_t kRows = 64;
@@ -87,9 +87,10 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
                     tensor_row(t, cols, r, row.data());
                     kern::quantize_row(m.quant, row.data(), k, out + size_t(r) * rb);
                 }
-                if (interleave) kern::interleave_q8_0(out + size_t(r0) * rb, r1 - r0, k);
+                if (interleave) kern::interleave_rows16(m.quant, out + size_t(r0) * rb, r1 - r0, k);
             });
-            if (interleave) m.quant = kern::QType::Q8_0x16;
+            if (interleave)
+                m.quant = m.quant == kern::QType::Q8_0 ? kern::QType::Q8_0x16 : kern::QType::Q4_1x16;
         } else {  // [in, out]: quantize the columns, a block of outputs at a time
             constexpr int64_t kCols = 64;
             std::vector<float> tile(static_cast<size_t>(k * kCols)), src(static_cast<size_t>(cols));

@@ -30,7 +30,7 @@ namespace hfk::models {
 // quantize_embeddings is false; F32/BF16 apply to them too.
 // Linear: a product's matrix; Embedding: the token table (also a tied lm_head); LinearSliced: a
 // product's matrix that row_slice cuts at rows not all multiples of kern::kQRowGroup (a fused
-// q/k/v or gate/up of odd sizes), so never interleaved (Q8_0x16).
+// q/k/v or gate/up of odd sizes), so never interleaved (Q8_0x16, Q4_1x16).
 enum class MatUse { Linear, Embedding, LinearSliced };
 
 class WeightLoader {

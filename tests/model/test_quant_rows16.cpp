@@ -1,7 +1,8 @@
-// Q8_0x16 (kernels/quant.h, issue 18/19): Q8_0 with 16 rows interleaved, the layout of the AVX-512
-// VNNI kernels. The repacking keeps every weight and scale (dequantized rows equal Q8_0's, bit for
-// bit); every instruction set's product equals this file's own reading of the definition -- per
-// row, one exact int32 sum per block from the *Q8_0* bytes, then one fma per block -- bit for bit,
+// Q8_0x16 and Q4_1x16 (kernels/quant.h, issues 18/19): Q8_0 and Q4_1 with 16 rows interleaved,
+// the layout of the AVX-512 VNNI kernels. The repacking keeps every weight, scale and minimum
+// (dequantized rows equal the row-by-row type's, bit for bit); every instruction set's product
+// equals this file's own reading of the definition -- per row, one exact int32 sum per block from
+// the *row-by-row* bytes, then one fma per block (Q4: the minima in a sum of their own) -- bit for bit,
 // for 1 to 70 activation rows (decode, the engine's batches, prefill chunks), odd block counts (a
 // last block without a pair), partial blocks and outputs with a stride; a slice that would cut a
 // group of 16 rows is refused.
@@ -26,20 +27,27 @@ using hfk_test::random_values;
 namespace {
 
 struct Matrix {
+    QType type, interleaved;
     int64_t rows, k;
     size_t rb;
-    std::vector<uint8_t> q8;      // Q8_0, row by row
-    std::vector<uint8_t> q8x16;  // the same, interleaved
+    std::vector<uint8_t> bytes;     // row by row (Q8_0 or Q4_1)
+    std::vector<uint8_t> bytes16;  // the same, interleaved
 };
 
-Matrix make_matrix(int64_t rows, int64_t k, uint32_t seed) {
-    Matrix m{rows, k, q_row_bytes(QType::Q8_0, k), {}, {}};
+Matrix make_matrix(QType rowwise, int64_t rows, int64_t k, uint32_t seed) {
+    Matrix m{rowwise,
+             rowwise == QType::Q8_0 ? QType::Q8_0x16 : QType::Q4_1x16,
+             rows,
+             k,
+             q_row_bytes(rowwise, k),
+             {},
+             {}};
     const std::vector<float> w = random_values(size_t(rows * k), seed, 0.05f);
-    m.q8.resize(m.rb * size_t(rows));
+    m.bytes.resize(m.rb * size_t(rows));
     for (int64_t r = 0; r < rows; ++r)
-        quantize_row(QType::Q8_0, w.data() + r * k, k, m.q8.data() + size_t(r) * m.rb);
-    m.q8x16 = m.q8;
-    interleave_q8_0(m.q8x16.data(), rows, k);
+        quantize_row(rowwise, w.data() + r * k, k, m.bytes.data() + size_t(r) * m.rb);
+    m.bytes16 = m.bytes;
+    interleave_rows16(rowwise, m.bytes16.data(), rows, k);
     return m;
 }
 
@@ -71,34 +79,43 @@ float half(const uint8_t *p) {
     return hfk::kern::f16_to_f32(h);
 }
 
-// The definition, read from the Q8_0 bytes: per block the exact sum, then one fma.
+// The definition, read from the row-by-row bytes: per block the exact sum, then one fma; Q4_1's
+// minima times the activations' block sums in a sum of their own, added last.
 float defined_product(const Matrix &m, int64_t r, const QActs &x) {
-    const uint8_t *row = m.q8.data() + size_t(r) * m.rb;
-    float acc = 0.0f;
+    const uint8_t *row = m.bytes.data() + size_t(r) * m.rb;
+    const bool q4 = m.type == QType::Q4_1;
+    float acc = 0.0f, mins = 0.0f;
     for (int64_t b = 0; b < x.nb; ++b) {
-        const uint8_t *blk = row + size_t(b) * 34;
+        const uint8_t *blk = row + size_t(b) * q_block_bytes(m.type);
         int32_t sum = 0;
-        for (int64_t j = 0; j < kQBlock; ++j)
-            sum += int32_t(int8_t(blk[2 + j])) * int32_t(x.q[b * kQBlock + j]);
+        for (int64_t j = 0; j < kQBlock; ++j) {
+            const int32_t w = q4 ? (j < 16 ? blk[4 + j] & 15 : blk[4 + j - 16] >> 4)
+                                 : int32_t(int8_t(blk[2 + j]));
+            sum += w * int32_t(x.q[b * kQBlock + j]);
+        }
         acc = std::fma(float(sum), half(blk) * x.d[b], acc);
+        if (q4) mins = std::fma(half(blk + 2), x.s[b], mins);
     }
-    return acc;
+    return q4 ? acc + mins : acc;
 }
+
+constexpr QType kRowwise[] = {QType::Q8_0, QType::Q4_1};
 
 }  // namespace
 
 TEST(QuantRows16, InterleavingKeepsEveryWeightAndScale) {
+    for (QType t : kRowwise)
     for (int64_t k : {32, 33, 96, 100, 576})
         for (int64_t rows : {16, 48}) {
-            const Matrix m = make_matrix(rows, k, uint32_t(k * 7 + rows));
-            ASSERT_EQ(m.q8x16.size(), m.q8.size());
-            ASSERT_NE(m.q8x16, m.q8);  // the layout did change
+            const Matrix m = make_matrix(t, rows, k, uint32_t(k * 7 + rows));
+            ASSERT_EQ(m.bytes16.size(), m.bytes.size());
+            ASSERT_NE(m.bytes16, m.bytes);  // the layout did change
             std::vector<float> want(static_cast<size_t>(k)), got(static_cast<size_t>(k));
             for (int64_t r = 0; r < rows; ++r) {
-                dequantize_row(QType::Q8_0, m.q8.data() + size_t(r) * m.rb, k, want.data());
-                dequantize_matrix_row(QType::Q8_0x16, m.q8x16.data(), m.rb, r, k, got.data());
+                dequantize_row(t, m.bytes.data() + size_t(r) * m.rb, k, want.data());
+                dequantize_matrix_row(m.interleaved, m.bytes16.data(), m.rb, r, k, got.data());
                 ASSERT_EQ(std::memcmp(want.data(), got.data(), size_t(k) * 4), 0)
-                    << "k " << k << " row " << r;
+                    << qtype_name(t) << " k " << k << " row " << r;
             }
         }
 }
@@ -109,33 +126,34 @@ TEST(QuantRows16, EveryIsaGivesTheDefinitionsBits) {
         const QuantOps *ops = quant_ops_for(isa);
         if (!ops) continue;
         ++tested;
+        for (QType t : kRowwise)
         for (int64_t k : {32, 33, 96, 100, 576}) {
             for (int64_t rows : {16, 48}) {
-                const Matrix w = make_matrix(rows, k, uint32_t(k + rows));
+                const Matrix w = make_matrix(t, rows, k, uint32_t(k + rows));
                 for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 70}) {
                     const Acts a = make_acts(m, k, uint32_t(m * 31 + k));
                     const int64_t ldy = rows + 3;
                     std::vector<float> got(size_t(m * ldy), -1.0f);
-                    ops->gemm(QType::Q8_0x16, w.q8x16.data(), w.rb, rows, a.rows.data(), m,
+                    ops->gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m,
                               got.data(), ldy);
                     for (int64_t i = 0; i < m; ++i) {
                         for (int64_t r = 0; r < rows; ++r)
                             ASSERT_EQ(float_bits(got[size_t(i * ldy + r)]),
                                       float_bits(defined_product(w, r, a.rows[size_t(i)])))
-                                << isa << " k " << k << " rows " << rows << " m " << m << " at "
-                                << i << "," << r;
+                                << isa << " " << qtype_name(t) << " k " << k << " rows " << rows
+                                << " m " << m << " at " << i << "," << r;
                         for (int64_t r = rows; r < ldy; ++r)  // the stride's gap untouched
                             ASSERT_EQ(got[size_t(i * ldy + r)], -1.0f);
                     }
                     // One activation row through dot_rows, from the second group on (a task's
                     // share of the rows starts at a group).
                     std::vector<float> one(static_cast<size_t>(rows - 16));
-                    ops->dot_rows(QType::Q8_0x16, w.q8x16.data() + 16 * w.rb, w.rb, rows - 16,
+                    ops->dot_rows(w.interleaved, w.bytes16.data() + 16 * w.rb, w.rb, rows - 16,
                                   a.rows[0], one.data());
                     for (int64_t r = 16; r < rows; ++r)
                         ASSERT_EQ(float_bits(one[size_t(r - 16)]),
                                   float_bits(defined_product(w, r, a.rows[0])))
-                            << isa << " dot_rows k " << k << " row " << r;
+                            << isa << " " << qtype_name(t) << " dot_rows k " << k << " row " << r;
                 }
             }
         }
@@ -143,37 +161,41 @@ TEST(QuantRows16, EveryIsaGivesTheDefinitionsBits) {
     EXPECT_GE(tested, 1);
 }
 
-// The same quantized weights as Q8_0: the two float sequences differ only in their roundings.
-TEST(QuantRows16, CloseToQ8_0sProduct) {
-    const int64_t k = 576, rows = 64, m = 4;
-    const Matrix w = make_matrix(rows, k, 5);
-    const Acts a = make_acts(m, k, 6);
-    const QuantOps &ops = quant_ops();
-    std::vector<float> q8(size_t(m * rows)), q8x16(size_t(m * rows));
-    ops.gemm(QType::Q8_0, w.q8.data(), w.rb, rows, a.rows.data(), m, q8.data(), rows);
-    ops.gemm(QType::Q8_0x16, w.q8x16.data(), w.rb, rows, a.rows.data(), m, q8x16.data(), rows);
-    double scale = 0;
-    for (float v : q8) scale = std::max(scale, double(std::fabs(v)));
-    for (size_t i = 0; i < q8.size(); ++i)
-        EXPECT_NEAR(q8x16[i], q8[i], 1e-5 * scale) << i;
+// The same quantized weights as the row-by-row type: the two float sequences differ only in
+// their roundings.
+TEST(QuantRows16, CloseToTheRowByRowProduct) {
+    for (QType t : kRowwise) {
+        const int64_t k = 576, rows = 64, m = 4;
+        const Matrix w = make_matrix(t, rows, k, 5);
+        const Acts a = make_acts(m, k, 6);
+        const QuantOps &ops = quant_ops();
+        std::vector<float> rowwise(size_t(m * rows)), interleaved(size_t(m * rows));
+        ops.gemm(t, w.bytes.data(), w.rb, rows, a.rows.data(), m, rowwise.data(), rows);
+        ops.gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m, interleaved.data(),
+                 rows);
+        double scale = 0;
+        for (float v : rowwise) scale = std::max(scale, double(std::fabs(v)));
+        for (size_t i = 0; i < rowwise.size(); ++i)
+            EXPECT_NEAR(interleaved[i], rowwise[i], 1e-5 * scale) << qtype_name(t) << " " << i;
+    }
 }
 
 TEST(QuantRows16, SlicesCutOnlyWholeGroups) {
-    const Matrix w = make_matrix(48, 64, 9);
+    const Matrix w = make_matrix(QType::Q4_1, 48, 64, 9);
     Mat m;
     m.dtype = hfk::DType::F32;
-    m.data = w.q8x16.data();
+    m.data = w.bytes16.data();
     m.rows = 48;
     m.cols = 64;
-    m.quant = QType::Q8_0x16;
+    m.quant = QType::Q4_1x16;
     const Mat tail = row_slice(m, 16, 32);
-    EXPECT_EQ(tail.data, w.q8x16.data() + 16 * w.rb);
+    EXPECT_EQ(tail.data, w.bytes16.data() + 16 * w.rb);
     EXPECT_EQ(tail.rows, 32);
     EXPECT_THROW(row_slice(m, 8, 16), hfk::Error);
     EXPECT_THROW(row_slice(m, 16, 24), hfk::Error);
     // get_row reads a row out of its group.
     std::vector<float> want(64), got(64);
-    dequantize_row(QType::Q8_0, w.q8.data() + 37 * w.rb, 64, want.data());
+    dequantize_row(QType::Q4_1, w.bytes.data() + 37 * w.rb, 64, want.data());
     get_row(m, 37, got.data());
     EXPECT_EQ(std::memcmp(want.data(), got.data(), 64 * 4), 0);
 }
