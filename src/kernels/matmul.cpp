@@ -162,9 +162,9 @@ size_t row_bytes(const Mat &w) {
 
 Mat row_slice(const Mat &w, int64_t first, int64_t n) {
     if (q_interleaved(w.quant) && (first % kQRowGroup != 0 || n % kQRowGroup != 0))
-        fail(HFK_E_INTERNAL, "row_slice: rows " + std::to_string(first) + ".." +
-                                 std::to_string(first + n) + " of a matrix interleaved by 16 rows (" +
-                                 qtype_name(w.quant) + ")");
+        fail(HFK_E_INTERNAL,
+             "row_slice: rows " + std::to_string(first) + ".." + std::to_string(first + n) +
+                 " of a matrix interleaved by 16 rows (" + qtype_name(w.quant) + ")");
     Mat r = w;
     r.data = static_cast<const uint8_t *>(w.data) + size_t(first) * row_bytes(w);
     r.rows = n;

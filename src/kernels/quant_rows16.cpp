@@ -8,8 +8,10 @@
 #include "kernels/quant_rows16.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kernels/simd.h"
@@ -28,8 +30,8 @@
 namespace hfk::kern {
 namespace {
 
-constexpr int64_t kQ8Weights = kQRowGroup * kQBlock;  // a Q8_0x16 block's 512 weight bytes
-constexpr int64_t kScales = kQRowGroup * 2;           // 16 F16: 32 bytes
+constexpr int64_t kQ8Weights = kQRowGroup * kQBlock;      // a Q8_0x16 block's 512 weight bytes
+constexpr int64_t kScales = kQRowGroup * 2;               // 16 F16: 32 bytes
 constexpr int64_t kQ4Nibbles = kQRowGroup * kQBlock / 2;  // a Q4_1x16 block's 256 nibble bytes
 constexpr int64_t kQ4Block = kQ4Nibbles + 2 * kScales;    // 320: 5 cache lines
 
@@ -131,8 +133,8 @@ void dequantize_matrix_row(QType t, const uint8_t *w, size_t row_bytes, int64_t 
     }
 }
 
-void gemm_rows16_portable(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
-                          const QActs *x, int64_t m, float *y, int64_t ldy) {
+void gemm_rows16_portable(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
+                          int64_t m, float *y, int64_t ldy) {
     for (int64_t r = 0; r < rows; ++r) {
         const uint8_t *group = w + size_t(r / kQRowGroup) * group_bytes(row_bytes);
         const int64_t lane = r % kQRowGroup;
@@ -144,8 +146,8 @@ void gemm_rows16_portable(QType t, const uint8_t *w, size_t row_bytes, int64_t r
                 float d;
                 if (t == QType::Q8_0x16) {
                     for (int64_t j = 0; j < kQBlock; ++j)
-                        sum += (int32_t(group[q8_weight_at(b, lane, j)]) - 128) *
-                               a.q[b * kQBlock + j];
+                        sum +=
+                            (int32_t(group[q8_weight_at(b, lane, j)]) - 128) * a.q[b * kQBlock + j];
                     d = half_at(group + q8_scales_at(a.nb, b) + 2 * lane);
                 } else {
                     for (int64_t j = 0; j < kQBlock; ++j)
@@ -242,6 +244,12 @@ HFK_Q16_AVX512 void groups_rows(const uint8_t *w, size_t gb, int64_t groups, int
     }
 }
 
+// groups_rows<T, 1..N>, by chunk size.
+template <QType T, size_t... A>
+constexpr auto chunk_kernels(std::index_sequence<A...>) {
+    return std::array{&groups_rows<T, int(A) + 1>...};
+}
+
 // Activation rows 8 at a time, each group of 16 weight rows passing over a chunk while it is in
 // L1 (16 rows of 1536 inputs: 26 KB in Q8_0x16).
 template <QType T>
@@ -261,8 +269,7 @@ HFK_Q16_AVX512 void gemm_rows16(const uint8_t *w, size_t row_bytes, int64_t rows
             for (int64_t b = 0; b < nb; ++b) {
                 const __m512i q = _mm512_cvtepi8_epi16(
                     _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[i].q + b * kQBlock)));
-                out[b] =
-                    -128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(q, _mm512_set1_epi16(1)));
+                out[b] = -128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(q, _mm512_set1_epi16(1)));
             }
         offs[size_t(i)] = out;
     }
@@ -277,16 +284,9 @@ HFK_Q16_AVX512 void gemm_rows16(const uint8_t *w, size_t row_bytes, int64_t rows
             const QActs *xi = x + i;
             const int32_t *const *oi = offs.data() + i;
             float *yi = y + i * ldy + g0 * kQRowGroup;
-            switch (a) {
-                case 8: groups_rows<T, 8>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 7: groups_rows<T, 7>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 6: groups_rows<T, 6>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 5: groups_rows<T, 5>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 4: groups_rows<T, 4>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 3: groups_rows<T, 3>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                case 2: groups_rows<T, 2>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-                default: groups_rows<T, 1>(wg, gb, pass_groups, nb, xi, oi, yi, ldy); break;
-            }
+            // The chunk's size is a template argument (its accumulators are registers).
+            static constexpr auto kChunks = chunk_kernels<T>(std::make_index_sequence<kChunk>());
+            kChunks[size_t(a - 1)](wg, gb, pass_groups, nb, xi, oi, yi, ldy);
         }
     }
 }

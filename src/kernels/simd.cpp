@@ -16,8 +16,10 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "kernels/cpu.h"
 #include "kernels/quant.h"
@@ -670,12 +672,6 @@ HFK_AVX512 inline float dot_finish16(const void *w, const float *x, int64_t i, i
     return _mm512_reduce_add_ps(s);
 }
 
-// R rows (1, 2 or 4), `step` rows apart, side by side, 64 elements at a time: R concurrent
-// streams, writing y[0], y[step], ... Each row is summed in the sequence it has alone (its head,
-// its blocks of 16, its tail, as above), so the bits do not depend on R. Rows may start at different offsets
-// in a line (their heads differ): the blocks of 64 all of them have run side by side, a block
-// one row has more is finished alone. (Named rows rather than arrays: GCC -O2 keeps arrays
-// indexed in a loop on the stack.)
 // A software prefetch of the lines `ahead` bytes past element i of a 16-bit row (the two lines
 // the block of 64 elements that far ahead will read), into L2.
 template <DType T>
@@ -686,6 +682,12 @@ HFK_AVX512 inline void prefetch_block64(const void *w, int64_t i, int64_t ahead)
     _mm_prefetch(p + 64, _MM_HINT_T1);
 }
 
+// R rows (1, 2 or 4), `step` rows apart, side by side, 64 elements at a time: R concurrent
+// streams, writing y[0], y[step], ... Each row is summed in the sequence it has alone (its head,
+// its blocks of 16, its tail, as above), so the bits do not depend on R. Rows may start at
+// different offsets in a line (their heads differ): the blocks of 64 all of them have run side by
+// side, a block one row has more is finished alone. (Named rows rather than arrays: GCC -O2 keeps
+// arrays indexed in a loop on the stack.)
 template <DType T, int R>
 HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, const float *x,
                                        int64_t k, float *y, int64_t prefetch) {
@@ -861,9 +863,15 @@ HFK_AVX512 inline void dot_rows_group_avx512(const void *w, int64_t ld, int64_t 
             continue;
         }
         for (int64_t c = 0; c < n; ++c)
-            dot_block_avx512<T, R, 1>(wr + c, elements_before_line<T>(wr[c], k), xr, k, yr + c,
-                                      ldy, c == 0 ? pf : 0);
+            dot_block_avx512<T, R, 1>(wr + c, elements_before_line<T>(wr[c], k), xr, k, yr + c, ldy,
+                                      c == 0 ? pf : 0);
     }
+}
+
+// dot_rows_group_avx512<T, 1..N>, by group size.
+template <DType T, size_t... R>
+constexpr auto group_kernels(std::index_sequence<R...>) {
+    return std::array{&dot_rows_group_avx512<T, int(R) + 1>...};
 }
 
 template <DType T>
@@ -875,16 +883,9 @@ HFK_AVX512 void dot_rows_batch_block_avx512(const void *w, int64_t ld, int64_t r
         const float *xg = x + i * ldx;
         float *yg = y + i * ldy;
         const bool pf = i == 0;
-        switch (g) {
-            case 8: dot_rows_group_avx512<T, 8>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            case 7: dot_rows_group_avx512<T, 7>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            case 6: dot_rows_group_avx512<T, 6>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            case 5: dot_rows_group_avx512<T, 5>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            case 4: dot_rows_group_avx512<T, 4>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            case 3: dot_rows_group_avx512<T, 3>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            case 2: dot_rows_group_avx512<T, 2>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-            default: dot_rows_group_avx512<T, 1>(w, ld, rows, xg, ldx, k, yg, ldy, pf); break;
-        }
+        // The group's size is a template argument (its accumulators are registers).
+        static constexpr auto kGroups = group_kernels<T>(std::make_index_sequence<8>());
+        kGroups[size_t(g - 1)](w, ld, rows, xg, ldx, k, yg, ldy, pf);
     }
 }
 

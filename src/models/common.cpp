@@ -90,7 +90,8 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
                 if (interleave) kern::interleave_rows16(m.quant, out + size_t(r0) * rb, r1 - r0, k);
             });
             if (interleave)
-                m.quant = m.quant == kern::QType::Q8_0 ? kern::QType::Q8_0x16 : kern::QType::Q4_1x16;
+                m.quant =
+                    m.quant == kern::QType::Q8_0 ? kern::QType::Q8_0x16 : kern::QType::Q4_1x16;
         } else {  // [in, out]: quantize the columns, a block of outputs at a time
             constexpr int64_t kCols = 64;
             std::vector<float> tile(static_cast<size_t>(k * kCols)), src(static_cast<size_t>(cols));

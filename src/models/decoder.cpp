@@ -134,9 +134,9 @@ class Decoder final : public Model {
             if (spec_.fused_qkv) {  // row blocks of one matrix, no copy
                 const bool whole_groups =
                     q_dim_ % kern::kQRowGroup == 0 && kv_dim_ % kern::kQRowGroup == 0;
-                const Mat qkv = w.matrix(p + "self_attn.qkv_proj.weight", q_dim_ + 2 * kv_dim_,
-                                         dim_, Layout::OutIn,
-                                         whole_groups ? MatUse::Linear : MatUse::LinearSliced);
+                const Mat qkv =
+                    w.matrix(p + "self_attn.qkv_proj.weight", q_dim_ + 2 * kv_dim_, dim_,
+                             Layout::OutIn, whole_groups ? MatUse::Linear : MatUse::LinearSliced);
                 L.wq = rows(qkv, 0, q_dim_);
                 L.wk = rows(qkv, q_dim_, kv_dim_);
                 L.wv = rows(qkv, q_dim_ + kv_dim_, kv_dim_);

@@ -2,9 +2,9 @@
 // the layout of the AVX-512 VNNI kernels. The repacking keeps every weight, scale and minimum
 // (dequantized rows equal the row-by-row type's, bit for bit); every instruction set's product
 // equals this file's own reading of the definition -- per row, one exact int32 sum per block from
-// the *row-by-row* bytes, then one fma per block (Q4: the minima in a sum of their own) -- bit for bit,
-// for 1 to 70 activation rows (decode, the engine's batches, prefill chunks), odd block counts (a
-// last block without a pair), partial blocks and outputs with a stride; a slice that would cut a
+// the *row-by-row* bytes, then one fma per block (Q4: the minima in a sum of their own) -- bit for
+// bit, for 1 to 70 activation rows (decode, the engine's batches, prefill chunks), odd block counts
+// (a last block without a pair), partial blocks and outputs with a stride; a slice that would cut a
 // group of 16 rows is refused.
 #include <gtest/gtest.h>
 
@@ -30,7 +30,7 @@ struct Matrix {
     QType type, interleaved;
     int64_t rows, k;
     size_t rb;
-    std::vector<uint8_t> bytes;     // row by row (Q8_0 or Q4_1)
+    std::vector<uint8_t> bytes;    // row by row (Q8_0 or Q4_1)
     std::vector<uint8_t> bytes16;  // the same, interleaved
 };
 
@@ -67,8 +67,8 @@ Acts make_acts(int64_t m, int64_t k, uint32_t seed) {
     for (int64_t i = 0; i < m; ++i) {
         quantize_acts(x.data() + i * k, k, a.q.data() + i * nb * kQBlock, a.d.data() + i * nb,
                       a.s.data() + i * nb);
-        a.rows.push_back(QActs{a.q.data() + i * nb * kQBlock, a.d.data() + i * nb,
-                               a.s.data() + i * nb, nb});
+        a.rows.push_back(
+            QActs{a.q.data() + i * nb * kQBlock, a.d.data() + i * nb, a.s.data() + i * nb, nb});
     }
     return a;
 }
@@ -105,19 +105,19 @@ constexpr QType kRowwise[] = {QType::Q8_0, QType::Q4_1};
 
 TEST(QuantRows16, InterleavingKeepsEveryWeightAndScale) {
     for (QType t : kRowwise)
-    for (int64_t k : {32, 33, 96, 100, 576})
-        for (int64_t rows : {16, 48}) {
-            const Matrix m = make_matrix(t, rows, k, uint32_t(k * 7 + rows));
-            ASSERT_EQ(m.bytes16.size(), m.bytes.size());
-            ASSERT_NE(m.bytes16, m.bytes);  // the layout did change
-            std::vector<float> want(static_cast<size_t>(k)), got(static_cast<size_t>(k));
-            for (int64_t r = 0; r < rows; ++r) {
-                dequantize_row(t, m.bytes.data() + size_t(r) * m.rb, k, want.data());
-                dequantize_matrix_row(m.interleaved, m.bytes16.data(), m.rb, r, k, got.data());
-                ASSERT_EQ(std::memcmp(want.data(), got.data(), size_t(k) * 4), 0)
-                    << qtype_name(t) << " k " << k << " row " << r;
+        for (int64_t k : {32, 33, 96, 100, 576})
+            for (int64_t rows : {16, 48}) {
+                const Matrix m = make_matrix(t, rows, k, uint32_t(k * 7 + rows));
+                ASSERT_EQ(m.bytes16.size(), m.bytes.size());
+                ASSERT_NE(m.bytes16, m.bytes);  // the layout did change
+                std::vector<float> want(static_cast<size_t>(k)), got(static_cast<size_t>(k));
+                for (int64_t r = 0; r < rows; ++r) {
+                    dequantize_row(t, m.bytes.data() + size_t(r) * m.rb, k, want.data());
+                    dequantize_matrix_row(m.interleaved, m.bytes16.data(), m.rb, r, k, got.data());
+                    ASSERT_EQ(std::memcmp(want.data(), got.data(), size_t(k) * 4), 0)
+                        << qtype_name(t) << " k " << k << " row " << r;
+                }
             }
-        }
 }
 
 TEST(QuantRows16, EveryIsaGivesTheDefinitionsBits) {
@@ -127,36 +127,37 @@ TEST(QuantRows16, EveryIsaGivesTheDefinitionsBits) {
         if (!ops) continue;
         ++tested;
         for (QType t : kRowwise)
-        for (int64_t k : {32, 33, 96, 100, 576}) {
-            for (int64_t rows : {16, 48}) {
-                const Matrix w = make_matrix(t, rows, k, uint32_t(k + rows));
-                for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 70}) {
-                    const Acts a = make_acts(m, k, uint32_t(m * 31 + k));
-                    const int64_t ldy = rows + 3;
-                    std::vector<float> got(size_t(m * ldy), -1.0f);
-                    ops->gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m,
-                              got.data(), ldy);
-                    for (int64_t i = 0; i < m; ++i) {
-                        for (int64_t r = 0; r < rows; ++r)
-                            ASSERT_EQ(float_bits(got[size_t(i * ldy + r)]),
-                                      float_bits(defined_product(w, r, a.rows[size_t(i)])))
-                                << isa << " " << qtype_name(t) << " k " << k << " rows " << rows
-                                << " m " << m << " at " << i << "," << r;
-                        for (int64_t r = rows; r < ldy; ++r)  // the stride's gap untouched
-                            ASSERT_EQ(got[size_t(i * ldy + r)], -1.0f);
+            for (int64_t k : {32, 33, 96, 100, 576}) {
+                for (int64_t rows : {16, 48}) {
+                    const Matrix w = make_matrix(t, rows, k, uint32_t(k + rows));
+                    for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 70}) {
+                        const Acts a = make_acts(m, k, uint32_t(m * 31 + k));
+                        const int64_t ldy = rows + 3;
+                        std::vector<float> got(size_t(m * ldy), -1.0f);
+                        ops->gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m,
+                                  got.data(), ldy);
+                        for (int64_t i = 0; i < m; ++i) {
+                            for (int64_t r = 0; r < rows; ++r)
+                                ASSERT_EQ(float_bits(got[size_t(i * ldy + r)]),
+                                          float_bits(defined_product(w, r, a.rows[size_t(i)])))
+                                    << isa << " " << qtype_name(t) << " k " << k << " rows " << rows
+                                    << " m " << m << " at " << i << "," << r;
+                            for (int64_t r = rows; r < ldy; ++r)  // the stride's gap untouched
+                                ASSERT_EQ(got[size_t(i * ldy + r)], -1.0f);
+                        }
+                        // One activation row through dot_rows, from the second group on (a task's
+                        // share of the rows starts at a group).
+                        std::vector<float> one(static_cast<size_t>(rows - 16));
+                        ops->dot_rows(w.interleaved, w.bytes16.data() + 16 * w.rb, w.rb, rows - 16,
+                                      a.rows[0], one.data());
+                        for (int64_t r = 16; r < rows; ++r)
+                            ASSERT_EQ(float_bits(one[size_t(r - 16)]),
+                                      float_bits(defined_product(w, r, a.rows[0])))
+                                << isa << " " << qtype_name(t) << " dot_rows k " << k << " row "
+                                << r;
                     }
-                    // One activation row through dot_rows, from the second group on (a task's
-                    // share of the rows starts at a group).
-                    std::vector<float> one(static_cast<size_t>(rows - 16));
-                    ops->dot_rows(w.interleaved, w.bytes16.data() + 16 * w.rb, w.rb, rows - 16,
-                                  a.rows[0], one.data());
-                    for (int64_t r = 16; r < rows; ++r)
-                        ASSERT_EQ(float_bits(one[size_t(r - 16)]),
-                                  float_bits(defined_product(w, r, a.rows[0])))
-                            << isa << " " << qtype_name(t) << " dot_rows k " << k << " row " << r;
                 }
             }
-        }
     }
     EXPECT_GE(tested, 1);
 }
