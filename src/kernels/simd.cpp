@@ -632,13 +632,26 @@ HFK_AVX512 inline int64_t elements_before_line(const void *p, int64_t n) {
     return std::min<int64_t>(n, int64_t((64 - (reinterpret_cast<uintptr_t>(p) & 63)) & 63) / kElem);
 }
 
-// One output of dot_rows is one accumulator of 16 lanes: the row's head (its elements before its
-// first 64-byte boundary) in masked pieces, then every block of 16 in order, then a masked tail,
-// then the sum of the lanes. One chain of FMAs a row: a decode pass reads four rows side by side
-// (rows_per_pass.h), four chains, which keep pace with memory with room to spare (one FMA of 16
-// BF16 weights a cycle would read 32 bytes a cycle); and a batched product holds one accumulator
-// per (x row, W row) pair, so 24 pairs fit the registers (dot_block_avx512). Four accumulators a
-// row, as before, held a batch's register block to 6 pairs.
+// The head dot_rows reads first, in masked pieces, so that no later load straddles two lines:
+// the elements before the row's first 64-byte boundary. Except in rows of at most kNoHeadMax
+// elements, read from their first element: with one accumulator the head's lanes mix with the
+// blocks', so a row's bits depend on where it starts in a line, and short rows are a KV cache's
+// (a paged and a contiguous cache hold a key at different offsets and must give the same scores:
+// PagedAttention.*) or a small model's; long rows are weights, which the decode and the batched
+// kernel read at the same addresses.
+constexpr int64_t kNoHeadMax = 256;
+template <DType T>
+HFK_AVX512 inline int64_t dot_head(const void *p, int64_t k) {
+    return k <= kNoHeadMax ? 0 : elements_before_line<T>(p, k);
+}
+
+// One output of dot_rows is one accumulator of 16 lanes: the row's head (dot_head) in masked
+// pieces, then every block of 16 in order, then a masked tail, then the sum of the lanes. One chain
+// of FMAs a row: a decode pass reads four rows side by side (rows_per_pass.h), four chains, which
+// keep pace with memory with room to spare (one FMA of 16 BF16 weights a cycle would read 32 bytes
+// a cycle); and a batched product holds one accumulator per (x row, W row) pair, so 24 pairs fit
+// the registers (dot_block_avx512). Four accumulators a row, as before, held a batch's register
+// block to 6 pairs.
 
 // A row's head (`head` elements), in masked pieces.
 template <DType T>
@@ -695,8 +708,8 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
     const void *w0 = row_ptr(T, w, 0, ld), *w1 = row_ptr(T, w, R > 1 ? step : 0, ld),
                *w2 = row_ptr(T, w, R > 2 ? 2 * step : 0, ld),
                *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
-    const int64_t h0 = elements_before_line<T>(w0, k), h1 = elements_before_line<T>(w1, k),
-                  h2 = elements_before_line<T>(w2, k), h3 = elements_before_line<T>(w3, k);
+    const int64_t h0 = dot_head<T>(w0, k), h1 = dot_head<T>(w1, k), h2 = dot_head<T>(w2, k),
+                  h3 = dot_head<T>(w3, k);
     __m512 s0 = dot_head16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
     int64_t blocks = (k - h0) / 64;
     if constexpr (R > 1) {
@@ -854,16 +867,16 @@ HFK_AVX512 inline void dot_rows_group_avx512(const void *w, int64_t ld, int64_t 
             wr[c] = row_ptr(T, w, j + c, ld);
             yr[c] = y + j + c;
         }
-        const int64_t h = elements_before_line<T>(wr[0], k);
+        const int64_t h = dot_head<T>(wr[0], k);
         bool same = n == C;
-        for (int64_t c = 1; c < n; ++c) same = same && elements_before_line<T>(wr[c], k) == h;
+        for (int64_t c = 1; c < n; ++c) same = same && dot_head<T>(wr[c], k) == h;
         const int64_t pf = prefetch && j + n < rows ? n * row_bytes : 0;
         if (same) {
             dot_block_avx512<T, R, C>(wr, h, xr, k, yr, ldy, pf);
             continue;
         }
         for (int64_t c = 0; c < n; ++c)
-            dot_block_avx512<T, R, 1>(wr + c, elements_before_line<T>(wr[c], k), xr, k, yr + c, ldy,
+            dot_block_avx512<T, R, 1>(wr + c, dot_head<T>(wr[c], k), xr, k, yr + c, ldy,
                                       c == 0 ? pf : 0);
     }
 }

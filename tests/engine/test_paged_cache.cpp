@@ -5,6 +5,7 @@
 // that one against forward()).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -52,6 +53,16 @@ TEST(PagedAttention, SameBitsAsContiguousRowsThroughAScatteredTable) {
     }
     const hfk::kern::KvPages pages{
         pool.data(), pool.data() + bt * kv_dim, table.data(), bt, block_stride, kv_dim};
+    // The contiguous rows one float past a cache line (the pool's rows at malloc's alignment, a
+    // multiple of 4 floats): a score must not depend on where its key starts in a line.
+    std::vector<float> kbuf(k.size() + 32), vbuf(v.size() + 32);
+    auto past_line = [](float *p) {
+        return reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63)) +
+               1;
+    };
+    float *kc = past_line(kbuf.data()), *vc = past_line(vbuf.data());
+    std::copy(k.begin(), k.end(), kc);
+    std::copy(v.begin(), v.end(), vc);
     // 9 rows: a task per (row, kv head); one row on 4 threads: a task per (row, head).
     for (int64_t m : {9, 1})
         for (int64_t window : {0, 7, 100})
@@ -64,8 +75,8 @@ TEST(PagedAttention, SameBitsAsContiguousRowsThroughAScatteredTable) {
                     const std::vector<float> q = random_floats(size_t(m * q_dim), 4);
                     const hfk::kern::AttentionOptions o{window, softcap};
                     std::vector<float> want(size_t(m * q_dim)), got(size_t(m * q_dim), -1.0f);
-                    hfk::kern::attention_rows(q.data(), m, p0, k.data(), v.data(), kv_dim, shape,
-                                              0.3f, o, want.data(), 1);
+                    hfk::kern::attention_rows(q.data(), m, p0, kc, vc, kv_dim, shape, 0.3f, o,
+                                              want.data(), 1);
                     hfk::kern::attention_rows(q.data(), m, p0, pages, shape, 0.3f, o, got.data(),
                                               threads);
                     EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)));
