@@ -98,9 +98,9 @@ QActsBuf &quantized_rows(const float *x, int64_t m, int64_t k, int n_threads) {
 
 // Output rows per task of a matrix-vector product (m <= kMaxMatvecRows, [out, in]): up to two
 // tasks a thread (they help when the machine is noisy), in multiples of `round` rows (64 for
-// the 16-bit/F32 kernels, a multiple of every vector width; 16 for quantized ones: Q8_0x16's group
-// of rows, a multiple of the other quantized kernels' tiles of 4). Only
-// the speed depends on it: every output is one row's dot product.
+// the 16-bit/F32 kernels, a multiple of every vector width; 16 for quantized ones: a group of
+// interleaved rows, a multiple of the other quantized kernels' tiles of 4). Only the speed
+// depends on it: every output is one row's dot product.
 int64_t matvec_block(int64_t n, int n_threads, int64_t round) {
     const int64_t tasks =
         std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));

@@ -122,6 +122,9 @@ struct QuantOps {
     // AVX-512 set fast).
     void (*gemm)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
                  int64_t m, float *y, int64_t ldy);
+    // The set reads Q8_0x16 and Q4_1x16 natively: the loader repacks matrices into them only
+    // then (the other sets run the portable definition for them).
+    bool rows16 = false;
 };
 
 // The kernel set for this CPU: "avx512vnni", "avxvnni", "avx2" or "scalar". HFK_KERNELS forces a

@@ -520,7 +520,7 @@ HFK_Q_AVX512 void dot_rows_avx512vnni(QType t, const uint8_t *w, size_t row_byte
     gemm_avx512vnni(t, w, row_bytes, rows, &x, 1, y, 0);
 }
 
-constexpr QuantOps kAvx512Vnni{dot_rows_avx512vnni, gemm_avx512vnni};
+constexpr QuantOps kAvx512Vnni{dot_rows_avx512vnni, gemm_avx512vnni, true};
 
 // quantize_acts_reference (quant.cpp) on 16 lanes: the same amax (a max is exact in any order),
 // the same float division, product and round-to-nearest-even, so the same bits for finite input.

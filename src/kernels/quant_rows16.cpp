@@ -85,7 +85,7 @@ bool q_interleaved(QType t) {
 
 void interleave_rows16(QType t, uint8_t *w, int64_t rows, int64_t k) {
     const int64_t nb = q_blocks(k);
-    const size_t rb = q_row_bytes(t, k), gb = group_bytes(rb);
+    const size_t rb = q_row_bytes(t, k), gb = group_bytes(rb), bb = q_block_bytes(t);
     std::vector<uint8_t> rows16(gb);
     for (int64_t g = 0; g < rows / kQRowGroup; ++g) {
         uint8_t *group = w + size_t(g) * gb;
@@ -94,7 +94,7 @@ void interleave_rows16(QType t, uint8_t *w, int64_t rows, int64_t k) {
             const uint8_t *row = rows16.data() + size_t(r) * rb;
             for (int64_t b = 0; b < nb; ++b) {
                 if (t == QType::Q8_0) {
-                    const uint8_t *blk = row + size_t(b) * 34;
+                    const uint8_t *blk = row + size_t(b) * bb;
                     std::memcpy(group + q8_scales_at(nb, b) + 2 * r, blk, 2);
                     for (int64_t j = 0; j < kQBlock; j += 4) {  // 4 inputs at a time, w + 128
                         uint32_t four;
@@ -103,7 +103,7 @@ void interleave_rows16(QType t, uint8_t *w, int64_t rows, int64_t k) {
                         std::memcpy(group + q8_weight_at(b, r, j), &four, 4);
                     }
                 } else {  // Q4_1: {d, m, 16 nibble bytes}
-                    const uint8_t *blk = row + size_t(b) * 20;
+                    const uint8_t *blk = row + size_t(b) * bb;
                     uint8_t *out = group + b * kQ4Block;
                     std::memcpy(out + kQ4Nibbles + 2 * r, blk, 2);
                     std::memcpy(out + kQ4Nibbles + kScales + 2 * r, blk + 2, 2);

@@ -69,12 +69,10 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
         bytes = rb * size_t(n);
         out = arena_.alloc(bytes);
         if (layout == kern::Layout::OutIn) {
-            // Rows interleaved by 16 for the AVX-512 VNNI kernels (kern::QType::Q8_0x16,
+            // Rows interleaved by 16 when the kernels read them so (kern::QType::Q8_0x16,
             // Q4_1x16), unless the rows are not whole groups or a slice would cut a group.
-            static const bool interleaved_kernels =
-                std::strcmp(kern::quant_isa(), "avx512vnni") == 0;
-            const bool interleave =
-                interleaved_kernels && use != MatUse::LinearSliced && n % kern::kQRowGroup == 0;
+            const bool interleave = kern::quant_ops().rows16 && use != MatUse::LinearSliced &&
+                                    n % kern::kQRowGroup == 0;
             // Rows in tasks of 64 on the load's threads: each task's bytes are its own (whole
             // groups of 16 rows when interleaved).
             constexpr int64_t kRows = 64;
