@@ -27,6 +27,10 @@ struct GenRequest {
     // Seconds the model stays loaded once idle after this request (ollama's keep_alive; < 0:
     // for good); unset: the backend's default.
     std::optional<double> keep_alive;
+    // Asked on the thread that generates (the engine's worker, or the handler's own thread)
+    // before each piece is passed on; true stops the generation as an on_piece returning false
+    // does. Unset: nobody asks. It must be cheap: it runs once per generated piece.
+    std::function<bool()> client_gone;
 };
 
 // One generated token's logprob (the model's raw distribution, hfk_session_last_logprobs),

@@ -99,7 +99,7 @@ class EngineJob final : public Job {
     int32_t prompt_tokens() const override { return prompt_tokens_; }
 
     GenOutcome run(const std::function<bool(std::string_view)> &on_piece) override {
-        bool client_gone = false;
+        bool client_gone = false;  // on_piece said so
         for (;;) {
             std::deque<std::string> pieces;
             bool done;
@@ -117,6 +117,10 @@ class EngineJob final : public Job {
             if (done) break;
         }
         waiter_.join();
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            client_gone = client_gone || client_gone_;
+        }
         if (client_gone) {
             // As a session reports a piece callback that said stop (what the HTTP layer reads
             // as a departed client), even if the engine ended the request before the cancel.
@@ -130,12 +134,19 @@ class EngineJob final : public Job {
   private:
     static int32_t on_piece(const char *piece, size_t len, void *user_data) {
         auto *job = static_cast<EngineJob *>(user_data);
+        // Asked here, on the engine's worker, before the piece goes on: the request stops at
+        // this step, however long the handler's thread takes to read the pieces (a small model
+        // finishes a whole reply before that thread wakes).
+        const bool gone = job->request_.client_gone && job->request_.client_gone();
         {
             std::lock_guard<std::mutex> lock(job->mu_);
-            job->pieces_.emplace_back(piece, len);
+            if (gone)
+                job->client_gone_ = true;
+            else
+                job->pieces_.emplace_back(piece, len);
         }
         job->cv_.notify_one();
-        return 0;
+        return gone ? 1 : 0;
     }
 
     void collect() {
@@ -184,6 +195,7 @@ class EngineJob final : public Job {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::string> pieces_;
+    bool client_gone_ = false;  // request_.client_gone said so, on the engine's worker
     bool done_ = false;
     GenOutcome outcome_;
 };

@@ -221,6 +221,16 @@ struct HttpServer::Impl {
         g.params.top_logprobs = s.top_logprobs;
         g.keep_alive = s.keep_alive;
 
+        // A client that hangs up on a non-streaming request stops its generation at the next
+        // piece, as a stream's does (its write fails). Asked on the generating thread; the
+        // socket is looked up here, once, so that thread only peeks.
+        if (!s.stream) {
+            auto peer = std::make_shared<PeerWatch>(req.local_addr, req.local_port, req.remote_addr,
+                                                    req.remote_port);
+            peer->gone();
+            g.client_gone = [peer] { return peer->gone(); };
+        }
+
         ResponseHead head{new_response_id(chat), g.model, unix_now(), chat, s.logprobs};
         std::shared_ptr<Job> job = backend.submit(std::move(g));
         // In flight until the last holder (the handler, or the stream) lets go.
@@ -250,11 +260,9 @@ struct HttpServer::Impl {
         };
 
         if (!s.stream) {
-            // A client that hangs up stops the generation at its next piece, as a stream does.
-            PeerWatch peer(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
             GenOutcome out = job->run([&](std::string_view) {
                 note_piece();
-                return !peer.gone();
+                return true;  // g.client_gone watches the client
             });
             job.reset();  // frees the slot before the response is written
             if (out.status == HFK_OK && out.stop_reason == HFK_STOP_CALLBACK) {

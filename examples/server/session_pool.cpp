@@ -116,7 +116,12 @@ class PooledJob final : public Job {
         char *text = nullptr;
         // The KV entries stay as a cache: a prompt sharing a prefix with the last one reuses it.
         hfk_session_reset(session_);
-        void *ud = const_cast<std::function<bool(std::string_view)> *>(&on_piece);
+        // Generation runs on this thread: the client is asked about between pieces.
+        const std::function<bool(std::string_view)> piece = [&](std::string_view p) {
+            if (request_.client_gone && request_.client_gone()) return false;
+            return on_piece(p);
+        };
+        void *ud = const_cast<std::function<bool(std::string_view)> *>(&piece);
         const std::string &tpl = pool_.options_.chat_template;
         if (request_.chat)
             out.status = hfk_session_chat(session_, request_.text.c_str(),
