@@ -18,6 +18,14 @@ std::string last_error() {
     return m ? m : "";
 }
 
+// A model whose engine refused the server's settings: every request to it fails (503: the
+// server's configuration, not the request, is at fault).
+ApiError refused_error(const std::string &model, const std::string &why) {
+    return unavailable("Model '" + model + "' cannot be served with this server's settings: " +
+                           why + "; restart the server with a larger --kv-budget",
+                       "server_misconfigured");
+}
+
 // A refused hfk_engine_submit as the HTTP error the pool would give for the same cause.
 ApiError submit_error(hfk_status s, const GenRequest &r, const std::string &model) {
     const std::string why = last_error();
@@ -214,7 +222,10 @@ EngineBackend::~EngineBackend() {
 hfk_engine *EngineBackend::engine_for(const ModelUse &use) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = engines_.find(use.handle);
-    if (it != engines_.end()) return it->second.engine;
+    if (it != engines_.end()) {
+        if (!it->second.refused.empty()) throw refused_error(use.id, it->second.refused);
+        return it->second.engine;
+    }
     ModelEngine me;
     me.id = use.id;
     hfk_engine_params ep;
@@ -225,14 +236,18 @@ hfk_engine *EngineBackend::engine_for(const ModelUse &use) {
     ep.kv_budget_bytes = options_.kv_budget_bytes;
     ep.n_ctx = options_.n_ctx;
     ep.n_threads = options_.n_threads;
-    // Unsupported (GPT-2, Phi-2): the pool runs the model's requests. Any other failure too,
-    // so that a model that loads always serves, but it is worth a line in the log.
+    // Unsupported (GPT-2, Phi-2): the pool runs the model's requests. Settings the engine
+    // refuses for this model (HFK_E_INVALID_ARG: a KV budget below one of its blocks) fail its
+    // requests: the pool would run them outside the budget the operator set. Any other failure
+    // (memory): the pool serves, so that a model that loads always serves, with a line in the log.
     const hfk_status s = hfk_engine_create(&me.engine, use.handle, &ep);
+    if (s != HFK_OK) me.engine = nullptr;
+    if (s == HFK_E_INVALID_ARG) me.refused = last_error();
     if (s != HFK_OK && s != HFK_E_UNSUPPORTED)
         std::fprintf(stderr, "hfkit serve: no batching for '%s': %s\n", use.id.c_str(),
                      last_error().c_str());
-    if (s != HFK_OK) me.engine = nullptr;
     engines_[use.handle] = me;
+    if (!me.refused.empty()) throw refused_error(use.id, me.refused);
     return me.engine;
 }
 

@@ -58,6 +58,9 @@ class EngineBackend final : public Backend {
     struct ModelEngine {
         std::string id;
         hfk_engine *engine = nullptr;  // nullptr: unsupported, the pool runs its requests
+        // Why the engine refused the server's settings (a --kv-budget below one KV block of
+        // this model): its requests fail with it, rather than run outside the budget.
+        std::string refused;
     };
 
     EngineOptions options_;

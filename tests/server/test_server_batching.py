@@ -180,3 +180,26 @@ def test_what_the_engine_cannot_run_falls_back_to_a_session(long_model):
         assert f'hfkit_engine_steps_total{{model="{gpt2}"}}' not in m
     finally:
         assert s.stop() == 0, s.stderr
+
+
+def test_a_kv_budget_below_one_block_fails_the_models_requests_and_names_the_cause():
+    # One byte of KV: less than one block of any model. Its requests fail with 503 (the server's
+    # settings, not the request, are wrong) rather than run on a session outside the budget;
+    # a model the engine does not run (GPT-2) still answers, and so does /health.
+    gpt2 = str(SHARED_DIR / "models" / "tiny-gpt2")
+    s = Server([CHAT_MODEL, gpt2, "--parallel", "2", "--threads", "1", "--kv-budget", "1"])
+    try:
+        wait_ready(s)
+        for _ in range(2):  # the second request meets the refusal the first one recorded
+            status, data = post_json(s, "/v1/completions", {"prompt": "Hello", "max_tokens": 3})
+            assert status == 503, data
+            assert data["error"]["code"] == "server_misconfigured", data
+            assert "kv_budget_bytes 1 is less than one KV block" in data["error"]["message"]
+            assert "--kv-budget" in data["error"]["message"]
+        status, data = post_json(s, "/v1/completions", {"model": gpt2, "prompt": "Hello",
+                                                   "max_tokens": 3, "temperature": 0})
+        assert status == 200, data
+        assert len(data["choices"][0]["text"]) > 0
+        assert f'hfkit_engine_steps_total{{model="{CHAT_MODEL}"}}' not in metrics(s)
+    finally:
+        assert s.stop() == 0, s.stderr
