@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -18,16 +20,28 @@ namespace {
 constexpr int MADV_POPULATE_WRITE = 23;  // Linux 5.14; Debian 12's headers predate it
 #endif
 
+std::atomic<int64_t> g_commit_ns{0};
+
 // Commits the whole pages of [p, p + bytes): a failure (an old kernel) only leaves the faults to
 // the first touch.
 void populate(uint8_t *p, size_t bytes) {
     const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
     const uintptr_t first = (uintptr_t(p) + page - 1) & ~(page - 1);
     const uintptr_t end = (uintptr_t(p) + bytes) & ~(page - 1);
-    if (end > first) madvise(reinterpret_cast<void *>(first), end - first, MADV_POPULATE_WRITE);
+    if (end <= first) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    madvise(reinterpret_cast<void *>(first), end - first, MADV_POPULATE_WRITE);
+    g_commit_ns.fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count(),
+        std::memory_order_relaxed);
 }
 
 }  // namespace
+
+double WeightArena::commit_seconds_total() {
+    return double(g_commit_ns.load(std::memory_order_relaxed)) * 1e-9;
+}
 
 WeightArena &WeightArena::operator=(WeightArena &&other) noexcept {
     if (this != &other) {

@@ -36,6 +36,10 @@ class WeightArena {
     // destroyed. Throws Error(HFK_E_NOMEM) when the system refuses the memory.
     uint8_t *alloc(size_t bytes);
     size_t chunks() const { return chunks_.size(); }
+    // Seconds every arena of the process has spent having the kernel commit (zero) new pages,
+    // for benchmarks: a conversion's own rate is its time without them (on a VM, committing
+    // memory the guest never touched costs several times the conversion).
+    static double commit_seconds_total();
 
     static constexpr size_t kHugePage = size_t(2) << 20;
     // A request at least this large gets a chunk of its own; smaller ones share chunks of it.
