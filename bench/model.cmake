@@ -7,6 +7,21 @@ target_link_libraries(bench_model PRIVATE hfkit_engine)
 add_executable(bench_kernels ${CMAKE_CURRENT_LIST_DIR}/bench_kernels.cpp)
 target_link_libraries(bench_kernels PRIVATE hfkit_engine benchmark::benchmark)
 
+# bench_attention: a decode step's attention over a llama-135m-shaped cache, attention() against
+# one dot_rows / axpy_rows call per head (Google Benchmark).
+add_executable(bench_attention ${CMAKE_CURRENT_LIST_DIR}/bench_attention.cpp)
+target_link_libraries(bench_attention PRIVATE hfkit_engine benchmark::benchmark)
+if(HFK_BUILD_TESTS)
+    # Runs, and attention() agrees with the per-head calls (else the row is an error).
+    add_test(NAME bench.attention_runs
+             COMMAND sh -c "out=$(\"$0\" \"$@\" 2>&1) && printf '%s\\n' \"$out\" &&
+                            ! printf '%s\\n' \"$out\" | grep -q 'ERROR OCCURRED' &&
+                            [ $(printf '%s\\n' \"$out\" | grep -c '^BM_DecodeAttention') -eq 6 ]"
+                     $<TARGET_FILE:bench_attention> --benchmark_filter=ctx:256
+                     --benchmark_min_time=0.01)
+    set_tests_properties(bench.attention_runs PROPERTIES LABELS "unit;nosan" TIMEOUT 120)
+endif()
+
 # Smoke runs on tiny checkpoints: their figures mean nothing, but every path of the benchmark
 # (cold start, both thread counts, the paired read) must run to the end: exit status 0, a table
 # row for each thread count and the paired line.

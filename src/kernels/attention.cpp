@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/attention_heads.h"
 #include "kernels/cpu.h"
 #include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
@@ -60,6 +61,54 @@ const float *f32_rows(const KvRows &kv, const void *base, int64_t lo, int64_t n,
     ld = hd;
     return buf.data();
 }
+
+// A run of keys and values stored one row after another (rows `ld` elements apart).
+struct KvSegment {
+    const void *k, *v;
+    int64_t rows;
+};
+
+// Query heads [0, n) of one query row (q and out: n heads, hd apart) over the keys of `segs`, in
+// order (`span` in all): each head's scores, scaled, soft-capped and normalised, then its values,
+// through the ISA's heads kernels: a key's and a value's row is read once for the n heads, and
+// every output has the bits of one dot_rows / axpy_rows call per head over the same rows.
+void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *segs, size_t n_segs,
+                  int64_t span, const float *q, int64_t n, int64_t hd, float scale, float softcap,
+                  float *out) {
+    thread_local std::vector<float> scores;
+    scores.resize(size_t(n * span));
+    int64_t at = 0;
+    for (size_t s = 0; s < n_segs; ++s) {
+        ops.dot_rows_heads(type, segs[s].k, ld, segs[s].rows, q, hd, n, hd, scores.data() + at,
+                           span);
+        at += segs[s].rows;
+    }
+    for (int64_t g = 0; g < n; ++g) {
+        float *sg = scores.data() + g * span;
+        for (int64_t t = 0; t < span; ++t) sg[t] *= scale;
+        if (softcap > 0) soft_cap(sg, span, softcap);
+        softmax(sg, span);
+    }
+    at = 0;
+    for (size_t s = 0; s < n_segs; ++s) {
+        ops.axpy_rows_heads(type, segs[s].v, ld, segs[s].rows, scores.data() + at, span, n, hd, out,
+                            hd, s > 0);
+        at += segs[s].rows;
+    }
+}
+
+// Whether attend_heads serves heads of this width on this ISA.
+bool heads_kernels(const SimdOps &ops, int64_t hd) {
+    return ops.dot_rows_heads && ops.axpy_rows_heads && hd <= kHeadsMaxDim;
+}
+
+// Parts each kv head's group of query heads is cut into, so that a step has work for every
+// thread (two tasks each when it can): one part a group on one thread. Only the speed depends on
+// it: each head's outputs are the same whatever part computes them.
+int64_t group_parts(int64_t units, int64_t group, int n_threads) {
+    if (n_threads <= 1) return 1;
+    return std::clamp<int64_t>((2 * int64_t(n_threads) + units - 1) / units, 1, group);
+}
 }  // namespace
 
 void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t n_keys,
@@ -76,6 +125,22 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
     constexpr int64_t kRowBlock = 64;
     const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
     const SimdOps &ops = simd();
+    if (m == 1 && heads_kernels(ops, hd)) {
+        // A decode step: one task per part of a kv head's group of query heads.
+        const int64_t parts = group_parts(s.n_kv_heads, group, n_threads);
+        const int64_t lo = first_key(p0), span = (causal ? std::min(n_keys, p0 + 1) : n_keys) - lo;
+        parallel_for(s.n_kv_heads * parts, n_threads, [&](int64_t task) {
+            const int64_t j = task / parts, part = task % parts;
+            const int64_t h0 = j * group + part * group / parts,
+                          h1 = j * group + (part + 1) * group / parts;
+            const size_t first = size_t(lo * kv_stride + j * hd) * elem;
+            const KvSegment seg{static_cast<const char *>(kv.k) + first,
+                                static_cast<const char *>(kv.v) + first, span};
+            attend_heads(ops, kv.type, kv_stride, &seg, 1, span, q + h0 * hd, h1 - h0, hd, scale,
+                         opts.softcap, out + h0 * hd);
+        });
+        return;
+    }
     if (m > 1) blas_setup();
 
     parallel_for(s.n_heads * row_blocks, n_threads, [&](int64_t task) {
@@ -144,6 +209,23 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
     const size_t elem = kv.type == DType::F32 ? 4 : 2;
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     const SimdOps &ops = simd();
+    if (heads_kernels(ops, hd)) {
+        // One task per (row, part of a kv head's group): attention()'s one-row path.
+        const int64_t parts = group_parts(m * s.n_kv_heads, group, n_threads);
+        parallel_for(m * s.n_kv_heads * parts, n_threads, [&](int64_t task) {
+            const int64_t i = task / (s.n_kv_heads * parts), j = task / parts % s.n_kv_heads,
+                          part = task % parts, pos = p0 + i;
+            const int64_t h0 = j * group + part * group / parts,
+                          h1 = j * group + (part + 1) * group / parts;
+            const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
+            const size_t first = size_t(lo * kv_stride + j * hd) * elem;
+            const KvSegment seg{static_cast<const char *>(kv.k) + first,
+                                static_cast<const char *>(kv.v) + first, pos + 1 - lo};
+            attend_heads(ops, kv.type, kv_stride, &seg, 1, pos + 1 - lo, q + i * q_stride + h0 * hd,
+                         h1 - h0, hd, scale, opts.softcap, out + i * q_stride + h0 * hd);
+        });
+        return;
+    }
     // One task per (row, head): the same steps as attention()'s one-row path.
     parallel_for(m * s.n_heads, n_threads, [&](int64_t task) {
         const int64_t i = task / s.n_heads, h = task % s.n_heads, pos = p0 + i;
@@ -189,6 +271,7 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
     // are gathered once for the kv head's `group` query heads. Else one per (row, head), as the
     // contiguous attention_rows. Each output is computed the same way either way.
     const bool by_kv = rows * s.n_kv_heads >= n_threads;
+    const bool heads = heads_kernels(ops, hd);
     const int64_t per_row = by_kv ? s.n_kv_heads : s.n_heads;
     parallel_for(rows * per_row, n_threads, [&](int64_t task) {
         const int64_t row = task / per_row;
@@ -201,6 +284,21 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
         const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
         const int64_t span = pos + 1 - lo, col = (h0 / group) * hd;
+        if (heads) {
+            // The keys and values in place, block by block: one chain per output across them.
+            thread_local std::vector<KvSegment> segs;
+            segs.clear();
+            for (int64_t a = lo; a <= pos;) {
+                const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
+                const int64_t off = kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
+                segs.push_back(KvSegment{kv.k + off, kv.v + off, b - a});
+                a = b;
+            }
+            attend_heads(ops, DType::F32, kv.stride, segs.data(), segs.size(), span,
+                         sq.q + i * q_stride + h0 * hd, h1 - h0, hd, scale, opts.softcap,
+                         sq.out + i * q_stride + h0 * hd);
+            return;
+        }
         thread_local std::vector<float> scores, values;
         scores.resize(size_t(span));
         values.resize(size_t(span * hd));

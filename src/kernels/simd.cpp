@@ -24,6 +24,7 @@
 #include "kernels/cpu.h"
 #include "kernels/quant.h"
 #include "kernels/rows_per_pass.h"
+#include "kernels/simd_avx512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -156,7 +157,7 @@ void from_f32_scalar(DType t, const float *src, int64_t n, void *dst) {
 
 constexpr SimdOps kScalar{dot_rows_scalar, dot_rows_batch_scalar, axpy_rows_scalar, to_f32_scalar,
                           dot_scalar,      axpy_scalar,           exp_scalar,       max_scalar,
-                          exp_sum_scalar,  from_f32_scalar};
+                          exp_sum_scalar,  from_f32_scalar,       nullptr,          nullptr};
 
 #if defined(__x86_64__)
 // ---------------------------------------------------------------------------------------------
@@ -588,42 +589,15 @@ HFK_AVX2 void from_f32_avx2(DType t, const float *src, int64_t n, void *dst) {
 
 constexpr SimdOps kAvx2{dot_rows_avx2, dot_rows_batch_avx2, axpy_rows_avx2, to_f32_avx2,
                         dot_avx2,      axpy_avx2,           exp_avx2,       max_avx2,
-                        exp_sum_avx2,  from_f32_avx2};
+                        exp_sum_avx2,  from_f32_avx2,       nullptr,        nullptr};
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 F/BW/VL/DQ (16 floats per register, masked tails)
 // ---------------------------------------------------------------------------------------------
-#define HFK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-
-template <DType T>
-HFK_AVX512 inline __m512 load16(const void *p, int64_t i) {
-    if constexpr (T == DType::F32) {
-        return _mm512_loadu_ps(static_cast<const float *>(p) + i);
-    } else if constexpr (T == DType::F16) {
-        return _mm512_cvtph_ps(_mm256_loadu_si256(
-            reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(p) + i)));
-    } else {
-        __m256i b = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(p) + i));
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
-    }
-}
-
-template <DType T>
-HFK_AVX512 inline __m512 load16_mask(const void *p, int64_t i, __mmask16 m) {
-    if constexpr (T == DType::F32) {
-        return _mm512_maskz_loadu_ps(m, static_cast<const float *>(p) + i);
-    } else if constexpr (T == DType::F16) {
-        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t *>(p) + i));
-    } else {
-        __m256i b = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t *>(p) + i);
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
-    }
-}
-
-HFK_AVX512 inline __mmask16 tail_mask(int64_t left) {
-    return __mmask16((1u << left) - 1u);
-}
+// load16, load16_mask, tail_mask: kernels/simd_avx512.h
+using avx512::load16;
+using avx512::load16_mask;
+using avx512::tail_mask;
 
 // Elements of a row of T starting at p before its first 64-byte boundary (at most n).
 template <DType T>
@@ -1201,9 +1175,18 @@ HFK_AVX512 void from_f32_avx512(DType t, const float *src, int64_t n, void *dst)
         std::memcpy(dst, src, size_t(n) * 4);
 }
 
-constexpr SimdOps kAvx512{dot_rows_avx512, dot_rows_batch_avx512, axpy_rows_avx512, to_f32_avx512,
-                          dot_avx512,      axpy_avx512,           exp_avx512,       max_avx512,
-                          exp_sum_avx512,  from_f32_avx512};
+constexpr SimdOps kAvx512{dot_rows_avx512,
+                          dot_rows_batch_avx512,
+                          axpy_rows_avx512,
+                          to_f32_avx512,
+                          dot_avx512,
+                          axpy_avx512,
+                          exp_avx512,
+                          max_avx512,
+                          exp_sum_avx512,
+                          from_f32_avx512,
+                          dot_rows_heads_avx512,
+                          axpy_rows_heads_avx512};
 #endif  // __x86_64__
 
 }  // namespace

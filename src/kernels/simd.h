@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/attention_heads.h"
 #include "model/dtype.h"
 
 namespace hfk::kern {
@@ -47,6 +48,11 @@ struct SimdOps {
     // the quiet NaN of its sign, 0x7e00 / 0x7fc0), bit for bit f32_to_f16 / f32_to_bf16 on every
     // ISA; F32 copies. What the F16/BF16 KV cache stores (models/common.h, CausalCache).
     void (*from_f32)(DType type, const float *src, int64_t n, void *dst);
+    // A decode step's attention products over the query heads that share a kv head, rows of at
+    // most kHeadsMaxDim elements (attention_heads.h): each output dot_rows' / axpy_rows' bits.
+    // nullptr where the ISA has none: attention.cpp then calls dot_rows / axpy_rows per head.
+    DotRowsHeadsFn dot_rows_heads;
+    AxpyRowsHeadsFn axpy_rows_heads;
 };
 
 const SimdOps &simd();

@@ -9,6 +9,7 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/quant_kernels.cpp
     ${CMAKE_CURRENT_LIST_DIR}/quant_rows16.cpp
     ${CMAKE_CURRENT_LIST_DIR}/attention.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/attention_heads.cpp
     ${CMAKE_CURRENT_LIST_DIR}/ops.cpp)
 # quantize_row rounds a product by a float sum (round_clamped): a fused multiply-add would round
 # once where the definition rounds twice. (Other flags than the precompiled header's: skip it.)

@@ -1,0 +1,112 @@
+// A decode step's attention over a llama-135m-shaped KV cache (30 layers, 9 query heads on 3 kv
+// heads of 64), alone (Google Benchmark): kern::attention() for one query row, against the same
+// step made of one dot_rows / softmax / axpy_rows call per query head (the way attention() ran
+// before the heads kernels, kernels/attention_heads.h; the same bits), in one run. Arguments:
+// the cache's element type, the context length, and the path (0: one call per head, one
+// thread; 1: attention(), one thread; 2: attention(), two threads).
+//   bench_attention [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
+#include <benchmark/benchmark.h>
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/rows_per_pass.h"
+#include "kernels/simd.h"
+
+namespace {
+
+using hfk::DType;
+using namespace hfk::kern;
+
+constexpr int64_t kLayers = 30, kHeads = 9, kKvHeads = 3, kHeadDim = 64;
+constexpr int64_t kKvDim = kKvHeads * kHeadDim;
+
+// One layer's keys and values of `ctx` positions in an anonymous mapping (as CausalCache holds
+// them: 4 KiB pages, rows kKvDim apart), random values of `type`.
+struct Cache {
+    DType type;
+    int64_t ctx;
+    size_t bytes;
+    uint8_t *base;
+    Cache(DType t, int64_t n) : type(t), ctx(n) {
+        const size_t elem = t == DType::F32 ? 4 : 2;
+        bytes = size_t(2 * kLayers * n * kKvDim) * elem;
+        base = static_cast<uint8_t *>(
+            mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        std::mt19937 rng(3);
+        std::normal_distribution<float> dist(0, 1);
+        std::vector<float> row(kKvDim);
+        for (int64_t r = 0; r < 2 * kLayers * n; ++r) {
+            for (float &x : row) x = dist(rng);
+            simd().from_f32(t, row.data(), kKvDim, base + size_t(r * kKvDim) * elem);
+        }
+    }
+    ~Cache() { munmap(base, bytes); }
+    KvRows layer(int64_t l) const {
+        const size_t half = bytes / 2 / kLayers;
+        return {type, base + size_t(2 * l) * half, base + size_t(2 * l + 1) * half, kKvDim};
+    }
+};
+
+// The step as one call per query head (attention()'s one-row path before the heads kernels).
+void per_head(const KvRows &kv, int64_t ctx, const float *q, float scale, float *out) {
+    const SimdOps &ops = simd();
+    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    thread_local std::vector<float> scores;
+    scores.resize(size_t(ctx));
+    for (int64_t h = 0; h < kHeads; ++h) {
+        const size_t first = size_t((h / (kHeads / kKvHeads)) * kHeadDim) * elem;
+        ops.dot_rows(kv.type, static_cast<const char *>(kv.k) + first, kv.stride, ctx,
+                     q + h * kHeadDim, kHeadDim, scores.data(), dot_rows_per_pass(kv.type));
+        for (float &s : scores) s *= scale;
+        softmax(scores.data(), ctx);
+        ops.axpy_rows(kv.type, static_cast<const char *>(kv.v) + first, kv.stride, ctx,
+                      scores.data(), kHeadDim, out + h * kHeadDim, axpy_rows_per_pass(kv.type));
+    }
+}
+
+void BM_DecodeAttention(benchmark::State &state) {
+    const auto type = static_cast<DType>(state.range(0));
+    const int64_t ctx = state.range(1), path = state.range(2);
+    const Cache cache(type, ctx);
+    std::vector<float> q(kHeads * kHeadDim), out(q.size()), check(q.size());
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0, 1);
+    for (float &x : q) x = dist(rng);
+    const AttentionShape shape{kHeads, kKvHeads, kHeadDim};
+    const float scale = 0.125f;
+    for (auto _ : state) {
+        for (int64_t l = 0; l < kLayers; ++l) {
+            if (path == 0)
+                per_head(cache.layer(l), ctx, q.data(), scale, out.data());
+            else
+                attention(q.data(), 1, ctx - 1, cache.layer(l), ctx, shape, true, scale,
+                          AttentionOptions{}, out.data(), path == 2 ? 2 : 1);
+        }
+        benchmark::DoNotOptimize(out.data());
+    }
+    // Both paths give the same bits (tests/model/test_attention_heads.cpp); a bench that
+    // measured something else would say so here.
+    per_head(cache.layer(kLayers - 1), ctx, q.data(), scale, check.data());
+    if (std::memcmp(check.data(), out.data(), 4 * out.size()) != 0)
+        state.SkipWithError("attention() and the per-head calls disagree");
+    state.SetLabel(std::string(hfk::dtype_name(type)) +
+                   (path == 0 ? ", one call per head" : ", attention()"));
+    state.counters["KV GB/s"] =
+        benchmark::Counter(double(cache.bytes), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_DecodeAttention)
+    ->ArgNames({"dtype", "ctx", "path"})
+    ->ArgsProduct({{int(DType::F32), int(DType::BF16)}, {256, 2048}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_MAIN();

@@ -1,0 +1,42 @@
+// A decode step's attention products for the query heads that share one kv head (grouped-query
+// attention), in registers: the keys' and values' rows are read once for the group, and each
+// output is summed in exactly the order SimdOps::dot_rows / axpy_rows sum it, so a step gives the
+// bits it gave when each head made its own calls.
+//
+// Why: with head_dim 64 a row is four vectors, and one call per head and row product spent its
+// time on each score's reduction across lanes and on loading and storing the output row for
+// every few keys: llama-135m's attention (9 heads, 3 kv heads) cost ~11 ns a key and head on Zen
+// 5 with the cache in L2, as much per token as its Q4 weights at a context of ~250.
+#pragma once
+
+#include <cstdint>
+
+#include "model/dtype.h"
+
+namespace hfk::kern {
+
+// Query heads at most this wide go through these kernels (rows of a KV cache that dot_rows
+// reads from their first element: simd.cpp, kNoHeadMax); wider ones through dot_rows.
+constexpr int64_t kHeadsMaxDim = 256;
+
+// scores[g * scores_ld + r] = sum_i q[g * q_ld + i] * K[r, i] for r < rows, g < n_q, i < hd;
+// K row r at k + r * ld (elements of `type`). Each the bits of dot_rows on that row.
+using DotRowsHeadsFn = void (*)(DType type, const void *k, int64_t ld, int64_t rows, const float *q,
+                                int64_t q_ld, int64_t n_q, int64_t hd, float *scores,
+                                int64_t scores_ld);
+// out[g * out_ld + j] (+)= sum_r p[g * p_ld + r] * V[r, j] for j < hd, g < n_q, r in order (an
+// FMA chain per output, axpy_rows' bits); accumulate == false starts from 0, true from out as it
+// is (rows given in several calls, a paged cache's blocks, continue one chain).
+using AxpyRowsHeadsFn = void (*)(DType type, const void *v, int64_t ld, int64_t rows,
+                                 const float *p, int64_t p_ld, int64_t n_q, int64_t hd, float *out,
+                                 int64_t out_ld, bool accumulate);
+
+#if defined(__x86_64__)
+void dot_rows_heads_avx512(DType type, const void *k, int64_t ld, int64_t rows, const float *q,
+                           int64_t q_ld, int64_t n_q, int64_t hd, float *scores, int64_t scores_ld);
+void axpy_rows_heads_avx512(DType type, const void *v, int64_t ld, int64_t rows, const float *p,
+                            int64_t p_ld, int64_t n_q, int64_t hd, float *out, int64_t out_ld,
+                            bool accumulate);
+#endif
+
+}  // namespace hfk::kern
