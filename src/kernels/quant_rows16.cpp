@@ -169,6 +169,16 @@ void gemm_rows16_portable(QType t, const uint8_t *w, size_t row_bytes, int64_t r
 
 namespace {
 
+// With several activation rows (the engine's steps, prefills) a block's products take long enough
+// that the hardware prefetcher falls behind the weight stream: the loads of each block stalled
+// (45% of the 8-row kernel's samples). A software prefetch 1 KiB ahead (two Q8_0x16 blocks, three
+// Q4_1x16) lifted 8 streams of llama-135m from 530 to 735 tok/s (Q8_0) and 800 to 940 (Q4_1) on
+// Zen 5, 2 threads; prefill 947 -> 1005 (one thread). A one-row decode is left to the hardware:
+// with it, decode measured slower. Written in the loop itself: GCC 12 -O2 drops the prefetches of
+// an inlined helper (simd.cpp's batched kernel).
+constexpr int kPrefetchAhead = 1024;
+constexpr int kPrefetchMinRows = 2;
+
 inline int32_t dword_at(const int8_t *p) {
     int32_t v;
     std::memcpy(&v, p, 4);
@@ -192,6 +202,12 @@ HFK_Q16_AVX512 inline void group_rows(const uint8_t *group, int64_t nb, const QA
         if constexpr (kQ4) {
             // wv[2c]: inputs 4c..4c+3 (low nibbles), wv[2c + 1]: inputs 16 + 4c.. (high).
             const uint8_t *blk = group + b * kQ4Block;
+            if constexpr (A >= kPrefetchMinRows) {
+#pragma GCC unroll 5
+                for (int c = 0; c < 5; ++c)  // a block's 5 lines
+                    _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + 64 * c,
+                                 _MM_HINT_T0);
+            }
             const __m512i low = _mm512_set1_epi8(15);
 #pragma GCC unroll 4
             for (int c = 0; c < 4; ++c) {
@@ -205,6 +221,12 @@ HFK_Q16_AVX512 inline void group_rows(const uint8_t *group, int64_t nb, const QA
                 _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + kQ4Nibbles + kScales)));
         } else {
             const uint8_t *blk = group + q8_weight_at(b, 0, 0);
+            if constexpr (A >= kPrefetchMinRows) {
+#pragma GCC unroll 8
+                for (int c = 0; c < 8; ++c)  // a block's 8 lines of weights
+                    _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + 64 * c,
+                                 _MM_HINT_T0);
+            }
 #pragma GCC unroll 8
             for (int c = 0; c < 8; ++c) wv[c] = _mm512_loadu_si512(blk + 64 * c);
             dw = _mm512_cvtph_ps(
