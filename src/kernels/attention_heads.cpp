@@ -16,6 +16,7 @@
 namespace hfk::kern {
 namespace {
 
+using avx512::dot_masked16;
 using avx512::load16_mask;
 using avx512::tail_mask;
 
@@ -48,18 +49,6 @@ HFK_AVX512 inline __m512 reduce16x16(const __m512 *a) {
     return _mm512_permutexvar_ps(order, e);
 }
 
-// One row's accumulator as dot_rows builds it for a row of at most kHeadsMaxDim elements: from
-// its first element, pieces of 16 in order, the last masked.
-template <DType T>
-HFK_AVX512 inline __m512 row_dot(const void *row, const float *q, int64_t hd) {
-    __m512 s = _mm512_setzero_ps();
-    for (int64_t i = 0; i < hd; i += 16) {
-        const __mmask16 m = tail_mask(std::min<int64_t>(16, hd - i));
-        s = _mm512_fmadd_ps(load16_mask<T>(row, i, m), _mm512_maskz_loadu_ps(m, q + i), s);
-    }
-    return s;
-}
-
 template <DType T>
 HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const float *q,
                                  int64_t q_ld, int64_t n_q, int64_t hd, float *scores,
@@ -88,7 +77,8 @@ HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const 
     for (; r < rows; ++r) {
         const void *row = row_at(T, k, r, ld);
         for (int64_t g = 0; g < n_q; ++g)
-            scores[g * scores_ld + r] = _mm512_reduce_add_ps(row_dot<T>(row, q + g * q_ld, hd));
+            scores[g * scores_ld + r] =
+                _mm512_reduce_add_ps(dot_masked16<T>(row, q + g * q_ld, hd));
     }
 }
 

@@ -595,6 +595,7 @@ constexpr SimdOps kAvx2{dot_rows_avx2, dot_rows_batch_avx2, axpy_rows_avx2, to_f
 // AVX-512 F/BW/VL/DQ (16 floats per register, masked tails)
 // ---------------------------------------------------------------------------------------------
 // load16, load16_mask, tail_mask: kernels/simd_avx512.h
+using avx512::dot_masked16;
 using avx512::load16;
 using avx512::load16_mask;
 using avx512::tail_mask;
@@ -627,16 +628,7 @@ HFK_AVX512 inline int64_t dot_head(const void *p, int64_t k) {
 // the registers (dot_block_avx512). Four accumulators a row, as before, held a batch's register
 // block to 6 pairs.
 
-// A row's head (`head` elements), in masked pieces.
-template <DType T>
-HFK_AVX512 inline __m512 dot_head16(const void *w, const float *x, int64_t head) {
-    __m512 s = _mm512_setzero_ps();
-    for (int64_t i = 0; i < head; i += 16) {
-        const __mmask16 m = tail_mask(std::min<int64_t>(16, head - i));
-        s = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s);
-    }
-    return s;
-}
+// A row's head (`head` elements), in masked pieces: avx512::dot_masked16.
 
 // 64 elements of a row from i into its sum.
 template <DType T>
@@ -684,15 +676,15 @@ HFK_AVX512 inline void dot_pass_avx512(const void *w, int64_t ld, int64_t step, 
                *w3 = row_ptr(T, w, R > 2 ? 3 * step : 0, ld);
     const int64_t h0 = dot_head<T>(w0, k), h1 = dot_head<T>(w1, k), h2 = dot_head<T>(w2, k),
                   h3 = dot_head<T>(w3, k);
-    __m512 s0 = dot_head16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
+    __m512 s0 = dot_masked16<T>(w0, x, h0), s1 = s0, s2 = s0, s3 = s0;
     int64_t blocks = (k - h0) / 64;
     if constexpr (R > 1) {
-        s1 = dot_head16<T>(w1, x, h1);
+        s1 = dot_masked16<T>(w1, x, h1);
         blocks = std::min(blocks, (k - h1) / 64);
     }
     if constexpr (R > 2) {
-        s2 = dot_head16<T>(w2, x, h2);
-        s3 = dot_head16<T>(w3, x, h3);
+        s2 = dot_masked16<T>(w2, x, h2);
+        s3 = dot_masked16<T>(w3, x, h3);
         blocks = std::min(blocks, std::min((k - h2) / 64, (k - h3) / 64));
     }
     const int64_t done = 64 * blocks;

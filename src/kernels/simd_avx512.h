@@ -43,5 +43,17 @@ HFK_AVX512 inline __mmask16 tail_mask(int64_t left) {
     return __mmask16((1u << left) - 1u);
 }
 
+// The first n elements of a row times x, in pieces of 16 (the last masked) into one accumulator
+// of 16 lanes: a row's head in dot_rows, a whole KV row in attention_heads.cpp.
+template <DType T>
+HFK_AVX512 inline __m512 dot_masked16(const void *w, const float *x, int64_t n) {
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i < 16 ? n - i : 16);
+        s = _mm512_fmadd_ps(load16_mask<T>(w, i, m), _mm512_maskz_loadu_ps(m, x + i), s);
+    }
+    return s;
+}
+
 }  // namespace hfk::kern::avx512
 #endif  // __x86_64__
