@@ -267,9 +267,10 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
     for (size_t j = 0; j < n_seqs; ++j) first_row[j + 1] = first_row[j] + seqs[j].m;
     const int64_t rows = first_row[n_seqs];
     const int64_t *const firsts = first_row.data();  // the caller's (workers have their own)
-    // One task per (row, kv head) when that gives every thread work: the values the row sees
-    // are gathered once for the kv head's `group` query heads. Else one per (row, head), as the
-    // contiguous attention_rows. Each output is computed the same way either way.
+    // One task per (row, kv head) when that gives every thread work: the keys and values the
+    // row sees are read once for the kv head's `group` query heads (by the heads kernels, or
+    // gathered once where the ISA has none). Else one per (row, head). Each output is computed
+    // the same way either way.
     const bool by_kv = rows * s.n_kv_heads >= n_threads;
     const bool heads = heads_kernels(ops, hd);
     const int64_t per_row = by_kv ? s.n_kv_heads : s.n_heads;

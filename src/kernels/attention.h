@@ -68,8 +68,9 @@ struct KvPages {
     int64_t block_tokens = 0, block_stride = 0, stride = 0;
 };
 // attention_rows() through a block table: the same bits as attention_rows() over the same rows
-// stored contiguously (scores are per key; the values a row sees are gathered in order, then
-// summed exactly as the contiguous call sums them).
+// stored contiguously (scores are per key; the values a row sees are summed block by block in
+// place, each output one chain across the blocks, by the heads kernels of attention_heads.h, or,
+// where the ISA has none, gathered in order and summed as the contiguous call sums them).
 void attention_rows(const float *q, int64_t m, int64_t p0, const KvPages &kv,
                     const AttentionShape &shape, float scale, const AttentionOptions &opts,
                     float *out, int n_threads);
