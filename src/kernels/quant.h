@@ -37,6 +37,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+
+#include "kernels/simd.h"
 
 namespace hfk::kern {
 
@@ -81,6 +84,12 @@ inline size_t q_row_bytes(QType t, int64_t k) {
 
 // F32 <-> F16, round to nearest even (exact both ways for F16 values).
 uint16_t f32_to_f16(float f);
+// The F16 stored at p (a block's scale or minimum: two bytes, any alignment), as F32 (exact).
+inline float f16_at(const uint8_t *p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return f16_to_f32(h);
+}
 
 // One row of k weights -> q_row_bytes(t, k) bytes (Q8_0, Q4_1 or Q4_1F), and back (k values).
 // quantize_row_reference (portable C) defines the bytes; quantize_row is the AVX-512 version of

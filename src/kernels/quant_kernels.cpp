@@ -25,12 +25,6 @@
 namespace hfk::kern {
 namespace {
 
-inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    return f16_to_f32(h);
-}
-
 inline float float_at(const uint8_t *p) {
     float f;
     std::memcpy(&f, p, 4);
@@ -76,7 +70,7 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
                 w[i + 16] = blk[nib + i] >> 4;
             }
         }
-        const float scale = (t == QType::Q4_1F ? float_at(blk) : half_at(blk)) * x.d[b];
+        const float scale = (t == QType::Q4_1F ? float_at(blk) : f16_at(blk)) * x.d[b];
         float *a = acc + (b & 1) * 8;
         for (int j = 0; j < 8; ++j) {
             int32_t lane = 0;
@@ -86,7 +80,7 @@ float dot_scalar(QType t, const uint8_t *row, const QActs &x) {
         // Q4's minimum times the block's activation sum, in a chain of its own (one fma after
         // another into the lane sums' accumulator doubled the latency a decode waits on).
         if (t != QType::Q8_0)
-            mins[b & 1] = std::fma(t == QType::Q4_1 ? half_at(blk + 2) : float_at(blk + 4), x.s[b],
+            mins[b & 1] = std::fma(t == QType::Q4_1 ? f16_at(blk + 2) : float_at(blk + 4), x.s[b],
                                    mins[b & 1]);
     }
     acc[0] += mins[0];

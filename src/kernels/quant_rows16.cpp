@@ -71,12 +71,6 @@ inline int q4_weight(const uint8_t *group, int64_t b, int64_t r, int64_t j) {
     return j < 16 ? byte & 15 : byte >> 4;
 }
 
-inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    return f16_to_f32(h);
-}
-
 }  // namespace
 
 bool q_interleaved(QType t) {
@@ -124,11 +118,11 @@ void dequantize_matrix_row(QType t, const uint8_t *w, size_t row_bytes, int64_t 
         const int64_t b = i / kQBlock, j = i % kQBlock;
         if (t == QType::Q8_0x16) {
             const int q = int(group[q8_weight_at(b, lane, j)]) - 128;
-            dst[i] = half_at(group + q8_scales_at(nb, b) + 2 * lane) * float(q);
+            dst[i] = f16_at(group + q8_scales_at(nb, b) + 2 * lane) * float(q);
         } else {
             const uint8_t *blk = group + b * kQ4Block;
-            dst[i] = half_at(blk + kQ4Nibbles + 2 * lane) * float(q4_weight(group, b, lane, j)) +
-                     half_at(blk + kQ4Nibbles + kScales + 2 * lane);
+            dst[i] = f16_at(blk + kQ4Nibbles + 2 * lane) * float(q4_weight(group, b, lane, j)) +
+                     f16_at(blk + kQ4Nibbles + kScales + 2 * lane);
         }
     }
 }
@@ -148,13 +142,13 @@ void gemm_rows16_portable(QType t, const uint8_t *w, size_t row_bytes, int64_t r
                     for (int64_t j = 0; j < kQBlock; ++j)
                         sum +=
                             (int32_t(group[q8_weight_at(b, lane, j)]) - 128) * a.q[b * kQBlock + j];
-                    d = half_at(group + q8_scales_at(a.nb, b) + 2 * lane);
+                    d = f16_at(group + q8_scales_at(a.nb, b) + 2 * lane);
                 } else {
                     for (int64_t j = 0; j < kQBlock; ++j)
                         sum += q4_weight(group, b, lane, j) * a.q[b * kQBlock + j];
                     const uint8_t *blk = group + b * kQ4Block;
-                    d = half_at(blk + kQ4Nibbles + 2 * lane);
-                    mins = std::fma(half_at(blk + kQ4Nibbles + kScales + 2 * lane), a.s[b], mins);
+                    d = f16_at(blk + kQ4Nibbles + 2 * lane);
+                    mins = std::fma(f16_at(blk + kQ4Nibbles + kScales + 2 * lane), a.s[b], mins);
                 }
                 acc = std::fma(float(sum), d * a.d[b], acc);
             }
