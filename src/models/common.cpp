@@ -56,8 +56,7 @@ uint16_t f32_to_bf16(float f) {
 kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
                                 kern::Layout layout, MatUse use) {
     kern::Mat m{t.dtype, nullptr, rows, cols};
-    const bool quantize = (opts_.format == WeightFormat::Q8 || opts_.format == WeightFormat::Q4) &&
-                          (use != MatUse::Embedding || opts_.quantize_embeddings);
+    const bool quantize = quantizes(use);
     uint8_t *out = nullptr;
     size_t bytes = 0;
     if (quantize) {
@@ -280,8 +279,7 @@ kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) 
 kern::Mat WeightLoader::matrix(const std::string &name, int64_t rows, int64_t cols,
                                kern::Layout layout, MatUse use) {
     const WeightFormat f = opts_.format;
-    const bool quantize = (f == WeightFormat::Q8 || f == WeightFormat::Q4) &&
-                          (use != MatUse::Embedding || opts_.quantize_embeddings);
+    const bool quantize = quantizes(use);
     // A layer of a pre-quantized checkpoint (prequant.h): unpacked, then held as stored when
     // that is exact, else converted; never an F32 copy unless F32 was asked for.
     constexpr std::string_view kWeight = ".weight";

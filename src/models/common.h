@@ -68,6 +68,12 @@ class WeightLoader {
     WeightArena take_copies() { return std::move(arena_); }
 
   private:
+    // Whether a matrix of this use is quantized: Q8/Q4 asked, and not an embedding kept as
+    // stored (quantize_embeddings false).
+    bool quantizes(MatUse use) const {
+        return (opts_.format == WeightFormat::Q8 || opts_.format == WeightFormat::Q4) &&
+               (use != MatUse::Embedding || opts_.quantize_embeddings);
+    }
     kern::Mat to_mat(const TensorInfo &t, int64_t rows, int64_t cols);
     kern::Mat transpose_tensor(const TensorInfo &t, int64_t in, int64_t out, DType to);
     kern::Mat convert(const TensorInfo &t, int64_t rows, int64_t cols, kern::Layout layout,
