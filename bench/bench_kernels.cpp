@@ -147,6 +147,62 @@ void BM_Gpt2TokenMatvecs(benchmark::State &state) {
     token_matvecs(state, gpt2_weights(static_cast<DType>(state.range(0))));
 }
 
+// A quantized llama-135m's products for m activation rows at once (m = 1: a decode step; m = 8:
+// the engine's step over 8 streams), weights quantized as the loader quantizes them (Q8_0x16 or
+// Q4_1x16 where the kernels read them interleaved). Arguments: 8 or 4 bits, m, threads.
+struct QuantWeight {
+    std::vector<uint8_t> bytes;
+    Mat mat;
+};
+
+std::vector<QuantWeight> llama135m_quantized(int bits) {
+    std::vector<QuantWeight> out;
+    const hfk::kern::QType from = bits == 8 ? hfk::kern::QType::Q8_0 : hfk::kern::QType::Q4_1;
+    const bool interleave = hfk::kern::quant_ops().rows16;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (const Weight &w : llama135m_weights(DType::BF16)) {
+        const int64_t n = w.m.mat.rows, k = w.m.mat.cols;
+        const size_t rb = hfk::kern::q_row_bytes(from, k);
+        QuantWeight q{std::vector<uint8_t>(rb * size_t(n)), w.m.mat};
+        std::vector<float> row(static_cast<size_t>(k));
+        for (int64_t r = 0; r < n; ++r) {
+            for (float &v : row) v = normal(rng);
+            hfk::kern::quantize_row(from, row.data(), k, q.bytes.data() + size_t(r) * rb);
+        }
+        q.mat.quant = from;
+        if (interleave && n % hfk::kern::kQRowGroup == 0) {
+            hfk::kern::interleave_rows16(from, q.bytes.data(), n, k);
+            q.mat.quant = bits == 8 ? hfk::kern::QType::Q8_0x16 : hfk::kern::QType::Q4_1x16;
+        }
+        q.mat.data = q.bytes.data();
+        out.push_back(std::move(q));
+    }
+    return out;
+}
+
+void BM_Llama135mQuantizedRows(benchmark::State &state) {
+    const int bits = int(state.range(0)), threads = int(state.range(2));
+    const int64_t m = state.range(1);
+    const std::vector<QuantWeight> w = llama135m_quantized(bits);
+    state.SetLabel(hfk::kern::qtype_name(w.front().mat.quant));
+    std::vector<float> x(size_t(m) * 1536, 0.01f), y(size_t(m) * 49152);
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+    for (float &v : x) v = uni(rng);
+    int64_t bytes = 0;
+    for (const QuantWeight &q : w) bytes += int64_t(q.bytes.size());
+    for (auto _ : state) {
+        for (const QuantWeight &q : w)
+            hfk::kern::linear(q.mat, Layout::OutIn, x.data(), m, nullptr, y.data(), threads);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.counters["GB/s"] =
+        benchmark::Counter(double(bytes), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["tok/s"] =
+        benchmark::Counter(double(m), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The baseline itself, measured like the kernels (its loop is printed once on stderr).
 void BM_ReadBandwidth(benchmark::State &state) {
     const hfk_bench::SweptRead &swept = read_baseline();
@@ -176,6 +232,16 @@ BENCHMARK(BM_Gpt2TokenMatvecs)
     ->Args({int(DType::BF16), 1, 1})
     ->Args({int(DType::BF16), 1, 2})
     ->Args({int(DType::BF16), 1, 4})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Llama135mQuantizedRows)
+    ->ArgNames({"bits", "m", "threads"})
+    ->Args({8, 1, 1})
+    ->Args({8, 8, 1})
+    ->Args({8, 8, 2})
+    ->Args({4, 1, 1})
+    ->Args({4, 8, 1})
+    ->Args({4, 8, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -69,7 +69,8 @@ std::atomic<bool> g_quant_reference{false};
 struct QActsBuf {
     std::vector<int8_t> q;
     std::vector<float> d, s;
-    std::vector<QActs> all;  // one per row
+    std::vector<int32_t> sums;  // each block's sum of q (QActs::sums)
+    std::vector<QActs> all;     // one per row
 };
 
 // Weight rows per task of a quantized prefill (the activations are laid out again per task).
@@ -85,14 +86,15 @@ QActsBuf &quantized_rows(const float *x, int64_t m, int64_t k, int n_threads) {
     buf.q.resize(size_t(m * nb * kQBlock));
     buf.d.resize(size_t(m * nb));
     buf.s.resize(size_t(m * nb));
+    buf.sums.resize(size_t(m * nb));
     parallel_for(m, m >= 16 ? n_threads : 1, [&](int64_t i) {
         quantize_acts(x + i * k, k, buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb,
-                      buf.s.data() + i * nb);
+                      buf.s.data() + i * nb, buf.sums.data() + i * nb);
     });
     buf.all.resize(size_t(m));
     for (int64_t i = 0; i < m; ++i)
         buf.all[size_t(i)] = QActs{buf.q.data() + i * nb * kQBlock, buf.d.data() + i * nb,
-                                   buf.s.data() + i * nb, nb};
+                                   buf.s.data() + i * nb, nb, buf.sums.data() + i * nb};
     return buf;
 }
 
@@ -105,6 +107,17 @@ int64_t matvec_block(int64_t n, int n_threads, int64_t round) {
     const int64_t tasks =
         std::max<int64_t>(1, std::min<int64_t>((n + 63) / 64, int64_t(n_threads) * 2));
     return ((n + tasks - 1) / tasks + round - 1) / round * round;
+}
+
+// Output rows per task of a quantized product of n outputs over m rows of x. Every output is
+// one row's dot product whatever the split (quant.h), so the split only sets the speed. Decode
+// (memory-bound): one contiguous run of rows per task, two tasks per thread (as the 16-bit
+// kernels). Batches and prefill (compute-bound): pieces of ~128 rows, an even number of them;
+// each task passes its rows over every activation row.
+int64_t quant_block(int64_t n, int64_t m, int n_threads) {
+    return m <= kMaxMatvecRows
+               ? matvec_block(n, n_threads, kQRowGroup)
+               : (even_piece(n, kQuantPrefillRows) + kQRowGroup - 1) / kQRowGroup * kQRowGroup;
 }
 
 void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, const float *bias,
@@ -136,14 +149,7 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
         });
         return;
     }
-    // Every output is one row's dot product whatever the split (quant.h), so the split only
-    // sets the speed. Decode (memory-bound): one contiguous run of rows per task, two tasks per
-    // thread (as the 16-bit kernels). Prefill (compute-bound): pieces of ~128 rows, an even
-    // number of them; each task passes its rows over every activation row.
-    const int64_t block =
-        m <= kMaxMatvecRows
-            ? matvec_block(n, n_threads, kQRowGroup)
-            : (even_piece(n, kQuantPrefillRows) + kQRowGroup - 1) / kQRowGroup * kQRowGroup;
+    const int64_t block = quant_block(n, m, n_threads);
     const int64_t tasks = (n + block - 1) / block;
     const QuantOps &ops = quant_ops();
     parallel_for(tasks, n_threads, [&](int64_t t) {
@@ -300,6 +306,65 @@ int64_t rows_tile(const Mat &w, int n_threads) {
     return std::max<int64_t>(16, std::min(by_bytes, by_tasks) / 16 * 16);
 }
 
+// Products over the same m rows of x in one pass of the pool (linear_decode; linear_rows of
+// quantized matrices): x quantized once for every quantized product, each product split as
+// linear() splits it alone, so every output keeps linear()'s bits. m > 1: every product is
+// quantized (the 16-bit ones take linear_rows' tiles). False when the products do not fit one
+// pass (their caller then runs them one by one).
+bool linear_products(const RowsProduct *products, size_t n_products, const float *x, int64_t m,
+                     int n_threads) {
+    constexpr size_t kMaxProducts = 4;
+    if (n_products == 0 || n_products > kMaxProducts || g_quant_reference.load()) return false;
+    const int64_t k = products[0].w->cols;
+    for (size_t p = 0; p < n_products; ++p) {
+        const Mat &w = *products[p].w;
+        const bool quantized = w.quant != QType::None;
+        if (w.cols != k || w.rows <= 0 || (quantized && w.qlayout != Layout::OutIn) ||
+            (!quantized && m > 1))
+            return false;
+    }
+    const QActs *acts = nullptr;
+    for (size_t p = 0; p < n_products; ++p)
+        if (products[p].w->quant != QType::None) {
+            acts = quantized_rows(x, m, k, n_threads).all.data();
+            break;
+        }
+    // Each product's blocks of rows as linear() makes them (matvec_block, quant_block).
+    struct Part {
+        int64_t block, first_task;
+    };
+    std::array<Part, kMaxProducts + 1> parts{};
+    int64_t tasks = 0;
+    for (size_t p = 0; p < n_products; ++p) {
+        const Mat &w = *products[p].w;
+        parts[p].block = w.quant != QType::None ? quant_block(w.rows, m, n_threads)
+                                                : matvec_block(w.rows, n_threads, 64);
+        parts[p].first_task = tasks;
+        tasks += (w.rows + parts[p].block - 1) / parts[p].block;
+    }
+    parts[n_products].first_task = tasks;
+    const SimdOps &ops = simd();
+    const QuantOps &qops = quant_ops();
+    parallel_for(tasks, n_threads, [&](int64_t t) {
+        size_t p = 0;
+        while (parts[p + 1].first_task <= t) ++p;
+        const Mat &w = *products[p].w;
+        const int64_t n = w.rows, n0 = (t - parts[p].first_task) * parts[p].block,
+                      n1 = std::min(n, n0 + parts[p].block);
+        float *y = products[p].y;
+        if (w.quant != QType::None) {
+            const size_t rb = q_row_bytes(w.quant, k);
+            qops.gemm(w.quant, static_cast<const uint8_t *>(w.data) + size_t(n0) * rb, rb, n1 - n0,
+                      acts, m, y + n0, n);
+        } else {
+            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x, k, y + n0,
+                         dot_rows_per_pass(w.dtype));
+        }
+        add_bias(y, m, n, n0, n1, products[p].bias);
+    });
+    return true;
+}
+
 }  // namespace
 
 void linear_rows(const Mat &w, const float *x, int64_t m, const float *bias, float *y,
@@ -316,6 +381,8 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
     for (size_t p = 0; p < n_products; ++p)
         together = together && products[p].w->quant == QType::None;
     if (m == 1) return linear_decode(products, n_products, x, n_threads);
+    // Quantized products: x quantized once and one dispatch for them all.
+    if (!together && linear_products(products, n_products, x, m, n_threads)) return;
     if (!together) {
         for (size_t p = 0; p < n_products; ++p) {
             const Mat &w = *products[p].w;
@@ -376,59 +443,9 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
 }
 
 void linear_decode(const RowsProduct *products, size_t n_products, const float *x, int n_threads) {
-    constexpr size_t kMaxProducts = 4;
-    if (n_products == 0) return;
-    const int64_t k = products[0].w->cols;
-    bool together = n_products <= kMaxProducts && !g_quant_reference.load();
-    for (size_t p = 0; p < n_products; ++p) {
-        const Mat &w = *products[p].w;
-        together = together && w.cols == k && w.rows > 0 &&
-                   (w.quant == QType::None || w.qlayout == Layout::OutIn);
-    }
-    if (!together) {
-        for (size_t p = 0; p < n_products; ++p)
-            linear(*products[p].w, Layout::OutIn, x, 1, products[p].bias, products[p].y, n_threads);
-        return;
-    }
-    // x quantized once, for every quantized product (linear_quantized's activations).
-    QActs acts{};
+    if (linear_products(products, n_products, x, 1, n_threads)) return;
     for (size_t p = 0; p < n_products; ++p)
-        if (products[p].w->quant != QType::None) {
-            acts = quantized_rows(x, 1, k, 1).all[0];
-            break;
-        }
-    // Each product's blocks of rows as linear() makes them for one row of x (matvec_block).
-    struct Part {
-        int64_t block, first_task;
-    };
-    std::array<Part, kMaxProducts + 1> parts{};
-    int64_t tasks = 0;
-    for (size_t p = 0; p < n_products; ++p) {
-        const Mat &w = *products[p].w;
-        parts[p].block = matvec_block(w.rows, n_threads, w.quant != QType::None ? kQRowGroup : 64);
-        parts[p].first_task = tasks;
-        tasks += (w.rows + parts[p].block - 1) / parts[p].block;
-    }
-    parts[n_products].first_task = tasks;
-    const SimdOps &ops = simd();
-    const QuantOps &qops = quant_ops();
-    parallel_for(tasks, n_threads, [&](int64_t t) {
-        size_t p = 0;
-        while (parts[p + 1].first_task <= t) ++p;
-        const Mat &w = *products[p].w;
-        const int64_t n = w.rows, n0 = (t - parts[p].first_task) * parts[p].block,
-                      n1 = std::min(n, n0 + parts[p].block);
-        float *y = products[p].y;
-        if (w.quant != QType::None) {
-            const size_t rb = q_row_bytes(w.quant, k);
-            qops.gemm(w.quant, static_cast<const uint8_t *>(w.data) + size_t(n0) * rb, rb, n1 - n0,
-                      &acts, 1, y + n0, n);
-        } else {
-            ops.dot_rows(w.dtype, offset(w, n0, 0), w.cols, n1 - n0, x, k, y + n0,
-                         dot_rows_per_pass(w.dtype));
-        }
-        add_bias(y, 1, n, n0, n1, products[p].bias);
-    });
+        linear(*products[p].w, Layout::OutIn, x, 1, products[p].bias, products[p].y, n_threads);
 }
 
 void get_row(const Mat &w, int64_t r, float *out) {

@@ -148,7 +148,8 @@ void dequantize_row(QType t, const uint8_t *src, int64_t k, float *dst) {
     }
 }
 
-void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, float *s) {
+void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, float *s,
+                             int32_t *sums) {
     const int64_t nb = q_blocks(k);
     for (int64_t b = 0; b < nb; ++b) {
         float v[kQBlock];
@@ -164,6 +165,7 @@ void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, flo
         }
         d[b] = db;
         s[b] = db * float(sum);
+        if (sums) sums[b] = sum;
     }
 }
 

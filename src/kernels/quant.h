@@ -110,15 +110,19 @@ void interleave_rows16(QType from, uint8_t *w, int64_t rows, int64_t k);
 // s[nb] = d * sum(q of the block). quantize_acts_reference (portable C) defines the values;
 // quantize_acts is the AVX-512 version of it when the kernels are avx512vnni (the same bits for
 // finite input: tests/model/test_quant_speed_paths.cpp), so every kernel sees the same input.
-void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s);
-void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, float *s);
+// sums (optional): each block's sum of q, exact.
+void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s,
+                   int32_t *sums = nullptr);
+void quantize_acts_reference(const float *x, int64_t k, int8_t *q, float *d, float *s,
+                             int32_t *sums = nullptr);
 
 // Quantized activations of one row.
 struct QActs {
     const int8_t *q;
     const float *d;
     const float *s;
-    int64_t nb;  // blocks
+    int64_t nb;                     // blocks
+    const int32_t *sums = nullptr;  // each block's sum of q, or nullptr (kernels sum it then)
 };
 
 struct QuantOps {

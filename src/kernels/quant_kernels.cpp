@@ -518,7 +518,8 @@ constexpr QuantOps kAvx512Vnni{dot_rows_avx512vnni, gemm_avx512vnni, true};
 
 // quantize_acts_reference (quant.cpp) on 16 lanes: the same amax (a max is exact in any order),
 // the same float division, product and round-to-nearest-even, so the same bits for finite input.
-HFK_Q_AVX512 void quantize_acts_avx512(const float *x, int64_t k, int8_t *q, float *d, float *s) {
+HFK_Q_AVX512 void quantize_acts_avx512(const float *x, int64_t k, int8_t *q, float *d, float *s,
+                                       int32_t *sums) {
     const int64_t nb = q_blocks(k);
     const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
     for (int64_t b = 0; b < nb; ++b) {
@@ -541,8 +542,10 @@ HFK_Q_AVX512 void quantize_acts_avx512(const float *x, int64_t k, int8_t *q, flo
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + b * kQBlock), _mm512_cvtepi32_epi8(i0));
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + b * kQBlock + 16),
                          _mm512_cvtepi32_epi8(i1));
+        const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
         d[b] = db;
-        s[b] = db * float(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
+        s[b] = db * float(sum);
+        if (sums) sums[b] = sum;
     }
 }
 
@@ -644,12 +647,12 @@ const QuantOps *quant_ops_for(const char *isa) {
     return nullptr;
 }
 
-void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s) {
+void quantize_acts(const float *x, int64_t k, int8_t *q, float *d, float *s, int32_t *sums) {
 #if defined(__x86_64__)
     static const bool wide = std::strcmp(quant_isa(), "avx512vnni") == 0;
-    if (wide) return quantize_acts_avx512(x, k, q, d, s);
+    if (wide) return quantize_acts_avx512(x, k, q, d, s, sums);
 #endif
-    quantize_acts_reference(x, k, q, d, s);
+    quantize_acts_reference(x, k, q, d, s, sums);
 }
 
 const QuantOps &quant_ops() {

@@ -280,9 +280,14 @@ HFK_Q16_AVX512 void gemm_rows16(const uint8_t *w, size_t row_bytes, int64_t rows
     for (int64_t i = 0; i < m; ++i) {
         int32_t *out = offsets.data() + i * nb;
         // Q8: -128 times each block's sum of quantized activations: vpdpbusd sums (w + 128) * x,
-        // so a block's sum starts there.
+        // so a block's sum starts there. The sums come with the activations when their
+        // quantization kept them (matmul.cpp's: once a call rather than once a task).
         if constexpr (T == QType::Q8_0x16)
             for (int64_t b = 0; b < nb; ++b) {
+                if (x[i].sums) {
+                    out[b] = -128 * x[i].sums[b];
+                    continue;
+                }
                 const __m512i q = _mm512_cvtepi8_epi16(
                     _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[i].q + b * kQBlock)));
                 out[b] = -128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(q, _mm512_set1_epi16(1)));

@@ -328,3 +328,70 @@ TEST(LinearDecode, ProductsOfEveryTypeHaveLinearsBits) {
                     << (through_rows ? ", through linear_rows" : "");
         }
 }
+
+// Quantized products over several rows of x in one call (an engine step's q, k and v; gate and
+// up: x quantized once, one dispatch): every output has the bits linear() gives its row of x
+// alone through its matrix alone, for Q8_0, Q4_1 and the interleaved Q8_0x16 and Q4_1x16 side by
+// side, with and without biases, for batch sizes on both sides of the kernels' chunks of 8 rows,
+// at 1-3 threads.
+TEST(LinearRows, QuantizedProductsInOneCallHaveEachRowsBits) {
+    std::mt19937 rng(29);
+    std::normal_distribution<float> dist(0, 1);
+    const int64_t k = 576;
+    struct Spec {
+        QType quant;
+        int64_t n_out;
+        bool interleave;
+    };
+    const bool rows16 = quant_ops().rows16;
+    const std::vector<Spec> specs{{QType::Q8_0, 96, rows16},
+                                  {QType::Q4_1, 64, rows16},
+                                  {QType::Q8_0, 70, false},
+                                  {QType::Q4_1, 48, false}};
+    std::vector<std::vector<uint8_t>> bufs;
+    std::vector<Mat> mats;
+    std::vector<std::vector<float>> biases;
+    for (const Spec &s : specs) {
+        const size_t rb = q_row_bytes(s.quant, k);
+        bufs.emplace_back(rb * size_t(s.n_out));
+        std::vector<float> row(static_cast<size_t>(k));
+        for (int64_t r = 0; r < s.n_out; ++r) {
+            for (float &v : row) v = dist(rng);
+            quantize_row(s.quant, row.data(), k, bufs.back().data() + size_t(r) * rb);
+        }
+        Mat w;
+        w.rows = s.n_out;
+        w.cols = k;
+        w.quant = s.quant;
+        if (s.interleave) {
+            interleave_rows16(s.quant, bufs.back().data(), s.n_out, k);
+            w.quant = s.quant == QType::Q8_0 ? QType::Q8_0x16 : QType::Q4_1x16;
+        }
+        w.data = bufs.back().data();
+        mats.push_back(w);
+        biases.emplace_back(size_t(s.n_out));
+        for (float &v : biases.back()) v = dist(rng);
+    }
+    const int64_t max_m = 20;
+    std::vector<float> x(size_t(max_m * k));
+    for (float &v : x) v = dist(rng);
+    for (int threads : {1, 2, 3})
+        for (int64_t m : {2, 5, 8, 9, 20}) {
+            std::vector<std::vector<float>> want, got;
+            std::vector<RowsProduct> products;
+            for (size_t p = 0; p < mats.size(); ++p) {
+                const float *b = p == 1 ? nullptr : biases[p].data();
+                const int64_t n = mats[p].rows;
+                want.emplace_back(size_t(m * n));
+                got.emplace_back(size_t(m * n), -1.0f);
+                for (int64_t i = 0; i < m; ++i)
+                    linear(mats[p], Layout::OutIn, x.data() + i * k, 1, b,
+                           want.back().data() + i * n, 1);
+                products.push_back({&mats[p], b, got.back().data()});
+            }
+            linear_rows(products.data(), products.size(), x.data(), m, threads);
+            for (size_t p = 0; p < mats.size(); ++p)
+                EXPECT_EQ(std::memcmp(want[p].data(), got[p].data(), want[p].size() * 4), 0)
+                    << qtype_name(mats[p].quant) << ", " << m << " rows, " << threads << " threads";
+        }
+}

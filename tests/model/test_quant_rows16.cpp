@@ -54,21 +54,32 @@ Matrix make_matrix(QType rowwise, int64_t rows, int64_t k, uint32_t seed) {
 struct Acts {
     std::vector<int8_t> q;
     std::vector<float> d, s;
+    std::vector<int32_t> sums;
     std::vector<QActs> rows;
 };
 
-Acts make_acts(int64_t m, int64_t k, uint32_t seed) {
+// with_sums: the rows carry their blocks' sums of q (QActs::sums, as matmul.cpp quantizes
+// them), checked here to be the exact sums; otherwise the kernels sum the blocks themselves.
+Acts make_acts(int64_t m, int64_t k, uint32_t seed, bool with_sums = false) {
     const int64_t nb = q_blocks(k);
     Acts a;
     a.q.resize(size_t(m * nb * kQBlock));
     a.d.resize(size_t(m * nb));
     a.s.resize(size_t(m * nb));
+    a.sums.resize(size_t(m * nb));
     const std::vector<float> x = random_values(size_t(m * k), seed, 1.0f);
     for (int64_t i = 0; i < m; ++i) {
-        quantize_acts(x.data() + i * k, k, a.q.data() + i * nb * kQBlock, a.d.data() + i * nb,
-                      a.s.data() + i * nb);
+        int8_t *q = a.q.data() + i * nb * kQBlock;
+        int32_t *sums = a.sums.data() + i * nb;
+        quantize_acts(x.data() + i * k, k, q, a.d.data() + i * nb, a.s.data() + i * nb,
+                      with_sums ? sums : nullptr);
+        for (int64_t b = 0; b < nb && with_sums; ++b) {
+            int32_t sum = 0;
+            for (int64_t j = 0; j < kQBlock; ++j) sum += q[b * kQBlock + j];
+            EXPECT_EQ(sums[b], sum) << "block " << b;
+        }
         a.rows.push_back(
-            QActs{a.q.data() + i * nb * kQBlock, a.d.data() + i * nb, a.s.data() + i * nb, nb});
+            QActs{q, a.d.data() + i * nb, a.s.data() + i * nb, nb, with_sums ? sums : nullptr});
     }
     return a;
 }
@@ -130,8 +141,9 @@ TEST(QuantRows16, EveryIsaGivesTheDefinitionsBits) {
             for (int64_t k : {32, 33, 96, 100, 576}) {
                 for (int64_t rows : {16, 48}) {
                     const Matrix w = make_matrix(t, rows, k, uint32_t(k + rows));
+                    // Odd batches carry their blocks' sums (as matmul.cpp's), even ones not.
                     for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 70}) {
-                        const Acts a = make_acts(m, k, uint32_t(m * 31 + k));
+                        const Acts a = make_acts(m, k, uint32_t(m * 31 + k), m % 2 == 1);
                         const int64_t ldy = rows + 3;
                         std::vector<float> got(size_t(m * ldy), -1.0f);
                         ops->gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m,
