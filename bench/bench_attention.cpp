@@ -2,8 +2,10 @@
 // heads of 64), alone (Google Benchmark): kern::attention() for one query row, against the same
 // step made of one dot_rows / softmax / axpy_rows call per query head (the way attention() ran
 // before the heads kernels, kernels/attention_heads.h; the same bits), in one run. Arguments:
-// the cache's element type, the context length, and the path (0: one call per head, one
-// thread; 1: attention(), one thread; 2: attention(), two threads).
+// the cache's element type, the context length, the path (0: one call per head, one thread;
+// 1: attention(), one thread; 2: attention(), two threads) and the cache's layout (0: a row of
+// every kv head per position, as the engine's paged cache; 1: head-major, as a session's
+// CausalCache: each kv head's positions in one run).
 //   bench_attention [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 
@@ -27,14 +29,15 @@ using namespace hfk::kern;
 constexpr int64_t kLayers = 30, kHeads = 9, kKvHeads = 3, kHeadDim = 64;
 constexpr int64_t kKvDim = kKvHeads * kHeadDim;
 
-// One layer's keys and values of `ctx` positions in an anonymous mapping (as CausalCache holds
-// them: 4 KiB pages, rows kKvDim apart), random values of `type`.
+// Every layer's keys and values of `ctx` positions in an anonymous mapping (as CausalCache holds
+// them: 4 KiB pages), random values of `type`, the same values in either layout.
 struct Cache {
     DType type;
     int64_t ctx;
+    bool head_major;
     size_t bytes;
     uint8_t *base;
-    Cache(DType t, int64_t n) : type(t), ctx(n) {
+    Cache(DType t, int64_t n, bool heads) : type(t), ctx(n), head_major(heads) {
         const size_t elem = t == DType::F32 ? 4 : 2;
         bytes = size_t(2 * kLayers * n * kKvDim) * elem;
         base = static_cast<uint8_t *>(
@@ -42,15 +45,25 @@ struct Cache {
         std::mt19937 rng(3);
         std::normal_distribution<float> dist(0, 1);
         std::vector<float> row(kKvDim);
-        for (int64_t r = 0; r < 2 * kLayers * n; ++r) {
+        for (int64_t r = 0; r < 2 * kLayers * n; ++r) {  // block r / n, position r % n
             for (float &x : row) x = dist(rng);
-            simd().from_f32(t, row.data(), kKvDim, base + size_t(r * kKvDim) * elem);
+            const int64_t block = r / n, pos = r % n;
+            for (int64_t j = 0; j < kKvHeads; ++j) {
+                const int64_t at = block * n * kKvDim + (heads ? j * n * kHeadDim + pos * kHeadDim
+                                                               : pos * kKvDim + j * kHeadDim);
+                simd().from_f32(t, row.data() + j * kHeadDim, kHeadDim, base + size_t(at) * elem);
+            }
         }
     }
     ~Cache() { munmap(base, bytes); }
     KvRows layer(int64_t l) const {
         const size_t half = bytes / 2 / kLayers;
-        return {type, base + size_t(2 * l) * half, base + size_t(2 * l + 1) * half, kKvDim};
+        KvRows kv{type, base + size_t(2 * l) * half, base + size_t(2 * l + 1) * half, kKvDim};
+        if (head_major) {
+            kv.stride = kHeadDim;
+            kv.head_stride = ctx * kHeadDim;
+        }
+        return kv;
     }
 };
 
@@ -61,7 +74,8 @@ void per_head(const KvRows &kv, int64_t ctx, const float *q, float scale, float 
     thread_local std::vector<float> scores;
     scores.resize(size_t(ctx));
     for (int64_t h = 0; h < kHeads; ++h) {
-        const size_t first = size_t((h / (kHeads / kKvHeads)) * kHeadDim) * elem;
+        const int64_t j = h / (kHeads / kKvHeads);
+        const size_t first = size_t(j * (kv.head_stride > 0 ? kv.head_stride : kHeadDim)) * elem;
         ops.dot_rows(kv.type, static_cast<const char *>(kv.k) + first, kv.stride, ctx,
                      q + h * kHeadDim, kHeadDim, scores.data(), dot_rows_per_pass(kv.type));
         for (float &s : scores) s *= scale;
@@ -74,7 +88,7 @@ void per_head(const KvRows &kv, int64_t ctx, const float *q, float scale, float 
 void BM_DecodeAttention(benchmark::State &state) {
     const auto type = static_cast<DType>(state.range(0));
     const int64_t ctx = state.range(1), path = state.range(2);
-    const Cache cache(type, ctx);
+    const Cache cache(type, ctx, state.range(3) == 1);
     std::vector<float> q(kHeads * kHeadDim), out(q.size()), check(q.size());
     std::mt19937 rng(5);
     std::normal_distribution<float> dist(0, 1);
@@ -97,7 +111,8 @@ void BM_DecodeAttention(benchmark::State &state) {
     if (std::memcmp(check.data(), out.data(), 4 * out.size()) != 0)
         state.SkipWithError("attention() and the per-head calls disagree");
     state.SetLabel(std::string(hfk::dtype_name(type)) +
-                   (path == 0 ? ", one call per head" : ", attention()"));
+                   (path == 0 ? ", one call per head" : ", attention()") +
+                   (cache.head_major ? ", head-major" : ", rows"));
     state.counters["KV GB/s"] =
         benchmark::Counter(double(cache.bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -105,8 +120,8 @@ void BM_DecodeAttention(benchmark::State &state) {
 }  // namespace
 
 BENCHMARK(BM_DecodeAttention)
-    ->ArgNames({"dtype", "ctx", "path"})
-    ->ArgsProduct({{int(DType::F32), int(DType::BF16)}, {256, 2048}, {0, 1, 2}})
+    ->ArgNames({"dtype", "ctx", "path", "layout"})
+    ->ArgsProduct({{int(DType::F32), int(DType::BF16)}, {256, 2048}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK_MAIN();

@@ -16,7 +16,7 @@ if(HFK_BUILD_TESTS)
     add_test(NAME bench.attention_runs
              COMMAND sh -c "out=$(\"$0\" \"$@\" 2>&1) && printf '%s\\n' \"$out\" &&
                             ! printf '%s\\n' \"$out\" | grep -q 'ERROR OCCURRED' &&
-                            [ $(printf '%s\\n' \"$out\" | grep -c '^BM_DecodeAttention') -eq 6 ]"
+                            [ $(printf '%s\\n' \"$out\" | grep -c '^BM_DecodeAttention') -eq 12 ]"
                      $<TARGET_FILE:bench_attention> --benchmark_filter=ctx:256
                      --benchmark_min_time=0.01)
     set_tests_properties(bench.attention_runs PROPERTIES LABELS "unit;nosan" TIMEOUT 120)

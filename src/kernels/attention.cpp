@@ -44,6 +44,11 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
 }
 
 namespace {
+// The first element of kv head j's keys (and values) in a KvRows.
+int64_t head_col(const KvRows &kv, int64_t j, int64_t hd) {
+    return j * (kv.head_stride > 0 ? kv.head_stride : hd);
+}
+
 // Rows [lo, lo + n) of one head's keys or values (`hd` columns from `col`) as F32: the cache
 // itself when it is F32 (ld = stride), else widened into `buf` (ld = hd).
 const float *f32_rows(const KvRows &kv, const void *base, int64_t lo, int64_t n, int64_t col,
@@ -133,7 +138,7 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
             const int64_t j = task / parts, part = task % parts;
             const int64_t h0 = j * group + part * group / parts,
                           h1 = j * group + (part + 1) * group / parts;
-            const size_t first = size_t(lo * kv_stride + j * hd) * elem;
+            const size_t first = size_t(lo * kv_stride + head_col(kv, j, hd)) * elem;
             const KvSegment seg{static_cast<const char *>(kv.k) + first,
                                 static_cast<const char *>(kv.v) + first, span};
             attend_heads(ops, kv.type, kv_stride, &seg, 1, span, q + h0 * hd, h1 - h0, hd, scale,
@@ -147,7 +152,7 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
         const int64_t h = task / row_blocks, i0 = (task % row_blocks) * kRowBlock;
         const int64_t i1 = std::min(m, i0 + kRowBlock), rb = i1 - i0;
         // Keys any row of this block may see: [lo, lo + span).
-        const int64_t lo = first_key(p0 + i0), col = (h / group) * hd;
+        const int64_t lo = first_key(p0 + i0), col = head_col(kv, h / group, hd);
         const int64_t span = (causal ? std::min(n_keys, p0 + i1) : n_keys) - lo;
         thread_local std::vector<float> scores;
         scores.resize(size_t(rb * span));
@@ -218,7 +223,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
             const int64_t h0 = j * group + part * group / parts,
                           h1 = j * group + (part + 1) * group / parts;
             const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
-            const size_t first = size_t(lo * kv_stride + j * hd) * elem;
+            const size_t first = size_t(lo * kv_stride + head_col(kv, j, hd)) * elem;
             const KvSegment seg{static_cast<const char *>(kv.k) + first,
                                 static_cast<const char *>(kv.v) + first, pos + 1 - lo};
             attend_heads(ops, kv.type, kv_stride, &seg, 1, pos + 1 - lo, q + i * q_stride + h0 * hd,
@@ -231,7 +236,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
         const int64_t i = task / s.n_heads, h = task % s.n_heads, pos = p0 + i;
         const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
         const int64_t span = pos + 1 - lo;
-        const size_t first = size_t(lo * kv_stride + (h / group) * hd) * elem;
+        const size_t first = size_t(lo * kv_stride + head_col(kv, h / group, hd)) * elem;
         const void *kh = static_cast<const char *>(kv.k) + first;
         const void *vh = static_cast<const char *>(kv.v) + first;
         thread_local std::vector<float> scores;

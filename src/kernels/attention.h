@@ -35,11 +35,16 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
                int64_t kv_stride, int64_t n_keys, const AttentionShape &shape, bool causal,
                float scale, const AttentionOptions &opts, float *out, int n_threads);
 
-// Keys and values as a causal cache stores them: [n_keys, stride] of `type` (F32, F16 or BF16).
+// Keys and values as a causal cache stores them, of `type` (F32, F16 or BF16): key p of kv head
+// j starts at element p * stride + j * head_stride of k (values likewise). head_stride 0 means
+// head_dim: the heads side by side in one row per position, [n_keys, stride]. A session's cache
+// is head-major (stride = head_dim, head_stride = capacity * head_dim): a decode step then reads
+// each kv head's keys as one contiguous run rather than 64 floats of every kv_dim-wide row.
 struct KvRows {
     DType type = DType::F32;
     const void *k = nullptr, *v = nullptr;
     int64_t stride = 0;
+    int64_t head_stride = 0;
 };
 // attention() over F16/BF16 keys and values too: one-row (decode) calls read them widened in
 // registers (SimdOps::dot_rows / axpy_rows of `type`); a block of query rows widens the keys and

@@ -327,16 +327,20 @@ std::vector<float> WeightLoader::optional_vector(const std::string &name, int64_
 }
 
 CausalCache::CausalCache(const Model *owner, DType kv_type, int64_t n_layers, int64_t kv_dim,
-                         int32_t capacity)
+                         int64_t head_dim, int32_t capacity)
     : owner_(owner),
       kv_type_(kv_type),
       elem_bytes_(kv_type == DType::F32 ? 4 : 2),
       capacity_(capacity),
       n_layers_(n_layers),
-      kv_dim_(kv_dim) {
+      kv_dim_(kv_dim),
+      head_dim_(head_dim) {
     if (kv_type != DType::F32 && kv_type != DType::F16 && kv_type != DType::BF16)
         fail(HFK_E_INVALID_ARG, std::string("KV cache type ") + dtype_name(kv_type) +
                                     ": only F32, F16 and BF16 are supported");
+    if (head_dim <= 0 || kv_dim % head_dim != 0)
+        fail(HFK_E_INTERNAL, "KV cache: kv_dim " + std::to_string(kv_dim) +
+                                 " is not a whole number of heads of " + std::to_string(head_dim));
     int64_t values = 0;
     size_t layer = 0, bytes = 0;
     if (__builtin_mul_overflow(int64_t(capacity), kv_dim, &values) ||
@@ -358,39 +362,48 @@ CausalCache::~CausalCache() {
     if (base_) munmap(base_, mapped_bytes_);
 }
 
+void CausalCache::store_block_rows(int64_t i, int64_t p0, int64_t m, const float *in) {
+    const kern::SimdOps &ops = kern::simd();
+    for (int64_t j = 0; j < kv_dim_ / head_dim_; ++j)
+        for (int64_t r = 0; r < m; ++r)
+            ops.from_f32(kv_type_, in + r * kv_dim_ + j * head_dim_, head_dim_,
+                         head_row(i, j, p0 + r));
+}
+
+void CausalCache::load_block_rows(int64_t i, int64_t p0, int64_t m, float *out) const {
+    const kern::SimdOps &ops = kern::simd();
+    for (int64_t j = 0; j < kv_dim_ / head_dim_; ++j)
+        for (int64_t r = 0; r < m; ++r)
+            ops.to_f32(kv_type_, head_row(i, j, p0 + r), head_dim_,
+                       out + r * kv_dim_ + j * head_dim_);
+}
+
 void CausalCache::read_rows(int64_t i, int64_t n, float *out) const {
-    kern::simd().to_f32(kv_type_, block_ptr(i), n * kv_dim_, out);
+    load_block_rows(i, 0, n, out);
 }
 
 void CausalCache::write_rows(int64_t i, int64_t n, const float *in) {
-    kern::simd().from_f32(kv_type_, in, n * kv_dim_, block_ptr(i));
+    store_block_rows(i, 0, n, in);
 }
 
-float *CausalCache::new_keys(int64_t layer, int64_t p0, int64_t m) {
-    if (kv_type_ == DType::F32)
-        return reinterpret_cast<float *>(block_ptr(2 * layer)) + p0 * kv_dim_;
+float *CausalCache::new_keys(int64_t, int64_t, int64_t m) {
     new_k_.resize(size_t(m * kv_dim_));
     return new_k_.data();
 }
 
-float *CausalCache::new_values(int64_t layer, int64_t p0, int64_t m) {
-    if (kv_type_ == DType::F32)
-        return reinterpret_cast<float *>(block_ptr(2 * layer + 1)) + p0 * kv_dim_;
+float *CausalCache::new_values(int64_t, int64_t, int64_t m) {
     new_v_.resize(size_t(m * kv_dim_));
     return new_v_.data();
 }
 
 void CausalCache::commit_rows(int64_t layer, int64_t p0, int64_t m) {
-    if (kv_type_ == DType::F32) return;
-    const size_t offset = size_t(p0 * kv_dim_) * elem_bytes_;
-    kern::simd().from_f32(kv_type_, new_k_.data(), m * kv_dim_, block_ptr(2 * layer) + offset);
-    kern::simd().from_f32(kv_type_, new_v_.data(), m * kv_dim_, block_ptr(2 * layer + 1) + offset);
+    store_block_rows(2 * layer, p0, m, new_k_.data());
+    store_block_rows(2 * layer + 1, p0, m, new_v_.data());
 }
 
 void CausalCache::store_rows(int64_t layer, int64_t p0, int64_t m, const float *k, const float *v) {
-    std::copy_n(k, m * kv_dim_, new_keys(layer, p0, m));
-    std::copy_n(v, m * kv_dim_, new_values(layer, p0, m));
-    commit_rows(layer, p0, m);
+    store_block_rows(2 * layer, p0, m, k);
+    store_block_rows(2 * layer + 1, p0, m, v);
 }
 
 void CausalCache::attend_rows(int64_t layer, const float *q, int64_t m, int64_t p0,
@@ -412,13 +425,13 @@ void CausalCache::set_n_past(int32_t n) {
 }
 
 std::unique_ptr<KvCache> new_causal_cache(const Model &model, DType kv_type, int64_t n_layers,
-                                          int64_t kv_dim, int32_t n_ctx) {
+                                          int64_t kv_dim, int64_t head_dim, int32_t n_ctx) {
     if (n_ctx <= 0) n_ctx = model.context_length();
     if (n_ctx > model.context_length())
         fail(HFK_E_INVALID_ARG, "n_ctx " + std::to_string(n_ctx) +
                                     " exceeds the model's context length " +
                                     std::to_string(model.context_length()));
-    return std::make_unique<CausalCache>(&model, kv_type, n_layers, kv_dim, n_ctx);
+    return std::make_unique<CausalCache>(&model, kv_type, n_layers, kv_dim, head_dim, n_ctx);
 }
 
 namespace {

@@ -208,7 +208,7 @@ class Decoder final : public Model {
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
     std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const override {
-        return new_causal_cache(*this, kv_type, cfg_.num_layers, kv_dim_, n_ctx);
+        return new_causal_cache(*this, kv_type, cfg_.num_layers, kv_dim_, head_dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,
@@ -246,8 +246,8 @@ class Decoder final : public Model {
         const kern::AttentionShape shape{n_heads_, n_kv_heads_, head_dim_};
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Layer &L = layers_[l];
-            // Attention block. New keys and values go to the cache rows p0..p0+m (through F32
-            // scratch for an F16/BF16 cache: CausalCache::commit_rows).
+            // Attention block. New keys and values go to F32 scratch rows, then into the cache
+            // by head (CausalCache::commit_rows).
             float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             rows_norm(xb, x, L.attn_norm);
             if (m == 1) {  // a decode step: one dispatch for the three

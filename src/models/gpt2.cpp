@@ -108,7 +108,7 @@ class Gpt2 final : public Model {
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
     std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const override {
-        return new_causal_cache(*this, kv_type, cfg_.num_layers, dim_, n_ctx);
+        return new_causal_cache(*this, kv_type, cfg_.num_layers, dim_, head_dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,

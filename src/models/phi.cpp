@@ -109,7 +109,7 @@ class Phi final : public Model {
     uint64_t weight_bytes() const override { return weight_bytes_; }
 
     std::unique_ptr<KvCache> make_cache(int32_t n_ctx, DType kv_type) const override {
-        return new_causal_cache(*this, kv_type, cfg_.num_layers, kv_dim_, n_ctx);
+        return new_causal_cache(*this, kv_type, cfg_.num_layers, kv_dim_, head_dim_, n_ctx);
     }
 
     void forward(KvCache &cache_base, std::span<const int32_t> tokens, float *logits,
@@ -144,7 +144,7 @@ class Phi final : public Model {
             const PhiLayer &L = layers_[l];
             float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
             layernorm_rows(xb, x, m, dim_, L.ln_w, L.ln_b, eps_, nt);
-            // Attention branch; new keys and values go to the cache rows (commit_rows).
+            // Attention branch; new keys and values go to the cache by commit_rows.
             kern::linear(L.wq, Layout::OutIn, xb, m, L.bq.data(), q, nt);
             kern::linear(L.wk, Layout::OutIn, xb, m, L.bk.data(), kn, nt);
             kern::linear(L.wv, Layout::OutIn, xb, m, L.bv.data(), vn, nt);
@@ -178,7 +178,7 @@ class Phi final : public Model {
   private:
     ModelConfig cfg_;
     std::shared_ptr<const WeightStore> store_;  // keeps the memory map alive
-    WeightArena copies_;  // the weights converted at load
+    WeightArena copies_;                        // the weights converted at load
     int64_t dim_, n_heads_, n_kv_heads_, head_dim_, q_dim_, kv_dim_, ffn_, vocab_;
     float eps_;
     Act act_ = Act::GeluTanh;

@@ -60,3 +60,5 @@ target_compile_definitions(test_transposed_weights PRIVATE HFK_TEST_SHARED_DIR="
 # The decode attention's heads kernels against one dot_rows / axpy_rows call per head, bit for bit.
 hfk_add_gtest(test_attention_heads LABELS unit
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_attention_heads.cpp)
+hfk_add_gtest(test_attention_layout LABELS unit
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_attention_layout.cpp)

@@ -1,0 +1,93 @@
+// KvRows' layouts (kernels/attention.h): the same keys and values stored a row of every kv head
+// per position (the engine's pages, GPT-2's fused rows) or head-major (a session's CausalCache:
+// each kv head's positions in one run, head_stride apart) give attention() and attention_rows()
+// the same bits: decode steps (the heads kernels, or one call per head), prefill blocks (sgemm
+// over the rows, widened for a 16-bit cache), sliding windows and soft-capped scores, at one and
+// two threads.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/simd.h"
+
+using namespace hfk;
+using namespace hfk::kern;
+
+namespace {
+
+struct Layouts {
+    std::vector<uint8_t> rows_k, rows_v, heads_k, heads_v;
+    KvRows rows, heads;
+};
+
+// n positions of n_kv heads of hd values, the same values in both layouts.
+Layouts make_layouts(DType t, int64_t n, int64_t n_kv, int64_t hd, std::mt19937 &rng) {
+    const size_t elem = t == DType::F32 ? 4 : 2, bytes = size_t(n * n_kv * hd) * elem;
+    Layouts l{std::vector<uint8_t>(bytes),
+              std::vector<uint8_t>(bytes),
+              std::vector<uint8_t>(bytes),
+              std::vector<uint8_t>(bytes),
+              {},
+              {}};
+    std::normal_distribution<float> dist(0, 1);
+    std::vector<float> head(static_cast<size_t>(hd));
+    for (int which = 0; which < 2; ++which) {
+        uint8_t *rows = (which ? l.rows_v : l.rows_k).data();
+        uint8_t *heads = (which ? l.heads_v : l.heads_k).data();
+        for (int64_t p = 0; p < n; ++p)
+            for (int64_t j = 0; j < n_kv; ++j) {
+                for (float &x : head) x = dist(rng);
+                simd().from_f32(t, head.data(), hd, rows + size_t((p * n_kv + j) * hd) * elem);
+                simd().from_f32(t, head.data(), hd, heads + size_t((j * n + p) * hd) * elem);
+            }
+    }
+    l.rows = KvRows{t, l.rows_k.data(), l.rows_v.data(), n_kv * hd};
+    l.heads = KvRows{t, l.heads_k.data(), l.heads_v.data(), hd, n * hd};
+    return l;
+}
+
+}  // namespace
+
+TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
+    std::mt19937 rng(41);
+    std::normal_distribution<float> dist(0, 1);
+    struct Shape {
+        int64_t heads, kv_heads, hd;
+    };
+    const int64_t n = 70;
+    for (DType t : {DType::F32, DType::F16, DType::BF16})
+        for (const Shape sh : {Shape{9, 3, 64}, Shape{4, 4, 32}, Shape{6, 2, 80}}) {
+            const Layouts l = make_layouts(t, n, sh.kv_heads, sh.hd, rng);
+            const AttentionShape shape{sh.heads, sh.kv_heads, sh.hd};
+            for (const AttentionOptions opts :
+                 {AttentionOptions{}, AttentionOptions{16, 0.0f}, AttentionOptions{0, 30.0f}})
+                for (int64_t m : {int64_t(1), int64_t(5), n})
+                    for (int threads : {1, 2}) {
+                        const int64_t p0 = n - m;
+                        std::vector<float> q(size_t(m * sh.heads * sh.hd));
+                        for (float &x : q) x = dist(rng);
+                        std::vector<float> want(q.size(), -1.0f), got(q.size(), -2.0f);
+                        attention(q.data(), m, p0, l.rows, n, shape, true, 0.125f, opts,
+                                  want.data(), threads);
+                        attention(q.data(), m, p0, l.heads, n, shape, true, 0.125f, opts,
+                                  got.data(), threads);
+                        EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
+                            << "attention(), " << dtype_name(t) << " " << sh.heads << "/"
+                            << sh.kv_heads << "x" << sh.hd << ", m " << m << ", window "
+                            << opts.window << ", softcap " << opts.softcap << ", " << threads
+                            << " threads";
+                        attention_rows(q.data(), m, p0, l.rows, shape, 0.125f, opts, want.data(),
+                                       threads);
+                        attention_rows(q.data(), m, p0, l.heads, shape, 0.125f, opts, got.data(),
+                                       threads);
+                        EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
+                            << "attention_rows(), " << dtype_name(t) << " " << sh.heads << "/"
+                            << sh.kv_heads << "x" << sh.hd << ", m " << m << ", window "
+                            << opts.window << ", softcap " << opts.softcap << ", " << threads
+                            << " threads";
+                    }
+        }
+}
