@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/simd.h"
 
@@ -39,15 +40,45 @@ void layernorm(float *out, const float *x, const float *w, const float *b, int64
 // The activations go through the vector exp in chunks that stay in L1.
 namespace {
 constexpr int64_t kChunk = 256;
+
+// Four lanes of the baseline instruction set (SSE2's divps on x86-64). A lane does the scalar
+// loop's IEEE operations, so the bits are the same; one scalar division an element was most of
+// SwiGLU's time (1.6 ns an element: 0.6 ms of an 8-stream llama-135m engine step).
+using Lanes4 = float __attribute__((vector_size(16)));
+inline Lanes4 load4(const float *p) {
+    Lanes4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
 }
+inline void store4(float *p, Lanes4 v) {
+    std::memcpy(p, &v, sizeof v);
+}
+
+// t[i] = -x[i], for i < n.
+void negate(const float *x, float *t, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) store4(t + i, -load4(x + i));
+    for (; i < n; ++i) t[i] = -x[i];
+}
+
+// x[i] = x[i] / (1 + t[i]) (* up[i] when up is given), for i < n.
+void divide_by_one_plus(float *x, const float *t, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const Lanes4 v = load4(x + i) / (1.0f + load4(t + i));
+        store4(x + i, up ? v * load4(up + i) : v);
+    }
+    for (; i < n; ++i) x[i] = up ? x[i] / (1.0f + t[i]) * up[i] : x[i] / (1.0f + t[i]);
+}
+}  // namespace
 
 void silu_mul(float *gate, const float *up, int64_t n) {
     float t[kChunk];
     for (int64_t c = 0; c < n; c += kChunk) {
         const int64_t len = std::min(kChunk, n - c);
-        for (int64_t i = 0; i < len; ++i) t[i] = -gate[c + i];
+        negate(gate + c, t, len);
         simd().exp(t, len);
-        for (int64_t i = 0; i < len; ++i) gate[c + i] = gate[c + i] / (1.0f + t[i]) * up[c + i];
+        divide_by_one_plus(gate + c, t, up + c, len);
     }
 }
 
@@ -55,9 +86,9 @@ void silu(float *x, int64_t n) {
     float t[kChunk];
     for (int64_t c = 0; c < n; c += kChunk) {
         const int64_t len = std::min(kChunk, n - c);
-        for (int64_t i = 0; i < len; ++i) t[i] = -x[c + i];
+        negate(x + c, t, len);
         simd().exp(t, len);
-        for (int64_t i = 0; i < len; ++i) x[c + i] = x[c + i] / (1.0f + t[i]);
+        divide_by_one_plus(x + c, t, nullptr, len);
     }
 }
 

@@ -308,6 +308,32 @@ TEST(Kernels, AttentionCausalMatchesNaive) {
     }
 }
 
+// silu and silu_mul (four lanes at a time, then a scalar tail) give each element the bits of
+// the one-element formula x / (1 + exp(-x)) (* up), exp being the table's, at every length
+// around the lanes and the chunks of 256.
+TEST(Kernels, SiluEveryLengthHasTheScalarFormulasBits) {
+    std::mt19937 rng(17);
+    std::normal_distribution<float> dist(0, 3);
+    for (int64_t n : {1, 3, 4, 5, 255, 256, 257, 600}) {
+        std::vector<float> x(static_cast<size_t>(n)), up(x.size());
+        for (float &v : x) v = dist(rng);
+        for (float &v : up) v = dist(rng);
+        std::vector<float> want(x.size()), want_mul(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+            float e = -x[i];
+            hfk::kern::simd().exp(&e, 1);
+            want[i] = x[i] / (1.0f + e);
+            want_mul[i] = x[i] / (1.0f + e) * up[i];
+        }
+        std::vector<float> got = x, got_mul = x;
+        hfk::kern::silu(got.data(), n);
+        hfk::kern::silu_mul(got_mul.data(), up.data(), n);
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), 4 * x.size()), 0) << "silu, n " << n;
+        EXPECT_EQ(std::memcmp(got_mul.data(), want_mul.data(), 4 * x.size()), 0)
+            << "silu_mul, n " << n;
+    }
+}
+
 TEST(Kernels, ArgmaxTakesTheFirstLargestAndSkipsNaN) {
     const float nan = std::numeric_limits<float>::quiet_NaN(),
                 inf = std::numeric_limits<float>::infinity();
