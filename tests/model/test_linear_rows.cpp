@@ -53,6 +53,19 @@ const char *name(DType t) {
     return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : "BF16";
 }
 
+// n_out rows of k random normal values quantized as q (Q8_0 or Q4_1), row by row.
+std::vector<uint8_t> random_quantized(QType q, int64_t n_out, int64_t k, std::mt19937 &rng) {
+    std::normal_distribution<float> dist(0, 1);
+    const size_t rb = q_row_bytes(q, k);
+    std::vector<uint8_t> out(rb * size_t(n_out));
+    std::vector<float> row(static_cast<size_t>(k));
+    for (int64_t r = 0; r < n_out; ++r) {
+        for (float &v : row) v = dist(rng);
+        quantize_row(q, row.data(), k, out.data() + size_t(r) * rb);
+    }
+    return out;
+}
+
 std::vector<const char *> isas() {
     std::vector<const char *> out;
     for (const char *isa : {"scalar", "avx2", "avx512"})
@@ -281,13 +294,7 @@ TEST(LinearDecode, ProductsOfEveryTypeHaveLinearsBits) {
         w.cols = k;
         w.quant = s.quant;
         if (s.quant != QType::None) {
-            const size_t rb = q_row_bytes(s.quant, k);
-            bufs.emplace_back(rb * size_t(s.n_out));
-            std::vector<float> row(static_cast<size_t>(k));
-            for (int64_t r = 0; r < s.n_out; ++r) {
-                for (float &v : row) v = dist(rng);
-                quantize_row(s.quant, row.data(), k, bufs.back().data() + size_t(r) * rb);
-            }
+            bufs.push_back(random_quantized(s.quant, s.n_out, k, rng));
         } else if (s.type == DType::F32) {
             bufs.emplace_back(size_t(s.n_out * k) * 4);
             for (size_t i = 0; i < size_t(s.n_out * k); ++i) {
@@ -352,13 +359,7 @@ TEST(LinearRows, QuantizedProductsInOneCallHaveEachRowsBits) {
     std::vector<Mat> mats;
     std::vector<std::vector<float>> biases;
     for (const Spec &s : specs) {
-        const size_t rb = q_row_bytes(s.quant, k);
-        bufs.emplace_back(rb * size_t(s.n_out));
-        std::vector<float> row(static_cast<size_t>(k));
-        for (int64_t r = 0; r < s.n_out; ++r) {
-            for (float &v : row) v = dist(rng);
-            quantize_row(s.quant, row.data(), k, bufs.back().data() + size_t(r) * rb);
-        }
+        bufs.push_back(random_quantized(s.quant, s.n_out, k, rng));
         Mat w;
         w.rows = s.n_out;
         w.cols = k;
