@@ -90,7 +90,8 @@ Engine::Engine(std::shared_ptr<const LoadedModel> model, const EngineParams &par
     {
         const auto probe = model_->model->new_cache(1);
         arena_ = std::make_shared<const models::KvArena>(probe->n_blocks() / 2, probe->row_floats(),
-                                                         pool_.block_tokens(), pool_.total());
+                                                         probe->head_floats(), pool_.block_tokens(),
+                                                         pool_.total());
     }
     stats_.kv_blocks_total = pool_.total();
     stats_.kv_block_tokens = pool_.block_tokens();

@@ -44,8 +44,9 @@ void attention(const float *q, int64_t m, int64_t p0, const float *k, const floa
 }
 
 namespace {
-// The first element of kv head j's keys (and values) in a KvRows.
-int64_t head_col(const KvRows &kv, int64_t j, int64_t hd) {
+// The first element of kv head j's keys (and values) in a KvRows or a KvPages' block.
+template <class Kv>
+int64_t head_col(const Kv &kv, int64_t j, int64_t hd) {
     return j * (kv.head_stride > 0 ? kv.head_stride : hd);
 }
 
@@ -289,7 +290,7 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
         const int64_t h0 = by_kv ? (task % per_row) * group : task % per_row;
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
         const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
-        const int64_t span = pos + 1 - lo, col = (h0 / group) * hd;
+        const int64_t span = pos + 1 - lo, col = head_col(kv, h0 / group, hd);
         if (heads) {
             // The keys and values in place, block by block: one chain per output across them.
             thread_local std::vector<KvSegment> segs;

@@ -60,6 +60,9 @@ class KvCache {
     // kv_type()). set_n_past(n) declares rows [0, n) of every block written.
     virtual int64_t n_blocks() const = 0;
     virtual int64_t row_floats() const = 0;
+    // Values of one kv head in a row (a row is row_floats() / head_floats() heads): the engine
+    // lays its pool out by head with it.
+    virtual int64_t head_floats() const { return row_floats(); }
     virtual DType kv_type() const = 0;
     virtual void read_rows(int64_t i, int64_t n, float *out) const = 0;
     virtual void write_rows(int64_t i, int64_t n, const float *in) = 0;

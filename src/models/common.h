@@ -132,6 +132,7 @@ class CausalCache final : public BatchKvCache {
     void truncate(int32_t n) override;
     int64_t n_blocks() const override { return 2 * n_layers_; }
     int64_t row_floats() const override { return kv_dim_; }
+    int64_t head_floats() const override { return head_dim_; }
     DType kv_type() const override { return kv_type_; }
     void read_rows(int64_t i, int64_t n, float *out) const override;
     void write_rows(int64_t i, int64_t n, const float *in) override;

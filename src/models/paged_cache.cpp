@@ -10,10 +10,19 @@
 
 namespace hfk::models {
 
-KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int32_t block_tokens, int64_t n_blocks)
-    : n_layers_(n_layers), kv_dim_(kv_dim), block_tokens_(block_tokens), n_blocks_(n_blocks) {
-    if (n_layers <= 0 || kv_dim <= 0 || block_tokens <= 0 || n_blocks <= 0)
+KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t block_tokens,
+                 int64_t n_blocks)
+    : n_layers_(n_layers),
+      kv_dim_(kv_dim),
+      head_dim_(head_dim),
+      block_tokens_(block_tokens),
+      n_blocks_(n_blocks) {
+    if (n_layers <= 0 || kv_dim <= 0 || head_dim <= 0 || block_tokens <= 0 || n_blocks <= 0)
         fail(HFK_E_INVALID_ARG, "KV arena: every size must be positive");
+    if (kv_dim % head_dim != 0)
+        fail(HFK_E_INVALID_ARG, "KV arena: kv_dim " + std::to_string(kv_dim) +
+                                    " is not a whole number of heads of " +
+                                    std::to_string(head_dim));
     size_t bytes = 0;
     if (__builtin_mul_overflow(size_t(2 * n_layers), size_t(block_tokens), &block_floats_) ||
         __builtin_mul_overflow(block_floats_, size_t(kv_dim), &block_floats_) ||
@@ -55,28 +64,41 @@ void PagedCache::set_n_past(int32_t n) {
     n_past_ = n;
 }
 
+void PagedCache::store_block_rows(int64_t i, int64_t p0, int64_t m, const float *in) const {
+    const int64_t d = arena_->kv_dim(), hd = arena_->head_dim();
+    for (int64_t p = 0; p < m; ++p)
+        for (int64_t j = 0; j < d / hd; ++j) std::copy_n(in + p * d + j * hd, hd, at(i, p0 + p, j));
+}
+
+void PagedCache::load_block_rows(int64_t i, int64_t p0, int64_t m, float *out) const {
+    const int64_t d = arena_->kv_dim(), hd = arena_->head_dim();
+    for (int64_t p = 0; p < m; ++p)
+        for (int64_t j = 0; j < d / hd; ++j)
+            std::copy_n(at(i, p0 + p, j), hd, out + p * d + j * hd);
+}
+
 void PagedCache::read_rows(int64_t i, int64_t n, float *out) const {
-    const int64_t d = arena_->kv_dim();
-    for (int64_t p = 0; p < n; ++p) std::copy_n(at(i, p), d, out + p * d);
+    load_block_rows(i, 0, n, out);
 }
 
 void PagedCache::write_rows(int64_t i, int64_t n, const float *in) {
-    const int64_t d = arena_->kv_dim();
-    for (int64_t p = 0; p < n; ++p) std::copy_n(in + p * d, d, at(i, p));
+    store_block_rows(i, 0, n, in);
 }
 
 void PagedCache::store_rows(int64_t layer, int64_t p0, int64_t m, const float *k, const float *v) {
-    const int64_t d = arena_->kv_dim();
-    for (int64_t j = 0; j < m; ++j) {
-        std::copy_n(k + j * d, d, at(2 * layer, p0 + j));
-        std::copy_n(v + j * d, d, at(2 * layer + 1, p0 + j));
-    }
+    store_block_rows(2 * layer, p0, m, k);
+    store_block_rows(2 * layer + 1, p0, m, v);
 }
 
 bool PagedCache::pages(int64_t layer, kern::KvPages &out) const {
-    out = kern::KvPages{
-        arena_->row(0, layer, 0, 0), arena_->row(0, layer, 1, 0),     table_.data(),
-        arena_->block_tokens(),      int64_t(arena_->block_floats()), arena_->kv_dim()};
+    const int64_t bt = arena_->block_tokens(), hd = arena_->head_dim();
+    out = kern::KvPages{arena_->head_row(0, layer, 0, 0, 0),
+                        arena_->head_row(0, layer, 1, 0, 0),
+                        table_.data(),
+                        bt,
+                        int64_t(arena_->block_floats()),
+                        hd,
+                        bt * hd};
     return true;
 }
 

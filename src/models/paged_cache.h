@@ -14,27 +14,33 @@
 namespace hfk::models {
 
 // n_blocks blocks of block_tokens tokens, each holding, for every layer, the keys then the values
-// of its tokens: [layer][k|v][token][kv_dim] floats (F32). An anonymous mapping: pages are
-// committed when first written, and stay committed (the pool is reused, not given back).
+// of its tokens by kv head: [layer][k|v][kv_head][token][head_dim] floats (F32), so that a decode
+// step reads a kv head's rows of a block as one run (as a session's head-major CausalCache). An
+// anonymous mapping: pages are committed when first written, and stay committed (the pool is
+// reused, not given back).
 class KvArena {
   public:
-    KvArena(int64_t n_layers, int64_t kv_dim, int32_t block_tokens, int64_t n_blocks);
+    KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t block_tokens,
+            int64_t n_blocks);
     ~KvArena();
     KvArena(const KvArena &) = delete;
     KvArena &operator=(const KvArena &) = delete;
-    // Row `row` (< block_tokens) of block `block`'s keys (kv = 0) or values (kv = 1) of `layer`.
-    float *row(int64_t block, int64_t layer, int kv, int64_t row) const {
+    // Kv head j of row `row` (< block_tokens) of block `block`'s keys (kv = 0) or values (kv = 1)
+    // of `layer`: head_dim floats.
+    float *head_row(int64_t block, int64_t layer, int kv, int64_t j, int64_t row) const {
         return base_ + size_t(block) * block_floats_ +
-               size_t((2 * layer + kv) * block_tokens_ + row) * size_t(kv_dim_);
+               size_t((2 * layer + kv) * block_tokens_ * kv_dim_) +
+               size_t((j * block_tokens_ + row) * head_dim_);
     }
     int64_t n_layers() const { return n_layers_; }
     int64_t kv_dim() const { return kv_dim_; }
+    int64_t head_dim() const { return head_dim_; }
     int32_t block_tokens() const { return block_tokens_; }
     int64_t n_blocks() const { return n_blocks_; }
     size_t block_floats() const { return block_floats_; }
 
   private:
-    int64_t n_layers_, kv_dim_;
+    int64_t n_layers_, kv_dim_, head_dim_;
     int32_t block_tokens_;
     int64_t n_blocks_;
     size_t block_floats_ = 0, mapped_bytes_ = 0;
@@ -55,6 +61,7 @@ class PagedCache final : public BatchKvCache {
     void truncate(int32_t n) override;
     int64_t n_blocks() const override { return 2 * arena_->n_layers(); }
     int64_t row_floats() const override { return arena_->kv_dim(); }
+    int64_t head_floats() const override { return arena_->head_dim(); }
     DType kv_type() const override { return DType::F32; }
     void read_rows(int64_t i, int64_t n, float *out) const override;
     void write_rows(int64_t i, int64_t n, const float *in) override;
@@ -70,10 +77,14 @@ class PagedCache final : public BatchKvCache {
     const std::vector<int32_t> &table() const { return table_; }
 
   private:
-    float *at(int64_t i, int64_t pos) const {  // KvCache block i (2 * layer + kv), position pos
+    // KvCache block i (2 * layer + kv), position pos, kv head j.
+    float *at(int64_t i, int64_t pos, int64_t j) const {
         const int64_t bt = arena_->block_tokens();
-        return arena_->row(table_[size_t(pos / bt)], i / 2, int(i % 2), pos % bt);
+        return arena_->head_row(table_[size_t(pos / bt)], i / 2, int(i % 2), j, pos % bt);
     }
+    // Positions [p0, p0 + m) of block i from / to [m][kv_dim] rows.
+    void store_block_rows(int64_t i, int64_t p0, int64_t m, const float *in) const;
+    void load_block_rows(int64_t i, int64_t p0, int64_t m, float *out) const;
     const Model *owner_;
     std::shared_ptr<const KvArena> arena_;
     std::vector<int32_t> table_;

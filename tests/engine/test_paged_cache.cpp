@@ -163,7 +163,8 @@ std::vector<std::vector<float>> run(const Model &model, KvCache &cache,
 void check_model(const std::string &dir) {
     auto model = Model::load(hfk_test::shared_models_dir() / dir, {});
     const auto probe = model->new_cache(1);
-    const int64_t n_layers = probe->n_blocks() / 2, kv_dim = probe->row_floats();
+    const int64_t n_layers = probe->n_blocks() / 2, kv_dim = probe->row_floats(),
+                  head_dim = probe->head_floats();
     std::vector<int32_t> prompt(23);
     const size_t vocab = size_t(model->vocab_size());
     for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t(1 + (i * 37) % (vocab - 1));
@@ -172,7 +173,7 @@ void check_model(const std::string &dir) {
     const auto want = run(*model, *flat, prompt, kNew, nullptr, 1);
 
     constexpr int32_t bt = 4;
-    auto arena = std::make_shared<const hfk::models::KvArena>(n_layers, kv_dim, bt, 40);
+    auto arena = std::make_shared<const hfk::models::KvArena>(n_layers, kv_dim, head_dim, bt, 40);
     std::vector<int32_t> table, other;  // 8 blocks each, interleaved and reversed
     for (int32_t b = 0; b < 8; ++b) {
         table.push_back(30 - 3 * b);
@@ -215,7 +216,8 @@ TEST(PagedCache, ForwardBatchGivesTheContiguousCachesBitsQwen2Bias) {
 TEST(PagedCache, OnlyItsModelsBatchedForwardRunsItAndTheTableBoundsIt) {
     auto model = Model::load(hfk_test::shared_models_dir() / "aidreams260K", {});
     auto other = Model::load(hfk_test::shared_models_dir() / "tiny/tiny-llama-gqa-f32", {});
-    auto arena = std::make_shared<const hfk::models::KvArena>(4, 64, 4, 4);
+    auto arena = std::make_shared<const hfk::models::KvArena>(4, 64, 16, 4,
+                                                              4);  // aidreams260K: 4 kv heads of 16
     hfk::models::PagedCache c(model.get(), arena, {2, 0}, 128, 0);
     EXPECT_EQ(c.capacity(), 8);
     std::vector<float> lg(size_t(model->vocab_size()));

@@ -1,11 +1,12 @@
-// KvRows' layouts (kernels/attention.h): the same keys and values stored a row of every kv head
-// per position (the engine's pages, GPT-2's fused rows) or head-major (a session's CausalCache:
-// each kv head's positions in one run, head_stride apart) give attention() and attention_rows()
-// the same bits: decode steps (the heads kernels, or one call per head), prefill blocks (sgemm
-// over the rows, widened for a 16-bit cache), sliding windows and soft-capped scores, at one and
-// two threads.
+// KvRows' and KvPages' layouts (kernels/attention.h): the same keys and values stored a row of
+// every kv head per position or head-major (a session's CausalCache: each kv head's positions in
+// one run, head_stride apart; the engine's pool: the same within each block) give attention(),
+// attention_rows() and the paged attention_rows() the same bits: decode steps (the heads
+// kernels, or one call per head), prefill blocks (sgemm over the rows, widened for a 16-bit
+// cache), sliding windows and soft-capped scores, at one and two threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -49,6 +50,34 @@ Layouts make_layouts(DType t, int64_t n, int64_t n_kv, int64_t hd, std::mt19937 
     return l;
 }
 
+// The F32 rows of a Layouts' row layout copied into blocks of bt positions by kv head, the blocks
+// in reverse order of position (table), as the engine's pool holds them.
+struct Pages {
+    std::vector<float> k, v;
+    std::vector<int32_t> table;
+    KvPages kv;
+};
+
+Pages make_pages(const Layouts &l, int64_t n, int64_t n_kv, int64_t hd, int64_t bt) {
+    const int64_t blocks = (n + bt - 1) / bt, kv_dim = n_kv * hd;
+    Pages p{std::vector<float>(size_t(blocks * bt * kv_dim)),
+            std::vector<float>(size_t(blocks * bt * kv_dim)),
+            {},
+            {}};
+    for (int64_t b = 0; b < blocks; ++b) p.table.push_back(int32_t(blocks - 1 - b));
+    const auto *rk = reinterpret_cast<const float *>(l.rows_k.data());
+    const auto *rv = reinterpret_cast<const float *>(l.rows_v.data());
+    for (int64_t pos = 0; pos < n; ++pos)
+        for (int64_t j = 0; j < n_kv; ++j) {
+            const size_t at =
+                size_t(p.table[size_t(pos / bt)] * bt * kv_dim + (j * bt + pos % bt) * hd);
+            std::copy_n(rk + pos * kv_dim + j * hd, hd, p.k.data() + at);
+            std::copy_n(rv + pos * kv_dim + j * hd, hd, p.v.data() + at);
+        }
+    p.kv = KvPages{p.k.data(), p.v.data(), p.table.data(), bt, bt * kv_dim, hd, bt * hd};
+    return p;
+}
+
 }  // namespace
 
 TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
@@ -88,6 +117,15 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
                             << sh.kv_heads << "x" << sh.hd << ", m " << m << ", window "
                             << opts.window << ", softcap " << opts.softcap << ", " << threads
                             << " threads";
+                        if (t != DType::F32) continue;  // pages hold F32
+                        const Pages pages = make_pages(l, n, sh.kv_heads, sh.hd, 16);
+                        std::fill(got.begin(), got.end(), -3.0f);
+                        attention_rows(q.data(), m, p0, pages.kv, shape, 0.125f, opts, got.data(),
+                                       threads);
+                        EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
+                            << "paged attention_rows(), " << sh.heads << "/" << sh.kv_heads << "x"
+                            << sh.hd << ", m " << m << ", window " << opts.window << ", softcap "
+                            << opts.softcap << ", " << threads << " threads";
                     }
         }
 }
