@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -56,22 +57,30 @@ struct Weight {
     Layout layout;
 };
 
-// The weights one llama-135m token reads (SmolLM-135M shape), in decode order, stored [out, in].
+// The [out, in] shapes of the matrices one llama-135m token reads (SmolLM-135M), in decode
+// order: 30 layers of q, k, v, o, gate, up, down, then the tied lm_head.
+std::vector<std::pair<int64_t, int64_t>> llama135m_shapes() {
+    const int64_t dim = 576, kv = 192, ffn = 1536, vocab = 49152, layers = 30;
+    std::vector<std::pair<int64_t, int64_t>> shapes;
+    for (int64_t l = 0; l < layers; ++l)
+        for (auto rc : {std::pair{dim, dim},
+                        {kv, dim},
+                        {kv, dim},
+                        {dim, dim},
+                        {ffn, dim},
+                        {ffn, dim},
+                        {dim, ffn}})
+            shapes.push_back(rc);
+    shapes.push_back({vocab, dim});
+    return shapes;
+}
+
+// The weights one llama-135m token reads, stored [out, in].
 std::vector<Weight> llama135m_weights(DType t) {
     std::mt19937 rng(7);
-    const int64_t dim = 576, kv = 192, ffn = 1536, vocab = 49152, layers = 30;
     std::vector<Weight> w;
-    for (int64_t l = 0; l < layers; ++l) {
-        for (auto [r, c] : {std::pair{dim, dim},
-                            {kv, dim},
-                            {kv, dim},
-                            {dim, dim},
-                            {ffn, dim},
-                            {ffn, dim},
-                            {dim, ffn}})
-            w.push_back({random_matrix(t, r, c, rng), Layout::OutIn});
-    }
-    w.push_back({random_matrix(t, vocab, dim, rng), Layout::OutIn});  // the tied lm_head
+    for (auto [r, c] : llama135m_shapes())
+        w.push_back({random_matrix(t, r, c, rng), Layout::OutIn});
     return w;
 }
 
@@ -161,10 +170,9 @@ std::vector<QuantWeight> llama135m_quantized(int bits) {
     const bool interleave = hfk::kern::quant_ops().rows16;
     std::mt19937 rng(11);
     std::normal_distribution<float> normal(0.0f, 0.02f);
-    for (const Weight &w : llama135m_weights(DType::BF16)) {
-        const int64_t n = w.m.mat.rows, k = w.m.mat.cols;
+    for (auto [n, k] : llama135m_shapes()) {
         const size_t rb = hfk::kern::q_row_bytes(from, k);
-        QuantWeight q{std::vector<uint8_t>(rb * size_t(n)), w.m.mat};
+        QuantWeight q{std::vector<uint8_t>(rb * size_t(n)), Mat{DType::F32, nullptr, n, k}};
         std::vector<float> row(static_cast<size_t>(k));
         for (int64_t r = 0; r < n; ++r) {
             for (float &v : row) v = normal(rng);

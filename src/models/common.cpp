@@ -386,12 +386,12 @@ void CausalCache::write_rows(int64_t i, int64_t n, const float *in) {
     store_block_rows(i, 0, n, in);
 }
 
-float *CausalCache::new_keys(int64_t, int64_t, int64_t m) {
+float *CausalCache::new_keys(int64_t m) {
     new_k_.resize(size_t(m * kv_dim_));
     return new_k_.data();
 }
 
-float *CausalCache::new_values(int64_t, int64_t, int64_t m) {
+float *CausalCache::new_values(int64_t m) {
     new_v_.resize(size_t(m * kv_dim_));
     return new_v_.data();
 }

@@ -138,9 +138,10 @@ class CausalCache final : public BatchKvCache {
     void write_rows(int64_t i, int64_t n, const float *in) override;
     void set_n_past(int32_t n) override;
 
-    // Rows p0.. of layer `layer`'s keys / values, for the m new rows of a forward.
-    float *new_keys(int64_t layer, int64_t p0, int64_t m);
-    float *new_values(int64_t layer, int64_t p0, int64_t m);
+    // Scratch for the m new rows of keys / values of a forward ([m][kv_dim] F32), until
+    // commit_rows stores them.
+    float *new_keys(int64_t m);
+    float *new_values(int64_t m);
     // Stores the new rows into the cache.
     void commit_rows(int64_t layer, int64_t p0, int64_t m);
     // The whole of one layer's keys and values, for attention (kernels/attention.h).

@@ -248,7 +248,7 @@ class Decoder final : public Model {
             const Layer &L = layers_[l];
             // Attention block. New keys and values go to F32 scratch rows, then into the cache
             // by head (CausalCache::commit_rows).
-            float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
+            float *kn = c.new_keys(m), *vn = c.new_values(m);
             rows_norm(xb, x, L.attn_norm);
             if (m == 1) {  // a decode step: one dispatch for the three
                 const kern::RowsProduct qkv[3] = {

@@ -136,7 +136,7 @@ class Gpt2 final : public Model {
         const kern::AttentionShape shape{n_heads_, n_heads_, head_dim_};
         for (size_t l = 0; l < layers_.size(); ++l) {
             const Gpt2Layer &L = layers_[l];
-            float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
+            float *kn = c.new_keys(m), *vn = c.new_values(m);
             layernorm_rows(xb, x, m, dim_, L.ln1_w, L.ln1_b, eps_, nt);
             kern::linear(L.c_attn, L.c_attn_l, xb, m, L.c_attn_b.data(), qkv, nt);
             // qkv rows are [q | k | v]; keys and values move into the cache.

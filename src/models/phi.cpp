@@ -142,7 +142,7 @@ class Phi final : public Model {
         const float scale = float(1.0 / std::sqrt(double(head_dim_)));
         for (size_t l = 0; l < layers_.size(); ++l) {
             const PhiLayer &L = layers_[l];
-            float *kn = c.new_keys(int64_t(l), p0, m), *vn = c.new_values(int64_t(l), p0, m);
+            float *kn = c.new_keys(m), *vn = c.new_values(m);
             layernorm_rows(xb, x, m, dim_, L.ln_w, L.ln_b, eps_, nt);
             // Attention branch; new keys and values go to the cache by commit_rows.
             kern::linear(L.wq, Layout::OutIn, xb, m, L.bq.data(), q, nt);
