@@ -68,14 +68,14 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_ctest build/asan -j "$jobs" --output-on-failure --timeout 400 -LE "slow|python|abi|nosan"
 stage_done "ASan+UBSan build and tests"
 
-echo "== ThreadSanitizer (clang; the tests labelled tsan) =="
+echo "== ThreadSanitizer (clang; the tests labelled tsan, among them the HTTP server under load) =="
 CC=clang CXX=clang++ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_TSAN=ON \
     -DHFK_WERROR=ON -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DCMAKE_CXX_FLAGS=-O1 \
     -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 "${lld[@]}" \
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
     test_model_lifecycle test_engine_concurrency test_engine_api test_engine_prefix_concurrency \
-    test_constraint_cache
+    test_constraint_cache hfkit_cli
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     run_ctest build/tsan -j "$jobs" --output-on-failure --timeout 300 -L tsan
 stage_done "TSan build and tests"

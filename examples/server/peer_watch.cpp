@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -56,8 +55,12 @@ int find_socket(const std::string &local_addr, int local_port, const std::string
         char *end = nullptr;
         const long fd = std::strtol(e->d_name, &end, 10);
         if (end == e->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-        struct stat st {};
-        if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+        // getpeername() alone: it fails on anything but a connected socket (ENOTSOCK,
+        // ENOTCONN, EBADF). The numbers scanned belong to other threads, which may close and
+        // reuse them meanwhile; asking one for its peer is atomic in the kernel, and a reused
+        // number names another connection, whose address pair cannot equal ours while ours is
+        // open. (An fstat() first added nothing and is, to ThreadSanitizer, a read of each
+        // descriptor racing with its owner's open() and close().)
         if (matches(static_cast<int>(fd), local_addr, local_port, remote_addr, remote_port)) {
             found = static_cast<int>(fd);
             break;
