@@ -396,6 +396,21 @@ float *CausalCache::new_values(int64_t m) {
     return new_v_.data();
 }
 
+CausalCache::Activations CausalCache::activations(int64_t m, int64_t dim, int64_t q_dim,
+                                                  int64_t att_dim, int64_t ffn, bool with_hb2) {
+    const auto sized = [](std::vector<float> &v, int64_t n) {
+        v.resize(size_t(n));
+        return v.data();
+    };
+    return {sized(x_, m * dim),
+            sized(xb_, m * dim),
+            sized(q_, m * q_dim),
+            sized(att_, m * att_dim),
+            sized(tmp_, m * dim),
+            sized(hb_, m * ffn),
+            with_hb2 ? sized(hb2_, m * ffn) : nullptr};
+}
+
 void CausalCache::commit_rows(int64_t layer, int64_t p0, int64_t m) {
     store_block_rows(2 * layer, p0, m, new_k_.data());
     store_block_rows(2 * layer + 1, p0, m, new_v_.data());

@@ -156,8 +156,13 @@ class CausalCache final : public BatchKvCache {
                      const kern::AttentionShape &shape, float scale,
                      const kern::AttentionOptions &opts, float *out, int n_threads) const override;
 
-    // Scratch activations, sized by the architecture.
-    std::vector<float> x, xb, q, att, tmp, hb, hb2, logits_in;
+    // forward()'s activations for m rows, kept between calls: x, xb and tmp [m][dim], q
+    // [m][q_dim], att [m][att_dim], hb and hb2 [m][ffn] (hb2 null unless asked for: gated MLPs).
+    struct Activations {
+        float *x, *xb, *q, *att, *tmp, *hb, *hb2;
+    };
+    Activations activations(int64_t m, int64_t dim, int64_t q_dim, int64_t att_dim, int64_t ffn,
+                            bool with_hb2);
     std::vector<float> moe;  // moe_forward's (moe.h)
     uint64_t weight_bytes_read() const override { return weight_bytes_read_; }
     void count_weight_bytes_read(uint64_t n) { weight_bytes_read_ += n; }
@@ -182,6 +187,7 @@ class CausalCache final : public BatchKvCache {
     size_t mapped_bytes_ = 0;
     uint8_t *base_ = nullptr;
     std::vector<float> new_k_, new_v_;  // the new rows, [m][kv_dim], before commit_rows
+    std::vector<float> x_, xb_, q_, att_, tmp_, hb_, hb2_;  // activations()
 };
 
 // A causal model's new_cache(): n_ctx <= 0 means the model's whole context; more than that, or

@@ -217,15 +217,8 @@ class Decoder final : public Model {
         const int64_t m = int64_t(tokens.size()), p0 = c.n_past();
         if (m == 0) return;
         const int nt = threads(n_threads);
-        c.x.resize(size_t(m * dim_));
-        c.xb.resize(size_t(m * dim_));
-        c.q.resize(size_t(m * q_dim_));
-        c.att.resize(size_t(m * q_dim_));
-        c.tmp.resize(size_t(m * dim_));
-        c.hb.resize(size_t(m * ffn_));
-        c.hb2.resize(size_t(m * ffn_));
-        float *x = c.x.data(), *xb = c.xb.data(), *q = c.q.data(), *att = c.att.data(),
-              *tmp = c.tmp.data(), *hb = c.hb.data(), *hb2 = c.hb2.data();
+        const CausalCache::Activations a = c.activations(m, dim_, q_dim_, q_dim_, ffn_, true);
+        float *x = a.x, *xb = a.xb, *q = a.q, *att = a.att, *tmp = a.tmp, *hb = a.hb, *hb2 = a.hb2;
 
         for (int64_t i = 0; i < m; ++i) kern::get_row(embed_, tokens[size_t(i)], x + i * dim_);
         if (spec_.embed_scale > 0)

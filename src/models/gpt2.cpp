@@ -117,14 +117,9 @@ class Gpt2 final : public Model {
         const int64_t m = int64_t(tokens.size()), p0 = c.n_past();
         if (m == 0) return;
         const int nt = threads(n_threads);
-        c.x.resize(size_t(m * dim_));
-        c.xb.resize(size_t(m * dim_));
-        c.q.resize(size_t(m * 3 * dim_));
-        c.att.resize(size_t(m * dim_));
-        c.tmp.resize(size_t(m * dim_));
-        c.hb.resize(size_t(m * ffn_));
-        float *x = c.x.data(), *xb = c.xb.data(), *qkv = c.q.data(), *att = c.att.data(),
-              *tmp = c.tmp.data(), *hb = c.hb.data();
+        // q holds the fused [q | k | v] rows.
+        const CausalCache::Activations a = c.activations(m, dim_, 3 * dim_, dim_, ffn_, false);
+        float *x = a.x, *xb = a.xb, *qkv = a.q, *att = a.att, *tmp = a.tmp, *hb = a.hb;
 
         std::vector<float> pos(static_cast<size_t>(dim_));
         for (int64_t i = 0; i < m; ++i) {
