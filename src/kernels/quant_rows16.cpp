@@ -167,14 +167,15 @@ namespace {
 // that the hardware prefetcher falls behind the weight stream: the loads of each block stalled
 // (45% of the 8-row kernel's samples). A software prefetch 1 KiB ahead (two Q8_0x16 blocks, three
 // Q4_1x16) lifted 8 streams of llama-135m from 530 to 735 tok/s (Q8_0) and 800 to 940 (Q4_1) on
-// Zen 5, 2 threads; prefill 947 -> 1005 (one thread). A one-row decode measured slower with it.
+// Zen 5, 2 threads; prefill 947 -> 1005 (one thread). A one-row decode measured slower with this
+// one (it has its own, below).
 // Written in the loop itself: GCC 12 -O2 drops the prefetches of an inlined helper (simd.cpp's
 // batched kernel).
 constexpr int kPrefetchAhead = 1024;
 constexpr int kPrefetchMinRows = 2;
 // A one-row Q8_0 decode keeps the memory busier with a prefetch into L2 (not L1) 2 KiB (~4
 // blocks) ahead: llama-135m's matrices alone, one thread, 22.3 -> 26.3 GB/s (1.18x, medians of
-// 300 alternated tokens, Zen 5), a whole decode 3-10% (noisy); 1-3 KiB all gained; from 4 KiB
+// 300 alternated tokens, Zen 5), a whole decode 2.5-8% (noisy); 1-3 KiB all gained; from 4 KiB
 // it lost (16 GB/s), and into L1 it lost at every distance. Two threads: within noise. Q4_1's
 // decode (5 lines a block, more work a byte) lost with it at every distance.
 constexpr int kDecodePrefetchAhead = 2048;
