@@ -168,9 +168,8 @@ namespace {
 // (45% of the 8-row kernel's samples). A software prefetch 1 KiB ahead (two Q8_0x16 blocks, three
 // Q4_1x16) lifted 8 streams of llama-135m from 530 to 735 tok/s (Q8_0) and 800 to 940 (Q4_1) on
 // Zen 5, 2 threads; prefill 947 -> 1005 (one thread). A one-row decode measured slower with this
-// one (it has its own, below).
-// Written in the loop itself: GCC 12 -O2 drops the prefetches of an inlined helper (simd.cpp's
-// batched kernel).
+// one (it has its own, below). Written in the loop itself: GCC 12 -O2 drops the prefetches of an
+// inlined helper (simd.cpp's batched kernel).
 constexpr int kPrefetchAhead = 1024;
 constexpr int kPrefetchMinRows = 2;
 // A one-row Q8_0 decode keeps the memory busier with a prefetch into L2 (not L1) 2 KiB (~4

@@ -216,8 +216,8 @@ TEST(PagedCache, ForwardBatchGivesTheContiguousCachesBitsQwen2Bias) {
 TEST(PagedCache, OnlyItsModelsBatchedForwardRunsItAndTheTableBoundsIt) {
     auto model = Model::load(hfk_test::shared_models_dir() / "aidreams260K", {});
     auto other = Model::load(hfk_test::shared_models_dir() / "tiny/tiny-llama-gqa-f32", {});
-    auto arena = std::make_shared<const hfk::models::KvArena>(4, 64, 16, 4,
-                                                              4);  // aidreams260K: 4 kv heads of 16
+    // aidreams260K: 4 layers, 4 kv heads of 16.
+    auto arena = std::make_shared<const hfk::models::KvArena>(4, 64, 16, 4, 4);
     hfk::models::PagedCache c(model.get(), arena, {2, 0}, 128, 0);
     EXPECT_EQ(c.capacity(), 8);
     std::vector<float> lg(size_t(model->vocab_size()));

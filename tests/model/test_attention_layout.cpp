@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -99,33 +100,31 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
                         std::vector<float> q(size_t(m * sh.heads * sh.hd));
                         for (float &x : q) x = dist(rng);
                         std::vector<float> want(q.size(), -1.0f), got(q.size(), -2.0f);
+                        const std::string where =
+                            std::string(dtype_name(t)) + " " + std::to_string(sh.heads) + "/" +
+                            std::to_string(sh.kv_heads) + "x" + std::to_string(sh.hd) + ", m " +
+                            std::to_string(m) + ", window " + std::to_string(opts.window) +
+                            ", softcap " + std::to_string(opts.softcap) + ", " +
+                            std::to_string(threads) + " threads";
                         attention(q.data(), m, p0, l.rows, n, shape, true, 0.125f, opts,
                                   want.data(), threads);
                         attention(q.data(), m, p0, l.heads, n, shape, true, 0.125f, opts,
                                   got.data(), threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
-                            << "attention(), " << dtype_name(t) << " " << sh.heads << "/"
-                            << sh.kv_heads << "x" << sh.hd << ", m " << m << ", window "
-                            << opts.window << ", softcap " << opts.softcap << ", " << threads
-                            << " threads";
+                            << "attention(), " << where;
                         attention_rows(q.data(), m, p0, l.rows, shape, 0.125f, opts, want.data(),
                                        threads);
                         attention_rows(q.data(), m, p0, l.heads, shape, 0.125f, opts, got.data(),
                                        threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
-                            << "attention_rows(), " << dtype_name(t) << " " << sh.heads << "/"
-                            << sh.kv_heads << "x" << sh.hd << ", m " << m << ", window "
-                            << opts.window << ", softcap " << opts.softcap << ", " << threads
-                            << " threads";
+                            << "attention_rows(), " << where;
                         if (t != DType::F32) continue;  // pages hold F32
                         const Pages pages = make_pages(l, n, sh.kv_heads, sh.hd, 16);
                         std::fill(got.begin(), got.end(), -3.0f);
                         attention_rows(q.data(), m, p0, pages.kv, shape, 0.125f, opts, got.data(),
                                        threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
-                            << "paged attention_rows(), " << sh.heads << "/" << sh.kv_heads << "x"
-                            << sh.hd << ", m " << m << ", window " << opts.window << ", softcap "
-                            << opts.softcap << ", " << threads << " threads";
+                            << "paged attention_rows(), " << where;
                     }
         }
 }
