@@ -207,6 +207,14 @@ void evict_from_page_cache(const std::string &dir) {
     }
 }
 
+// A --quant format as the table names it: "q8-emb" -> "Q8_0-emb".
+std::string format_label(const std::string &spec) {
+    const bool keep = spec.ends_with("-emb");
+    const std::string q = keep ? spec.substr(0, spec.size() - 4) : spec;
+    const std::string name = q == "q8" ? "Q8_0" : q == "q4" ? "Q4_1" : q == "bf16" ? "BF16" : "F32";
+    return keep ? name + "-emb" : name;
+}
+
 }  // namespace
 
 // File pages of this process mapped with 2 MiB entries (/proc/self/smaps_rollup).
@@ -447,15 +455,63 @@ int main(int argc, char **argv) {
                 " MiB for " + fixed(qmib, 1) + " MiB of weights (" + fixed(rss_after / qmib, 2) +
                 "x; target <= 1.10x)");
             first_token(*qm);
-            const std::string name = q == "q8"     ? "Q8_0"
-                                     : q == "q4"   ? "Q4_1"
-                                     : q == "bf16" ? "BF16"
-                                                   : "F32";
-            rows_of(*qm, keep ? name + "-emb" : name);
+            rows_of(*qm, format_label(spec));
             if (compute_bf16 && q == "bf16" && !keep) rows_of(*qm, "BF16", kern::Compute::BF16);
         }
         std::printf("\npeak RSS %.1f MiB (weights %.1f MiB)\n", peak_rss_mib(), wmib);
         for (const std::string &line : load_lines) std::printf("%s\n", line.c_str());
+
+        // Issue 18's speed lines are ratios of a quantized decode to the checkpoint's own, and
+        // on a shared machine one row's median can catch a quiet minute the other missed (the
+        // table above ran them a minute apart). Here the formats take turns, round by round,
+        // and each round gives its own ratio: the median of those is the figure to quote.
+        if (!quant_formats.empty()) {
+            std::vector<std::pair<std::string, std::shared_ptr<const Model>>> turns{
+                {precision, model}};
+            for (const std::string &spec : quant_formats) {
+                const bool keep = spec.ends_with("-emb");
+                LoadOptions qo{thread_counts.front()};
+                qo.format = *weight_format_from_name(keep ? spec.substr(0, spec.size() - 4) : spec);
+                qo.quantize_embeddings = !keep;
+                turns.emplace_back(format_label(spec), Model::load(dir, qo));
+            }
+            const int rounds = std::max(runs, 5);
+            std::printf(
+                "\ndecode tg%d paired with %s, the formats in turn within each of %d rounds "
+                "(median (min-max) of the rounds' ratios):\n",
+                tg, precision.c_str(), rounds);
+            for (int nt : thread_counts) {
+                std::vector<std::vector<double>> tok_s(turns.size());
+                std::vector<std::unique_ptr<KvCache>> caches;
+                for (const auto &[name, m] : turns) {
+                    caches.push_back(m->new_cache(tg + 1));
+                    int32_t bos = 1;  // a first step, so that no round pays first touches
+                    m->forward(*caches.back(), std::span<const int32_t>(&bos, 1), logits.data(),
+                               false, nt);
+                }
+                for (int r = 0; r < rounds; ++r)
+                    for (size_t t = 0; t < turns.size(); ++t) {
+                        const Model &m = *turns[t].second;
+                        caches[t]->truncate(0);
+                        int32_t next = 1;
+                        const auto a = Clock::now();
+                        for (int i = 0; i < tg; ++i) {
+                            m.forward(*caches[t], std::span<const int32_t>(&next, 1), logits.data(),
+                                      false, nt);
+                            next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+                        }
+                        tok_s[t].push_back(tg / seconds(a, Clock::now()));
+                    }
+                for (size_t t = 1; t < turns.size(); ++t) {
+                    std::vector<double> ratios;
+                    for (int r = 0; r < rounds; ++r) ratios.push_back(tok_s[t][r] / tok_s[0][r]);
+                    const Stat q = summary(tok_s[t]), b = summary(tok_s[0]), x = summary(ratios);
+                    std::printf("  %d thread(s): %s %.1f tok/s, %s %.1f tok/s: %.2fx (%.2f-%.2f)\n",
+                                nt, turns[t].first.c_str(), q.median, precision.c_str(), b.median,
+                                x.median, x.lo, x.hi);
+                }
+            }
+        }
 
         // Bytes of weights one decode token reads, as the model counts them (every weight once,
         // a MoE layer's experts only when routed to): all the weights for a dense model, the
