@@ -84,6 +84,12 @@ const RefMachine kRefMachines[] = {
          {"llama-135m", "F16", 2, 935, 111, 217},
          {"llama-1b", "F16", 1, 69.9, 7.13, 14.8},
          {"llama-1b", "F16", 2, 138, 16.9, 28.3},
+         {"gpt2-124m", "Q8_0", 1, 557, 150, 233},
+         {"gpt2-124m", "Q8_0", 2, 889, 166, 444},
+         {"llama-135m", "Q8_0", 1, 423, 167, 215},
+         {"llama-135m", "Q8_0", 2, 765, 139, 409},
+         {"llama-1b", "Q8_0", 2, 99.5, 30.1, 53.2},
+         {"llama-1b", "Q4_0", 2, 195, 40.4, 97.6},
      }},
     {"GenuineIntel",
      "Intel Xeon Emerald Rapids, 2 vCPUs (BENCH.md, 2026-12-05, 3 alternating rounds)",
@@ -97,6 +103,10 @@ const RefMachine kRefMachines[] = {
          {"llama-135m", "F32", 2, 857, 50.9, 0},
          {"llama-135m", "BF16", 1, 250, 35.1, 0},
          {"llama-135m", "BF16", 2, 608, 71.5, 0},
+         {"gpt2-124m", "Q8_0", 1, 381, 54.0, 0},
+         {"gpt2-124m", "Q8_0", 2, 583, 94.9, 0},
+         {"llama-135m", "Q8_0", 1, 288, 48.4, 0},
+         {"llama-135m", "Q8_0", 2, 540, 93.4, 0},
      }},
 };
 
@@ -125,13 +135,15 @@ const RefMachine *reference_machine(const CpuId &cpu) {
     return nullptr;
 }
 
-// llama.cpp's row for a preset, our precision and thread count: the same precision, and for our
-// BF16 its F16 row (the target BENCH.md sets) or else its BF16 row.
+// llama.cpp's row for a preset, our precision and thread count: the same precision, for our
+// BF16 its F16 row (the target BENCH.md sets) or else its BF16 row, for our Q4_1 its Q4_0 (the
+// 4-bit row issue 18 compares with).
 const RefRow *reference_row(const RefMachine *m, const std::string &preset,
                             const std::string &precision, int threads) {
     if (!m) return nullptr;
     std::vector<std::string> wanted = {precision};
     if (precision == "BF16") wanted = {"F16", "BF16"};
+    if (precision == "Q4_1") wanted = {"Q4_0"};
     for (const std::string &want : wanted)
         for (const RefRow &row : m->rows)
             if (preset == row.model && want == row.precision && row.threads == threads) return &row;
@@ -465,9 +477,9 @@ int main(int argc, char **argv) {
         // on a shared machine one row's median can catch a quiet minute the other missed (the
         // table above ran them a minute apart). Here the formats take turns, round by round,
         // and each round gives its own ratio: the median of those is the figure to quote.
+        // The checkpoint as stored, then each --quant format (kept for the read shares below).
+        std::vector<std::pair<std::string, std::shared_ptr<const Model>>> turns{{precision, model}};
         if (!quant_formats.empty()) {
-            std::vector<std::pair<std::string, std::shared_ptr<const Model>>> turns{
-                {precision, model}};
             for (const std::string &spec : quant_formats) {
                 const bool keep = spec.ends_with("-emb");
                 LoadOptions qo{thread_counts.front()};
@@ -562,7 +574,6 @@ int main(int argc, char **argv) {
             hfk_bench::AlignedBuffer buf{static_cast<size_t>(decode_bytes)};
             const hfk_bench::SweptRead swept = hfk_bench::sweep_read_loops(buf.data, buf.size);
             const hfk_bench::ReadLoop &loop = swept.loop;
-            const size_t read_bytes = loop.bytes_read(buf.size);
             std::printf(
                 "\nplain read baseline (one thread, %.1f MiB buffer = the weights a decode "
                 "token reads): %s; the "
@@ -596,35 +607,56 @@ int main(int argc, char **argv) {
                 std::vector<double> shares, read_gbs, decode_gbs;
                 std::vector<double> cpu_shares;  // the same from the thread's CPU time
             };
+            // One run: tg tokens of m's decode, each after a read of as many bytes as m's
+            // decode reads (decode_bytes_m), both timed.
+            auto alternate = [&](const Model &m, KvCache &c, uint64_t decode_bytes_m, Shares &s) {
+                const size_t read_size = std::min(buf.size, size_t(decode_bytes_m));
+                const size_t read_bytes = loop.bytes_read(read_size);
+                c.truncate(0);
+                int32_t next = 1;
+                double t_read = 0, t_decode = 0, cpu_read = 0, cpu_decode = 0;
+                for (int i = 0; i < tg; ++i) {
+                    const double ca = thread_cpu_now();
+                    auto a = Clock::now();
+                    sink = sink + loop.read(buf.data, read_size);
+                    const double cb = thread_cpu_now();
+                    auto b = Clock::now();
+                    m.forward(c, std::span<const int32_t>(&next, 1), logits.data(), false, 1);
+                    next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
+                    t_read += seconds(a, b);
+                    t_decode += seconds(b, Clock::now());
+                    cpu_read += cb - ca;
+                    cpu_decode += thread_cpu_now() - cb;
+                }
+                s.read_gbs.push_back(double(tg) * double(read_bytes) / t_read / 1e9);
+                s.decode_gbs.push_back(double(tg) * double(decode_bytes_m) / t_decode / 1e9);
+                s.shares.push_back(100 * s.decode_gbs.back() / s.read_gbs.back());
+                s.cpu_shares.push_back(100 * double(decode_bytes_m) / cpu_decode /
+                                       (double(read_bytes) / cpu_read));
+            };
+            // Each --quant format's decode (its one kernel path), in the same runs.
+            std::vector<Shares> by_format(turns.size());
+            std::vector<std::unique_ptr<KvCache>> format_caches;
+            std::vector<uint64_t> format_bytes;
+            for (size_t t = 1; t < turns.size(); ++t) {
+                format_caches.push_back(turns[t].second->new_cache(tg + 1));
+                // The share of its weights the stored model's token reads (1 when dense).
+                format_bytes.push_back(
+                    uint64_t(double(turns[t].second->weight_bytes()) * double(decode_bytes) /
+                             double(model->weight_bytes())));
+            }
             std::vector<Shares> by_choice(choices.size());
             for (int r = 0; r < runs; ++r) {
                 for (size_t c = 0; c < choices.size(); ++c) {
                     kern::set_decode_rows(choices[c].rows);
                     kern::set_decode_prefetch(choices[c].prefetch);
-                    cache->truncate(0);
-                    int32_t next = 1;
-                    double t_read = 0, t_decode = 0, cpu_read = 0, cpu_decode = 0;
-                    for (int i = 0; i < tg; ++i) {
-                        const double ca = thread_cpu_now();
-                        auto a = Clock::now();
-                        sink = sink + loop.read(buf.data, buf.size);
-                        const double cb = thread_cpu_now();
-                        auto b = Clock::now();
-                        model->forward(*cache, std::span<const int32_t>(&next, 1), logits.data(),
-                                       false, 1);
-                        next = int32_t(kern::argmax(logits.data(), int64_t(logits.size())));
-                        t_read += seconds(a, b);
-                        t_decode += seconds(b, Clock::now());
-                        cpu_read += cb - ca;
-                        cpu_decode += thread_cpu_now() - cb;
-                    }
-                    Shares &s = by_choice[c];
-                    s.read_gbs.push_back(double(tg) * double(read_bytes) / t_read / 1e9);
-                    s.decode_gbs.push_back(double(tg) * double(decode_bytes) / t_decode / 1e9);
-                    s.shares.push_back(100 * s.decode_gbs.back() / s.read_gbs.back());
-                    s.cpu_shares.push_back(100 * double(decode_bytes) / cpu_decode /
-                                           (double(read_bytes) / cpu_read));
+                    alternate(*model, *cache, decode_bytes, by_choice[c]);
                 }
+                kern::set_decode_rows(0);
+                kern::set_decode_prefetch(-1);
+                for (size_t t = 1; t < turns.size(); ++t)
+                    alternate(*turns[t].second, *format_caches[t - 1], format_bytes[t - 1],
+                              by_format[t]);
             }
             kern::set_decode_rows(0);
             kern::set_decode_prefetch(-1);
@@ -660,29 +692,35 @@ int main(int argc, char **argv) {
                     default_dot_rows, default_axpy_rows, chosen_source.c_str(),
                     chosen_choice.prefetch, prefetch_source.c_str());
             }
-            const Shares &s = by_choice[chosen];
-            const RefRow *ref = reference_row(ref_machine, preset, precision, 1);
-            const Stat sh = summary(s.shares), cs = summary(s.cpu_shares);
-            std::printf(
-                "1-thread decode alternated token by token with that read of as many bytes: "
-                "read %.1f GB/s, decode %.1f GB/s, decode at %.0f%% (%.0f-%.0f) of the read's "
-                "bandwidth (in thread CPU time, which leaves out the moments the machine's other "
-                "tenants held the core: %.0f%% (%.0f-%.0f))",
-                summary(s.read_gbs).median, summary(s.decode_gbs).median, sh.median, sh.lo, sh.hi,
-                cs.median, cs.lo, cs.hi);
-            if (ref)
+            // One line per precision: its decode's share of the read, beside llama.cpp's tg128
+            // over its roofline on the BENCH.md machine (the same measure on that machine).
+            auto print_share = [&](const std::string &prec, const Shares &s, const Model &m) {
+                const RefRow *ref = reference_row(ref_machine, preset, prec, 1);
+                const Stat sh = summary(s.shares), cs = summary(s.cpu_shares);
                 std::printf(
-                    " (ref: llama.cpp %s tg128 over its roofline on the BENCH.md machine: "
-                    "%.0f%%)",
-                    ref->precision,
-                    100 * ref->tg128 / roofline_of(*ref_machine, *ref, model->weight_bytes()));
-            std::printf("\n");
-            if (sh.median > 100)
-                std::printf(
-                    "WARNING: decode reads its weights faster than the plain-read baseline "
-                    "(%.0f%% > 100%%): the baseline is not the best read this CPU can do (or the "
-                    "weights stay in cache); the share above overstates the kernels.\n",
-                    sh.median);
+                    "1-thread %s decode alternated token by token with that read of as many "
+                    "bytes: read %.1f GB/s, decode %.1f GB/s, decode at %.0f%% (%.0f-%.0f) of the "
+                    "read's bandwidth (in thread CPU time, which leaves out the moments the "
+                    "machine's other tenants held the core: %.0f%% (%.0f-%.0f))",
+                    prec.c_str(), summary(s.read_gbs).median, summary(s.decode_gbs).median,
+                    sh.median, sh.lo, sh.hi, cs.median, cs.lo, cs.hi);
+                if (ref)
+                    std::printf(
+                        " (ref: llama.cpp %s tg128 over its roofline on the BENCH.md machine: "
+                        "%.0f%%)",
+                        ref->precision,
+                        100 * ref->tg128 / roofline_of(*ref_machine, *ref, m.weight_bytes()));
+                std::printf("\n");
+                if (sh.median > 100)
+                    std::printf(
+                        "WARNING: decode reads its weights faster than the plain-read baseline "
+                        "(%.0f%% > 100%%): the baseline is not the best read this CPU can do (or "
+                        "the weights stay in cache); the share above overstates the kernels.\n",
+                        sh.median);
+            };
+            print_share(precision, by_choice[chosen], *model);
+            for (size_t t = 1; t < turns.size(); ++t)
+                print_share(turns[t].first, by_format[t], *turns[t].second);
         }
     } catch (const Error &e) {
         std::fprintf(stderr, "error %d: %s\n", e.status(), e.what());
