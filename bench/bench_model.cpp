@@ -607,18 +607,17 @@ int main(int argc, char **argv) {
                 std::vector<double> shares, read_gbs, decode_gbs;
                 std::vector<double> cpu_shares;  // the same from the thread's CPU time
             };
-            // One run: tg tokens of m's decode, each after a read of as many bytes as m's
-            // decode reads (decode_bytes_m), both timed.
+            // One run: tg tokens of m's decode (decode_bytes_m a token), each after a read of
+            // the whole buffer, the same yardstick for every precision.
+            const size_t read_bytes = loop.bytes_read(buf.size);
             auto alternate = [&](const Model &m, KvCache &c, uint64_t decode_bytes_m, Shares &s) {
-                const size_t read_size = std::min(buf.size, size_t(decode_bytes_m));
-                const size_t read_bytes = loop.bytes_read(read_size);
                 c.truncate(0);
                 int32_t next = 1;
                 double t_read = 0, t_decode = 0, cpu_read = 0, cpu_decode = 0;
                 for (int i = 0; i < tg; ++i) {
                     const double ca = thread_cpu_now();
                     auto a = Clock::now();
-                    sink = sink + loop.read(buf.data, read_size);
+                    sink = sink + loop.read(buf.data, buf.size);
                     const double cb = thread_cpu_now();
                     auto b = Clock::now();
                     m.forward(c, std::span<const int32_t>(&next, 1), logits.data(), false, 1);
@@ -698,8 +697,8 @@ int main(int argc, char **argv) {
                 const RefRow *ref = reference_row(ref_machine, preset, prec, 1);
                 const Stat sh = summary(s.shares), cs = summary(s.cpu_shares);
                 std::printf(
-                    "1-thread %s decode alternated token by token with that read of as many "
-                    "bytes: read %.1f GB/s, decode %.1f GB/s, decode at %.0f%% (%.0f-%.0f) of the "
+                    "1-thread %s decode alternated token by token with that read: read %.1f GB/s, "
+                    "decode %.1f GB/s, decode at %.0f%% (%.0f-%.0f) of the "
                     "read's bandwidth (in thread CPU time, which leaves out the moments the "
                     "machine's other tenants held the core: %.0f%% (%.0f-%.0f))",
                     prec.c_str(), summary(s.read_gbs).median, summary(s.decode_gbs).median,
