@@ -53,13 +53,16 @@ add_executable(quant_quality ${CMAKE_CURRENT_LIST_DIR}/quant_quality.cpp)
 target_link_libraries(quant_quality PRIVATE hfkit_engine)
 
 # bench_model --quant q8,q4: the quantized rows beside the checkpoint's own in one run (two more
-# rows per thread count). A smoke run: the figures mean nothing on a tiny checkpoint.
+# rows per thread count), each format's decode paired with the checkpoint's (a ratio per thread
+# count) and its share of the read. A smoke run: the figures mean nothing on a tiny checkpoint.
 if(HFK_BUILD_TESTS)
     add_test(NAME bench.model_runs_quant
              COMMAND sh -c "out=$(\"$0\" \"$@\") && printf '%s\\n' \"$out\" &&
                             [ $(printf '%s\\n' \"$out\" | grep -c '^| other |') -eq 6 ] &&
                             [ $(printf '%s\\n' \"$out\" | grep -c '| Q8_0 |') -eq 2 ] &&
-                            [ $(printf '%s\\n' \"$out\" | grep -c '| Q4_1 |') -eq 2 ]"
+                            [ $(printf '%s\\n' \"$out\" | grep -c '| Q4_1 |') -eq 2 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -Ec '^  [12] thread[(]s[)]: (Q8_0|Q4_1) [0-9.]+ tok/s, BF16 [0-9.]+ tok/s: [0-9.]+x') -eq 4 ] &&
+                            [ $(printf '%s\\n' \"$out\" | grep -Ec '^1-thread (Q8_0|Q4_1) decode .* decode at [0-9]+%') -eq 2 ]"
                      $<TARGET_FILE:bench_model> ${HFK_SHARED_DIR}/models/tiny/tiny-llama-gqa-bf16
                      --threads 1,2 --runs 1 --pp 8 --tg 4 --quant q8,q4)
     set_tests_properties(bench.model_runs_quant PROPERTIES LABELS unit)
