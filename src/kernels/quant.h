@@ -48,8 +48,8 @@ enum class QType : uint8_t { None, Q8_0, Q4_1, Q4_1F, Q8_0x16, Q4_1x16 };
 constexpr int64_t kQBlock = 32;
 
 // Q8_0x16 and Q4_1x16: Q8_0 and Q4_1 with the rows interleaved by 16 (kQRowGroup), the layout of
-// the AVX-512 VNNI kernels (quant_rows16.cpp); the loader repacks a Q8_0 or Q4_1 matrix into it
-// when those kernels run (models/common.cpp). As many bytes as the row-by-row type (34 or 20 a
+// the AVX-512 VNNI, AVX-VNNI and AVX2 kernels (quant_rows16.cpp); the loader repacks a Q8_0 or
+// Q4_1 matrix into it when one of those runs (models/common.cpp). As many bytes as the row-by-row type (34 or 20 a
 // block a row). Q8_0x16, per group of 16 rows:
 //   group g (rows 16g..16g+15) at g * 16 * q_row_bytes; in it the blocks in pairs, a pair's two
 //   blocks of weights then their two blocks of scales (1088 bytes; a last odd block: 512 + 32):
@@ -132,11 +132,11 @@ struct QuantOps {
     // y[i * ldy + r] = row r of W . x[i] for r < rows, i < m: each the same bits as dot_rows
     // gives for x[i] alone (the kernels share loads between rows, never a sum). Q8_0x16 and
     // Q4_1x16: w is the start of a group and rows a multiple of 16 (every set computes them; the
-    // AVX-512 set fast).
+    // scalar set by the portable definition).
     void (*gemm)(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
                  int64_t m, float *y, int64_t ldy);
-    // The set reads Q8_0x16 and Q4_1x16 natively: the loader repacks matrices into them only
-    // then (the other sets run the portable definition for them).
+    // The set reads Q8_0x16 and Q4_1x16 natively (all but the scalar set): the loader repacks
+    // matrices into them only then.
     bool rows16 = false;
 };
 

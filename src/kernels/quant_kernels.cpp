@@ -196,12 +196,10 @@ HFK_Q_AVX2 inline float dot_256(const uint8_t *row, const QActs &x) {
     return reduce_two(acc0, acc1);
 }
 
+// The row-by-row types (the interleaved ones go to quant_rows16.cpp's kernels).
 template <class L>
 HFK_Q_AVX2 inline void dot_rows_256(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
                                     const QActs &x, float *y) {
-    // The interleaved types are the AVX-512 kernels' layout: the loader makes them only for
-    // those (here: tests).
-    if (q_interleaved(t)) return gemm_rows16_portable(t, w, row_bytes, rows, &x, 1, y, 0);
     if (t == QType::Q8_0)
         for (int64_t r = 0; r < rows; ++r)
             y[r] = dot_256<QType::Q8_0, L>(w + size_t(r) * row_bytes, x);
@@ -215,15 +213,28 @@ HFK_Q_AVX2 inline void dot_rows_256(QType t, const uint8_t *w, size_t row_bytes,
 
 HFK_Q_AVX2 void dot_rows_avx2(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
                               const QActs &x, float *y) {
+    if (q_interleaved(t)) return gemm_rows16_avx2(t, w, row_bytes, rows, &x, 1, y, 0);
     dot_rows_256<Avx2Lanes>(t, w, row_bytes, rows, x, y);
 }
 HFK_Q_AVXVNNI void dot_rows_avxvnni(QType t, const uint8_t *w, size_t row_bytes, int64_t rows,
                                     const QActs &x, float *y) {
+    if (q_interleaved(t)) return gemm_rows16_avxvnni(t, w, row_bytes, rows, &x, 1, y, 0);
     dot_rows_256<AvxVnniLanes>(t, w, row_bytes, rows, x, y);
 }
 
-constexpr QuantOps kAvx2{dot_rows_avx2, gemm_by_rows<dot_rows_avx2>};
-constexpr QuantOps kAvxVnni{dot_rows_avxvnni, gemm_by_rows<dot_rows_avxvnni>};
+void gemm_avx2(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x, int64_t m,
+               float *y, int64_t ldy) {
+    if (q_interleaved(t)) return gemm_rows16_avx2(t, w, row_bytes, rows, x, m, y, ldy);
+    gemm_by_rows<dot_rows_avx2>(t, w, row_bytes, rows, x, m, y, ldy);
+}
+void gemm_avxvnni(QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x,
+                  int64_t m, float *y, int64_t ldy) {
+    if (q_interleaved(t)) return gemm_rows16_avxvnni(t, w, row_bytes, rows, x, m, y, ldy);
+    gemm_by_rows<dot_rows_avxvnni>(t, w, row_bytes, rows, x, m, y, ldy);
+}
+
+constexpr QuantOps kAvx2{dot_rows_avx2, gemm_avx2, true};
+constexpr QuantOps kAvxVnni{dot_rows_avxvnni, gemm_avxvnni, true};
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 VNNI: two blocks per register, a tile of R weight rows by A activation rows per pass

@@ -392,6 +392,52 @@ HFK_Q16_AVX512 void gemm_rows16_avx512(QType t, const uint8_t *w, size_t row_byt
     else
         gemm_rows16<QType::Q4_1x16>(w, row_bytes, rows, x, m, y, ldy);
 }
+
+// 256 bits (AVX2, AVX-VNNI): quant_rows16_256.inc, compiled once per instruction set (GCC
+// inlines a function only into callers with at least its target, so the per-ISA sum cannot be a
+// template argument of shared kernels).
+#define HFK_Q16_256_NS avx2_256
+#define HFK_Q16_256_TARGET __attribute__((target("avx2,fma,f16c")))
+#define HFK_Q16_256_VNNI 0
+#include "kernels/quant_rows16_256.inc"
+#undef HFK_Q16_256_NS
+#undef HFK_Q16_256_TARGET
+#undef HFK_Q16_256_VNNI
+#define HFK_Q16_256_NS avxvnni_256
+#define HFK_Q16_256_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define HFK_Q16_256_VNNI 1
+#include "kernels/quant_rows16_256.inc"
+#undef HFK_Q16_256_NS
+#undef HFK_Q16_256_TARGET
+#undef HFK_Q16_256_VNNI
+// The AVX-VNNI kernel's arithmetic through the EVEX form of the same instruction, for the tests
+// of CPUs that have AVX-512 VNNI but do not report AVX-VNNI (this project's Zen 5 VMs).
+#define HFK_Q16_256_NS evex_vnni_256
+#define HFK_Q16_256_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define HFK_Q16_256_VNNI 2
+#include "kernels/quant_rows16_256.inc"
+#undef HFK_Q16_256_NS
+#undef HFK_Q16_256_TARGET
+#undef HFK_Q16_256_VNNI
+
+__attribute__((target("avx2,fma,f16c"))) void gemm_rows16_avx2(QType t, const uint8_t *w,
+                                                               size_t row_bytes, int64_t rows,
+                                                               const QActs *x, int64_t m, float *y,
+                                                               int64_t ldy) {
+    avx2_256::gemm_rows16(t, w, row_bytes, rows, x, m, y, ldy);
+}
+__attribute__((target("avx2,fma,f16c,avxvnni"))) void gemm_rows16_avxvnni(QType t, const uint8_t *w,
+                                                                          size_t row_bytes,
+                                                                          int64_t rows,
+                                                                          const QActs *x, int64_t m,
+                                                                          float *y, int64_t ldy) {
+    avxvnni_256::gemm_rows16(t, w, row_bytes, rows, x, m, y, ldy);
+}
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))) void gemm_rows16_vnni256_evex(
+    QType t, const uint8_t *w, size_t row_bytes, int64_t rows, const QActs *x, int64_t m, float *y,
+    int64_t ldy) {
+    evex_vnni_256::gemm_rows16(t, w, row_bytes, rows, x, m, y, ldy);
+}
 #endif  // __x86_64__
 
 }  // namespace hfk::kern

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -65,7 +66,13 @@ size_t argmax(const float *p, size_t n) {
 
 }  // namespace
 
+// CTest runs it again with HFK_KERNELS=avx2 and =avxvnni (their interleaved kernels).
 TEST(QuantModel, ForwardEqualsDequantizedReferenceForward) {
+    if (const char *forced = std::getenv("HFK_KERNELS")) {
+        if (!kern::quant_ops_for(forced)) GTEST_SKIP() << "this CPU lacks " << forced;
+        ASSERT_STREQ(kern::quant_isa(), forced);
+        ASSERT_TRUE(kern::quant_ops().rows16);  // the loader interleaves for these sets
+    }
     const auto base = load(WeightFormat::Auto);
     const std::vector<int32_t> toks = greedy_tokens(*base, 24);
     for (WeightFormat f : {WeightFormat::Q8, WeightFormat::Q4}) {
