@@ -10,13 +10,8 @@ target_compile_definitions(test_model_compute PRIVATE HFK_TEST_SHARED_DIR="${HFK
 # case runs again at each lower instruction set (HFK_KERNELS), and the choice's source with
 # HFK_DECODE_ROWS=2 and with an invalid value.
 hfk_add_gtest(test_decode_rows LABELS unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_decode_rows.cpp)
-foreach(isa avx2 scalar)
-    add_test(NAME decode_rows.linear.${isa}
-             COMMAND test_decode_rows --gtest_filter=DecodeRows.LinearSameBitsForEveryChoiceAndThreadCount)
-    set_tests_properties(decode_rows.linear.${isa} PROPERTIES LABELS unit
-                         SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
-                         ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=${isa}")
-endforeach()
+hfk_add_isa_runs(decode_rows.linear test_decode_rows
+                 DecodeRows.LinearSameBitsForEveryChoiceAndThreadCount avx2 scalar)
 foreach(value 2 3)
     add_test(NAME decode_rows.env.${value}
              COMMAND test_decode_rows --gtest_filter=DecodeRows.ChoiceFromEnvironmentOrCpuFamily)
@@ -33,10 +28,8 @@ endforeach()
 # The BF16 compute mode (issue 22): the vdpbf16ps kernel against the portable reference (SKIPPED
 # without AVX512_BF16), linear() under the mode; again with HFK_KERNELS=avx2 (the mode falls back).
 hfk_add_gtest(test_bf16_compute LABELS unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_bf16_compute.cpp)
-add_test(NAME bf16_compute.fallback.avx2
-         COMMAND test_bf16_compute --gtest_filter=Bf16Compute.LinearTakes*:Bf16Compute.KernelChoice*)
-set_tests_properties(bf16_compute.fallback.avx2 PROPERTIES LABELS unit
-                     ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=avx2")
+hfk_add_isa_runs(bf16_compute.fallback test_bf16_compute
+                 Bf16Compute.LinearTakes*:Bf16Compute.KernelChoice* avx2)
 # Its error against the F32 reference over the shared references (printed; README quotes it).
 hfk_add_gtest(test_bf16_compute_error LABELS unit SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/test_bf16_compute_error.cpp LIBS nlohmann_json::nlohmann_json)
@@ -44,13 +37,8 @@ target_compile_definitions(test_bf16_compute_error PRIVATE HFK_TEST_SHARED_DIR="
 # The engine's batched product (issue 19): the register-blocked kernel gives the decode kernel's
 # bits for any number of rows; the linear_rows case runs again at each lower instruction set.
 hfk_add_gtest(test_linear_rows LABELS unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_linear_rows.cpp)
-foreach(isa avx2 scalar)
-    add_test(NAME linear_rows.${isa}
-             COMMAND test_linear_rows --gtest_filter=LinearRows.SameBitsAsOneRowDecodeForEveryChoice)
-    set_tests_properties(linear_rows.${isa} PROPERTIES LABELS unit
-                         SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
-                         ENVIRONMENT "${HFK_TEST_ENV};HFK_KERNELS=${isa}")
-endforeach()
+hfk_add_isa_runs(linear_rows test_linear_rows LinearRows.SameBitsAsOneRowDecodeForEveryChoice
+                 avx2 scalar)
 
 # GPT-2's Conv1D matrices transposed at load (issue 22, item 2): against a naive transpose at odd
 # shapes, every load format, and decode bits at any thread count.
