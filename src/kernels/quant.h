@@ -49,8 +49,8 @@ constexpr int64_t kQBlock = 32;
 
 // Q8_0x16 and Q4_1x16: Q8_0 and Q4_1 with the rows interleaved by 16 (kQRowGroup), the layout of
 // the AVX-512 VNNI, AVX-VNNI and AVX2 kernels (quant_rows16.cpp); the loader repacks a Q8_0 or
-// Q4_1 matrix into it when one of those runs (models/common.cpp). As many bytes as the row-by-row type (34 or 20 a
-// block a row). Q8_0x16, per group of 16 rows:
+// Q4_1 matrix into it when one of those runs (models/common.cpp). As many bytes as the row-by-row
+// type (34 or 20 a block a row). Q8_0x16, per group of 16 rows:
 //   group g (rows 16g..16g+15) at g * 16 * q_row_bytes; in it the blocks in pairs, a pair's two
 //   blocks of weights then their two blocks of scales (1088 bytes; a last odd block: 512 + 32):
 //     a block's weights (512 bytes): byte 64 c + 4 r + t = w[r][32 b + 4 c + t] + 128 (as u8),
