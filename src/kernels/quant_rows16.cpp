@@ -71,6 +71,21 @@ inline int q4_weight(const uint8_t *group, int64_t b, int64_t r, int64_t j) {
     return j < 16 ? byte & 15 : byte >> 4;
 }
 
+// out[b] = -128 times x's block b's sum of quantized activations, for b < x.nb: where a
+// Q8_0x16 block's VNNI sum starts, since vpdpbusd sums (w + 128) * x. The sums come with the
+// activations when their quantization kept them (matmul.cpp's: once a call rather than once a
+// task); otherwise they are summed here.
+[[maybe_unused]] void q8_offsets(const QActs &x, int32_t *out) {
+    for (int64_t b = 0; b < x.nb; ++b) {
+        int32_t sum = 0;
+        if (x.sums)
+            sum = x.sums[b];
+        else
+            for (int64_t j = 0; j < kQBlock; ++j) sum += x.q[b * kQBlock + j];
+        out[b] = -128 * sum;
+    }
+}
+
 }  // namespace
 
 bool q_interleaved(QType t) {
@@ -348,19 +363,7 @@ HFK_Q16_AVX512 void gemm_rows16(const uint8_t *w, size_t row_bytes, int64_t rows
     offs.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) {
         int32_t *out = offsets.data() + i * nb;
-        // Q8: -128 times each block's sum of quantized activations: vpdpbusd sums (w + 128) * x,
-        // so a block's sum starts there. The sums come with the activations when their
-        // quantization kept them (matmul.cpp's: once a call rather than once a task).
-        if constexpr (T == QType::Q8_0x16)
-            for (int64_t b = 0; b < nb; ++b) {
-                if (x[i].sums) {
-                    out[b] = -128 * x[i].sums[b];
-                    continue;
-                }
-                const __m512i q = _mm512_cvtepi8_epi16(
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[i].q + b * kQBlock)));
-                out[b] = -128 * _mm512_reduce_add_epi32(_mm512_madd_epi16(q, _mm512_set1_epi16(1)));
-            }
+        if constexpr (T == QType::Q8_0x16) q8_offsets(x[i], out);
         offs[size_t(i)] = out;
     }
     if (m == 1) return decode_groups<T>(w, gb, groups, nb, x[0], offs[0], y);
