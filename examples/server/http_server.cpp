@@ -335,6 +335,15 @@ HttpServer::HttpServer(Backend &backend, HttpOptions options)
     http.set_keep_alive_timeout(o.keep_alive_timeout_s);
     const int threads = o.threads;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // cpp-httplib's default options set SO_REUSEPORT, with which a second `hfkit serve` on a
+    // port already served (same user) binds too and the kernel splits the connections between
+    // the two processes, an old version and a new one say. SO_REUSEADDR alone still lets a
+    // restarted server bind while its old connections sit in TIME_WAIT, and a port in use is
+    // an error ("cannot listen").
+    http.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
 }
 
 HttpServer::~HttpServer() = default;

@@ -1,6 +1,6 @@
 """The command line of `hfkit serve`: listed by `hfkit help`, options checked whole (usage
-errors exit 2), a port in use exits 1, a non-loopback address without a key warns, and
-HFKIT_API_KEY sets the key."""
+errors exit 2), a port in use (by another hfkit server too) exits 1, a non-loopback address
+without a key warns, and HFKIT_API_KEY sets the key."""
 
 import http.client
 import os
@@ -44,6 +44,18 @@ def test_port_in_use_is_an_error():
         r = run("serve", CHAT_MODEL, "--port", str(s.getsockname()[1]))
     assert r.returncode == ERROR
     assert "cannot listen" in r.stderr
+
+
+def test_a_port_another_server_serves_is_in_use():
+    # Not shared through SO_REUSEPORT (cpp-httplib's default): the kernel would split the
+    # clients between the two servers.
+    first = Server([CHAT_MODEL])
+    try:
+        r = run("serve", CHAT_MODEL, "--port", str(first.port))
+        assert r.returncode == ERROR, r.stderr
+        assert "cannot listen" in r.stderr
+    finally:
+        assert first.stop() == 0, first.stderr
 
 
 def test_non_loopback_without_key_warns():
