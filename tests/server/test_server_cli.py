@@ -1,11 +1,14 @@
 """The command line of `hfkit serve`: listed by `hfkit help`, options checked whole (usage
-errors exit 2), a port in use (by another hfkit server too) exits 1, a non-loopback address
-without a key warns, and HFKIT_API_KEY sets the key."""
+errors exit 2), a port in use (by another hfkit server too) exits 1, a burst of connects waits
+in the accept queue, a non-loopback address without a key warns, and HFKIT_API_KEY sets the
+key."""
 
 import http.client
 import os
+import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -56,6 +59,40 @@ def test_a_port_another_server_serves_is_in_use():
         assert "cannot listen" in r.stderr
     finally:
         assert first.stop() == 0, first.stderr
+
+
+def accept_queue_length(port):
+    """Connections the kernel holds for the listening socket on 127.0.0.1:port, not yet
+    accepted (/proc/net/tcp's rx_queue of a LISTEN socket)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"no socket listens on port {port}")
+
+
+def test_a_burst_of_connects_waits_in_the_accept_queue():
+    # cpp-httplib listens with a backlog of 5: the kernel would hold 6 connections while the
+    # server is busy and drop the rest's handshakes, for those clients to retry seconds later.
+    s = Server([CHAT_MODEL])
+    clients = []
+    try:
+        s.proc.send_signal(signal.SIGSTOP)  # accepts nothing until SIGCONT
+        for _ in range(32):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex((s.host, s.port))
+            clients.append(c)
+        deadline = time.monotonic() + 10
+        while accept_queue_length(s.port) < 32 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert accept_queue_length(s.port) == 32
+    finally:
+        s.proc.send_signal(signal.SIGCONT)
+        for c in clients:
+            c.close()
+        assert s.stop() == 0, s.stderr
 
 
 def test_non_loopback_without_key_warns():
