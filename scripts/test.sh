@@ -75,7 +75,7 @@ CC=clang CXX=clang++ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug 
     -DHFK_SHARED_DIR="$HFK_SHARED_DIR" >/dev/null
 cmake --build build/tsan -j "$jobs" --target test_concurrency test_model_states test_file_follower \
     test_model_lifecycle test_engine_concurrency test_engine_api test_engine_prefix_concurrency \
-    test_constraint_cache hfkit_cli
+    test_constraint_cache test_thread_pool hfkit_cli
 # tests/tsan.supp: the uninstrumented HTTP library's own calls (why there).
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
     run_ctest build/tsan -j "$jobs" --output-on-failure --timeout 300 -L tsan

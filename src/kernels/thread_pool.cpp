@@ -1,6 +1,15 @@
 // Fork-join over a lazily grown set of workers. Workers spin briefly on an epoch counter after each
 // job (decode submits a few hundred tiny jobs per token, and waking a sleeping thread costs more
 // than the job), then sleep on a condition variable.
+//
+// The list of jobs is guarded by a spin lock, not a mutex: a submitter and a worker take it at
+// the same moment on every job, and a contended std::mutex sleeps in the kernel (futex). Measured
+// on AMD EPYC (Zen 5, 2 vCPUs), a two-thread job of four empty tasks: 1.8-2.6 us with the mutex,
+// a third of it in futex calls, 0.9-1.1 us with the spin lock (a bare round trip between two
+// spinning threads: 0.6 us); llama-135m Q4_1 decode at two threads, ~5 jobs a layer: 367 ->
+// 409 tok/s (medians of three alternated invocations). Its holders do a few loads and stores
+// (push, erase, the grab loop). The condition variable keeps a mutex of its own; see run() and
+// worker() for why no wake-up is lost between the two.
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
@@ -41,6 +50,25 @@ void run_tasks(Job &job) {
     }
 }
 
+// Test-and-test-and-set; yields after a while, for the holder may have been preempted.
+class SpinLock {
+  public:
+    void lock() {
+        for (int spins = 0; locked_.exchange(true, std::memory_order_acquire);) {
+            while (locked_.load(std::memory_order_relaxed)) {
+                if (++spins < 4096)
+                    HFK_PAUSE();
+                else
+                    std::this_thread::yield();
+            }
+        }
+    }
+    void unlock() { locked_.store(false, std::memory_order_release); }
+
+  private:
+    std::atomic<bool> locked_{false};
+};
+
 class Pool {
   public:
     static Pool &get() {
@@ -54,11 +82,17 @@ class Pool {
         if (helpers > 0) {
             ensure_workers(helpers);
             {
-                std::lock_guard<std::mutex> lock(mu_);
+                std::lock_guard<SpinLock> lock(jobs_lock_);
                 jobs_.push_back(&job);
-                epoch_.fetch_add(1, std::memory_order_release);
+                epoch_.fetch_add(1, std::memory_order_seq_cst);
             }
-            if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
+            // A worker counts itself a sleeper before it reads the epoch a last time (both
+            // seq_cst, as here): either it sees the new epoch, or we see it counted. Taking the
+            // sleepers' mutex then waits until it is inside wait(), so the notify reaches it.
+            if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+                { std::lock_guard<std::mutex> lock(sleep_mu_); }
+                cv_.notify_all();
+            }
         }
         run_tasks(job);
         for (int spins = 0; job.done.load(std::memory_order_acquire) < n_tasks; ++spins) {
@@ -69,7 +103,7 @@ class Pool {
         }
         if (helpers > 0) {
             {
-                std::lock_guard<std::mutex> lock(mu_);
+                std::lock_guard<SpinLock> lock(jobs_lock_);
                 jobs_.erase(std::find(jobs_.begin(), jobs_.end(), &job));
             }
             while (job.refs.load(std::memory_order_acquire) > 0) HFK_PAUSE();
@@ -79,7 +113,7 @@ class Pool {
   private:
     void ensure_workers(int n) {
         if (n_workers_.load(std::memory_order_acquire) >= n) return;
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(sleep_mu_);
         n = std::min(n, 256);
         while (int(workers_.size()) < n) {
             workers_.emplace_back([this] { worker(); });
@@ -88,7 +122,7 @@ class Pool {
         n_workers_.store(int(workers_.size()), std::memory_order_release);
     }
 
-    // Under mu_: a job that still has tasks and room for a helper.
+    // Under jobs_lock_: a job that still has tasks and room for a helper.
     Job *grab_locked() {
         for (Job *j : jobs_) {
             if (j->next.load(std::memory_order_relaxed) < j->n_tasks &&
@@ -106,7 +140,7 @@ class Pool {
         for (;;) {
             Job *job = nullptr;
             {
-                std::lock_guard<std::mutex> lock(mu_);
+                std::lock_guard<SpinLock> lock(jobs_lock_);
                 seen = epoch_.load(std::memory_order_acquire);
                 job = grab_locked();
             }
@@ -129,16 +163,17 @@ class Pool {
                     break;
             }
             if (changed) continue;
-            std::unique_lock<std::mutex> lock(mu_);
-            sleepers_.fetch_add(1, std::memory_order_acq_rel);
-            cv_.wait(lock, [&] { return epoch_.load(std::memory_order_acquire) != seen; });
+            std::unique_lock<std::mutex> lock(sleep_mu_);
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            cv_.wait(lock, [&] { return epoch_.load(std::memory_order_seq_cst) != seen; });
             sleepers_.fetch_sub(1, std::memory_order_acq_rel);
         }
     }
 
-    std::mutex mu_;
+    SpinLock jobs_lock_;
+    std::vector<Job *> jobs_;  // guarded by jobs_lock_
+    std::mutex sleep_mu_;      // cv_'s, and workers_'s
     std::condition_variable cv_;
-    std::vector<Job *> jobs_;
     std::vector<std::thread> workers_;
     std::atomic<int> n_workers_{0};
     std::atomic<uint64_t> epoch_{0};

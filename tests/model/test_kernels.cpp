@@ -6,8 +6,6 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <thread>
-#include <atomic>
 #include <random>
 #include <vector>
 
@@ -15,7 +13,6 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/simd.h"
-#include "kernels/thread_pool.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -358,20 +355,4 @@ TEST(Kernels, ArgmaxTakesTheFirstLargestAndSkipsNaN) {
             if (v[i] > v[ref]) ref = i;
         ASSERT_EQ(at(v), int64_t(ref)) << "trial " << trial;
     }
-}
-
-TEST(Kernels, ParallelForRunsEveryTaskOnceWithConcurrentSubmitters) {
-    std::vector<std::thread> submitters;
-    std::atomic<int> failures{0};
-    for (int t = 0; t < 4; ++t)
-        submitters.emplace_back([&] {
-            for (int round = 0; round < 200; ++round) {
-                std::vector<std::atomic<int>> hits(37);
-                parallel_for(37, 3, [&](int64_t i) { hits[size_t(i)].fetch_add(1); });
-                for (auto &h : hits)
-                    if (h.load() != 1) failures.fetch_add(1);
-            }
-        });
-    for (auto &s : submitters) s.join();
-    EXPECT_EQ(failures.load(), 0);
 }
