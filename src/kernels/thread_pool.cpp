@@ -50,17 +50,21 @@ void run_tasks(Job &job) {
     }
 }
 
-// Test-and-test-and-set; yields after a while, for the holder may have been preempted.
+// One step of a busy wait: pause at first, then yield, for the thread we wait on (a lock's
+// holder, a job's last helper) may have been preempted and needs our core.
+void back_off(int &spins) {
+    if (++spins < 4096)
+        HFK_PAUSE();
+    else
+        std::this_thread::yield();
+}
+
+// Test-and-test-and-set.
 class SpinLock {
   public:
     void lock() {
         for (int spins = 0; locked_.exchange(true, std::memory_order_acquire);) {
-            while (locked_.load(std::memory_order_relaxed)) {
-                if (++spins < 4096)
-                    HFK_PAUSE();
-                else
-                    std::this_thread::yield();
-            }
+            while (locked_.load(std::memory_order_relaxed)) back_off(spins);
         }
     }
     void unlock() { locked_.store(false, std::memory_order_release); }
@@ -95,12 +99,7 @@ class Pool {
             }
         }
         run_tasks(job);
-        for (int spins = 0; job.done.load(std::memory_order_acquire) < n_tasks; ++spins) {
-            if (spins < 4096)
-                HFK_PAUSE();
-            else
-                std::this_thread::yield();
-        }
+        for (int spins = 0; job.done.load(std::memory_order_acquire) < n_tasks;) back_off(spins);
         if (helpers > 0) {
             {
                 std::lock_guard<SpinLock> lock(jobs_lock_);
