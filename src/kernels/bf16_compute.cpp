@@ -21,7 +21,6 @@
 #include "util/error.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -31,17 +30,7 @@ namespace {
 thread_local Compute t_mode = Compute::F32;
 
 bool cpu_has_avx512_bf16() {
-#if defined(__x86_64__)
-    static const bool has = [] {
-        unsigned a = 0, b = 0, c = 0, d = 0;
-        if (!cpu_features().avx512) return false;  // also says the OS saves the ZMM state
-        if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
-        return (a & (1u << 5)) != 0;  // CPUID.(EAX=7,ECX=1):EAX[5] AVX512_BF16
-    }();
-    return has;
-#else
-    return false;
-#endif
+    return cpu_features().avx512_bf16;
 }
 
 // Output columns per task: blocks of whole panels whose packed weights stay near 1 MiB, cut in

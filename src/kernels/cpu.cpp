@@ -2,6 +2,10 @@
 
 #include <cblas.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -25,13 +29,16 @@ const CpuFeatures &cpu_features() {
         f.avx2_fma_f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         f.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-        f.avx512_bf16 = __builtin_cpu_supports("avx512bf16");
-#endif
         f.avx512_vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
-        f.avx_vnni = __builtin_cpu_supports("avxvnni");
-#endif
+        // AVX512_BF16 and AVX-VNNI are read from CPUID leaf 7, sub-leaf 1 (EAX bits 5 and 4):
+        // clang 14 knows neither name in __builtin_cpu_supports, and a clang build (our sanitizer
+        // stage) must pick the same kernels as a GCC one. The OS's saving of the registers is
+        // already implied by the AVX2 / AVX-512 checks above.
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) {
+            f.avx512_bf16 = f.avx512 && (eax & (1u << 5));
+            f.avx_vnni = f.avx2_fma_f16c && (eax & (1u << 4));
+        }
         // F16C has no __builtin_cpu_supports name in older compilers; every AVX2 CPU has it.
 #endif
         return f;

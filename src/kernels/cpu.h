@@ -8,7 +8,7 @@ namespace hfk::kern {
 struct CpuFeatures {
     bool avx2_fma_f16c = false;  // Haswell and later: 8-wide FMA, F16C conversions
     bool avx512 = false;         // F + BW + VL + DQ: 16-wide FMA, masked 16-bit loads
-    bool avx512_bf16 = false;    // vdpbf16ps (reported only; see kernels/simd.cpp)
+    bool avx512_bf16 = false;    // vdpbf16ps (kernels/bf16_compute.cpp)
     bool avx512_vnni = false;    // vpdpbusd on 512-bit registers (kernels/quant_kernels.cpp)
     bool avx_vnni = false;       // vpdpbusd on 256-bit registers, VEX-encoded (AVX-VNNI)
 };
