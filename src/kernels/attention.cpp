@@ -83,8 +83,35 @@ void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *s
                   float *out) {
     thread_local std::vector<float> scores;
     scores.resize(size_t(n * span));
+    // The kernels prefetch within a segment; across segments (a paged cache's blocks of a few
+    // rows) the rows up to heads_prefetch_rows past the current segment's end are prefetched
+    // here, each once, from a cursor (segment `pf_seg`, starting at row `pf_first` of the run,
+    // prefetched up to row `pf_at`).
+    const int64_t ahead = heads_prefetch_rows(type, hd);
+    const size_t elem = type == DType::F32 ? 4 : 2;
+    size_t pf_seg = 1;
+    int64_t pf_first = segs[0].rows, pf_at = pf_first;
+    auto prefetch_until = [&](const void *KvSegment::*base, int64_t until) {
+#if defined(__x86_64__)
+        while (pf_seg < n_segs && pf_at < until) {
+            const int64_t seg_end = pf_first + segs[pf_seg].rows, end = std::min(until, seg_end);
+            prefetch_heads_rows(type,
+                                static_cast<const char *>(segs[pf_seg].*base) +
+                                    size_t((pf_at - pf_first) * ld) * elem,
+                                ld, end - pf_at, hd);
+            pf_at = end;
+            if (pf_at == seg_end) {
+                pf_first = seg_end;
+                ++pf_seg;
+            }
+        }
+#else
+        (void)base, (void)until;
+#endif
+    };
     int64_t at = 0;
     for (size_t s = 0; s < n_segs; ++s) {
+        prefetch_until(&KvSegment::k, at + segs[s].rows + ahead);
         ops.dot_rows_heads(type, segs[s].k, ld, segs[s].rows, q, hd, n, hd, scores.data() + at,
                            span);
         at += segs[s].rows;
@@ -95,8 +122,11 @@ void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *s
         if (softcap > 0) soft_cap(sg, span, softcap);
         softmax(sg, span);
     }
+    pf_seg = 1;
+    pf_first = pf_at = segs[0].rows;
     at = 0;
     for (size_t s = 0; s < n_segs; ++s) {
+        prefetch_until(&KvSegment::v, at + segs[s].rows + ahead);
         ops.axpy_rows_heads(type, segs[s].v, ld, segs[s].rows, scores.data() + at, span, n, hd, out,
                             hd, s > 0);
         at += segs[s].rows;

@@ -31,7 +31,18 @@ using AxpyRowsHeadsFn = void (*)(DType type, const void *v, int64_t ld, int64_t 
                                  const float *p, int64_t p_ld, int64_t n_q, int64_t hd, float *out,
                                  int64_t out_ld, bool accumulate);
 
+// How far ahead the heads kernels prefetch a run of keys or values: rows of hd elements of
+// `type` making about kHeadsPrefetchBytes (16 at least). attend_heads (kernels/attention.cpp)
+// prefetches that many rows of a paged cache's next block before it reads the current one.
+constexpr int64_t kHeadsPrefetchBytes = 8192;
+inline int64_t heads_prefetch_rows(DType type, int64_t hd) {
+    const int64_t row = hd * (type == DType::F32 ? 4 : 2);
+    return row * 16 >= kHeadsPrefetchBytes ? 16 : kHeadsPrefetchBytes / row;
+}
+
 #if defined(__x86_64__)
+// The first `rows` rows (hd elements of `type`, ld apart) into L1.
+void prefetch_heads_rows(DType type, const void *base, int64_t ld, int64_t rows, int64_t hd);
 void dot_rows_heads_avx512(DType type, const void *k, int64_t ld, int64_t rows, const float *q,
                            int64_t q_ld, int64_t n_q, int64_t hd, float *scores, int64_t scores_ld);
 void axpy_rows_heads_avx512(DType type, const void *v, int64_t ld, int64_t rows, const float *p,
