@@ -5,7 +5,8 @@
 // the cache's element type, the context length, the path (0: one call per head, one thread;
 // 1: attention(), one thread; 2: attention(), two threads) and the cache's layout (0: a row of
 // every kv head per position, as the engine's paged cache; 1: head-major, as a session's
-// CausalCache: each kv head's positions in one run).
+// CausalCache: each kv head's positions in one run). BM_DecodeAttentionPaged: the engine's
+// paged cache.
 //   bench_attention [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 
@@ -20,6 +21,7 @@
 #include "kernels/attention.h"
 #include "kernels/rows_per_pass.h"
 #include "kernels/simd.h"
+#include "models/paged_cache.h"
 
 namespace {
 
@@ -117,8 +119,54 @@ void BM_DecodeAttention(benchmark::State &state) {
         benchmark::Counter(double(cache.bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The same step over the engine's paged cache (models::KvArena, blocks of 16 positions in table
+// order, a kv head's 16 rows of a block side by side), F32. Arguments: the context length and
+// the threads.
+void BM_DecodeAttentionPaged(benchmark::State &state) {
+    const int64_t ctx = state.range(0), bt = 16, n_blocks = (ctx + bt - 1) / bt;
+    const Cache flat(DType::F32, ctx, true);
+    const hfk::models::KvArena arena(kLayers, kKvDim, kHeadDim, int32_t(bt), n_blocks);
+    std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+    for (int64_t b = 0; b < n_blocks; ++b) table[size_t(b)] = int32_t(b);
+    for (int64_t l = 0; l < kLayers; ++l) {
+        const KvRows rows = flat.layer(l);
+        for (int kv = 0; kv < 2; ++kv)
+            for (int64_t j = 0; j < kKvHeads; ++j)
+                for (int64_t p = 0; p < ctx; ++p)
+                    std::memcpy(arena.head_row(p / bt, l, kv, j, p % bt),
+                                static_cast<const float *>(kv == 0 ? rows.k : rows.v) +
+                                    j * rows.head_stride + p * kHeadDim,
+                                4 * kHeadDim);
+    }
+    auto pages = [&](int64_t l) { return arena.pages(l, table.data()); };
+    std::vector<float> q(kHeads * kHeadDim), out(q.size()), check(q.size());
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0, 1);
+    for (float &x : q) x = dist(rng);
+    const AttentionShape shape{kHeads, kKvHeads, kHeadDim};
+    const int threads = int(state.range(1));
+    for (auto _ : state) {
+        for (int64_t l = 0; l < kLayers; ++l)
+            attention_rows(q.data(), 1, ctx - 1, pages(l), shape, 0.125f, AttentionOptions{},
+                           out.data(), threads);
+        benchmark::DoNotOptimize(out.data());
+    }
+    attention(q.data(), 1, ctx - 1, flat.layer(kLayers - 1), ctx, shape, true, 0.125f,
+              AttentionOptions{}, check.data(), 1);
+    if (std::memcmp(check.data(), out.data(), 4 * out.size()) != 0)
+        state.SkipWithError("the paged and the contiguous cache disagree");
+    state.SetLabel("F32, paged, blocks of 16");
+    state.counters["KV GB/s"] =
+        benchmark::Counter(double(flat.bytes), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
+BENCHMARK(BM_DecodeAttentionPaged)
+    ->ArgNames({"ctx", "threads"})
+    ->ArgsProduct({{256, 2048}, {1, 2}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 BENCHMARK(BM_DecodeAttention)
     ->ArgNames({"dtype", "ctx", "path", "layout"})
     ->ArgsProduct({{int(DType::F32), int(DType::BF16)}, {256, 2048}, {0, 1, 2}, {0, 1}})

@@ -24,9 +24,9 @@ KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t blo
                                     " is not a whole number of heads of " +
                                     std::to_string(head_dim));
     size_t bytes = 0;
-    if (__builtin_mul_overflow(size_t(2 * n_layers), size_t(block_tokens), &block_floats_) ||
-        __builtin_mul_overflow(block_floats_, size_t(kv_dim), &block_floats_) ||
-        __builtin_mul_overflow(block_floats_, size_t(n_blocks), &bytes) ||
+    if (__builtin_mul_overflow(size_t(2 * kv_dim), size_t(block_tokens), &block_stride_) ||
+        __builtin_mul_overflow(block_stride_, size_t(n_blocks), &layer_floats_) ||
+        __builtin_mul_overflow(layer_floats_, size_t(n_layers), &bytes) ||
         __builtin_mul_overflow(bytes, sizeof(float), &bytes))
         fail(HFK_E_NOMEM, "KV arena size overflows: " + std::to_string(n_blocks) + " blocks");
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -90,15 +90,18 @@ void PagedCache::store_rows(int64_t layer, int64_t p0, int64_t m, const float *k
     store_block_rows(2 * layer + 1, p0, m, v);
 }
 
+kern::KvPages KvArena::pages(int64_t layer, const int32_t *table) const {
+    return kern::KvPages{head_row(0, layer, 0, 0, 0),
+                         head_row(0, layer, 1, 0, 0),
+                         table,
+                         block_tokens_,
+                         int64_t(block_stride_),
+                         head_dim_,
+                         block_tokens_ * head_dim_};
+}
+
 bool PagedCache::pages(int64_t layer, kern::KvPages &out) const {
-    const int64_t bt = arena_->block_tokens(), hd = arena_->head_dim();
-    out = kern::KvPages{arena_->head_row(0, layer, 0, 0, 0),
-                        arena_->head_row(0, layer, 1, 0, 0),
-                        table_.data(),
-                        bt,
-                        int64_t(arena_->block_floats()),
-                        hd,
-                        bt * hd};
+    out = arena_->pages(layer, table_.data());
     return true;
 }
 

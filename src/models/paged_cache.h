@@ -13,11 +13,14 @@
 
 namespace hfk::models {
 
-// n_blocks blocks of block_tokens tokens, each holding, for every layer, the keys then the values
-// of its tokens by kv head: [layer][k|v][kv_head][token][head_dim] floats (F32), so that a decode
-// step reads a kv head's rows of a block as one run (as a session's head-major CausalCache). An
-// anonymous mapping: pages are committed when first written, and stay committed (the pool is
-// reused, not given back).
+// n_blocks blocks of block_tokens tokens, layer by layer: [layer][block][k|v][kv_head][token]
+// [head_dim] floats (F32). A decode step reads a kv head's rows of a block as one run (as a
+// session's head-major CausalCache), and a layer's blocks lie side by side (the engine hands
+// out a fresh pool's blocks in order), so a sequence's runs of one layer are 2 x kv_dim x
+// block_tokens floats apart rather than a whole block of every layer (0.7 MiB for llama-135m,
+// each 4 KiB run then a page of its own for the TLB and the prefetchers). An anonymous
+// mapping: pages are committed when first written, and stay committed (the pool is reused,
+// not given back).
 class KvArena {
   public:
     KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t block_tokens,
@@ -28,22 +31,23 @@ class KvArena {
     // Kv head j of row `row` (< block_tokens) of block `block`'s keys (kv = 0) or values (kv = 1)
     // of `layer`: head_dim floats.
     float *head_row(int64_t block, int64_t layer, int kv, int64_t j, int64_t row) const {
-        return base_ + size_t(block) * block_floats_ +
-               size_t((2 * layer + kv) * block_tokens_ * kv_dim_) +
-               size_t((j * block_tokens_ + row) * head_dim_);
+        return base_ + size_t(layer) * layer_floats_ + size_t(block) * block_stride_ +
+               size_t((kv * kv_dim_ + j * head_dim_) * block_tokens_ + row * head_dim_);
     }
+    // One layer's keys and values of the sequence whose blocks `table` lists.
+    kern::KvPages pages(int64_t layer, const int32_t *table) const;
     int64_t n_layers() const { return n_layers_; }
     int64_t kv_dim() const { return kv_dim_; }
     int64_t head_dim() const { return head_dim_; }
     int32_t block_tokens() const { return block_tokens_; }
     int64_t n_blocks() const { return n_blocks_; }
-    size_t block_floats() const { return block_floats_; }
 
   private:
     int64_t n_layers_, kv_dim_, head_dim_;
     int32_t block_tokens_;
     int64_t n_blocks_;
-    size_t block_floats_ = 0, mapped_bytes_ = 0;
+    // Floats from a block's rows of a layer to the next block's; of one layer's blocks.
+    size_t block_stride_ = 0, layer_floats_ = 0, mapped_bytes_ = 0;
     float *base_ = nullptr;
 };
 
