@@ -4,7 +4,7 @@
 // before the heads kernels, kernels/attention_heads.h; the same bits), in one run. Arguments:
 // the cache's element type, the context length, the path (0: one call per head, one thread;
 // 1: attention(), one thread; 2: attention(), two threads) and the cache's layout (0: a row of
-// every kv head per position, as the engine's paged cache; 1: head-major, as a session's
+// every kv head per position, as both caches were once; 1: head-major, as a session's
 // CausalCache: each kv head's positions in one run). BM_DecodeAttentionPaged: the engine's
 // paged cache.
 //   bench_attention [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
