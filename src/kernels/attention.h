@@ -72,8 +72,8 @@ struct KvPages {
     const float *k = nullptr, *v = nullptr;  // this layer's rows in block 0 of the pool
     const int32_t *table = nullptr;          // the sequence's blocks, in position order
     int64_t block_tokens = 0, block_stride = 0, stride = 0;
-    // Elements from kv head j's first column to head j + 1's within a block (0: head_dim, the
-    // heads side by side in a row; the engine's pool: block_tokens * head_dim, by head).
+    // Elements from kv head j's first column to head j + 1's (0: head_dim, the heads side by
+    // side in a row; the engine's pool: a kv head's rows of every block, then the next head's).
     int64_t head_stride = 0;
 };
 // attention_rows() through a block table: the same bits as attention_rows() over the same rows

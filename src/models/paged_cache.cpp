@@ -24,9 +24,9 @@ KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t blo
                                     " is not a whole number of heads of " +
                                     std::to_string(head_dim));
     size_t bytes = 0;
-    if (__builtin_mul_overflow(size_t(2 * kv_dim), size_t(block_tokens), &block_stride_) ||
-        __builtin_mul_overflow(block_stride_, size_t(n_blocks), &layer_floats_) ||
-        __builtin_mul_overflow(layer_floats_, size_t(n_layers), &bytes) ||
+    if (__builtin_mul_overflow(size_t(head_dim), size_t(block_tokens), &block_stride_) ||
+        __builtin_mul_overflow(block_stride_, size_t(n_blocks), &head_floats_) ||
+        __builtin_mul_overflow(head_floats_, size_t(2 * n_layers * (kv_dim / head_dim)), &bytes) ||
         __builtin_mul_overflow(bytes, sizeof(float), &bytes))
         fail(HFK_E_NOMEM, "KV arena size overflows: " + std::to_string(n_blocks) + " blocks");
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -97,7 +97,7 @@ kern::KvPages KvArena::pages(int64_t layer, const int32_t *table) const {
                          block_tokens_,
                          int64_t(block_stride_),
                          head_dim_,
-                         block_tokens_ * head_dim_};
+                         int64_t(head_floats_)};
 }
 
 bool PagedCache::pages(int64_t layer, kern::KvPages &out) const {

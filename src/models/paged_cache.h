@@ -13,14 +13,15 @@
 
 namespace hfk::models {
 
-// n_blocks blocks of block_tokens tokens, layer by layer: [layer][block][k|v][kv_head][token]
-// [head_dim] floats (F32). A decode step reads a kv head's rows of a block as one run (as a
-// session's head-major CausalCache), and a layer's blocks lie side by side (the engine hands
-// out a fresh pool's blocks in order), so a sequence's runs of one layer are 2 x kv_dim x
-// block_tokens floats apart rather than a whole block of every layer (0.7 MiB for llama-135m,
-// each 4 KiB run then a page of its own for the TLB and the prefetchers). An anonymous
-// mapping: pages are committed when first written, and stay committed (the pool is reused,
-// not given back).
+// n_blocks blocks of block_tokens tokens, by layer, keys or values and kv head:
+// [layer][k|v][kv_head][block][token][head_dim] floats (F32). A kv head's rows of a block are one
+// run, and its runs of consecutive blocks are side by side: a sequence whose blocks are
+// consecutive (the engine hands out a fresh pool's blocks in order) has each kv head's keys and
+// values as one run, as a session's head-major CausalCache, which attention reads as one stream
+// (kern::attention_rows merges such blocks). With whole blocks of every layer between them,
+// llama-135m's 4 KiB runs were 0.7 MiB apart and a long decode read them at about half the
+// speed. An anonymous mapping: pages are committed when first written, and stay committed (the
+// pool is reused, not given back).
 class KvArena {
   public:
     KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t block_tokens,
@@ -31,8 +32,8 @@ class KvArena {
     // Kv head j of row `row` (< block_tokens) of block `block`'s keys (kv = 0) or values (kv = 1)
     // of `layer`: head_dim floats.
     float *head_row(int64_t block, int64_t layer, int kv, int64_t j, int64_t row) const {
-        return base_ + size_t(layer) * layer_floats_ + size_t(block) * block_stride_ +
-               size_t((kv * kv_dim_ + j * head_dim_) * block_tokens_ + row * head_dim_);
+        return base_ + size_t((2 * layer + kv) * (kv_dim_ / head_dim_) + j) * head_floats_ +
+               size_t(block) * block_stride_ + size_t(row * head_dim_);
     }
     // One layer's keys and values of the sequence whose blocks `table` lists.
     kern::KvPages pages(int64_t layer, const int32_t *table) const;
@@ -46,8 +47,9 @@ class KvArena {
     int64_t n_layers_, kv_dim_, head_dim_;
     int32_t block_tokens_;
     int64_t n_blocks_;
-    // Floats from a block's rows of a layer to the next block's; of one layer's blocks.
-    size_t block_stride_ = 0, layer_floats_ = 0, mapped_bytes_ = 0;
+    // Floats from a block's rows of a kv head to the next block's (block_tokens x head_dim);
+    // of one kv head's keys or values of one layer in every block.
+    size_t block_stride_ = 0, head_floats_ = 0, mapped_bytes_ = 0;
     float *base_ = nullptr;
 };
 
