@@ -112,6 +112,10 @@ bool KvBlockPool::acquire(std::span<const int32_t> shared, int64_t n_new,
         ++used_;
         table.push_back(b);
     }
+    // Fresh blocks in ascending order: blocks next to each other in the arena make one run of
+    // keys and values for attention (models/paged_cache.h), and evicted cached blocks come back
+    // tail first.
+    std::sort(table.end() - n_new, table.end());
     return true;
 }
 

@@ -2,6 +2,7 @@
 // and the parent compared), eviction order, and that a block a sequence holds is never evicted.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 #include <vector>
 
@@ -128,6 +129,32 @@ TEST(KvBlockPool, EvictsCachedBlocksLeastRecentlyReleasedTailFirst) {
     EXPECT_TRUE(p.match(x, hx, 2).empty());
     EXPECT_EQ(p.match(y, p.block_hashes(y), 1).size(), 1u);
     p.release(t);
+}
+
+// Attention reads blocks next to each other in the arena as one run (models/paged_cache.h), so
+// a sequence's fresh blocks come in ascending order: from a fresh pool, recycled, and evicted
+// from the prefix cache (which gives them back tail first).
+TEST(KvBlockPool, FreshBlocksComeInAscendingOrder) {
+    KvBlockPool p(kB, 64, 8);
+    std::vector<int32_t> a;
+    ASSERT_TRUE(p.acquire({}, 8, a));
+    EXPECT_EQ(a, seq(0, 8));
+    p.release(a);
+    ASSERT_TRUE(p.acquire({}, 8, a));
+    EXPECT_EQ(a, seq(0, 8));
+    p.release(a);
+    // Six blocks published then cached: a whole-pool request takes the two free ones and
+    // evicts the six, tail first.
+    const std::vector<int32_t> x = seq(100, 25);
+    const std::vector<int32_t> tx = run_prompt(p, x, 7);
+    EXPECT_TRUE(std::is_sorted(tx.begin(), tx.end()));
+    p.release(tx);
+    EXPECT_EQ(p.cached(), 6);
+    std::vector<int32_t> b;
+    ASSERT_TRUE(p.acquire({}, 8, b));
+    EXPECT_EQ(p.cached(), 0);
+    EXPECT_EQ(b, seq(0, 8));
+    p.release(b);
 }
 
 TEST(KvBlockPool, SharedCachedBlocksAreNotCountedAsEvictable) {
