@@ -119,21 +119,23 @@ void BM_DecodeAttention(benchmark::State &state) {
         benchmark::Counter(double(cache.bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The same step over the engine's paged cache (models::KvArena, blocks of 16 positions in table
-// order, a kv head's 16 rows of a block side by side), F32. Arguments: the context length and
-// the threads.
+// The same step over the engine's paged cache (models::KvArena, blocks of 16 positions), F32.
+// Arguments: the context length, the threads and the blocks' order (0: in order, as a fresh
+// pool hands them out, each kv head's rows one run; 1: reversed, as after churn, every block a
+// run of its own).
 void BM_DecodeAttentionPaged(benchmark::State &state) {
     const int64_t ctx = state.range(0), bt = 16, n_blocks = (ctx + bt - 1) / bt;
     const Cache flat(DType::F32, ctx, true);
     const hfk::models::KvArena arena(kLayers, kKvDim, kHeadDim, int32_t(bt), n_blocks);
     std::vector<int32_t> table(static_cast<size_t>(n_blocks));
-    for (int64_t b = 0; b < n_blocks; ++b) table[size_t(b)] = int32_t(b);
+    for (int64_t b = 0; b < n_blocks; ++b)
+        table[size_t(b)] = int32_t(state.range(2) == 0 ? b : n_blocks - 1 - b);
     for (int64_t l = 0; l < kLayers; ++l) {
         const KvRows rows = flat.layer(l);
         for (int kv = 0; kv < 2; ++kv)
             for (int64_t j = 0; j < kKvHeads; ++j)
                 for (int64_t p = 0; p < ctx; ++p)
-                    std::memcpy(arena.head_row(p / bt, l, kv, j, p % bt),
+                    std::memcpy(arena.head_row(table[size_t(p / bt)], l, kv, j, p % bt),
                                 static_cast<const float *>(kv == 0 ? rows.k : rows.v) +
                                     j * rows.head_stride + p * kHeadDim,
                                 4 * kHeadDim);
@@ -155,7 +157,8 @@ void BM_DecodeAttentionPaged(benchmark::State &state) {
               AttentionOptions{}, check.data(), 1);
     if (std::memcmp(check.data(), out.data(), 4 * out.size()) != 0)
         state.SkipWithError("the paged and the contiguous cache disagree");
-    state.SetLabel("F32, paged, blocks of 16");
+    state.SetLabel(state.range(2) == 0 ? "F32, paged, blocks of 16 in order"
+                                       : "F32, paged, blocks of 16 reversed");
     state.counters["KV GB/s"] =
         benchmark::Counter(double(flat.bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -163,8 +166,8 @@ void BM_DecodeAttentionPaged(benchmark::State &state) {
 }  // namespace
 
 BENCHMARK(BM_DecodeAttentionPaged)
-    ->ArgNames({"ctx", "threads"})
-    ->ArgsProduct({{256, 2048}, {1, 2}})
+    ->ArgNames({"ctx", "threads", "reversed"})
+    ->ArgsProduct({{256, 2048}, {1, 2}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_DecodeAttention)

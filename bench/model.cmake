@@ -12,12 +12,12 @@ target_link_libraries(bench_kernels PRIVATE hfkit_engine benchmark::benchmark)
 add_executable(bench_attention ${CMAKE_CURRENT_LIST_DIR}/bench_attention.cpp)
 target_link_libraries(bench_attention PRIVATE hfkit_engine benchmark::benchmark)
 if(HFK_BUILD_TESTS)
-    # Runs (12 rows of BM_DecodeAttention, 2 of BM_DecodeAttentionPaged), and attention() agrees
+    # Runs (12 rows of BM_DecodeAttention, 4 of BM_DecodeAttentionPaged), and attention() agrees
     # with the per-head calls and the paged cache with the contiguous one (else a row is an error).
     add_test(NAME bench.attention_runs
              COMMAND sh -c "out=$(\"$0\" \"$@\" 2>&1) && printf '%s\\n' \"$out\" &&
                             ! printf '%s\\n' \"$out\" | grep -q 'ERROR OCCURRED' &&
-                            [ $(printf '%s\\n' \"$out\" | grep -c '^BM_DecodeAttention') -eq 14 ]"
+                            [ $(printf '%s\\n' \"$out\" | grep -c '^BM_DecodeAttention') -eq 16 ]"
                      $<TARGET_FILE:bench_attention> --benchmark_filter=ctx:256
                      --benchmark_min_time=0.01)
     set_tests_properties(bench.attention_runs PROPERTIES LABELS "unit;nosan" TIMEOUT 120)
