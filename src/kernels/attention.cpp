@@ -328,8 +328,8 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
             for (int64_t a = lo; a <= pos;) {
                 const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
                 const int64_t off = kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
-                // Blocks next to each other in memory (the engine's pool hands a fresh pool's
-                // out in order) make one run: the kernels then stream it as a session's cache.
+                // Blocks next to each other in memory (the engine hands a sequence its fresh
+                // blocks in ascending order) make one run, streamed as a session's cache is.
                 if (!segs.empty() &&
                     static_cast<const float *>(segs.back().k) + segs.back().rows * kv.stride ==
                         kv.k + off)

@@ -16,7 +16,7 @@ namespace hfk::models {
 // n_blocks blocks of block_tokens tokens, by layer, keys or values and kv head:
 // [layer][k|v][kv_head][block][token][head_dim] floats (F32). A kv head's rows of a block are one
 // run, and its runs of consecutive blocks are side by side: a sequence whose blocks are
-// consecutive (the engine hands out a fresh pool's blocks in order) has each kv head's keys and
+// consecutive (engine/kv_pool.cpp hands them out in ascending order) has each kv head's keys and
 // values as one run, as a session's head-major CausalCache, which attention reads as one stream
 // (kern::attention_rows merges such blocks). With whole blocks of every layer between them,
 // llama-135m's 4 KiB runs were 0.7 MiB apart and a long decode read them at about half the
