@@ -49,34 +49,6 @@ HFK_AVX512 inline __m512 reduce16x16(const __m512 *a) {
     return _mm512_permutexvar_ps(order, e);
 }
 
-// Rows [r0, r1) (of hd elements) into L1. Without these the hardware prefetcher alone left a
-// decode step's attention reading a long cache at 12 GB/s (F32) and 6 GB/s (BF16, no faster
-// than F32: latency, not bytes) where one thread reads 30+ GB/s: a kv head's run is 4 KiB pages
-// one after another (16 rows of F32 at head_dim 64), a paged cache's blocks 4 KiB runs far
-// apart (Zen 5, llama-135m's shape at a context of 2048; bench_attention).
-template <DType T>
-inline void prefetch_rows(const void *base, int64_t ld, int64_t r0, int64_t r1, int64_t hd) {
-    const int64_t bytes = hd * (T == DType::F32 ? 4 : 2);
-    for (int64_t r = r0; r < r1; ++r) {
-        const uintptr_t p = reinterpret_cast<uintptr_t>(row_at(T, base, r, ld));
-        // An asm statement, not _mm_prefetch: GCC 12 -O2 deleted these loops whole (a loop of
-        // prefetches alone has no side effect it must keep; see also simd.cpp's decode kernel).
-        for (uintptr_t line = p & ~uintptr_t(63); line < p + uintptr_t(bytes); line += 64)
-            asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char *>(line)));
-    }
-}
-
-}  // namespace
-
-void prefetch_heads_rows(DType type, const void *base, int64_t ld, int64_t rows, int64_t hd) {
-    if (type == DType::F32)
-        prefetch_rows<DType::F32>(base, ld, 0, rows, hd);
-    else
-        prefetch_rows<DType::BF16>(base, ld, 0, rows, hd);  // F16: the same bytes
-}
-
-namespace {
-
 template <DType T>
 HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const float *q,
                                  int64_t q_ld, int64_t n_q, int64_t hd, float *scores,
@@ -85,7 +57,9 @@ HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const 
     const int64_t ahead = heads_prefetch_rows(T, hd);
     // 16 keys at a time (in L1 for the group's heads), 16 chains of FMAs side by side.
     for (; r + 16 <= rows; r += 16) {
-        prefetch_rows<T>(k, ld, std::min(rows, r + ahead), std::min(rows, r + ahead + 16), hd);
+        if (r + ahead < rows)
+            prefetch_heads_rows(T, row_at(T, k, r + ahead, ld), ld,
+                                std::min<int64_t>(16, rows - r - ahead), hd);
         const void *kr[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; ++i) kr[i] = row_at(T, k, r + i, ld);
@@ -131,7 +105,7 @@ HFK_AVX512 void axpy_block(const void *v, int64_t ld, int64_t rows, const float 
     const int64_t ahead = heads_prefetch_rows(T, hd), cols = std::min<int64_t>(64, hd - c0);
     const void *v_cols = static_cast<const char *>(v) + c0 * (T == DType::F32 ? 4 : 2);
     for (int64_t r = 0; r < rows; ++r) {
-        if (r + ahead < rows) prefetch_rows<T>(v_cols, ld, r + ahead, r + ahead + 1, cols);
+        if (r + ahead < rows) prefetch_heads_rows(T, row_at(T, v_cols, r + ahead, ld), ld, 1, cols);
         const void *row = row_at(T, v, r, ld);
         __m512 vv[4];
 #pragma GCC unroll 4

@@ -41,13 +41,35 @@ inline int64_t heads_prefetch_rows(DType type, int64_t hd) {
 }
 
 #if defined(__x86_64__)
-// The first `rows` rows (hd elements of `type`, ld apart) into L1.
-void prefetch_heads_rows(DType type, const void *base, int64_t ld, int64_t rows, int64_t hd);
+// The first `rows` rows (hd elements of `type`, ld apart) into L1. Without these the hardware
+// prefetcher alone left a decode step's attention reading a long cache at 12 GB/s (F32) and 6
+// GB/s (BF16, no faster than F32: latency, not bytes) where one thread reads 30+ GB/s: a kv
+// head's run is 4 KiB pages one after another (16 rows of F32 at head_dim 64), a paged cache's
+// blocks 4 KiB runs far apart (Zen 5, llama-135m's shape at a context of 2048; bench_attention).
+// Inline: a call inside a kernel's loop makes it save and restore its vector accumulators around
+// the call (every vector register is caller-saved).
+inline void prefetch_heads_rows(DType type, const void *base, int64_t ld, int64_t rows,
+                                int64_t hd) {
+    const size_t elem = type == DType::F32 ? 4 : 2, bytes = size_t(hd) * elem;
+    for (int64_t r = 0; r < rows; ++r) {
+        const uintptr_t p = reinterpret_cast<uintptr_t>(base) + size_t(r) * size_t(ld) * elem;
+        // An asm statement, not _mm_prefetch: GCC 12 -O2 deleted such loops whole (a loop of
+        // prefetches alone has no side effect it must keep; see also simd.cpp's decode kernel).
+        for (uintptr_t line = p & ~uintptr_t(63); line < p + bytes; line += 64)
+            asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char *>(line)));
+    }
+}
 void dot_rows_heads_avx512(DType type, const void *k, int64_t ld, int64_t rows, const float *q,
                            int64_t q_ld, int64_t n_q, int64_t hd, float *scores, int64_t scores_ld);
 void axpy_rows_heads_avx512(DType type, const void *v, int64_t ld, int64_t rows, const float *p,
                             int64_t p_ld, int64_t n_q, int64_t hd, float *out, int64_t out_ld,
                             bool accumulate);
+// The same with AVX2 (attention_heads_avx2.cpp), the AVX2 dot_rows' and axpy_rows' bits.
+void dot_rows_heads_avx2(DType type, const void *k, int64_t ld, int64_t rows, const float *q,
+                         int64_t q_ld, int64_t n_q, int64_t hd, float *scores, int64_t scores_ld);
+void axpy_rows_heads_avx2(DType type, const void *v, int64_t ld, int64_t rows, const float *p,
+                          int64_t p_ld, int64_t n_q, int64_t hd, float *out, int64_t out_ld,
+                          bool accumulate);
 #endif
 
 }  // namespace hfk::kern

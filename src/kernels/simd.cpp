@@ -24,6 +24,7 @@
 #include "kernels/cpu.h"
 #include "kernels/quant.h"
 #include "kernels/rows_per_pass.h"
+#include "kernels/simd_avx2.h"
 #include "kernels/simd_avx512.h"
 
 #if defined(__x86_64__)
@@ -163,52 +164,11 @@ constexpr SimdOps kScalar{dot_rows_scalar, dot_rows_batch_scalar, axpy_rows_scal
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA + F16C (8 floats per register)
 // ---------------------------------------------------------------------------------------------
-#define HFK_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-template <DType T>
-HFK_AVX2 inline __m256 load8(const void *p, int64_t i) {
-    if constexpr (T == DType::F32) {
-        return _mm256_loadu_ps(static_cast<const float *>(p) + i);
-    } else if constexpr (T == DType::F16) {
-        return _mm256_cvtph_ps(_mm_loadu_si128(
-            reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(p) + i)));
-    } else {
-        __m128i b = _mm_loadu_si128(
-            reinterpret_cast<const __m128i *>(static_cast<const uint16_t *>(p) + i));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
-    }
-}
-
-HFK_AVX2 inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// The partial sums of one output of dot_rows: four accumulators over consecutive blocks of 8
-// (four independent FMA chains hide the FMA latency).
-struct Sums8 {
-    __m256 a0, a1, a2, a3;
-};
-
-// One block of 32 elements of a row into its sums.
-template <DType T>
-HFK_AVX2 inline void dot_block32(const void *w, const float *x, int64_t i, Sums8 &s) {
-    s.a0 = _mm256_fmadd_ps(load8<T>(w, i), _mm256_loadu_ps(x + i), s.a0);
-    s.a1 = _mm256_fmadd_ps(load8<T>(w, i + 8), _mm256_loadu_ps(x + i + 8), s.a1);
-    s.a2 = _mm256_fmadd_ps(load8<T>(w, i + 16), _mm256_loadu_ps(x + i + 16), s.a2);
-    s.a3 = _mm256_fmadd_ps(load8<T>(w, i + 24), _mm256_loadu_ps(x + i + 24), s.a3);
-}
-
-// The rest of a row from i (a multiple of 32), then the output.
-template <DType T>
-HFK_AVX2 inline float dot_finish8(const void *w, const float *x, int64_t i, int64_t k, Sums8 s) {
-    for (; i + 8 <= k; i += 8) s.a0 = _mm256_fmadd_ps(load8<T>(w, i), _mm256_loadu_ps(x + i), s.a0);
-    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(s.a0, s.a1), _mm256_add_ps(s.a2, s.a3)));
-    for (; i < k; ++i) sum += load_scalar(T, w, i) * x[i];
-    return sum;
-}
+using avx2::dot_block32;
+using avx2::dot_finish8;
+using avx2::hsum8;
+using avx2::load8;
+using avx2::Sums8;
 
 // R rows (1, 2 or 4), `step` rows apart, side by side, block by block: R concurrent streams,
 // each row's sums in the sequence of one row alone; y[0], y[step], ... are written. (Named rows
@@ -587,9 +547,18 @@ HFK_AVX2 void from_f32_avx2(DType t, const float *src, int64_t n, void *dst) {
         std::memcpy(dst, src, size_t(n) * 4);
 }
 
-constexpr SimdOps kAvx2{dot_rows_avx2, dot_rows_batch_avx2, axpy_rows_avx2, to_f32_avx2,
-                        dot_avx2,      axpy_avx2,           exp_avx2,       max_avx2,
-                        exp_sum_avx2,  from_f32_avx2,       nullptr,        nullptr};
+constexpr SimdOps kAvx2{dot_rows_avx2,
+                        dot_rows_batch_avx2,
+                        axpy_rows_avx2,
+                        to_f32_avx2,
+                        dot_avx2,
+                        axpy_avx2,
+                        exp_avx2,
+                        max_avx2,
+                        exp_sum_avx2,
+                        from_f32_avx2,
+                        dot_rows_heads_avx2,
+                        axpy_rows_heads_avx2};
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 F/BW/VL/DQ (16 floats per register, masked tails)

@@ -10,6 +10,7 @@ list(APPEND HFK_ENGINE_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/quant_rows16.cpp
     ${CMAKE_CURRENT_LIST_DIR}/attention.cpp
     ${CMAKE_CURRENT_LIST_DIR}/attention_heads.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/attention_heads_avx2.cpp
     ${CMAKE_CURRENT_LIST_DIR}/ops.cpp)
 # quantize_row rounds a product by a float sum (round_clamped): a fused multiply-add would round
 # once where the definition rounds twice. (Other flags than the precompiled header's: skip it.)

@@ -1,9 +1,10 @@
 // The decode attention's heads kernels (kernels/attention_heads.h) against the calls they replace:
 // for every query head of a group, dot_rows over the keys and axpy_rows over the values, bit for
-// bit, at every head width up to kHeadsMaxDim (whole vectors and masked tails), every key count
-// around the blocks of 16 (the 16-row reduction and the rows left over), groups of 1 to 14 heads
-// (the blocks of at most 6), F32/F16/BF16 rows at every offset in a line, and values given in
-// several calls (a paged cache's blocks) continuing one chain.
+// bit, for the AVX-512 and the AVX2 kernels, at every head width up to kHeadsMaxDim (whole vectors,
+// masked tails, AVX2's scalar tails), every key count around the blocks of 16 and 8 (the
+// reductions of several rows and the rows left over), groups of 1 to 14 heads (the blocks of at
+// most 6 or 3), F32/F16/BF16 rows at every offset in a line, and values given in several calls (a
+// paged cache's blocks) continuing one chain.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -53,17 +54,19 @@ std::vector<float> randoms(size_t n, std::mt19937 &rng) {
 
 }  // namespace
 
-TEST(AttentionHeads, SameBitsAsOneDotRowsAndAxpyRowsCallPerHead) {
-    const SimdOps *ops = simd_for("avx512");
-    if (!ops) GTEST_SKIP() << "no AVX-512 on this CPU: the heads kernels are AVX-512 only";
+class AttentionHeadsIsa : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(AttentionHeadsIsa, SameBitsAsOneDotRowsAndAxpyRowsCallPerHead) {
+    const SimdOps *ops = simd_for(GetParam());
+    if (!ops) GTEST_SKIP() << "this CPU lacks " << GetParam();
     ASSERT_NE(ops->dot_rows_heads, nullptr);
     ASSERT_NE(ops->axpy_rows_heads, nullptr);
     std::mt19937 rng(7);
     int checked = 0;
     for (DType type : {DType::F32, DType::F16, DType::BF16}) {
         const size_t elem = type == DType::F32 ? 4 : 2;
-        for (int64_t hd : {16, 40, 64, 80, 96, 128, 200, 256}) {
-            for (int64_t rows : {1, 5, 15, 16, 17, 33, 64, 100}) {
+        for (int64_t hd : {16, 20, 40, 64, 80, 96, 128, 164, 200, 256}) {
+            for (int64_t rows : {1, 5, 8, 9, 15, 16, 17, 33, 64, 100}) {
                 for (int64_t n_q : {1, 3, 6, 7, 14}) {
                     // Rows ld elements apart (several kv heads side by side), starting `skew`
                     // elements into a buffer: every offset in a line across the cases.
@@ -106,16 +109,16 @@ TEST(AttentionHeads, SameBitsAsOneDotRowsAndAxpyRowsCallPerHead) {
             }
         }
     }
-    EXPECT_EQ(checked, 3 * 8 * 8 * 5);
+    EXPECT_EQ(checked, 3 * 10 * 10 * 5);
 }
 
-TEST(AttentionHeads, TableHasThemOnlyWhereTheyAreImplemented) {
-    // The portable and AVX2 tables leave them out: attention.cpp then calls dot_rows and
-    // axpy_rows per head (the same bits, tested through the attention tests at every ISA).
-    for (const char *isa : {"scalar", "avx2"}) {
-        const SimdOps *ops = simd_for(isa);
-        if (!ops) continue;
-        EXPECT_EQ(ops->dot_rows_heads, nullptr) << isa;
-        EXPECT_EQ(ops->axpy_rows_heads, nullptr) << isa;
-    }
+INSTANTIATE_TEST_SUITE_P(Isa, AttentionHeadsIsa, ::testing::Values("avx512", "avx2"));
+
+TEST(AttentionHeads, PortableTableLeavesThemOut) {
+    // attention.cpp then calls dot_rows and axpy_rows per head (the same bits, tested through the
+    // attention tests at every ISA).
+    const SimdOps *ops = simd_for("scalar");
+    ASSERT_NE(ops, nullptr);
+    EXPECT_EQ(ops->dot_rows_heads, nullptr);
+    EXPECT_EQ(ops->axpy_rows_heads, nullptr);
 }
