@@ -74,6 +74,13 @@ struct KvSegment {
     int64_t rows;
 };
 
+// One head's scores of one query row, scaled, soft-capped and normalised.
+void normalize_scores(float *scores, int64_t span, float scale, float softcap) {
+    for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
+    if (softcap > 0) soft_cap(scores, span, softcap);
+    softmax(scores, span);
+}
+
 // Query heads [0, n) of one query row (q and out: n heads, hd apart) over the keys of `segs`, in
 // order (`span` in all): each head's scores, scaled, soft-capped and normalised, then its values,
 // through the ISA's heads kernels: a key's and a value's row is read once for the n heads, and
@@ -116,12 +123,8 @@ void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *s
                            span);
         at += segs[s].rows;
     }
-    for (int64_t g = 0; g < n; ++g) {
-        float *sg = scores.data() + g * span;
-        for (int64_t t = 0; t < span; ++t) sg[t] *= scale;
-        if (softcap > 0) soft_cap(sg, span, softcap);
-        softmax(sg, span);
-    }
+    for (int64_t g = 0; g < n; ++g)
+        normalize_scores(scores.data() + g * span, span, scale, softcap);
     pf_seg = 1;
     pf_first = pf_at = segs[0].rows;
     at = 0;
@@ -136,6 +139,61 @@ void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *s
 // Whether attend_heads serves heads of this width on this ISA.
 bool heads_kernels(const SimdOps &ops, int64_t hd) {
     return ops.dot_rows_heads && ops.axpy_rows_heads && hd <= kHeadsMaxDim;
+}
+
+// kDecodeSplitKeysBytes (attention.h), a layer's keys from which a decode step on several
+// threads goes through decode_split_keys: below, its two more dispatches (~2 us each) cost more
+// than the parts of a group that read the same keys lose. bench_attention, llama-135m's shape (3 kv
+// heads of 64), AMD EPYC Zen 5, two threads, medians of 3 in two alternated runs, one task per part
+// of a group -> decode_split_keys: F32 context 512 (384 KiB) 628 / 628 -> 643 / 665 us, 768 (576
+// KiB) 995 / 1013 -> 875 / 900, 1024 1481 / 1484 -> 1157 / 1230, 2048 3.8 / 3.2 -> 2.1 / 2.2 ms;
+// BF16 1024 (384 KiB) 856 / 869 -> 894 / 1046 us, 2048 (768 KiB) 1.74 / 1.65 -> 1.51 / 1.47 ms;
+// context 256 300 -> 440 us.
+
+// A decode step over a long context on several threads (heads kernels), in three dispatches:
+// the scores of every kv head's keys cut into ranges, one a task (each key row read once,
+// where one task per part of a group would read them once per part); each head's softmax; the
+// values cut by columns (each value row read once). The bits of attend_heads: each score is one
+// dot product whatever rows a call gets, and each output column one chain over the rows in
+// order whatever columns a call gets.
+void decode_split_keys(const SimdOps &ops, const KvRows &kv, int64_t lo, int64_t span,
+                       const AttentionShape &s, const float *q, float scale, float softcap,
+                       float *out, int n_threads) {
+    const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads;
+    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    // Tasks write disjoint parts of the calling thread's scratch.
+    thread_local std::vector<float> scores;
+    scores.resize(size_t(s.n_heads * span));
+    float *sc = scores.data();
+    auto rows_of = [&](const void *base, int64_t j, int64_t r, int64_t col) {
+        return static_cast<const char *>(base) +
+               size_t((lo + r) * kv.stride + head_col(kv, j, hd) + col) * elem;
+    };
+    const int64_t ranges = n_threads;
+    parallel_for(s.n_kv_heads * ranges, n_threads, [&](int64_t task) {
+        const int64_t j = task / ranges, c = task % ranges;
+        const int64_t r0 = span * c / ranges, r1 = span * (c + 1) / ranges;
+        ops.dot_rows_heads(kv.type, rows_of(kv.k, j, r0, 0), kv.stride, r1 - r0, q + j * group * hd,
+                           hd, group, hd, sc + j * group * span + r0, span);
+    });
+    parallel_for(s.n_heads, n_threads,
+                 [&](int64_t h) { normalize_scores(sc + h * span, span, scale, softcap); });
+    // Values by kv head, each task all of a kv head's columns: measured faster than the columns
+    // cut in parts (a part of every row is a stream with gaps), the tasks uneven as they may be
+    // (3 kv heads on 2 threads). With fewer kv heads than threads, columns in parts of 16 (a
+    // vector on AVX-512, two on AVX2) or more.
+    const int64_t parts =
+        s.n_kv_heads >= n_threads
+            ? 1
+            : std::clamp<int64_t>(hd / 16, 1, (n_threads + s.n_kv_heads - 1) / s.n_kv_heads);
+    parallel_for(s.n_kv_heads * parts, n_threads, [&](int64_t task) {
+        const int64_t j = task / parts, c = task % parts;
+        const int64_t c0 = hd / 16 * c / parts * 16,
+                      c1 = c + 1 == parts ? hd : hd / 16 * (c + 1) / parts * 16;
+        ops.axpy_rows_heads(kv.type, rows_of(kv.v, j, 0, c0), kv.stride, span,
+                            sc + j * group * span, span, group, c1 - c0, out + j * group * hd + c0,
+                            hd, false);
+    });
 }
 
 // Parts each kv head's group of query heads is cut into, so that a step has work for every
@@ -162,9 +220,13 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
     const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
     const SimdOps &ops = simd();
     if (m == 1 && heads_kernels(ops, hd)) {
-        // A decode step: one task per part of a kv head's group of query heads.
-        const int64_t parts = group_parts(s.n_kv_heads, group, n_threads);
         const int64_t lo = first_key(p0), span = (causal ? std::min(n_keys, p0 + 1) : n_keys) - lo;
+        if (n_threads > 1 && s.n_kv_heads * span * hd * int64_t(elem) >= kDecodeSplitKeysBytes) {
+            decode_split_keys(ops, kv, lo, span, s, q, scale, opts.softcap, out, n_threads);
+            return;
+        }
+        // A short decode step: one task per part of a kv head's group of query heads.
+        const int64_t parts = group_parts(s.n_kv_heads, group, n_threads);
         parallel_for(s.n_kv_heads * parts, n_threads, [&](int64_t task) {
             const int64_t j = task / parts, part = task % parts;
             const int64_t h0 = j * group + part * group / parts,

@@ -49,6 +49,11 @@ struct KvRows {
 // attention() over F16/BF16 keys and values too: one-row (decode) calls read them widened in
 // registers (SimdOps::dot_rows / axpy_rows of `type`); a block of query rows widens the keys and
 // values it sees into F32 scratch for its matrix products. The same bits for any n_threads.
+// A decode step on several threads whose keys (all kv heads', the step's span) make at least
+// kDecodeSplitKeysBytes cuts them into ranges, one a thread, so that each key is read once
+// (attention.cpp says why this size); a shorter one gives each thread a part of a group of query
+// heads.
+constexpr int64_t kDecodeSplitKeysBytes = 512 << 10;
 void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t n_keys,
                const AttentionShape &shape, bool causal, float scale, const AttentionOptions &opts,
                float *out, int n_threads);

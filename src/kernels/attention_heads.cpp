@@ -9,6 +9,8 @@
 #endif
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "kernels/simd_avx512.h"
 
@@ -86,15 +88,15 @@ HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const 
     }
 }
 
-// G heads (1-6) by up to 64 columns from c0: G x 4 accumulators, each value vector loaded once
-// for the G heads. Columns past hd are masked off (never loaded or stored).
-template <DType T, int G>
+// G heads (1-6) by C vectors of 16 columns (1-4) from c0: G x C accumulators, each value vector
+// loaded once for the G heads. Columns past hd are masked off (never loaded or stored).
+template <DType T, int G, int C>
 HFK_AVX512 void axpy_block(const void *v, int64_t ld, int64_t rows, const float *p, int64_t p_ld,
                            int64_t hd, int64_t c0, float *out, int64_t out_ld, bool accumulate) {
-    __mmask16 m[4];
-    __m512 acc[G][4];
+    __mmask16 m[C];
+    __m512 acc[G][C];
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < C; ++c) {
         m[c] = tail_mask(std::clamp<int64_t>(hd - c0 - 16 * c, 0, 16));
 #pragma GCC unroll 6
         for (int g = 0; g < G; ++g)
@@ -102,26 +104,39 @@ HFK_AVX512 void axpy_block(const void *v, int64_t ld, int64_t rows, const float 
                                    : _mm512_setzero_ps();
     }
     // This block's columns of the row `ahead` rows on.
-    const int64_t ahead = heads_prefetch_rows(T, hd), cols = std::min<int64_t>(64, hd - c0);
+    const int64_t ahead = heads_prefetch_rows(T, hd), cols = std::min<int64_t>(16 * C, hd - c0);
     const void *v_cols = static_cast<const char *>(v) + c0 * (T == DType::F32 ? 4 : 2);
     for (int64_t r = 0; r < rows; ++r) {
         if (r + ahead < rows) prefetch_heads_rows(T, row_at(T, v_cols, r + ahead, ld), ld, 1, cols);
         const void *row = row_at(T, v, r, ld);
-        __m512 vv[4];
+        __m512 vv[C];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) vv[c] = load16_mask<T>(row, c0 + 16 * c, m[c]);
+        for (int c = 0; c < C; ++c) vv[c] = load16_mask<T>(row, c0 + 16 * c, m[c]);
 #pragma GCC unroll 6
         for (int g = 0; g < G; ++g) {
             const __m512 pg = _mm512_set1_ps(p[g * p_ld + r]);
 #pragma GCC unroll 4
-            for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_fmadd_ps(vv[c], pg, acc[g][c]);
+            for (int c = 0; c < C; ++c) acc[g][c] = _mm512_fmadd_ps(vv[c], pg, acc[g][c]);
         }
     }
 #pragma GCC unroll 6
     for (int g = 0; g < G; ++g)
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c)
+        for (int c = 0; c < C; ++c)
             _mm512_mask_storeu_ps(out + g * out_ld + c0 + 16 * c, m[c], acc[g][c]);
+}
+
+// axpy_block<T, G, C> for G = 1..6, C = 1..4: [G - 1][C - 1].
+template <DType T, int... C>
+constexpr auto axpy_blocks_of(std::integer_sequence<int, C...>) {
+    using Block = void (*)(const void *, int64_t, int64_t, const float *, int64_t, int64_t, int64_t,
+                           float *, int64_t, bool);
+    return std::array<std::array<Block, 4>, 6>{{{&axpy_block<T, 1, C + 1>...},
+                                                {&axpy_block<T, 2, C + 1>...},
+                                                {&axpy_block<T, 3, C + 1>...},
+                                                {&axpy_block<T, 4, C + 1>...},
+                                                {&axpy_block<T, 5, C + 1>...},
+                                                {&axpy_block<T, 6, C + 1>...}}};
 }
 
 template <DType T>
@@ -129,17 +144,17 @@ HFK_AVX512 void axpy_rows_heads_t(const void *v, int64_t ld, int64_t rows, const
                                   int64_t p_ld, int64_t n_q, int64_t hd, float *out, int64_t out_ld,
                                   bool accumulate) {
     constexpr int kMaxG = 6;
-    using Block = void (*)(const void *, int64_t, int64_t, const float *, int64_t, int64_t, int64_t,
-                           float *, int64_t, bool);
-    static constexpr Block kBlocks[kMaxG] = {&axpy_block<T, 1>, &axpy_block<T, 2>,
-                                             &axpy_block<T, 3>, &axpy_block<T, 4>,
-                                             &axpy_block<T, 5>, &axpy_block<T, 6>};
-    for (int64_t c0 = 0; c0 < hd; c0 += 64)
+    static constexpr auto kBlocks = axpy_blocks_of<T>(std::make_integer_sequence<int, 4>{});
+    for (int64_t c0 = 0; c0 < hd; c0 += 64) {
+        // Vectors of 16 this block needs (a narrow call, columns a decode step's threads share
+        // out, computes no masked-off vectors).
+        const int64_t c = std::min<int64_t>(4, (hd - c0 + 15) / 16);
         for (int64_t g0 = 0; g0 < n_q; g0 += kMaxG) {
             const int64_t g = std::min<int64_t>(kMaxG, n_q - g0);
-            kBlocks[g - 1](v, ld, rows, p + g0 * p_ld, p_ld, hd, c0, out + g0 * out_ld, out_ld,
-                           accumulate);
+            kBlocks[size_t(g - 1)][size_t(c - 1)](v, ld, rows, p + g0 * p_ld, p_ld, hd, c0,
+                                                  out + g0 * out_ld, out_ld, accumulate);
         }
+    }
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // one run, head_stride apart; the engine's pool: the same within each block) give attention(),
 // attention_rows() and the paged attention_rows() the same bits: decode steps (the heads
 // kernels, or one call per head), prefill blocks (sgemm over the rows, widened for a 16-bit
-// cache), sliding windows and soft-capped scores, at one and two threads.
+// cache), sliding windows and soft-capped scores, at one and two threads; and a long decode step
+// (keys cut into ranges across threads) the bits of one thread's step at 2 and 3 threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -127,4 +128,47 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
                             << "paged attention_rows(), " << where;
                     }
         }
+}
+
+TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
+    // Past kDecodeSplitKeysBytes a step on several threads cuts the keys into ranges and the
+    // values by kv head (or, with fewer kv heads than threads, by columns); one thread takes the
+    // group path. MQA (one kv head) and a width of 80 take the column parts.
+    std::mt19937 rng(43);
+    std::normal_distribution<float> dist(0, 1);
+    struct Shape {
+        int64_t heads, kv_heads, hd;
+    };
+    int checked = 0;
+    for (DType t : {DType::F32, DType::BF16})
+        for (const Shape sh : {Shape{9, 3, 64}, Shape{8, 1, 128}, Shape{6, 2, 80}}) {
+            const int64_t elem = t == DType::F32 ? 4 : 2, row = sh.kv_heads * sh.hd * elem;
+            const int64_t n = (kDecodeSplitKeysBytes + row - 1) / row * 2;  // twice the size
+            const Layouts l = make_layouts(t, n, sh.kv_heads, sh.hd, rng);
+            const AttentionShape shape{sh.heads, sh.kv_heads, sh.hd};
+            for (const AttentionOptions opts :
+                 {AttentionOptions{}, AttentionOptions{n * 3 / 4, 0.0f},
+                  AttentionOptions{0, 30.0f}}) {
+                // The window leaves 3/4 of the keys: still past the size.
+                ASSERT_GE((opts.window ? opts.window : n) * row, kDecodeSplitKeysBytes);
+                std::vector<float> q(size_t(sh.heads * sh.hd));
+                for (float &x : q) x = dist(rng) * 0.3f;
+                std::vector<float> want(q.size(), -1.0f);
+                attention(q.data(), 1, n - 1, l.heads, n, shape, true, 0.125f, opts, want.data(),
+                          1);
+                for (int threads : {2, 3})
+                    for (const KvRows *kv : {&l.heads, &l.rows}) {
+                        std::vector<float> got(q.size(), -2.0f);
+                        attention(q.data(), 1, n - 1, *kv, n, shape, true, 0.125f, opts, got.data(),
+                                  threads);
+                        EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
+                            << dtype_name(t) << " " << sh.heads << "/" << sh.kv_heads << "x"
+                            << sh.hd << ", " << n << " keys, window " << opts.window << ", softcap "
+                            << opts.softcap << ", " << threads << " threads, "
+                            << (kv == &l.heads ? "head-major" : "rows");
+                        ++checked;
+                    }
+            }
+        }
+    EXPECT_EQ(checked, 2 * 3 * 3 * 2 * 2);
 }
