@@ -136,26 +136,90 @@ void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *s
     }
 }
 
+// Rows of a prompt attend_tile takes at once.
+constexpr int64_t kTileRows = 8;
+
+// Query rows at positions pos0 .. pos0 + n_rows - 1 of one sequence (each sees keys [lo, pos],
+// lo from the window) for the n query heads of one kv head (q and out: rows q_stride apart, heads
+// hd apart), over the keys of `segs` from position key0 (the first row's lo) to the last row's
+// position: attend_heads' steps for all rows at once, so that a prompt's keys and values are read
+// once per tile of rows instead of once per row. Every output has attend_heads' bits: each score
+// is one dot product (a row's scores past its position are computed and never used), each row
+// normalises its own span, and each output column is one chain over the row's keys in order --
+// the keys are cut at every row's lo and position + 1, so each piece is a call for the rows that
+// see all of it, continuing their chains (from zeros: what accumulate == false starts from).
+void attend_tile(const SimdOps &ops, DType type, int64_t ld, const KvSegment *segs, size_t n_segs,
+                 int64_t key0, int64_t pos0, int64_t n_rows, int64_t window, const float *q,
+                 int64_t q_stride, int64_t n, int64_t hd, float scale, float softcap, float *out) {
+    const int64_t pos_last = pos0 + n_rows - 1, span = pos_last + 1 - key0, n_q = n_rows * n;
+    auto lo_of = [&](int64_t pos) {
+        return window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+    };
+    thread_local std::vector<float> qs, scores, outs;
+    qs.resize(size_t(n_q * hd));
+    scores.resize(size_t(n_q * span));
+    outs.assign(size_t(n_q * hd), 0.0f);
+    for (int64_t i = 0; i < n_rows; ++i)
+        std::copy_n(q + i * q_stride, n * hd, qs.data() + i * n * hd);
+    int64_t at = 0;
+    for (size_t s = 0; s < n_segs; ++s) {
+        ops.dot_rows_heads(type, segs[s].k, ld, segs[s].rows, qs.data(), hd, n_q, hd,
+                           scores.data() + at, span);
+        at += segs[s].rows;
+    }
+    for (int64_t i = 0; i < n_rows; ++i) {
+        const int64_t lo = lo_of(pos0 + i);
+        for (int64_t g = 0; g < n; ++g)
+            normalize_scores(scores.data() + (i * n + g) * span + (lo - key0), pos0 + i + 1 - lo,
+                             scale, softcap);
+    }
+    // Rows i0 .. i1 - 1 see all of [a, b) when lo(pos0 + i1 - 1) <= a and pos0 + i0 >= b - 1;
+    // the pieces end at the next lo or position + 1 of any row (both grow with the row).
+    const size_t elem = type == DType::F32 ? 4 : 2;
+    at = 0;
+    for (size_t s = 0; s < n_segs; ++s) {
+        const int64_t seg_a = key0 + at, seg_b = seg_a + segs[s].rows;
+        for (int64_t a = seg_a; a < seg_b;) {
+            int64_t b = seg_b;
+            for (int64_t i = 0; i < n_rows; ++i) {
+                const int64_t lo = lo_of(pos0 + i), end = pos0 + i + 1;
+                if (lo > a) b = std::min(b, lo);
+                if (end > a) b = std::min(b, end);
+            }
+            int64_t i0 = 0, i1 = n_rows;
+            while (i0 < n_rows && pos0 + i0 < b - 1) ++i0;     // rows that reach b - 1
+            while (i1 > i0 && lo_of(pos0 + i1 - 1) > a) --i1;  // rows that start by a
+            if (i1 > i0)
+                ops.axpy_rows_heads(
+                    type, static_cast<const char *>(segs[s].v) + size_t((a - seg_a) * ld) * elem,
+                    ld, b - a, scores.data() + i0 * n * span + (a - key0), span, (i1 - i0) * n, hd,
+                    outs.data() + i0 * n * hd, hd, true);
+            a = b;
+        }
+        at += segs[s].rows;
+    }
+    for (int64_t i = 0; i < n_rows; ++i)
+        std::copy_n(outs.data() + i * n * hd, n * hd, out + i * q_stride);
+}
+
 // Whether attend_heads serves heads of this width on this ISA.
 bool heads_kernels(const SimdOps &ops, int64_t hd) {
     return ops.dot_rows_heads && ops.axpy_rows_heads && hd <= kHeadsMaxDim;
 }
 
-// kDecodeSplitKeysBytes (attention.h), a layer's keys from which a decode step on several
-// threads goes through decode_split_keys: below, its two more dispatches (~2 us each) cost more
-// than the parts of a group that read the same keys lose. bench_attention, llama-135m's shape (3 kv
-// heads of 64), AMD EPYC Zen 5, two threads, medians of 3 in two alternated runs, one task per part
-// of a group -> decode_split_keys: F32 context 512 (384 KiB) 628 / 628 -> 643 / 665 us, 768 (576
-// KiB) 995 / 1013 -> 875 / 900, 1024 1481 / 1484 -> 1157 / 1230, 2048 3.8 / 3.2 -> 2.1 / 2.2 ms;
-// BF16 1024 (384 KiB) 856 / 869 -> 894 / 1046 us, 2048 (768 KiB) 1.74 / 1.65 -> 1.51 / 1.47 ms;
-// context 256 300 -> 440 us.
-
 // A decode step over a long context on several threads (heads kernels), in three dispatches:
 // the scores of every kv head's keys cut into ranges, one a task (each key row read once,
-// where one task per part of a group would read them once per part); each head's softmax; the
-// values cut by columns (each value row read once). The bits of attend_heads: each score is one
-// dot product whatever rows a call gets, and each output column one chain over the rows in
-// order whatever columns a call gets.
+// where one task per part of a group reads them once per part); each head's softmax; the values
+// by kv head (each value row read once). The bits of attend_heads: each score is one dot product
+// whatever rows a call gets, and each output column one chain over the rows in order whatever
+// columns a call gets.
+// From kDecodeSplitKeysBytes (attention.h) of a layer's keys on: below, the two more dispatches
+// (~2 us each) cost more than reading the keys once per part of a group. bench_attention,
+// llama-135m's shape (3 kv heads of 64), AMD EPYC Zen 5, two threads, medians of 3 in two
+// alternated runs, one task per part of a group -> this: F32 context 512 (384 KiB) 628 / 628 ->
+// 643 / 665 us, 768 (576 KiB) 995 / 1013 -> 875 / 900, 1024 1481 / 1484 -> 1157 / 1230, 2048
+// 3.8 / 3.2 -> 2.1 / 2.2 ms; BF16 1024 (384 KiB) 856 / 869 -> 894 / 1046 us, 2048 (768 KiB) 1.74
+// / 1.65 -> 1.51 / 1.47 ms; context 256 300 -> 440 us.
 void decode_split_keys(const SimdOps &ops, const KvRows &kv, int64_t lo, int64_t span,
                        const AttentionShape &s, const float *q, float scale, float softcap,
                        float *out, int n_threads) {
@@ -308,19 +372,28 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     const SimdOps &ops = simd();
     if (heads_kernels(ops, hd)) {
-        // One task per (row, part of a kv head's group): attention()'s one-row path.
-        const int64_t parts = group_parts(m * s.n_kv_heads, group, n_threads);
-        parallel_for(m * s.n_kv_heads * parts, n_threads, [&](int64_t task) {
-            const int64_t i = task / (s.n_kv_heads * parts), j = task / parts % s.n_kv_heads,
-                          part = task % parts, pos = p0 + i;
+        // One task per (tile of up to kTileRows rows, part of a kv head's group): attend_tile,
+        // or for a single row attention()'s one-row path.
+        const int64_t tiles = (m + kTileRows - 1) / kTileRows;
+        const int64_t parts = group_parts(tiles * s.n_kv_heads, group, n_threads);
+        parallel_for(tiles * s.n_kv_heads * parts, n_threads, [&](int64_t task) {
+            const int64_t i = task / (s.n_kv_heads * parts) * kTileRows,
+                          j = task / parts % s.n_kv_heads, part = task % parts, pos = p0 + i;
+            const int64_t rows = std::min(kTileRows, m - i);
             const int64_t h0 = j * group + part * group / parts,
                           h1 = j * group + (part + 1) * group / parts;
             const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
             const size_t first = size_t(lo * kv_stride + head_col(kv, j, hd)) * elem;
             const KvSegment seg{static_cast<const char *>(kv.k) + first,
-                                static_cast<const char *>(kv.v) + first, pos + 1 - lo};
-            attend_heads(ops, kv.type, kv_stride, &seg, 1, pos + 1 - lo, q + i * q_stride + h0 * hd,
-                         h1 - h0, hd, scale, opts.softcap, out + i * q_stride + h0 * hd);
+                                static_cast<const char *>(kv.v) + first, pos + rows - lo};
+            if (rows > 1)
+                attend_tile(ops, kv.type, kv_stride, &seg, 1, lo, pos, rows, opts.window,
+                            q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd, scale, opts.softcap,
+                            out + i * q_stride + h0 * hd);
+            else
+                attend_heads(ops, kv.type, kv_stride, &seg, 1, pos + 1 - lo,
+                             q + i * q_stride + h0 * hd, h1 - h0, hd, scale, opts.softcap,
+                             out + i * q_stride + h0 * hd);
         });
         return;
     }
@@ -359,36 +432,46 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
                           float scale, const AttentionOptions &opts, int n_threads) {
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     const SimdOps &ops = simd();
-    // first_row[j]: rows of the sequences before j (tasks are numbered row by row).
-    thread_local std::vector<int64_t> first_row;
-    first_row.assign(n_seqs + 1, 0);
-    for (size_t j = 0; j < n_seqs; ++j) first_row[j + 1] = first_row[j] + seqs[j].m;
-    const int64_t rows = first_row[n_seqs];
-    const int64_t *const firsts = first_row.data();  // the caller's (workers have their own)
-    // One task per (row, kv head) when that gives every thread work: the keys and values the
-    // row sees are read once for the kv head's `group` query heads (by the heads kernels, or
-    // gathered once where the ISA has none). Else one per (row, head). Each output is computed
-    // the same way either way.
-    const bool by_kv = rows * s.n_kv_heads >= n_threads;
     const bool heads = heads_kernels(ops, hd);
-    const int64_t per_row = by_kv ? s.n_kv_heads : s.n_heads;
-    parallel_for(rows * per_row, n_threads, [&](int64_t task) {
-        const int64_t row = task / per_row;
-        const size_t j = size_t(std::upper_bound(firsts, firsts + n_seqs + 1, row) - firsts - 1);
-        const PagedRows &sq = seqs[j];
+    // Units of work: a tile of up to kTileRows rows of one sequence (a prompt's, through
+    // attend_tile: its keys and values read once for the tile) or one row (a decode step's).
+    struct Unit {
+        size_t seq;
+        int64_t i0, rows;
+    };
+    thread_local std::vector<Unit> unit_list;
+    unit_list.clear();
+    for (size_t j = 0; j < n_seqs; ++j)
+        for (int64_t i0 = 0; i0 < seqs[j].m;) {
+            const int64_t rows = heads ? std::min(kTileRows, seqs[j].m - i0) : 1;
+            unit_list.push_back(Unit{j, i0, rows});
+            i0 += rows;
+        }
+    const Unit *const units = unit_list.data();  // the caller's (workers have their own)
+    const int64_t n_units = int64_t(unit_list.size());
+    // One task per (unit, kv head) when that gives every thread work: the keys and values the
+    // rows see are read once for the kv head's `group` query heads (by the heads kernels, or
+    // gathered once where the ISA has none). Else one per (unit, head). Each output is computed
+    // the same way either way.
+    const bool by_kv = n_units * s.n_kv_heads >= n_threads;
+    const int64_t per_unit = by_kv ? s.n_kv_heads : s.n_heads;
+    parallel_for(n_units * per_unit, n_threads, [&](int64_t task) {
+        const Unit &u = units[task / per_unit];
+        const PagedRows &sq = seqs[u.seq];
         const KvPages &kv = sq.kv;
         const int64_t bt = kv.block_tokens;
-        const int64_t i = row - firsts[j], pos = sq.p0 + i;
-        const int64_t h0 = by_kv ? (task % per_row) * group : task % per_row;
+        const int64_t i = u.i0, pos = sq.p0 + i;
+        const int64_t h0 = by_kv ? (task % per_unit) * group : task % per_unit;
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
         const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
         const int64_t span = pos + 1 - lo, col = head_col(kv, h0 / group, hd);
         if (heads) {
             // The keys and values in place, block by block: one chain per output across them.
+            const int64_t last = pos + u.rows - 1;
             thread_local std::vector<KvSegment> segs;
             segs.clear();
-            for (int64_t a = lo; a <= pos;) {
-                const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
+            for (int64_t a = lo; a <= last;) {
+                const int64_t b = std::min(last + 1, (a / bt + 1) * bt);
                 const int64_t off = kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
                 // Blocks next to each other in memory (the engine hands a sequence its fresh
                 // blocks in ascending order) make one run, streamed as a session's cache is.
@@ -400,9 +483,14 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
                     segs.push_back(KvSegment{kv.k + off, kv.v + off, b - a});
                 a = b;
             }
-            attend_heads(ops, DType::F32, kv.stride, segs.data(), segs.size(), span,
-                         sq.q + i * q_stride + h0 * hd, h1 - h0, hd, scale, opts.softcap,
-                         sq.out + i * q_stride + h0 * hd);
+            if (u.rows > 1)
+                attend_tile(ops, DType::F32, kv.stride, segs.data(), segs.size(), lo, pos, u.rows,
+                            opts.window, sq.q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd,
+                            scale, opts.softcap, sq.out + i * q_stride + h0 * hd);
+            else
+                attend_heads(ops, DType::F32, kv.stride, segs.data(), segs.size(), span,
+                             sq.q + i * q_stride + h0 * hd, h1 - h0, hd, scale, opts.softcap,
+                             sq.out + i * q_stride + h0 * hd);
             return;
         }
         thread_local std::vector<float> scores, values;

@@ -51,6 +51,33 @@ HFK_AVX512 inline __m512 reduce16x16(const __m512 *a) {
     return _mm512_permutexvar_ps(order, e);
 }
 
+// Queries from which dot_rows_heads_t takes them two at a time (dot_pair8).
+constexpr int64_t kPairsFrom = 2;
+
+// Two queries' scores of 8 keys: 16 chains of FMAs, each key vector loaded once for both (one
+// query by 16 keys loads a key vector for every FMA, and a prompt's tile of many queries was
+// bound by the loads). reduce16x16 sums any 16 vectors, so the bits are those of one query.
+template <DType T>
+HFK_AVX512 inline void dot_pair8(const void *const *kr, const float *qa, const float *qb,
+                                 int64_t hd, float *sa, float *sb) {
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < hd; j += 16) {
+        const __mmask16 m = tail_mask(std::min<int64_t>(16, hd - j));
+        const __m512 qav = _mm512_maskz_loadu_ps(m, qa + j), qbv = _mm512_maskz_loadu_ps(m, qb + j);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+            const __m512 kv = load16_mask<T>(kr[i], j, m);
+            acc[i] = _mm512_fmadd_ps(kv, qav, acc[i]);
+            acc[8 + i] = _mm512_fmadd_ps(kv, qbv, acc[8 + i]);
+        }
+    }
+    const __m512 sums = reduce16x16(acc);
+    _mm256_storeu_ps(sa, _mm512_castps512_ps256(sums));
+    _mm256_storeu_ps(sb, _mm512_extractf32x8_ps(sums, 1));
+}
+
 template <DType T>
 HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const float *q,
                                  int64_t q_ld, int64_t n_q, int64_t hd, float *scores,
@@ -65,7 +92,15 @@ HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const 
         const void *kr[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; ++i) kr[i] = row_at(T, k, r + i, ld);
-        for (int64_t g = 0; g < n_q; ++g) {
+        int64_t g = 0;
+        if (n_q >= kPairsFrom)
+            for (; g + 2 <= n_q; g += 2) {
+                const float *qa = q + g * q_ld, *qb = qa + q_ld;
+                float *sa = scores + g * scores_ld + r, *sb = sa + scores_ld;
+                dot_pair8<T>(kr, qa, qb, hd, sa, sb);
+                dot_pair8<T>(kr + 8, qa, qb, hd, sa + 8, sb + 8);
+            }
+        for (; g < n_q; ++g) {
             const float *qg = q + g * q_ld;
             __m512 acc[16];
 #pragma GCC unroll 16
@@ -146,8 +181,8 @@ HFK_AVX512 void axpy_rows_heads_t(const void *v, int64_t ld, int64_t rows, const
     constexpr int kMaxG = 6;
     static constexpr auto kBlocks = axpy_blocks_of<T>(std::make_integer_sequence<int, 4>{});
     for (int64_t c0 = 0; c0 < hd; c0 += 64) {
-        // Vectors of 16 this block needs (a narrow call, columns a decode step's threads share
-        // out, computes no masked-off vectors).
+        // The vectors of 16 this block needs: a call for fewer columns (decode_split_keys' parts)
+        // computes no masked-off vectors.
         const int64_t c = std::min<int64_t>(4, (hd - c0 + 15) / 16);
         for (int64_t g0 = 0; g0 < n_q; g0 += kMaxG) {
             const int64_t g = std::min<int64_t>(kMaxG, n_q - g0);

@@ -3,7 +3,8 @@
 // one run, head_stride apart; the engine's pool: the same within each block) give attention(),
 // attention_rows() and the paged attention_rows() the same bits: decode steps (the heads
 // kernels, or one call per head), prefill blocks (sgemm over the rows, widened for a 16-bit
-// cache), sliding windows and soft-capped scores, at one and two threads; and a long decode step
+// cache), sliding windows and soft-capped scores, at one and two threads; attention_rows() the bits
+// of one decode step of attention() per row; and a long decode step
 // (keys cut into ranges across threads) the bits of one thread's step at 2 and 3 threads.
 #include <gtest/gtest.h>
 
@@ -94,7 +95,8 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
             const Layouts l = make_layouts(t, n, sh.kv_heads, sh.hd, rng);
             const AttentionShape shape{sh.heads, sh.kv_heads, sh.hd};
             for (const AttentionOptions opts :
-                 {AttentionOptions{}, AttentionOptions{16, 0.0f}, AttentionOptions{0, 30.0f}})
+                 {AttentionOptions{}, AttentionOptions{16, 0.0f}, AttentionOptions{5, 0.0f},
+                  AttentionOptions{0, 30.0f}})
                 for (int64_t m : {int64_t(1), int64_t(5), n})
                     for (int threads : {1, 2}) {
                         const int64_t p0 = n - m;
@@ -109,12 +111,21 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
                             std::to_string(threads) + " threads";
                         attention(q.data(), m, p0, l.rows, n, shape, true, 0.125f, opts,
                                   want.data(), threads);
+                        // attention_rows' rows (several at a time: attend_tile) against one
+                        // decode step of attention() each.
+                        std::vector<float> one(q.size(), -4.0f);
+                        for (int64_t i = 0; i < m; ++i)
+                            attention(q.data() + i * shape.n_heads * sh.hd, 1, p0 + i, l.rows,
+                                      p0 + i + 1, shape, true, 0.125f, opts,
+                                      one.data() + i * shape.n_heads * sh.hd, threads);
                         attention(q.data(), m, p0, l.heads, n, shape, true, 0.125f, opts,
                                   got.data(), threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
                             << "attention(), " << where;
                         attention_rows(q.data(), m, p0, l.rows, shape, 0.125f, opts, want.data(),
                                        threads);
+                        EXPECT_EQ(std::memcmp(one.data(), want.data(), 4 * want.size()), 0)
+                            << "attention_rows() against one step each, " << where;
                         attention_rows(q.data(), m, p0, l.heads, shape, 0.125f, opts, got.data(),
                                        threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
