@@ -74,6 +74,11 @@ struct KvSegment {
     int64_t rows;
 };
 
+// The first key a query row at `pos` sees under a sliding window (0: no window).
+int64_t first_key(int64_t pos, int64_t window) {
+    return window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+}
+
 // One head's scores of one query row, scaled, soft-capped and normalised.
 void normalize_scores(float *scores, int64_t span, float scale, float softcap) {
     for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
@@ -152,9 +157,6 @@ void attend_tile(const SimdOps &ops, DType type, int64_t ld, const KvSegment *se
                  int64_t key0, int64_t pos0, int64_t n_rows, int64_t window, const float *q,
                  int64_t q_stride, int64_t n, int64_t hd, float scale, float softcap, float *out) {
     const int64_t pos_last = pos0 + n_rows - 1, span = pos_last + 1 - key0, n_q = n_rows * n;
-    auto lo_of = [&](int64_t pos) {
-        return window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-    };
     thread_local std::vector<float> qs, scores, outs;
     qs.resize(size_t(n_q * hd));
     scores.resize(size_t(n_q * span));
@@ -168,7 +170,7 @@ void attend_tile(const SimdOps &ops, DType type, int64_t ld, const KvSegment *se
         at += segs[s].rows;
     }
     for (int64_t i = 0; i < n_rows; ++i) {
-        const int64_t lo = lo_of(pos0 + i);
+        const int64_t lo = first_key(pos0 + i, window);
         for (int64_t g = 0; g < n; ++g)
             normalize_scores(scores.data() + (i * n + g) * span + (lo - key0), pos0 + i + 1 - lo,
                              scale, softcap);
@@ -182,13 +184,13 @@ void attend_tile(const SimdOps &ops, DType type, int64_t ld, const KvSegment *se
         for (int64_t a = seg_a; a < seg_b;) {
             int64_t b = seg_b;
             for (int64_t i = 0; i < n_rows; ++i) {
-                const int64_t lo = lo_of(pos0 + i), end = pos0 + i + 1;
+                const int64_t lo = first_key(pos0 + i, window), end = pos0 + i + 1;
                 if (lo > a) b = std::min(b, lo);
                 if (end > a) b = std::min(b, end);
             }
             int64_t i0 = 0, i1 = n_rows;
-            while (i0 < n_rows && pos0 + i0 < b - 1) ++i0;     // rows that reach b - 1
-            while (i1 > i0 && lo_of(pos0 + i1 - 1) > a) --i1;  // rows that start by a
+            while (i0 < n_rows && pos0 + i0 < b - 1) ++i0;                 // rows that reach b - 1
+            while (i1 > i0 && first_key(pos0 + i1 - 1, window) > a) --i1;  // rows that start by a
             if (i1 > i0)
                 ops.axpy_rows_heads(
                     type, static_cast<const char *>(segs[s].v) + size_t((a - seg_a) * ld) * elem,
@@ -275,16 +277,13 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
     const int64_t kv_stride = kv.stride;
     const size_t elem = kv.type == DType::F32 ? 4 : 2;
     const int64_t window = causal ? opts.window : 0;
-    // The first key that row `pos` may see.
-    auto first_key = [&](int64_t pos) {
-        return window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-    };
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     constexpr int64_t kRowBlock = 64;
     const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
     const SimdOps &ops = simd();
     if (m == 1 && heads_kernels(ops, hd)) {
-        const int64_t lo = first_key(p0), span = (causal ? std::min(n_keys, p0 + 1) : n_keys) - lo;
+        const int64_t lo = first_key(p0, window),
+                      span = (causal ? std::min(n_keys, p0 + 1) : n_keys) - lo;
         if (n_threads > 1 && s.n_kv_heads * span * hd * int64_t(elem) >= kDecodeSplitKeysBytes) {
             decode_split_keys(ops, kv, lo, span, s, q, scale, opts.softcap, out, n_threads);
             return;
@@ -309,7 +308,7 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
         const int64_t h = task / row_blocks, i0 = (task % row_blocks) * kRowBlock;
         const int64_t i1 = std::min(m, i0 + kRowBlock), rb = i1 - i0;
         // Keys any row of this block may see: [lo, lo + span).
-        const int64_t lo = first_key(p0 + i0), col = head_col(kv, h / group, hd);
+        const int64_t lo = first_key(p0 + i0, window), col = head_col(kv, h / group, hd);
         const int64_t span = (causal ? std::min(n_keys, p0 + i1) : n_keys) - lo;
         thread_local std::vector<float> scores;
         scores.resize(size_t(rb * span));
@@ -341,7 +340,7 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
         for (int64_t i = 0; i < rb; ++i) {
             float *row = scores.data() + i * span;
             // Row i sees keys [start, start + len) of this block's span.
-            const int64_t start = first_key(p0 + i0 + i) - lo;
+            const int64_t start = first_key(p0 + i0 + i, window) - lo;
             const int64_t len = (causal ? std::min(span, p0 + i0 + i + 1 - lo) : span) - start;
             std::fill(row, row + start, 0.0f);
             if (opts.softcap > 0) soft_cap(row + start, len, opts.softcap);
@@ -382,7 +381,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
             const int64_t rows = std::min(kTileRows, m - i);
             const int64_t h0 = j * group + part * group / parts,
                           h1 = j * group + (part + 1) * group / parts;
-            const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
+            const int64_t lo = first_key(pos, opts.window);
             const size_t first = size_t(lo * kv_stride + head_col(kv, j, hd)) * elem;
             const KvSegment seg{static_cast<const char *>(kv.k) + first,
                                 static_cast<const char *>(kv.v) + first, pos + rows - lo};
@@ -400,7 +399,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
     // One task per (row, head): the same steps as attention()'s one-row path.
     parallel_for(m * s.n_heads, n_threads, [&](int64_t task) {
         const int64_t i = task / s.n_heads, h = task % s.n_heads, pos = p0 + i;
-        const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
+        const int64_t lo = first_key(pos, opts.window);
         const int64_t span = pos + 1 - lo;
         const size_t first = size_t(lo * kv_stride + head_col(kv, h / group, hd)) * elem;
         const void *kh = static_cast<const char *>(kv.k) + first;
@@ -463,7 +462,7 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
         const int64_t i = u.i0, pos = sq.p0 + i;
         const int64_t h0 = by_kv ? (task % per_unit) * group : task % per_unit;
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
-        const int64_t lo = opts.window > 0 ? std::max<int64_t>(0, pos - opts.window + 1) : 0;
+        const int64_t lo = first_key(pos, opts.window);
         const int64_t span = pos + 1 - lo, col = head_col(kv, h0 / group, hd);
         if (heads) {
             // The keys and values in place, block by block: one chain per output across them.
