@@ -157,6 +157,10 @@ void attend_tile(const SimdOps &ops, DType type, int64_t ld, const KvSegment *se
                  int64_t key0, int64_t pos0, int64_t n_rows, int64_t window, const float *q,
                  int64_t q_stride, int64_t n, int64_t hd, float scale, float softcap, float *out) {
     const int64_t pos_last = pos0 + n_rows - 1, span = pos_last + 1 - key0, n_q = n_rows * n;
+    if (n_rows == 1) {  // a decode step's row: no copies, and the prefetch across segments
+        attend_heads(ops, type, ld, segs, n_segs, span, q, n, hd, scale, softcap, out);
+        return;
+    }
     thread_local std::vector<float> qs, scores, outs;
     qs.resize(size_t(n_q * hd));
     scores.resize(size_t(n_q * span));
@@ -371,8 +375,8 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     const SimdOps &ops = simd();
     if (heads_kernels(ops, hd)) {
-        // One task per (tile of up to kTileRows rows, part of a kv head's group): attend_tile,
-        // or for a single row attention()'s one-row path.
+        // One task per (tile of up to kTileRows rows, part of a kv head's group): attend_tile
+        // (for a single row attention()'s one-row path).
         const int64_t tiles = (m + kTileRows - 1) / kTileRows;
         const int64_t parts = group_parts(tiles * s.n_kv_heads, group, n_threads);
         parallel_for(tiles * s.n_kv_heads * parts, n_threads, [&](int64_t task) {
@@ -385,14 +389,9 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
             const size_t first = size_t(lo * kv_stride + head_col(kv, j, hd)) * elem;
             const KvSegment seg{static_cast<const char *>(kv.k) + first,
                                 static_cast<const char *>(kv.v) + first, pos + rows - lo};
-            if (rows > 1)
-                attend_tile(ops, kv.type, kv_stride, &seg, 1, lo, pos, rows, opts.window,
-                            q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd, scale, opts.softcap,
-                            out + i * q_stride + h0 * hd);
-            else
-                attend_heads(ops, kv.type, kv_stride, &seg, 1, pos + 1 - lo,
-                             q + i * q_stride + h0 * hd, h1 - h0, hd, scale, opts.softcap,
-                             out + i * q_stride + h0 * hd);
+            attend_tile(ops, kv.type, kv_stride, &seg, 1, lo, pos, rows, opts.window,
+                        q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd, scale, opts.softcap,
+                        out + i * q_stride + h0 * hd);
         });
         return;
     }
@@ -482,14 +481,9 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
                     segs.push_back(KvSegment{kv.k + off, kv.v + off, b - a});
                 a = b;
             }
-            if (u.rows > 1)
-                attend_tile(ops, DType::F32, kv.stride, segs.data(), segs.size(), lo, pos, u.rows,
-                            opts.window, sq.q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd,
-                            scale, opts.softcap, sq.out + i * q_stride + h0 * hd);
-            else
-                attend_heads(ops, DType::F32, kv.stride, segs.data(), segs.size(), span,
-                             sq.q + i * q_stride + h0 * hd, h1 - h0, hd, scale, opts.softcap,
-                             sq.out + i * q_stride + h0 * hd);
+            attend_tile(ops, DType::F32, kv.stride, segs.data(), segs.size(), lo, pos, u.rows,
+                        opts.window, sq.q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd, scale,
+                        opts.softcap, sq.out + i * q_stride + h0 * hd);
             return;
         }
         thread_local std::vector<float> scores, values;
