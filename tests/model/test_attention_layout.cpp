@@ -4,8 +4,8 @@
 // attention_rows() and the paged attention_rows() the same bits: decode steps (the heads
 // kernels, or one call per head), prefill blocks (sgemm over the rows, widened for a 16-bit
 // cache), sliding windows and soft-capped scores, at one and two threads; attention_rows() the bits
-// of one decode step of attention() per row; and a long decode step
-// (keys cut into ranges across threads) the bits of one thread's step at 2 and 3 threads.
+// of one decode step of attention() per row; and a long decode step (keys cut into ranges across
+// threads) the bits of one thread's step at 2 and 3 threads, as the engine's paged step has.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,31 +53,36 @@ Layouts make_layouts(DType t, int64_t n, int64_t n_kv, int64_t hd, std::mt19937 
     return l;
 }
 
-// The F32 rows of a Layouts' row layout copied into blocks of bt positions by kv head, the blocks
-// in reverse order of position (table), as the engine's pool holds them.
+// The F32 rows of a Layouts' row layout copied into blocks of bt positions: by default each
+// block holds its positions kv head by kv head, and the blocks are in reverse order of position
+// (table), so each block is a run of its own; as the engine's pool (`pool`), a kv head's rows of
+// every block lie side by side and the blocks come in order, so each kv head's rows are one run.
 struct Pages {
     std::vector<float> k, v;
     std::vector<int32_t> table;
     KvPages kv;
 };
 
-Pages make_pages(const Layouts &l, int64_t n, int64_t n_kv, int64_t hd, int64_t bt) {
+Pages make_pages(const Layouts &l, int64_t n, int64_t n_kv, int64_t hd, int64_t bt,
+                 bool pool = false) {
     const int64_t blocks = (n + bt - 1) / bt, kv_dim = n_kv * hd;
     Pages p{std::vector<float>(size_t(blocks * bt * kv_dim)),
             std::vector<float>(size_t(blocks * bt * kv_dim)),
             {},
             {}};
-    for (int64_t b = 0; b < blocks; ++b) p.table.push_back(int32_t(blocks - 1 - b));
+    for (int64_t b = 0; b < blocks; ++b) p.table.push_back(int32_t(pool ? b : blocks - 1 - b));
+    const int64_t block_stride = pool ? bt * hd : bt * kv_dim,
+                  head_stride = pool ? blocks * bt * hd : bt * hd;
     const auto *rk = reinterpret_cast<const float *>(l.rows_k.data());
     const auto *rv = reinterpret_cast<const float *>(l.rows_v.data());
     for (int64_t pos = 0; pos < n; ++pos)
         for (int64_t j = 0; j < n_kv; ++j) {
             const size_t at =
-                size_t(p.table[size_t(pos / bt)] * bt * kv_dim + (j * bt + pos % bt) * hd);
+                size_t(p.table[size_t(pos / bt)] * block_stride + j * head_stride + pos % bt * hd);
             std::copy_n(rk + pos * kv_dim + j * hd, hd, p.k.data() + at);
             std::copy_n(rv + pos * kv_dim + j * hd, hd, p.v.data() + at);
         }
-    p.kv = KvPages{p.k.data(), p.v.data(), p.table.data(), bt, bt * kv_dim, hd, bt * hd};
+    p.kv = KvPages{p.k.data(), p.v.data(), p.table.data(), bt, block_stride, hd, head_stride};
     return p;
 }
 
@@ -144,7 +149,10 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
 TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
     // Past kDecodeSplitKeysBytes a step on several threads cuts the keys into ranges and the
     // values by kv head (or, with fewer kv heads than threads, by columns); one thread takes the
-    // group path. MQA (one kv head) and a width of 80 take the column parts.
+    // group path. MQA (one kv head) and a width of 80 take the column parts. The engine's paged
+    // step (F32, a task per kv head at any length: cutting its keys into ranges measured slower,
+    // the pool's blocks being runs of their own or not) has the same bits: a kv head's rows as
+    // one run, or a run a block.
     std::mt19937 rng(43);
     std::normal_distribution<float> dist(0, 1);
     struct Shape {
@@ -179,7 +187,22 @@ TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
                             << (kv == &l.heads ? "head-major" : "rows");
                         ++checked;
                     }
+                if (t != DType::F32) continue;
+                for (bool pool : {false, true}) {
+                    const Pages pages = make_pages(l, n, sh.kv_heads, sh.hd, 16, pool);
+                    for (int threads : {1, 2, 3}) {
+                        std::vector<float> got(q.size(), -3.0f);
+                        attention_rows(q.data(), 1, n - 1, pages.kv, shape, 0.125f, opts,
+                                       got.data(), threads);
+                        EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
+                            << sh.heads << "/" << sh.kv_heads << "x" << sh.hd << ", " << n
+                            << " keys, window " << opts.window << ", softcap " << opts.softcap
+                            << ", " << threads << " threads, paged, "
+                            << (pool ? "one run" : "a run a block");
+                        ++checked;
+                    }
+                }
             }
         }
-    EXPECT_EQ(checked, 2 * 3 * 3 * 2 * 2);
+    EXPECT_EQ(checked, 2 * 3 * 3 * 2 * 2 + 3 * 3 * 2 * 3);
 }
