@@ -6,7 +6,9 @@
 // 1: attention(), one thread; 2: attention(), two threads) and the cache's layout (0: a row of
 // every kv head per position, as both caches were once; 1: head-major, as a session's
 // CausalCache: each kv head's positions in one run). BM_DecodeAttentionPaged: the engine's
-// paged cache.
+// paged cache. BM_PrefillAttention: a whole prompt's rows over one layer, attention()'s blocks of
+// 64 rows (two sgemm calls a head) against attention_rows()' tiles of 8 (the heads kernels, each
+// row a decode step's bits).
 //   bench_attention [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 
@@ -163,8 +165,43 @@ void BM_DecodeAttentionPaged(benchmark::State &state) {
         benchmark::Counter(double(flat.bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A prompt of `ctx` rows (positions 0 .. ctx - 1) over one layer of a head-major cache.
+// Arguments: the cache's element type, ctx, the path (0: attention(), 1: attention_rows()) and
+// the threads.
+void BM_PrefillAttention(benchmark::State &state) {
+    const auto type = static_cast<DType>(state.range(0));
+    const int64_t ctx = state.range(1), path = state.range(2);
+    const int threads = int(state.range(3));
+    const Cache cache(type, ctx, true);
+    std::vector<float> q(size_t(ctx * kHeads * kHeadDim)), out(q.size());
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0, 1);
+    for (float &x : q) x = dist(rng);
+    const AttentionShape shape{kHeads, kKvHeads, kHeadDim};
+    for (auto _ : state) {
+        if (path == 0)
+            attention(q.data(), ctx, 0, cache.layer(0), ctx, shape, true, 0.125f,
+                      AttentionOptions{}, out.data(), threads);
+        else
+            attention_rows(q.data(), ctx, 0, cache.layer(0), shape, 0.125f, AttentionOptions{},
+                           out.data(), threads);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(std::string(hfk::dtype_name(type)) +
+                   (path == 0 ? ", attention() (sgemm)" : ", attention_rows() (tiles)"));
+    // Scores and values: two multiply-adds per (row, key seen, head, column).
+    const double flops = 4.0 * double(kHeads * kHeadDim) * double(ctx) * double(ctx + 1) / 2;
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
+BENCHMARK(BM_PrefillAttention)
+    ->ArgNames({"dtype", "ctx", "path", "threads"})
+    ->ArgsProduct({{int(DType::F32), int(DType::BF16)}, {512, 2048}, {0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_DecodeAttentionPaged)
     ->ArgNames({"ctx", "threads", "reversed"})
     ->ArgsProduct({{256, 2048}, {1, 2}, {0, 1}})
