@@ -14,7 +14,7 @@
 //
 //   bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] [--prompt-tokens N]
 //                [--shared-prefix N] [--waves N] [--repeats N] [--probes N] [--quant bf16,q8]
-//                [--streams 1,2,4,8,16] [--no-extras]
+//                [--streams 1,2,4,8,16] [--kv-dtype f32|f16|bf16] [--no-extras]
 // MODEL_DIR defaults to the tiny shared aidreams260K (a smoke run; for real figures generate a
 // SmolLM-135M-shaped checkpoint with ../shared/tools/make_hf_model.py and pass its directory).
 #include <algorithm>
@@ -42,6 +42,9 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The KV cache's element type of every engine and session the tables run (--kv-dtype).
+hfk::DType g_kv_type = hfk::DType::F32;
 
 std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
@@ -117,7 +120,7 @@ double session_alone(const std::shared_ptr<const hfk::LoadedModel> &lm, int thre
                      int prompt_tokens, int new_tokens, int32_t vocab, int runs) {
     std::vector<double> tps;
     for (int run = 0; run < runs; ++run) {
-        hfk::Session session(lm, prompt_tokens + new_tokens + 1, threads);
+        hfk::Session session(lm, prompt_tokens + new_tokens + 1, threads, g_kv_type);
         const std::vector<int32_t> ids = random_prompt(uint32_t(run), prompt_tokens, vocab);
         hfk::GenerateOptions o;
         o.max_new_tokens = new_tokens;
@@ -146,6 +149,7 @@ StreamsRow run_streams(const std::shared_ptr<const hfk::LoadedModel> &lm, int th
     p.max_batch_tokens = std::max(streams, 128);
     p.n_threads = threads;
     p.n_ctx = prompt_tokens + new_tokens + 1;
+    p.kv_type = g_kv_type;
     hfk::Engine engine(lm, p);
     std::vector<double> ttft;
     uint64_t generated = 0;
@@ -196,6 +200,7 @@ ProbeTimes probe_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int thr
     p.max_batch_tokens = std::max(128, busy + prompt_tokens);
     p.n_threads = threads;
     p.n_ctx = prompt_tokens + busy_new + 1;
+    p.kv_type = g_kv_type;
     hfk::Engine engine(lm, p);
     std::atomic<bool> stop{false};
     std::mutex mu;
@@ -321,6 +326,7 @@ void prefix_ttft(const std::shared_ptr<const hfk::LoadedModel> &lm, int threads,
     p.max_batch_tokens = 512;
     p.n_threads = threads;
     p.n_ctx = prefix + kSuffix + 1;
+    p.kv_type = g_kv_type;
     std::vector<double> cold, warm;
     for (int i = 0; i < kRuns; ++i) {
         hfk::Engine e(lm, p);
@@ -421,7 +427,16 @@ int main(int argc, char **argv) {
             repeats = std::max(1, std::atoi(argv[++i]));
         else if (a == "--probes" && i + 1 < argc)
             probes = std::max(1, std::atoi(argv[++i]));
-        else if (a == "--no-extras")
+        else if (a == "--kv-dtype" && i + 1 < argc) {
+            const std::string t = argv[++i];
+            if (t != "f32" && t != "f16" && t != "bf16") {
+                std::fprintf(stderr, "bench_engine: --kv-dtype takes f32, f16 or bf16\n");
+                return 2;
+            }
+            g_kv_type = t == "f32"   ? hfk::DType::F32
+                        : t == "f16" ? hfk::DType::F16
+                                     : hfk::DType::BF16;
+        } else if (a == "--no-extras")
             extras = false;
         else if (a == "--streams" && i + 1 < argc) {
             stream_counts.clear();
@@ -452,7 +467,8 @@ int main(int argc, char **argv) {
             std::fprintf(stderr,
                          "usage: bench_engine [MODEL_DIR] [--threads N] [--new-tokens N] "
                          "[--prompt-tokens N] [--shared-prefix N] [--waves N] [--repeats N] "
-                         "[--probes N] [--quant bf16,q8] [--streams 1,2,4,8,16] [--no-extras]\n");
+                         "[--probes N] [--quant bf16,q8] [--streams 1,2,4,8,16] "
+                         "[--kv-dtype f32|f16|bf16] [--no-extras]\n");
             return 2;
         } else
             dir = a;
@@ -460,8 +476,9 @@ int main(int argc, char **argv) {
     try {
         std::printf(
             "CPU: %s\nmodel: %s, %d threads, %d prompt + %d new tokens a stream, %d waves a "
-            "run, the median of %d runs a row\n",
-            cpu_model().c_str(), dir.c_str(), threads, prompt_tokens, new_tokens, waves, repeats);
+            "run, the median of %d runs a row, %s KV cache\n",
+            cpu_model().c_str(), dir.c_str(), threads, prompt_tokens, new_tokens, waves, repeats,
+            hfk::dtype_name(g_kv_type));
         std::shared_ptr<const hfk::LoadedModel> first;
         for (const std::string &q : quants) {
             hfk::LoadOptions o;

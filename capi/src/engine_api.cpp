@@ -21,7 +21,8 @@ namespace {
 using hfk::capi::guard;
 using hfk::capi::set_error;
 
-const hfk_engine_params kEngineDefaults = {sizeof(hfk_engine_params), 8, 256, 0, 0, 64, 0, 16};
+const hfk_engine_params kEngineDefaults = {
+    sizeof(hfk_engine_params), 8, 256, 0, 0, 64, 0, 16, HFK_KV_F32};
 const hfk_engine_result kEngineResultDefaults = {sizeof(hfk_engine_result),
                                                  HFK_STOP_NONE,
                                                  0,
@@ -109,6 +110,10 @@ HFK_API hfk_status hfk_engine_create(hfk_engine **out, hfk_model *model,
     HFK_REQUIRE_ARG(model);
     hfk_engine_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kEngineDefaults); s != HFK_OK) return s;
+    hfk::DType kv_type = hfk::DType::F32;
+    if (hfk_status s = hfk::capi::kv_type_of(p.kv_dtype, "hfk_engine_params.kv_dtype", kv_type);
+        s != HFK_OK)
+        return s;
     return guard([&]() -> hfk_status {
         hfk::capi::ModelCore *core = hfk::capi::ready_core(model);
         if (core == nullptr)
@@ -123,6 +128,7 @@ HFK_API hfk_status hfk_engine_create(hfk_engine **out, hfk_model *model,
         ep.max_queued = p.max_queued;
         ep.n_ctx = p.n_ctx > 0 ? p.n_ctx : core->n_ctx;
         ep.block_tokens = p.kv_block_tokens;
+        ep.kv_type = kv_type;
         auto handle = std::make_unique<hfk_engine>();
         handle->core = model->core;
         handle->source_dir = hfk::capi::model_source_dir(model);

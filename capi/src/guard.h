@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "hfkit/hfkit.h"
+#include "model/dtype.h"
 #include "util/error.h"
 
 namespace hfk::capi {
@@ -69,6 +70,25 @@ hfk_status init_options(Struct *p, size_t caller_size, const Struct &defaults) n
     std::memcpy(static_cast<void *>(p), &defaults, caller_size);
     p->struct_size = static_cast<uint32_t>(caller_size);
     return HFK_OK;
+}
+
+// An options struct's hfk_kv_dtype (`field` names it in the error) as the cache's element type.
+inline hfk_status kv_type_of(hfk_kv_dtype v, const char *field, hfk::DType &out) noexcept {
+    switch (v) {
+        case HFK_KV_F32:
+            out = hfk::DType::F32;
+            return HFK_OK;
+        case HFK_KV_F16:
+            out = hfk::DType::F16;
+            return HFK_OK;
+        case HFK_KV_BF16:
+            out = hfk::DType::BF16;
+            return HFK_OK;
+        default:
+            return set_error(HFK_E_INVALID_ARG,
+                             std::string(field) + " " + std::to_string(v) +
+                                 " is not HFK_KV_F32 (0), HFK_KV_F16 (1) or HFK_KV_BF16 (2)");
+    }
 }
 
 // Copies `s` into a buffer the caller frees with hfk_free().

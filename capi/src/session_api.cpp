@@ -157,20 +157,9 @@ HFK_API hfk_status hfk_session_create(hfk_session **out, hfk_model *model,
     hfk_session_params p;
     if (hfk_status s = hfk::capi::read_options(p, params, kSessionDefaults); s != HFK_OK) return s;
     hfk::DType kv_type = hfk::DType::F32;
-    switch (p.kv_dtype) {
-        case HFK_KV_F32:
-            break;
-        case HFK_KV_F16:
-            kv_type = hfk::DType::F16;
-            break;
-        case HFK_KV_BF16:
-            kv_type = hfk::DType::BF16;
-            break;
-        default:
-            return set_error(HFK_E_INVALID_ARG,
-                             "hfk_session_params.kv_dtype " + std::to_string(p.kv_dtype) +
-                                 " is not HFK_KV_F32 (0), HFK_KV_F16 (1) or HFK_KV_BF16 (2)");
-    }
+    if (hfk_status s = hfk::capi::kv_type_of(p.kv_dtype, "hfk_session_params.kv_dtype", kv_type);
+        s != HFK_OK)
+        return s;
     if (p.compute != HFK_COMPUTE_F32 && p.compute != HFK_COMPUTE_BF16)
         return set_error(HFK_E_INVALID_ARG,
                          "hfk_session_params.compute " + std::to_string(p.compute) +

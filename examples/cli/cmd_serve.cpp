@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "engine_backend.h"
+#include "generate_options.h"
 #include "http_server.h"
 
 namespace cli {
@@ -43,6 +44,9 @@ const char *const kHelp =
     "  --ctx-size N           context of each request in tokens (default: the model's)\n"
     "  --kv-budget BYTES      KV memory of a model's batching engine (default: --parallel\n"
     "                         whole contexts); a request waits for its prompt + max_tokens\n"
+    "  --kv-dtype TYPE        the KV cache's element type, engines' and sessions': f32 (the\n"
+    "                         default), f16 or bf16 (half the bytes: twice the tokens a\n"
+    "                         --kv-budget holds)\n"
     "  --no-batching          run every request on a session of its own\n"
     "  --threads N            compute threads per session or engine (default: one per core)\n"
     "  --chat-template FILE   a Jinja chat template for every model instead of its own\n"
@@ -70,10 +74,10 @@ bool is_loopback(const std::string &host) {
 
 int cmd_serve(int argc, char **argv) {
     std::vector<std::string> value_options = {
-        "host",     "port",         "api-key",          "parallel",
-        "queue",    "ctx-size",     "threads",          "chat-template",
-        "max-body", "read-timeout", "shutdown-timeout", "keep-alive",
-        "kv-budget"};
+        "host",      "port",         "api-key",          "parallel",
+        "queue",     "ctx-size",     "threads",          "chat-template",
+        "max-body",  "read-timeout", "shutdown-timeout", "keep-alive",
+        "kv-budget", "kv-dtype"};
     value_options.insert(value_options.end(), kHubValueOptions.begin(), kHubValueOptions.end());
     const Args a = parse_args(argc, argv, 2, value_options, {"help", "offline", "no-batching"});
     if (a.flag("help")) {
@@ -88,6 +92,7 @@ int cmd_serve(int argc, char **argv) {
     pool.queue = static_cast<int32_t>(a.get_int("queue", 0, 4096).value_or(16));
     pool.n_ctx = static_cast<int32_t>(a.get_int("ctx-size", 1, 1 << 24).value_or(0));
     pool.n_threads = static_cast<int32_t>(a.get_int("threads", 1, 1024).value_or(0));
+    pool.kv_dtype = kv_dtype_option(a);
     if (auto tpl = a.get("chat-template")) pool.chat_template = read_file(*tpl);
     pool.hub = &hub.params;
     if (auto ka = a.get("keep-alive")) {
@@ -122,6 +127,7 @@ int cmd_serve(int argc, char **argv) {
     engine.max_queued = pool.queue;
     engine.n_ctx = pool.n_ctx;
     engine.n_threads = pool.n_threads;
+    engine.kv_dtype = pool.kv_dtype;
     engine.kv_budget_bytes =
         static_cast<uint64_t>(a.get_int("kv-budget", 1, int64_t(1) << 50).value_or(0));
     server::EngineBackend backend(pool, engine);

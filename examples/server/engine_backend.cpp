@@ -236,6 +236,7 @@ hfk_engine *EngineBackend::engine_for(const ModelUse &use) {
     ep.kv_budget_bytes = options_.kv_budget_bytes;
     ep.n_ctx = options_.n_ctx;
     ep.n_threads = options_.n_threads;
+    ep.kv_dtype = options_.kv_dtype;
     // Unsupported (GPT-2, Phi-2): the pool runs the model's requests. Settings the engine
     // refuses for this model (HFK_E_INVALID_ARG: a KV budget below one of its blocks) fail its
     // requests: the pool would run them outside the budget the operator set. Any other failure

@@ -18,12 +18,13 @@
 namespace server {
 
 struct EngineOptions {
-    bool enabled = true;           // false: every request on the pool (hfkit serve --no-batching)
-    int32_t max_sequences = 1;     // requests batched together per model (--parallel)
-    int32_t max_queued = 16;       // waiting per model beyond those, then 503 (--queue)
-    uint64_t kv_budget_bytes = 0;  // per model; 0: max_sequences whole contexts (--kv-budget)
-    int32_t n_ctx = 0;             // per request; <= 0: the model's (--ctx-size)
-    int32_t n_threads = 0;         // <= 0: the library's default (--threads)
+    bool enabled = true;            // false: every request on the pool (hfkit serve --no-batching)
+    int32_t max_sequences = 1;      // requests batched together per model (--parallel)
+    int32_t max_queued = 16;        // waiting per model beyond those, then 503 (--queue)
+    uint64_t kv_budget_bytes = 0;   // per model; 0: max_sequences whole contexts (--kv-budget)
+    int32_t n_ctx = 0;              // per request; <= 0: the model's (--ctx-size)
+    int32_t n_threads = 0;          // <= 0: the library's default (--threads)
+    int32_t kv_dtype = HFK_KV_F32;  // the pool's element type (--kv-dtype)
 };
 
 class EngineJob;

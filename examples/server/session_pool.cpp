@@ -286,6 +286,7 @@ hfk_session *SessionPool::acquire(Model &m) {
     HFK_SESSION_PARAMS_INIT(&sp);
     sp.n_ctx = options_.n_ctx;
     sp.n_threads = options_.n_threads;
+    sp.kv_dtype = options_.kv_dtype;
     hfk_session *s = nullptr;
     if (hfk_session_create(&s, m.handle, &sp) != HFK_OK) {
         const std::string why = last_error();

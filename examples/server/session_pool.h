@@ -23,6 +23,7 @@ struct PoolOptions {
     int32_t queue = 16;                   // requests waiting per model before 503
     int32_t n_ctx = 0;                    // <= 0: the model's context length
     int32_t n_threads = 0;                // per session; <= 0: the library's default
+    int32_t kv_dtype = HFK_KV_F32;        // each session's KV cache (--kv-dtype)
     std::string chat_template;            // Jinja source; "" uses each model's own
     const hfk_hub_params *hub = nullptr;  // must outlive the pool
     // Seconds a loaded model may stay idle before it is unloaded (its sessions and handle

@@ -14,10 +14,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The KV bytes of one token: every block of the cache holds one row of row_floats per token.
-uint64_t kv_bytes_per_token(const Model &m) {
+// The KV bytes of one token: every block of the cache holds one row of row_floats elements of
+// kv_type per token.
+uint64_t kv_bytes_per_token(const Model &m, DType kv_type) {
     auto probe = m.new_cache(1);
-    return uint64_t(probe->n_blocks()) * uint64_t(probe->row_floats()) * sizeof(float);
+    return uint64_t(probe->n_blocks()) * uint64_t(probe->row_floats()) *
+           (kv_type == DType::F32 ? 4 : 2);
 }
 
 int32_t context_of(const Model &m, int32_t n_ctx) {
@@ -43,8 +45,11 @@ KvBlockPool make_pool(const LoadedModel &lm, const EngineParams &p) {
     if (p.max_queued < 0) fail(HFK_E_INVALID_ARG, "max_queued must be >= 0");
     if (p.block_tokens < 1 || p.block_tokens > 4096)
         fail(HFK_E_INVALID_ARG, "block_tokens must be in [1, 4096]");
+    if (p.kv_type != DType::F32 && p.kv_type != DType::F16 && p.kv_type != DType::BF16)
+        fail(HFK_E_INVALID_ARG, std::string("kv_dtype: no KV cache of ") + dtype_name(p.kv_type));
     const int32_t n_ctx = context_of(*lm.model, p.n_ctx);
-    const uint64_t block_bytes = kv_bytes_per_token(*lm.model) * uint64_t(p.block_tokens);
+    const uint64_t block_bytes =
+        kv_bytes_per_token(*lm.model, p.kv_type) * uint64_t(p.block_tokens);
     const int64_t per_seq = (int64_t(n_ctx) + p.block_tokens - 1) / p.block_tokens;
     const int64_t total = p.kv_budget_bytes == 0 ? per_seq * p.max_sequences
                                                  : int64_t(p.kv_budget_bytes / block_bytes);
@@ -91,7 +96,7 @@ Engine::Engine(std::shared_ptr<const LoadedModel> model, const EngineParams &par
         const auto probe = model_->model->new_cache(1);
         arena_ = std::make_shared<const models::KvArena>(probe->n_blocks() / 2, probe->row_floats(),
                                                          probe->head_floats(), pool_.block_tokens(),
-                                                         pool_.total());
+                                                         pool_.total(), params_.kv_type);
     }
     stats_.kv_blocks_total = pool_.total();
     stats_.kv_block_tokens = pool_.block_tokens();

@@ -48,6 +48,7 @@ struct EngineParams {
     int32_t max_queued = 64;         // requests waiting beyond the running ones (>= 0)
     int32_t n_ctx = 0;               // per sequence; <= 0: the model's context
     int32_t block_tokens = 16;       // tokens per KV block
+    DType kv_type = DType::F32;      // the KV cache's element type: F32, F16 or BF16
 };
 
 // A request: `ids` when not empty, else `prompt` tokenized (with options.add_special_tokens).

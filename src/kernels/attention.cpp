@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/attention_heads.h"
@@ -463,6 +464,11 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
         const int64_t lo = first_key(pos, opts.window);
         const int64_t span = pos + 1 - lo, col = head_col(kv, h0 / group, hd);
+        const size_t elem = kv.type == DType::F32 ? 4 : 2;
+        // Element `off` of the keys or the values.
+        auto at = [&](const void *base, int64_t off) {
+            return static_cast<const char *>(base) + size_t(off) * elem;
+        };
         if (heads) {
             // The keys and values in place, block by block: one chain per output across them.
             const int64_t last = pos + u.rows - 1;
@@ -474,27 +480,29 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
                 // Blocks next to each other in memory (the engine hands a sequence its fresh
                 // blocks in ascending order) make one run, streamed as a session's cache is.
                 if (!segs.empty() &&
-                    static_cast<const float *>(segs.back().k) + segs.back().rows * kv.stride ==
-                        kv.k + off)
+                    at(segs.back().k, segs.back().rows * kv.stride) == at(kv.k, off))
                     segs.back().rows += b - a;
                 else
-                    segs.push_back(KvSegment{kv.k + off, kv.v + off, b - a});
+                    segs.push_back(KvSegment{at(kv.k, off), at(kv.v, off), b - a});
                 a = b;
             }
-            attend_tile(ops, DType::F32, kv.stride, segs.data(), segs.size(), lo, pos, u.rows,
+            attend_tile(ops, kv.type, kv.stride, segs.data(), segs.size(), lo, pos, u.rows,
                         opts.window, sq.q + i * q_stride + h0 * hd, q_stride, h1 - h0, hd, scale,
                         opts.softcap, sq.out + i * q_stride + h0 * hd);
             return;
         }
-        thread_local std::vector<float> scores, values;
+        // The values gathered in order, as stored (a contiguous attention_rows() call sums them
+        // in their own type).
+        thread_local std::vector<float> scores;
+        thread_local std::vector<char> values;
         scores.resize(size_t(span));
-        values.resize(size_t(span * hd));
+        values.resize(size_t(span * hd) * elem);
         for (int64_t a = lo; a <= pos;) {
             const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
-            const float *vb =
-                kv.v + kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
+            const int64_t off = kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
             for (int64_t t = a; t < b; ++t)
-                std::copy_n(vb + (t - a) * kv.stride, hd, values.data() + (t - lo) * hd);
+                std::memcpy(values.data() + size_t((t - lo) * hd) * elem,
+                            at(kv.v, off + (t - a) * kv.stride), size_t(hd) * elem);
             a = b;
         }
         for (int64_t h = h0; h < h1; ++h) {
@@ -503,15 +511,15 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
             for (int64_t a = lo; a <= pos;) {
                 const int64_t b = std::min(pos + 1, (a / bt + 1) * bt);
                 const int64_t off = kv.table[a / bt] * kv.block_stride + (a % bt) * kv.stride + col;
-                ops.dot_rows(DType::F32, kv.k + off, kv.stride, b - a, qi, hd,
-                             scores.data() + (a - lo), dot_rows_per_pass(DType::F32));
+                ops.dot_rows(kv.type, at(kv.k, off), kv.stride, b - a, qi, hd,
+                             scores.data() + (a - lo), dot_rows_per_pass(kv.type));
                 a = b;
             }
             for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
             if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
             softmax(scores.data(), span);
-            ops.axpy_rows(DType::F32, values.data(), hd, span, scores.data(), hd,
-                          sq.out + i * q_stride + h * hd, axpy_rows_per_pass(DType::F32));
+            ops.axpy_rows(kv.type, values.data(), hd, span, scores.data(), hd,
+                          sq.out + i * q_stride + h * hd, axpy_rows_per_pass(kv.type));
         }
     });
 }

@@ -69,17 +69,18 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
                     const AttentionShape &shape, float scale, const AttentionOptions &opts,
                     float *out, int n_threads);
 
-// Keys and values of one layer of a paged cache (F32): kv head j of position p is at
-// k + table[p / block_tokens] * block_stride + (p % block_tokens) * stride + j * head_stride
-// (v likewise), so a sequence's rows live in blocks of an engine-wide pool
+// Keys and values of one layer of a paged cache, of `type` (F32, F16 or BF16): kv head j of
+// position p is at element table[p / block_tokens] * block_stride + (p % block_tokens) * stride +
+// j * head_stride of k (v likewise), so a sequence's rows live in blocks of an engine-wide pool
 // (models/paged_cache.h).
 struct KvPages {
-    const float *k = nullptr, *v = nullptr;  // this layer's rows in block 0 of the pool
-    const int32_t *table = nullptr;          // the sequence's blocks, in position order
+    const void *k = nullptr, *v = nullptr;  // this layer's rows in block 0 of the pool
+    const int32_t *table = nullptr;         // the sequence's blocks, in position order
     int64_t block_tokens = 0, block_stride = 0, stride = 0;
     // Elements from kv head j's first column to head j + 1's (0: head_dim, the heads side by
     // side in a row; the engine's pool: a kv head's rows of every block, then the next head's).
     int64_t head_stride = 0;
+    DType type = DType::F32;
 };
 // attention_rows() through a block table: the same bits as attention_rows() over the same rows
 // stored contiguously (scores are per key; the values a row sees are summed block by block in

@@ -6,17 +6,22 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/simd.h"
 #include "util/error.h"
 
 namespace hfk::models {
 
 KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t block_tokens,
-                 int64_t n_blocks)
+                 int64_t n_blocks, DType type)
     : n_layers_(n_layers),
       kv_dim_(kv_dim),
       head_dim_(head_dim),
       block_tokens_(block_tokens),
-      n_blocks_(n_blocks) {
+      n_blocks_(n_blocks),
+      type_(type),
+      elem_(type == DType::F32 ? 4 : 2) {
+    if (type != DType::F32 && type != DType::F16 && type != DType::BF16)
+        fail(HFK_E_INVALID_ARG, std::string("KV arena: no cache of ") + dtype_name(type));
     if (n_layers <= 0 || kv_dim <= 0 || head_dim <= 0 || block_tokens <= 0 || n_blocks <= 0)
         fail(HFK_E_INVALID_ARG, "KV arena: every size must be positive");
     if (kv_dim % head_dim != 0)
@@ -25,16 +30,16 @@ KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t blo
                                     std::to_string(head_dim));
     size_t bytes = 0;
     if (__builtin_mul_overflow(size_t(head_dim), size_t(block_tokens), &block_stride_) ||
-        __builtin_mul_overflow(block_stride_, size_t(n_blocks), &head_floats_) ||
-        __builtin_mul_overflow(head_floats_, size_t(2 * n_layers * (kv_dim / head_dim)), &bytes) ||
-        __builtin_mul_overflow(bytes, sizeof(float), &bytes))
+        __builtin_mul_overflow(block_stride_, size_t(n_blocks), &head_elems_) ||
+        __builtin_mul_overflow(head_elems_, size_t(2 * n_layers * (kv_dim / head_dim)), &bytes) ||
+        __builtin_mul_overflow(bytes, elem_, &bytes))
         fail(HFK_E_NOMEM, "KV arena size overflows: " + std::to_string(n_blocks) + " blocks");
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         fail(HFK_E_NOMEM, "cannot reserve " + std::to_string(bytes >> 20) +
                               " MiB for a KV pool of " + std::to_string(n_blocks) + " blocks");
-    base_ = static_cast<float *>(p);
+    base_ = static_cast<uint8_t *>(p);
     mapped_bytes_ = bytes;
 }
 
@@ -66,15 +71,18 @@ void PagedCache::set_n_past(int32_t n) {
 
 void PagedCache::store_block_rows(int64_t i, int64_t p0, int64_t m, const float *in) const {
     const int64_t d = arena_->kv_dim(), hd = arena_->head_dim();
+    const kern::SimdOps &ops = kern::simd();
     for (int64_t p = 0; p < m; ++p)
-        for (int64_t j = 0; j < d / hd; ++j) std::copy_n(in + p * d + j * hd, hd, at(i, p0 + p, j));
+        for (int64_t j = 0; j < d / hd; ++j)
+            ops.from_f32(arena_->type(), in + p * d + j * hd, hd, at(i, p0 + p, j));
 }
 
 void PagedCache::load_block_rows(int64_t i, int64_t p0, int64_t m, float *out) const {
     const int64_t d = arena_->kv_dim(), hd = arena_->head_dim();
+    const kern::SimdOps &ops = kern::simd();
     for (int64_t p = 0; p < m; ++p)
         for (int64_t j = 0; j < d / hd; ++j)
-            std::copy_n(at(i, p0 + p, j), hd, out + p * d + j * hd);
+            ops.to_f32(arena_->type(), at(i, p0 + p, j), hd, out + p * d + j * hd);
 }
 
 void PagedCache::read_rows(int64_t i, int64_t n, float *out) const {
@@ -97,7 +105,8 @@ kern::KvPages KvArena::pages(int64_t layer, const int32_t *table) const {
                          block_tokens_,
                          int64_t(block_stride_),
                          head_dim_,
-                         int64_t(head_floats_)};
+                         int64_t(head_elems_),
+                         type_};
 }
 
 bool PagedCache::pages(int64_t layer, kern::KvPages &out) const {

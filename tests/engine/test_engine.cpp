@@ -156,8 +156,44 @@ TEST(Engine, BadParamsAndGpt2AreRefused) {
         HFK_E_INVALID_ARG);
     EXPECT_EQ(status_of([&] { Engine e(lm, EngineParams{.kv_budget_bytes = 1}); }),
               HFK_E_INVALID_ARG);
+    EXPECT_EQ(status_of([&] { Engine e(lm, EngineParams{.kv_type = hfk::DType::I8}); }),
+              HFK_E_INVALID_ARG);
     auto gpt2 = hfk::LoadedModel::load(hfk_test::shared_models_dir() / "tiny-gpt2", {}, {});
     EXPECT_EQ(status_of([&] { Engine e(gpt2, EngineParams{}); }), HFK_E_UNSUPPORTED);
+}
+
+// A 16-bit pool: a block takes half the bytes (the same budget holds twice the blocks), and the
+// greedy text is a session's with a cache of the same type, alone and among others.
+TEST(Engine, A16BitPoolHoldsTwiceTheTokensAndGivesTheSessionsText) {
+    auto lm = hfk_test::aidreams();
+    for (hfk::DType t : {hfk::DType::BF16, hfk::DType::F16}) {
+        SCOPED_TRACE(hfk::dtype_name(t));
+        const uint64_t budget = 256 << 10;  // 8 F32 blocks: not every request runs at once
+        Engine f32(lm, EngineParams{.kv_budget_bytes = budget, .n_threads = 1});
+        Engine e(lm, EngineParams{.max_sequences = 8,
+                                  .max_batch_tokens = 11,
+                                  .kv_budget_bytes = budget,
+                                  .n_threads = 2,
+                                  .kv_type = t});
+        EXPECT_EQ(e.stats().kv_block_bytes * 2, f32.stats().kv_block_bytes);
+        EXPECT_EQ(e.stats().kv_blocks_total, 2 * f32.stats().kv_blocks_total);
+        std::vector<uint64_t> ids;
+        for (const auto &p : kPrompts) ids.push_back(e.submit(greedy(p, 24)));
+        hfk::Session s(lm, 0, 1, t);
+        for (size_t i = 0; i < ids.size(); ++i) {
+            const EngineResult r = e.wait(ids[i]);
+            ASSERT_EQ(r.status, HFK_OK);
+            hfk::GenerateOptions o;
+            o.max_new_tokens = 24;
+            std::string text;
+            hfk::GenerateResult res;
+            std::atomic<bool> cancel{false};
+            s.reset();
+            s.generate(kPrompts[i], o, {}, cancel, text, res);
+            EXPECT_EQ(r.text, text) << kPrompts[i];
+            EXPECT_EQ(r.tokens, res.tokens);
+        }
+    }
 }
 
 // The pool: with room for one request's blocks, the second waits in the queue (not running),

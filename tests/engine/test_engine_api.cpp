@@ -2,6 +2,7 @@
 // ThreadSanitizer): greedy text equals hfk_session_generate's, from several submitting threads
 // at once with cancellations; the callback's rules; the stats back to zero; argument checks.
 #include <atomic>
+#include <cstddef>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -165,6 +166,37 @@ TEST(EngineApi, WaitFromACallbackIsReentrantAndArgumentsAreChecked) {
     hfk_engine *e = nullptr;
     EXPECT_EQ(hfk_engine_create(&e, model.get(), &ep), HFK_E_INVALID_ARG);
     EXPECT_EQ(e, nullptr);
+    HFK_ENGINE_PARAMS_INIT(&ep);
+    ep.kv_dtype = 7;
+    EXPECT_EQ(hfk_engine_create(&e, model.get(), &ep), HFK_E_INVALID_ARG);
+    EXPECT_EQ(e, nullptr);
+    EXPECT_NE(std::string(hfk_last_error_message()).find("hfk_engine_params.kv_dtype 7"),
+              std::string::npos)
+        << hfk_last_error_message();
+    // A BF16 pool: half the bytes a block, as the statistics say.
+    ep.kv_dtype = HFK_KV_BF16;
+    ASSERT_EQ(hfk_engine_create(&e, model.get(), &ep), HFK_OK);
+    hfk_engine_statistics half, full;
+    HFK_ENGINE_STATISTICS_INIT(&half);
+    HFK_ENGINE_STATISTICS_INIT(&full);
+    ASSERT_EQ(hfk_engine_stats(e, &half), HFK_OK);
+    ASSERT_EQ(hfk_engine_stats(engine.get(), &full), HFK_OK);
+    EXPECT_EQ(half.kv_block_bytes * 2, full.kv_block_bytes);
+    // A caller built before kv_dtype (a struct that ends before it) gets F32.
+    hfk_engine_params old = ep;
+    old.struct_size = offsetof(hfk_engine_params, kv_dtype);
+    hfk_engine *e_old = nullptr;
+    ASSERT_EQ(hfk_engine_create(&e_old, model.get(), &old), HFK_OK);
+    hfk_engine_statistics st_old;
+    HFK_ENGINE_STATISTICS_INIT(&st_old);
+    ASSERT_EQ(hfk_engine_stats(e_old, &st_old), HFK_OK);
+    EXPECT_EQ(st_old.kv_block_bytes, full.kv_block_bytes);
+    hfk_engine_free(e_old);
+    ASSERT_EQ(hfk_engine_submit(e, "Once upon a time", nullptr, 0, &p, nullptr, nullptr, &id),
+              HFK_OK);
+    EXPECT_EQ(hfk_engine_wait(e, id, nullptr, nullptr), HFK_OK);
+    hfk_engine_free(e);
+    e = nullptr;
     hfk_engine_statistics st{};
     EXPECT_EQ(hfk_engine_stats(engine.get(), &st), HFK_E_INVALID_ARG);  // not initialised
     hfk_engine_free(nullptr);

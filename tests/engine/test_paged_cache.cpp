@@ -22,6 +22,7 @@
 namespace {
 
 using hfk::BatchItem;
+using hfk::DType;
 using hfk::KvCache;
 using hfk::Model;
 
@@ -160,7 +161,9 @@ std::vector<std::vector<float>> run(const Model &model, KvCache &cache,
     return out;
 }
 
-void check_model(const std::string &dir) {
+// A pool of `kv_type` against a contiguous cache of the same type.
+void check_model(const std::string &dir, DType kv_type = DType::F32) {
+    SCOPED_TRACE(std::string("KV ") + hfk::dtype_name(kv_type));
     auto model = Model::load(hfk_test::shared_models_dir() / dir, {});
     const auto probe = model->new_cache(1);
     const int64_t n_layers = probe->n_blocks() / 2, kv_dim = probe->row_floats(),
@@ -169,11 +172,12 @@ void check_model(const std::string &dir) {
     const size_t vocab = size_t(model->vocab_size());
     for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t(1 + (i * 37) % (vocab - 1));
     constexpr int kNew = 8;
-    auto flat = model->new_cache(64);
+    auto flat = model->new_cache(64, kv_type);
     const auto want = run(*model, *flat, prompt, kNew, nullptr, 1);
 
     constexpr int32_t bt = 4;
-    auto arena = std::make_shared<const hfk::models::KvArena>(n_layers, kv_dim, head_dim, bt, 40);
+    auto arena =
+        std::make_shared<const hfk::models::KvArena>(n_layers, kv_dim, head_dim, bt, 40, kv_type);
     std::vector<int32_t> table, other;  // 8 blocks each, interleaved and reversed
     for (int32_t b = 0; b < 8; ++b) {
         table.push_back(30 - 3 * b);
@@ -203,6 +207,11 @@ void check_model(const std::string &dir) {
 
 TEST(PagedCache, ForwardBatchGivesTheContiguousCachesBitsTrainedLlama) {
     check_model("aidreams260K");
+}
+
+TEST(PagedCache, ForwardBatchGivesTheContiguousCachesBitsIn16BitPools) {
+    check_model("aidreams260K", DType::BF16);
+    check_model("tiny/tiny-llama-gqa-bf16", DType::F16);
 }
 
 TEST(PagedCache, ForwardBatchGivesTheContiguousCachesBitsGqaBf16) {

@@ -53,12 +53,12 @@ Layouts make_layouts(DType t, int64_t n, int64_t n_kv, int64_t hd, std::mt19937 
     return l;
 }
 
-// The F32 rows of a Layouts' row layout copied into blocks of bt positions: by default each
+// The rows of a Layouts' row layout copied into blocks of bt positions: by default each
 // block holds its positions kv head by kv head, and the blocks are in reverse order of position
 // (table), so each block is a run of its own; as the engine's pool (`pool`), a kv head's rows of
 // every block lie side by side and the blocks come in order, so each kv head's rows are one run.
 struct Pages {
-    std::vector<float> k, v;
+    std::vector<uint8_t> k, v;
     std::vector<int32_t> table;
     KvPages kv;
 };
@@ -66,23 +66,25 @@ struct Pages {
 Pages make_pages(const Layouts &l, int64_t n, int64_t n_kv, int64_t hd, int64_t bt,
                  bool pool = false) {
     const int64_t blocks = (n + bt - 1) / bt, kv_dim = n_kv * hd;
-    Pages p{std::vector<float>(size_t(blocks * bt * kv_dim)),
-            std::vector<float>(size_t(blocks * bt * kv_dim)),
+    const size_t elem = l.rows.type == DType::F32 ? 4 : 2;
+    Pages p{std::vector<uint8_t>(size_t(blocks * bt * kv_dim) * elem),
+            std::vector<uint8_t>(size_t(blocks * bt * kv_dim) * elem),
             {},
             {}};
     for (int64_t b = 0; b < blocks; ++b) p.table.push_back(int32_t(pool ? b : blocks - 1 - b));
     const int64_t block_stride = pool ? bt * hd : bt * kv_dim,
                   head_stride = pool ? blocks * bt * hd : bt * hd;
-    const auto *rk = reinterpret_cast<const float *>(l.rows_k.data());
-    const auto *rv = reinterpret_cast<const float *>(l.rows_v.data());
     for (int64_t pos = 0; pos < n; ++pos)
         for (int64_t j = 0; j < n_kv; ++j) {
             const size_t at =
-                size_t(p.table[size_t(pos / bt)] * block_stride + j * head_stride + pos % bt * hd);
-            std::copy_n(rk + pos * kv_dim + j * hd, hd, p.k.data() + at);
-            std::copy_n(rv + pos * kv_dim + j * hd, hd, p.v.data() + at);
+                size_t(p.table[size_t(pos / bt)] * block_stride + j * head_stride + pos % bt * hd) *
+                elem;
+            const size_t from = size_t(pos * kv_dim + j * hd) * elem;
+            std::memcpy(p.k.data() + at, l.rows_k.data() + from, size_t(hd) * elem);
+            std::memcpy(p.v.data() + at, l.rows_v.data() + from, size_t(hd) * elem);
         }
-    p.kv = KvPages{p.k.data(), p.v.data(), p.table.data(), bt, block_stride, hd, head_stride};
+    p.kv = KvPages{p.k.data(),   p.v.data(), p.table.data(), bt,
+                   block_stride, hd,         head_stride,    l.rows.type};
     return p;
 }
 
@@ -135,7 +137,6 @@ TEST(AttentionLayout, HeadMajorRowsGiveTheSameBits) {
                                        threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
                             << "attention_rows(), " << where;
-                        if (t != DType::F32) continue;  // pages hold F32
                         const Pages pages = make_pages(l, n, sh.kv_heads, sh.hd, 16);
                         std::fill(got.begin(), got.end(), -3.0f);
                         attention_rows(q.data(), m, p0, pages.kv, shape, 0.125f, opts, got.data(),
@@ -150,7 +151,7 @@ TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
     // Past kDecodeSplitKeysBytes a step on several threads cuts the keys into ranges and the
     // values by kv head (or, with fewer kv heads than threads, by columns); one thread takes the
     // group path. MQA (one kv head) and a width of 80 take the column parts. The engine's paged
-    // step (F32, a task per kv head at any length: cutting its keys into ranges measured slower,
+    // step (a task per kv head at any length: cutting its keys into ranges measured slower,
     // the pool's blocks being runs of their own or not) has the same bits: a kv head's rows as
     // one run, or a run a block.
     std::mt19937 rng(43);
@@ -187,7 +188,6 @@ TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
                             << (kv == &l.heads ? "head-major" : "rows");
                         ++checked;
                     }
-                if (t != DType::F32) continue;
                 for (bool pool : {false, true}) {
                     const Pages pages = make_pages(l, n, sh.kv_heads, sh.hd, 16, pool);
                     for (int threads : {1, 2, 3}) {
@@ -195,14 +195,14 @@ TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
                         attention_rows(q.data(), 1, n - 1, pages.kv, shape, 0.125f, opts,
                                        got.data(), threads);
                         EXPECT_EQ(std::memcmp(want.data(), got.data(), 4 * want.size()), 0)
-                            << sh.heads << "/" << sh.kv_heads << "x" << sh.hd << ", " << n
-                            << " keys, window " << opts.window << ", softcap " << opts.softcap
-                            << ", " << threads << " threads, paged, "
+                            << dtype_name(t) << " " << sh.heads << "/" << sh.kv_heads << "x"
+                            << sh.hd << ", " << n << " keys, window " << opts.window << ", softcap "
+                            << opts.softcap << ", " << threads << " threads, paged, "
                             << (pool ? "one run" : "a run a block");
                         ++checked;
                     }
                 }
             }
         }
-    EXPECT_EQ(checked, 2 * 3 * 3 * 2 * 2 + 3 * 3 * 2 * 3);
+    EXPECT_EQ(checked, 2 * 3 * 3 * (2 * 2 + 2 * 3));
 }

@@ -91,3 +91,19 @@ def test_engine_token_prompt_and_errors(model):
             engine.result(123456)
     with pytest.raises(hfkit.StateError):
         engine.submit(PROMPTS[0])
+
+
+def test_engine_kv_dtype_halves_a_block_and_gives_the_sessions_text(model):
+    with hfkit.Engine(model, max_sequences=4) as engine:
+        full = engine.stats()["kv_block_bytes"]
+    for kv_dtype in ("bf16", "f16"):
+        want = [model.generate(p, max_new_tokens=16, temperature=0, ignore_eos=True,
+                               kv_dtype=kv_dtype) for p in PROMPTS]
+        with hfkit.Engine(model, max_sequences=4, kv_dtype=kv_dtype) as engine:
+            assert engine.stats()["kv_block_bytes"] * 2 == full
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                got = list(pool.map(lambda p: engine.generate(
+                    p, max_new_tokens=16, temperature=0, ignore_eos=True), PROMPTS))
+            assert got == want, kv_dtype
+    with pytest.raises(hfkit.InvalidArgumentError, match="kv_dtype"):
+        hfkit.Engine(model, kv_dtype="q8")

@@ -6,8 +6,10 @@ cannot run (GPT-2) still gets its answer from a session of its own."""
 import concurrent.futures
 import http.client
 import json
+import subprocess
 
-from conftest import CHAT_MODEL, SHARED_DIR, Server, hfkit_run_json, metrics, post_json, wait_ready
+from conftest import (CHAT_MODEL, CLI, SHARED_DIR, Server, hfkit_run_json, metrics, post_json,
+                      wait_ready)
 
 PROMPTS = ["Once upon a time", "The little dog", "Echoes of", "In a quiet town", "A bird"]
 
@@ -203,3 +205,33 @@ def test_a_kv_budget_below_one_block_fails_the_models_requests_and_names_the_cau
         assert f'hfkit_engine_steps_total{{model="{CHAT_MODEL}"}}' not in metrics(s)
     finally:
         assert s.stop() == 0, s.stderr
+
+
+def test_kv_dtype_bf16_holds_twice_the_blocks_and_answers_as_a_bf16_session(long_model):
+    """--kv-dtype bf16: the engine's pool holds twice the blocks of the same --kv-budget, and a
+    greedy reply is a BF16-cache session's (`hfkit run --kv-dtype bf16`); GPT-2, run on the
+    server's sessions, gets the same cache type. A bad type is a usage error."""
+    gpt2 = str(SHARED_DIR / "models" / "tiny-gpt2")
+    budget = str(1 << 20)
+    blocks = {}
+    for kv_dtype in ("f32", "bf16"):
+        s = Server([long_model, gpt2, "--parallel", "2", "--threads", "1", "--kv-budget", budget,
+                    "--kv-dtype", kv_dtype])
+        try:
+            wait_ready(s)
+            for model in (long_model, gpt2):
+                body = {"model": model, "prompt": PROMPTS[0], "max_tokens": 12, "temperature": 0}
+                status, data = post_json(s, "/v1/completions", body)
+                assert status == 200, data
+                oracle = hfkit_run_json(model, PROMPTS[0], "--max-tokens", "12", "--temperature",
+                                        "0", "--kv-dtype", kv_dtype)
+                assert data["choices"][0]["text"] == oracle["text"], (kv_dtype, model)
+            blocks[kv_dtype] = engine_metric(metrics(s), "hfkit_engine_kv_blocks_total",
+                                             long_model)
+        finally:
+            assert s.stop() == 0, s.stderr
+    assert blocks["bf16"] == 2 * blocks["f32"] > 0
+    out = subprocess.run([CLI, "serve", "--kv-dtype", "q8"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode != 0
+    assert "--kv-dtype takes f32, f16 or bf16, got 'q8'" in out.stderr

@@ -39,16 +39,19 @@ class Engine:
     yields its pieces (a blocking iterator, GIL released while it waits) and ``astream`` is the
     asyncio form (each wait runs in a worker thread, so the event loop never blocks). A greedy
     request's text is the same alone or among many. A full queue raises
-    :class:`hfkit.StateError` (status ``HFK_E_BUSY``): try again later.
+    :class:`hfkit.StateError` (status ``HFK_E_BUSY``): try again later. ``kv_dtype`` (None or
+    "f32", "f16", "bf16") is what the KV pool stores, as a :class:`hfkit.Session`'s cache:
+    16-bit halves a block's bytes, so a budget holds twice the tokens.
     """
 
     def __init__(self, model: Any, max_sequences: int = 8, max_batch_tokens: int = 256,
                  kv_budget_bytes: int = 0, n_threads: int = 0, max_queued: int = 64,
-                 n_ctx: int = 0, kv_block_tokens: int = 16):
+                 n_ctx: int = 0, kv_block_tokens: int = 16, kv_dtype: Optional[str] = None):
+        from . import _kv_dtype
         self._model = model._handle()
         self._native = _hfkit.Engine(self._model, max_sequences, max_batch_tokens,
                                      kv_budget_bytes, n_threads, max_queued, n_ctx,
-                                     kv_block_tokens)
+                                     kv_block_tokens, _kv_dtype(kv_dtype))
 
     def submit(self, prompt: Prompt, **options: Any) -> int:
         """Queues a request (text, or token ids); options as :meth:`hfkit.Model.generate`."""

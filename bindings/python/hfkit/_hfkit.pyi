@@ -161,6 +161,7 @@ class Engine:
         max_queued: int,
         n_ctx: int,
         kv_block_tokens: int,
+        kv_dtype: int,
     ) -> None: ...
     def close(self) -> None: ...
     @property

@@ -924,7 +924,7 @@ class Engine {
   public:
     Engine(const Model &model, int32_t max_sequences, int32_t max_batch_tokens,
            uint64_t kv_budget_bytes, int32_t n_threads, int32_t max_queued, int32_t n_ctx,
-           int32_t kv_block_tokens) {
+           int32_t kv_block_tokens, int32_t kv_dtype) {
         auto m = model.handle();
         hfk_engine_params p;
         check(HFK_ENGINE_PARAMS_INIT(&p));
@@ -935,6 +935,7 @@ class Engine {
         p.max_queued = max_queued;
         p.n_ctx = n_ctx;
         p.kv_block_tokens = kv_block_tokens;
+        p.kv_dtype = kv_dtype;
         hfk_engine *raw = nullptr;
         hfk_status st;
         {
@@ -1299,11 +1300,12 @@ PYBIND11_MODULE(_hfkit, m) {
           py::arg("chat_template"),
           "A conversation rendered by a chat template (hfk_chat_render).");
     py::class_<Engine>(m, "Engine", "An open hfk_engine handle (continuous batching).")
-        .def(py::init<const Model &, int32_t, int32_t, uint64_t, int32_t, int32_t, int32_t,
+        .def(py::init<const Model &, int32_t, int32_t, uint64_t, int32_t, int32_t, int32_t, int32_t,
                       int32_t>(),
              py::arg("model"), py::arg("max_sequences"), py::arg("max_batch_tokens"),
              py::arg("kv_budget_bytes"), py::arg("n_threads"), py::arg("max_queued"),
-             py::arg("n_ctx"), py::arg("kv_block_tokens"), py::keep_alive<1, 2>(),
+             py::arg("n_ctx"), py::arg("kv_block_tokens"), py::arg("kv_dtype"),
+             py::keep_alive<1, 2>(),
              "Creates an engine on a generator model; keeps the model alive.")
         .def("close", &Engine::close, "Cancels every request and frees the handle.")
         .def_property_readonly("closed", &Engine::closed)

@@ -931,6 +931,9 @@ typedef struct hfk_engine_params {
     int32_t n_ctx;            /* context per request; <= 0: hfk_load_params.n_ctx if set,
                                  else the model's context length                            */
     int32_t kv_block_tokens;  /* tokens per KV block, 1..4096 [16]                            */
+    hfk_kv_dtype kv_dtype;    /* HFK_KV_*: the pool's element type [HFK_KV_F32]; F16/BF16 halve
+                                 a block's bytes (so a budget holds twice the tokens), rounded
+                                 as a session's cache of that type rounds them               */
 } hfk_engine_params;
 
 HFK_API hfk_status hfk_engine_params_init(hfk_engine_params *p, size_t caller_size) HFK_NOEXCEPT;
