@@ -306,7 +306,7 @@ int64_t rows_tile(const Mat &w, int n_threads) {
     return std::max<int64_t>(16, std::min(by_bytes, by_tasks) / 16 * 16);
 }
 
-// Products over the same m rows of x in one pass of the pool (linear_decode; linear_rows of
+// Products over the same m rows of x in one pass of the pool (linear() of several; linear_rows of
 // quantized matrices): x quantized once for every quantized product, each product split as
 // linear() splits it alone, so every output keeps linear()'s bits. m > 1: every product is
 // quantized (the 16-bit ones take linear_rows' tiles). False when the products do not fit one
@@ -380,7 +380,7 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
     bool together = m > 1 && n_products <= kMaxProducts;
     for (size_t p = 0; p < n_products; ++p)
         together = together && products[p].w->quant == QType::None;
-    if (m == 1) return linear_decode(products, n_products, x, n_threads);
+    if (m == 1) return linear(products, n_products, x, 1, n_threads);
     // Quantized products: x quantized once and one dispatch for them all.
     if (!together && linear_products(products, n_products, x, m, n_threads)) return;
     if (!together) {
@@ -442,10 +442,11 @@ void linear_rows(const RowsProduct *products, size_t n_products, const float *x,
     });
 }
 
-void linear_decode(const RowsProduct *products, size_t n_products, const float *x, int n_threads) {
-    if (linear_products(products, n_products, x, 1, n_threads)) return;
+void linear(const RowsProduct *products, size_t n_products, const float *x, int64_t m,
+            int n_threads) {
+    if (m <= 0 || linear_products(products, n_products, x, m, n_threads)) return;
     for (size_t p = 0; p < n_products; ++p)
-        linear(*products[p].w, Layout::OutIn, x, 1, products[p].bias, products[p].y, n_threads);
+        linear(*products[p].w, Layout::OutIn, x, m, products[p].bias, products[p].y, n_threads);
 }
 
 void get_row(const Mat &w, int64_t r, float *out) {

@@ -66,12 +66,15 @@ struct RowsProduct {
 };
 void linear_rows(const RowsProduct *products, size_t n_products, const float *x, int64_t m,
                  int n_threads);
-// One row of x (a decode step) through up to four [out, in] matrices of any type in one pass of
-// the thread pool: each split as linear() splits it for one row, every output linear()'s bits,
-// but one dispatch and one join for them all, and x quantized once for all the quantized ones.
-// A decode step of llama-135m made 8 dispatches a layer; a layer's q, k and v (gate and up)
-// then take one.
-void linear_decode(const RowsProduct *products, size_t n_products, const float *x, int n_threads);
+// m rows of x through up to four [out, in] matrices (a layer's q, k and v; gate and up), every
+// output linear()'s bits. One row (a decode step), matrices of any type, or several rows
+// through quantized matrices only (a quantized prefill): one pass of the thread pool, each
+// matrix split as linear() splits it, x quantized once for all the quantized ones. A decode
+// step of llama-135m made 8 dispatches a layer and its q, k and v (gate and up) take one; a
+// quantized prefill quantized x once per matrix. Else (16-bit or F32 prefills, sgemm) each
+// matrix goes to linear() alone.
+void linear(const RowsProduct *products, size_t n_products, const float *x, int64_t m,
+            int n_threads);
 
 // out[0 .. cols) = row r of w, as F32 (embedding lookup).
 void get_row(const Mat &w, int64_t r, float *out);

@@ -243,15 +243,10 @@ class Decoder final : public Model {
             // by head (CausalCache::commit_rows).
             float *kn = c.new_keys(m), *vn = c.new_values(m);
             rows_norm(xb, x, L.attn_norm);
-            if (m == 1) {  // a decode step: one dispatch for the three
-                const kern::RowsProduct qkv[3] = {
-                    {&L.wq, bias(L.bq), q}, {&L.wk, bias(L.bk), kn}, {&L.wv, bias(L.bv), vn}};
-                kern::linear_decode(qkv, 3, xb, nt);
-            } else {
-                kern::linear(L.wq, Layout::OutIn, xb, m, bias(L.bq), q, nt);
-                kern::linear(L.wk, Layout::OutIn, xb, m, bias(L.bk), kn, nt);
-                kern::linear(L.wv, Layout::OutIn, xb, m, bias(L.bv), vn, nt);
-            }
+            // One dispatch for the three (a decode step; a quantized prefill: xb quantized once).
+            const kern::RowsProduct qkv[3] = {
+                {&L.wq, bias(L.bq), q}, {&L.wk, bias(L.bk), kn}, {&L.wv, bias(L.bv), vn}};
+            kern::linear(qkv, 3, xb, m, nt);
             norm_and_rotate(L, m, q, kn, cos_t, sin_t, nt);
             c.commit_rows(int64_t(l), p0, m);
             const kern::AttentionOptions ao{L.window, spec_.attn_softcap};
@@ -264,14 +259,9 @@ class Decoder final : public Model {
             if (L.sparse) {
                 read += moe_forward(L.moe, xb, m, dim_, spec_.act, tmp, c.moe, nt);
             } else {
-                if (m == 1) {
-                    const kern::RowsProduct gate_up[2] = {{&L.w_gate, bias(L.b_gate), hb},
-                                                          {&L.w_up, bias(L.b_up), hb2}};
-                    kern::linear_decode(gate_up, 2, xb, nt);
-                } else {
-                    kern::linear(L.w_gate, Layout::OutIn, xb, m, bias(L.b_gate), hb, nt);
-                    kern::linear(L.w_up, Layout::OutIn, xb, m, bias(L.b_up), hb2, nt);
-                }
+                const kern::RowsProduct gate_up[2] = {{&L.w_gate, bias(L.b_gate), hb},
+                                                      {&L.w_up, bias(L.b_up), hb2}};
+                kern::linear(gate_up, 2, xb, m, nt);
                 for_rows(m, nt, [&](int64_t i) {
                     gated_act(hb + i * ffn_, hb2 + i * ffn_, ffn_, spec_.act);
                 });

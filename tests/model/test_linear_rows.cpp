@@ -268,9 +268,11 @@ TEST(LinearRows, SeveralProductsInOneCallHaveEachProductsBits) {
         }
 }
 
-// A decode step's products in one dispatch (linear_decode, and linear_rows for one row): every
-// output has the bits linear() gives each matrix alone, for matrices of every type side by side
-// (16-bit, F32, Q8_0 and Q4_1 sharing one quantized x), with and without biases, at 1-3 threads.
+// A decode step's products in one dispatch (linear() of several, and linear_rows for one row):
+// every output has the bits linear() gives each matrix alone, for matrices of every type side by
+// side (16-bit, F32, Q8_0 and Q4_1 sharing one quantized x), with and without biases, at 1-3
+// threads. Then a prefill's rows: through the quantized matrices (one pass, x quantized once) and
+// through all of them (each alone), the bits of linear() of each.
 TEST(LinearDecode, ProductsOfEveryTypeHaveLinearsBits) {
     std::mt19937 rng(23);
     std::normal_distribution<float> dist(0, 1);
@@ -328,11 +330,31 @@ TEST(LinearDecode, ProductsOfEveryTypeHaveLinearsBits) {
             if (through_rows)
                 linear_rows(products.data(), products.size(), x.data(), 1, threads);
             else
-                linear_decode(products.data(), products.size(), x.data(), threads);
+                linear(products.data(), products.size(), x.data(), 1, threads);
             for (size_t p = 0; p < mats.size(); ++p)
                 EXPECT_EQ(std::memcmp(want[p].data(), got[p].data(), want[p].size() * 4), 0)
                     << "product " << p << ", " << threads << " threads"
                     << (through_rows ? ", through linear_rows" : "");
+        }
+    const int64_t m = 6;  // more than linear()'s matrix-vector rows
+    std::vector<float> xs(static_cast<size_t>(m * k));
+    for (float &v : xs) v = dist(rng);
+    for (int threads : {1, 2, 3})
+        for (size_t first : {size_t(1), size_t(0)}) {  // the quantized pair, then all four
+            const size_t last = first == 1 ? 3 : mats.size();
+            std::vector<std::vector<float>> want, got;
+            std::vector<RowsProduct> products;
+            for (size_t p = first; p < last; ++p) {
+                want.emplace_back(size_t(m * mats[p].rows));
+                got.emplace_back(size_t(m * mats[p].rows), -1.0f);
+                linear(mats[p], Layout::OutIn, xs.data(), m, biases[p].data(), want.back().data(),
+                       threads);
+                products.push_back({&mats[p], biases[p].data(), got.back().data()});
+            }
+            linear(products.data(), products.size(), xs.data(), m, threads);
+            for (size_t p = 0; p < products.size(); ++p)
+                EXPECT_EQ(std::memcmp(want[p].data(), got[p].data(), want[p].size() * 4), 0)
+                    << "product " << first + p << " of " << m << " rows, " << threads << " threads";
         }
 }
 
