@@ -19,8 +19,7 @@ void softmax(float *x, int64_t n) {
     if (n <= 0) return;
     const SimdOps &ops = simd();
     const double sum = ops.exp_sum(x, n, ops.max(x, n));
-    const float inv = float(1.0 / sum);
-    for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+    ops.scale(x, n, float(1.0 / sum));
 }
 
 void attention(const float *q, int64_t m, int64_t p0, const float *k, const float *v,
@@ -82,7 +81,7 @@ int64_t first_key(int64_t pos, int64_t window) {
 
 // One head's scores of one query row, scaled, soft-capped and normalised.
 void normalize_scores(float *scores, int64_t span, float scale, float softcap) {
-    for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
+    simd().scale(scores, span, scale);
     if (softcap > 0) soft_cap(scores, span, softcap);
     softmax(scores, span);
 }
@@ -328,7 +327,7 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
             // rows): per-position calls cost decode ~4% of its time.
             ops.dot_rows(kv.type, kh, kv_stride, span, qi, hd, scores.data(),
                          dot_rows_per_pass(kv.type));
-            for (int64_t t = 0; t < span; ++t) scores[t] *= scale;
+            ops.scale(scores.data(), span, scale);
             if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
             softmax(scores.data(), span);
             ops.axpy_rows(kv.type, vh, kv_stride, span, scores.data(), hd, oi,
@@ -408,7 +407,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
         scores.resize(size_t(span));
         ops.dot_rows(kv.type, kh, kv_stride, span, q + i * q_stride + h * hd, hd, scores.data(),
                      dot_rows_per_pass(kv.type));
-        for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
+        ops.scale(scores.data(), span, scale);
         if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
         softmax(scores.data(), span);
         ops.axpy_rows(kv.type, vh, kv_stride, span, scores.data(), hd, out + i * q_stride + h * hd,
@@ -515,7 +514,7 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
                              scores.data() + (a - lo), dot_rows_per_pass(kv.type));
                 a = b;
             }
-            for (int64_t t = 0; t < span; ++t) scores[size_t(t)] *= scale;
+            ops.scale(scores.data(), span, scale);
             if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
             softmax(scores.data(), span);
             ops.axpy_rows(kv.type, values.data(), hd, span, scores.data(), hd,

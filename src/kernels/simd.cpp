@@ -126,6 +126,10 @@ void axpy_scalar(float a, const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void scale_scalar(float *x, int64_t n, float a) {
+    for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
 void exp_scalar(float *x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
@@ -157,8 +161,9 @@ void from_f32_scalar(DType t, const float *src, int64_t n, void *dst) {
 }
 
 constexpr SimdOps kScalar{dot_rows_scalar, dot_rows_batch_scalar, axpy_rows_scalar, to_f32_scalar,
-                          dot_scalar,      axpy_scalar,           exp_scalar,       max_scalar,
-                          exp_sum_scalar,  from_f32_scalar,       nullptr,          nullptr};
+                          dot_scalar,      axpy_scalar,           scale_scalar,     exp_scalar,
+                          max_scalar,      exp_sum_scalar,        from_f32_scalar,  nullptr,
+                          nullptr};
 
 #if defined(__x86_64__)
 // ---------------------------------------------------------------------------------------------
@@ -434,6 +439,14 @@ HFK_AVX2 void axpy_avx2(float a, const float *x, float *y, int64_t n) {
     for (int64_t i = n8; i < n; ++i) y[i] += a * x[i];
 }
 
+HFK_AVX2 void scale_avx2(float *x, int64_t n, float a) {
+    const int64_t n8 = n & ~int64_t(7);
+    const __m256 av = _mm256_set1_ps(a);
+    for (int64_t i = 0; i < n8; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), av));
+    for (int64_t i = n8; i < n; ++i) x[i] *= a;
+}
+
 // exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2]; Cephes' degree-6 polynomial.
 HFK_AVX2 inline __m256 exp8(__m256 x) {
     // (constant first: min/max return the second operand when one is NaN, so NaN stays NaN)
@@ -553,6 +566,7 @@ constexpr SimdOps kAvx2{dot_rows_avx2,
                         to_f32_avx2,
                         dot_avx2,
                         axpy_avx2,
+                        scale_avx2,
                         exp_avx2,
                         max_avx2,
                         exp_sum_avx2,
@@ -1033,6 +1047,17 @@ HFK_AVX512 void axpy_avx512(float a, const float *x, float *y, int64_t n) {
     }
 }
 
+HFK_AVX512 void scale_avx512(float *x, int64_t n, float a) {
+    const int64_t n16 = n & ~int64_t(15);
+    const __m512 av = _mm512_set1_ps(a);
+    for (int64_t i = 0; i < n16; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), av));
+    if (n16 < n) {
+        const __mmask16 m = tail_mask(n - n16);
+        _mm512_mask_storeu_ps(x + n16, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + n16), av));
+    }
+}
+
 HFK_AVX512 inline __m512 exp16(__m512 x) {
     // The clamp keeps -inf from making r NaN; scalef then gives 0 / inf at the extremes. The
     // constant goes first: min/max return the second operand when one is NaN, so NaN stays NaN.
@@ -1142,6 +1167,7 @@ constexpr SimdOps kAvx512{dot_rows_avx512,
                           to_f32_avx512,
                           dot_avx512,
                           axpy_avx512,
+                          scale_avx512,
                           exp_avx512,
                           max_avx512,
                           exp_sum_avx512,

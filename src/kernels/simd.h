@@ -37,6 +37,8 @@ struct SimdOps {
     float (*dot)(const float *a, const float *b, int64_t n);
     // y[i] += a * x[i]
     void (*axpy)(float a, const float *x, float *y, int64_t n);
+    // x[i] *= a (the same bits on every ISA: one rounding each)
+    void (*scale)(float *x, int64_t n, float a);
     // x[i] = exp(x[i]), within 2 ulp (0 for large negative x, inf for large positive).
     void (*exp)(float *x, int64_t n);
     // The largest x[i] (n >= 1).

@@ -205,7 +205,7 @@ TEST(Kernels, ExpAccuracyAndLimits) {
 
 // softmax's two passes: max over any length (tails of every size), and exp(x - shift) written
 // back with its sum, against double references, for every instruction set.
-TEST(Kernels, MaxAndExpSumEveryLength) {
+TEST(Kernels, MaxExpSumAndScaleEveryLength) {
     std::mt19937 rng(3);
     std::uniform_real_distribution<float> u(-30.0f, 10.0f);
     for (const char *isa : isas()) {
@@ -224,6 +224,13 @@ TEST(Kernels, MaxAndExpSumEveryLength) {
                 EXPECT_NEAR(y[size_t(i)], ref, 4e-7 * ref + 1e-30) << isa << " n=" << n;
             }
             EXPECT_NEAR(sum, ref_sum, 1e-6 * ref_sum) << isa << " n=" << n;
+            // scale: one rounded product each, every element (the tails too), nothing past n.
+            std::vector<float> z = x;
+            z.push_back(7.0f);
+            ops.scale(z.data(), n, 0.3f);
+            for (int64_t i = 0; i < n; ++i)
+                EXPECT_EQ(z[size_t(i)], x[size_t(i)] * 0.3f) << isa << " n=" << n << " i=" << i;
+            EXPECT_EQ(z[size_t(n)], 7.0f) << isa << " n=" << n;
         }
     }
 }
