@@ -11,6 +11,7 @@
 
 #include "kernels/attention_heads.h"
 #include "kernels/simd_avx2.h"
+#include "kernels/with_dtype.h"
 
 #if defined(__x86_64__)
 namespace hfk::kern {
@@ -176,23 +177,18 @@ HFK_AVX2 void axpy_rows_heads_t(const void *v, int64_t ld, int64_t rows, const f
 HFK_AVX2 void dot_rows_heads_avx2(DType type, const void *k, int64_t ld, int64_t rows,
                                   const float *q, int64_t q_ld, int64_t n_q, int64_t hd,
                                   float *scores, int64_t scores_ld) {
-    if (type == DType::F16)
-        dot_rows_heads_hd<DType::F16>(k, ld, rows, q, q_ld, n_q, hd, scores, scores_ld);
-    else if (type == DType::BF16)
-        dot_rows_heads_hd<DType::BF16>(k, ld, rows, q, q_ld, n_q, hd, scores, scores_ld);
-    else
-        dot_rows_heads_hd<DType::F32>(k, ld, rows, q, q_ld, n_q, hd, scores, scores_ld);
+    with_dtype(type, [&](auto T) {
+        dot_rows_heads_hd<decltype(T)::value>(k, ld, rows, q, q_ld, n_q, hd, scores, scores_ld);
+    });
 }
 
 HFK_AVX2 void axpy_rows_heads_avx2(DType type, const void *v, int64_t ld, int64_t rows,
                                    const float *p, int64_t p_ld, int64_t n_q, int64_t hd,
                                    float *out, int64_t out_ld, bool accumulate) {
-    if (type == DType::F16)
-        axpy_rows_heads_t<DType::F16>(v, ld, rows, p, p_ld, n_q, hd, out, out_ld, accumulate);
-    else if (type == DType::BF16)
-        axpy_rows_heads_t<DType::BF16>(v, ld, rows, p, p_ld, n_q, hd, out, out_ld, accumulate);
-    else
-        axpy_rows_heads_t<DType::F32>(v, ld, rows, p, p_ld, n_q, hd, out, out_ld, accumulate);
+    with_dtype(type, [&](auto T) {
+        axpy_rows_heads_t<decltype(T)::value>(v, ld, rows, p, p_ld, n_q, hd, out, out_ld,
+                                              accumulate);
+    });
 }
 
 }  // namespace hfk::kern

@@ -26,6 +26,7 @@
 #include "kernels/rows_per_pass.h"
 #include "kernels/simd_avx2.h"
 #include "kernels/simd_avx512.h"
+#include "kernels/with_dtype.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -339,12 +340,9 @@ HFK_AVX2 void dot_rows_batch_avx2_t(const void *w, int64_t ld, int64_t rows, con
 
 HFK_AVX2 void dot_rows_batch_avx2(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
                                   int64_t ldx, int64_t m, int64_t k, float *y, int64_t ldy) {
-    if (t == DType::F16)
-        dot_rows_batch_avx2_t<DType::F16>(w, ld, rows, x, ldx, m, k, y, ldy);
-    else if (t == DType::BF16)
-        dot_rows_batch_avx2_t<DType::BF16>(w, ld, rows, x, ldx, m, k, y, ldy);
-    else
-        dot_rows_batch_avx2_t<DType::F32>(w, ld, rows, x, ldx, m, k, y, ldy);
+    with_dtype(t, [&](auto T) {
+        dot_rows_batch_avx2_t<decltype(T)::value>(w, ld, rows, x, ldx, m, k, y, ldy);
+    });
 }
 
 // y += x0 W0 + x1 W1 (+ x2 W2 + x3 W3): R rows (1, 2 or 4) in one pass over y, each y[j]
@@ -389,22 +387,14 @@ HFK_AVX2 void axpy_rows_avx2_t(const void *w, int64_t ld, int64_t k_rows, const 
 
 HFK_AVX2 void dot_rows_avx2(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
                             int64_t k, float *y, int per_pass) {
-    if (t == DType::F16)
-        dot_rows_avx2_t<DType::F16>(w, ld, rows, x, k, y, per_pass);
-    else if (t == DType::BF16)
-        dot_rows_avx2_t<DType::BF16>(w, ld, rows, x, k, y, per_pass);
-    else
-        dot_rows_avx2_t<DType::F32>(w, ld, rows, x, k, y, per_pass);
+    with_dtype(
+        t, [&](auto T) { dot_rows_avx2_t<decltype(T)::value>(w, ld, rows, x, k, y, per_pass); });
 }
 
 HFK_AVX2 void axpy_rows_avx2(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x,
                              int64_t n, float *y, int per_pass) {
-    if (t == DType::F16)
-        axpy_rows_avx2_t<DType::F16>(w, ld, k_rows, x, n, y, per_pass);
-    else if (t == DType::BF16)
-        axpy_rows_avx2_t<DType::BF16>(w, ld, k_rows, x, n, y, per_pass);
-    else
-        axpy_rows_avx2_t<DType::F32>(w, ld, k_rows, x, n, y, per_pass);
+    with_dtype(
+        t, [&](auto T) { axpy_rows_avx2_t<decltype(T)::value>(w, ld, k_rows, x, n, y, per_pass); });
 }
 
 HFK_AVX2 void to_f32_avx2(DType t, const void *src, int64_t n, float *dst) {
@@ -863,12 +853,9 @@ HFK_AVX512 void dot_rows_batch_avx512_t(const void *w, int64_t ld, int64_t rows,
 HFK_AVX512 void dot_rows_batch_avx512(DType t, const void *w, int64_t ld, int64_t rows,
                                       const float *x, int64_t ldx, int64_t m, int64_t k, float *y,
                                       int64_t ldy) {
-    if (t == DType::F16)
-        dot_rows_batch_avx512_t<DType::F16>(w, ld, rows, x, ldx, m, k, y, ldy);
-    else if (t == DType::BF16)
-        dot_rows_batch_avx512_t<DType::BF16>(w, ld, rows, x, ldx, m, k, y, ldy);
-    else
-        dot_rows_batch_avx512_t<DType::F32>(w, ld, rows, x, ldx, m, k, y, ldy);
+    with_dtype(t, [&](auto T) {
+        dot_rows_batch_avx512_t<decltype(T)::value>(w, ld, rows, x, ldx, m, k, y, ldy);
+    });
 }
 
 // The weights are read with loads that never straddle two cache lines: a checkpoint's tensors
@@ -983,22 +970,15 @@ HFK_AVX512 void axpy_rows_avx512_t(const void *w, int64_t ld, int64_t k_rows, co
 
 HFK_AVX512 void dot_rows_avx512(DType t, const void *w, int64_t ld, int64_t rows, const float *x,
                                 int64_t k, float *y, int per_pass) {
-    if (t == DType::F16)
-        dot_rows_avx512_t<DType::F16>(w, ld, rows, x, k, y, per_pass);
-    else if (t == DType::BF16)
-        dot_rows_avx512_t<DType::BF16>(w, ld, rows, x, k, y, per_pass);
-    else
-        dot_rows_avx512_t<DType::F32>(w, ld, rows, x, k, y, per_pass);
+    with_dtype(
+        t, [&](auto T) { dot_rows_avx512_t<decltype(T)::value>(w, ld, rows, x, k, y, per_pass); });
 }
 
 HFK_AVX512 void axpy_rows_avx512(DType t, const void *w, int64_t ld, int64_t k_rows, const float *x,
                                  int64_t n, float *y, int per_pass) {
-    if (t == DType::F16)
-        axpy_rows_avx512_t<DType::F16>(w, ld, k_rows, x, n, y, per_pass);
-    else if (t == DType::BF16)
-        axpy_rows_avx512_t<DType::BF16>(w, ld, k_rows, x, n, y, per_pass);
-    else
-        axpy_rows_avx512_t<DType::F32>(w, ld, k_rows, x, n, y, per_pass);
+    with_dtype(t, [&](auto T) {
+        axpy_rows_avx512_t<decltype(T)::value>(w, ld, k_rows, x, n, y, per_pass);
+    });
 }
 
 template <DType T>
