@@ -308,41 +308,59 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
     }
     if (m > 1) blas_setup();
 
-    parallel_for(s.n_heads * row_blocks, n_threads, [&](int64_t task) {
-        const int64_t h = task / row_blocks, i0 = (task % row_blocks) * kRowBlock;
+    // One task per (kv head, block of rows): the group's query heads stacked into one matrix of
+    // group x rb rows, so that each product packs (and a 16-bit cache widens) the keys and values
+    // once for the group rather than once per head.
+    parallel_for(s.n_kv_heads * row_blocks, n_threads, [&](int64_t task) {
+        const int64_t j = task / row_blocks, i0 = (task % row_blocks) * kRowBlock, h0 = j * group;
         const int64_t i1 = std::min(m, i0 + kRowBlock), rb = i1 - i0;
         // Keys any row of this block may see: [lo, lo + span).
-        const int64_t lo = first_key(p0 + i0, window), col = head_col(kv, h / group, hd);
+        const int64_t lo = first_key(p0 + i0, window), col = head_col(kv, j, hd);
         const int64_t span = (causal ? std::min(n_keys, p0 + i1) : n_keys) - lo;
         thread_local std::vector<float> scores;
-        scores.resize(size_t(rb * span));
 
         if (rb == 1) {
+            scores.resize(size_t(span));
             const size_t first = size_t(lo * kv_stride + col) * elem;
             const void *kh = static_cast<const char *>(kv.k) + first;
             const void *vh = static_cast<const char *>(kv.v) + first;
-            const float *qi = q + i0 * q_stride + h * hd;
-            float *oi = out + i0 * q_stride + h * hd;
-            // One call per head for each product (the keys and values are matrices of `span`
-            // rows): per-position calls cost decode ~4% of its time.
-            ops.dot_rows(kv.type, kh, kv_stride, span, qi, hd, scores.data(),
-                         dot_rows_per_pass(kv.type));
-            ops.scale(scores.data(), span, scale);
-            if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
-            softmax(scores.data(), span);
-            ops.axpy_rows(kv.type, vh, kv_stride, span, scores.data(), hd, oi,
-                          axpy_rows_per_pass(kv.type));
+            for (int64_t h = h0; h < h0 + group; ++h) {
+                const float *qi = q + i0 * q_stride + h * hd;
+                float *oi = out + i0 * q_stride + h * hd;
+                // One call per head for each product (the keys and values are matrices of
+                // `span` rows): per-position calls cost decode ~4% of its time.
+                ops.dot_rows(kv.type, kh, kv_stride, span, qi, hd, scores.data(),
+                             dot_rows_per_pass(kv.type));
+                ops.scale(scores.data(), span, scale);
+                if (opts.softcap > 0) soft_cap(scores.data(), span, opts.softcap);
+                softmax(scores.data(), span);
+                ops.axpy_rows(kv.type, vh, kv_stride, span, scores.data(), hd, oi,
+                              axpy_rows_per_pass(kv.type));
+            }
             return;
         }
-        thread_local std::vector<float> k32, v32;
+        thread_local std::vector<float> k32, v32, qs, os;
         int64_t k_ld = 0, v_ld = 0;
         const float *kh = f32_rows(kv, kv.k, lo, span, col, hd, k32, k_ld);
         const float *vh = f32_rows(kv, kv.v, lo, span, col, hd, v32, v_ld);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rb), int(span), int(hd), scale,
-                    q + i0 * q_stride + h * hd, int(q_stride), kh, int(k_ld), 0.0f, scores.data(),
-                    int(span));
-        for (int64_t i = 0; i < rb; ++i) {
-            float *row = scores.data() + i * span;
+        // Row g * rb + i: query head h0 + g of row i0 + i (one head: q itself).
+        const int64_t n_rows = group * rb;
+        const float *qa = q + i0 * q_stride + h0 * hd;
+        int64_t q_ld = q_stride;
+        if (group > 1) {
+            qs.resize(size_t(n_rows * hd));
+            for (int64_t g = 0; g < group; ++g)
+                for (int64_t i = 0; i < rb; ++i)
+                    std::copy_n(qa + i * q_stride + g * hd, hd, qs.data() + (g * rb + i) * hd);
+            qa = qs.data();
+            q_ld = hd;
+        }
+        scores.resize(size_t(n_rows * span));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_rows), int(span), int(hd), scale,
+                    qa, int(q_ld), kh, int(k_ld), 0.0f, scores.data(), int(span));
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const int64_t i = r % rb;
+            float *row = scores.data() + r * span;
             // Row i sees keys [start, start + len) of this block's span.
             const int64_t start = first_key(p0 + i0 + i, window) - lo;
             const int64_t len = (causal ? std::min(span, p0 + i0 + i + 1 - lo) : span) - start;
@@ -351,9 +369,15 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
             softmax(row + start, len);
             std::fill(row + start + len, row + span, 0.0f);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rb), int(hd), int(span), 1.0f,
-                    scores.data(), int(span), vh, int(v_ld), 0.0f, out + i0 * q_stride + h * hd,
-                    int(q_stride));
+        float *oa = out + i0 * q_stride + h0 * hd;
+        if (group > 1) os.resize(size_t(n_rows * hd));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n_rows), int(hd), int(span),
+                    1.0f, scores.data(), int(span), vh, int(v_ld), 0.0f, group > 1 ? os.data() : oa,
+                    int(group > 1 ? hd : q_stride));
+        if (group > 1)
+            for (int64_t g = 0; g < group; ++g)
+                for (int64_t i = 0; i < rb; ++i)
+                    std::copy_n(os.data() + (g * rb + i) * hd, hd, oa + i * q_stride + g * hd);
     });
 }
 
