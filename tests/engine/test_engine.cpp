@@ -23,6 +23,23 @@ using hfk::EngineResult;
 const std::vector<std::string> &kPrompts = hfk_test::kStoryPrompts;
 using hfk_test::greedy;
 
+// A session's greedy continuation of n tokens after `prompt`, from the start (reset).
+struct SessionRun {
+    std::string text;
+    std::vector<int32_t> tokens;
+};
+SessionRun session_greedy(hfk::Session &s, const std::string &prompt, int32_t n) {
+    hfk::GenerateOptions o;
+    o.max_new_tokens = n;
+    SessionRun run;
+    hfk::GenerateResult res;
+    std::atomic<bool> cancel{false};
+    s.reset();
+    s.generate(prompt, o, {}, cancel, run.text, res);
+    run.tokens = res.tokens;
+    return run;
+}
+
 TEST(Engine, GreedyOutputIsTheSameAloneAmongSevenAndAsASession) {
     auto lm = hfk_test::aidreams();
     std::vector<EngineResult> alone;
@@ -50,15 +67,9 @@ TEST(Engine, GreedyOutputIsTheSameAloneAmongSevenAndAsASession) {
     // on this model its greedy text is the same.
     hfk::Session s(lm, 0, 1);
     for (size_t i = 0; i < kPrompts.size(); ++i) {
-        hfk::GenerateOptions o;
-        o.max_new_tokens = 24;
-        std::string text;
-        hfk::GenerateResult res;
-        std::atomic<bool> cancel{false};
-        s.reset();
-        s.generate(kPrompts[i], o, {}, cancel, text, res);
-        EXPECT_EQ(text, alone[i].text) << kPrompts[i];
-        EXPECT_EQ(res.tokens, alone[i].tokens);
+        const SessionRun run = session_greedy(s, kPrompts[i], 24);
+        EXPECT_EQ(run.text, alone[i].text) << kPrompts[i];
+        EXPECT_EQ(run.tokens, alone[i].tokens);
     }
 }
 
@@ -183,15 +194,9 @@ TEST(Engine, A16BitPoolHoldsTwiceTheTokensAndGivesTheSessionsText) {
         for (size_t i = 0; i < ids.size(); ++i) {
             const EngineResult r = e.wait(ids[i]);
             ASSERT_EQ(r.status, HFK_OK);
-            hfk::GenerateOptions o;
-            o.max_new_tokens = 24;
-            std::string text;
-            hfk::GenerateResult res;
-            std::atomic<bool> cancel{false};
-            s.reset();
-            s.generate(kPrompts[i], o, {}, cancel, text, res);
-            EXPECT_EQ(r.text, text) << kPrompts[i];
-            EXPECT_EQ(r.tokens, res.tokens);
+            const SessionRun run = session_greedy(s, kPrompts[i], 24);
+            EXPECT_EQ(r.text, run.text) << kPrompts[i];
+            EXPECT_EQ(r.tokens, run.tokens);
         }
     }
 }
