@@ -52,9 +52,6 @@ HFK_AVX512 inline __m512 reduce16x16(const __m512 *a) {
     return _mm512_permutexvar_ps(order, e);
 }
 
-// Queries from which dot_rows_heads_t takes them two at a time (dot_pair8).
-constexpr int64_t kPairsFrom = 2;
-
 // Two queries' scores of 8 keys: 16 chains of FMAs, each key vector loaded once for both (one
 // query by 16 keys loads a key vector for every FMA, and a prompt's tile of many queries was
 // bound by the loads). reduce16x16 sums any 16 vectors, so the bits are those of one query.
@@ -94,13 +91,12 @@ HFK_AVX512 void dot_rows_heads_t(const void *k, int64_t ld, int64_t rows, const 
 #pragma GCC unroll 16
         for (int i = 0; i < 16; ++i) kr[i] = row_at(T, k, r + i, ld);
         int64_t g = 0;
-        if (n_q >= kPairsFrom)
-            for (; g + 2 <= n_q; g += 2) {
-                const float *qa = q + g * q_ld, *qb = qa + q_ld;
-                float *sa = scores + g * scores_ld + r, *sb = sa + scores_ld;
-                dot_pair8<T>(kr, qa, qb, hd, sa, sb);
-                dot_pair8<T>(kr + 8, qa, qb, hd, sa + 8, sb + 8);
-            }
+        for (; g + 2 <= n_q; g += 2) {  // pairs of queries (dot_pair8), then a last one alone
+            const float *qa = q + g * q_ld, *qb = qa + q_ld;
+            float *sa = scores + g * scores_ld + r, *sb = sa + scores_ld;
+            dot_pair8<T>(kr, qa, qb, hd, sa, sb);
+            dot_pair8<T>(kr + 8, qa, qb, hd, sa + 8, sb + 8);
+        }
         for (; g < n_q; ++g) {
             const float *qg = q + g * q_ld;
             __m512 acc[16];
