@@ -157,8 +157,9 @@ void BM_Gpt2TokenMatvecs(benchmark::State &state) {
 }
 
 // A quantized llama-135m's products for m activation rows at once (m = 1: a decode step; m = 8:
-// the engine's step over 8 streams), weights quantized as the loader quantizes them (Q8_0x16 or
-// Q4_1x16 where the kernels read them interleaved). Arguments: 8 or 4 bits, m, threads.
+// the engine's step over 8 streams; m = 64: a prefill's rows), weights quantized as the loader
+// quantizes them (Q8_0x16 or Q4_1x16 where the kernels read them interleaved). Arguments: 8 or 4
+// bits, m, threads.
 struct QuantWeight {
     std::vector<uint8_t> bytes;
     Mat mat;
@@ -247,9 +248,11 @@ BENCHMARK(BM_Llama135mQuantizedRows)
     ->Args({8, 1, 1})
     ->Args({8, 8, 1})
     ->Args({8, 8, 2})
+    ->Args({8, 64, 1})
     ->Args({4, 1, 1})
     ->Args({4, 8, 1})
     ->Args({4, 8, 2})
+    ->Args({4, 64, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->UseRealTime();

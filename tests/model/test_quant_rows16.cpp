@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -36,7 +38,8 @@ struct Matrix {
     std::vector<uint8_t> bytes16;  // the same, interleaved
 };
 
-Matrix make_matrix(QType rowwise, int64_t rows, int64_t k, uint32_t seed) {
+// The weights w (rows x k) quantized as `rowwise`, and interleaved.
+Matrix matrix_of(QType rowwise, int64_t rows, int64_t k, const std::vector<float> &w) {
     Matrix m{rowwise,
              rowwise == QType::Q8_0 ? QType::Q8_0x16 : QType::Q4_1x16,
              rows,
@@ -44,13 +47,16 @@ Matrix make_matrix(QType rowwise, int64_t rows, int64_t k, uint32_t seed) {
              q_row_bytes(rowwise, k),
              {},
              {}};
-    const std::vector<float> w = random_values(size_t(rows * k), seed, 0.05f);
     m.bytes.resize(m.rb * size_t(rows));
     for (int64_t r = 0; r < rows; ++r)
         quantize_row(rowwise, w.data() + r * k, k, m.bytes.data() + size_t(r) * m.rb);
     m.bytes16 = m.bytes;
     interleave_rows16(rowwise, m.bytes16.data(), rows, k);
     return m;
+}
+
+Matrix make_matrix(QType rowwise, int64_t rows, int64_t k, uint32_t seed) {
+    return matrix_of(rowwise, rows, k, random_values(size_t(rows * k), seed, 0.05f));
 }
 
 struct Acts {
@@ -60,16 +66,16 @@ struct Acts {
     std::vector<QActs> rows;
 };
 
-// with_sums: the rows carry their blocks' sums of q (QActs::sums, as matmul.cpp quantizes
-// them), checked here to be the exact sums; otherwise the kernels sum the blocks themselves.
-Acts make_acts(int64_t m, int64_t k, uint32_t seed, bool with_sums = false) {
+// The activations x (m x k), quantized. with_sums: the rows carry their blocks' sums of q
+// (QActs::sums, as matmul.cpp quantizes them), checked here to be the exact sums; otherwise the
+// kernels sum the blocks themselves.
+Acts acts_of(int64_t m, int64_t k, const std::vector<float> &x, bool with_sums) {
     const int64_t nb = q_blocks(k);
     Acts a;
     a.q.resize(size_t(m * nb * kQBlock));
     a.d.resize(size_t(m * nb));
     a.s.resize(size_t(m * nb));
     a.sums.resize(size_t(m * nb));
-    const std::vector<float> x = random_values(size_t(m * k), seed, 1.0f);
     for (int64_t i = 0; i < m; ++i) {
         int8_t *q = a.q.data() + i * nb * kQBlock;
         int32_t *sums = a.sums.data() + i * nb;
@@ -84,6 +90,10 @@ Acts make_acts(int64_t m, int64_t k, uint32_t seed, bool with_sums = false) {
             QActs{q, a.d.data() + i * nb, a.s.data() + i * nb, nb, with_sums ? sums : nullptr});
     }
     return a;
+}
+
+Acts make_acts(int64_t m, int64_t k, uint32_t seed, bool with_sums = false) {
+    return acts_of(m, k, random_values(size_t(m * k), seed, 1.0f), with_sums);
 }
 
 float half(const uint8_t *p) {
@@ -139,6 +149,22 @@ using Gemm = void (*)(QType, const uint8_t *, size_t, int64_t, const QActs *, in
                       int64_t);
 using DotRows = void (*)(QType, const uint8_t *, size_t, int64_t, const QActs &, float *);
 
+// gemm's product of w and all of a's rows, written with a stride, against the definition.
+void expect_definitions_bits(const char *isa, Gemm gemm, const Matrix &w, const Acts &a) {
+    const int64_t m = int64_t(a.rows.size()), rows = w.rows, ldy = rows + 3;
+    std::vector<float> got(size_t(m * ldy), -1.0f);
+    gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m, got.data(), ldy);
+    for (int64_t i = 0; i < m; ++i) {
+        for (int64_t r = 0; r < rows; ++r)
+            ASSERT_EQ(float_bits(got[size_t(i * ldy + r)]),
+                      float_bits(defined_product(w, r, a.rows[size_t(i)])))
+                << isa << " " << qtype_name(w.type) << " k " << w.k << " rows " << rows << " m "
+                << m << " at " << i << "," << r;
+        for (int64_t r = rows; r < ldy; ++r)  // the stride's gap untouched
+            ASSERT_EQ(got[size_t(i * ldy + r)], -1.0f);
+    }
+}
+
 // One kernel set's product (and its dot_rows, when given) against the definition.
 void check_against_definition(const char *isa, Gemm gemm, DotRows dot_rows) {
     for (QType t : kRowwise)
@@ -148,19 +174,8 @@ void check_against_definition(const char *isa, Gemm gemm, DotRows dot_rows) {
                 // Odd batches carry their blocks' sums (as matmul.cpp's), even ones not.
                 for (int64_t m : {1, 2, 3, 7, 8, 9, 17, 70}) {
                     const Acts a = make_acts(m, k, uint32_t(m * 31 + k), m % 2 == 1);
-                    const int64_t ldy = rows + 3;
-                    std::vector<float> got(size_t(m * ldy), -1.0f);
-                    gemm(w.interleaved, w.bytes16.data(), w.rb, rows, a.rows.data(), m, got.data(),
-                         ldy);
-                    for (int64_t i = 0; i < m; ++i) {
-                        for (int64_t r = 0; r < rows; ++r)
-                            ASSERT_EQ(float_bits(got[size_t(i * ldy + r)]),
-                                      float_bits(defined_product(w, r, a.rows[size_t(i)])))
-                                << isa << " " << qtype_name(t) << " k " << k << " rows " << rows
-                                << " m " << m << " at " << i << "," << r;
-                        for (int64_t r = rows; r < ldy; ++r)  // the stride's gap untouched
-                            ASSERT_EQ(got[size_t(i * ldy + r)], -1.0f);
-                    }
+                    expect_definitions_bits(isa, gemm, w, a);
+                    if (::testing::Test::HasFatalFailure()) return;
                     if (!dot_rows) continue;
                     // One activation row through dot_rows, from the second group on (a task's
                     // share of the rows starts at a group).
@@ -201,6 +216,44 @@ TEST(QuantRows16, AvxVnniArithmeticThroughEvexGivesTheDefinitionsBits) {
 #else
     GTEST_SKIP() << "x86-64 only";
 #endif
+}
+
+// Products at the ends of the ranges: Q8_0 weights and activations all +-127, of the same signs
+// and then of opposite signs; Q4_1 nibbles of 15 against activations of +127 and then -127. The
+// 256-bit kernels sum pairs of products in int16 lanes (AVX2: a Q4_1 block's 16 products to a
+// lane), where longer sums, or u8 x s8 products of the stored weight + 128, could saturate.
+TEST(QuantRows16, ProductsAtTheEndsOfTheRangesSumExactly) {
+    const int64_t rows = 16, k = 96, m = 5;
+    std::vector<std::pair<const char *, Gemm>> gemms;
+    for (const char *isa : {"scalar", "avx2", "avxvnni", "avx512vnni"})
+        if (const QuantOps *ops = quant_ops_for(isa)) gemms.emplace_back(isa, ops->gemm);
+#if defined(__x86_64__)
+    if (cpu_features().avx512 && cpu_features().avx512_vnni)
+        gemms.emplace_back("avxvnni (EVEX)", gemm_rows16_vnni256_evex);
+#endif
+    for (QType t : kRowwise)
+        for (float sign : {1.0f, -1.0f}) {
+            std::vector<float> w(size_t(rows * k)), x(size_t(m * k));
+            for (int64_t j = 0; j < k; ++j) {
+                const float s = (j * 7 + j / 3) % 2 ? 1.0f : -1.0f;  // a mixed sign pattern
+                for (int64_t r = 0; r < rows; ++r)  // Q4_1: 0 (the block's minimum), then 15s
+                    w[size_t(r * k + j)] = t == QType::Q8_0 ? s : float(j % kQBlock != 0);
+                for (int64_t i = 0; i < m; ++i)
+                    x[size_t(i * k + j)] = t == QType::Q8_0 ? sign * s : sign;
+            }
+            const Matrix mw = matrix_of(t, rows, k, w);
+            const Acts a = acts_of(m, k, x, false);
+            // The bytes are the ends of the ranges.
+            ASSERT_EQ(a.rows[0].q[1], int8_t(sign > 0 ? 127 : -127));
+            if (t == QType::Q8_0)
+                ASSERT_EQ(std::abs(int8_t(mw.bytes[3])), 127);
+            else
+                ASSERT_EQ(mw.bytes[4] >> 4, 15);
+            for (const auto &[isa, gemm] : gemms) {
+                expect_definitions_bits(isa, gemm, mw, a);
+                if (HasFatalFailure()) return;
+            }
+        }
 }
 
 // The same quantized weights as the row-by-row type: the two float sequences differ only in
