@@ -3,21 +3,22 @@ if(NOT HFK_HAVE_RUNTIME)
     return()
 endif()
 
-# hfk_add_api_test(name LABELS l... SOURCES s...): a GoogleTest binary that links only the
-# shared library (plus header-only JSON for reading references).
+# hfk_add_api_test(name LABELS l... SOURCES s... [COST s]): a GoogleTest binary that links only
+# the shared library (plus header-only JSON for reading references).
 function(hfk_add_api_test name)
-    cmake_parse_arguments(T "" "" "LABELS;SOURCES" ${ARGN})
+    cmake_parse_arguments(T "" "COST" "LABELS;SOURCES" ${ARGN})
     add_executable(${name} ${T_SOURCES})
     target_link_libraries(${name} PRIVATE hfkit GTest::gtest GTest::gtest_main Threads::Threads
                                           nlohmann_json::nlohmann_json)
     target_precompile_headers(${name} REUSE_FROM hfk_api_gtest_pch)
-    hfk_discover_gtests(${name} LABELS ${T_LABELS})
+    hfk_discover_gtests(${name} LABELS ${T_LABELS} COST ${T_COST})
 endfunction()
 
 hfk_add_api_test(test_generation LABELS "capi;unit" SOURCES test_generation.cpp)
 hfk_add_api_test(test_concurrency LABELS "capi;unit;tsan" SOURCES test_concurrency.cpp)
 # Against the local Hub server (tests/hub/hub_server.py); the fixture reads its log with curl.
-hfk_add_api_test(test_model_states LABELS "capi;unit;hub;tsan" SOURCES test_model_states.cpp)
+hfk_add_api_test(test_model_states LABELS "capi;unit;hub;tsan" COST 10
+                 SOURCES test_model_states.cpp)
 target_link_libraries(test_model_states PRIVATE CURL::libcurl)
 target_include_directories(test_model_states PRIVATE ${PROJECT_SOURCE_DIR}/src)
 hfk_add_api_test(test_inspect_api LABELS "capi;unit;hub" SOURCES test_inspect_api.cpp)

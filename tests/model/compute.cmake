@@ -46,7 +46,7 @@ hfk_add_gtest(test_transposed_weights LABELS unit
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_transposed_weights.cpp)
 target_compile_definitions(test_transposed_weights PRIVATE HFK_TEST_SHARED_DIR="${HFK_SHARED_DIR}")
 # The decode attention's heads kernels against one dot_rows / axpy_rows call per head, bit for bit.
-hfk_add_gtest(test_attention_heads LABELS unit
+hfk_add_gtest(test_attention_heads LABELS unit COST 25
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_attention_heads.cpp)
-hfk_add_gtest(test_attention_layout LABELS unit
+hfk_add_gtest(test_attention_layout LABELS unit COST 15
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_attention_layout.cpp)
