@@ -42,7 +42,7 @@ struct Cache {
     size_t bytes;
     uint8_t *base;
     Cache(DType t, int64_t n, bool heads) : type(t), ctx(n), head_major(heads) {
-        const size_t elem = t == DType::F32 ? 4 : 2;
+        const size_t elem = compute_elem_size(t);
         bytes = size_t(2 * kLayers * n * kKvDim) * elem;
         base = static_cast<uint8_t *>(
             mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -74,7 +74,7 @@ struct Cache {
 // The step as one call per query head (attention()'s one-row path before the heads kernels).
 void per_head(const KvRows &kv, int64_t ctx, const float *q, float scale, float *out) {
     const SimdOps &ops = simd();
-    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(kv.type);
     thread_local std::vector<float> scores;
     scores.resize(size_t(ctx));
     for (int64_t h = 0; h < kHeads; ++h) {

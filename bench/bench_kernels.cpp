@@ -29,17 +29,13 @@ using hfk::DType;
 using hfk::kern::Layout;
 using hfk::kern::Mat;
 
-size_t elem_size(DType t) {
-    return t == DType::F32 ? 4 : 2;
-}
-
 struct Matrix {
     std::unique_ptr<uint16_t[]> data;  // 2-byte units, enough for any dtype
     Mat mat;
 };
 
 Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937 &rng) {
-    const size_t units = size_t(rows * cols) * elem_size(t) / 2;
+    const size_t units = size_t(rows * cols) * compute_elem_size(t) / 2;
     Matrix m{std::make_unique<uint16_t[]>(units), Mat{t, nullptr, rows, cols}};
     // Small finite values in every format: a sign, a small exponent and random mantissa bits.
     std::uniform_int_distribution<uint32_t> bits(0, 0xffff);
@@ -124,7 +120,7 @@ void token_matvecs(benchmark::State &state, const std::vector<Weight> &w) {
     const double read_gbs = read_baseline().best_gbs;
     std::vector<float> x(50304, 0.01f), y(50304);
     int64_t bytes = 0;
-    for (const Weight &m : w) bytes += m.m.mat.rows * m.m.mat.cols * int64_t(elem_size(t));
+    for (const Weight &m : w) bytes += m.m.mat.rows * m.m.mat.cols * int64_t(compute_elem_size(t));
     double secs = 0;
     for (auto _ : state) {
         const auto a = std::chrono::steady_clock::now();

@@ -18,8 +18,7 @@ using Clock = std::chrono::steady_clock;
 // kv_type per token.
 uint64_t kv_bytes_per_token(const Model &m, DType kv_type) {
     auto probe = m.new_cache(1);
-    return uint64_t(probe->n_blocks()) * uint64_t(probe->row_floats()) *
-           (kv_type == DType::F32 ? 4 : 2);
+    return uint64_t(probe->n_blocks()) * uint64_t(probe->row_floats()) * compute_elem_size(kv_type);
 }
 
 int32_t context_of(const Model &m, int32_t n_ctx) {

@@ -54,7 +54,7 @@ int64_t head_col(const Kv &kv, int64_t j, int64_t hd) {
 // itself when it is F32 (ld = stride), else widened into `buf` (ld = hd).
 const float *f32_rows(const KvRows &kv, const void *base, int64_t lo, int64_t n, int64_t col,
                       int64_t hd, std::vector<float> &buf, int64_t &ld) {
-    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(kv.type);
     const auto *p = static_cast<const char *>(base) + (size_t(lo * kv.stride + col)) * elem;
     if (kv.type == DType::F32) {
         ld = kv.stride;
@@ -100,7 +100,7 @@ void attend_heads(const SimdOps &ops, DType type, int64_t ld, const KvSegment *s
     // here, each once, from a cursor (segment `pf_seg`, starting at row `pf_first` of the run,
     // prefetched up to row `pf_at`).
     const int64_t ahead = heads_prefetch_rows(type, hd);
-    const size_t elem = type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(type);
     size_t pf_seg = 1;
     int64_t pf_first = segs[0].rows, pf_at = pf_first;
     auto prefetch_until = [&](const void *KvSegment::*base, int64_t until) {
@@ -181,7 +181,7 @@ void attend_tile(const SimdOps &ops, DType type, int64_t ld, const KvSegment *se
     }
     // Rows i0 .. i1 - 1 see all of [a, b) when lo(pos0 + i1 - 1) <= a and pos0 + i0 >= b - 1;
     // the pieces end at the next lo or position + 1 of any row (both grow with the row).
-    const size_t elem = type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(type);
     at = 0;
     for (size_t s = 0; s < n_segs; ++s) {
         const int64_t seg_a = key0 + at, seg_b = seg_a + segs[s].rows;
@@ -230,7 +230,7 @@ void decode_split_keys(const SimdOps &ops, const KvRows &kv, int64_t lo, int64_t
                        const AttentionShape &s, const float *q, float scale, float softcap,
                        float *out, int n_threads) {
     const int64_t hd = s.head_dim, group = s.n_heads / s.n_kv_heads;
-    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(kv.type);
     // Tasks write disjoint parts of the calling thread's scratch.
     thread_local std::vector<float> scores;
     scores.resize(size_t(s.n_heads * span));
@@ -279,7 +279,7 @@ void attention(const float *q, int64_t m, int64_t p0, const KvRows &kv, int64_t 
                const AttentionShape &s, bool causal, float scale, const AttentionOptions &opts,
                float *out, int n_threads) {
     const int64_t kv_stride = kv.stride;
-    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(kv.type);
     const int64_t window = causal ? opts.window : 0;
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     constexpr int64_t kRowBlock = 64;
@@ -395,7 +395,7 @@ void attention_rows(const float *q, int64_t m, int64_t p0, const KvRows &kv,
                     const AttentionShape &s, float scale, const AttentionOptions &opts, float *out,
                     int n_threads) {
     const int64_t kv_stride = kv.stride;
-    const size_t elem = kv.type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(kv.type);
     const int64_t hd = s.head_dim, q_stride = s.n_heads * hd, group = s.n_heads / s.n_kv_heads;
     const SimdOps &ops = simd();
     if (heads_kernels(ops, hd)) {
@@ -487,7 +487,7 @@ void attention_rows_batch(const PagedRows *seqs, size_t n_seqs, const AttentionS
         const int64_t h1 = by_kv ? h0 + group : h0 + 1;
         const int64_t lo = first_key(pos, opts.window);
         const int64_t span = pos + 1 - lo, col = head_col(kv, h0 / group, hd);
-        const size_t elem = kv.type == DType::F32 ? 4 : 2;
+        const size_t elem = compute_elem_size(kv.type);
         // Element `off` of the keys or the values.
         auto at = [&](const void *base, int64_t off) {
             return static_cast<const char *>(base) + size_t(off) * elem;

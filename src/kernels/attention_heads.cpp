@@ -24,7 +24,7 @@ using avx512::load16_mask;
 using avx512::tail_mask;
 
 inline const void *row_at(DType t, const void *base, int64_t r, int64_t ld) {
-    return static_cast<const char *>(base) + size_t(r) * size_t(ld) * (t == DType::F32 ? 4 : 2);
+    return static_cast<const char *>(base) + size_t(r) * size_t(ld) * compute_elem_size(t);
 }
 
 // out[r] = the sum of a[r]'s 16 lanes for 16 accumulators at once, in the order GCC 12's
@@ -137,7 +137,7 @@ HFK_AVX512 void axpy_block(const void *v, int64_t ld, int64_t rows, const float 
     }
     // This block's columns of the row `ahead` rows on.
     const int64_t ahead = heads_prefetch_rows(T, hd), cols = std::min<int64_t>(16 * C, hd - c0);
-    const void *v_cols = static_cast<const char *>(v) + c0 * (T == DType::F32 ? 4 : 2);
+    const void *v_cols = static_cast<const char *>(v) + c0 * compute_elem_size(T);
     for (int64_t r = 0; r < rows; ++r) {
         if (r + ahead < rows) prefetch_heads_rows(T, row_at(T, v_cols, r + ahead, ld), ld, 1, cols);
         const void *row = row_at(T, v, r, ld);

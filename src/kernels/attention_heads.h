@@ -36,7 +36,7 @@ using AxpyRowsHeadsFn = void (*)(DType type, const void *v, int64_t ld, int64_t 
 // prefetches that many rows of a paged cache's next block before it reads the current one.
 constexpr int64_t kHeadsPrefetchBytes = 8192;
 inline int64_t heads_prefetch_rows(DType type, int64_t hd) {
-    const int64_t row = hd * (type == DType::F32 ? 4 : 2);
+    const int64_t row = hd * compute_elem_size(type);
     return row * 16 >= kHeadsPrefetchBytes ? 16 : kHeadsPrefetchBytes / row;
 }
 
@@ -50,7 +50,7 @@ inline int64_t heads_prefetch_rows(DType type, int64_t hd) {
 // the call (every vector register is caller-saved).
 inline void prefetch_heads_rows(DType type, const void *base, int64_t ld, int64_t rows,
                                 int64_t hd) {
-    const size_t elem = type == DType::F32 ? 4 : 2, bytes = size_t(hd) * elem;
+    const size_t elem = compute_elem_size(type), bytes = size_t(hd) * elem;
     for (int64_t r = 0; r < rows; ++r) {
         const uintptr_t p = reinterpret_cast<uintptr_t>(base) + size_t(r) * size_t(ld) * elem;
         // An asm statement, not _mm_prefetch: GCC 12 -O2 deleted such loops whole (a loop of

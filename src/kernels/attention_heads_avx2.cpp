@@ -26,7 +26,7 @@ using avx2::load8;
 using avx2::Sums8;
 
 inline const void *row_at(DType t, const void *base, int64_t r, int64_t ld) {
-    return static_cast<const char *>(base) + size_t(r) * size_t(ld) * (t == DType::F32 ? 4 : 2);
+    return static_cast<const char *>(base) + size_t(r) * size_t(ld) * compute_elem_size(t);
 }
 
 // One row's dot_rows sums up to the last whole vector of 8: hsum8 of it, then dot_tail1, is the
@@ -121,7 +121,7 @@ HFK_AVX2 void axpy_block(const void *v, int64_t ld, int64_t rows, const float *p
         for (int c = 0; c < C; ++c)
             acc[g][c] =
                 accumulate ? _mm256_loadu_ps(out + g * out_ld + c0 + 8 * c) : _mm256_setzero_ps();
-    const void *v_cols = static_cast<const char *>(v) + c0 * (T == DType::F32 ? 4 : 2);
+    const void *v_cols = static_cast<const char *>(v) + c0 * compute_elem_size(T);
     for (int64_t r = 0; r < rows; ++r) {
         // This block's columns of the 8 rows `ahead` rows on, every 8 rows.
         if (r % 8 == 0 && r + ahead < rows)

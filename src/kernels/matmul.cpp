@@ -18,13 +18,9 @@
 namespace hfk::kern {
 namespace {
 
-size_t elem_size(DType t) {
-    return t == DType::F32 ? 4 : 2;
-}
-
 const void *offset(const Mat &w, int64_t row, int64_t col) {
     return static_cast<const char *>(w.data) +
-           (size_t(row) * size_t(w.cols) + size_t(col)) * elem_size(w.dtype);
+           (size_t(row) * size_t(w.cols) + size_t(col)) * compute_elem_size(w.dtype);
 }
 
 // Rows of x the matrix-vector kernels handle before sgemm wins.
@@ -163,7 +159,7 @@ void linear_quantized(const Mat &w, Layout layout, const float *x, int64_t m, co
 
 size_t row_bytes(const Mat &w) {
     if (w.quant != QType::None) return q_row_bytes(w.quant, w.cols);
-    return size_t(w.cols) * elem_size(w.dtype);
+    return size_t(w.cols) * compute_elem_size(w.dtype);
 }
 
 Mat row_slice(const Mat &w, int64_t first, int64_t n) {
@@ -272,7 +268,7 @@ int64_t line_head(const Mat &w) {
     if (row_bytes(w) % 64 != 0) return -1;
     return std::min<int64_t>(w.cols,
                              int64_t((64 - (reinterpret_cast<uintptr_t>(w.data) & 63)) & 63) /
-                                 int64_t(elem_size(w.dtype)));
+                                 int64_t(compute_elem_size(w.dtype)));
 }
 
 // x's rows (m x k) copied so that, in each, element `head` sits on a 64-byte boundary: the

@@ -80,11 +80,8 @@ inline float load_scalar(DType t, const void *p, int64_t i) {
     }
 }
 
-size_t elem_size(DType t) {
-    return t == DType::F32 ? 4 : 2;
-}
 const void *row_ptr(DType t, const void *w, int64_t row, int64_t ld) {
-    return static_cast<const char *>(w) + size_t(row) * size_t(ld) * elem_size(t);
+    return static_cast<const char *>(w) + size_t(row) * size_t(ld) * compute_elem_size(t);
 }
 
 // The portable loops read one row at a time whatever per_pass asks: they are never the fast path,
@@ -576,7 +573,7 @@ using avx512::tail_mask;
 // Elements of a row of T starting at p before its first 64-byte boundary (at most n).
 template <DType T>
 HFK_AVX512 inline int64_t elements_before_line(const void *p, int64_t n) {
-    constexpr int64_t kElem = T == DType::F32 ? 4 : 2;
+    constexpr int64_t kElem = compute_elem_size(T);
     return std::min<int64_t>(n, int64_t((64 - (reinterpret_cast<uintptr_t>(p) & 63)) & 63) / kElem);
 }
 
@@ -749,7 +746,7 @@ HFK_AVX512 inline void dot_block_avx512(const void *const *w, int64_t h, const f
         if (pf) {
             // Written out here: GCC 12 -O2 dropped these prefetches (all of them, silently) when
             // they sat in a helper function inlined at this point.
-            constexpr int64_t kBytes = 64 * (T == DType::F32 ? 4 : 2);
+            constexpr int64_t kBytes = 64 * compute_elem_size(T);
 #pragma GCC unroll 8
             for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
@@ -794,7 +791,7 @@ HFK_AVX512 inline void dot_rows_group_avx512(const void *w, int64_t ld, int64_t 
                                              const float *x, int64_t ldx, int64_t k, float *y,
                                              int64_t ldy, bool prefetch) {
     constexpr int C = w_rows_for(R);
-    const int64_t row_bytes = ld * int64_t(T == DType::F32 ? 4 : 2);
+    const int64_t row_bytes = ld * int64_t(compute_elem_size(T));
     const float *xr[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) xr[r] = x + r * ldx;

@@ -2,6 +2,7 @@
 // ST6) is listed so that a valid file parses; compute supports only F32/F16/BF16 (WeightBinder).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -39,5 +40,11 @@ const char *dtype_name(DType);
 uint32_t dtype_bits(DType);
 // Parses the safetensors spelling; nullopt for anything else (case-sensitive, like the reference).
 std::optional<DType> dtype_from_name(std::string_view name);
+
+// Bytes per element of the compute types: 4 for F32, 2 for F16 and BF16, the types of
+// activations, of a forward's weights and of the KV cache. Only for those three.
+constexpr size_t compute_elem_size(DType t) {
+    return t == DType::F32 ? 4 : 2;
+}
 
 }  // namespace hfk

@@ -324,7 +324,7 @@ kern::Mat prequant_matrix(const UnpackedLinear &u, WeightFormat format, bool req
             }
         }
         m.dtype = to;
-        const size_t es = to == DType::F32 ? 4 : 2;
+        const size_t es = compute_elem_size(to);
         size = size_t(u.out) * size_t(u.in) * es;
         out = arena.alloc(size);
         for (int64_t r = 0; r < u.out; ++r) {

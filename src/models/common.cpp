@@ -37,7 +37,7 @@ void release_pages(const void *p, size_t n) {
 // Row r of a 2-D F32/F16/BF16 tensor as F32 (every conversion exact), through the SIMD kernels:
 // a conversion at load reads every weight once here (a scalar loop was 17% of a Q8 load).
 void tensor_row(const TensorInfo &t, int64_t cols, int64_t r, float *out) {
-    const std::byte *p = t.data + size_t(r) * size_t(cols) * (t.dtype == DType::F32 ? 4 : 2);
+    const std::byte *p = t.data + size_t(r) * size_t(cols) * compute_elem_size(t.dtype);
     if (t.dtype == DType::F32)
         std::memcpy(out, p, size_t(cols) * 4);
     else
@@ -105,7 +105,7 @@ kern::Mat WeightLoader::convert(const TensorInfo &t, int64_t rows, int64_t cols,
     } else {
         const DType to = opts_.format == WeightFormat::F32 ? DType::F32 : DType::BF16;
         m.dtype = to;
-        bytes = size_t(rows * cols) * (to == DType::F32 ? 4 : 2);
+        bytes = size_t(rows * cols) * compute_elem_size(to);
         out = arena_.alloc(bytes);
         std::vector<float> row(static_cast<size_t>(cols));
         for (int64_t r = 0; r < rows; ++r) {
@@ -213,7 +213,7 @@ kern::Mat WeightLoader::transposed_matrix(const std::string &name, int64_t in, i
 }
 
 kern::Mat WeightLoader::transpose_tensor(const TensorInfo &t, int64_t in, int64_t out, DType to) {
-    const size_t esize = to == DType::F32 ? 4 : 2;
+    const size_t esize = compute_elem_size(to);
     const size_t bytes = size_t(in * out) * esize;
     uint8_t *data = arena_.alloc(bytes);
     if (to == t.dtype) {
@@ -267,7 +267,7 @@ kern::Mat WeightLoader::to_mat(const TensorInfo &t, int64_t rows, int64_t cols) 
     // WeightBinder has already checked the dtype (F32/F16/BF16) and the shape.
     bound_bytes_ += t.nbytes;
     kern::Mat m{t.dtype, t.data, rows, cols};
-    const size_t align = t.dtype == DType::F32 ? 4 : 2;
+    const size_t align = compute_elem_size(t.dtype);
     if (!t.aligned(align)) {
         uint8_t *copy = arena_.alloc(t.nbytes);
         std::memcpy(copy, t.data, t.nbytes);
@@ -308,7 +308,7 @@ std::vector<float> WeightLoader::vector(const std::string &name, int64_t n) {
     const TensorInfo &t = binder_.take(name, {n});
     bound_bytes_ += t.nbytes;
     std::vector<float> out(static_cast<size_t>(n));
-    const size_t esize = t.dtype == DType::F32 ? 4 : 2;
+    const size_t esize = compute_elem_size(t.dtype);
     for (int64_t i = 0; i < n; ++i) {  // memcpy per element: the data may be unaligned
         if (esize == 4) {
             std::memcpy(&out[i], t.data + i * 4, 4);
@@ -330,7 +330,7 @@ CausalCache::CausalCache(const Model *owner, DType kv_type, int64_t n_layers, in
                          int64_t head_dim, int32_t capacity)
     : owner_(owner),
       kv_type_(kv_type),
-      elem_bytes_(kv_type == DType::F32 ? 4 : 2),
+      elem_bytes_(compute_elem_size(kv_type)),
       capacity_(capacity),
       n_layers_(n_layers),
       kv_dim_(kv_dim),

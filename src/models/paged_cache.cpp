@@ -19,7 +19,7 @@ KvArena::KvArena(int64_t n_layers, int64_t kv_dim, int64_t head_dim, int32_t blo
       block_tokens_(block_tokens),
       n_blocks_(n_blocks),
       type_(type),
-      elem_(type == DType::F32 ? 4 : 2) {
+      elem_(compute_elem_size(type)) {
     if (type != DType::F32 && type != DType::F16 && type != DType::BF16)
         fail(HFK_E_INVALID_ARG, std::string("KV arena: no cache of ") + dtype_name(type));
     if (n_layers <= 0 || kv_dim <= 0 || head_dim <= 0 || block_tokens <= 0 || n_blocks <= 0)

@@ -64,7 +64,7 @@ TEST_P(AttentionHeadsIsa, SameBitsAsOneDotRowsAndAxpyRowsCallPerHead) {
     std::mt19937 rng(7);
     int checked = 0;
     for (DType type : {DType::F32, DType::F16, DType::BF16}) {
-        const size_t elem = type == DType::F32 ? 4 : 2;
+        const size_t elem = compute_elem_size(type);
         for (int64_t hd : {16, 20, 40, 64, 80, 96, 128, 164, 200, 256}) {
             for (int64_t rows : {1, 5, 8, 9, 15, 16, 17, 33, 64, 100}) {
                 for (int64_t n_q : {1, 3, 6, 7, 14}) {

@@ -29,7 +29,7 @@ struct Layouts {
 
 // n positions of n_kv heads of hd values, the same values in both layouts.
 Layouts make_layouts(DType t, int64_t n, int64_t n_kv, int64_t hd, std::mt19937 &rng) {
-    const size_t elem = t == DType::F32 ? 4 : 2, bytes = size_t(n * n_kv * hd) * elem;
+    const size_t elem = compute_elem_size(t), bytes = size_t(n * n_kv * hd) * elem;
     Layouts l{std::vector<uint8_t>(bytes),
               std::vector<uint8_t>(bytes),
               std::vector<uint8_t>(bytes),
@@ -66,7 +66,7 @@ struct Pages {
 Pages make_pages(const Layouts &l, int64_t n, int64_t n_kv, int64_t hd, int64_t bt,
                  bool pool = false) {
     const int64_t blocks = (n + bt - 1) / bt, kv_dim = n_kv * hd;
-    const size_t elem = l.rows.type == DType::F32 ? 4 : 2;
+    const size_t elem = compute_elem_size(l.rows.type);
     Pages p{std::vector<uint8_t>(size_t(blocks * bt * kv_dim) * elem),
             std::vector<uint8_t>(size_t(blocks * bt * kv_dim) * elem),
             {},
@@ -162,7 +162,7 @@ TEST(AttentionLayout, LongDecodeStepSameBitsAtAnyThreadCount) {
     int checked = 0;
     for (DType t : {DType::F32, DType::BF16})
         for (const Shape sh : {Shape{9, 3, 64}, Shape{8, 1, 128}, Shape{6, 2, 80}}) {
-            const int64_t elem = t == DType::F32 ? 4 : 2, row = sh.kv_heads * sh.hd * elem;
+            const int64_t elem = compute_elem_size(t), row = sh.kv_heads * sh.hd * elem;
             const int64_t n = (kDecodeSplitKeysBytes + row - 1) / row * 2;  // twice the size
             const Layouts l = make_layouts(t, n, sh.kv_heads, sh.hd, rng);
             const AttentionShape shape{sh.heads, sh.kv_heads, sh.hd};

@@ -54,10 +54,6 @@ Weights random_weights(DType type, size_t n, std::mt19937 &rng) {
     return w;
 }
 
-size_t elem_size(DType t) {
-    return t == DType::F32 ? 4 : 2;
-}
-
 std::vector<const char *> isas() {
     std::vector<const char *> out;
     for (const char *isa : {"scalar", "avx2", "avx512"})
@@ -80,7 +76,7 @@ TEST(DecodeRows, KernelsGiveTheBitsOfOneRowPerPass) {
     std::mt19937 rng(22);
     std::normal_distribution<float> dist(0, 1);
     for (DType type : {DType::BF16, DType::F16, DType::F32}) {
-        const size_t elem = elem_size(type);
+        const size_t elem = compute_elem_size(type);
         for (int64_t k : {1, 15, 17, 64, 65, 100, 131, 576}) {
             for (int64_t ld : {k, k + 1}) {
                 for (const int64_t rows : {int64_t(3), int64_t(11), int64_t(37)}) {

@@ -103,7 +103,7 @@ TEST(Kernels, F16DecoderMatchesHardware) {
 TEST(Kernels, DotRowsAndAxpyRowsAtEveryOffsetInACacheLine) {
     std::mt19937 rng(7);
     for (DType type : {DType::F32, DType::F16, DType::BF16}) {
-        const size_t elem = type == DType::F32 ? 4 : 2;
+        const size_t elem = compute_elem_size(type);
         for (int64_t k : {3, 16, 31, 48, 100, 576}) {
             const int64_t rows = 9;
             const TestMatrix w = make_matrix(type, size_t(rows * k), rng);

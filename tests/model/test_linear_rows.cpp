@@ -45,10 +45,6 @@ std::vector<uint16_t> random_units(DType type, size_t n, std::mt19937 &rng) {
     return units;
 }
 
-size_t elem_size(DType t) {
-    return t == DType::F32 ? 4 : 2;
-}
-
 const char *name(DType t) {
     return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : "BF16";
 }
@@ -82,7 +78,7 @@ constexpr int64_t kMaxRows = 17;
 void check_batch_kernel(DType type, int64_t k, int64_t ld, int64_t rows,
                         const std::vector<size_t> &offsets, std::mt19937 &rng) {
     std::normal_distribution<float> dist(0, 1);
-    const size_t elem = elem_size(type);
+    const size_t elem = compute_elem_size(type);
     const std::vector<uint16_t> units = random_units(type, size_t(rows * ld), rng);
     const int64_t ldx = k + 3, ldy = rows + 2;
     std::vector<float> x(size_t(kMaxRows * ldx));
@@ -181,7 +177,7 @@ TEST(LinearRows, SameBitsAsOneRowDecodeForEveryChoice) {
             // Two bytes past a line: no row starts on one.
             uint8_t *at = reinterpret_cast<uint8_t *>(
                               (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63)) +
-                          (type == DType::F32 ? 4 : 2);
+                          compute_elem_size(type);
             std::memcpy(at, units.data(), units.size() * 2);
             Mat w;
             w.dtype = type;

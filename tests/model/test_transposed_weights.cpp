@@ -26,13 +26,9 @@ using kern::Layout;
 using kern::Mat;
 using nlohmann::json;
 
-size_t elem_size(DType t) {
-    return t == DType::F32 ? 4 : 2;
-}
-
 // The stored bytes of `values` in type t (16-bit types rounded to nearest even).
 std::string encode(const std::vector<float> &values, DType t) {
-    std::string out(values.size() * elem_size(t), '\0');
+    std::string out(values.size() * compute_elem_size(t), '\0');
     for (size_t i = 0; i < values.size(); ++i) {
         if (t == DType::F32) {
             std::memcpy(&out[4 * i], &values[i], 4);
@@ -83,7 +79,7 @@ TEST(TransposedWeights, EqualNaiveTransposeAtOddShapes) {
                 ASSERT_EQ(m.rows, out) << what;
                 ASSERT_EQ(m.cols, in) << what;
                 EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data) % 64, 0u) << what;
-                const size_t e = elem_size(t);
+                const size_t e = compute_elem_size(t);
                 const auto *got = static_cast<const char *>(m.data);
                 for (int64_t r = 0; r < in; ++r)
                     for (int64_t c = 0; c < out; ++c)
@@ -150,7 +146,7 @@ TEST(TransposedWeights, FormatsGiveTheTransposeOfTheLayoutConversion) {
             const Mat m = a.transposed_matrix("w", in, out);
             const Mat ref = b.matrix("w", in, out, Layout::InOut);
             ASSERT_EQ(m.dtype, ref.dtype);
-            const size_t e = elem_size(m.dtype);
+            const size_t e = compute_elem_size(m.dtype);
             for (int64_t r = 0; r < in; ++r)
                 for (int64_t c = 0; c < out; ++c)
                     ASSERT_EQ(std::memcmp(
