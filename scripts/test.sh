@@ -9,8 +9,8 @@ export HFK_SHARED_DIR="${HFK_SHARED_DIR:-$(cd .. && pwd)/shared}"
 [ -d "$HFK_SHARED_DIR" ] || { echo "shared data not found at $HFK_SHARED_DIR"; exit 1; }
 jobs=$(nproc)
 # CTest runs one test more than there are cores: many tests wait on a local server, a child
-# process or a timeout (the Hub's faults, the HTTP server's), and with one a core the cores sat
-# idle a tenth of the time (2 cores: the release tests took 153 s instead of 173, ASan's 190
+# process or a timeout (the Hub's faults, the HTTP server's), and with one test a core the cores
+# sat idle a tenth of the time (2 cores: the release tests took 153 s instead of 173, ASan's 190
 # instead of 218).
 test_jobs=$((jobs + 1))
 
@@ -66,7 +66,8 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer (clang) =="
 # -g1 (line tables) is all a sanitizer report needs and compiles much faster than -g.
 # HFK_TEST_PER_CASE=OFF: each GoogleTest program runs as one test, all its cases in one process.
 # An instrumented program takes ~0.1 s to start and exit, and a case of its own loads its
-# tokenizers and models again: the ASan tests took 307 s of CPU so against 369 s case by case.
+# tokenizers and models again: the ASan programs ran in 307 s so (each alone, added up) against
+# 369 s case by case.
 CC=clang CXX=clang++ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHFK_SANITIZE=ON \
     -DHFK_WERROR=ON -DHFK_BUILD_BENCH=OFF -DHFK_BUILD_PYTHON=OFF -DCMAKE_CXX_FLAGS=-O1 \
     -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 "${lld[@]}" \
