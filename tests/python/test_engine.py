@@ -46,7 +46,9 @@ def test_engine_stream_joins_to_the_result_and_break_cancels(model):
                 break
         stats = engine.stats()
         assert _empty(stats)
-        assert stats["cancelled"] == 1
+        # Breaking the stream cancels its request, unless the engine finished it first (this
+        # model's context is 128 tokens; CI saw it): exactly one of the two.
+        assert (stats["cancelled"], stats["completed"]) in ((1, 1), (0, 2))
         # A running request ends at the step after its cancel. This model can finish one
         # (its context is 128) before the cancel arrives: then cancel is False and the result
         # is whole. Each try checks one of the two; one of a few tries must cancel.
